@@ -1,0 +1,248 @@
+/* The append-only audit log; see audit.h. */
+#include "audit.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/codes.h"
+#include "../../common/log.h"
+#include "../http/server.h"
+#include "../store/db.h"
+
+#define AUDIT_PAGE_MAX 500
+#define AUDIT_CSV_MAX_ROWS 100000
+
+int audit_append(struct db *db, const char *account_id, const char *actor_id, const char *actor, const char *ip,
+		 const char *action, const char *target, const char *detail)
+{
+	char id[CODES_ID_LEN + 1];
+	codes_new_id(id);
+	int rc = db_exec(db,
+			 "INSERT INTO audit(id, account_id, at, actor_id, actor, ip, action, target, detail) "
+			 "VALUES(?,?,?,?,?,?,?,?,?)",
+			 "ssissssss", id, account_id, (int64_t)time(NULL), actor_id, actor ? actor : "", ip ? ip : "",
+			 action, target ? target : "", detail ? detail : "");
+	if (rc != DB_DONE) {
+		log_event(LOG_ERROR, "audit append failed", "action", action, NULL);
+		return -1;
+	}
+	if (account_id) {
+		char key[WAKE_KEY_LEN];
+		snprintf(key, sizeof key, "audit:%s", account_id);
+		db_notify(db, key);
+	}
+	return 0;
+}
+
+int audit_request(struct http_req *r, const char *action, const char *target, const char *detail)
+{
+	struct db *db = r->db ? r->db : store_db();
+	if (!db)
+		return -1;
+	return audit_append(db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
+			    r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
+}
+
+struct detached {
+	struct http_req *r;
+	const char *action, *target, *detail;
+};
+
+static int append_detached(struct db *db, void *arg)
+{
+	struct detached *d = arg;
+	struct http_req *r = d->r;
+	return audit_append(db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
+			    r->auth.ok ? r->auth.login : "", r->ip, d->action, d->target, d->detail);
+}
+
+void audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail)
+{
+	struct detached d = {r, action, target, detail};
+	if (r->db && db_in_tx(r->db)) {
+		/* this thread's connection is busy with the request: the entry is
+		 * written by audit_request instead and kept only on commit */
+		audit_append(r->db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
+			     r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
+		return;
+	}
+	http_with_tx(append_detached, &d);
+}
+
+static json_t *row_json(struct db_stmt *st)
+{
+	return json_pack("{s:I, s:s, s:I, s:s?, s:s, s:s, s:s, s:s, s:s}", "seq", (json_int_t)db_col_int(st, 0), "id",
+			 db_col_text(st, 1), "at", (json_int_t)db_col_int(st, 2), "actor_id",
+			 db_col_is_null(st, 3) ? NULL : db_col_text(st, 3), "actor", db_col_text(st, 4), "ip",
+			 db_col_text(st, 5), "action", db_col_text(st, 6), "target", db_col_text(st, 7), "detail",
+			 db_col_text(st, 8));
+}
+
+static const char list_sql[] = "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
+			       "WHERE account_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?";
+
+void audit_handle_list(struct http_req *r)
+{
+	int64_t before = INT64_MAX, limit = 100;
+	const char *b = http_query(r, "before"), *l = http_query(r, "limit");
+	char *end;
+	if (b) {
+		before = strtoll(b, &end, 10);
+		if (*b == '\0' || *end || before < 0)
+			return http_reply_error(r, 400, "invalid_parameter", "before must be a sequence number");
+	}
+	if (l) {
+		limit = strtoll(l, &end, 10);
+		if (*l == '\0' || *end || limit < 1 || limit > AUDIT_PAGE_MAX)
+			return http_reply_error(r, 400, "invalid_parameter", "limit must be between 1 and %d",
+						AUDIT_PAGE_MAX);
+	}
+	struct db_stmt *st = db_prepare(r->db, list_sql);
+	if (!st)
+		return http_reply_error(r, 500, "internal", "cannot read the audit log");
+	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_int(st, 2, before);
+	db_bind_int(st, 3, limit);
+	json_t *entries = json_array();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		json_array_append_new(entries, row_json(st));
+	db_done(st);
+	if (rc != DB_DONE) {
+		json_decref(entries);
+		return http_reply_error(r, 500, "internal", "cannot read the audit log");
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "entries", entries));
+}
+
+/* RFC 4180 field; a leading = + - @ is prefixed with ' so spreadsheet
+ * programs do not run it as a formula (CSV injection). */
+static void csv_field(FILE *f, const char *s, bool last)
+{
+	fputc('"', f);
+	if (*s == '=' || *s == '+' || *s == '-' || *s == '@')
+		fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+	fputs(last ? "\r\n" : ",", f);
+}
+
+void audit_handle_csv(struct http_req *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return http_reply_error(r, 500, "internal", "out of memory");
+	fputs("seq,time_utc,actor,ip,action,target,detail\r\n", f);
+	struct db_stmt *st = db_prepare(r->db, list_sql);
+	int rc = DB_ERROR;
+	if (st) {
+		db_bind_text(st, 1, r->auth.account_id);
+		db_bind_int(st, 2, INT64_MAX);
+		db_bind_int(st, 3, AUDIT_CSV_MAX_ROWS);
+		while ((rc = db_step(st)) == DB_ROW) {
+			char seq[24], when[32];
+			time_t at = (time_t)db_col_int(st, 2);
+			struct tm tm;
+			gmtime_r(&at, &tm);
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			snprintf(seq, sizeof seq, "%" PRId64, db_col_int(st, 0));
+			fprintf(f, "%s,%s,", seq, when);
+			csv_field(f, db_col_text(st, 4), false);
+			csv_field(f, db_col_text(st, 5), false);
+			csv_field(f, db_col_text(st, 6), false);
+			csv_field(f, db_col_text(st, 7), false);
+			csv_field(f, db_col_text(st, 8), true);
+		}
+		db_done(st);
+	}
+	fclose(f);
+	if (rc != DB_DONE) {
+		free(buf);
+		return http_reply_error(r, 500, "internal", "cannot read the audit log");
+	}
+	http_reply_owned(r, 200, "text/csv; charset=utf-8", buf, len);
+	http_reply_header(r, "Content-Disposition", "attachment; filename=\"audit.csv\"");
+	audit_request(r, "audit.export", "", "");
+}
+
+/* --- live stream --- */
+
+struct audit_stream {
+	char account_id[CODES_ID_LEN + 1];
+	char credential_id[CODES_ID_LEN + 1]; /* session or API token id */
+	bool via_session;
+	int64_t after;
+};
+
+static const char stream_sql[] = "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
+				 "WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 100";
+
+static int audit_pull(void *state, struct db *db, struct sse_out *out)
+{
+	struct audit_stream *s = state;
+	/* the stream ends as soon as its session or token is revoked */
+	int rc = DB_ERROR;
+	struct db_stmt *st = db_query(db, &rc,
+				      s->via_session ? "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id "
+						       "WHERE s.id = ? AND u.disabled = 0"
+						     : "SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id "
+						       "WHERE t.id = ? AND u.disabled = 0",
+				      "s", s->credential_id);
+	db_done(st);
+	if (!st)
+		return -1;
+	st = db_prepare(db, stream_sql);
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, s->account_id);
+	db_bind_int(st, 2, s->after);
+	while ((rc = db_step(st)) == DB_ROW) {
+		json_t *row = row_json(st);
+		char *text = json_dumps(row, JSON_COMPACT);
+		json_decref(row);
+		char id[24];
+		snprintf(id, sizeof id, "%" PRId64, db_col_int(st, 0));
+		if (!text || sse_append(out, "audit", id, text) != 0) {
+			free(text);
+			break;
+		}
+		free(text);
+		s->after = db_col_int(st, 0);
+	}
+	db_done(st);
+	return rc == DB_ERROR ? -1 : 0;
+}
+
+void audit_handle_events(struct http_req *r)
+{
+	struct audit_stream *s = calloc(1, sizeof *s);
+	if (!s)
+		return http_reply_error(r, 503, "unavailable", "out of memory");
+	snprintf(s->account_id, sizeof s->account_id, "%s", r->auth.account_id);
+	snprintf(s->credential_id, sizeof s->credential_id, "%s", r->auth.session_id);
+	s->via_session = r->auth.via_session;
+	/* resume after the last event the browser saw, else start from now */
+	const char *last = http_header(r, "Last-Event-ID");
+	if (last && *last) {
+		s->after = strtoll(last, NULL, 10);
+	} else {
+		int rc;
+		struct db_stmt *st = db_query(r->db, &rc, "SELECT COALESCE(MAX(seq),0) FROM audit WHERE account_id = ?",
+					      "s", r->auth.account_id);
+		s->after = st ? db_col_int(st, 0) : 0;
+		db_done(st);
+	}
+	char key[WAKE_KEY_LEN];
+	snprintf(key, sizeof key, "audit:%s", r->auth.account_id);
+	http_stream(r, key, audit_pull, s, free);
+}

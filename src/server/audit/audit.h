@@ -1,0 +1,30 @@
+/*
+ * The audit log: an append-only record of security-relevant events (who,
+ * what, from where, when), per account. Rows cannot be updated or deleted
+ * (triggers refuse it). Admins read it page by page, live over SSE, or as
+ * CSV. Writers append inside their own transaction; the append wakes the
+ * account's audit stream after commit.
+ */
+#ifndef VITRINE_AUDIT_H
+#define VITRINE_AUDIT_H
+
+struct db;
+struct http_req;
+
+/* Appends an entry. actor_id may be NULL (anonymous, system). Returns 0 or
+ * -1. detail is free text (never a secret). */
+int audit_append(struct db *db, const char *account_id, const char *actor_id, const char *actor, const char *ip,
+		 const char *action, const char *target, const char *detail);
+
+/* Appends an entry for the request's caller. */
+int audit_request(struct http_req *r, const char *action, const char *target, const char *detail);
+
+/* Appends in a transaction of its own: for events that must be kept even
+ * when the request's transaction is rolled back (denials). */
+void audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail);
+
+void audit_handle_list(struct http_req *r);
+void audit_handle_csv(struct http_req *r);
+void audit_handle_events(struct http_req *r);
+
+#endif

@@ -1,0 +1,60 @@
+/* Serving the embedded console files; see assets.h. */
+#include "assets.h"
+
+#include <string.h>
+
+#include "server.h"
+
+static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+			  "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+const struct embedded_asset *assets_find(const char *name)
+{
+	for (size_t i = 0; i < embedded_assets_count; i++)
+		if (strcmp(embedded_assets[i].name, name) == 0)
+			return &embedded_assets[i];
+	return NULL;
+}
+
+static const char *content_type(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot)
+		return "application/octet-stream";
+	if (strcmp(dot, ".html") == 0)
+		return "text/html; charset=utf-8";
+	if (strcmp(dot, ".css") == 0)
+		return "text/css; charset=utf-8";
+	if (strcmp(dot, ".js") == 0)
+		return "text/javascript; charset=utf-8";
+	if (strcmp(dot, ".svg") == 0)
+		return "image/svg+xml";
+	if (strcmp(dot, ".png") == 0)
+		return "image/png";
+	return "application/octet-stream";
+}
+
+static void serve(struct http_req *r, const struct embedded_asset *a)
+{
+	http_reply_static(r, 200, content_type(a->name), a->data, a->len);
+	http_reply_header(r, "Content-Security-Policy", csp);
+	http_reply_header(r, "X-Frame-Options", "DENY");
+	http_reply_header(r, "Cache-Control", "no-cache");
+}
+
+void assets_handle_index(struct http_req *r)
+{
+	const struct embedded_asset *a = assets_find("index.html");
+	if (!a)
+		return http_reply_error(r, 404, "not_found", "the console is not built into this binary");
+	serve(r, a);
+}
+
+void assets_handle_file(struct http_req *r)
+{
+	const char *name = http_param(r, "name");
+	const struct embedded_asset *a = name ? assets_find(name) : NULL;
+	if (!a || strcmp(name, "index.html") == 0)
+		return http_reply_error(r, 404, "not_found", "no such console file");
+	serve(r, a);
+}

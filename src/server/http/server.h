@@ -1,0 +1,184 @@
+/*
+ * The HTTP server: libmicrohttpd with epoll and a thread pool, optional TLS,
+ * a plain-HTTP listener that redirects to HTTPS, the per-request pipeline
+ * (route -> body limit -> authentication -> CSRF -> role -> transaction ->
+ * handler -> log + metrics), deferred work on a small bounded pool (password
+ * hashing), and suspended requests through the wake hub.
+ *
+ * Ownership: the server owns every struct http_req; handlers borrow it for
+ * the duration of the call. A response set by http_reply_* is owned by the
+ * request until it is queued.
+ */
+#ifndef VITRINE_HTTP_SERVER_H
+#define VITRINE_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/cidr.h"
+#include "../../common/codes.h"
+#include "router.h"
+#include "wake.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct db;
+struct server;
+
+#define HTTP_MAX_PROXIES 16
+#define HTTP_JSON_MAX_DEPTH 32
+
+struct server_config {
+	const char *data_dir;
+	const char *listen;	 /* HOST:PORT for the API/console (TLS when certs given) */
+	const char *http_listen; /* optional plain HTTP listener that redirects to HTTPS */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
+	const char *public_url; /* how users reach the console, for links */
+	unsigned threads;	/* MHD thread pool */
+	unsigned workers;	/* deferred-work pool (password hashing) */
+	unsigned connection_limit;
+	unsigned session_idle_s;
+	unsigned session_max_s;
+	struct cidr trusted_proxies[HTTP_MAX_PROXIES];
+	size_t n_trusted_proxies;
+};
+
+/* Who is calling, filled by the authentication hook. */
+struct http_auth {
+	bool ok;
+	bool via_session; /* cookie: CSRF required on writes */
+	char user_id[CODES_ID_LEN + 1];
+	char account_id[CODES_ID_LEN + 1];
+	char session_id[CODES_ID_LEN + 1]; /* session id, or API token id */
+	char login[130];
+	char role[16];
+	unsigned role_bit;
+	bool must_change_password;
+};
+
+enum http_phase {
+	PHASE_BODY,	/* receiving the body */
+	PHASE_DEFERRED, /* suspended, running on the work pool */
+	PHASE_WAITING,	/* suspended in the wake hub */
+	PHASE_READY,	/* response ready to queue after a resume */
+	PHASE_QUEUED,	/* response queued */
+};
+
+struct http_req {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	const struct route *route;
+	size_t route_idx;
+	struct route_params params;
+	const char *method;
+	char path[512];
+	char ip[64];
+	struct cidr ip_addr;
+	uint64_t start_us;
+	bool tls;
+
+	char *body;
+	size_t body_len, body_cap;
+	size_t discarded; /* bytes dropped after the body went over the limit */
+	json_t *json;
+
+	struct http_auth auth;
+	struct db *db;
+
+	unsigned status;
+	struct MHD_Response *resp;
+	enum http_phase phase;
+
+	void (*deferred)(struct http_req *r); /* set by http_defer */
+	void (*on_wake)(struct http_req *r);  /* set by http_wait */
+	bool wait_again;		      /* on_wake asked to keep waiting */
+	uint64_t wait_deadline_ms;	      /* the whole wait's end */
+	struct wake_waiter waiter;
+	void *scratch; /* a handler's own state across wake-ups; freed with r */
+};
+
+/* Hooks the areas provide; set before server_start. */
+struct server_hooks {
+	/* Authenticates r for route->auth; on failure replies (401/403) and
+	 * returns -1. */
+	int (*authenticate)(struct http_req *r);
+};
+
+struct server *server_create(const struct server_config *cfg, const struct route *routes, size_t n_routes,
+			     const struct server_hooks *hooks);
+int server_start(struct server *srv);
+/* Blocks until SIGTERM/SIGINT, then stops gracefully. */
+void server_run_until_signal(struct server *srv);
+/* Graceful stop: stop accepting, wake waiters, finish in-flight requests
+ * (up to grace_ms), stop. */
+void server_stop(struct server *srv, unsigned grace_ms);
+void server_destroy(struct server *srv);
+uint16_t server_port(struct server *srv);
+uint16_t server_redirect_port(struct server *srv);
+struct wake_hub *server_hub(struct server *srv);
+const struct server_config *server_config(struct server *srv);
+/* Prometheus text of the server's metrics; malloc'd, caller frees. */
+char *server_render_metrics(struct server *srv);
+
+/* --- for handlers --- */
+
+/* The parsed JSON object body, or NULL after replying 400 (missing, not an
+ * object, too deep, or malformed: the message says where). Borrowed. */
+json_t *http_json_body(struct http_req *r);
+const char *http_param(struct http_req *r, const char *name);
+const char *http_query(struct http_req *r, const char *name);
+const char *http_header(struct http_req *r, const char *name);
+const char *http_cookie(struct http_req *r, const char *name);
+
+/* Replies; the body reference is stolen. */
+void http_reply_json(struct http_req *r, unsigned status, json_t *body);
+void http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Error with extra members merged into the "error" object (stolen). */
+void http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra,
+			    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data,
+		       size_t len);
+/* Takes ownership of data (malloc'd). */
+void http_reply_owned(struct http_req *r, unsigned status, const char *content_type, char *data, size_t len);
+void http_reply_empty(struct http_req *r, unsigned status);
+/* Adds a header to the reply already set. */
+void http_reply_header(struct http_req *r, const char *name, const char *value);
+
+/* Runs fn on the work pool, off the network threads (for slow CPU work such
+ * as argon2id). fn must reply. If the pool's queue is full the request gets
+ * 503 at once. No transaction is open when fn runs. */
+void http_defer(struct http_req *r, void (*fn)(struct http_req *r));
+
+/* Parks the request in the wake hub under key until timeout_ms from the
+ * first call of this request. on_wake then runs on a network thread in a
+ * fresh read transaction, after the caller is authenticated again (a revoked
+ * token ends the wait with 401): it must reply, or call http_wait again to
+ * keep waiting. on_wake runs once right after registration (reason
+ * WAKE_NONE) to check the store, so a handler just validates its input and
+ * calls http_wait; nothing committed after the registration can be missed.
+ * r->waiter.reason tells WAKE_EVENT, WAKE_TIMEOUT or WAKE_SHUTDOWN. */
+void http_wait(struct http_req *r, const char *key, unsigned timeout_ms, void (*on_wake)(struct http_req *r));
+
+/* Server-Sent Events. pull() appends complete events ("event: x\ndata: ..
+ * \n\n") to out for the stream's subscriber, reading the store inside a read
+ * transaction; it returns 0, or -1 to end the stream (for instance when the
+ * session behind it was revoked). Keep-alive comments are sent every 15 s.
+ * state is owned by the stream and released with free_state. */
+struct sse_out {
+	char *buf;
+	size_t len, cap;
+};
+int sse_append(struct sse_out *out, const char *event, const char *id, const char *data);
+void http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
+		 void *state, void (*free_state)(void *state));
+
+/* Runs fn in its own write transaction (for deferred jobs and for audit
+ * entries that must survive the request's rollback). Returns fn's result,
+ * or -1 if the transaction could not be committed. */
+int http_with_tx(int (*fn)(struct db *db, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,354 @@
+/*
+ * vitrine-server: the hub (API, web console, and later the device gateway,
+ * connection manager and chat). This file parses the command line, runs
+ * `init` (data folder, keys, first admin) or starts the HTTP server, and
+ * stops gracefully on SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "common/log.h"
+#include "config.h"
+#include "http/server.h"
+#include "ops/ops.h"
+#include "routes.h"
+#include "store/db.h"
+
+#define VITRINE_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vitrine-server [options] [init --admin LOGIN [--account NAME]]\n"
+		"\n"
+		"Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
+		"first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
+		"printed once as \"admin password: ...\").\n"
+		"\n"
+		"options:\n"
+		"  --data DIR             data folder (default ./var)\n"
+		"  --listen HOST:PORT     API and console address (default 127.0.0.1:8080)\n"
+		"  --http-listen HOST:PORT  plain HTTP listener that redirects to HTTPS\n"
+		"  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
+		"  --config FILE          INI file with a [server] section\n"
+		"  --log-level LEVEL      debug, info, warn, error\n"
+		"  --help, --version\n\n");
+	if (out == stdout)
+		config_print_help();
+}
+
+/* Reads a whole small file (PEM, keys). Caller frees. */
+static char *read_file(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > max) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return chmod(path, 0700);
+}
+
+static int secret_path(const char *data, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/keys/server.secret", data);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+static int cmd_init(const char *data, const char *login, const char *account)
+{
+	char path[4096], keys[4096];
+	if (!login) {
+		fprintf(stderr, "vitrine-server: init needs --admin LOGIN\n");
+		return 2;
+	}
+	const char *problem = auth_login_problem(login);
+	if (problem) {
+		fprintf(stderr, "vitrine-server: %s\n", problem);
+		return 2;
+	}
+	snprintf(keys, sizeof keys, "%s/keys", data);
+	if (make_dir(data) != 0 || make_dir(keys) != 0) {
+		fprintf(stderr, "vitrine-server: cannot create the data folder %s: %s\n", data, strerror(errno));
+		return 1;
+	}
+	if (secret_path(data, path, sizeof path) != 0)
+		return 1;
+	if (access(path, F_OK) == 0) {
+		fprintf(stderr, "vitrine-server: %s is already initialised (found %s)\n", data, path);
+		return 1;
+	}
+	char generated[17] = "";
+	const char *password = getenv("VITRINE_ADMIN_PASSWORD");
+	if (password && *password) {
+		if ((problem = auth_password_problem(password, login))) {
+			fprintf(stderr, "vitrine-server: VITRINE_ADMIN_PASSWORD: %s\n", problem);
+			return 2;
+		}
+	} else {
+		auth_password_generate(generated);
+		password = generated;
+	}
+	if (store_open(data) != 0) {
+		fprintf(stderr, "vitrine-server: cannot create the database in %s\n", data);
+		return 1;
+	}
+	int rc = auth_bootstrap(store_db(), account, login, password);
+	store_close();
+	if (rc != 0) {
+		fprintf(stderr, "vitrine-server: cannot create the first admin%s\n",
+			rc == -2 ? " (it exists already)" : "");
+		return 1;
+	}
+	uint8_t secret[AUTH_SECRET_BYTES];
+	randombytes_buf(secret, sizeof secret);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || write(fd, secret, sizeof secret) != (ssize_t)sizeof secret || fsync(fd) != 0) {
+		fprintf(stderr, "vitrine-server: cannot write %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	sodium_memzero(secret, sizeof secret);
+	printf("initialised %s: account \"%s\", admin \"%s\"\n", data, account, login);
+	if (*generated)
+		printf("admin password: %s\n", generated);
+	fflush(stdout);
+	sodium_memzero(generated, sizeof generated);
+	return 0;
+}
+
+static int parse_cidr_list(const char *text, struct cidr *out, size_t max, size_t *count, const char *what)
+{
+	char buf[2048];
+	snprintf(buf, sizeof buf, "%s", text);
+	*count = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (*count == max || cidr_parse(tok, &out[*count]) != 0) {
+			fprintf(stderr, "vitrine-server: %s: \"%s\" is not a CIDR block (or too many)\n", what, tok);
+			return -1;
+		}
+		(*count)++;
+	}
+	return 0;
+}
+
+static int cmd_run(struct config *cfg)
+{
+	const char *data = config_get(cfg, CFG_DATA);
+	char err[256], path[4096];
+	struct server_config sc = {0};
+	sc.data_dir = data;
+	sc.listen = config_get(cfg, CFG_LISTEN);
+	sc.http_listen = config_get(cfg, CFG_HTTP_LISTEN);
+	sc.public_url = config_get(cfg, CFG_PUBLIC_URL);
+	unsigned idle_min, max_h;
+	if (config_uint(cfg, CFG_THREADS, 1, 64, &sc.threads, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_WORKERS, 1, 16, &sc.workers, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_CONNECTION_LIMIT, 16, 1000000, &sc.connection_limit, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_SESSION_IDLE_MINUTES, 1, 7 * 24 * 60, &idle_min, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_SESSION_MAX_HOURS, 1, 24 * 30, &max_h, err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 2;
+	}
+	if (parse_cidr_list(config_get(cfg, CFG_TRUSTED_PROXIES), sc.trusted_proxies, HTTP_MAX_PROXIES,
+			    &sc.n_trusted_proxies, "trusted_proxies") != 0 ||
+	    parse_cidr_list(config_get(cfg, CFG_METRICS_ALLOW), ops_metrics_allow, OPS_MAX_METRICS_ALLOW,
+			    &ops_metrics_allow_count, "metrics_allow") != 0)
+		return 2;
+	enum log_level level;
+	if (log_level_parse(config_get(cfg, CFG_LOG_LEVEL), &level) != 0) {
+		fprintf(stderr, "vitrine-server: log_level must be debug, info, warn or error\n");
+		return 2;
+	}
+	log_set_level(level);
+
+	const char *cert = config_get(cfg, CFG_TLS_CERT), *key = config_get(cfg, CFG_TLS_KEY);
+	char *cert_pem = NULL, *key_pem = NULL;
+	if (*cert || *key) {
+		if (!*cert || !*key) {
+			fprintf(stderr, "vitrine-server: --tls-cert and --tls-key go together\n");
+			return 2;
+		}
+		cert_pem = read_file(cert, 1 << 20, NULL);
+		key_pem = read_file(key, 1 << 20, NULL);
+		if (!cert_pem || !key_pem) {
+			fprintf(stderr, "vitrine-server: cannot read %s\n", cert_pem ? key : cert);
+			free(cert_pem);
+			free(key_pem);
+			return 1;
+		}
+		sc.tls_cert_pem = cert_pem;
+		sc.tls_key_pem = key_pem;
+	} else if (*sc.http_listen) {
+		fprintf(stderr, "vitrine-server: --http-listen redirects to HTTPS and needs --tls-cert/--tls-key\n");
+		return 2;
+	}
+
+	size_t slen = 0;
+	char *secret = secret_path(data, path, sizeof path) == 0 ? read_file(path, AUTH_SECRET_BYTES, &slen) : NULL;
+	if (!secret || slen != AUTH_SECRET_BYTES) {
+		fprintf(stderr, "vitrine-server: %s is not initialised: run `vitrine-server --data %s init --admin LOGIN`\n",
+			data, data);
+		free(secret);
+		free(cert_pem);
+		free(key_pem);
+		return 1;
+	}
+	memcpy(auth_settings.secret, secret, AUTH_SECRET_BYTES);
+	sodium_memzero(secret, slen);
+	free(secret);
+	auth_settings.session_idle_s = idle_min * 60;
+	auth_settings.session_max_s = max_h * 3600;
+	auth_settings.tls = cert_pem != NULL;
+
+	int status = 1;
+	struct server *srv = NULL;
+	if (store_open(data) != 0) {
+		fprintf(stderr, "vitrine-server: cannot open the database in %s\n", data);
+		goto out;
+	}
+	/* signals are taken by sigwait() in this thread only */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct server_hooks hooks = {.authenticate = auth_authenticate};
+	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
+	if (!srv || server_start(srv) != 0)
+		goto out;
+	store_set_notify_hook(wake_notify_hook, server_hub(srv));
+	char url[128], port[16];
+	snprintf(port, sizeof port, "%u", server_port(srv));
+	snprintf(url, sizeof url, "%s://%s", cert_pem ? "https" : "http", sc.listen);
+	log_event(LOG_INFO, "vitrine-server listening", "version", VITRINE_VERSION, "listen", sc.listen, "port", port,
+		  "tls", cert_pem ? "on" : "off", NULL);
+	server_run_until_signal(srv);
+	status = 0;
+out:
+	store_set_notify_hook(NULL, NULL);
+	server_destroy(srv);
+	store_close();
+	if (status == 0)
+		log_event(LOG_INFO, "stopped", NULL);
+	free(cert_pem);
+	free(key_pem);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (sodium_init() < 0) {
+		fprintf(stderr, "vitrine-server: libsodium failed to initialise\n");
+		return 1;
+	}
+	struct config cfg;
+	config_init(&cfg);
+	const char *config_file = NULL, *admin = NULL, *account = "Default";
+	bool init = false;
+	/* the config file is read first so flags win over it */
+	for (int i = 1; i < argc - 1; i++)
+		if (strcmp(argv[i], "--config") == 0)
+			config_file = argv[i + 1];
+	if (config_file) {
+		char err[256];
+		if (config_load_file(&cfg, config_file, err, sizeof err) != 0) {
+			fprintf(stderr, "vitrine-server: %s\n", err);
+			config_free(&cfg);
+			return 2;
+		}
+	}
+	config_load_env(&cfg);
+	static const struct {
+		const char *flag, *key;
+	} flags[] = {{"--data", "data"},	   {"--listen", "listen"},     {"--http-listen", "http_listen"},
+		     {"--tls-cert", "tls_cert"},   {"--tls-key", "tls_key"},   {"--log-level", "log_level"},
+		     {"--public-url", "public_url"}};
+	int status = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			goto done;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("vitrine-server %s\n", VITRINE_VERSION);
+			goto done;
+		}
+		if (strcmp(a, "init") == 0 && !init) {
+			init = true;
+			continue;
+		}
+		bool known = false;
+		if (strcmp(a, "--config") == 0 || (init && (strcmp(a, "--admin") == 0 || strcmp(a, "--account") == 0))) {
+			known = true;
+			if (i + 1 >= argc)
+				goto missing;
+			if (strcmp(a, "--admin") == 0)
+				admin = argv[i + 1];
+			else if (strcmp(a, "--account") == 0)
+				account = argv[i + 1];
+			i++;
+			continue;
+		}
+		for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+			if (strcmp(a, flags[f].flag) == 0) {
+				if (i + 1 >= argc)
+					goto missing;
+				config_set(&cfg, flags[f].key, argv[++i]);
+				known = true;
+				break;
+			}
+		if (!known) {
+			fprintf(stderr, "vitrine-server: unknown argument \"%s\" (see --help)\n", a);
+			status = 2;
+			goto done;
+		}
+		continue;
+	missing:
+		fprintf(stderr, "vitrine-server: %s needs a value\n", a);
+		status = 2;
+		goto done;
+	}
+	if (init) {
+		if (strlen(account) == 0 || strlen(account) > 128) {
+			fprintf(stderr, "vitrine-server: --account must have 1 to 128 characters\n");
+			status = 2;
+		} else {
+			status = cmd_init(config_get(&cfg, CFG_DATA), admin, account);
+		}
+	} else {
+		status = cmd_run(&cfg);
+	}
+done:
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,64 @@
+/*
+ * The route table of vitrine-server: every endpoint, who may call it, how
+ * big its body may be and which transaction wraps it. docs/api.yaml
+ * describes the same routes for people (a test keeps the two in step).
+ */
+#include "routes.h"
+
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "http/assets.h"
+#include "ops/ops.h"
+
+#define KB 1024
+#define R ROUTE_TX_READ
+#define W ROUTE_TX_WRITE
+#define ADMIN ROLE_ADMIN
+
+const struct route server_routes[] = {
+	/* operations */
+	{"GET", "/healthz", ops_handle_healthz, AUTH_NONE, 0, 0, 0},
+	{"GET", "/metrics", ops_handle_metrics, AUTH_NONE, 0, 0, 0},
+
+	/* console (static, embedded) */
+	{"GET", "/", assets_handle_index, AUTH_NONE, 0, 0, 0},
+	{"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
+
+	/* sessions and the caller's own profile */
+	{"POST", "/api/v1/session", auth_handle_login, AUTH_NONE, 0, 4 * KB, 0},
+	{"GET", "/api/v1/session", auth_handle_session_get, AUTH_USER, 0, 0, R | ROUTE_PW_CHANGE},
+	{"DELETE", "/api/v1/session", auth_handle_logout, AUTH_USER, 0, 0, W | ROUTE_PW_CHANGE | ROUTE_ANY_ORIGIN},
+	{"GET", "/api/v1/me", auth_handle_me, AUTH_USER, 0, 0, R | ROUTE_PW_CHANGE},
+	{"PUT", "/api/v1/me/password", auth_handle_change_password, AUTH_USER, 0, 4 * KB, ROUTE_PW_CHANGE},
+	{"DELETE", "/api/v1/me/sessions", auth_handle_logout_everywhere, AUTH_USER, 0, 0,
+	 W | ROUTE_PW_CHANGE | ROUTE_ANY_ORIGIN},
+	{"POST", "/api/v1/me/totp", auth_handle_totp_begin, AUTH_USER, 0, 1 * KB, W},
+	{"POST", "/api/v1/me/totp/confirm", auth_handle_totp_confirm, AUTH_USER, 0, 1 * KB, W},
+	{"DELETE", "/api/v1/me/totp", auth_handle_totp_disable, AUTH_USER, 0, 1 * KB, W},
+
+	/* users of the account */
+	{"GET", "/api/v1/users", auth_handle_users_list, AUTH_USER, ADMIN, 0, R},
+	{"POST", "/api/v1/users", auth_handle_user_create, AUTH_USER, ADMIN, 4 * KB, 0},
+	{"GET", "/api/v1/users/{id}", auth_handle_user_get, AUTH_USER, ADMIN, 0, R},
+	{"PATCH", "/api/v1/users/{id}", auth_handle_user_update, AUTH_USER, ADMIN, 4 * KB, W},
+	{"DELETE", "/api/v1/users/{id}", auth_handle_user_delete, AUTH_USER, ADMIN, 0, W},
+	{"POST", "/api/v1/users/{id}/password-reset", auth_handle_user_reset_password, AUTH_USER, ADMIN, 4 * KB, 0},
+	{"DELETE", "/api/v1/users/{id}/totp", auth_handle_user_reset_totp, AUTH_USER, ADMIN, 0, W},
+
+	/* API tokens of the caller */
+	{"GET", "/api/v1/tokens", auth_handle_tokens_list, AUTH_USER, 0, 0, R},
+	{"POST", "/api/v1/tokens", auth_handle_token_create, AUTH_USER, 0, 1 * KB, W},
+	{"DELETE", "/api/v1/tokens/{id}", auth_handle_token_delete, AUTH_USER, 0, 0, W},
+
+	/* the account */
+	{"GET", "/api/v1/account", auth_handle_account_get, AUTH_USER, 0, 0, R},
+	{"GET", "/api/v1/account/allowlist", auth_handle_allowlist_get, AUTH_USER, ADMIN, 0, R},
+	{"PUT", "/api/v1/account/allowlist", auth_handle_allowlist_put, AUTH_USER, ADMIN, 16 * KB, W},
+
+	/* audit log */
+	{"GET", "/api/v1/audit", audit_handle_list, AUTH_USER, ADMIN, 0, R},
+	{"GET", "/api/v1/audit.csv", audit_handle_csv, AUTH_USER, ADMIN, 0, W},
+	{"GET", "/api/v1/events", audit_handle_events, AUTH_USER, ADMIN, 0, R},
+};
+
+const size_t server_routes_count = sizeof server_routes / sizeof server_routes[0];

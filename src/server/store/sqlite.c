@@ -1,0 +1,319 @@
+/*
+ * SQLite backend of the store (db.h): WAL journal, busy timeout, foreign
+ * keys, one connection per thread with a small prepared-statement cache.
+ * Writers take the lock up front (BEGIN IMMEDIATE) so a read transaction is
+ * never upgraded mid-way, which in WAL mode can fail with SQLITE_BUSY
+ * without the busy handler being consulted.
+ */
+#include "db.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/log.h"
+
+#define STMT_CACHE 96
+#define MAX_NOTIFY 32
+#define NOTIFY_KEY_LEN 64
+
+struct db_stmt {
+	sqlite3_stmt *st;
+	const char *sql; /* cache key: the caller's string (usually a literal) */
+	struct db *db;
+};
+
+struct db {
+	sqlite3 *h;
+	bool in_tx;
+	struct db_stmt cache[STMT_CACHE];
+	size_t ncache;
+	char notify[MAX_NOTIFY][NOTIFY_KEY_LEN];
+	size_t nnotify;
+	struct db *next_open; /* list of all connections, closed by store_close */
+};
+
+extern const struct migration store_migrations[];
+extern const size_t store_migrations_count;
+
+static char db_path[4096];
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct db *open_list;
+static void (*notify_hook)(const char *, void *);
+static void *notify_arg;
+
+static void tls_init(void) { pthread_key_create(&tls_key, NULL); }
+
+void store_set_notify_hook(void (*hook)(const char *key, void *arg), void *arg)
+{
+	notify_hook = hook;
+	notify_arg = arg;
+}
+
+struct db *db_open_file(const char *path)
+{
+	struct db *db = calloc(1, sizeof *db);
+	if (!db)
+		return NULL;
+	int rc = sqlite3_open_v2(path, &db->h,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_event(LOG_ERROR, "cannot open database", "path", path, "error",
+			  db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc), NULL);
+		sqlite3_close(db->h);
+		free(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db->h, 5000);
+	if (db_exec_script(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+			       "PRAGMA synchronous=NORMAL; PRAGMA trusted_schema=OFF;") != 0) {
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	for (size_t i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].st);
+	sqlite3_close(db->h);
+	free(db);
+}
+
+int store_open(const char *data_dir)
+{
+	pthread_once(&tls_once, tls_init);
+	int n = snprintf(db_path, sizeof db_path, "%s/vitrine.db", data_dir);
+	if (n < 0 || (size_t)n >= sizeof db_path)
+		return -1;
+	struct db *db = store_db();
+	if (!db)
+		return -1;
+	return store_migrate(db, store_migrations, store_migrations_count);
+}
+
+struct db *store_db(void)
+{
+	pthread_once(&tls_once, tls_init);
+	struct db *db = pthread_getspecific(tls_key);
+	if (db)
+		return db;
+	db = db_open_file(db_path);
+	if (!db)
+		return NULL;
+	pthread_mutex_lock(&open_lock);
+	db->next_open = open_list;
+	open_list = db;
+	pthread_mutex_unlock(&open_lock);
+	pthread_setspecific(tls_key, db);
+	return db;
+}
+
+void store_close(void)
+{
+	pthread_mutex_lock(&open_lock);
+	struct db *db = open_list;
+	open_list = NULL;
+	pthread_mutex_unlock(&open_lock);
+	while (db) {
+		struct db *next = db->next_open;
+		db_close(db);
+		db = next;
+	}
+	/* other threads' TLS slots now dangle; only the main thread calls this,
+	 * after every worker has stopped */
+	pthread_setspecific(tls_key, NULL);
+}
+
+int db_exec_script(struct db *db, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_event(LOG_ERROR, "sql script failed", "error", err ? err : "?", NULL);
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int map_rc(struct db *db, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_ROW:
+		return DB_ROW;
+	case SQLITE_DONE:
+		return DB_DONE;
+	case SQLITE_CONSTRAINT:
+		return DB_CONSTRAINT;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		log_event(LOG_WARN, "database busy", "error", sqlite3_errmsg(db->h), NULL);
+		return DB_BUSY;
+	default:
+		log_event(LOG_ERROR, "database error", "error", sqlite3_errmsg(db->h), NULL);
+		return DB_ERROR;
+	}
+}
+
+int db_begin(struct db *db, bool write)
+{
+	if (db->in_tx)
+		return DB_ERROR;
+	int rc = sqlite3_exec(db->h, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(db, rc);
+	db->in_tx = true;
+	db->nnotify = 0;
+	return DB_DONE;
+}
+
+int db_commit(struct db *db)
+{
+	if (!db->in_tx)
+		return DB_ERROR;
+	int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int r = map_rc(db, rc);
+		db_rollback(db);
+		return r;
+	}
+	db->in_tx = false;
+	size_t n = db->nnotify;
+	db->nnotify = 0;
+	if (notify_hook)
+		for (size_t i = 0; i < n; i++)
+			notify_hook(db->notify[i], notify_arg);
+	return DB_DONE;
+}
+
+void db_rollback(struct db *db)
+{
+	if (!db->in_tx)
+		return;
+	sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	db->in_tx = false;
+	db->nnotify = 0;
+}
+
+bool db_in_tx(const struct db *db) { return db->in_tx; }
+
+void db_notify(struct db *db, const char *key)
+{
+	for (size_t i = 0; i < db->nnotify; i++)
+		if (strcmp(db->notify[i], key) == 0)
+			return;
+	if (db->nnotify == MAX_NOTIFY || strlen(key) >= NOTIFY_KEY_LEN) {
+		log_event(LOG_WARN, "notification dropped", "key", key, NULL);
+		return;
+	}
+	strcpy(db->notify[db->nnotify++], key);
+	if (!db->in_tx && notify_hook) {
+		db->nnotify = 0;
+		notify_hook(key, notify_arg);
+	}
+}
+
+struct db_stmt *db_prepare(struct db *db, const char *sql)
+{
+	for (size_t i = 0; i < db->ncache; i++)
+		if (db->cache[i].sql == sql) {
+			sqlite3_reset(db->cache[i].st);
+			sqlite3_clear_bindings(db->cache[i].st);
+			return &db->cache[i];
+		}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_event(LOG_ERROR, "sql prepare failed", "error", sqlite3_errmsg(db->h), NULL);
+		return NULL;
+	}
+	size_t slot = db->ncache < STMT_CACHE ? db->ncache++ : (size_t)(((uintptr_t)sql >> 4) % STMT_CACHE);
+	if (db->cache[slot].st)
+		sqlite3_finalize(db->cache[slot].st);
+	db->cache[slot] = (struct db_stmt){.st = st, .sql = sql, .db = db};
+	return &db->cache[slot];
+}
+
+void db_bind_text(struct db_stmt *st, int idx, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(st->st, idx, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st->st, idx);
+}
+
+void db_bind_int(struct db_stmt *st, int idx, int64_t v) { sqlite3_bind_int64(st->st, idx, v); }
+
+int db_step(struct db_stmt *st) { return map_rc(st->db, sqlite3_step(st->st)); }
+
+const char *db_col_text(struct db_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st->st, col);
+	return t ? (const char *)t : "";
+}
+
+bool db_col_is_null(struct db_stmt *st, int col)
+{
+	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+}
+
+int64_t db_col_int(struct db_stmt *st, int col) { return sqlite3_column_int64(st->st, col); }
+
+void db_done(struct db_stmt *st)
+{
+	if (st)
+		sqlite3_reset(st->st);
+}
+
+int64_t db_changes(struct db *db) { return sqlite3_changes64(db->h); }
+
+static struct db_stmt *prepare_bind(struct db *db, const char *sql, const char *types, va_list ap)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	if (!st)
+		return NULL;
+	for (int i = 0; types && types[i]; i++) {
+		if (types[i] == 's')
+			db_bind_text(st, i + 1, va_arg(ap, const char *));
+		else
+			db_bind_int(st, i + 1, va_arg(ap, int64_t));
+	}
+	return st;
+}
+
+struct db_stmt *db_query(struct db *db, int *rc, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	struct db_stmt *st = prepare_bind(db, sql, types, ap);
+	va_end(ap);
+	int r = st ? db_step(st) : DB_ERROR;
+	if (rc)
+		*rc = r;
+	if (r == DB_ROW)
+		return st;
+	db_done(st);
+	return NULL;
+}
+
+int db_exec(struct db *db, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	struct db_stmt *st = prepare_bind(db, sql, types, ap);
+	va_end(ap);
+	if (!st)
+		return DB_ERROR;
+	int r;
+	while ((r = db_step(st)) == DB_ROW)
+		;
+	db_done(st);
+	return r;
+}

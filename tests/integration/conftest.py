@@ -1,0 +1,177 @@
+"""Fixtures for the integration tests: each test gets a real vitrine-server
+(the binary of VITRINE_BUILD, default build-asan under `make check`) on a
+loopback port of its own, with a fresh data folder."""
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+import urllib3
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("VITRINE_BUILD", "build"))
+SERVER_BIN = os.path.join(BUILD, "vitrine-server")
+ADMIN_PASSWORD = "admin-password-for-tests"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def solve_challenge(challenge, difficulty):
+    """The proof of work of POST /api/v1/session (see docs/PROTOCOL.md)."""
+    n = 0
+    while True:
+        digest = hashlib.sha256(f"{challenge}:{n}".encode()).digest()
+        bits = 0
+        for b in digest:
+            if b == 0:
+                bits += 8
+                continue
+            bits += 8 - b.bit_length()
+            break
+        if bits >= difficulty:
+            return str(n)
+        n += 1
+
+
+class Server:
+    """One vitrine-server process with its own data folder."""
+
+    def __init__(self, tmp, env=None, args=(), tls=None):
+        self.data = os.path.join(tmp, "data")
+        self.env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
+        self.args = list(args)
+        self.tls = tls
+        self.port = free_port()
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(tmp, "server.log")
+        self.proc = None
+        out = subprocess.run([SERVER_BIN, "--data", self.data, "init", "--admin", "admin"],
+                             env=self.env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+
+    def start(self):
+        cmd = [SERVER_BIN, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.args
+        if self.tls:
+            cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited: " + self.read_log())
+            try:
+                if requests.get(self.url + "/healthz", timeout=1, verify=False).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("server did not become healthy: " + self.read_log())
+
+    def stop(self, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("server did not stop on SIGTERM")
+        if self.proc:
+            self.log.close()
+        rc = self.proc.returncode if self.proc else 0
+        self.proc = None
+        return rc
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def client(self):
+        return Client(self.url)
+
+
+class Client:
+    """A console-like API client: session cookie + CSRF header, or a Bearer token."""
+
+    def __init__(self, url, token=None):
+        self.url = url
+        self.s = requests.Session()
+        self.s.trust_env = False  # no proxy or CA bundle from the environment
+        self.s.verify = False
+        self.csrf = None
+        if token:
+            self.s.headers["Authorization"] = "Bearer " + token
+
+    def login(self, login="admin", password=ADMIN_PASSWORD, **extra):
+        r = self.s.post(self.url + "/api/v1/session", json=dict(login=login, password=password, **extra))
+        if r.status_code == 200:
+            self.csrf = r.json()["csrf_token"]
+        return r
+
+    def request(self, method, path, **kw):
+        headers = kw.pop("headers", {})
+        if self.csrf and method not in ("GET", "HEAD"):
+            headers.setdefault("X-CSRF-Token", self.csrf)
+        return self.s.request(method, self.url + path, headers=headers, timeout=kw.pop("timeout", 30), **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def make_server():
+    made = []
+    tmps = []
+
+    def make(**kw):
+        tmp = tempfile.TemporaryDirectory(prefix="vitrine-it-")
+        tmps.append(tmp)
+        s = Server(tmp.name, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        rc = s.stop()
+        assert rc == 0, "server exit code %s\n%s" % (rc, s.read_log())
+        log = s.read_log()
+        assert "ERROR: AddressSanitizer" not in log, log
+        assert "runtime error:" not in log, log
+    for t in tmps:
+        t.cleanup()
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server().start()
+
+
+@pytest.fixture
+def admin(server):
+    c = server.client()
+    assert c.login().status_code == 200
+    return c

@@ -1,0 +1,108 @@
+// Thin client for the Vitrine REST API (/api/v1), used by the console.
+//
+// Every call goes through request(): JSON in and out, the session cookie
+// (credentials: 'same-origin'), and the X-CSRF-Token header on every
+// state-changing request. Errors come back as ApiError carrying the HTTP
+// status and the server's {"error":{"code","message",...}} object.
+
+export class ApiError extends Error {
+  constructor(status, code, message, detail) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.detail = detail || {};
+  }
+}
+
+let csrfToken = null;
+let unauthorizedHandler = null;
+
+/** Remembers the CSRF token returned by login or GET /api/v1/session. */
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+/** Called with the ApiError when an authenticated call answers 401 (session gone). */
+export function onUnauthorized(fn) {
+  unauthorizedHandler = fn;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+async function request(method, path, body, { quiet401 = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store', redirect: 'error' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (!SAFE_METHODS.has(method) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'network_error', 'Cannot reach the server. Check your connection and try again.');
+  }
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = (data && data.error) || {};
+    const e = new ApiError(res.status, err.code || `http_${res.status}`,
+      err.message || `The server answered ${res.status} ${res.statusText}`.trim(), err);
+    if (res.status === 401 && !quiet401 && unauthorizedHandler) unauthorizedHandler(e);
+    throw e;
+  }
+  return data || {};
+}
+
+const enc = encodeURIComponent;
+
+// Session
+export const login = (body) => request('POST', '/api/v1/session', body, { quiet401: true });
+export const getSession = () => request('GET', '/api/v1/session', undefined, { quiet401: true });
+export const logout = () => request('DELETE', '/api/v1/session', undefined, { quiet401: true });
+
+// Me
+export const getMe = () => request('GET', '/api/v1/me');
+export const changePassword = (currentPassword, newPassword) =>
+  request('PUT', '/api/v1/me/password', { current_password: currentPassword, new_password: newPassword });
+export const logoutEverywhere = () => request('DELETE', '/api/v1/me/sessions', undefined, { quiet401: true });
+export const totpBegin = () => request('POST', '/api/v1/me/totp', {});
+export const totpConfirm = (code) => request('POST', '/api/v1/me/totp/confirm', { code });
+export const totpDisable = (code) => request('DELETE', '/api/v1/me/totp', { code });
+
+// Users (admin)
+export const listUsers = () => request('GET', '/api/v1/users');
+export const createUser = (user) => request('POST', '/api/v1/users', user);
+export const updateUser = (id, fields) => request('PATCH', `/api/v1/users/${enc(id)}`, fields);
+export const deleteUser = (id) => request('DELETE', `/api/v1/users/${enc(id)}`);
+export const resetUserPassword = (id) => request('POST', `/api/v1/users/${enc(id)}/password-reset`, {});
+export const resetUserTotp = (id) => request('DELETE', `/api/v1/users/${enc(id)}/totp`);
+
+// API tokens
+export const listTokens = () => request('GET', '/api/v1/tokens');
+export const createToken = (name) => request('POST', '/api/v1/tokens', { name });
+export const deleteToken = (id) => request('DELETE', `/api/v1/tokens/${enc(id)}`);
+
+// Account (admin)
+export const getAccount = () => request('GET', '/api/v1/account');
+export const getAllowlist = () => request('GET', '/api/v1/account/allowlist');
+export const putAllowlist = (lists) => request('PUT', '/api/v1/account/allowlist', lists);
+
+// Audit (admin)
+export function listAudit({ limit = 50, before } = {}) {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (before !== undefined && before !== null) q.set('before', String(before));
+  return request('GET', `/api/v1/audit?${q}`);
+}
+export const AUDIT_CSV_URL = '/api/v1/audit.csv';
+export const EVENTS_URL = '/api/v1/events';
