@@ -8,12 +8,15 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "http/assets.h"
+#include "live/live.h"
 #include "ops/ops.h"
+#include "screens/screens.h"
 
 #define KB 1024
 #define R ROUTE_TX_READ
 #define W ROUTE_TX_WRITE
 #define ADMIN ROLE_ADMIN
+#define SUPPORT (ROLE_ADMIN | ROLE_SUPPORT)
 
 const struct route server_routes[] = {
 	/* operations */
@@ -58,7 +61,30 @@ const struct route server_routes[] = {
 	/* audit log */
 	{"GET", "/api/v1/audit", audit_handle_list, AUTH_USER, ADMIN, 0, R},
 	{"GET", "/api/v1/audit.csv", audit_handle_csv, AUTH_USER, ADMIN, 0, W},
-	{"GET", "/api/v1/events", audit_handle_events, AUTH_USER, ADMIN, 0, R},
+
+	/* the console's live stream (screens for everyone, audit for admins) */
+	{"GET", "/api/v1/events", live_handle_events, AUTH_USER, 0, 0, R},
+
+	/* pairing (RFC 8628 model) */
+	{"POST", "/api/v1/device/pair", screens_handle_device_pair, AUTH_NONE, 0, 4 * KB, W},
+	{"POST", "/api/v1/device/token", screens_handle_device_token, AUTH_NONE, 0, 1 * KB, W},
+	{"GET", "/api/v1/pairings/{code}", screens_handle_pairing_preview, AUTH_USER, ADMIN, 0, 0},
+	{"POST", "/api/v1/pairings", screens_handle_pairing_confirm, AUTH_USER, ADMIN, 1 * KB, 0},
+
+	/* the device API (device access token) */
+	{"GET", "/api/v1/device/instructions", screens_handle_device_poll, AUTH_DEVICE, 0, 0, W},
+	{"POST", "/api/v1/device/instructions/{id}/ack", screens_handle_device_ack, AUTH_DEVICE, 0, 32 * KB, W},
+	{"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, W},
+	{"POST", "/api/v1/device/screenshot", screens_handle_device_screenshot, AUTH_DEVICE, 0, 8192 * KB, W},
+
+	/* screens */
+	{"GET", "/api/v1/screens", screens_handle_list, AUTH_USER, 0, 0, R},
+	{"GET", "/api/v1/screens/{id}", screens_handle_get, AUTH_USER, 0, 0, R},
+	{"PATCH", "/api/v1/screens/{id}", screens_handle_update, AUTH_USER, ADMIN, 4 * KB, W},
+	{"DELETE", "/api/v1/screens/{id}", screens_handle_delete, AUTH_USER, ADMIN, 0, W},
+	{"GET", "/api/v1/screens/{id}/screenshot", screens_handle_screenshot_get, AUTH_USER, 0, 0, R},
+	{"POST", "/api/v1/screens/{id}/instructions", screens_handle_instruction_create, AUTH_USER, SUPPORT, 16 * KB, W},
+	{"GET", "/api/v1/screens/{id}/instructions/{iid}", screens_handle_instruction_get, AUTH_USER, 0, 0, R},
 };
 
 const size_t server_routes_count = sizeof server_routes / sizeof server_routes[0];

@@ -32,7 +32,7 @@ int audit_append(struct db *db, const char *account_id, const char *actor_id, co
 	}
 	if (account_id) {
 		char key[WAKE_KEY_LEN];
-		snprintf(key, sizeof key, "audit:%s", account_id);
+		snprintf(key, sizeof key, "account:%s", account_id);
 		db_notify(db, key);
 	}
 	return 0;
@@ -175,74 +175,36 @@ void audit_handle_csv(struct http_req *r)
 	audit_request(r, "audit.export", "", "");
 }
 
-/* --- live stream --- */
-
-struct audit_stream {
-	char account_id[CODES_ID_LEN + 1];
-	char credential_id[CODES_ID_LEN + 1]; /* session or API token id */
-	bool via_session;
-	int64_t after;
-};
-
-static const char stream_sql[] = "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
-				 "WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 100";
-
-static int audit_pull(void *state, struct db *db, struct sse_out *out)
+int audit_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out)
 {
-	struct audit_stream *s = state;
-	/* the stream ends as soon as its session or token is revoked */
-	int rc = DB_ERROR;
-	struct db_stmt *st = db_query(db, &rc,
-				      s->via_session ? "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id "
-						       "WHERE s.id = ? AND u.disabled = 0"
-						     : "SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id "
-						       "WHERE t.id = ? AND u.disabled = 0",
-				      "s", s->credential_id);
-	db_done(st);
+	struct db_stmt *st = db_prepare(db, "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
+					    "WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 100");
 	if (!st)
 		return -1;
-	st = db_prepare(db, stream_sql);
-	if (!st)
-		return -1;
-	db_bind_text(st, 1, s->account_id);
-	db_bind_int(st, 2, s->after);
+	db_bind_text(st, 1, account_id);
+	db_bind_int(st, 2, *cursor);
+	int rc;
 	while ((rc = db_step(st)) == DB_ROW) {
 		json_t *row = row_json(st);
-		char *text = json_dumps(row, JSON_COMPACT);
+		char *text = row ? json_dumps(row, JSON_COMPACT) : NULL;
 		json_decref(row);
-		char id[24];
-		snprintf(id, sizeof id, "%" PRId64, db_col_int(st, 0));
-		if (!text || sse_append(out, "audit", id, text) != 0) {
+		if (!text || sse_append(out, "audit", NULL, text) != 0) {
 			free(text);
 			break;
 		}
 		free(text);
-		s->after = db_col_int(st, 0);
+		*cursor = db_col_int(st, 0);
 	}
 	db_done(st);
 	return rc == DB_ERROR ? -1 : 0;
 }
 
-void audit_handle_events(struct http_req *r)
+int64_t audit_last_seq(struct db *db, const char *account_id)
 {
-	struct audit_stream *s = calloc(1, sizeof *s);
-	if (!s)
-		return http_reply_error(r, 503, "unavailable", "out of memory");
-	snprintf(s->account_id, sizeof s->account_id, "%s", r->auth.account_id);
-	snprintf(s->credential_id, sizeof s->credential_id, "%s", r->auth.session_id);
-	s->via_session = r->auth.via_session;
-	/* resume after the last event the browser saw, else start from now */
-	const char *last = http_header(r, "Last-Event-ID");
-	if (last && *last) {
-		s->after = strtoll(last, NULL, 10);
-	} else {
-		int rc;
-		struct db_stmt *st = db_query(r->db, &rc, "SELECT COALESCE(MAX(seq),0) FROM audit WHERE account_id = ?",
-					      "s", r->auth.account_id);
-		s->after = st ? db_col_int(st, 0) : 0;
-		db_done(st);
-	}
-	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "audit:%s", r->auth.account_id);
-	http_stream(r, key, audit_pull, s, free);
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT COALESCE(MAX(seq),0) FROM audit WHERE account_id = ?", "s",
+				      account_id);
+	int64_t n = st ? db_col_int(st, 0) : 0;
+	db_done(st);
+	return n;
 }

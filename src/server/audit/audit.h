@@ -3,10 +3,12 @@
  * what, from where, when), per account. Rows cannot be updated or deleted
  * (triggers refuse it). Admins read it page by page, live over SSE, or as
  * CSV. Writers append inside their own transaction; the append wakes the
- * account's audit stream after commit.
+ * account's live streams (key "account:<id>") after commit.
  */
 #ifndef VITRINE_AUDIT_H
 #define VITRINE_AUDIT_H
+
+#include <stdint.h>
 
 struct db;
 struct http_req;
@@ -25,6 +27,10 @@ void audit_request_detached(struct http_req *r, const char *action, const char *
 
 void audit_handle_list(struct http_req *r);
 void audit_handle_csv(struct http_req *r);
-void audit_handle_events(struct http_req *r);
+
+/* For the live stream (live/): appends "audit" events after *cursor. */
+struct sse_out;
+int audit_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out);
+int64_t audit_last_seq(struct db *db, const char *account_id);
 
 #endif

@@ -139,18 +139,48 @@ static int by_session(struct http_req *r, struct db *db, const char *token)
 	return 0;
 }
 
-int auth_authenticate(struct http_req *r)
+/* Screens: "Authorization: Bearer vd_..." only; a revoked screen has no
+ * token hash any more, so its token is simply unknown. */
+static int by_device_token(struct http_req *r, struct db *db)
 {
-	if (r->route->auth == AUTH_DEVICE) {
-		http_reply_error(r, 401, "invalid_token", "device tokens are not accepted on this server yet");
+	const char *authz = http_header(r, "Authorization");
+	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || strlen(authz + 7) >= CODES_TOKEN_LEN + 8) {
+		http_reply_error(r, 401, "invalid_token", "a device access token is required (Authorization: Bearer)");
 		return -1;
 	}
+	char hash[CODES_HASH_HEX_LEN];
+	codes_hash_hex(authz + 7, strlen(authz + 7), hash);
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+				      "SELECT id, account_id, name FROM screens WHERE token_hash = ? AND deleted_at IS NULL",
+				      "s", hash);
+	if (!st) {
+		if (rc != DB_DONE)
+			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		else
+			http_reply_error(r, 401, "invalid_token", "the device token is unknown or revoked");
+		return -1;
+	}
+	struct http_auth *a = &r->auth;
+	a->ok = true;
+	snprintf(a->device_id, sizeof a->device_id, "%s", db_col_text(st, 0));
+	snprintf(a->account_id, sizeof a->account_id, "%s", db_col_text(st, 1));
+	snprintf(a->login, sizeof a->login, "screen:%s", a->device_id);
+	snprintf(a->role, sizeof a->role, "device");
+	db_done(st);
+	return 0;
+}
+
+int auth_authenticate(struct http_req *r)
+{
 	struct db *db = store_db();
 	if (!db) {
 		http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
 		return -1;
 	}
 	memset(&r->auth, 0, sizeof r->auth);
+	if (r->route->auth == AUTH_DEVICE)
+		return by_device_token(r, db);
 	const char *authz = http_header(r, "Authorization");
 	const char *cookie = http_cookie(r, "vitrine_session");
 	int rc;

@@ -237,13 +237,15 @@ int http_with_tx(int (*fn)(struct db *db, void *arg), void *arg)
 	return rc;
 }
 
-static bool begin_route_tx(struct http_req *r, bool force_read)
+/* Opens the route's transaction (write for ROUTE_TX_WRITE, else read);
+ * without a TX flag, only when always is set (wake-up checks). */
+static bool begin_route_tx(struct http_req *r, bool always)
 {
 	unsigned f = r->route ? r->route->flags : 0;
-	if (!force_read && !(f & (ROUTE_TX_READ | ROUTE_TX_WRITE)))
+	if (!always && !(f & (ROUTE_TX_READ | ROUTE_TX_WRITE)))
 		return true;
 	r->db = store_db();
-	int rc = r->db ? db_begin(r->db, !force_read && (f & ROUTE_TX_WRITE)) : DB_ERROR;
+	int rc = r->db ? db_begin(r->db, (f & ROUTE_TX_WRITE) != 0) : DB_ERROR;
 	if (rc != DB_DONE) {
 		r->db = NULL;
 		http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");

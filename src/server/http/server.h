@@ -53,6 +53,7 @@ struct http_auth {
 	char user_id[CODES_ID_LEN + 1];
 	char account_id[CODES_ID_LEN + 1];
 	char session_id[CODES_ID_LEN + 1]; /* session id, or API token id */
+	char device_id[CODES_ID_LEN + 1];  /* the screen, for device tokens */
 	char login[130];
 	char role[16];
 	unsigned role_bit;
@@ -155,7 +156,7 @@ void http_defer(struct http_req *r, void (*fn)(struct http_req *r));
 
 /* Parks the request in the wake hub under key until timeout_ms from the
  * first call of this request. on_wake then runs on a network thread in a
- * fresh read transaction, after the caller is authenticated again (a revoked
+ * fresh transaction (write for ROUTE_TX_WRITE routes, else read), after the caller is authenticated again (a revoked
  * token ends the wait with 401): it must reply, or call http_wait again to
  * keep waiting. on_wake runs once right after registration (reason
  * WAKE_NONE) to check the store, so a handler just validates its input and

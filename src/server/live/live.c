@@ -1,0 +1,74 @@
+/* The console's live stream; see live.h. */
+#include "live.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/codes.h"
+#include "../audit/audit.h"
+#include "../http/server.h"
+#include "../screens/screens.h"
+#include "../store/db.h"
+
+struct live_stream {
+	char account_id[CODES_ID_LEN + 1];
+	char credential_id[CODES_ID_LEN + 1]; /* session or API token id */
+	bool via_session;
+	bool admin;
+	int64_t audit_cursor;
+	int64_t screen_cursor;
+};
+
+static int live_pull(void *state, struct db *db, struct sse_out *out)
+{
+	struct live_stream *s = state;
+	int rc = DB_ERROR;
+	/* the stream ends as soon as its session or token is revoked */
+	struct db_stmt *st = db_query(db, &rc,
+				      s->via_session ? "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id "
+						       "WHERE s.id = ? AND u.disabled = 0"
+						     : "SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id "
+						       "WHERE t.id = ? AND u.disabled = 0",
+				      "s", s->credential_id);
+	db_done(st);
+	if (!st)
+		return -1;
+	size_t before = out->len;
+	if (s->admin && audit_stream_pull(db, s->account_id, &s->audit_cursor, out) != 0)
+		return -1;
+	if (screens_stream_pull(db, s->account_id, &s->screen_cursor, out) != 0)
+		return -1;
+	if (out->len > before) {
+		/* one id line for the whole batch: where to resume */
+		char id[64];
+		snprintf(id, sizeof id, "%" PRId64 ".%" PRId64, s->audit_cursor, s->screen_cursor);
+		sse_append(out, "cursor", id, "{}");
+	}
+	return 0;
+}
+
+void live_handle_events(struct http_req *r)
+{
+	struct live_stream *s = calloc(1, sizeof *s);
+	if (!s)
+		return http_reply_error(r, 503, "unavailable", "out of memory");
+	snprintf(s->account_id, sizeof s->account_id, "%s", r->auth.account_id);
+	snprintf(s->credential_id, sizeof s->credential_id, "%s", r->auth.session_id);
+	s->via_session = r->auth.via_session;
+	s->admin = (r->auth.role_bit & ROLE_ADMIN) != 0;
+	const char *last = http_header(r, "Last-Event-ID");
+	long long a = 0, b = 0;
+	if (last && sscanf(last, "%lld.%lld", &a, &b) == 2 && a >= 0 && b >= 0) {
+		s->audit_cursor = a;
+		s->screen_cursor = b;
+	} else {
+		/* a new stream starts from now: the page loaded the lists itself */
+		s->audit_cursor = audit_last_seq(r->db, r->auth.account_id);
+		s->screen_cursor = screens_change_seq(r->db, r->auth.account_id);
+	}
+	char key[WAKE_KEY_LEN];
+	snprintf(key, sizeof key, "account:%s", r->auth.account_id);
+	http_stream(r, key, live_pull, s, free);
+}

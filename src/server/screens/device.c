@@ -1,0 +1,328 @@
+/*
+ * What screens report (heartbeats, screenshots) and what the console does
+ * with screens (list, detail, rename/tag, delete = revoke). Deleting a
+ * screen clears its token hash at once and wakes its long-poll, which then
+ * fails authentication: the waiting request ends with 401 and the token can
+ * never be used again. The row stays (soft delete) so history and audit keep
+ * their meaning.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/codes.h"
+#include "../../common/log.h"
+#include "../audit/audit.h"
+#include "../http/server.h"
+#include "../store/db.h"
+#include "screens.h"
+
+#define STATE_MAX 16384
+#define SCREEN_COLUMNS                                                                                                 \
+	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "             \
+	"created_by, change_seq, screenshot_at, deleted_at"
+
+void screens_touch(struct db *db, const char *account_id, const char *screen_id)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ? "
+					       "RETURNING change_seq",
+				      "s", account_id);
+	int64_t seq = st ? db_col_int(st, 0) : 0;
+	if (st) {
+		while (db_step(st) == DB_ROW)
+			;
+		db_done(st);
+	}
+	db_exec(db, "UPDATE screens SET change_seq = ? WHERE id = ?", "is", seq, screen_id);
+	char key[WAKE_KEY_LEN];
+	snprintf(key, sizeof key, "account:%s", account_id);
+	db_notify(db, key);
+}
+
+int64_t screens_change_seq(struct db *db, const char *account_id)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT change_seq FROM accounts WHERE id = ?", "s", account_id);
+	int64_t n = st ? db_col_int(st, 0) : 0;
+	db_done(st);
+	return n;
+}
+
+static json_t *parse_or(const char *text, json_t *fallback)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+	if (!j)
+		return fallback;
+	json_decref(fallback);
+	return j;
+}
+
+static json_t *row_json(struct db_stmt *st)
+{
+	int64_t now = (int64_t)time(NULL), last_seen = db_col_int(st, 8);
+	bool deleted = !db_col_is_null(st, 14);
+	json_t *state = parse_or(db_col_text(st, 5), json_object());
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b, s:I, s:s, s:I, s:s, s:I, s:b}", "id",
+			      db_col_text(st, 0), "name", db_col_text(st, 1), "hardware_id", db_col_text(st, 2),
+			      "public_key", db_col_text(st, 3), "info", parse_or(db_col_text(st, 4), json_object()),
+			      "state", state, "tags", parse_or(db_col_text(st, 6), json_array()), "group",
+			      db_col_text(st, 7), "online", !deleted && last_seen && now - last_seen <= SCREENS_ONLINE_GRACE_S,
+			      "last_seen", (json_int_t)last_seen, "last_ip", db_col_text(st, 9), "created_at",
+			      (json_int_t)db_col_int(st, 10), "created_by", db_col_text(st, 11), "screenshot_at",
+			      (json_int_t)db_col_int(st, 13), "deleted", deleted);
+	if (!j)
+		return NULL;
+	/* the fields the list shows, lifted from the last heartbeat */
+	json_t *np = json_object_get(state, "now_playing"), *ver = json_object_get(state, "version");
+	json_object_set(j, "now_playing", np ? np : json_null());
+	json_object_set(j, "version", ver ? ver : json_null());
+	return j;
+}
+
+json_t *screens_json(struct db *db, const char *account_id, const char *screen_id)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT " SCREEN_COLUMNS " FROM screens WHERE id = ? AND account_id = ?",
+				      "ss", screen_id, account_id);
+	if (!st)
+		return NULL;
+	json_t *j = row_json(st);
+	db_done(st);
+	return j;
+}
+
+int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT " SCREEN_COLUMNS " FROM screens WHERE account_id = ? AND "
+					    "change_seq > ? ORDER BY change_seq LIMIT 200");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, account_id);
+	db_bind_int(st, 2, *cursor);
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		json_t *j = row_json(st);
+		char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (!text || sse_append(out, "screen", NULL, text) != 0) {
+			free(text);
+			break;
+		}
+		free(text);
+		*cursor = db_col_int(st, 12);
+	}
+	db_done(st);
+	return rc == DB_ERROR ? -1 : 0;
+}
+
+/* --- device side --- */
+
+void screens_handle_device_heartbeat(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	char *state = json_dumps(body, JSON_COMPACT);
+	if (!state || strlen(state) > STATE_MAX) {
+		free(state);
+		return http_reply_error(r, 400, "invalid_field", "the heartbeat state must be at most %d bytes", STATE_MAX);
+	}
+	int64_t now = (int64_t)time(NULL);
+	int rc = db_exec(r->db, "UPDATE screens SET state = ?, last_seen = ?, last_ip = ? WHERE id = ?", "siss", state,
+			 now, r->ip, r->auth.device_id);
+	free(state);
+	if (rc != DB_DONE)
+		return http_reply_error(r, 503, "store_unavailable", "the heartbeat could not be saved");
+	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	http_reply_json(r, 200, json_pack("{s:I, s:I}", "server_time", (json_int_t)now_ms, "manifest_version", (json_int_t)0));
+}
+
+static int screenshot_path(struct http_req *r, const char *screen_id, char *out, size_t outsz, bool make)
+{
+	const char *data = server_config(r->srv)->data_dir;
+	int n = snprintf(out, outsz, "%s/screenshots", data);
+	if (n < 0 || (size_t)n >= outsz)
+		return -1;
+	if (make && mkdir(out, 0700) != 0 && errno != EEXIST)
+		return -1;
+	n = snprintf(out, outsz, "%s/screenshots/%s.png", data, screen_id);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+void screens_handle_device_screenshot(struct http_req *r)
+{
+	static const unsigned char png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	if (r->body_len < 8 || memcmp(r->body, png_magic, 8) != 0)
+		return http_reply_error(r, 400, "invalid_image", "the screenshot must be a PNG image");
+	char path[4096], tmp[4200];
+	if (screenshot_path(r, r->auth.device_id, path, sizeof path, true) != 0)
+		return http_reply_error(r, 500, "internal", "cannot store screenshots");
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	bool ok = fd >= 0 && write(fd, r->body, r->body_len) == (ssize_t)r->body_len && fsync(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (!ok || rename(tmp, path) != 0) { /* atomic: the old screenshot stays until the new one is whole */
+		unlink(tmp);
+		log_event(LOG_ERROR, "cannot write screenshot", "path", path, NULL);
+		return http_reply_error(r, 500, "internal", "the screenshot could not be stored");
+	}
+	db_exec(r->db, "UPDATE screens SET screenshot_at = ? WHERE id = ?", "is", (int64_t)time(NULL), r->auth.device_id);
+	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* --- console side --- */
+
+void screens_handle_list(struct http_req *r)
+{
+	struct db_stmt *st = db_prepare(r->db, "SELECT " SCREEN_COLUMNS " FROM screens WHERE account_id = ? AND "
+					       "deleted_at IS NULL ORDER BY name");
+	if (!st)
+		return http_reply_error(r, 500, "internal", "cannot list screens");
+	db_bind_text(st, 1, r->auth.account_id);
+	json_t *list = json_array();
+	while (db_step(st) == DB_ROW)
+		json_array_append_new(list, row_json(st));
+	db_done(st);
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "screens", list, "change_seq",
+					  (json_int_t)screens_change_seq(r->db, r->auth.account_id)));
+}
+
+static bool load_screen(struct http_req *r, json_t **out)
+{
+	const char *id = http_param(r, "id");
+	json_t *j = codes_is_id(id) ? screens_json(r->db, r->auth.account_id, id) : NULL;
+	if (!j || json_is_true(json_object_get(j, "deleted"))) {
+		json_decref(j);
+		http_reply_error(r, 404, "not_found", "no such screen in this account");
+		return false;
+	}
+	*out = j;
+	return true;
+}
+
+void screens_handle_get(struct http_req *r)
+{
+	json_t *screen;
+	if (!load_screen(r, &screen))
+		return;
+	struct db_stmt *st = db_prepare(r->db, "SELECT id, seq, type, status, created_at, COALESCE(acked_at,0), result, "
+					       "created_by FROM instructions WHERE screen_id = ? ORDER BY seq DESC LIMIT 50");
+	json_t *history = json_array();
+	if (st) {
+		db_bind_text(st, 1, http_param(r, "id"));
+		while (db_step(st) == DB_ROW)
+			json_array_append_new(
+				history, json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:s}", "id", db_col_text(st, 0), "seq",
+						   (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "status",
+						   db_col_text(st, 3), "created_at", (json_int_t)db_col_int(st, 4),
+						   "acked_at", (json_int_t)db_col_int(st, 5), "result",
+						   parse_or(db_col_text(st, 6), json_object()), "created_by",
+						   db_col_text(st, 7)));
+		db_done(st);
+	}
+	json_object_set_new(screen, "instructions", history);
+	http_reply_json(r, 200, json_pack("{s:o}", "screen", screen));
+}
+
+void screens_handle_update(struct http_req *r)
+{
+	json_t *body = http_json_body(r), *screen;
+	if (!body || !load_screen(r, &screen))
+		return;
+	json_decref(screen);
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "name") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128)
+				return http_reply_error(r, 400, "invalid_field", "name must be a string of 1-128 bytes");
+		} else if (strcmp(key, "group") == 0) {
+			if (!json_is_string(v) || json_string_length(v) > 128)
+				return http_reply_error(r, 400, "invalid_field", "group must be a string of at most 128 bytes");
+		} else if (strcmp(key, "tags") == 0) {
+			size_t i;
+			json_t *t;
+			if (!json_is_array(v) || json_array_size(v) > 32)
+				return http_reply_error(r, 400, "invalid_field", "tags must be an array of at most 32 strings");
+			json_array_foreach(v, i, t) if (!json_is_string(t) || json_string_length(t) == 0 ||
+							json_string_length(t) > 64) return http_reply_error(r, 400,
+												   "invalid_field",
+												   "tags[%zu] must be a string of 1-64 bytes",
+												   i);
+		} else {
+			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)", key);
+		}
+	}
+	const char *id = http_param(r, "id");
+	if ((v = json_object_get(body, "name")))
+		db_exec(r->db, "UPDATE screens SET name = ? WHERE id = ?", "ss", json_string_value(v), id);
+	if ((v = json_object_get(body, "group")))
+		db_exec(r->db, "UPDATE screens SET group_name = ? WHERE id = ?", "ss", json_string_value(v), id);
+	if ((v = json_object_get(body, "tags"))) {
+		char *text = json_dumps(v, JSON_COMPACT);
+		db_exec(r->db, "UPDATE screens SET tags = ? WHERE id = ?", "ss", text ? text : "[]", id);
+		free(text);
+	}
+	screens_touch(r->db, r->auth.account_id, id);
+	audit_request(r, "screen.updated", id, "");
+	http_reply_json(r, 200, json_pack("{s:o}", "screen", screens_json(r->db, r->auth.account_id, id)));
+}
+
+void screens_handle_delete(struct http_req *r)
+{
+	json_t *screen;
+	if (!load_screen(r, &screen))
+		return;
+	const char *id = http_param(r, "id");
+	db_exec(r->db, "UPDATE screens SET deleted_at = ?, token_hash = NULL WHERE id = ?", "is", (int64_t)time(NULL), id);
+	db_exec(r->db, "DELETE FROM pairings WHERE screen_id = ?", "s", id);
+	char key[WAKE_KEY_LEN];
+	snprintf(key, sizeof key, "screen:%s", id); /* its waiting long-poll ends with 401 */
+	db_notify(r->db, key);
+	screens_touch(r->db, r->auth.account_id, id);
+	audit_request(r, "screen.deleted", json_string_value(json_object_get(screen, "name")), id);
+	json_decref(screen);
+	char path[4096];
+	if (screenshot_path(r, id, path, sizeof path, false) == 0)
+		unlink(path);
+	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+void screens_handle_screenshot_get(struct http_req *r)
+{
+	json_t *screen;
+	if (!load_screen(r, &screen))
+		return;
+	json_decref(screen);
+	char path[4096];
+	if (screenshot_path(r, http_param(r, "id"), path, sizeof path, false) != 0)
+		return http_reply_error(r, 404, "not_found", "no screenshot yet");
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return http_reply_error(r, 404, "not_found", "no screenshot yet");
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = len > 0 && len < (16 << 20) ? malloc((size_t)len) : NULL;
+	bool ok = buf && fread(buf, 1, (size_t)len, f) == (size_t)len;
+	fclose(f);
+	if (!ok) {
+		free(buf);
+		return http_reply_error(r, 500, "internal", "cannot read the screenshot");
+	}
+	http_reply_owned(r, 200, "image/png", buf, (size_t)len);
+}

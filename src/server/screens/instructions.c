@@ -1,0 +1,324 @@
+/*
+ * Instructions to screens. Each has a per-screen sequence number, is
+ * stored before it is delivered, is delivered by the screen's long-poll the
+ * moment it is committed (db_notify wakes "screen:<id>"), is delivered
+ * again on every poll until the screen acknowledges it (at-least-once; the
+ * player skips sequence numbers it has done), and stops being delivered
+ * once it expires (a reboot queued yesterday must not run today).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/codes.h"
+#include "../audit/audit.h"
+#include "../http/server.h"
+#include "../store/db.h"
+#include "screens.h"
+
+#define DEFAULT_TTL_S 3600
+#define MAX_TTL_S (7 * 24 * 3600)
+#define MAX_BATCH 50
+#define MAX_ACK_WAIT_S 30
+
+static const char *check_level(json_t *payload)
+{
+	json_t *l = json_object_get(payload, "level");
+	if (!json_is_integer(l) || json_integer_value(l) < 0 || json_integer_value(l) > 100)
+		return "payload.level must be an integer from 0 to 100";
+	return NULL;
+}
+
+static const char *check_channel(json_t *payload)
+{
+	json_t *c = json_object_get(payload, "channel_id");
+	if (!json_is_string(c) || !codes_is_id(json_string_value(c)))
+		return "payload.channel_id must be a channel id";
+	return NULL;
+}
+
+static const struct instruction_type {
+	const char *name;
+	const char *(*check)(json_t *payload);
+} instruction_types[] = {
+	{"identify", NULL},	     {"reboot", NULL},		      {"restart_player", NULL},
+	{"screenshot", NULL},	     {"set_volume", check_level},     {"set_brightness", check_level},
+	{"change_channel", check_channel}, {"collect_logs", NULL},
+};
+
+static json_t *instruction_json(struct db_stmt *st)
+{
+	json_error_t e;
+	json_t *payload = json_loads(db_col_text(st, 3), 0, &e), *result = json_loads(db_col_text(st, 9), 0, &e);
+	return json_pack("{s:s, s:I, s:s, s:o, s:s, s:I, s:I, s:I, s:o, s:s, s:I}", "id", db_col_text(st, 0), "seq",
+			 (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "payload",
+			 payload ? payload : json_object(), "status", db_col_text(st, 4), "created_at",
+			 (json_int_t)db_col_int(st, 5), "expires_at", (json_int_t)db_col_int(st, 6), "acked_at",
+			 (json_int_t)db_col_int(st, 7), "result", result ? result : json_object(), "created_by",
+			 db_col_text(st, 8), "deliveries", (json_int_t)db_col_int(st, 10));
+}
+
+#define INSTRUCTION_COLUMNS                                                                                            \
+	"id, seq, type, payload, status, created_at, expires_at, COALESCE(acked_at, 0), created_by, result, deliveries"
+
+static bool screen_in_account(struct http_req *r, const char *id)
+{
+	int rc;
+	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
+							"SELECT 1 FROM screens WHERE id = ? AND account_id = ? AND "
+							"deleted_at IS NULL",
+							"ss", id, r->auth.account_id)
+					     : NULL;
+	db_done(st);
+	if (!st)
+		http_reply_error(r, 404, "not_found", "no such screen in this account");
+	return st != NULL;
+}
+
+void screens_handle_instruction_create(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	const char *screen_id = http_param(r, "id");
+	if (!screen_in_account(r, screen_id))
+		return;
+	json_t *jtype = json_object_get(body, "type"), *payload = json_object_get(body, "payload");
+	json_t *jttl = json_object_get(body, "ttl");
+	const struct instruction_type *type = NULL;
+	for (size_t i = 0; json_is_string(jtype) && i < sizeof instruction_types / sizeof instruction_types[0]; i++)
+		if (strcmp(instruction_types[i].name, json_string_value(jtype)) == 0)
+			type = &instruction_types[i];
+	if (!type)
+		return http_reply_error(r, 400, "invalid_type",
+					"type must be one of identify, reboot, restart_player, screenshot, set_volume, "
+					"set_brightness, change_channel, collect_logs");
+	if (payload && !json_is_object(payload))
+		return http_reply_error(r, 400, "invalid_field", "payload must be an object");
+	json_t *p = payload ? payload : json_object();
+	const char *problem = type->check ? type->check(p) : NULL;
+	char *payload_text = problem ? NULL : json_dumps(p, JSON_COMPACT);
+	if (!payload)
+		json_decref(p);
+	if (problem)
+		return http_reply_error(r, 400, "invalid_payload", "%s", problem);
+	if (!payload_text || strlen(payload_text) > 8192) {
+		free(payload_text);
+		return http_reply_error(r, 400, "invalid_payload", "payload is larger than 8 KiB");
+	}
+	int64_t ttl = DEFAULT_TTL_S;
+	if (jttl && (!json_is_integer(jttl) || json_integer_value(jttl) < 1 || json_integer_value(jttl) > MAX_TTL_S)) {
+		free(payload_text);
+		return http_reply_error(r, 400, "invalid_field", "ttl must be 1 to %d seconds", MAX_TTL_S);
+	}
+	if (jttl)
+		ttl = json_integer_value(jttl);
+	int rc;
+	struct db_stmt *st = db_query(r->db, &rc, "UPDATE screens SET next_seq = next_seq + 1 WHERE id = ? "
+						  "RETURNING next_seq - 1",
+				      "s", screen_id);
+	int64_t seq = st ? db_col_int(st, 0) : 0;
+	if (st) {
+		while (db_step(st) == DB_ROW)
+			;
+		db_done(st);
+	}
+	char id[CODES_ID_LEN + 1], key[WAKE_KEY_LEN];
+	codes_new_id(id);
+	int64_t now = (int64_t)time(NULL);
+	rc = seq ? db_exec(r->db,
+			   "INSERT INTO instructions(id, screen_id, seq, type, payload, created_at, created_by, expires_at) "
+			   "VALUES(?,?,?,?,?,?,?,?)",
+			   "ssissisi", id, screen_id, seq, type->name, payload_text, now, r->auth.login, now + ttl)
+		 : DB_ERROR;
+	free(payload_text);
+	if (rc != DB_DONE)
+		return http_reply_error(r, 503, "store_unavailable", "the instruction could not be saved");
+	snprintf(key, sizeof key, "screen:%s", screen_id);
+	db_notify(r->db, key);
+	audit_request(r, "instruction.sent", screen_id, type->name);
+	http_reply_json(r, 201, json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type",
+					  type->name, "status", "pending", "expires_at", (json_int_t)(now + ttl)));
+}
+
+/* GET .../instructions/{iid}[?wait=S]: with wait, answers when the screen
+ * has acknowledged (or the wait ends), so a CLI can wait for the result. */
+struct ack_wait {
+	char screen_id[CODES_ID_LEN + 1];
+	char id[CODES_ID_LEN + 1];
+};
+
+static void instruction_reply(struct http_req *r)
+{
+	struct ack_wait *w = r->scratch;
+	int rc;
+	struct db_stmt *st = db_query(r->db, &rc,
+				      "SELECT " INSTRUCTION_COLUMNS " FROM instructions i WHERE id = ? AND screen_id = ? "
+				      "AND EXISTS (SELECT 1 FROM screens s WHERE s.id = i.screen_id AND s.account_id = ?)",
+				      "sss", w->id, w->screen_id, r->auth.account_id);
+	if (!st)
+		return http_reply_error(r, 404, "not_found", "no such instruction for this screen");
+	bool done = strcmp(db_col_text(st, 4), "ok") == 0 || strcmp(db_col_text(st, 4), "failed") == 0;
+	bool waiting = r->on_wake != NULL;
+	bool ending = r->waiter.reason == WAKE_TIMEOUT || r->waiter.reason == WAKE_SHUTDOWN;
+	if (!done && waiting && !ending) {
+		db_done(st);
+		char key[WAKE_KEY_LEN];
+		snprintf(key, sizeof key, "instruction:%s", w->id);
+		return http_wait(r, key, 0, instruction_reply);
+	}
+	json_t *j = instruction_json(st);
+	db_done(st);
+	http_reply_json(r, 200, json_pack("{s:o}", "instruction", j));
+}
+
+void screens_handle_instruction_get(struct http_req *r)
+{
+	const char *iid = http_param(r, "iid"), *wait = http_query(r, "wait");
+	long secs = 0;
+	if (wait) {
+		char *end;
+		secs = strtol(wait, &end, 10);
+		if (!*wait || *end || secs < 0 || secs > MAX_ACK_WAIT_S)
+			return http_reply_error(r, 400, "invalid_parameter", "wait must be 0 to %d seconds", MAX_ACK_WAIT_S);
+	}
+	if (!codes_is_id(iid) || !codes_is_id(http_param(r, "id")))
+		return http_reply_error(r, 404, "not_found", "no such instruction for this screen");
+	struct ack_wait *w = calloc(1, sizeof *w);
+	if (!w)
+		return http_reply_error(r, 503, "unavailable", "out of memory");
+	snprintf(w->screen_id, sizeof w->screen_id, "%s", http_param(r, "id"));
+	snprintf(w->id, sizeof w->id, "%s", iid);
+	r->scratch = w;
+	if (secs == 0)
+		return instruction_reply(r);
+	char key[WAKE_KEY_LEN];
+	snprintf(key, sizeof key, "instruction:%s", iid);
+	http_wait(r, key, (unsigned)secs * 1000u, instruction_reply);
+}
+
+/* --- the device side --- */
+
+struct poll_state {
+	int64_t after;
+};
+
+static void poll_deliver(struct http_req *r)
+{
+	struct poll_state *ps = r->scratch;
+	int64_t now = (int64_t)time(NULL);
+	struct db_stmt *st = db_prepare(r->db, "SELECT " INSTRUCTION_COLUMNS " FROM instructions WHERE screen_id = ? "
+					       "AND seq > ? AND status IN ('pending','delivered') AND expires_at > ? "
+					       "ORDER BY seq LIMIT 50");
+	if (!st)
+		return http_reply_error(r, 503, "store_unavailable", "cannot read instructions");
+	db_bind_text(st, 1, r->auth.device_id);
+	db_bind_int(st, 2, ps->after);
+	db_bind_int(st, 3, now);
+	json_t *list = json_array();
+	while (db_step(st) == DB_ROW) {
+		json_t *full = instruction_json(st);
+		json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:O}", "seq", json_object_get(full, "seq"),
+						      "id", json_object_get(full, "id"), "type",
+						      json_object_get(full, "type"), "payload",
+						      json_object_get(full, "payload"), "expires_at",
+						      json_object_get(full, "expires_at")));
+		json_decref(full);
+	}
+	db_done(st);
+	bool ending = r->waiter.reason == WAKE_TIMEOUT || r->waiter.reason == WAKE_SHUTDOWN;
+	if (json_array_size(list) == 0 && !ending) {
+		json_decref(list);
+		char key[WAKE_KEY_LEN];
+		snprintf(key, sizeof key, "screen:%s", r->auth.device_id);
+		return http_wait(r, key, 0, poll_deliver);
+	}
+	size_t i;
+	json_t *ins;
+	json_array_foreach(list, i, ins)
+	{
+		db_exec(r->db,
+			"UPDATE instructions SET status = 'delivered', deliveries = deliveries + 1, delivered_at = ? "
+			"WHERE id = ? AND status IN ('pending','delivered')",
+			"is", now, json_string_value(json_object_get(ins, "id")));
+	}
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "instructions", list, "server_time", (json_int_t)now));
+}
+
+void screens_handle_device_poll(struct http_req *r)
+{
+	const char *after = http_query(r, "after"), *wait = http_query(r, "wait");
+	char *end;
+	int64_t a = 0;
+	long w = SCREENS_MAX_WAIT_S;
+	if (after) {
+		a = strtoll(after, &end, 10);
+		if (!*after || *end || a < 0)
+			return http_reply_error(r, 400, "invalid_parameter", "after must be a sequence number (0 or more)");
+	}
+	if (wait) {
+		w = strtol(wait, &end, 10);
+		if (!*wait || *end || w < 0 || w > SCREENS_MAX_WAIT_S)
+			return http_reply_error(r, 400, "invalid_parameter", "wait must be 0 to %d seconds",
+						SCREENS_MAX_WAIT_S);
+	}
+	struct poll_state *ps = calloc(1, sizeof *ps);
+	if (!ps)
+		return http_reply_error(r, 503, "unavailable", "out of memory");
+	ps->after = a;
+	r->scratch = ps;
+	db_exec(r->db, "UPDATE screens SET last_seen = ?, last_ip = ? WHERE id = ?", "iss", (int64_t)time(NULL), r->ip,
+		r->auth.device_id);
+	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+	char key[WAKE_KEY_LEN];
+	snprintf(key, sizeof key, "screen:%s", r->auth.device_id);
+	http_wait(r, key, (unsigned)w * 1000u, poll_deliver);
+}
+
+void screens_handle_device_ack(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	const char *id = http_param(r, "id");
+	json_t *jstatus = json_object_get(body, "status"), *result = json_object_get(body, "result");
+	const char *status = json_string_value(jstatus);
+	if (!status || (strcmp(status, "ok") != 0 && strcmp(status, "failed") != 0))
+		return http_reply_error(r, 400, "invalid_field", "status must be \"ok\" or \"failed\"");
+	if (result && !json_is_object(result))
+		return http_reply_error(r, 400, "invalid_field", "result must be an object");
+	char *result_text = result ? json_dumps(result, JSON_COMPACT) : strdup("{}");
+	if (!result_text || strlen(result_text) > 16384) {
+		free(result_text);
+		return http_reply_error(r, 400, "invalid_field", "result must be an object of at most 16 KiB");
+	}
+	if (!result_text)
+		return http_reply_error(r, 503, "unavailable", "out of memory");
+	int rc = codes_is_id(id) ? db_exec(r->db,
+					   "UPDATE instructions SET status = ?, result = ?, acked_at = ? WHERE id = ? "
+					   "AND screen_id = ? AND status IN ('pending','delivered')",
+					   "ssiss", status, result_text, (int64_t)time(NULL), id, r->auth.device_id)
+				 : DB_DONE;
+	free(result_text);
+	if (rc != DB_DONE)
+		return http_reply_error(r, 503, "store_unavailable", "the acknowledgement could not be saved");
+	if (db_changes(r->db) == 0) {
+		/* already acknowledged (a redelivery): fine; unknown: 404 */
+		int qrc;
+		struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &qrc,
+								"SELECT 1 FROM instructions WHERE id = ? AND screen_id = ?",
+								"ss", id, r->auth.device_id)
+						     : NULL;
+		db_done(st);
+		if (!st)
+			return http_reply_error(r, 404, "not_found", "no such instruction for this screen");
+	} else {
+		char key[WAKE_KEY_LEN];
+		snprintf(key, sizeof key, "instruction:%s", id);
+		db_notify(r->db, key);
+		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+	}
+	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}

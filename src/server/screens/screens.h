@@ -1,0 +1,57 @@
+/*
+ * Screens (SPEC section 2): pairing by a code shown on the screen (the
+ * OAuth 2.0 device authorization grant, RFC 8628), device access tokens,
+ * instructions delivered by long-poll through the wake hub, heartbeats and
+ * screenshots, and the screens pages of the console.
+ *
+ * Wake keys: "screen:<id>" wakes that screen's long-poll (new instruction,
+ * revocation); "account:<id>" wakes the account's live console streams.
+ */
+#ifndef VITRINE_SCREENS_H
+#define VITRINE_SCREENS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct http_req;
+struct db;
+struct sse_out;
+
+#define SCREENS_PAIRING_TTL_S 600
+#define SCREENS_POLL_INTERVAL_S 5
+#define SCREENS_ONLINE_GRACE_S 75 /* a screen is online if seen this recently */
+#define SCREENS_MAX_WAIT_S 30
+
+/* Bumps the account's change counter and stamps the screen with it, then
+ * wakes the account's live streams after commit. */
+void screens_touch(struct db *db, const char *account_id, const char *screen_id);
+
+/* JSON view of a screen row (by id, within account); NULL if absent. */
+json_t *screens_json(struct db *db, const char *account_id, const char *screen_id);
+
+/* Appends "screen" events changed after *cursor for the live stream. */
+int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out);
+int64_t screens_change_seq(struct db *db, const char *account_id);
+
+/* pairing.c */
+void screens_handle_device_pair(struct http_req *r);
+void screens_handle_device_token(struct http_req *r);
+void screens_handle_pairing_preview(struct http_req *r);
+void screens_handle_pairing_confirm(struct http_req *r);
+
+/* instructions.c */
+void screens_handle_instruction_create(struct http_req *r);
+void screens_handle_instruction_get(struct http_req *r);
+void screens_handle_device_poll(struct http_req *r);
+void screens_handle_device_ack(struct http_req *r);
+
+/* device.c */
+void screens_handle_device_heartbeat(struct http_req *r);
+void screens_handle_device_screenshot(struct http_req *r);
+void screens_handle_list(struct http_req *r);
+void screens_handle_get(struct http_req *r);
+void screens_handle_update(struct http_req *r);
+void screens_handle_delete(struct http_req *r);
+void screens_handle_screenshot_get(struct http_req *r);
+
+#endif
