@@ -34,6 +34,8 @@ static const struct key_info keys[CFG_COUNT] = {
 	[CFG_METRICS_ALLOW] = {"metrics_allow", "VITRINE_METRICS_ALLOW", "127.0.0.0/8,::1/128",
 			       "comma-separated CIDRs allowed to read /metrics"},
 	[CFG_LOG_LEVEL] = {"log_level", "VITRINE_LOG_LEVEL", "info", "debug, info, warn or error"},
+	[CFG_PAIRING_TTL_SECONDS] = {"pairing_ttl_seconds", "VITRINE_PAIRING_TTL_SECONDS", "600",
+				     "how long a screen's pairing code stays valid"},
 };
 
 void config_init(struct config *c)

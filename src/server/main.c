@@ -21,6 +21,7 @@
 #include "http/server.h"
 #include "ops/ops.h"
 #include "routes.h"
+#include "screens/screens.h"
 #include "store/db.h"
 
 #define VITRINE_VERSION "0.1.0"
@@ -172,7 +173,8 @@ static int cmd_run(struct config *cfg)
 	    config_uint(cfg, CFG_WORKERS, 1, 16, &sc.workers, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_CONNECTION_LIMIT, 16, 1000000, &sc.connection_limit, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_SESSION_IDLE_MINUTES, 1, 7 * 24 * 60, &idle_min, err, sizeof err) != 0 ||
-	    config_uint(cfg, CFG_SESSION_MAX_HOURS, 1, 24 * 30, &max_h, err, sizeof err) != 0) {
+	    config_uint(cfg, CFG_SESSION_MAX_HOURS, 1, 24 * 30, &max_h, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_PAIRING_TTL_SECONDS, 1, 3600, &screens_pairing_ttl_s, err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 2;
 	}

@@ -67,7 +67,7 @@ const struct route server_routes[] = {
 
 	/* pairing (RFC 8628 model) */
 	{"POST", "/api/v1/device/pair", screens_handle_device_pair, AUTH_NONE, 0, 4 * KB, W},
-	{"POST", "/api/v1/device/token", screens_handle_device_token, AUTH_NONE, 0, 1 * KB, W},
+	{"POST", "/api/v1/device/token", screens_handle_device_token, AUTH_NONE, 0, 1 * KB, 0},
 	{"GET", "/api/v1/pairings/{code}", screens_handle_pairing_preview, AUTH_USER, ADMIN, 0, 0},
 	{"POST", "/api/v1/pairings", screens_handle_pairing_confirm, AUTH_USER, ADMIN, 1 * KB, 0},
 

@@ -175,3 +175,101 @@ def admin(server):
     c = server.client()
     assert c.login().status_code == 200
     return c
+
+
+PLAYER_BIN = os.path.join(BUILD, "vitrine-player")
+
+
+class Player:
+    """One vitrine-player process with its own data folder."""
+
+    def __init__(self, tmp, server_url, extra=(), env=None):
+        self.data = os.path.join(tmp, "player")
+        self.server_url = server_url
+        self.extra = list(extra)
+        self.env = dict(os.environ, **(env or {}))
+        self.out_path = os.path.join(tmp, "player.out")
+        self.log_path = os.path.join(tmp, "player.log")
+        self.proc = None
+
+    def start(self):
+        self.out = open(self.out_path, "ab")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [PLAYER_BIN, "--data", self.data, "--server", self.server_url, "--kiosk-listen", "127.0.0.1:0",
+             "--heartbeat-seconds", "2"] + self.extra,
+            env=self.env, stdout=self.out, stderr=self.log)
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("player did not stop on SIGTERM")
+        rc = self.proc.returncode if self.proc else 0
+        if self.proc:
+            self.out.close()
+            self.log.close()
+        self.proc = None
+        return rc
+
+    def read_out(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_code(self, previous=None, timeout=15):
+        """The newest PAIRING CODE line printed (other than previous)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            codes = [l.split(": ", 1)[1].strip() for l in self.read_out().splitlines()
+                     if l.startswith("PAIRING CODE: ")]
+            if codes and codes[-1] != previous:
+                return codes[-1]
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError("player exited: " + self.read_log())
+            time.sleep(0.05)
+        raise AssertionError("no pairing code printed: " + self.read_log())
+
+    def token(self):
+        path = os.path.join(self.data, "token")
+        return open(path).read().strip() if os.path.exists(path) else None
+
+
+@pytest.fixture
+def make_player():
+    made = []
+    tmps = []
+
+    def make(server, **kw):
+        tmp = tempfile.TemporaryDirectory(prefix="vitrine-pl-")
+        tmps.append(tmp)
+        p = Player(tmp.name, server.url, **kw)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        rc = p.stop()
+        log = p.read_log()
+        assert rc == 0, "player exit code %s\n%s" % (rc, log)
+        assert "ERROR: AddressSanitizer" not in log and "runtime error:" not in log, log
+    for t in tmps:
+        t.cleanup()
+
+
+def wait_for(predicate, timeout=10, interval=0.05, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)

@@ -45,7 +45,7 @@ static const struct instruction_type {
 } instruction_types[] = {
 	{"identify", NULL},	     {"reboot", NULL},		      {"restart_player", NULL},
 	{"screenshot", NULL},	     {"set_volume", check_level},     {"set_brightness", check_level},
-	{"change_channel", check_channel}, {"collect_logs", NULL},
+	{"change_channel", check_channel},
 };
 
 static json_t *instruction_json(struct db_stmt *st)
@@ -94,7 +94,7 @@ void screens_handle_instruction_create(struct http_req *r)
 	if (!type)
 		return http_reply_error(r, 400, "invalid_type",
 					"type must be one of identify, reboot, restart_player, screenshot, set_volume, "
-					"set_brightness, change_channel, collect_logs");
+					"set_brightness, change_channel");
 	if (payload && !json_is_object(payload))
 		return http_reply_error(r, 400, "invalid_field", "payload must be an object");
 	json_t *p = payload ? payload : json_object();
@@ -287,6 +287,8 @@ void screens_handle_device_ack(struct http_req *r)
 	const char *status = json_string_value(jstatus);
 	if (!status || (strcmp(status, "ok") != 0 && strcmp(status, "failed") != 0))
 		return http_reply_error(r, 400, "invalid_field", "status must be \"ok\" or \"failed\"");
+	if (!codes_is_id(id))
+		return http_reply_error(r, 404, "not_found", "no such instruction for this screen");
 	if (result && !json_is_object(result))
 		return http_reply_error(r, 400, "invalid_field", "result must be an object");
 	char *result_text = result ? json_dumps(result, JSON_COMPACT) : strdup("{}");
@@ -296,21 +298,18 @@ void screens_handle_device_ack(struct http_req *r)
 	}
 	if (!result_text)
 		return http_reply_error(r, 503, "unavailable", "out of memory");
-	int rc = codes_is_id(id) ? db_exec(r->db,
-					   "UPDATE instructions SET status = ?, result = ?, acked_at = ? WHERE id = ? "
-					   "AND screen_id = ? AND status IN ('pending','delivered')",
-					   "ssiss", status, result_text, (int64_t)time(NULL), id, r->auth.device_id)
-				 : DB_DONE;
+	int rc = db_exec(r->db,
+			 "UPDATE instructions SET status = ?, result = ?, acked_at = ? WHERE id = ? "
+			 "AND screen_id = ? AND status IN ('pending','delivered')",
+			 "ssiss", status, result_text, (int64_t)time(NULL), id, r->auth.device_id);
 	free(result_text);
 	if (rc != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the acknowledgement could not be saved");
 	if (db_changes(r->db) == 0) {
 		/* already acknowledged (a redelivery): fine; unknown: 404 */
 		int qrc;
-		struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &qrc,
-								"SELECT 1 FROM instructions WHERE id = ? AND screen_id = ?",
-								"ss", id, r->auth.device_id)
-						     : NULL;
+		struct db_stmt *st = db_query(r->db, &qrc, "SELECT 1 FROM instructions WHERE id = ? AND screen_id = ?",
+					      "ss", id, r->auth.device_id);
 		db_done(st);
 		if (!st)
 			return http_reply_error(r, 404, "not_found", "no such instruction for this screen");

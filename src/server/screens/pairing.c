@@ -25,6 +25,8 @@
 #include "../store/ratelimit.h"
 #include "screens.h"
 
+unsigned screens_pairing_ttl_s = 600;
+
 #define PAIR_REQUESTS_PER_IP 30	 /* per 10 minutes */
 #define GUESSES_PER_SUBJECT 10	 /* wrong codes per 10 minutes */
 #define GUESS_WINDOW_S 600
@@ -92,7 +94,7 @@ void screens_handle_device_pair(struct http_req *r)
 		http_reply_error(r, 429, "too_many_requests", "too many pairing requests from %s; wait 10 minutes", r->ip);
 		return http_reply_header(r, "Retry-After", "600");
 	}
-	db_exec(r->db, "DELETE FROM pairings WHERE expires_at < ?", "i", now);
+	db_exec(r->db, "DELETE FROM pairings WHERE expires_at <= ?", "i", now);
 	char device_code[CODES_TOKEN_LEN], hash[CODES_HASH_HEX_LEN], user_code[CODES_USER_CODE_LEN + 1];
 	codes_new_token("vp_", device_code);
 	codes_hash_hex(device_code, strlen(device_code), hash);
@@ -105,7 +107,7 @@ void screens_handle_device_pair(struct http_req *r)
 			     "INSERT INTO pairings(device_code_hash, user_code, hardware_id, public_key, info, ip, "
 			     "created_at, expires_at, poll_interval) VALUES(?,?,?,?,?,?,?,?,?)",
 			     "ssssssiii", hash, user_code, hw, pk, info_text ? info_text : "{}", r->ip, now,
-			     now + SCREENS_PAIRING_TTL_S, (int64_t)SCREENS_POLL_INTERVAL_S);
+			     now + (int64_t)screens_pairing_ttl_s, (int64_t)SCREENS_POLL_INTERVAL_S);
 	}
 	free(info_text);
 	if (rc != DB_DONE)
@@ -115,7 +117,7 @@ void screens_handle_device_pair(struct http_req *r)
 	verification_uri(r, uri_complete, sizeof uri_complete, user_code);
 	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "device_code", device_code, "user_code",
 					  user_code, "verification_uri", uri, "verification_uri_complete", uri_complete,
-					  "expires_in", SCREENS_PAIRING_TTL_S, "interval", SCREENS_POLL_INTERVAL_S));
+					  "expires_in", (int)screens_pairing_ttl_s, "interval", SCREENS_POLL_INTERVAL_S));
 	sodium_memzero(device_code, sizeof device_code);
 }
 
@@ -124,6 +126,11 @@ void screens_handle_device_token(struct http_req *r)
 	json_t *body = http_json_body(r);
 	if (!body)
 		return;
+	/* no request transaction: RFC 8628 answers 400 while it records the
+	 * poll (slow_down), so each write below commits on its own */
+	r->db = store_db();
+	if (!r->db)
+		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
 	const char *code = json_str(body, "device_code");
 	if (!code || strlen(code) >= CODES_TOKEN_LEN + 8)
 		return http_reply_error(r, 400, "invalid_request", "device_code is required");
@@ -142,7 +149,7 @@ void screens_handle_device_token(struct http_req *r)
 	if (!db_col_is_null(st, 3))
 		snprintf(screen_id, sizeof screen_id, "%s", db_col_text(st, 3));
 	db_done(st);
-	if (expires < now) {
+	if (expires <= now) {
 		db_exec(r->db, "DELETE FROM pairings WHERE device_code_hash = ?", "s", hash);
 		return http_reply_error(r, 400, "expired_token", "the pairing code has expired; start again");
 	}
@@ -162,13 +169,16 @@ void screens_handle_device_token(struct http_req *r)
 	char token[CODES_TOKEN_LEN], token_hash[CODES_HASH_HEX_LEN];
 	codes_new_token("vd_", token);
 	codes_hash_hex(token, strlen(token), token_hash);
-	if (db_exec(r->db, "UPDATE screens SET token_hash = ? WHERE id = ? AND deleted_at IS NULL", "ss", token_hash,
-		    screen_id) != DB_DONE ||
-	    db_changes(r->db) != 1) {
-		db_exec(r->db, "DELETE FROM pairings WHERE device_code_hash = ?", "s", hash);
-		return http_reply_error(r, 400, "expired_token", "the screen was deleted before pairing completed");
-	}
+	if (db_begin(r->db, true) != DB_DONE)
+		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+	bool claimed = db_exec(r->db, "UPDATE screens SET token_hash = ? WHERE id = ? AND deleted_at IS NULL", "ss",
+			       token_hash, screen_id) == DB_DONE &&
+		       db_changes(r->db) == 1;
 	db_exec(r->db, "DELETE FROM pairings WHERE device_code_hash = ?", "s", hash);
+	if (db_commit(r->db) != DB_DONE)
+		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+	if (!claimed)
+		return http_reply_error(r, 400, "expired_token", "the screen was deleted before pairing completed");
 	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "access_token", token, "token_type", "Bearer", "device_id",
 					  screen_id));
 	sodium_memzero(token, sizeof token);
@@ -210,7 +220,7 @@ static struct db_stmt *find_pairing(struct http_req *r, const char *typed, char 
 		typed && codes_normalize_user_code(typed, code)
 			? db_query(r->db, &rc,
 				   "SELECT hardware_id, public_key, info, ip, created_at, expires_at, device_code_hash "
-				   "FROM pairings WHERE user_code = ? AND expires_at >= ? AND screen_id IS NULL",
+				   "FROM pairings WHERE user_code = ? AND expires_at > ? AND screen_id IS NULL",
 				   "si", code, (int64_t)time(NULL))
 			: NULL;
 	if (!st) {

@@ -17,7 +17,8 @@ struct http_req;
 struct db;
 struct sse_out;
 
-#define SCREENS_PAIRING_TTL_S 600
+/* How long a pairing code stays valid (setting pairing_ttl_seconds). */
+extern unsigned screens_pairing_ttl_s;
 #define SCREENS_POLL_INTERVAL_S 5
 #define SCREENS_ONLINE_GRACE_S 75 /* a screen is online if seen this recently */
 #define SCREENS_MAX_WAIT_S 30

@@ -1,0 +1,323 @@
+/* The kiosk page server; see kiosk.h. Thread-per-connection: the page and
+ * its one event stream are the only clients, so a blocking SSE reader that
+ * waits on a condition variable is the simplest correct design. */
+#include "kiosk.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <qrencode.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kiosk_assets.h"
+
+#define KEEPALIVE_S 15
+
+struct kiosk {
+	struct MHD_Daemon *d;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	bool stopping;
+	uint64_t version;
+	char code[16], uri[512], status[32], detail[256];
+	int64_t identify_until_ms;
+	char *qr_svg;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SVG of a QR code of text (caller frees), or NULL. */
+static char *qr_svg(const char *text)
+{
+	QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	if (!q)
+		return NULL;
+	int w = q->width, margin = 4, size = w + 2 * margin;
+	size_t cap = (size_t)w * (size_t)w * 24 + 512;
+	char *svg = malloc(cap);
+	if (svg) {
+		size_t o = (size_t)snprintf(svg, cap,
+					    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+					    "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
+					    "<path fill=\"#000\" d=\"",
+					    size, size, size, size);
+		for (int y = 0; y < w; y++)
+			for (int x = 0; x < w; x++)
+				if (q->data[y * w + x] & 1)
+					o += (size_t)snprintf(svg + o, cap - o, "M%d %dh1v1h-1z", x + margin, y + margin);
+		snprintf(svg + o, cap - o, "\"/></svg>");
+	}
+	QRcode_free(q);
+	return svg;
+}
+
+static void bump(struct kiosk *k)
+{
+	k->version++;
+	pthread_cond_broadcast(&k->changed);
+}
+
+void kiosk_set_pairing(struct kiosk *k, const char *code, const char *uri)
+{
+	if (!k)
+		return;
+	char *svg = code && uri ? qr_svg(uri) : NULL;
+	pthread_mutex_lock(&k->lock);
+	snprintf(k->code, sizeof k->code, "%s", code ? code : "");
+	snprintf(k->uri, sizeof k->uri, "%s", uri ? uri : "");
+	free(k->qr_svg);
+	k->qr_svg = svg;
+	bump(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+void kiosk_set_status(struct kiosk *k, const char *status, const char *detail)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	if (strcmp(k->status, status) != 0 || strcmp(k->detail, detail ? detail : "") != 0) {
+		snprintf(k->status, sizeof k->status, "%s", status);
+		snprintf(k->detail, sizeof k->detail, "%s", detail ? detail : "");
+		bump(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+void kiosk_identify(struct kiosk *k, unsigned seconds)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->identify_until_ms = wall_ms() + (int64_t)seconds * 1000;
+	bump(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+/* Called with the lock held. */
+static char *state_json(struct kiosk *k)
+{
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I}", "version", (json_int_t)k->version, "status", k->status,
+			      "detail", k->detail, "identify_until", (json_int_t)k->identify_until_ms, "now",
+			      (json_int_t)wall_ms());
+	if (j && k->code[0])
+		json_object_set_new(j, "pairing", json_pack("{s:s, s:s}", "code", k->code, "uri", k->uri));
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
+}
+
+struct stream {
+	struct kiosk *k;
+	uint64_t sent_version;
+	char *pending;
+	size_t len, off;
+};
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct stream *s = cls;
+	struct kiosk *k = s->k;
+	if (s->off == s->len) {
+		free(s->pending);
+		s->pending = NULL;
+		s->off = s->len = 0;
+		pthread_mutex_lock(&k->lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += KEEPALIVE_S;
+		while (!k->stopping && k->version == s->sent_version)
+			if (pthread_cond_timedwait(&k->changed, &k->lock, &until) != 0)
+				break;
+		if (k->stopping) {
+			pthread_mutex_unlock(&k->lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		if (k->version != s->sent_version) {
+			char *state = state_json(k);
+			s->sent_version = k->version;
+			pthread_mutex_unlock(&k->lock);
+			if (!state)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			size_t need = strlen(state) + 32;
+			s->pending = malloc(need);
+			if (s->pending)
+				s->len = (size_t)snprintf(s->pending, need, "event: state\ndata: %s\n\n", state);
+			free(state);
+			if (!s->pending)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+		} else {
+			pthread_mutex_unlock(&k->lock);
+			s->pending = strdup(": keep-alive\n\n");
+			if (!s->pending)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			s->len = strlen(s->pending);
+		}
+	}
+	size_t n = s->len - s->off < max ? s->len - s->off : max;
+	memcpy(buf, s->pending + s->off, n);
+	s->off += n;
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+	free(s->pending);
+	free(s);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
+			     enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; img-src 'self' data: blob: https: http:; media-src 'self' blob: "
+				"https: http:; frame-src https: http:; connect-src 'self'");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static const char *type_of(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (dot && strcmp(dot, ".html") == 0)
+		return "text/html; charset=utf-8";
+	if (dot && strcmp(dot, ".js") == 0)
+		return "text/javascript; charset=utf-8";
+	if (dot && strcmp(dot, ".css") == 0)
+		return "text/css; charset=utf-8";
+	return "application/octet-stream";
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_size, void **ctx)
+{
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	struct kiosk *k = cls;
+	if (!*ctx) {
+		*ctx = (void *)1;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		static const char msg[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"read only\"}}";
+		return reply(c, 405, "application/json", msg, sizeof msg - 1, MHD_RESPMEM_PERSISTENT);
+	}
+	if (strcmp(url, "/state") == 0) {
+		pthread_mutex_lock(&k->lock);
+		char *text = state_json(k);
+		pthread_mutex_unlock(&k->lock);
+		if (!text)
+			return MHD_NO;
+		return reply(c, 200, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
+	}
+	if (strcmp(url, "/qr.svg") == 0) {
+		pthread_mutex_lock(&k->lock);
+		char *svg = k->qr_svg ? strdup(k->qr_svg) : NULL;
+		pthread_mutex_unlock(&k->lock);
+		if (!svg) {
+			static const char none[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"not pairing\"}}";
+			return reply(c, 404, "application/json", none, sizeof none - 1, MHD_RESPMEM_PERSISTENT);
+		}
+		return reply(c, 200, "image/svg+xml", svg, strlen(svg), MHD_RESPMEM_MUST_FREE);
+	}
+	if (strcmp(url, "/events") == 0) {
+		struct stream *s = calloc(1, sizeof *s);
+		if (!s)
+			return MHD_NO;
+		s->k = k;
+		struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s,
+									   stream_free);
+		if (!r) {
+			free(s);
+			return MHD_NO;
+		}
+		MHD_add_response_header(r, "Content-Type", "text/event-stream");
+		MHD_add_response_header(r, "Cache-Control", "no-store");
+		enum MHD_Result ret = MHD_queue_response(c, 200, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	const char *name = strcmp(url, "/") == 0 ? "index.html" : url + 1;
+	for (size_t i = 0; i < kiosk_assets_count; i++)
+		if (strcmp(kiosk_assets[i].name, name) == 0)
+			return reply(c, 200, type_of(name), kiosk_assets[i].data, kiosk_assets[i].len,
+				     MHD_RESPMEM_PERSISTENT);
+	static const char nf[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such file\"}}";
+	return reply(c, 404, "application/json", nf, sizeof nf - 1, MHD_RESPMEM_PERSISTENT);
+}
+
+struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || (size_t)(colon - listen) >= sizeof host) {
+		snprintf(err, errsz, "the kiosk address must be 127.0.0.1:PORT");
+		return NULL;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
+		snprintf(err, errsz, "the kiosk page listens on loopback only (127.x.x.x:PORT), not %s", listen);
+		return NULL;
+	}
+	struct kiosk *k = calloc(1, sizeof *k);
+	if (!k)
+		return NULL;
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->changed, NULL);
+	snprintf(k->status, sizeof k->status, "starting");
+	k->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+				on_request, k, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+				(unsigned)32, MHD_OPTION_END);
+	if (!k->d) {
+		snprintf(err, errsz, "cannot listen on %s for the kiosk page (in use?)", listen);
+		pthread_mutex_destroy(&k->lock);
+		pthread_cond_destroy(&k->changed);
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+uint16_t kiosk_port(struct kiosk *k)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(k->d, MHD_DAEMON_INFO_BIND_PORT);
+	return i ? i->port : 0;
+}
+
+void kiosk_stop(struct kiosk *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->stopping = true;
+	pthread_cond_broadcast(&k->changed);
+	pthread_mutex_unlock(&k->lock);
+	MHD_stop_daemon(k->d);
+	pthread_mutex_destroy(&k->lock);
+	pthread_cond_destroy(&k->changed);
+	free(k->qr_svg);
+	free(k);
+}

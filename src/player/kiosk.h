@@ -1,0 +1,26 @@
+/*
+ * The kiosk page server: a tiny libmicrohttpd server on 127.0.0.1 that
+ * serves web/player/ (embedded) to the screen's kiosk browser, the page's
+ * state as JSON, the pairing QR code as SVG, and a Server-Sent Events
+ * stream that pushes every state change (pairing code, status, identify)
+ * to the page at once. It listens on loopback only: nothing outside the
+ * machine can reach it.
+ */
+#ifndef VITRINE_PLAYER_KIOSK_H
+#define VITRINE_PLAYER_KIOSK_H
+
+#include <stdint.h>
+
+struct kiosk;
+
+/* listen: "127.0.0.1:PORT" (PORT 0 picks one). NULL + err on failure. */
+struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz);
+uint16_t kiosk_port(struct kiosk *k);
+void kiosk_stop(struct kiosk *k);
+
+/* code NULL clears the pairing display. */
+void kiosk_set_pairing(struct kiosk *k, const char *code, const char *uri);
+void kiosk_set_status(struct kiosk *k, const char *status, const char *detail);
+void kiosk_identify(struct kiosk *k, unsigned seconds);
+
+#endif
