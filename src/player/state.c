@@ -55,7 +55,7 @@ int state_open(struct player_state *st, const char *dir, char *err, size_t errsz
 		snprintf(err, errsz, "the data folder path is too long");
 		return -1;
 	}
-	snprintf(st->dir, sizeof st->dir, "%s", dir);
+	memcpy(st->dir, dir, strlen(dir) + 1);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errsz, "cannot create the data folder %s: %s", dir, strerror(errno));
 		return -1;

@@ -4,6 +4,7 @@
  * so brute-forcing the answer here takes microseconds.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include "common/codes.h"
 #include "server/auth/auth.h"
+#include "testutil.h"
 
 #define NOW ((int64_t)1700000000)
 #define EASY 8
@@ -291,6 +293,43 @@ static void test_malformed(void **state)
 	assert_int_equal(verify("alice", bad, sol, 0, NOW), CHALLENGE_MALFORMED);
 }
 
+/* "v1.E.D.ID.MAC" has exactly five non-empty parts: extra parts or stray
+ * dots make another string (another hash input) for the same challenge. */
+static void test_malformed_part_count(void **state)
+{
+	(void)state;
+	char ch[AUTH_CHALLENGE_MAX_LEN], bad[2][AUTH_CHALLENGE_MAX_LEN + 16], sol[2][32];
+	auth_challenge_make("alice", 4, NOW, ch);
+	snprintf(bad[0], sizeof bad[0], "%s.extra", ch);
+	snprintf(bad[1], sizeof bad[1], ".%s.", ch);
+	enum challenge_verdict v[2];
+	for (int i = 0; i < 2; i++) {
+		solve(bad[i], 4, false, sol[i]);
+		v[i] = verify("alice", bad[i], sol[i], 4, NOW);
+	}
+	KNOWN_BUG_IF(v[0] == CHALLENGE_OK || v[1] == CHALLENGE_OK,
+		     "auth_challenge_verify accepts a valid challenge with a 6th part (\"%s.extra\") or "
+		     "leading/trailing/doubled dots: strtok_r in challenge.c skips empty tokens and stops "
+		     "after 5",
+		     ch);
+	assert_int_equal(v[0], CHALLENGE_MALFORMED);
+	assert_int_equal(v[1], CHALLENGE_MALFORMED);
+	char dbl[AUTH_CHALLENGE_MAX_LEN + 16];
+	snprintf(dbl, sizeof dbl, "v1..%s", ch + 3);
+	assert_int_equal(verify("alice", dbl, sol[0], 4, NOW), CHALLENGE_MALFORMED);
+}
+
+static void test_difficulty_never_wraps(void **state)
+{
+	(void)state;
+	unsigned d = auth_challenge_difficulty(UINT_MAX);
+	KNOWN_BUG_IF(d != 22,
+		     "auth_challenge_difficulty(UINT_MAX) = %u: 16 + (failures - 5) wraps around for huge "
+		     "failure counts; clamp extra before adding",
+		     d);
+	assert_int_equal(auth_challenge_difficulty(UINT_MAX - 3), 22);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -308,6 +347,8 @@ int main(void)
 		cmocka_unit_test(test_too_easy),
 		cmocka_unit_test(test_wrong_solution),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_malformed_part_count),
+		cmocka_unit_test(test_difficulty_never_wraps),
 	};
 	return cmocka_run_group_tests_name("challenge", tests, NULL, NULL);
 }

@@ -147,12 +147,15 @@ static void test_host_bits_refused(void **state)
 {
 	(void)state;
 	refused("10.0.0.1/8");
-	refused("10.128.0.0/9");
-	parse_ok("10.128.0.0/10");
+	refused("10.128.0.0/8");
+	parse_ok("10.128.0.0/9");
+	refused("10.64.0.0/9");
+	parse_ok("10.64.0.0/10");
 	refused("192.168.1.1/24");
 	refused("1.0.0.0/0");
 	refused("2001:db8::1/64");
-	refused("2001:db8:8000::/33");
+	refused("2001:db8:8000::/32");
+	parse_ok("2001:db8:8000::/33");
 	refused("::1/0");
 }
 

@@ -91,9 +91,17 @@ static void h_wait(struct http_req *r) { http_wait(r, http_param(r, "key"), wait
 
 static void h_ping(struct http_req *r) { http_reply_json(r, 200, json_pack("{s:b}", "ok", 1)); }
 
+static void h_echo(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (body)
+		http_reply_json(r, 200, json_incref(body));
+}
+
 static const struct route test_routes[] = {
 	{"GET", "/wait/{key}", h_wait, AUTH_NONE, 0, 0, 0},
 	{"GET", "/ping", h_ping, AUTH_NONE, 0, 0, 0},
+	{"POST", "/echo", h_echo, AUTH_NONE, 0, 64, 0},
 };
 
 static int never_called(struct http_req *r)
@@ -190,11 +198,8 @@ static int client_connect(uint16_t port)
 	return fd;
 }
 
-static void client_send(int fd, const char *path)
+static void client_send_raw(int fd, const char *req, size_t n)
 {
-	char req[512];
-	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
-	assert_true(n > 0 && (size_t)n < sizeof req);
 	size_t off = 0;
 	while (off < (size_t)n) {
 		ssize_t w = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
@@ -203,6 +208,14 @@ static void client_send(int fd, const char *path)
 		assert_true(w > 0);
 		off += (size_t)w;
 	}
+}
+
+static void client_send(int fd, const char *path)
+{
+	char req[512];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+	assert_true(n > 0 && (size_t)n < sizeof req);
+	client_send_raw(fd, req, (size_t)n);
 }
 
 /* Updates r->done when a whole response (headers + Content-Length body) is
@@ -305,19 +318,82 @@ static void test_plain_request(void **state)
 	assert_int_equal(client_read(fd, &r, 5000), 0);
 	assert_int_equal(r.status, 404);
 	close(fd);
+	/* an error found at the headers closes the connection (MHD answers
+	 * before the request is complete), so a new one */
+	fd = client_connect(fx.port);
+	assert_true(fd >= 0);
+	static const char post_get[] = "POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+	client_send_raw(fd, post_get, sizeof post_get - 1);
+	assert_int_equal(client_read(fd, &r, 5000), 0);
+	assert_int_equal(r.status, 405);
+	close(fd);
+}
+
+/* Bodies: within the route's limit they reach the handler; beyond it the
+ * answer is 413, whether Content-Length announces it or a chunked body
+ * only grows too big on the way. */
+static void test_body_limits(void **state)
+{
+	(void)state;
+	struct resp r;
+	int fd = client_connect(fx.port);
+	assert_true(fd >= 0);
+	static const char ok[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+				 "Content-Length: 9\r\n\r\n{\"a\":[1]}";
+	client_send_raw(fd, ok, sizeof ok - 1);
+	assert_int_equal(client_read(fd, &r, 5000), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"a\":[1]}");
+
+	static const char dup[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n{\"a\":1,\"a\":2}";
+	client_send_raw(fd, dup, sizeof dup - 1);
+	assert_int_equal(client_read(fd, &r, 5000), 0);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "invalid_json"));
+
+	static const char big[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+	client_send_raw(fd, big, sizeof big - 1);
+	assert_int_equal(client_read(fd, &r, 5000), 0);
+	assert_int_equal(r.status, 413);
+	close(fd);
+
+	fd = client_connect(fx.port);
+	assert_true(fd >= 0);
+	/* three chunks of 40 bytes: 120 > 64, no Content-Length to refuse early */
+	char chunked[1024], x40[41];
+	memset(x40, 'x', 40);
+	x40[40] = '\0';
+	int n = snprintf(chunked, sizeof chunked,
+			 "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			 "28\r\n%s\r\n28\r\n%s\r\n28\r\n%s\r\n0\r\n\r\n",
+			 x40, x40, x40);
+	assert_true(n > 0 && (size_t)n < sizeof chunked);
+	client_send_raw(fd, chunked, (size_t)n);
+	assert_int_equal(client_read(fd, &r, 5000), 0);
+	assert_int_equal(r.status, 413);
+	close(fd);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 /* (a) one waiter, woken by wake_notify from this thread: the answer must
- * arrive within 50 ms of the notify. Repeated on one keep-alive connection
- * so a slow outlier shows up. */
+ * arrive within 50 ms of the notify. Measured over many rounds on one
+ * keep-alive connection; the check is on the 90th percentile so that one
+ * round where a busy 2-core machine does not schedule the network thread
+ * cannot fail the test, while a wake-up that waits for a poll interval or
+ * a timer (every round slow) always does. */
 static void test_wake_latency(void **state)
 {
 	(void)state;
 	struct wake_hub *hub = server_hub(fx.srv);
 	int fd = client_connect(fx.port);
 	assert_true(fd >= 0);
-	enum { ROUNDS = 20 };
-	uint64_t worst = 0, total = 0;
+	enum { ROUNDS = 50 };
+	uint64_t lat[ROUNDS], total = 0;
 	for (int i = 0; i < ROUNDS; i++) {
 		client_send(fd, "/wait/k1");
 		assert_true(wait_suspended(1, 5000));
@@ -325,17 +401,19 @@ static void test_wake_latency(void **state)
 		assert_int_equal(wake_notify(hub, "k1"), 1);
 		struct resp r;
 		assert_int_equal(client_read(fd, &r, 2000), 0);
-		uint64_t dt = test_now_us() - t0;
+		lat[i] = test_now_us() - t0;
+		total += lat[i];
 		assert_true(body_says_woken(&r, true));
 		assert_non_null(strstr(r.body, "\"reason\":\"event\""));
-		if (dt > worst)
-			worst = dt;
-		total += dt;
 		assert_int_equal(wake_suspended_count(hub), 0);
 	}
-	print_message("wake latency (notify -> full response): mean %.3f ms, worst %.3f ms over %d rounds\n",
-		      (double)total / ROUNDS / 1000.0, (double)worst / 1000.0, ROUNDS);
-	assert_true(worst < LATENCY_LIMIT_US);
+	qsort(lat, ROUNDS, sizeof lat[0], cmp_u64);
+	uint64_t p50 = lat[ROUNDS / 2], p90 = lat[ROUNDS * 9 / 10], worst = lat[ROUNDS - 1];
+	print_message("wake latency (notify -> full response), %d rounds: mean %.3f ms, median %.3f ms, "
+		      "p90 %.3f ms, worst %.3f ms\n",
+		      ROUNDS, (double)total / ROUNDS / 1000.0, (double)p50 / 1000.0, (double)p90 / 1000.0,
+		      (double)worst / 1000.0);
+	assert_true(p90 < LATENCY_LIMIT_US);
 	/* nobody waits on k1 any more */
 	assert_int_equal(wake_notify(hub, "k1"), 0);
 	close(fd);
@@ -476,7 +554,7 @@ static void test_thousand_waiters(void **state)
 		      delta / 1024.0 / MANY, SANITIZED ? " (sanitizer build: inflated)" : "");
 	/* the figure includes the client side of this test (socket structs
 	 * are kernel memory, not RSS), so it is an upper bound */
-	assert_true(delta < (long)(SANITIZED ? 4 * MANY_RSS_LIMIT : MANY_RSS_LIMIT));
+	assert_true(delta < (long)(SANITIZED ? 2 * MANY_RSS_LIMIT : MANY_RSS_LIMIT));
 
 	/* wake them all, one notify per key */
 	uint64_t t2 = test_now_us();
@@ -602,6 +680,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plain_request, server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(test_body_limits, server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_wake_latency, server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_wake_only_that_key, server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_wake_many_on_one_key, server_setup, server_teardown),
