@@ -40,6 +40,7 @@ static void usage(FILE *out)
 		"  --listen HOST:PORT     API and console address (default 127.0.0.1:8080)\n"
 		"  --http-listen HOST:PORT  plain HTTP listener that redirects to HTTPS\n"
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
+		"  --public-url URL       how users and screens reach this server (links, QR codes)\n"
 		"  --config FILE          INI file with a [server] section\n"
 		"  --log-level LEVEL      debug, info, warn, error\n"
 		"  --help, --version\n\n");
@@ -167,6 +168,10 @@ static int cmd_run(struct config *cfg)
 	sc.data_dir = data;
 	sc.listen = config_get(cfg, CFG_LISTEN);
 	sc.http_listen = config_get(cfg, CFG_HTTP_LISTEN);
+	/* "https://x/" and "https://x" are the same public URL */
+	while (strlen(config_get(cfg, CFG_PUBLIC_URL)) > 0 &&
+	       cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] == '/')
+		cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] = '\0';
 	sc.public_url = config_get(cfg, CFG_PUBLIC_URL);
 	unsigned idle_min, max_h;
 	if (config_uint(cfg, CFG_THREADS, 1, 64, &sc.threads, err, sizeof err) != 0 ||

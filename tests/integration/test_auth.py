@@ -1,6 +1,7 @@
 """Accounts, users and security (SPEC section 1) against the real server."""
 import base64
 import csv
+import http.client
 import hashlib
 import hmac
 import io
@@ -167,6 +168,7 @@ def test_admin_resets_password_and_user_must_change_it(admin, server):
     u = create_user(admin, "sam", "support")
     sam = server.client()
     assert sam.login("sam", "a-long-password-1").status_code == 200
+    sam_token = sam.post("/api/v1/tokens", json={"name": "script"}).json()["token"]
     r = admin.post("/api/v1/users/%s/password-reset" % u["id"], json={})
     assert r.status_code == 200
     temp = r.json()["password"]
@@ -174,6 +176,7 @@ def test_admin_resets_password_and_user_must_change_it(admin, server):
     # the reset ended sam's sessions
     assert sam.get("/api/v1/me").status_code == 401
     assert sam.login("sam", temp).json()["user"]["must_change_password"] is True
+    assert Client(server.url, token=sam_token).get("/api/v1/me").status_code == 401  # tokens end too
     r = sam.post("/api/v1/tokens", json={"name": "x"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "password_change_required"
     r = sam.put("/api/v1/me/password", json={"current_password": "nope-nope-nope", "new_password": "another-password-2"})
@@ -227,9 +230,25 @@ def test_ip_allowlist_with_trusted_proxy(make_server):
     assert "203.0.113.9" in r.json()["error"]["message"]
     assert admin.get("/api/v1/users", headers={"X-Forwarded-For": "127.0.0.5"}).status_code == 200
     c = server.client()
-    r = c.s.post(server.url + "/api/v1/session", json={"login": "admin", "password": ADMIN_PASSWORD},
-                 headers={"X-Forwarded-For": "198.51.100.7"})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "ip_not_allowed"
+    for password in (ADMIN_PASSWORD, "a-wrong-guess-1"):  # no oracle for right guesses from outside
+        r = c.s.post(server.url + "/api/v1/session", json={"login": "admin", "password": password},
+                     headers={"X-Forwarded-For": "198.51.100.7"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "ip_not_allowed"
+    # a hostile client cannot push the proxy's own hop out of a long header,
+    # nor hide behind junk, nor win with a second header line
+    r = admin.get("/api/v1/users", headers={"X-Forwarded-For": "9" * 1100 + ", 127.0.0.5, 203.0.113.9"})
+    assert r.status_code == 403 and "203.0.113.9" in r.json()["error"]["message"]
+    r = admin.get("/api/v1/users", headers={"X-Forwarded-For": "203.0.113.9, junk"})
+    assert r.status_code == 403 and "unknown" in r.json()["error"]["message"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("GET", "/api/v1/users")
+    conn.putheader("Cookie", "vitrine_session=" + admin.s.cookies["vitrine_session"])
+    conn.putheader("X-Forwarded-For", "127.0.0.7")
+    conn.putheader("X-Forwarded-For", "203.0.113.9")  # the line the proxy added
+    conn.endheaders()
+    resp = conn.getresponse()
+    assert resp.status == 403 and b"203.0.113.9" in resp.read()
+    conn.close()
     assert admin.put("/api/v1/account/allowlist", json={"console": []}).status_code == 200
     assert admin.get("/api/v1/users", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
 

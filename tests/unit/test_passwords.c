@@ -93,7 +93,8 @@ static void test_multibyte_counts_once(void **state)
 		memcpy(euros + 3 * i, "\xe2\x82\xac", 3);
 	euros[300] = '\0';
 	refused(euros, NULL);
-	euros[255] = '\0'; /* 85 euro signs = 255 bytes */
+	/* 84 euro signs and "xyz" = 255 bytes (not one repeated character) */
+	memcpy(euros + 252, "xyz", 4);
 	accepted(euros, NULL);
 }
 

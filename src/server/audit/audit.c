@@ -124,7 +124,7 @@ void audit_handle_list(struct http_req *r)
 static void csv_field(FILE *f, const char *s, bool last)
 {
 	fputc('"', f);
-	if (*s == '=' || *s == '+' || *s == '-' || *s == '@')
+	if (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r')
 		fputc('\'', f);
 	for (; *s; s++) {
 		if (*s == '"')
@@ -172,7 +172,8 @@ void audit_handle_csv(struct http_req *r)
 	}
 	http_reply_owned(r, 200, "text/csv; charset=utf-8", buf, len);
 	http_reply_header(r, "Content-Disposition", "attachment; filename=\"audit.csv\"");
-	audit_request(r, "audit.export", "", "");
+	if (strcmp(r->method, "HEAD") != 0)
+		audit_request(r, "audit.export", "", "");
 }
 
 int audit_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out)

@@ -91,6 +91,9 @@ static int by_token(struct http_req *r, struct db *db, const char *token)
 	}
 	fill_auth(r, st, false);
 	db_done(st);
+	if (!db_in_tx(db))
+		db_exec(db, "UPDATE api_tokens SET last_used = ? WHERE id = ? AND last_used < ?", "isi",
+			(int64_t)time(NULL), r->auth.session_id, (int64_t)time(NULL) - LAST_SEEN_GRANULARITY_S);
 	return 0;
 }
 

@@ -32,8 +32,9 @@ unsigned auth_challenge_difficulty(unsigned failures)
 	if (failures < AUTH_FAILURES_BEFORE_CHALLENGE)
 		return 0;
 	unsigned extra = failures - AUTH_FAILURES_BEFORE_CHALLENGE;
-	unsigned d = BASE_DIFFICULTY + extra;
-	return d > MAX_DIFFICULTY ? MAX_DIFFICULTY : d;
+	if (extra >= MAX_DIFFICULTY - BASE_DIFFICULTY)
+		return MAX_DIFFICULTY;
+	return BASE_DIFFICULTY + extra;
 }
 
 static void mac_hex(const char *body, const char *login, char out[65])
@@ -104,8 +105,13 @@ enum challenge_verdict auth_challenge_verify(const char *login, const char *chal
 				return CHALLENGE_MALFORMED;
 	if (strlen(parts[1]) > 12 || strlen(parts[2]) > 2)
 		return CHALLENGE_MALFORMED;
-	char body[112], mac[65];
+	char body[112], mac[65], rebuilt[AUTH_CHALLENGE_MAX_LEN];
 	snprintf(body, sizeof body, "v1.%s.%s.%s", parts[1], parts[2], parts[3]);
+	/* strtok_r skips empty fields and stops after five: only the exact
+	 * canonical form is accepted */
+	snprintf(rebuilt, sizeof rebuilt, "%s.%s", body, parts[4]);
+	if (strcmp(rebuilt, challenge) != 0)
+		return CHALLENGE_MALFORMED;
 	mac_hex(body, login, mac);
 	if (!codes_equal(mac, parts[4]))
 		return CHALLENGE_FORGED;

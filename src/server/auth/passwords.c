@@ -18,28 +18,48 @@ struct auth_settings auth_settings = {
 	.pwhash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE,
 };
 
+/* Length in bytes of the UTF-8 sequence at p, or -1 when it is not valid
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_sequence(const unsigned char *p)
+{
+	int extra;
+	unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+	if (*p < 0x80)
+		return 1;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		extra = 1;
+	else if (*p >= 0xe0 && *p <= 0xef) {
+		extra = 2;
+		if (*p == 0xe0)
+			lo = 0xa0;
+		if (*p == 0xed)
+			hi = 0x9f;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		extra = 3;
+		if (*p == 0xf0)
+			lo = 0x90;
+		if (*p == 0xf4)
+			hi = 0x8f;
+	} else {
+		return -1;
+	}
+	if (p[1] < lo || p[1] > hi)
+		return -1;
+	for (int i = 2; i <= extra; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;
+	return extra + 1;
+}
+
 /* Number of UTF-8 code points, or -1 if the text is not valid UTF-8. */
 static long utf8_length(const char *s)
 {
 	long n = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int extra;
-		if (*p < 0x80)
-			extra = 0;
-		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
-			extra = 1;
-		else if ((*p & 0xf0) == 0xe0)
-			extra = 2;
-		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
-			extra = 3;
-		else
+	for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
+		int len = utf8_sequence(p);
+		if (len < 0)
 			return -1;
-		p++;
-		for (int i = 0; i < extra; i++, p++)
-			if ((*p & 0xc0) != 0x80)
-				return -1;
-		n++;
+		p += len;
 	}
 	return n;
 }
@@ -55,9 +75,11 @@ const char *auth_password_problem(const char *password, const char *login)
 		return "the password must have at most 256 bytes";
 	if (login && strcasecmp(password, login) == 0)
 		return "the password must not be the login name";
+	/* compare whole characters, so "éééééééééé" counts as one repeated */
+	int first = utf8_sequence((const unsigned char *)password);
 	bool all_same = true;
-	for (const char *p = password + 1; *p; p++)
-		if (*p != password[0])
+	for (const char *p = password + first; *p; p += first)
+		if (strncmp(p, password, (size_t)first) != 0)
 			all_same = false;
 	if (all_same)
 		return "the password must not repeat a single character";

@@ -21,6 +21,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/ratelimit.h"
 #include "auth.h"
 
 struct login_job {
@@ -55,6 +56,17 @@ static int64_t failures_of(struct db *db, const char *kind, const char *subject,
 	return n;
 }
 
+/* The account a login belongs to (for audit entries), or "" */
+static void account_of(struct db *db, const char *login, char out[CODES_ID_LEN + 1])
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT account_id FROM users WHERE login = ?", "s", login);
+	snprintf(out, CODES_ID_LEN + 1, "%s", st ? db_col_text(st, 0) : "");
+	db_done(st);
+}
+
+static void lower_copy(char *out, size_t outsz, const char *in);
+
 static void reply_challenge(struct http_req *r, const char *login, unsigned difficulty, const char *why)
 {
 	char challenge[AUTH_CHALLENGE_MAX_LEN];
@@ -65,7 +77,15 @@ static void reply_challenge(struct http_req *r, const char *login, unsigned diff
 		"find a string S of at most 64 characters such that SHA-256(challenge + \":\" + S) starts with "
 		"`difficulty` zero bits, then send the login again with \"challenge\" and \"solution\": S");
 	http_reply_error_extra(r, 429, "challenge_required", extra, "%s", why);
-	audit_request_detached(r, "login.challenged", login, why);
+	/* audited once per login per 5 minutes, in the login's account, so an
+	 * attacker cannot grow the log with free 429s */
+	struct db *db = store_db();
+	char subject[130], account[CODES_ID_LEN + 1];
+	lower_copy(subject, sizeof subject, login);
+	if (db && ratelimit_hit(db, "challenge_audit", subject, 300, (int64_t)time(NULL)) == 1) {
+		account_of(db, login, account);
+		audit_append(db, *account ? account : NULL, NULL, login, r->ip, "login.challenged", login, why);
+	}
 }
 
 static void login_job_run(struct http_req *r);
@@ -88,6 +108,11 @@ void auth_handle_login(struct http_req *r)
 	if (!db)
 		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
 	int64_t now = (int64_t)time(NULL);
+	if (randombytes_uniform(64) == 0) { /* counters nobody needs any more */
+		db_exec(db, "DELETE FROM login_failures WHERE last_failure < ?", "i", now - AUTH_FAILURE_WINDOW_S);
+		db_exec(db, "DELETE FROM rate_counters WHERE window_start < ?", "i", now - 86400);
+		db_exec(db, "DELETE FROM used_challenges WHERE expires_at < ?", "i", now);
+	}
 	char subject[130];
 	lower_copy(subject, sizeof subject, login);
 	int64_t lf = failures_of(db, "login", subject, now), ipf = failures_of(db, "ip", r->ip, now);
@@ -140,7 +165,7 @@ static void make_dummy(void)
 		dummy_hash[0] = '\0';
 }
 
-enum login_outcome { LOGIN_OK, LOGIN_BAD, LOGIN_TOTP_REQUIRED, LOGIN_TOTP_BAD, LOGIN_IP_REFUSED };
+enum login_outcome { LOGIN_OK, LOGIN_BAD, LOGIN_TOTP_REQUIRED, LOGIN_TOTP_BAD };
 
 static void count_failure(struct db *db, const char *kind, const char *subject, int64_t now)
 {
@@ -161,13 +186,13 @@ static void login_job_run(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
 	}
 	char user_id[CODES_ID_LEN + 1] = "", account_id[CODES_ID_LEN + 1] = "", hash[crypto_pwhash_STRBYTES] = "";
-	char totp_secret[40] = "";
+	char totp_secret[40] = "", role[16] = "";
 	bool disabled = false, totp_enabled = false;
 	int64_t totp_last = 0;
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
 				      "SELECT id, account_id, password_hash, disabled, totp_enabled, totp_secret, "
-				      "totp_last_step FROM users WHERE login = ?",
+				      "totp_last_step, role FROM users WHERE login = ?",
 				      "s", job->login);
 	if (st) {
 		snprintf(user_id, sizeof user_id, "%s", db_col_text(st, 0));
@@ -177,10 +202,26 @@ static void login_job_run(struct http_req *r)
 		totp_enabled = db_col_int(st, 4) != 0;
 		snprintf(totp_secret, sizeof totp_secret, "%s", db_col_text(st, 5));
 		totp_last = db_col_int(st, 6);
+		snprintf(role, sizeof role, "%s", db_col_text(st, 7));
 		db_done(st);
 	} else if (rc != DB_DONE) {
 		sodium_memzero(job->password, sizeof job->password);
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+	}
+	/* The allowlist is checked before the password, so that from outside it
+	 * a right guess and a wrong one get the same answer. */
+	if (*user_id && !disabled &&
+	    !auth_ip_allowed(db, account_id, strcmp(role, "operator") == 0 ? "operator" : "console", r->ip)) {
+		sodium_memzero(job->password, sizeof job->password);
+		sodium_memzero(hash, sizeof hash);
+		sodium_memzero(totp_secret, sizeof totp_secret);
+		if (db_begin(db, true) == DB_DONE) {
+			audit_append(db, account_id, user_id, job->login, r->ip, "login.refused_ip", job->login,
+				     "address not in the allowlist");
+			db_commit(db);
+		}
+		return http_reply_error(r, 403, "ip_not_allowed", "your address %s is not in this account's allowlist",
+					r->ip);
 	}
 	pthread_once(&dummy_once, make_dummy);
 	bool password_ok = auth_password_verify(*user_id ? hash : dummy_hash, job->password) && *user_id && !disabled;
@@ -199,13 +240,6 @@ static void login_job_run(struct http_req *r)
 
 	if (db_begin(db, true) != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
-	if (outcome == LOGIN_OK) {
-		struct db_stmt *u = db_query(db, &rc, "SELECT role FROM users WHERE id = ?", "s", user_id);
-		const char *scope = (u && strcmp(db_col_text(u, 0), "operator") == 0) ? "operator" : "console";
-		db_done(u);
-		if (!auth_ip_allowed(db, account_id, scope, r->ip))
-			outcome = LOGIN_IP_REFUSED;
-	}
 	char subject[130];
 	lower_copy(subject, sizeof subject, job->login);
 	const char *acct = *account_id ? account_id : NULL, *actor_id = *user_id ? user_id : NULL;
@@ -219,10 +253,6 @@ static void login_job_run(struct http_req *r)
 			     outcome == LOGIN_BAD ? "wrong login or password" : "wrong TOTP code");
 		break;
 	case LOGIN_TOTP_REQUIRED:
-		break;
-	case LOGIN_IP_REFUSED:
-		audit_append(db, acct, actor_id, job->login, r->ip, "login.refused_ip", job->login,
-			     "address not in the allowlist");
 		break;
 	case LOGIN_OK:
 		db_exec(db, "DELETE FROM login_failures WHERE kind = 'login' AND subject = ?", "s", subject);
@@ -247,9 +277,6 @@ static void login_job_run(struct http_req *r)
 		return http_reply_error(r, 401, "invalid_totp", "wrong or reused authenticator code");
 	case LOGIN_TOTP_REQUIRED:
 		return http_reply_error(r, 401, "totp_required", "enter the 6-digit code of your authenticator app");
-	case LOGIN_IP_REFUSED:
-		return http_reply_error(r, 403, "ip_not_allowed", "your address %s is not in this account's allowlist",
-					r->ip);
 	case LOGIN_OK:
 		break;
 	}

@@ -283,7 +283,10 @@ static void reset_password_run(struct http_req *r)
 		"siss", hash, (int64_t)time(NULL), job->id, r->auth.account_id);
 	bool found = db_changes(db) == 1;
 	if (found) {
+		/* a reset means the account may be compromised: every session and
+		 * API token of the user ends */
 		db_exec(db, "DELETE FROM sessions WHERE user_id = ?", "s", job->id);
+		db_exec(db, "DELETE FROM api_tokens WHERE user_id = ?", "s", job->id);
 		int rc;
 		struct db_stmt *st = db_query(db, &rc, "SELECT login FROM users WHERE id = ?", "s", job->id);
 		char login[130] = "";

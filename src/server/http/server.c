@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -113,8 +114,9 @@ void http_reply_json(struct http_req *r, unsigned status, json_t *body)
 	http_reply_owned(r, status, "application/json", text, strlen(text));
 }
 
-static void reply_error_v(struct http_req *r, unsigned status, const char *code, json_t *extra, const char *fmt,
-			  va_list ap)
+__attribute__((format(printf, 5, 0))) static void reply_error_v(struct http_req *r, unsigned status,
+								  const char *code, json_t *extra, const char *fmt,
+								  va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -542,6 +544,48 @@ static enum MHD_Result queue_reply(struct http_req *r)
 	return ret;
 }
 
+#define XFF_MAX 4096
+
+struct xff_collect {
+	char buf[XFF_MAX];
+	size_t len;
+	bool overflow;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct xff_collect *xc = cls;
+	if (strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+		return MHD_YES;
+	size_t n = strlen(value);
+	if (xc->len + n + 1 >= sizeof xc->buf) {
+		xc->overflow = true;
+		return MHD_NO;
+	}
+	if (xc->len)
+		xc->buf[xc->len++] = ',';
+	memcpy(xc->buf + xc->len, value, n);
+	xc->len += n;
+	return MHD_YES;
+}
+
+static bool is_trusted_proxy(struct server *srv, const struct cidr *addr)
+{
+	for (size_t i = 0; i < srv->cfg.n_trusted_proxies; i++)
+		if (cidr_contains(&srv->cfg.trusted_proxies[i], addr))
+			return true;
+	return false;
+}
+
+static void set_unknown_client(struct http_req *r)
+{
+	snprintf(r->ip, sizeof r->ip, "unknown");
+	memset(&r->ip_addr, 0, sizeof r->ip_addr);
+	r->ip_addr.v6 = true;
+	r->ip_addr.prefix = 128; /* "::": in no allowlist, in no trusted network */
+}
+
 static void client_ip(struct server *srv, struct http_req *r)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -558,39 +602,48 @@ static void client_ip(struct server *srv, struct http_req *r)
 	/* v4-mapped addresses are shown as plain IPv4 */
 	if (!r->ip_addr.v6 && strchr(r->ip, ':'))
 		inet_ntop(AF_INET, r->ip_addr.addr, r->ip, sizeof r->ip);
-	/* X-Forwarded-For only from a trusted proxy: take the rightmost address
-	 * that is not itself a trusted proxy */
-	const char *xff = http_header(r, "X-Forwarded-For");
-	if (!xff || srv->cfg.n_trusted_proxies == 0)
+	/* X-Forwarded-For only from a trusted proxy: walk the hops from the
+	 * right and take the first address that is not itself a trusted proxy.
+	 * Several header lines count as one comma-joined list (RFC 9110). A
+	 * list that is too long or holds something that is not an address
+	 * makes the client unknown, which no allowlist matches. */
+	if (srv->cfg.n_trusted_proxies == 0 || !is_trusted_proxy(srv, &r->ip_addr))
 		return;
-	struct cidr hop = r->ip_addr;
-	char list[1024];
-	snprintf(list, sizeof list, "%s", xff);
+	struct xff_collect xc = {.len = 0};
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_xff, &xc);
+	if (xc.len == 0)
+		return;
+	if (xc.overflow) {
+		set_unknown_client(r);
+		return;
+	}
+	size_t end = xc.len;
 	for (;;) {
-		bool trusted = false;
-		for (size_t i = 0; i < srv->cfg.n_trusted_proxies; i++)
-			if (cidr_contains(&srv->cfg.trusted_proxies[i], &hop))
-				trusted = true;
-		if (!trusted)
-			break;
-		char *comma = strrchr(list, ',');
-		char *item = comma ? comma + 1 : list;
-		while (*item == ' ')
-			item++;
-		char *end = item + strlen(item);
-		while (end > item && end[-1] == ' ')
-			*--end = '\0';
+		size_t start = end;
+		while (start > 0 && xc.buf[start - 1] != ',')
+			start--;
+		char item[64];
+		size_t a = start, b = end;
+		while (a < b && (xc.buf[a] == ' ' || xc.buf[a] == '\t'))
+			a++;
+		while (b > a && (xc.buf[b - 1] == ' ' || xc.buf[b - 1] == '\t'))
+			b--;
 		struct cidr next;
-		if (*item == '\0' || cidr_parse_addr(item, &next) != 0)
-			break;
-		hop = next;
+		if (b - a == 0 || b - a >= sizeof item) {
+			set_unknown_client(r);
+			return;
+		}
+		memcpy(item, xc.buf + a, b - a);
+		item[b - a] = '\0';
+		if (cidr_parse_addr(item, &next) != 0) {
+			set_unknown_client(r);
+			return;
+		}
 		r->ip_addr = next;
-		char text[64];
-		inet_ntop(next.v6 ? AF_INET6 : AF_INET, next.addr, text, sizeof text);
-		snprintf(r->ip, sizeof r->ip, "%s", text);
-		if (!comma)
-			break;
-		*comma = '\0';
+		inet_ntop(next.v6 ? AF_INET6 : AF_INET, next.addr, r->ip, sizeof r->ip);
+		if (!is_trusted_proxy(srv, &next) || start == 0)
+			return;
+		end = start - 1;
 	}
 }
 
@@ -656,6 +709,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		if (m == ROUTER_BAD_METHOD) {
 			http_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", method, r->path);
+			char allow[64] = "";
+			for (size_t i = 0; i < srv->n_routes; i++) {
+				struct route_params tmp;
+				const struct route *rt = NULL;
+				if (strlen(allow) + 8 < sizeof allow &&
+				    router_match(&srv->routes[i], 1, srv->routes[i].method, url, &rt, &tmp) == ROUTER_FOUND)
+					snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", *allow ? ", " : "",
+						 srv->routes[i].method);
+			}
+			http_reply_header(r, "Allow", allow);
 			return queue_reply(r);
 		}
 		r->route_idx = (size_t)(r->route - srv->routes);
@@ -762,7 +825,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	metrics_connection_delta(srv->metrics, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
 	char msg[512];
@@ -800,7 +863,10 @@ static enum MHD_Result on_redirect(void *cls, struct MHD_Connection *conn, const
 			*colon = '\0';
 	}
 	char location[1024];
-	int n = snprintf(location, sizeof location, "https://%s:%u%s", hostname, srv->port, url);
+	const char *pub = srv->cfg.public_url;
+	int n = pub && strncmp(pub, "https://", 8) == 0
+			? snprintf(location, sizeof location, "%s%s", pub, url)
+			: snprintf(location, sizeof location, "https://%s:%u%s", hostname, srv->port, url);
 	if (n < 0 || (size_t)n >= sizeof location)
 		snprintf(location, sizeof location, "https://%s:%u/", hostname, srv->port);
 	static const char body[] = "This server is reached over HTTPS.\n";
@@ -919,12 +985,12 @@ int server_start(struct server *srv)
 		{MHD_OPTION_END, 0, NULL},
 	};
 	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(tls ? 32768 : 16384), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
 		MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_event(LOG_ERROR, "cannot start the HTTP server (address in use? bad TLS files?)", "listen",
@@ -941,9 +1007,9 @@ int server_start(struct server *srv)
 		}
 		srv->redirect = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 							 (rs.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-						 0, NULL, NULL, on_redirect, srv, MHD_OPTION_SOCK_ADDR,
-						 (struct sockaddr *)&rs, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-						 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+						 0, NULL, NULL, on_redirect, srv, MHD_OPTION_EXTERNAL_LOGGER,
+						 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&rs,
+						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 		if (!srv->redirect) {
 			log_event(LOG_ERROR, "cannot start the HTTP redirect listener", "listen", srv->cfg.http_listen,
 				  NULL);

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../common/codes.h"
 #include "../audit/audit.h"
+#include "../auth/auth.h"
 #include "../http/server.h"
 #include "../screens/screens.h"
 #include "../store/db.h"
@@ -25,15 +27,21 @@ static int live_pull(void *state, struct db *db, struct sse_out *out)
 {
 	struct live_stream *s = state;
 	int rc = DB_ERROR;
-	/* the stream ends as soon as its session or token is revoked */
+	/* the stream ends as soon as its session or token is revoked or the
+	 * session expires; a role change applies at once */
 	struct db_stmt *st = db_query(db, &rc,
-				      s->via_session ? "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id "
-						       "WHERE s.id = ? AND u.disabled = 0"
-						     : "SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id "
+				      s->via_session ? "SELECT u.role, s.created_at, s.last_seen FROM sessions s "
+						       "JOIN users u ON u.id = s.user_id WHERE s.id = ? AND u.disabled = 0"
+						     : "SELECT u.role, 0, 0 FROM api_tokens t JOIN users u ON u.id = t.user_id "
 						       "WHERE t.id = ? AND u.disabled = 0",
 				      "s", s->credential_id);
-	db_done(st);
 	if (!st)
+		return -1;
+	s->admin = strcmp(db_col_text(st, 0), "admin") == 0;
+	int64_t now = (int64_t)time(NULL), created = db_col_int(st, 1), last_seen = db_col_int(st, 2);
+	db_done(st);
+	if (s->via_session &&
+	    (now - created > auth_settings.session_max_s || now - last_seen > auth_settings.session_idle_s))
 		return -1;
 	size_t before = out->len;
 	if (s->admin && audit_stream_pull(db, s->account_id, &s->audit_cursor, out) != 0)

@@ -136,12 +136,29 @@ void screens_handle_device_heartbeat(struct http_req *r)
 		return http_reply_error(r, 400, "invalid_field", "the heartbeat state must be at most %d bytes", STATE_MAX);
 	}
 	int64_t now = (int64_t)time(NULL);
+	int qrc;
+	struct db_stmt *old = db_query(r->db, &qrc, "SELECT state, last_seen FROM screens WHERE id = ?", "s",
+				       r->auth.device_id);
+	bool notable = !old || now - db_col_int(old, 1) > SCREENS_ONLINE_GRACE_S;
+	if (old) {
+		/* the console is told when what it shows changes, not every 30 s */
+		json_error_t e;
+		json_t *prev = json_loads(db_col_text(old, 0), 0, &e);
+		static const char *const shown[] = {"now_playing", "version", "last_error", NULL};
+		for (const char *const *k = shown; *k && !notable; k++)
+			if (!json_equal(json_object_get(prev, *k), json_object_get(body, *k)) &&
+			    (json_object_get(prev, *k) || json_object_get(body, *k)))
+				notable = true;
+		json_decref(prev);
+		db_done(old);
+	}
 	int rc = db_exec(r->db, "UPDATE screens SET state = ?, last_seen = ?, last_ip = ? WHERE id = ?", "siss", state,
 			 now, r->ip, r->auth.device_id);
 	free(state);
 	if (rc != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the heartbeat could not be saved");
-	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+	if (notable)
+		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -244,7 +244,10 @@ static void poll_deliver(struct http_req *r)
 			"WHERE id = ? AND status IN ('pending','delivered')",
 			"is", now, json_string_value(json_object_get(ins, "id")));
 	}
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "instructions", list, "server_time", (json_int_t)now));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "instructions", list, "server_time",
+					  (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
 }
 
 void screens_handle_device_poll(struct http_req *r)
@@ -269,9 +272,14 @@ void screens_handle_device_poll(struct http_req *r)
 		return http_reply_error(r, 503, "unavailable", "out of memory");
 	ps->after = a;
 	r->scratch = ps;
-	db_exec(r->db, "UPDATE screens SET last_seen = ?, last_ip = ? WHERE id = ?", "iss", (int64_t)time(NULL), r->ip,
-		r->auth.device_id);
-	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+	int64_t now = (int64_t)time(NULL);
+	int qrc;
+	struct db_stmt *seen = db_query(r->db, &qrc, "SELECT last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
+	bool was_offline = !seen || now - db_col_int(seen, 0) > SCREENS_ONLINE_GRACE_S;
+	db_done(seen);
+	db_exec(r->db, "UPDATE screens SET last_seen = ?, last_ip = ? WHERE id = ?", "iss", now, r->ip, r->auth.device_id);
+	if (was_offline) /* the console hears of it only when it comes online */
+		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "screen:%s", r->auth.device_id);
 	http_wait(r, key, (unsigned)w * 1000u, poll_deliver);

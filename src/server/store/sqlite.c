@@ -71,7 +71,10 @@ struct db *db_open_file(const char *path)
 	}
 	sqlite3_busy_timeout(db->h, 5000);
 	if (db_exec_script(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-			       "PRAGMA synchronous=NORMAL; PRAGMA trusted_schema=OFF;") != 0) {
+			       "PRAGMA synchronous=NORMAL; PRAGMA trusted_schema=OFF;"
+			       /* REPLACE fires DELETE triggers only with this on:
+				* the audit log's append-only triggers need it */
+			       "PRAGMA recursive_triggers=ON;") != 0) {
 		db_close(db);
 		return NULL;
 	}
