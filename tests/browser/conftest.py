@@ -36,6 +36,7 @@ class Server:
     admin_password: str
     data_dir: Path
     log_path: Path
+    proc: subprocess.Popen
 
     def log(self):
         try:
@@ -102,8 +103,9 @@ def server():
         log.close()
         pytest.fail(f"{e}\n--- server log ---\n{log_path.read_text(errors='replace')}")
 
-    yield Server(url, ADMIN_LOGIN, ADMIN_PASSWORD, data, log_path)
+    yield Server(url, ADMIN_LOGIN, ADMIN_PASSWORD, data, log_path, proc)
 
+    crashed = proc.poll()
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=15)
@@ -112,10 +114,22 @@ def server():
         proc.wait()
     log.close()
     shutil.rmtree(data, ignore_errors=True)
-    try:
-        log_path.unlink()
-    except OSError:
-        pass
+    if crashed is None:  # keep the log of a server that died, for the report
+        try:
+            log_path.unlink()
+        except OSError:
+            pass
+
+
+@pytest.fixture(autouse=True)
+def server_stays_up(server):
+    """Fails the test, with the server's log, if vitrine-server died during it."""
+    yield
+    status = server.proc.poll()
+    if status is not None:
+        tail = "\n".join(server.log().splitlines()[-40:])
+        pytest.fail(f"vitrine-server exited with status {status} during the test "
+                    f"(log kept at {server.log_path}):\n{tail}", pytrace=False)
 
 
 def make_driver(width=1280, height=900):

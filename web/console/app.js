@@ -182,6 +182,17 @@ function secretPanel({ id, title, value, note, onDismiss }) {
   return panel;
 }
 
+/** A table row whose cells carry their column name (data-label) for the stacked phone layout. */
+function labelledRow(labels, attrs, ...cells) {
+  cells.forEach((td, i) => { if (labels[i]) td.dataset.label = labels[i]; });
+  return h('tr', attrs, ...cells);
+}
+
+function headRow(labels, actionsLast = false) {
+  return h('thead', {}, h('tr', {}, labels.map((l, i) =>
+    h('th', { scope: 'col', class: actionsLast && i === labels.length - 1 ? 'col-actions' : null, text: l }))));
+}
+
 function emptyRow(colspan, text) {
   return h('tr', { class: 'empty' }, h('td', { colspan: String(colspan), text }));
 }
@@ -419,12 +430,10 @@ async function renderUsers() {
   const { users } = await api.listUsers();
   const secretSlot = h('div', { class: 'secret-slot', id: 'user-secret-slot' });
   const tbody = h('tbody');
-  const table = h('table', { id: 'users-table', class: 'table' },
+  const COLS = ['Login', 'Name', 'Role', 'Status', '2FA', 'Actions'];
+  const table = h('table', { id: 'users-table', class: 'table table-stack' },
     h('caption', { class: 'visually-hidden', text: 'Users of this account' }),
-    h('thead', {}, h('tr', {},
-      h('th', { scope: 'col', text: 'Login' }), h('th', { scope: 'col', text: 'Name' }),
-      h('th', { scope: 'col', text: 'Role' }), h('th', { scope: 'col', text: 'Status' }),
-      h('th', { scope: 'col', text: '2FA' }), h('th', { scope: 'col', class: 'col-actions', text: 'Actions' }))),
+    headRow(COLS, true),
     tbody);
 
   async function reload() {
@@ -524,8 +533,8 @@ async function renderUsers() {
       }),
     }));
 
-    return h('tr', { dataset: { login: u.login, id: u.id }, class: u.disabled ? 'row-disabled' : '' },
-      h('td', { class: 'cell-strong' }, u.login, self ? h('span', { class: 'you', text: ' (you)' }) : null),
+    return labelledRow(COLS, { dataset: { login: u.login, id: u.id }, class: u.disabled ? 'row-disabled' : '' },
+      h('td', { class: 'cell-strong' }, h('span', {}, u.login, self ? h('span', { class: 'you', text: ' (you)' }) : null)),
       h('td', { text: u.name || '—' }),
       h('td', {}, h('div', { class: 'inline' }, roleSelect, roleSave)),
       h('td', {}, h('div', { class: 'inline' }, status)),
@@ -595,24 +604,22 @@ async function renderAudit(stale) {
   let oldest = null;
 
   const tbody = h('tbody');
-  const table = h('table', { id: 'audit-table', class: 'table table-dense' },
+  const COLS = ['Time', 'Actor', 'IP', 'Action', 'Target', 'Detail'];
+  const table = h('table', { id: 'audit-table', class: 'table table-dense table-stack' },
     h('caption', { class: 'visually-hidden', text: 'Audit log, newest first' }),
-    h('thead', {}, h('tr', {},
-      h('th', { scope: 'col', text: 'Time' }), h('th', { scope: 'col', text: 'Actor' }),
-      h('th', { scope: 'col', text: 'IP' }), h('th', { scope: 'col', text: 'Action' }),
-      h('th', { scope: 'col', text: 'Target' }), h('th', { scope: 'col', text: 'Detail' }))),
+    headRow(COLS),
     tbody);
 
   function row(e, fresh) {
     const detail = e.detail === null || e.detail === undefined ? ''
       : (typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail));
-    return h('tr', { dataset: { seq: String(e.seq), action: e.action || '' }, class: fresh ? 'row-new' : '' },
+    return labelledRow(COLS, { dataset: { seq: String(e.seq), action: e.action || '' }, class: fresh ? 'row-new' : '' },
       h('td', { class: 'nowrap' }, h('time', { datetime: isoTime(e.at), text: fmtTime(e.at) })),
       h('td', { text: e.actor || '—' }),
       h('td', { class: 'mono nowrap', text: e.ip || '—' }),
       h('td', {}, h('code', { class: 'action', text: e.action || '' })),
       h('td', { text: e.target || '—' }),
-      h('td', { class: 'detail', text: detail }));
+      h('td', { class: 'detail', text: detail || '—' }));
   }
 
   function addOlder(list) {
@@ -896,8 +903,7 @@ async function renderProfile() {
         h('dt', { text: 'Name' }), h('dd', { text: user.name || '—' }),
         h('dt', { text: 'Role' }), h('dd', {}, h('span', { id: 'profile-role', text: user.role }), h('div', { class: 'hint', text: ROLE_HELP[user.role] || '' })),
         h('dt', { text: 'Member since' }), h('dd', { text: fmtTime(user.created_at) }))),
-    passwordCard({ forced: false }),
-    totpCard(),
+    h('div', { class: 'grid-2' }, passwordCard({ forced: false }), totpCard()),
     card('Sessions',
       h('p', { class: 'hint', text: 'Signs out every browser and API session of your user, including this one. API tokens stay valid; revoke them on the API tokens page.' }),
       h('div', {}, everywhere)));
@@ -909,11 +915,10 @@ async function renderTokens() {
   const { tokens } = await api.listTokens();
   const secretSlot = h('div', { class: 'secret-slot', id: 'token-secret-slot' });
   const tbody = h('tbody');
-  const table = h('table', { id: 'tokens-table', class: 'table' },
+  const COLS = ['Name', 'Created', 'Last used', 'Actions'];
+  const table = h('table', { id: 'tokens-table', class: 'table table-stack' },
     h('caption', { class: 'visually-hidden', text: 'Your API tokens' }),
-    h('thead', {}, h('tr', {},
-      h('th', { scope: 'col', text: 'Name' }), h('th', { scope: 'col', text: 'Created' }),
-      h('th', { scope: 'col', text: 'Last used' }), h('th', { scope: 'col', class: 'col-actions', text: 'Actions' }))),
+    headRow(COLS, true),
     tbody);
 
   function fill(list) {
@@ -933,7 +938,7 @@ async function renderTokens() {
           toast(errorText(err), 'error');
         }
       }));
-      tbody.append(h('tr', { dataset: { id: t.id, name: t.name } },
+      tbody.append(labelledRow(COLS, { dataset: { id: t.id, name: t.name } },
         h('td', { class: 'cell-strong', text: t.name }),
         h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
         h('td', { class: 'nowrap', text: t.last_used ? fmtTime(t.last_used) : 'Never' }),
