@@ -7,6 +7,7 @@
 
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "content/content.h"
 #include "http/assets.h"
 #include "live/live.h"
 #include "ops/ops.h"
@@ -17,6 +18,7 @@
 #define W ROUTE_TX_WRITE
 #define ADMIN ROLE_ADMIN
 #define SUPPORT (ROLE_ADMIN | ROLE_SUPPORT)
+#define EDITORS (ROLE_ADMIN | ROLE_EDITOR)
 
 const struct route server_routes[] = {
 	/* operations */
@@ -85,6 +87,35 @@ const struct route server_routes[] = {
 	{"GET", "/api/v1/screens/{id}/screenshot", screens_handle_screenshot_get, AUTH_USER, 0, 0, R},
 	{"POST", "/api/v1/screens/{id}/instructions", screens_handle_instruction_create, AUTH_USER, SUPPORT, 16 * KB, W},
 	{"GET", "/api/v1/screens/{id}/instructions/{iid}", screens_handle_instruction_get, AUTH_USER, 0, 0, R},
+	{"PUT", "/api/v1/screens/{id}/channel", content_handle_screen_channel, AUTH_USER, ADMIN, 1 * KB, W},
+	{"POST", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 1 * KB, W},
+	{"DELETE", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 0, W},
+
+	/* media library (uploads are streamed to disk while hashed) */
+	{"GET", "/api/v1/media", content_handle_media_list, AUTH_USER, EDITORS, 0, R},
+	{"GET", "/api/v1/media/{sha256}", content_handle_media_get, AUTH_USER, EDITORS, 0, R},
+	{"PUT", "/api/v1/media/{sha256}", content_handle_media_put, AUTH_USER, EDITORS, CONTENT_MAX_UPLOAD, W,
+	 &content_media_upload},
+	{"PATCH", "/api/v1/media/{sha256}", content_handle_media_update, AUTH_USER, EDITORS, 4 * KB, W},
+	{"DELETE", "/api/v1/media/{sha256}", content_handle_media_delete, AUTH_USER, EDITORS, 0, W},
+	{"GET", "/api/v1/media/{sha256}/content", content_handle_media_content, AUTH_USER, EDITORS, 0, R},
+
+	/* channels, schedules, reports */
+	{"GET", "/api/v1/channels", content_handle_channels_list, AUTH_USER, EDITORS, 0, R},
+	{"POST", "/api/v1/channels", content_handle_channel_create, AUTH_USER, ADMIN, 256 * KB, W},
+	{"GET", "/api/v1/channels/{id}", content_handle_channel_get, AUTH_USER, EDITORS, 0, R},
+	{"PUT", "/api/v1/channels/{id}", content_handle_channel_replace, AUTH_USER, EDITORS, 256 * KB, W},
+	{"DELETE", "/api/v1/channels/{id}", content_handle_channel_delete, AUTH_USER, ADMIN, 0, W},
+	{"PUT", "/api/v1/channels/{id}/grants", content_handle_grants_put, AUTH_USER, ADMIN, 64 * KB, W},
+	{"GET", "/api/v1/schedules", content_handle_schedules_list, AUTH_USER, EDITORS, 0, R},
+	{"POST", "/api/v1/schedules", content_handle_schedule_create, AUTH_USER, ADMIN, 4 * KB, W},
+	{"DELETE", "/api/v1/schedules/{id}", content_handle_schedule_delete, AUTH_USER, ADMIN, 0, W},
+	{"GET", "/api/v1/reports/plays", content_handle_proof_of_play, AUTH_USER, EDITORS, 0, R},
+
+	/* content for screens */
+	{"GET", "/api/v1/device/manifest", content_handle_device_manifest, AUTH_DEVICE, 0, 0, W},
+	{"GET", "/api/v1/device/objects/{sha256}", content_handle_device_object, AUTH_DEVICE, 0, 0, R},
+	{"POST", "/api/v1/device/played", content_handle_device_played, AUTH_DEVICE, 0, 256 * KB, W},
 };
 
 const size_t server_routes_count = sizeof server_routes / sizeof server_routes[0];

@@ -32,6 +32,15 @@ enum route_flags {
 	ROUTE_ANY_ORIGIN = 1 << 3, /* skip the account IP allowlist (logout) */
 };
 
+/* A route whose body is streamed to the handler instead of buffered (media
+ * uploads): begin runs when the headers have arrived and the caller is
+ * authenticated, chunk for every piece of body; either may reply to refuse
+ * the upload at once. The route's handler then runs at the end as usual. */
+struct route_stream {
+	void (*begin)(struct http_req *r);
+	void (*chunk)(struct http_req *r, const char *data, size_t len);
+};
+
 struct route {
 	const char *method;
 	const char *pattern;
@@ -40,6 +49,7 @@ struct route {
 	unsigned roles;
 	size_t body_limit; /* 0: no body accepted */
 	unsigned flags;
+	const struct route_stream *stream; /* NULL: the body is buffered */
 };
 
 #define ROUTER_MAX_PARAMS 4

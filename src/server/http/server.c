@@ -97,6 +97,88 @@ void http_reply_owned(struct http_req *r, unsigned status, const char *content_t
 	set_response(r, status, resp, content_type);
 }
 
+/* Parses "bytes=A-B", "bytes=A-" or "bytes=-N" against size. Returns 1 for a
+ * satisfiable range, 0 for none/ignored, -1 for unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
+{
+	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0; /* absent, or several ranges: send it all */
+	const char *p = h + 6;
+	char *end;
+	if (*p == '-') {
+		unsigned long long n = strtoull(p + 1, &end, 10);
+		if (end == p + 1 || *end || n == 0)
+			return 0;
+		if (size == 0)
+			return -1;
+		*from = n >= size ? 0 : size - n;
+		*to = size - 1;
+		return 1;
+	}
+	if (*p < '0' || *p > '9')
+		return 0;
+	unsigned long long a = strtoull(p, &end, 10);
+	if (*end != '-')
+		return 0;
+	const char *q = end + 1;
+	unsigned long long b = size ? size - 1 : 0;
+	if (*q) {
+		if (*q < '0' || *q > '9')
+			return 0;
+		b = strtoull(q, &end, 10);
+		if (*end || b < a)
+			return 0;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b;
+	return 1;
+}
+
+void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag)
+{
+	const char *inm = http_header(r, "If-None-Match");
+	if (etag && inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+		close(fd);
+		http_reply_empty(r, 304);
+		http_reply_header(r, "ETag", etag);
+		return;
+	}
+	uint64_t from = 0, to = size ? size - 1 : 0;
+	const char *range = http_header(r, "Range");
+	const char *if_range = http_header(r, "If-Range");
+	int rr = (if_range && etag && strcmp(if_range, etag) != 0) ? 0 : parse_range(range, size, &from, &to);
+	if (rr < 0) {
+		close(fd);
+		http_reply_error(r, 416, "range_not_satisfiable", "the range starts after the end of the %llu bytes",
+				 (unsigned long long)size);
+		char cr[64];
+		snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
+		http_reply_header(r, "Content-Range", cr);
+		return;
+	}
+	uint64_t len = size ? to - from + 1 : 0;
+	struct MHD_Response *resp = size ? MHD_create_response_from_fd_at_offset64(len, fd, from)
+					 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!size || !resp)
+		close(fd);
+	set_response(r, rr == 1 ? 206 : 200, resp, content_type);
+	if (!resp)
+		return;
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	if (etag)
+		MHD_add_response_header(resp, "ETag", etag);
+	if (rr == 1) {
+		char cr[96];
+		snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
+			 (unsigned long long)size);
+		MHD_add_response_header(resp, "Content-Range", cr);
+	}
+}
+
 void http_reply_empty(struct http_req *r, unsigned status)
 {
 	set_response(r, status, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT), NULL);
@@ -655,7 +737,7 @@ static bool run_handler(struct http_req *r)
 	const struct route *rt = r->route;
 	/* authentication runs in autocommit mode so it can refresh the
 	 * session's last-seen time; the handler's transaction comes after */
-	if (rt->auth != AUTH_NONE && srv->hooks.authenticate(r) != 0)
+	if (rt->auth != AUTH_NONE && !r->authenticated_early && srv->hooks.authenticate(r) != 0)
 		return true;
 	if (!begin_route_tx(r, false))
 		return true;
@@ -728,12 +810,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					 r->route->body_limit);
 			return queue_reply(r);
 		}
+		if (r->route->stream) {
+			/* who uploads is known before a byte of the body is taken */
+			if (r->route->auth != AUTH_NONE && srv->hooks.authenticate(r) != 0)
+				return queue_reply(r);
+			r->authenticated_early = true;
+			r->route->stream->begin(r);
+			if (r->resp)
+				return queue_reply(r);
+		}
 		return MHD_YES;
 	}
 
 	if (r->phase == PHASE_QUEUED) { /* reply sent early: drop whatever body follows */
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+
+	if (*upload_data_size && r->route->stream) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		r->body_len += n;
+		if (r->body_len > r->route->body_limit)
+			http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
+					 r->route->body_limit);
+		else
+			r->route->stream->chunk(r, upload_data, n);
+		return r->resp ? queue_reply(r) : MHD_YES;
 	}
 
 	if (*upload_data_size) {
@@ -807,6 +910,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		  r->route ? r->route->pattern : "-", "status", st, "ms", ms, "ip", r->ip, "user",
 		  r->auth.ok ? r->auth.login : "-", NULL);
 	wake_cancel(srv->hub, &r->waiter);
+	if (r->cleanup)
+		r->cleanup(r);
 	if (r->resp)
 		MHD_destroy_response(r->resp);
 	json_decref(r->json);

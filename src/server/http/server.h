@@ -99,6 +99,8 @@ struct http_req {
 	uint64_t wait_deadline_ms;	      /* the whole wait's end */
 	struct wake_waiter waiter;
 	void *scratch; /* a handler's own state across wake-ups; freed with r */
+	void (*cleanup)(struct http_req *r); /* runs when the request ends, however it ends */
+	bool authenticated_early;	      /* streaming routes authenticate at the headers */
 };
 
 /* Hooks the areas provide; set before server_start. */
@@ -146,6 +148,10 @@ void http_reply_static(struct http_req *r, unsigned status, const char *content_
 /* Takes ownership of data (malloc'd). */
 void http_reply_owned(struct http_req *r, unsigned status, const char *content_type, char *data, size_t len);
 void http_reply_empty(struct http_req *r, unsigned status);
+/* Serves a file (sendfile through MHD) with a strong ETag, If-None-Match
+ * (304) and a single "Range: bytes=" range (206 / 416). Takes ownership of
+ * fd. */
+void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag);
 /* Adds a header to the reply already set. */
 void http_reply_header(struct http_req *r, const char *name, const char *value);
 

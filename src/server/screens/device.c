@@ -162,7 +162,12 @@ void screens_handle_device_heartbeat(struct http_req *r)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	http_reply_json(r, 200, json_pack("{s:I, s:I}", "server_time", (json_int_t)now_ms, "manifest_version", (json_int_t)0));
+	struct db_stmt *mv = db_query(r->db, &qrc, "SELECT manifest_version FROM screens WHERE id = ?", "s",
+				      r->auth.device_id);
+	int64_t manifest_version = mv ? db_col_int(mv, 0) : 0;
+	db_done(mv);
+	http_reply_json(r, 200, json_pack("{s:I, s:I}", "server_time", (json_int_t)now_ms, "manifest_version",
+					  (json_int_t)manifest_version));
 }
 
 static int screenshot_path(struct http_req *r, const char *screen_id, char *out, size_t outsz, bool make)

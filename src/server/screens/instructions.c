@@ -77,6 +77,34 @@ static bool screen_in_account(struct http_req *r, const char *id)
 	return st != NULL;
 }
 
+int64_t screens_instruction_add(struct db *db, const char *screen_id, const char *type, const char *payload,
+				int64_t ttl_s, const char *by, char id_out[CODES_ID_LEN + 1])
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "UPDATE screens SET next_seq = next_seq + 1 WHERE id = ? "
+					       "RETURNING next_seq - 1",
+				      "s", screen_id);
+	int64_t seq = st ? db_col_int(st, 0) : 0;
+	if (st) {
+		while (db_step(st) == DB_ROW)
+			;
+		db_done(st);
+	}
+	if (!seq)
+		return -1;
+	codes_new_id(id_out);
+	int64_t now = (int64_t)time(NULL);
+	if (db_exec(db,
+		    "INSERT INTO instructions(id, screen_id, seq, type, payload, created_at, created_by, expires_at) "
+		    "VALUES(?,?,?,?,?,?,?,?)",
+		    "ssissisi", id_out, screen_id, seq, type, payload, now, by, now + ttl_s) != DB_DONE)
+		return -1;
+	char key[WAKE_KEY_LEN];
+	snprintf(key, sizeof key, "screen:%s", screen_id);
+	db_notify(db, key); /* its long-poll answers as soon as this commits */
+	return seq;
+}
+
 void screens_handle_instruction_create(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
@@ -115,29 +143,12 @@ void screens_handle_instruction_create(struct http_req *r)
 	}
 	if (jttl)
 		ttl = json_integer_value(jttl);
-	int rc;
-	struct db_stmt *st = db_query(r->db, &rc, "UPDATE screens SET next_seq = next_seq + 1 WHERE id = ? "
-						  "RETURNING next_seq - 1",
-				      "s", screen_id);
-	int64_t seq = st ? db_col_int(st, 0) : 0;
-	if (st) {
-		while (db_step(st) == DB_ROW)
-			;
-		db_done(st);
-	}
-	char id[CODES_ID_LEN + 1], key[WAKE_KEY_LEN];
-	codes_new_id(id);
+	char id[CODES_ID_LEN + 1];
 	int64_t now = (int64_t)time(NULL);
-	rc = seq ? db_exec(r->db,
-			   "INSERT INTO instructions(id, screen_id, seq, type, payload, created_at, created_by, expires_at) "
-			   "VALUES(?,?,?,?,?,?,?,?)",
-			   "ssissisi", id, screen_id, seq, type->name, payload_text, now, r->auth.login, now + ttl)
-		 : DB_ERROR;
+	int64_t seq = screens_instruction_add(r->db, screen_id, type->name, payload_text, ttl, r->auth.login, id);
 	free(payload_text);
-	if (rc != DB_DONE)
+	if (seq < 0)
 		return http_reply_error(r, 503, "store_unavailable", "the instruction could not be saved");
-	snprintf(key, sizeof key, "screen:%s", screen_id);
-	db_notify(r->db, key);
 	audit_request(r, "instruction.sent", screen_id, type->name);
 	http_reply_json(r, 201, json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type",
 					  type->name, "status", "pending", "expires_at", (json_int_t)(now + ttl)));

@@ -41,6 +41,10 @@ void screens_handle_pairing_preview(struct http_req *r);
 void screens_handle_pairing_confirm(struct http_req *r);
 
 /* instructions.c */
+/* Queues an instruction for a screen and wakes its long-poll after commit.
+ * Returns its sequence number (id in id_out), or -1. */
+int64_t screens_instruction_add(struct db *db, const char *screen_id, const char *type, const char *payload,
+				int64_t ttl_s, const char *by, char id_out[17]);
 void screens_handle_instruction_create(struct http_req *r);
 void screens_handle_instruction_get(struct http_req *r);
 void screens_handle_device_poll(struct http_req *r);

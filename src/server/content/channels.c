@@ -1,0 +1,649 @@
+/*
+ * Channels: a canvas (width x height) of zones (rectangles with a z-order),
+ * each with a playlist of items (a medium of the library, a web page, or a
+ * text/ticker) with a duration, a transition and an optional validity window.
+ * A channel body is validated completely before anything is written, and
+ * every error names the JSON path at fault ("zones[1].items[0].duration").
+ *
+ * Editors change only the zones an admin granted them (editor_grants);
+ * the layout itself (zones added, removed or moved) needs the '*' grant.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/codes.h"
+#include "../audit/audit.h"
+#include "../http/server.h"
+#include "../store/db.h"
+#include "content.h"
+
+#define MAX_ZONES 32
+#define MAX_ITEMS 500
+#define MAX_CANVAS 16384
+
+struct check {
+	struct http_req *r;
+	char path[160];
+	bool failed;
+};
+
+static bool fail(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool fail(struct check *c, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	http_reply_error_extra(c->r, 400, "invalid_channel", json_pack("{s:s}", "path", c->path), "%s: %s", c->path,
+			       msg);
+	c->failed = true;
+	return false;
+}
+
+static bool only_keys(struct check *c, json_t *obj, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		bool ok = false;
+		for (const char *const *a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				ok = true;
+		if (!ok) {
+			size_t n = strlen(c->path);
+			snprintf(c->path + n, sizeof c->path - n, "%s%.40s", n ? "." : "", key);
+			return fail(c, "unknown field");
+		}
+	}
+	return true;
+}
+
+static bool int_in(struct check *c, json_t *v, const char *name, json_int_t min, json_int_t max, json_int_t *out)
+{
+	size_t n = strlen(c->path);
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		snprintf(c->path + n, sizeof c->path - n, "%s%s", n ? "." : "", name);
+		return fail(c, "must be an integer from %lld to %lld", (long long)min, (long long)max);
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+static bool valid_date(const char *s)
+{
+	int y, m, d;
+	char extra;
+	return strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3 && m >= 1 && m <= 12 && d >= 1 &&
+	       d <= 31;
+}
+
+static bool valid_time(const char *s)
+{
+	int h, m;
+	char extra;
+	return strlen(s) == 5 && sscanf(s, "%2d:%2d%c", &h, &m, &extra) == 2 && h >= 0 && h <= 24 && m >= 0 && m < 60 &&
+	       (h < 24 || m == 0);
+}
+
+/* Validates an item; returns its normalised form (new reference) or NULL. */
+static json_t *check_item(struct check *c, struct db *db, const char *account_id, json_t *item, json_t *media_used)
+{
+	static const char *const keys[] = {"media", "url", "text", "duration", "transition", "valid", "id", "name", NULL};
+	if (!json_is_object(item))
+		return fail(c, "must be an object"), NULL;
+	if (!only_keys(c, item, keys))
+		return NULL;
+	json_t *media = json_object_get(item, "media"), *url = json_object_get(item, "url"),
+	       *text = json_object_get(item, "text");
+	int kinds = (media != NULL) + (url != NULL) + (text != NULL);
+	if (kinds != 1)
+		return fail(c, "needs exactly one of \"media\", \"url\" or \"text\""), NULL;
+	json_t *out = json_object();
+	const char *kind = "text";
+	size_t n = strlen(c->path);
+	if (media) {
+		const char *sha = json_string_value(media);
+		json_t *m = content_is_sha256(sha) ? content_media_json(db, account_id, sha) : NULL;
+		if (!m) {
+			snprintf(c->path + n, sizeof c->path - n, ".media");
+			json_decref(out);
+			return fail(c, "this account has no media %.64s (upload it first)", sha ? sha : "(not a string)"),
+			       NULL;
+		}
+		json_object_set_new(out, "media", json_string(sha));
+		json_object_set(out, "mime", json_object_get(m, "mime"));
+		json_object_set(out, "size", json_object_get(m, "size"));
+		json_array_append_new(media_used, json_string(sha));
+		kind = strcmp(json_string_value(json_object_get(m, "kind")), "image") == 0   ? "image"
+		       : strcmp(json_string_value(json_object_get(m, "kind")), "video") == 0 ? "video"
+											     : "html";
+		json_object_set_new(out, "type", json_string(kind));
+		json_decref(m);
+	} else if (url) {
+		const char *u = json_string_value(url);
+		if (!u || strlen(u) > 2048 || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)) {
+			snprintf(c->path + n, sizeof c->path - n, ".url");
+			json_decref(out);
+			return fail(c, "must be an http(s):// URL of at most 2048 bytes"), NULL;
+		}
+		json_object_set_new(out, "type", json_string("web"));
+		json_object_set(out, "url", url);
+	} else {
+		const char *t = json_string_value(text);
+		if (!t || strlen(t) == 0 || strlen(t) > 2000) {
+			snprintf(c->path + n, sizeof c->path - n, ".text");
+			json_decref(out);
+			return fail(c, "must be a text of 1 to 2000 bytes"), NULL;
+		}
+		json_object_set_new(out, "type", json_string("text"));
+		json_object_set(out, "text", text);
+	}
+	json_int_t duration = 10;
+	json_t *jd = json_object_get(item, "duration");
+	/* a video may play to its end: duration 0 */
+	if (jd && !int_in(c, jd, "duration", strcmp(kind, "video") == 0 ? 0 : 1, 86400, &duration)) {
+		json_decref(out);
+		return NULL;
+	}
+	if (!jd && strcmp(kind, "video") == 0)
+		duration = 0;
+	json_object_set_new(out, "duration", json_integer(duration));
+	const char *transition = "fade";
+	json_t *jt = json_object_get(item, "transition");
+	if (jt) {
+		transition = json_string_value(jt);
+		if (!transition || (strcmp(transition, "none") && strcmp(transition, "fade") && strcmp(transition, "slide"))) {
+			snprintf(c->path + n, sizeof c->path - n, ".transition");
+			json_decref(out);
+			return fail(c, "must be \"none\", \"fade\" or \"slide\""), NULL;
+		}
+	}
+	json_object_set_new(out, "transition", json_string(transition));
+	json_t *valid = json_object_get(item, "valid");
+	if (valid) {
+		static const char *const vkeys[] = {"from", "until", "days", "start", "end", NULL};
+		snprintf(c->path + n, sizeof c->path - n, ".valid");
+		if (!json_is_object(valid) || !only_keys(c, valid, vkeys)) {
+			if (!c->failed)
+				fail(c, "must be an object with from, until, days, start, end");
+			json_decref(out);
+			return NULL;
+		}
+		size_t vn = strlen(c->path);
+		const char *dates[] = {"from", "until"}, *times[] = {"start", "end"};
+		for (int i = 0; i < 2; i++) {
+			json_t *d = json_object_get(valid, dates[i]), *t = json_object_get(valid, times[i]);
+			if (d && (!json_is_string(d) || !valid_date(json_string_value(d)))) {
+				snprintf(c->path + vn, sizeof c->path - vn, ".%s", dates[i]);
+				json_decref(out);
+				return fail(c, "must be a date YYYY-MM-DD"), NULL;
+			}
+			if (t && (!json_is_string(t) || !valid_time(json_string_value(t)))) {
+				snprintf(c->path + vn, sizeof c->path - vn, ".%s", times[i]);
+				json_decref(out);
+				return fail(c, "must be a time HH:MM"), NULL;
+			}
+		}
+		json_t *days = json_object_get(valid, "days");
+		if (days) {
+			size_t i;
+			json_t *d;
+			bool ok = json_is_array(days) && json_array_size(days) <= 7;
+			json_array_foreach(days, i, d) if (!json_is_integer(d) || json_integer_value(d) < 1 ||
+							   json_integer_value(d) > 7) ok = false;
+			if (!ok) {
+				snprintf(c->path + vn, sizeof c->path - vn, ".days");
+				json_decref(out);
+				return fail(c, "must be a list of ISO weekdays (1 = Monday ... 7 = Sunday)"), NULL;
+			}
+		}
+		json_object_set(out, "valid", valid);
+		c->path[n] = '\0';
+	}
+	return out;
+}
+
+/* Validates a whole channel body; returns the normalised body or NULL after
+ * replying 400. media_used receives the sha256 of every medium. */
+static json_t *check_channel(struct http_req *r, json_t *body, json_t *media_used)
+{
+	static const char *const keys[] = {"name", "width", "height", "zones", "id", NULL};
+	static const char *const zkeys[] = {"name", "x", "y", "w", "h", "z", "items", "id", NULL};
+	struct check c = {.r = r};
+	if (!only_keys(&c, body, keys))
+		return NULL;
+	const char *name = json_string_value(json_object_get(body, "name"));
+	if (!name || strlen(name) == 0 || strlen(name) > 128) {
+		snprintf(c.path, sizeof c.path, "name");
+		return fail(&c, "must be a string of 1 to 128 bytes"), NULL;
+	}
+	json_int_t width, height;
+	if (!int_in(&c, json_object_get(body, "width"), "width", 1, MAX_CANVAS, &width) ||
+	    !int_in(&c, json_object_get(body, "height"), "height", 1, MAX_CANVAS, &height))
+		return NULL;
+	json_t *zones = json_object_get(body, "zones");
+	if (!json_is_array(zones) || json_array_size(zones) == 0 || json_array_size(zones) > MAX_ZONES) {
+		snprintf(c.path, sizeof c.path, "zones");
+		return fail(&c, "must be a list of 1 to %d zones", MAX_ZONES), NULL;
+	}
+	json_t *out = json_pack("{s:s, s:I, s:I, s:[]}", "name", name, "width", width, "height", height, "zones");
+	json_t *out_zones = json_object_get(out, "zones");
+	size_t zi;
+	json_t *zone;
+	json_array_foreach(zones, zi, zone)
+	{
+		snprintf(c.path, sizeof c.path, "zones[%zu]", zi);
+		if (!json_is_object(zone) || !only_keys(&c, zone, zkeys)) {
+			if (!c.failed)
+				fail(&c, "must be an object");
+			json_decref(out);
+			return NULL;
+		}
+		const char *zname = json_string_value(json_object_get(zone, "name"));
+		if (!zname || !*zname || strlen(zname) > 64) {
+			snprintf(c.path + strlen(c.path), sizeof c.path - strlen(c.path), ".name");
+			json_decref(out);
+			return fail(&c, "must be a string of 1 to 64 bytes"), NULL;
+		}
+		for (size_t k = 0; k < zi; k++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(out_zones, k), "name")), zname) == 0) {
+				snprintf(c.path + strlen(c.path), sizeof c.path - strlen(c.path), ".name");
+				json_decref(out);
+				return fail(&c, "another zone is already called \"%s\"", zname), NULL;
+			}
+		json_int_t x, y, w, h, z = (json_int_t)zi;
+		if (!int_in(&c, json_object_get(zone, "x"), "x", 0, width - 1, &x) ||
+		    !int_in(&c, json_object_get(zone, "y"), "y", 0, height - 1, &y) ||
+		    !int_in(&c, json_object_get(zone, "w"), "w", 1, width - x, &w) ||
+		    !int_in(&c, json_object_get(zone, "h"), "h", 1, height - y, &h) ||
+		    (json_object_get(zone, "z") && !int_in(&c, json_object_get(zone, "z"), "z", -1000, 1000, &z))) {
+			json_decref(out);
+			return NULL;
+		}
+		json_t *items = json_object_get(zone, "items");
+		if (!json_is_array(items) || json_array_size(items) > MAX_ITEMS) {
+			snprintf(c.path + strlen(c.path), sizeof c.path - strlen(c.path), ".items");
+			json_decref(out);
+			return fail(&c, "must be a list of at most %d items", MAX_ITEMS), NULL;
+		}
+		json_t *oz = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:[]}", "name", zname, "x", x, "y", y, "w", w, "h", h,
+				       "z", z, "items");
+		json_array_append_new(out_zones, oz);
+		size_t ii;
+		json_t *item;
+		json_array_foreach(items, ii, item)
+		{
+			snprintf(c.path, sizeof c.path, "zones[%zu].items[%zu]", zi, ii);
+			json_t *oi = check_item(&c, r->db, r->auth.account_id, item, media_used);
+			if (!oi) {
+				json_decref(out);
+				return NULL;
+			}
+			char id[48];
+			snprintf(id, sizeof id, "z%ui%u", (unsigned)zi, (unsigned)ii);
+			json_object_set_new(oi, "id", json_string(id));
+			json_array_append_new(json_object_get(oz, "items"), oi);
+		}
+	}
+	return out;
+}
+
+static json_t *editor_zones(struct http_req *r, const char *channel_id);
+
+static json_t *channel_json(struct db *db, const char *account_id, const char *id)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+				      "SELECT id, body, version, created_at, updated_at, updated_by FROM channels "
+				      "WHERE id = ? AND account_id = ?",
+				      "ss", id, account_id);
+	if (!st)
+		return NULL;
+	json_error_t e;
+	json_t *body = json_loads(db_col_text(st, 1), 0, &e);
+	if (body) {
+		json_object_set_new(body, "id", json_string(db_col_text(st, 0)));
+		json_object_set_new(body, "version", json_integer(db_col_int(st, 2)));
+		json_object_set_new(body, "created_at", json_integer(db_col_int(st, 3)));
+		json_object_set_new(body, "updated_at", json_integer(db_col_int(st, 4)));
+		json_object_set_new(body, "updated_by", json_string(db_col_text(st, 5)));
+	}
+	db_done(st);
+	return body;
+}
+
+static int save_media_links(struct db *db, const char *account_id, const char *channel_id, json_t *media_used)
+{
+	db_exec(db, "DELETE FROM channel_media WHERE channel_id = ?", "s", channel_id);
+	size_t i;
+	json_t *s;
+	json_array_foreach(media_used, i, s)
+	{
+		int rc = db_exec(db, "INSERT INTO channel_media(channel_id, account_id, sha256) VALUES(?,?,?) "
+				     "ON CONFLICT DO NOTHING",
+				 "sss", channel_id, account_id, json_string_value(s));
+		if (rc != DB_DONE)
+			return -1;
+	}
+	return 0;
+}
+
+void content_handle_channels_list(struct http_req *r)
+{
+	bool editor = !(r->auth.role_bit & ROLE_ADMIN);
+	struct db_stmt *st = db_prepare(r->db, "SELECT id FROM channels c WHERE account_id = ? AND (? = 0 OR EXISTS "
+					       "(SELECT 1 FROM editor_grants g WHERE g.channel_id = c.id AND g.user_id = ?)) "
+					       "ORDER BY name");
+	if (!st)
+		return http_reply_error(r, 500, "internal", "cannot list channels");
+	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_int(st, 2, editor);
+	db_bind_text(st, 3, r->auth.user_id);
+	json_t *ids = json_array();
+	while (db_step(st) == DB_ROW)
+		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	db_done(st);
+	json_t *list = json_array();
+	size_t i;
+	json_t *id;
+	json_array_foreach(ids, i, id)
+	{
+		json_t *ch = channel_json(r->db, r->auth.account_id, json_string_value(id));
+		if (ch)
+			json_array_append_new(list, ch);
+	}
+	json_decref(ids);
+	http_reply_json(r, 200, json_pack("{s:o}", "channels", list));
+}
+
+void content_handle_channel_create(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	json_t *media_used = json_array();
+	json_t *norm = check_channel(r, body, media_used);
+	if (!norm) {
+		json_decref(media_used);
+		return;
+	}
+	char id[CODES_ID_LEN + 1];
+	codes_new_id(id);
+	char *text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
+	int64_t now = (int64_t)time(NULL);
+	int rc = text ? db_exec(r->db,
+				"INSERT INTO channels(id, account_id, name, body, created_at, updated_at, updated_by) "
+				"VALUES(?,?,?,?,?,?,?)",
+				"ssssiis", id, r->auth.account_id, json_string_value(json_object_get(norm, "name")), text,
+				now, now, r->auth.login)
+		      : DB_ERROR;
+	free(text);
+	if (rc != DB_DONE || save_media_links(r->db, r->auth.account_id, id, media_used) != 0) {
+		json_decref(norm);
+		json_decref(media_used);
+		return http_reply_error(r, 503, "store_unavailable", "the channel could not be saved");
+	}
+	audit_request(r, "channel.created", json_string_value(json_object_get(norm, "name")), id);
+	json_decref(norm);
+	json_decref(media_used);
+	http_reply_json(r, 201, json_pack("{s:o}", "channel", channel_json(r->db, r->auth.account_id, id)));
+}
+
+void content_handle_channel_get(struct http_req *r)
+{
+	const char *id = http_param(r, "id");
+	json_t *ch = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
+	if (!ch)
+		return http_reply_error(r, 404, "not_found", "no such channel in this account");
+	json_t *zones = editor_zones(r, id);
+	if (!zones) {
+		json_decref(ch);
+		return;
+	}
+	json_object_set_new(ch, "editable_zones", zones);
+	http_reply_json(r, 200, json_pack("{s:o}", "channel", ch));
+}
+
+/* The zones an editor may change, or NULL after replying 403. "*" in the
+ * returned array means every zone and the layout. */
+static json_t *editor_zones(struct http_req *r, const char *channel_id)
+{
+	json_t *zones = json_array();
+	if (r->auth.role_bit & ROLE_ADMIN) {
+		json_array_append_new(zones, json_string("*"));
+		return zones;
+	}
+	struct db_stmt *st = db_prepare(r->db, "SELECT zone FROM editor_grants WHERE user_id = ? AND channel_id = ?");
+	if (st) {
+		db_bind_text(st, 1, r->auth.user_id);
+		db_bind_text(st, 2, channel_id);
+		while (db_step(st) == DB_ROW)
+			json_array_append_new(zones, json_string(db_col_text(st, 0)));
+		db_done(st);
+	}
+	if (json_array_size(zones) == 0) {
+		json_decref(zones);
+		http_reply_error(r, 403, "forbidden", "you have no zones of this channel to edit");
+		return NULL;
+	}
+	return zones;
+}
+
+static bool granted(json_t *zones, const char *zone)
+{
+	size_t i;
+	json_t *z;
+	json_array_foreach(zones, i, z) if (strcmp(json_string_value(z), "*") == 0 ||
+					    strcmp(json_string_value(z), zone) == 0) return true;
+	return false;
+}
+
+static json_t *zone_named(json_t *channel, const char *name)
+{
+	size_t i;
+	json_t *z;
+	json_array_foreach(json_object_get(channel, "zones"), i, z) if (strcmp(json_string_value(json_object_get(z, "name")),
+									       name) == 0) return z;
+	return NULL;
+}
+
+/* Refuses (403) a change outside the editor's zones. */
+static bool change_allowed(struct http_req *r, json_t *zones, json_t *old, json_t *next)
+{
+	if (granted(zones, "*") && json_array_size(zones) >= 1 &&
+	    strcmp(json_string_value(json_array_get(zones, 0)), "*") == 0)
+		return true;
+	static const char *const layout[] = {"name", "width", "height", NULL};
+	for (const char *const *k = layout; *k; k++)
+		if (!json_equal(json_object_get(old, *k), json_object_get(next, *k)))
+			goto layout_changed;
+	if (json_array_size(json_object_get(old, "zones")) != json_array_size(json_object_get(next, "zones")))
+		goto layout_changed;
+	size_t i;
+	json_t *nz;
+	json_array_foreach(json_object_get(next, "zones"), i, nz)
+	{
+		const char *name = json_string_value(json_object_get(nz, "name"));
+		json_t *oz = zone_named(old, name);
+		if (!oz)
+			goto layout_changed;
+		static const char *const geo[] = {"x", "y", "w", "h", "z", NULL};
+		for (const char *const *k = geo; *k; k++)
+			if (!json_equal(json_object_get(oz, *k), json_object_get(nz, *k)))
+				goto layout_changed;
+		if (!json_equal(json_object_get(oz, "items"), json_object_get(nz, "items")) && !granted(zones, name)) {
+			http_reply_error(r, 403, "forbidden", "you may not change the zone \"%s\"", name);
+			return false;
+		}
+	}
+	return true;
+layout_changed:
+	http_reply_error(r, 403, "forbidden", "changing the layout (name, size, zones) needs an admin");
+	return false;
+}
+
+void content_handle_channel_replace(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	const char *id = http_param(r, "id");
+	json_t *old = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
+	if (!old)
+		return http_reply_error(r, 404, "not_found", "no such channel in this account");
+	json_t *zones = editor_zones(r, id);
+	json_t *media_used = json_array();
+	json_t *norm = zones ? check_channel(r, body, media_used) : NULL;
+	if (!norm || !change_allowed(r, zones, old, norm)) {
+		json_decref(old);
+		json_decref(zones);
+		json_decref(norm);
+		json_decref(media_used);
+		return;
+	}
+	json_decref(zones);
+	/* an unchanged body is not a new version */
+	static const char *const meta[] = {"id", "version", "created_at", "updated_at", "updated_by", NULL};
+	for (const char *const *k = meta; *k; k++)
+		json_object_del(old, *k);
+	bool same = json_equal(old, norm);
+	json_decref(old);
+	if (same) {
+		json_decref(norm);
+		json_decref(media_used);
+		return http_reply_json(r, 200, json_pack("{s:o, s:b}", "channel", channel_json(r->db, r->auth.account_id, id),
+							 "changed", 0));
+	}
+	char *text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc = text ? db_exec(r->db,
+				"UPDATE channels SET name = ?, body = ?, version = version + 1, updated_at = ?, "
+				"updated_by = ? WHERE id = ?",
+				"ssiss", json_string_value(json_object_get(norm, "name")), text, (int64_t)time(NULL),
+				r->auth.login, id)
+		      : DB_ERROR;
+	free(text);
+	if (rc != DB_DONE || save_media_links(r->db, r->auth.account_id, id, media_used) != 0 ||
+	    content_refresh_manifests(r->db, r->auth.account_id, id) != 0) {
+		json_decref(norm);
+		json_decref(media_used);
+		return http_reply_error(r, 503, "store_unavailable", "the channel could not be saved");
+	}
+	audit_request(r, "channel.updated", json_string_value(json_object_get(norm, "name")), id);
+	json_decref(norm);
+	json_decref(media_used);
+	http_reply_json(r, 200, json_pack("{s:o, s:b}", "channel", channel_json(r->db, r->auth.account_id, id), "changed", 1));
+}
+
+void content_handle_channel_delete(struct http_req *r)
+{
+	const char *id = http_param(r, "id");
+	json_t *ch = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
+	if (!ch)
+		return http_reply_error(r, 404, "not_found", "no such channel in this account");
+	db_exec(r->db, "UPDATE screens SET channel_id = NULL WHERE channel_id = ? AND account_id = ?", "ss", id,
+		r->auth.account_id);
+	db_exec(r->db, "UPDATE screens SET play_now_channel = NULL, play_now_until = 0 WHERE play_now_channel = ? AND "
+		       "account_id = ?",
+		"ss", id, r->auth.account_id);
+	db_exec(r->db, "DELETE FROM channels WHERE id = ?", "s", id);
+	if (content_refresh_manifests(r->db, r->auth.account_id, NULL) != 0) {
+		json_decref(ch);
+		return http_reply_error(r, 503, "store_unavailable", "the screens could not be updated");
+	}
+	audit_request(r, "channel.deleted", json_string_value(json_object_get(ch, "name")), id);
+	json_decref(ch);
+	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* PUT /api/v1/channels/{id}/grants {"grants":[{"user_id","zones":["*"|name...]}]} */
+void content_handle_grants_put(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	const char *id = http_param(r, "id");
+	json_t *ch = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
+	if (!ch)
+		return http_reply_error(r, 404, "not_found", "no such channel in this account");
+	json_t *grants = json_object_get(body, "grants");
+	if (!json_is_array(grants) || json_array_size(grants) > 1000) {
+		json_decref(ch);
+		return http_reply_error(r, 400, "invalid_field", "grants must be a list of {user_id, zones}");
+	}
+	db_exec(r->db, "DELETE FROM editor_grants WHERE channel_id = ?", "s", id);
+	size_t i;
+	json_t *g;
+	json_array_foreach(grants, i, g)
+	{
+		const char *uid = json_string_value(json_object_get(g, "user_id"));
+		json_t *zones = json_object_get(g, "zones");
+		int rc;
+		struct db_stmt *st = uid && codes_is_id(uid) ? db_query(r->db, &rc,
+									"SELECT role FROM users WHERE id = ? AND account_id = ?",
+									"ss", uid, r->auth.account_id)
+							     : NULL;
+		bool editor = st && strcmp(db_col_text(st, 0), "editor") == 0;
+		db_done(st);
+		if (!editor || !json_is_array(zones) || json_array_size(zones) == 0) {
+			json_decref(ch);
+			return http_reply_error(r, 400, "invalid_field",
+						"grants[%zu]: user_id must be an editor of this account and zones a non-empty "
+						"list",
+						i);
+		}
+		size_t k;
+		json_t *z;
+		json_array_foreach(zones, k, z)
+		{
+			const char *zn = json_string_value(z);
+			if (!zn || (strcmp(zn, "*") != 0 && !zone_named(ch, zn))) {
+				json_decref(ch);
+				return http_reply_error(r, 400, "invalid_field", "grants[%zu].zones[%zu]: no such zone", i, k);
+			}
+			db_exec(r->db, "INSERT INTO editor_grants(user_id, channel_id, zone) VALUES(?,?,?) ON CONFLICT DO NOTHING",
+				"sss", uid, id, zn);
+		}
+	}
+	audit_request(r, "channel.grants_changed", json_string_value(json_object_get(ch, "name")), id);
+	json_decref(ch);
+	http_reply_json(r, 200, json_pack("{s:O}", "grants", grants));
+}
+
+/* PUT /api/v1/screens/{id}/channel {"channel_id"} (null clears) */
+void content_handle_screen_channel(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	const char *sid = http_param(r, "id");
+	int rc;
+	struct db_stmt *st = codes_is_id(sid) ? db_query(r->db, &rc,
+							 "SELECT 1 FROM screens WHERE id = ? AND account_id = ? AND "
+							 "deleted_at IS NULL",
+							 "ss", sid, r->auth.account_id)
+					      : NULL;
+	db_done(st);
+	if (!st)
+		return http_reply_error(r, 404, "not_found", "no such screen in this account");
+	json_t *jc = json_object_get(body, "channel_id");
+	const char *cid = json_string_value(jc);
+	if (!json_is_null(jc) && !(cid && codes_is_id(cid))) {
+		return http_reply_error(r, 400, "invalid_field", "channel_id must be a channel id or null");
+	}
+	if (cid) {
+		json_t *ch = channel_json(r->db, r->auth.account_id, cid);
+		if (!ch)
+			return http_reply_error(r, 404, "not_found", "no such channel in this account");
+		json_decref(ch);
+	}
+	db_exec(r->db, "UPDATE screens SET channel_id = ? WHERE id = ?", "ss", cid, sid);
+	if (content_refresh_screen(r->db, r->auth.account_id, sid) != 0)
+		return http_reply_error(r, 503, "store_unavailable", "the screen could not be updated");
+	audit_request(r, "screen.channel_set", sid, cid ? cid : "none");
+	http_reply_json(r, 200, json_pack("{s:s, s:s?}", "screen_id", sid, "channel_id", cid));
+}

@@ -1,0 +1,64 @@
+/*
+ * Signage content (SPEC section 3): the media library, channels (a canvas
+ * of zones, each with a playlist), editors' grants, schedules, the
+ * manifests compiled per screen, the objects screens download, and proof
+ * of play.
+ *
+ * Objects are content-addressed: data/media/ab/<sha256>, stored once
+ * whatever the number of accounts or uploads; an account "has" an object
+ * when a media row links it. An upload is streamed to a temporary file
+ * while it is hashed, and only a body whose SHA-256 matches the URL is
+ * moved into place (rename is atomic).
+ */
+#ifndef VITRINE_CONTENT_H
+#define VITRINE_CONTENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../http/router.h"
+
+struct http_req;
+struct db;
+
+#define CONTENT_MAX_UPLOAD ((size_t)4 << 30) /* 4 GiB per object */
+
+/* media.c */
+extern const struct route_stream content_media_upload;
+bool content_is_sha256(const char *s);
+int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz);
+json_t *content_media_json(struct db *db, const char *account_id, const char *sha256);
+void content_handle_media_put(struct http_req *r);
+void content_handle_media_get(struct http_req *r);
+void content_handle_media_list(struct http_req *r);
+void content_handle_media_update(struct http_req *r);
+void content_handle_media_delete(struct http_req *r);
+void content_handle_media_content(struct http_req *r);
+void content_handle_device_object(struct http_req *r);
+
+/* channels.c */
+void content_handle_channels_list(struct http_req *r);
+void content_handle_channel_create(struct http_req *r);
+void content_handle_channel_get(struct http_req *r);
+void content_handle_channel_replace(struct http_req *r);
+void content_handle_channel_delete(struct http_req *r);
+void content_handle_grants_put(struct http_req *r);
+void content_handle_screen_channel(struct http_req *r);
+
+/* manifest.c */
+/* Recompiles the manifest of every screen of the account that may play
+ * channel_id (NULL: every screen) and tells those whose manifest changed
+ * (a manifest_changed instruction wakes their long-poll). */
+int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id);
+int content_refresh_screen(struct db *db, const char *account_id, const char *screen_id);
+void content_handle_device_manifest(struct http_req *r);
+void content_handle_schedules_list(struct http_req *r);
+void content_handle_schedule_create(struct http_req *r);
+void content_handle_schedule_delete(struct http_req *r);
+void content_handle_play_now(struct http_req *r);
+void content_handle_device_played(struct http_req *r);
+void content_handle_proof_of_play(struct http_req *r);
+
+#endif

@@ -1,0 +1,477 @@
+/*
+ * Manifests: what one screen needs to play, compiled from its default
+ * channel, the schedules aimed at it or its group, and a "play now"
+ * override: the bodies of those channels, the schedule rules (evaluated by
+ * the player, so they hold offline), and the SHA-256, size and URL of every
+ * object. A manifest is versioned by its content: when a change alters a
+ * screen's compiled manifest, its version goes up and the screen gets a
+ * manifest_changed instruction through its long-poll at once.
+ *
+ * Also schedules, "play now", and proof of play (what played when).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/codes.h"
+#include "../audit/audit.h"
+#include "../http/server.h"
+#include "../screens/screens.h"
+#include "../store/db.h"
+#include "content.h"
+
+static json_t *channel_body(struct db *db, const char *account_id, const char *id)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT body, version FROM channels WHERE id = ? AND account_id = ?", "ss",
+				      id, account_id);
+	if (!st)
+		return NULL;
+	json_error_t e;
+	json_t *body = json_loads(db_col_text(st, 0), 0, &e);
+	if (body) {
+		json_object_set_new(body, "id", json_string(id));
+		json_object_set_new(body, "version", json_integer(db_col_int(st, 1)));
+	}
+	db_done(st);
+	return body;
+}
+
+static void add_channel(struct db *db, const char *account_id, json_t *channels, const char *id)
+{
+	if (!id || !*id || json_object_get(channels, id))
+		return;
+	json_t *body = channel_body(db, account_id, id);
+	if (body)
+		json_object_set_new(channels, id, body);
+}
+
+static json_t *minutes_text(int64_t m)
+{
+	char t[8];
+	snprintf(t, sizeof t, "%02d:%02d", (int)(m / 60), (int)(m % 60));
+	return json_string(t);
+}
+
+/* The manifest of a screen, without its version. NULL if it is gone. */
+static json_t *compile(struct db *db, const char *account_id, const char *screen_id)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+				      "SELECT COALESCE(channel_id,''), COALESCE(play_now_channel,''), play_now_until, "
+				      "group_name FROM screens WHERE id = ? AND account_id = ? AND deleted_at IS NULL",
+				      "ss", screen_id, account_id);
+	if (!st)
+		return NULL;
+	char def[CODES_ID_LEN + 1], now_ch[CODES_ID_LEN + 1], group[160];
+	snprintf(def, sizeof def, "%s", db_col_text(st, 0));
+	snprintf(now_ch, sizeof now_ch, "%s", db_col_text(st, 1));
+	int64_t now_until = db_col_int(st, 2);
+	snprintf(group, sizeof group, "%s", db_col_text(st, 3));
+	db_done(st);
+	json_t *channels = json_object();
+	add_channel(db, account_id, channels, def);
+	json_t *play_now = json_null();
+	if (*now_ch && now_until > (int64_t)time(NULL) && (add_channel(db, account_id, channels, now_ch), 1) &&
+	    json_object_get(channels, now_ch))
+		play_now = json_pack("{s:s, s:I}", "channel_id", now_ch, "until", (json_int_t)now_until);
+	char t_screen[64], t_group[200];
+	snprintf(t_screen, sizeof t_screen, "screen:%s", screen_id);
+	snprintf(t_group, sizeof t_group, "group:%s", group);
+	json_t *schedule = json_array();
+	st = db_prepare(db, "SELECT id, channel_id, days, start_min, end_min, from_date, until_date, priority FROM "
+			    "schedules WHERE account_id = ? AND (target = ? OR (target = ? AND ? <> '')) "
+			    "ORDER BY priority DESC, id");
+	if (st) {
+		db_bind_text(st, 1, account_id);
+		db_bind_text(st, 2, t_screen);
+		db_bind_text(st, 3, t_group);
+		db_bind_text(st, 4, group);
+		json_t *rows = json_array();
+		while (db_step(st) == DB_ROW) {
+			json_t *days = json_array();
+			for (const char *d = db_col_text(st, 2); *d; d++)
+				json_array_append_new(days, json_integer(*d - '0'));
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id",
+							      db_col_text(st, 0), "channel_id", db_col_text(st, 1),
+							      "days", days, "start", minutes_text(db_col_int(st, 3)), "end",
+							      minutes_text(db_col_int(st, 4)), "from", db_col_text(st, 5),
+							      "until", db_col_text(st, 6), "priority",
+							      (json_int_t)db_col_int(st, 7)));
+		}
+		db_done(st);
+		size_t i;
+		json_t *row;
+		json_array_foreach(rows, i, row)
+		{
+			add_channel(db, account_id, channels, json_string_value(json_object_get(row, "channel_id")));
+			json_array_append(schedule, row);
+		}
+		json_decref(rows);
+	}
+	/* every object of every channel the screen may play */
+	json_t *objects = json_array(), *seen = json_object();
+	const char *cid;
+	json_t *ch;
+	json_object_foreach(channels, cid, ch)
+	{
+		size_t zi, ii;
+		json_t *zone, *item;
+		json_array_foreach(json_object_get(ch, "zones"), zi, zone)
+		{
+			json_array_foreach(json_object_get(zone, "items"), ii, item)
+			{
+				const char *sha = json_string_value(json_object_get(item, "media"));
+				if (!sha || json_object_get(seen, sha))
+					continue;
+				json_object_set_new(seen, sha, json_true());
+				char url[128];
+				snprintf(url, sizeof url, "/api/v1/device/objects/%s", sha);
+				json_array_append_new(objects, json_pack("{s:s, s:O, s:O, s:s}", "sha256", sha, "size",
+									 json_object_get(item, "size"), "mime",
+									 json_object_get(item, "mime"), "url", url));
+			}
+		}
+	}
+	json_decref(seen);
+	json_t *def_body = *def ? json_object_get(channels, def) : NULL;
+	return json_pack("{s:O, s:o, s:s?, s:o, s:o, s:o}", "channel", def_body ? def_body : json_null(), "channels",
+			 channels, "default_channel", *def && def_body ? def : NULL, "schedule", schedule, "play_now",
+			 play_now, "objects", objects);
+}
+
+int content_refresh_screen(struct db *db, const char *account_id, const char *screen_id)
+{
+	json_t *m = compile(db, account_id, screen_id);
+	if (!m)
+		return 0; /* deleted meanwhile: nothing to tell */
+	char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(m);
+	if (!text)
+		return -1;
+	char hash[CODES_HASH_HEX_LEN];
+	codes_hash_hex(text, strlen(text), hash);
+	free(text);
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT manifest_hash, manifest_version FROM screens WHERE id = ?", "s",
+				      screen_id);
+	if (!st)
+		return rc == DB_DONE ? 0 : -1;
+	bool same = strcmp(db_col_text(st, 0), hash) == 0;
+	int64_t version = db_col_int(st, 1) + 1;
+	db_done(st);
+	if (same)
+		return 0;
+	if (db_exec(db, "UPDATE screens SET manifest_hash = ?, manifest_version = ? WHERE id = ?", "sis", hash, version,
+		    screen_id) != DB_DONE)
+		return -1;
+	char payload[64], id[CODES_ID_LEN + 1];
+	snprintf(payload, sizeof payload, "{\"version\":%lld}", (long long)version);
+	if (screens_instruction_add(db, screen_id, "manifest_changed", payload, 86400, "vitrine", id) < 0)
+		return -1;
+	screens_touch(db, account_id, screen_id);
+	return 0;
+}
+
+int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id)
+{
+	(void)channel_id; /* every screen is recompiled: unchanged manifests stay as they are */
+	struct db_stmt *st = db_prepare(db, "SELECT id FROM screens WHERE account_id = ? AND deleted_at IS NULL");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, account_id);
+	json_t *ids = json_array();
+	while (db_step(st) == DB_ROW)
+		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	db_done(st);
+	size_t i;
+	json_t *id;
+	int rc = 0;
+	json_array_foreach(ids, i, id) if (content_refresh_screen(db, account_id, json_string_value(id)) != 0) rc = -1;
+	json_decref(ids);
+	return rc;
+}
+
+void content_handle_device_manifest(struct http_req *r)
+{
+	if (content_refresh_screen(r->db, r->auth.account_id, r->auth.device_id) != 0)
+		return http_reply_error(r, 503, "store_unavailable", "the manifest could not be compiled");
+	json_t *m = compile(r->db, r->auth.account_id, r->auth.device_id);
+	int rc;
+	struct db_stmt *st = db_query(r->db, &rc, "SELECT manifest_version FROM screens WHERE id = ?", "s",
+				      r->auth.device_id);
+	int64_t version = st ? db_col_int(st, 0) : 0;
+	db_done(st);
+	if (!m)
+		return http_reply_error(r, 404, "not_found", "this screen has no manifest");
+	char etag[48];
+	snprintf(etag, sizeof etag, "\"m%lld\"", (long long)version);
+	const char *inm = http_header(r, "If-None-Match");
+	if (inm && strcmp(inm, etag) == 0) {
+		json_decref(m);
+		http_reply_empty(r, 304);
+		return http_reply_header(r, "ETag", etag);
+	}
+	json_object_set_new(m, "version", json_integer(version));
+	http_reply_json(r, 200, m);
+	http_reply_header(r, "ETag", etag);
+}
+
+/* --- schedules and play-now --- */
+
+static int parse_hhmm(const char *s)
+{
+	int h, m;
+	char extra;
+	if (!s || strlen(s) != 5 || sscanf(s, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 24 || m < 0 || m > 59 ||
+	    (h == 24 && m))
+		return -1;
+	return h * 60 + m;
+}
+
+static bool date_ok(const char *s)
+{
+	int y, m, d;
+	char extra;
+	return !s || !*s || (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3 && m >= 1 && m <= 12 &&
+			     d >= 1 && d <= 31);
+}
+
+void content_handle_schedules_list(struct http_req *r)
+{
+	struct db_stmt *st = db_prepare(r->db, "SELECT id, target, channel_id, days, start_min, end_min, from_date, "
+					       "until_date, priority FROM schedules WHERE account_id = ? ORDER BY priority "
+					       "DESC, created_at");
+	if (!st)
+		return http_reply_error(r, 500, "internal", "cannot list schedules");
+	db_bind_text(st, 1, r->auth.account_id);
+	json_t *list = json_array();
+	while (db_step(st) == DB_ROW)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I}", "id",
+						      db_col_text(st, 0), "target", db_col_text(st, 1), "channel_id",
+						      db_col_text(st, 2), "days", db_col_text(st, 3), "start",
+						      minutes_text(db_col_int(st, 4)), "end", minutes_text(db_col_int(st, 5)),
+						      "from", db_col_text(st, 6), "until", db_col_text(st, 7), "priority",
+						      (json_int_t)db_col_int(st, 8)));
+	db_done(st);
+	http_reply_json(r, 200, json_pack("{s:o}", "schedules", list));
+}
+
+void content_handle_schedule_create(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	const char *target = json_string_value(json_object_get(body, "target"));
+	const char *cid = json_string_value(json_object_get(body, "channel_id"));
+	int rc;
+	if (!target || (strncmp(target, "screen:", 7) != 0 && strncmp(target, "group:", 6) != 0) || strlen(target) > 140)
+		return http_reply_error(r, 400, "invalid_field", "target must be \"screen:<id>\" or \"group:<name>\"");
+	if (strncmp(target, "screen:", 7) == 0) {
+		struct db_stmt *st = codes_is_id(target + 7) ? db_query(r->db, &rc,
+									"SELECT 1 FROM screens WHERE id = ? AND "
+									"account_id = ? AND deleted_at IS NULL",
+									"ss", target + 7, r->auth.account_id)
+							     : NULL;
+		db_done(st);
+		if (!st)
+			return http_reply_error(r, 400, "invalid_field", "target: no such screen in this account");
+	}
+	struct db_stmt *st = cid && codes_is_id(cid) ? db_query(r->db, &rc,
+								"SELECT 1 FROM channels WHERE id = ? AND account_id = ?",
+								"ss", cid, r->auth.account_id)
+						     : NULL;
+	db_done(st);
+	if (!st)
+		return http_reply_error(r, 400, "invalid_field", "channel_id: no such channel in this account");
+	char days[8] = "1234567";
+	json_t *jd = json_object_get(body, "days");
+	if (jd) {
+		size_t i, n = 0;
+		json_t *d;
+		if (!json_is_array(jd) || json_array_size(jd) == 0 || json_array_size(jd) > 7)
+			return http_reply_error(r, 400, "invalid_field", "days must be a list of ISO weekdays 1-7");
+		json_array_foreach(jd, i, d)
+		{
+			if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 7)
+				return http_reply_error(r, 400, "invalid_field", "days[%zu] must be 1 (Monday) to 7 (Sunday)", i);
+			days[n++] = (char)('0' + json_integer_value(d));
+		}
+		days[n] = '\0';
+	}
+	json_t *js = json_object_get(body, "start"), *je = json_object_get(body, "end");
+	int start = js ? parse_hhmm(json_string_value(js)) : 0, end = je ? parse_hhmm(json_string_value(je)) : 1440;
+	if (start < 0 || end < 0 || start >= end)
+		return http_reply_error(r, 400, "invalid_field", "start and end must be HH:MM with start before end");
+	const char *from = json_string_value(json_object_get(body, "from")),
+		   *until = json_string_value(json_object_get(body, "until"));
+	if (!date_ok(from) || !date_ok(until))
+		return http_reply_error(r, 400, "invalid_field", "from and until must be dates YYYY-MM-DD");
+	json_t *jp = json_object_get(body, "priority");
+	if (jp && (!json_is_integer(jp) || llabs(json_integer_value(jp)) > 1000))
+		return http_reply_error(r, 400, "invalid_field", "priority must be an integer from -1000 to 1000");
+	char id[CODES_ID_LEN + 1];
+	codes_new_id(id);
+	if (db_exec(r->db,
+		    "INSERT INTO schedules(id, account_id, target, channel_id, days, start_min, end_min, from_date, "
+		    "until_date, priority, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+		    "sssssiissii", id, r->auth.account_id, target, cid, days, (int64_t)start, (int64_t)end, from ? from : "",
+		    until ? until : "", jp ? (int64_t)json_integer_value(jp) : (int64_t)0, (int64_t)time(NULL)) != DB_DONE ||
+	    content_refresh_manifests(r->db, r->auth.account_id, cid) != 0)
+		return http_reply_error(r, 503, "store_unavailable", "the schedule could not be saved");
+	audit_request(r, "schedule.created", target, id);
+	http_reply_json(r, 201, json_pack("{s:{s:s}}", "schedule", "id", id));
+}
+
+void content_handle_schedule_delete(struct http_req *r)
+{
+	const char *id = http_param(r, "id");
+	if (!codes_is_id(id))
+		return http_reply_error(r, 404, "not_found", "no such schedule");
+	db_exec(r->db, "DELETE FROM schedules WHERE id = ? AND account_id = ?", "ss", id, r->auth.account_id);
+	if (db_changes(r->db) != 1)
+		return http_reply_error(r, 404, "not_found", "no such schedule");
+	if (content_refresh_manifests(r->db, r->auth.account_id, NULL) != 0)
+		return http_reply_error(r, 503, "store_unavailable", "the screens could not be updated");
+	audit_request(r, "schedule.deleted", id, "");
+	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* POST /api/v1/screens/{id}/play-now {"channel_id", "until"}: overrides the
+ * schedule until the given time; DELETE ends it. */
+void content_handle_play_now(struct http_req *r)
+{
+	const char *sid = http_param(r, "id");
+	int rc;
+	struct db_stmt *st = codes_is_id(sid) ? db_query(r->db, &rc,
+							 "SELECT 1 FROM screens WHERE id = ? AND account_id = ? AND "
+							 "deleted_at IS NULL",
+							 "ss", sid, r->auth.account_id)
+					      : NULL;
+	db_done(st);
+	if (!st)
+		return http_reply_error(r, 404, "not_found", "no such screen in this account");
+	const char *cid = NULL;
+	int64_t until = 0, now = (int64_t)time(NULL);
+	if (strcmp(r->method, "POST") == 0) {
+		json_t *body = http_json_body(r);
+		if (!body)
+			return;
+		cid = json_string_value(json_object_get(body, "channel_id"));
+		json_t *ju = json_object_get(body, "until");
+		st = cid && codes_is_id(cid) ? db_query(r->db, &rc, "SELECT 1 FROM channels WHERE id = ? AND account_id = ?",
+							"ss", cid, r->auth.account_id)
+					     : NULL;
+		db_done(st);
+		if (!st)
+			return http_reply_error(r, 400, "invalid_field", "channel_id: no such channel in this account");
+		if (!json_is_integer(ju) || json_integer_value(ju) <= now || json_integer_value(ju) > now + 366 * 86400)
+			return http_reply_error(r, 400, "invalid_field", "until must be a Unix time in the coming year");
+		until = json_integer_value(ju);
+	}
+	db_exec(r->db, "UPDATE screens SET play_now_channel = ?, play_now_until = ? WHERE id = ?", "sis", cid, until, sid);
+	if (content_refresh_screen(r->db, r->auth.account_id, sid) != 0)
+		return http_reply_error(r, 503, "store_unavailable", "the screen could not be updated");
+	audit_request(r, cid ? "screen.play_now" : "screen.play_now_ended", sid, cid ? cid : "");
+	http_reply_json(r, 200, json_pack("{s:s?, s:I}", "channel_id", cid, "until", (json_int_t)until));
+}
+
+/* --- proof of play --- */
+
+void content_handle_device_played(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	json_t *plays = json_object_get(body, "plays");
+	if (!json_is_array(plays) || json_array_size(plays) > 1000)
+		return http_reply_error(r, 400, "invalid_field", "plays must be a list of at most 1000 entries");
+	size_t i;
+	json_t *p;
+	int64_t now = (int64_t)time(NULL);
+	json_array_foreach(plays, i, p)
+	{
+		json_t *at = json_object_get(p, "started_at"), *dur = json_object_get(p, "duration_ms");
+		const char *fields[] = {"channel_id", "zone", "item", "sha256"};
+		const char *vals[4];
+		for (int k = 0; k < 4; k++) {
+			json_t *v = json_object_get(p, fields[k]);
+			vals[k] = json_is_string(v) && json_string_length(v) <= 128 ? json_string_value(v) : "";
+		}
+		if (!json_is_integer(at) || json_integer_value(at) < now - 90 * 86400 || json_integer_value(at) > now + 86400 ||
+		    !json_is_integer(dur) || json_integer_value(dur) < 0 || json_integer_value(dur) > 86400000)
+			return http_reply_error(r, 400, "invalid_field",
+						"plays[%zu]: started_at (Unix s, within 90 days) and duration_ms are required", i);
+		if (db_exec(r->db,
+			    "INSERT INTO proof_of_play(account_id, screen_id, channel_id, zone, item, sha256, started_at, "
+			    "duration_ms) VALUES(?,?,?,?,?,?,?,?)",
+			    "ssssssii", r->auth.account_id, r->auth.device_id, vals[0], vals[1], vals[2], vals[3],
+			    (int64_t)json_integer_value(at), (int64_t)json_integer_value(dur)) != DB_DONE)
+			return http_reply_error(r, 503, "store_unavailable", "the plays could not be saved");
+	}
+	http_reply_json(r, 200, json_pack("{s:I}", "recorded", (json_int_t)json_array_size(plays)));
+}
+
+/* GET /api/v1/reports/plays?screen_id=&sha256=&from=&to=&format=csv */
+void content_handle_proof_of_play(struct http_req *r)
+{
+	const char *screen = http_query(r, "screen_id"), *sha = http_query(r, "sha256");
+	const char *from = http_query(r, "from"), *to = http_query(r, "to"), *format = http_query(r, "format");
+	int64_t f = from ? strtoll(from, NULL, 10) : 0, t = to ? strtoll(to, NULL, 10) : INT64_MAX;
+	bool csv = format && strcmp(format, "csv") == 0;
+	struct db_stmt *st = db_prepare(r->db, "SELECT p.screen_id, COALESCE(s.name,''), p.channel_id, p.zone, p.item, "
+					       "p.sha256, COALESCE(m.filename,''), p.started_at, p.duration_ms FROM "
+					       "proof_of_play p LEFT JOIN screens s ON s.id = p.screen_id LEFT JOIN media m "
+					       "ON m.account_id = p.account_id AND m.sha256 = p.sha256 WHERE p.account_id = ? "
+					       "AND (? = '' OR p.screen_id = ?) AND (? = '' OR p.sha256 = ?) AND "
+					       "p.started_at >= ? AND p.started_at <= ? ORDER BY p.started_at LIMIT 100000");
+	if (!st)
+		return http_reply_error(r, 500, "internal", "cannot read proof of play");
+	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_text(st, 2, screen ? screen : "");
+	db_bind_text(st, 3, screen ? screen : "");
+	db_bind_text(st, 4, sha ? sha : "");
+	db_bind_text(st, 5, sha ? sha : "");
+	db_bind_int(st, 6, f);
+	db_bind_int(st, 7, t);
+	json_t *rows = json_array();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = csv ? open_memstream(&buf, &len) : NULL;
+	if (out)
+		fputs("screen_id,screen,channel_id,zone,item,sha256,filename,started_at,duration_ms\r\n", out);
+	while (db_step(st) == DB_ROW) {
+		if (out) {
+			for (int k = 0; k < 7; k++) {
+				const char *v = db_col_text(st, k);
+				fputc('"', out);
+				if (*v == '=' || *v == '+' || *v == '-' || *v == '@')
+					fputc('\'', out);
+				for (; *v; v++) {
+					if (*v == '"')
+						fputc('"', out);
+					fputc(*v, out);
+				}
+				fputs("\",", out);
+			}
+			fprintf(out, "%lld,%lld\r\n", (long long)db_col_int(st, 7), (long long)db_col_int(st, 8));
+		} else {
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "screen_id",
+							      db_col_text(st, 0), "screen", db_col_text(st, 1),
+							      "channel_id", db_col_text(st, 2), "zone", db_col_text(st, 3),
+							      "item", db_col_text(st, 4), "sha256", db_col_text(st, 5),
+							      "filename", db_col_text(st, 6), "started_at",
+							      (json_int_t)db_col_int(st, 7), "duration_ms",
+							      (json_int_t)db_col_int(st, 8)));
+		}
+	}
+	db_done(st);
+	if (out) {
+		json_decref(rows);
+		fclose(out);
+		http_reply_owned(r, 200, "text/csv; charset=utf-8", buf, len);
+		return http_reply_header(r, "Content-Disposition", "attachment; filename=\"proof-of-play.csv\"");
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "plays", rows));
+}

@@ -1,0 +1,444 @@
+/* The media library and object downloads; see content.h. */
+#include "content.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <magic.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/codes.h"
+#include "../../common/log.h"
+#include "../audit/audit.h"
+#include "../http/server.h"
+#include "../store/db.h"
+
+static const struct allowed_type {
+	const char *mime;
+	const char *kind;
+} allowed_types[] = {
+	{"image/png", "image"}, {"image/jpeg", "image"}, {"image/webp", "image"}, {"image/gif", "image"},
+	{"video/mp4", "video"}, {"video/webm", "video"}, {"text/html", "html"},
+};
+
+bool content_is_sha256(const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/media/%.2s/%s", data_dir, sha256, sha256);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+static int ensure_dir(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int64_t account_usage(struct db *db, const char *account_id, int64_t *quota)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+				      "SELECT (SELECT COALESCE(SUM(size),0) FROM media WHERE account_id = ?), quota_bytes "
+				      "FROM accounts WHERE id = ?",
+				      "ss", account_id, account_id);
+	int64_t used = st ? db_col_int(st, 0) : 0;
+	*quota = st ? db_col_int(st, 1) : 0;
+	db_done(st);
+	return used;
+}
+
+json_t *content_media_json(struct db *db, const char *account_id, const char *sha256)
+{
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+				      "SELECT sha256, size, mime, kind, filename, tags, created_at, created_by FROM media "
+				      "WHERE account_id = ? AND sha256 = ?",
+				      "ss", account_id, sha256);
+	if (!st)
+		return NULL;
+	json_error_t e;
+	json_t *tags = json_loads(db_col_text(st, 5), 0, &e);
+	json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:I, s:s}", "sha256", db_col_text(st, 0), "size",
+			      (json_int_t)db_col_int(st, 1), "mime", db_col_text(st, 2), "kind", db_col_text(st, 3),
+			      "filename", db_col_text(st, 4), "tags", tags ? tags : json_array(), "created_at",
+			      (json_int_t)db_col_int(st, 6), "created_by", db_col_text(st, 7));
+	db_done(st);
+	return j;
+}
+
+/* --- upload: PUT /api/v1/media/{sha256}, streamed --- */
+
+struct upload {
+	int fd;
+	char tmp[4096];
+	crypto_hash_sha256_state hash;
+	uint64_t size;
+	int64_t used, quota;
+	bool exists; /* the account has it already: the body is read and dropped */
+	char filename[256];
+};
+
+static void upload_cleanup(struct http_req *r)
+{
+	struct upload *up = r->scratch;
+	if (!up)
+		return;
+	if (up->fd >= 0)
+		close(up->fd);
+	if (up->tmp[0])
+		unlink(up->tmp); /* a no-op once renamed into place */
+}
+
+static void sanitize_filename(const char *in, const char *fallback, char *out, size_t outsz)
+{
+	size_t o = 0;
+	for (const char *p = in ? in : ""; *p && o + 1 < outsz; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+			continue;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	if (o == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
+		snprintf(out, outsz, "%.12s", fallback);
+}
+
+static void reply_quota(struct http_req *r, uint64_t size, int64_t used, int64_t quota)
+{
+	http_reply_error_extra(r, 413, "quota_exceeded",
+			       json_pack("{s:I, s:I, s:I}", "size", (json_int_t)size, "used", (json_int_t)used, "quota",
+					 (json_int_t)quota),
+			       "this upload (%llu bytes) would take the account over its quota: %lld of %lld bytes used",
+			       (unsigned long long)size, (long long)used, (long long)quota);
+}
+
+static void upload_begin(struct http_req *r)
+{
+	const char *sha = http_param(r, "sha256");
+	if (!content_is_sha256(sha))
+		return http_reply_error(r, 400, "invalid_sha256", "the URL must end in the SHA-256 of the body (64 lower-case hex digits)");
+	struct upload *up = calloc(1, sizeof *up);
+	if (!up)
+		return http_reply_error(r, 503, "unavailable", "out of memory");
+	up->fd = -1;
+	r->scratch = up;
+	r->cleanup = upload_cleanup;
+	sanitize_filename(http_header(r, "X-Filename"), sha, up->filename, sizeof up->filename);
+	struct db *db = store_db();
+	if (!db)
+		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+	json_t *existing = content_media_json(db, r->auth.account_id, sha);
+	if (existing) {
+		json_decref(existing);
+		up->exists = true;
+		return;
+	}
+	up->used = account_usage(db, r->auth.account_id, &up->quota);
+	const char *cl = http_header(r, "Content-Length");
+	if (cl && up->used + (int64_t)strtoull(cl, NULL, 10) > up->quota)
+		return reply_quota(r, strtoull(cl, NULL, 10), up->used, up->quota);
+	const char *data = server_config(r->srv)->data_dir;
+	char dir[3000];
+	snprintf(dir, sizeof dir, "%s/media", data);
+	ensure_dir(dir);
+	snprintf(dir, sizeof dir, "%s/media/tmp", data);
+	ensure_dir(dir);
+	char id[CODES_ID_LEN + 1];
+	codes_new_id(id);
+	snprintf(up->tmp, sizeof up->tmp, "%s/%s.part", dir, id);
+	up->fd = open(up->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (up->fd < 0) {
+		up->tmp[0] = '\0';
+		log_event(LOG_ERROR, "cannot create an upload file", "dir", dir, "error", strerror(errno), NULL);
+		return http_reply_error(r, 500, "internal", "the upload cannot be stored");
+	}
+	crypto_hash_sha256_init(&up->hash);
+}
+
+static void upload_chunk(struct http_req *r, const char *data, size_t len)
+{
+	struct upload *up = r->scratch;
+	if (up->exists)
+		return;
+	up->size += len;
+	if (up->used + (int64_t)up->size > up->quota)
+		return reply_quota(r, up->size, up->used, up->quota);
+	crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len);
+	while (len > 0) {
+		ssize_t w = write(up->fd, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(errno), NULL);
+			return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload");
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+}
+
+const struct route_stream content_media_upload = {upload_begin, upload_chunk};
+
+/* libmagic handles are not thread-safe: one per thread, loaded once */
+static pthread_key_t magic_key;
+static pthread_once_t magic_once = PTHREAD_ONCE_INIT;
+static void magic_free(void *m) { magic_close(m); }
+static void magic_init(void) { pthread_key_create(&magic_key, magic_free); }
+
+static const char *sniff(const char *path)
+{
+	pthread_once(&magic_once, magic_init);
+	magic_t m = pthread_getspecific(magic_key);
+	if (!m) {
+		m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
+		if (!m || magic_load(m, NULL) != 0) {
+			if (m)
+				magic_close(m);
+			return NULL;
+		}
+		pthread_setspecific(magic_key, m);
+	}
+	return magic_file(m, path);
+}
+
+void content_handle_media_put(struct http_req *r)
+{
+	struct upload *up = r->scratch;
+	const char *sha = http_param(r, "sha256");
+	if (up->exists) {
+		json_t *m = content_media_json(r->db, r->auth.account_id, sha);
+		return http_reply_json(r, 200, json_pack("{s:o}", "media", m ? m : json_object()));
+	}
+	uint8_t digest[crypto_hash_sha256_BYTES];
+	char hex[65];
+	crypto_hash_sha256_final(&up->hash, digest);
+	codes_hex(digest, sizeof digest, hex);
+	if (strcmp(hex, sha) != 0)
+		return http_reply_error_extra(r, 400, "hash_mismatch", json_pack("{s:s}", "actual", hex),
+					      "the body's SHA-256 is %s, not the %s of the URL: nothing was stored", hex, sha);
+	if (fsync(up->fd) != 0)
+		return http_reply_error(r, 507, "insufficient_storage", "the upload could not be written to disk");
+	close(up->fd);
+	up->fd = -1;
+	const char *mime = sniff(up->tmp);
+	const struct allowed_type *type = NULL;
+	for (size_t i = 0; mime && i < sizeof allowed_types / sizeof allowed_types[0]; i++)
+		if (strcmp(allowed_types[i].mime, mime) == 0)
+			type = &allowed_types[i];
+	if (!type)
+		return http_reply_error(r, 415, "unsupported_type",
+					"this file is %s; the library takes PNG, JPEG, WebP and GIF images, MP4 and WebM "
+					"videos, and HTML pages",
+					mime ? mime : "of an unknown type");
+	char path[4096], dir[4096];
+	const char *data = server_config(r->srv)->data_dir;
+	snprintf(dir, sizeof dir, "%s/media/%.2s", data, sha);
+	if (ensure_dir(dir) != 0 || content_object_path(data, sha, path, sizeof path) != 0 || rename(up->tmp, path) != 0)
+		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
+	up->tmp[0] = '\0';
+	int64_t now = (int64_t)time(NULL);
+	int rc = db_exec(r->db,
+			 "INSERT INTO media(account_id, sha256, size, mime, kind, filename, created_at, created_by) "
+			 "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(account_id, sha256) DO NOTHING",
+			 "ssisssis", r->auth.account_id, sha, (int64_t)up->size, type->mime, type->kind, up->filename, now,
+			 r->auth.login);
+	if (rc != DB_DONE)
+		return http_reply_error(r, 503, "store_unavailable", "the upload could not be recorded");
+	audit_request(r, "media.uploaded", up->filename, sha);
+	json_t *m = content_media_json(r->db, r->auth.account_id, sha);
+	http_reply_json(r, 201, json_pack("{s:o}", "media", m ? m : json_object()));
+}
+
+/* --- the library --- */
+
+void content_handle_media_get(struct http_req *r)
+{
+	const char *sha = http_param(r, "sha256");
+	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	if (!m)
+		return http_reply_error(r, 404, "not_found", "this account has no such media");
+	struct db_stmt *st = db_prepare(r->db, "SELECT c.id, c.name FROM channel_media cm JOIN channels c ON "
+					       "c.id = cm.channel_id WHERE cm.account_id = ? AND cm.sha256 = ?");
+	json_t *used = json_array();
+	if (st) {
+		db_bind_text(st, 1, r->auth.account_id);
+		db_bind_text(st, 2, sha);
+		while (db_step(st) == DB_ROW)
+			json_array_append_new(used, json_pack("{s:s, s:s}", "id", db_col_text(st, 0), "name",
+							      db_col_text(st, 1)));
+		db_done(st);
+	}
+	json_object_set_new(m, "used_by", used);
+	http_reply_json(r, 200, json_pack("{s:o}", "media", m));
+}
+
+void content_handle_media_list(struct http_req *r)
+{
+	const char *q = http_query(r, "q"), *tag = http_query(r, "tag"), *kind = http_query(r, "kind");
+	char like[300], tagq[200];
+	snprintf(like, sizeof like, "%%%s%%", q && strlen(q) < 200 ? q : "");
+	if (tag && (strlen(tag) > 64 || strchr(tag, '"')))
+		return http_reply_error(r, 400, "invalid_parameter", "tag must be at most 64 characters, without quotes");
+	snprintf(tagq, sizeof tagq, "%%\"%s\"%%", tag ? tag : "");
+	struct db_stmt *st = db_prepare(r->db, "SELECT sha256 FROM media WHERE account_id = ? AND filename LIKE ? "
+					       "AND (? = '' OR tags LIKE ?) AND (? = '' OR kind = ?) "
+					       "ORDER BY created_at DESC, sha256 LIMIT 1000");
+	if (!st)
+		return http_reply_error(r, 500, "internal", "cannot list media");
+	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_text(st, 2, like);
+	db_bind_text(st, 3, tag ? tag : "");
+	db_bind_text(st, 4, tagq);
+	db_bind_text(st, 5, kind ? kind : "");
+	db_bind_text(st, 6, kind ? kind : "");
+	json_t *shas = json_array();
+	while (db_step(st) == DB_ROW)
+		json_array_append_new(shas, json_string(db_col_text(st, 0)));
+	db_done(st);
+	json_t *list = json_array();
+	size_t i;
+	json_t *s;
+	json_array_foreach(shas, i, s)
+	{
+		json_t *m = content_media_json(r->db, r->auth.account_id, json_string_value(s));
+		if (m)
+			json_array_append_new(list, m);
+	}
+	json_decref(shas);
+	int64_t quota, used = account_usage(r->db, r->auth.account_id, &quota);
+	http_reply_json(r, 200, json_pack("{s:o, s:I, s:I}", "media", list, "used_bytes", (json_int_t)used,
+					  "quota_bytes", (json_int_t)quota));
+}
+
+void content_handle_media_update(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return;
+	const char *sha = http_param(r, "sha256");
+	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	if (!m)
+		return http_reply_error(r, 404, "not_found", "this account has no such media");
+	json_decref(m);
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "filename") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200)
+				return http_reply_error(r, 400, "invalid_field", "filename must be 1-200 bytes");
+		} else if (strcmp(key, "tags") == 0) {
+			size_t i;
+			json_t *t;
+			if (!json_is_array(v) || json_array_size(v) > 32)
+				return http_reply_error(r, 400, "invalid_field", "tags must be an array of at most 32 strings");
+			json_array_foreach(v, i, t) if (!json_is_string(t) || json_string_length(t) == 0 ||
+							json_string_length(t) > 64 || strchr(json_string_value(t), '"'))
+			{
+				return http_reply_error(r, 400, "invalid_field",
+							"tags[%zu] must be 1-64 characters without quotes", i);
+			}
+		} else {
+			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)", key);
+		}
+	}
+	if ((v = json_object_get(body, "filename"))) {
+		char clean[256];
+		sanitize_filename(json_string_value(v), sha, clean, sizeof clean);
+		db_exec(r->db, "UPDATE media SET filename = ? WHERE account_id = ? AND sha256 = ?", "sss", clean,
+			r->auth.account_id, sha);
+	}
+	if ((v = json_object_get(body, "tags"))) {
+		char *text = json_dumps(v, JSON_COMPACT);
+		db_exec(r->db, "UPDATE media SET tags = ? WHERE account_id = ? AND sha256 = ?", "sss", text ? text : "[]",
+			r->auth.account_id, sha);
+		free(text);
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "media", content_media_json(r->db, r->auth.account_id, sha)));
+}
+
+void content_handle_media_delete(struct http_req *r)
+{
+	const char *sha = http_param(r, "sha256");
+	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	if (!m)
+		return http_reply_error(r, 404, "not_found", "this account has no such media");
+	int rc;
+	struct db_stmt *st = db_query(r->db, &rc,
+				      "SELECT c.name, (SELECT COUNT(*) FROM channel_media x WHERE x.account_id = ? AND "
+				      "x.sha256 = ?) FROM channel_media cm JOIN channels c ON c.id = cm.channel_id "
+				      "WHERE cm.account_id = ? AND cm.sha256 = ? ORDER BY c.name LIMIT 1",
+				      "ssss", r->auth.account_id, sha, r->auth.account_id, sha);
+	if (st) {
+		char name[160];
+		snprintf(name, sizeof name, "%s", db_col_text(st, 0));
+		int64_t n = db_col_int(st, 1);
+		db_done(st);
+		char file[256];
+		snprintf(file, sizeof file, "%s", json_string_value(json_object_get(m, "filename")));
+		json_decref(m);
+		return http_reply_error(r, 409, "media_in_use", "\"%s\" is used by the channel \"%s\"%s; remove it there first",
+					file, name, n > 1 ? " and others" : "");
+	}
+	db_exec(r->db, "DELETE FROM media WHERE account_id = ? AND sha256 = ?", "ss", r->auth.account_id, sha);
+	audit_request(r, "media.deleted", json_string_value(json_object_get(m, "filename")), sha);
+	json_decref(m);
+	/* the bytes go when no account links them any more */
+	st = db_query(r->db, &rc, "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", "s", sha);
+	db_done(st);
+	if (!st && rc == DB_DONE) {
+		char path[4096];
+		if (content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0)
+			unlink(path);
+	}
+	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void serve_object(struct http_req *r, const char *account_id, const char *sha, const char *cache)
+{
+	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
+	if (!m)
+		return http_reply_error(r, 404, "not_found", "no such object");
+	char path[4096], mime[64], etag[72];
+	snprintf(mime, sizeof mime, "%s", json_string_value(json_object_get(m, "mime")));
+	json_decref(m);
+	snprintf(etag, sizeof etag, "\"%s\"", sha);
+	int fd = content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0
+			 ? open(path, O_RDONLY | O_CLOEXEC)
+			 : -1;
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		if (fd >= 0)
+			close(fd);
+		log_event(LOG_ERROR, "object missing from the store", "sha256", sha, NULL);
+		return http_reply_error(r, 500, "internal", "the object is missing from the store");
+	}
+	http_reply_file(r, fd, (uint64_t)sb.st_size, mime, etag);
+	http_reply_header(r, "Cache-Control", cache);
+	/* uploaded HTML never runs with the console's origin */
+	http_reply_header(r, "Content-Security-Policy", "sandbox allow-scripts");
+}
+
+void content_handle_media_content(struct http_req *r)
+{
+	serve_object(r, r->auth.account_id, http_param(r, "sha256"), "private, max-age=3600");
+}
+
+void content_handle_device_object(struct http_req *r)
+{
+	serve_object(r, r->auth.account_id, http_param(r, "sha256"), "private, max-age=31536000, immutable");
+}
