@@ -15,71 +15,32 @@
 #include <unistd.h>
 
 #include "actions.h"
+#include "agent_internal.h"
 #include "common/log.h"
 #include "kiosk.h"
 #include "state.h"
 
-#define PLAYER_VERSION "0.1.0"
 #define MAX_RESPONSE (1u << 20)
 #define MAX_SCREENSHOT (8u << 20)
 #define BACKOFF_MAX_MS 60000
 
 volatile sig_atomic_t agent_stop;
 
-struct call;
-struct agent;
-typedef void (*call_done)(struct agent *a, struct call *c, CURLcode rc, long status);
-
-struct call {
-	CURL *easy;
-	struct curl_slist *headers;
-	char *resp;
-	size_t resp_len;
-	char *body;
-	size_t body_len;
-	bool busy;
-	call_done done;
-	int64_t sent_wall_ms;
-	char ack_id[CODES_ID_LEN + 1];
-};
-
-enum phase { UNPAIRED, PAIRING, PAIRED };
-
-struct agent {
-	const struct player_config *cfg;
-	struct player_state *st;
-	struct kiosk *kiosk;
-	CURLM *multi;
-	struct call pair, poll, beat, work;
-	enum phase phase;
-	char device_code[128];
-	int64_t interval_ms, pair_expires_ms, next_pair_ms, next_token_ms, next_poll_ms, next_beat_ms, next_work_ms;
-	unsigned failures;
-	int64_t started_ms, clock_offset_ms;
-	char last_error[256];
-	bool online;
-	/* a captured screenshot waiting to be uploaded */
-	char *shot;
-	size_t shot_len;
-	char shot_id[CODES_ID_LEN + 1];
-	char then[16]; /* after the current ack: "reboot" or "restart" */
-};
-
-static int64_t mono_ms(void)
+int64_t mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t wall_ms(void)
+int64_t wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t backoff_ms(unsigned failures)
+int64_t backoff_ms(unsigned failures)
 {
 	int64_t base = 1000;
 	for (unsigned i = 0; i < failures && base < BACKOFF_MAX_MS; i++)
@@ -95,6 +56,8 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 {
 	struct call *c = userdata;
 	size_t len = size * n;
+	if (c->out)
+		return fwrite(ptr, 1, len, c->out);
 	if (c->resp_len + len > MAX_RESPONSE)
 		return 0; /* makes curl fail the transfer */
 	char *b = realloc(c->resp, c->resp_len + len + 1);
@@ -121,7 +84,7 @@ void agent_curl_defaults(void *easy, const struct player_config *cfg)
 }
 
 /* Starts a request on slot c. body (copied) may be NULL for GET. */
-static int call_start(struct agent *a, struct call *c, const char *method, const char *path, const void *body,
+int call_start(struct agent *a, struct call *c, const char *method, const char *path, const void *body,
 		      size_t body_len, const char *content_type, long timeout_s, bool with_token, call_done done)
 {
 	char url[2048];
@@ -129,6 +92,7 @@ static int call_start(struct agent *a, struct call *c, const char *method, const
 	if (!c->easy && !(c->easy = curl_easy_init()))
 		return -1;
 	curl_easy_reset(c->easy);
+	c->out = NULL;
 	agent_curl_defaults(c->easy, a->cfg);
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
 	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT, timeout_s);
@@ -171,7 +135,7 @@ static int call_start(struct agent *a, struct call *c, const char *method, const
 	return 0;
 }
 
-static json_t *resp_json(struct call *c)
+json_t *resp_json(struct call *c)
 {
 	json_error_t e;
 	return c->resp ? json_loadb(c->resp, c->resp_len, 0, &e) : NULL;
@@ -182,7 +146,7 @@ static const char *error_code(json_t *j)
 	return json_string_value(json_object_get(json_object_get(j, "error"), "code"));
 }
 
-static void note_error(struct agent *a, const char *what, CURLcode rc, long status)
+void note_error(struct agent *a, const char *what, CURLcode rc, long status)
 {
 	if (rc != CURLE_OK)
 		snprintf(a->last_error, sizeof a->last_error, "%s: %s", what, curl_easy_strerror(rc));
@@ -195,7 +159,7 @@ static void note_error(struct agent *a, const char *what, CURLcode rc, long stat
 	kiosk_set_status(a->kiosk, a->phase == PAIRED ? "offline" : "pairing", a->last_error);
 }
 
-static void note_success(struct agent *a)
+void note_success(struct agent *a)
 {
 	a->failures = 0;
 	if (!a->online && a->phase == PAIRED) {
@@ -205,7 +169,7 @@ static void note_success(struct agent *a)
 	a->online = a->phase == PAIRED;
 }
 
-static void forget_token(struct agent *a)
+void forget_token(struct agent *a)
 {
 	log_event(LOG_WARN, "the server revoked this screen's token; pairing again", NULL);
 	state_forget_token(a->st);
@@ -235,6 +199,7 @@ static void on_token(struct agent *a, struct call *c, CURLcode rc, long status)
 			kiosk_set_status(a->kiosk, "online", "");
 			a->online = true;
 			a->next_poll_ms = a->next_beat_ms = mono_ms();
+			sync_request(a->sync, NULL);
 		} else {
 			log_event(LOG_ERROR, "cannot store the access token", "dir", a->st->dir, NULL);
 			a->phase = UNPAIRED;
@@ -312,7 +277,7 @@ static void start_pairing(struct agent *a)
 
 /* ---------- instructions ---------- */
 
-static void queue_ack(struct agent *a, const char *id, bool ok, json_t *result, const char *then)
+void queue_ack(struct agent *a, const char *id, bool ok, json_t *result, const char *then)
 {
 	json_t *ack = json_pack("{s:s, s:s, s:o}", "id", id, "status", ok ? "ok" : "failed", "result",
 				result ? result : json_object());
@@ -395,6 +360,8 @@ static void execute(struct agent *a, json_t *ins)
 			if (cmd && *cmd)
 				action_output_free(&out);
 		}
+	} else if (strcmp(type, "manifest_changed") == 0) {
+		sync_request(a->sync, id); /* acknowledged once the new content is complete */
 	} else if (strcmp(type, "change_channel") == 0) {
 		queue_ack(a, id, false, reason("this player version cannot play channels yet"), NULL);
 	} else {
@@ -540,6 +507,9 @@ static void on_beat(struct agent *a, struct call *c, CURLcode rc, long status)
 	if (rc == CURLE_OK && status == 200 && json_is_integer(st)) {
 		int64_t now = wall_ms();
 		a->clock_offset_ms = json_integer_value(st) - (c->sent_wall_ms + now) / 2;
+		json_t *mv = json_object_get(j, "manifest_version");
+		if (json_is_integer(mv))
+			sync_note_version(a->sync, json_integer_value(mv));
 		note_success(a);
 	} else {
 		note_error(a, "heartbeat", rc, status);
@@ -551,15 +521,58 @@ static void start_beat(struct agent *a)
 {
 	char os[200];
 	os_name(os, sizeof os);
-	json_t *body = json_pack("{s:s, s:I, s:I, s:n, s:I, s:s, s:s, s:I}", "version", PLAYER_VERSION, "uptime_s",
+	const char *playing = sync_now_playing(a->sync);
+	json_t *body = json_pack("{s:s, s:I, s:I, s:s?, s:I, s:s, s:s, s:I}", "version", PLAYER_VERSION, "uptime_s",
 				 (json_int_t)((mono_ms() - a->started_ms) / 1000), "clock_offset_ms",
-				 (json_int_t)a->clock_offset_ms, "now_playing", "cache_bytes", (json_int_t)0,
-				 "last_error", a->last_error, "os", os, "last_seq", (json_int_t)a->st->last_seq);
+				 (json_int_t)a->clock_offset_ms, "now_playing", playing, "cache_bytes",
+				 (json_int_t)sync_cache_bytes(a->sync), "last_error", a->last_error, "os", os, "last_seq",
+				 (json_int_t)a->st->last_seq);
+	if (body && !playing)
+		json_object_set_new(body, "now_playing", json_null());
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text)
 		call_start(a, &a->beat, "POST", "/api/v1/device/heartbeat", text, strlen(text), "application/json", 30,
 			   true, on_beat);
+	free(text);
+}
+
+/* ---------- proof of play ---------- */
+
+static void on_played(struct agent *a, struct call *c, CURLcode rc, long status)
+{
+	(void)c;
+	if (status == 401) {
+		forget_token(a);
+		return;
+	}
+	if (rc != CURLE_OK || status >= 500) {
+		note_error(a, "proof of play", rc, status);
+		a->next_played_ms = mono_ms() + backoff_ms(a->failures);
+		return; /* the batch stays and goes with the next attempt */
+	}
+	json_array_clear(a->plays); /* delivered, or refused for good (4xx) */
+	a->next_played_ms = mono_ms() + 15000;
+}
+
+static void start_played(struct agent *a)
+{
+	json_t *fresh = kiosk_take_plays(a->kiosk);
+	if (fresh && json_array_size(a->plays) < 10000)
+		json_array_extend(a->plays, fresh);
+	json_decref(fresh);
+	if (json_array_size(a->plays) == 0) {
+		a->next_played_ms = mono_ms() + 15000;
+		return;
+	}
+	while (json_array_size(a->plays) > 1000) /* the server takes 1000 a request */
+		json_array_remove(a->plays, 0);
+	json_t *body = json_pack("{s:O}", "plays", a->plays);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text)
+		call_start(a, &a->played, "POST", "/api/v1/device/played", text, strlen(text), "application/json", 30,
+			   true, on_played);
 	free(text);
 }
 
@@ -595,6 +608,9 @@ static void schedule(struct agent *a)
 	}
 	if (!a->work.busy && now >= a->next_work_ms)
 		start_work(a);
+	if (!a->played.busy && now >= a->next_played_ms)
+		start_played(a);
+	sync_schedule(a->sync);
 }
 
 static int64_t next_timer(struct agent *a)
@@ -604,14 +620,15 @@ static int64_t next_timer(struct agent *a)
 			  a->phase == PAIRING ? a->next_token_ms : INT64_MAX,
 			  a->phase == PAIRED && !a->poll.busy ? a->next_poll_ms : INT64_MAX,
 			  a->phase == PAIRED && !a->beat.busy ? a->next_beat_ms : INT64_MAX,
-			  a->phase == PAIRED && !a->work.busy ? a->next_work_ms : INT64_MAX};
+			  a->phase == PAIRED && !a->work.busy ? a->next_work_ms : INT64_MAX,
+			  a->phase == PAIRED ? sync_next_due(a->sync) : INT64_MAX};
 	for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++)
 		if (cand[i] < t)
 			t = cand[i];
 	return t > now ? t - now : 0;
 }
 
-static void free_call(struct agent *a, struct call *c)
+void free_call(struct agent *a, struct call *c)
 {
 	if (c->easy) {
 		if (c->busy)
@@ -636,6 +653,14 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	json_t *ack;
 	json_array_foreach(st->pending_acks, i, ack) json_object_del(ack, "then");
 	a.phase = st->token[0] ? PAIRED : UNPAIRED;
+	a.plays = json_array();
+	a.next_played_ms = mono_ms() + 15000;
+	a.sync = sync_create(&a);
+	if (!a.sync) {
+		curl_multi_cleanup(a.multi);
+		json_decref(a.plays);
+		return 1;
+	}
 	kiosk_set_status(kiosk, a.phase == PAIRED ? "connecting" : "pairing", "");
 	while (!agent_stop) {
 		schedule(&a);
@@ -663,6 +688,9 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	free_call(&a, &a.poll);
 	free_call(&a, &a.beat);
 	free_call(&a, &a.work);
+	free_call(&a, &a.played);
+	sync_destroy(a.sync);
+	json_decref(a.plays);
 	free(a.shot);
 	curl_multi_cleanup(a.multi);
 	sodium_memzero(a.device_code, sizeof a.device_code);

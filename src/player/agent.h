@@ -23,6 +23,7 @@ struct player_config {
 	const char *screenshot_command;
 	unsigned heartbeat_s;
 	unsigned poll_wait_s;
+	unsigned long long download_rate; /* bytes/s per download, 0 = unlimited */
 	char *const *argv; /* for restart_player */
 };
 

@@ -14,6 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/range.h"
 
 #include "kiosk_assets.h"
 
@@ -28,7 +33,13 @@ struct kiosk {
 	char code[16], uri[512], status[32], detail[256];
 	int64_t identify_until_ms;
 	char *qr_svg;
+	char manifest_path[1200], objects_dir[1200];
+	int64_t manifest_version;
+	json_t *plays; /* posted by the page, taken by the agent */
 };
+
+#define MAX_PLAYS_KEPT 20000
+#define MAX_PLAYED_BODY (256 * 1024)
 
 static int64_t wall_ms(void)
 {
@@ -105,12 +116,41 @@ void kiosk_identify(struct kiosk *k, unsigned seconds)
 	pthread_mutex_unlock(&k->lock);
 }
 
+void kiosk_set_content(struct kiosk *k, const char *manifest_path, const char *objects_dir)
+{
+	pthread_mutex_lock(&k->lock);
+	snprintf(k->manifest_path, sizeof k->manifest_path, "%s", manifest_path);
+	snprintf(k->objects_dir, sizeof k->objects_dir, "%s", objects_dir);
+	pthread_mutex_unlock(&k->lock);
+}
+
+void kiosk_set_manifest_version(struct kiosk *k, int64_t version)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	if (k->manifest_version != version) {
+		k->manifest_version = version;
+		bump(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+json_t *kiosk_take_plays(struct kiosk *k)
+{
+	pthread_mutex_lock(&k->lock);
+	json_t *out = k->plays;
+	k->plays = json_array();
+	pthread_mutex_unlock(&k->lock);
+	return out;
+}
+
 /* Called with the lock held. */
 static char *state_json(struct kiosk *k)
 {
-	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I}", "version", (json_int_t)k->version, "status", k->status,
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "version", (json_int_t)k->version, "status", k->status,
 			      "detail", k->detail, "identify_until", (json_int_t)k->identify_until_ms, "now",
-			      (json_int_t)wall_ms());
+			      (json_int_t)wall_ms(), "manifest_version", (json_int_t)k->manifest_version);
 	if (j && k->code[0])
 		json_object_set_new(j, "pairing", json_pack("{s:s, s:s}", "code", k->code, "uri", k->uri));
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -190,7 +230,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Content-Security-Policy",
 				"default-src 'self'; img-src 'self' data: blob: https: http:; media-src 'self' blob: "
-				"https: http:; frame-src https: http:; connect-src 'self'");
+				"https: http:; frame-src 'self' https: http:; connect-src 'self'");
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -208,17 +248,158 @@ static const char *type_of(const char *name)
 	return "application/octet-stream";
 }
 
+struct body {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+static void free_body(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (*ctx && *ctx != (void *)1) {
+		struct body *b = *ctx;
+		free(b->data);
+		free(b);
+	}
+	*ctx = NULL;
+}
+
+static enum MHD_Result error_reply(struct MHD_Connection *c, unsigned status, const char *code, const char *msg)
+{
+	char *text = NULL;
+	json_t *j = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	return reply(c, status, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, const char *sha)
+{
+	bool hex = strlen(sha) == 64;
+	for (const char *p = sha; hex && *p; p++)
+		hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+	if (!hex)
+		return error_reply(c, 404, "not_found", "no such object");
+	char path[1400];
+	pthread_mutex_lock(&k->lock);
+	snprintf(path, sizeof path, "%s/%s", k->objects_dir, sha);
+	pthread_mutex_unlock(&k->lock);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return error_reply(c, 404, "not_found", "this object is not in the cache");
+	}
+	uint64_t size = (uint64_t)sb.st_size, from = 0, to = size ? size - 1 : 0;
+	int rr = range_parse(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range"), size, &from, &to);
+	if (rr < 0 || size == 0) {
+		close(fd);
+		return rr < 0 ? error_reply(c, 416, "range_not_satisfiable", "the range is past the end")
+			      : reply(c, 200, "application/octet-stream", "", 0, MHD_RESPMEM_PERSISTENT);
+	}
+	struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from);
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	char etag[72], cr[96];
+	snprintf(etag, sizeof etag, "\"%s\"", sha);
+	MHD_add_response_header(r, "ETag", etag);
+	MHD_add_response_header(r, "Accept-Ranges", "bytes");
+	MHD_add_response_header(r, "Cache-Control", "private, max-age=31536000, immutable");
+	if (rr == 1) {
+		snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
+			 (unsigned long long)size);
+		MHD_add_response_header(r, "Content-Range", cr);
+	}
+	enum MHD_Result ret = MHD_queue_response(c, rr == 1 ? 206 : 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result take_played(struct kiosk *k, struct MHD_Connection *c, struct body *b)
+{
+	json_error_t e;
+	json_t *j = b->too_big ? NULL : json_loadb(b->data ? b->data : "", b->len, 0, &e);
+	json_t *plays = json_object_get(j, "plays");
+	if (!json_is_array(plays)) {
+		json_decref(j);
+		return error_reply(c, 400, "invalid_json", "expected {\"plays\":[...]} of at most 256 KiB");
+	}
+	pthread_mutex_lock(&k->lock);
+	size_t i;
+	json_t *p;
+	json_array_foreach(plays, i, p) if (json_is_object(p) && json_array_size(k->plays) < MAX_PLAYS_KEPT)
+		json_array_append(k->plays, p);
+	pthread_mutex_unlock(&k->lock);
+	json_decref(j);
+	static const char ok[] = "{\"ok\":true}";
+	return reply(c, 200, "application/json", ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **ctx)
 {
 	(void)version;
-	(void)upload;
-	(void)upload_size;
 	struct kiosk *k = cls;
 	if (!*ctx) {
-		*ctx = (void *)1;
+		if (strcmp(method, "POST") == 0) {
+			struct body *b = calloc(1, sizeof *b);
+			if (!b)
+				return MHD_NO;
+			*ctx = b;
+		} else {
+			*ctx = (void *)1;
+		}
 		return MHD_YES;
 	}
+	if (strcmp(method, "POST") == 0) {
+		struct body *b = *ctx;
+		if (*upload_size) {
+			if (b->len + *upload_size > MAX_PLAYED_BODY) {
+				b->too_big = true;
+			} else {
+				char *d = realloc(b->data, b->len + *upload_size + 1);
+				if (!d)
+					return MHD_NO;
+				memcpy(d + b->len, upload, *upload_size);
+				b->data = d;
+				b->len += *upload_size;
+				b->data[b->len] = '\0';
+			}
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		if (strcmp(url, "/played") == 0)
+			return take_played(k, c, b);
+	}
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/manifest") == 0) {
+		char path[1200];
+		pthread_mutex_lock(&k->lock);
+		snprintf(path, sizeof path, "%s", k->manifest_path);
+		pthread_mutex_unlock(&k->lock);
+		FILE *f = path[0] ? fopen(path, "rb") : NULL;
+		char *text = NULL;
+		long len = 0;
+		if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len < (64 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+		    (text = malloc((size_t)len)) && fread(text, 1, (size_t)len, f) != (size_t)len) {
+			free(text);
+			text = NULL;
+		}
+		if (f)
+			fclose(f);
+		if (!text)
+			return error_reply(c, 404, "no_manifest", "no content has been received yet");
+		return reply(c, 200, "application/json", text, (size_t)len, MHD_RESPMEM_MUST_FREE);
+	}
+	if (strcmp(method, "GET") == 0 && strncmp(url, "/objects/", 9) == 0)
+		return serve_object(k, c, url + 9);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		static const char msg[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"read only\"}}";
 		return reply(c, 405, "application/json", msg, sizeof msg - 1, MHD_RESPMEM_PERSISTENT);
@@ -288,9 +469,10 @@ struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz)
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->changed, NULL);
 	snprintf(k->status, sizeof k->status, "starting");
+	k->plays = json_array();
 	k->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
 				on_request, k, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
-				(unsigned)32, MHD_OPTION_END);
+				(unsigned)32, MHD_OPTION_NOTIFY_COMPLETED, free_body, NULL, MHD_OPTION_END);
 	if (!k->d) {
 		snprintf(err, errsz, "cannot listen on %s for the kiosk page (in use?)", listen);
 		pthread_mutex_destroy(&k->lock);
@@ -319,5 +501,6 @@ void kiosk_stop(struct kiosk *k)
 	pthread_mutex_destroy(&k->lock);
 	pthread_cond_destroy(&k->changed);
 	free(k->qr_svg);
+	json_decref(k->plays);
 	free(k);
 }

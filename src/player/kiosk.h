@@ -23,4 +23,13 @@ void kiosk_set_pairing(struct kiosk *k, const char *code, const char *uri);
 void kiosk_set_status(struct kiosk *k, const char *status, const char *detail);
 void kiosk_identify(struct kiosk *k, unsigned seconds);
 
+/* Where the active manifest and the object cache are (set once at start). */
+void kiosk_set_content(struct kiosk *k, const char *manifest_path, const char *objects_dir);
+/* A new complete manifest is active: the page reloads it. */
+void kiosk_set_manifest_version(struct kiosk *k, int64_t version);
+/* The proof-of-play entries the page posted since the last call (a JSON
+ * array the caller owns). */
+struct json_t;
+struct json_t *kiosk_take_plays(struct kiosk *k);
+
 #endif

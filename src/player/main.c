@@ -23,7 +23,19 @@
 #include "kiosk.h"
 #include "state.h"
 
-enum { S_SERVER, S_DATA, S_CA, S_KIOSK, S_REBOOT, S_VOLUME, S_BRIGHTNESS, S_SCREENSHOT, S_HEARTBEAT, S_COUNT };
+enum {
+	S_SERVER,
+	S_DATA,
+	S_CA,
+	S_KIOSK,
+	S_REBOOT,
+	S_VOLUME,
+	S_BRIGHTNESS,
+	S_SCREENSHOT,
+	S_HEARTBEAT,
+	S_RATE,
+	S_COUNT
+};
 
 static const struct setting {
 	const char *flag, *key, *env, *def, *help;
@@ -46,6 +58,8 @@ static const struct setting {
 			  "command printing a PNG of the display on stdout"},
 	[S_HEARTBEAT] = {"--heartbeat-seconds", "heartbeat_seconds", "VITRINE_HEARTBEAT_SECONDS", "30",
 			 "seconds between heartbeats"},
+	[S_RATE] = {"--download-rate", "download_rate", "VITRINE_DOWNLOAD_RATE", "0",
+		    "content download limit in bytes per second (0: none), for slow site links"},
 };
 
 static char *values[S_COUNT];
@@ -172,6 +186,7 @@ int main(int argc, char **argv)
 		.brightness_command = values[S_BRIGHTNESS],
 		.screenshot_command = values[S_SCREENSHOT],
 		.heartbeat_s = (unsigned)heartbeat,
+		.download_rate = strtoull(values[S_RATE], NULL, 10),
 		.poll_wait_s = 30,
 		.argv = argv,
 	};

@@ -195,6 +195,7 @@ class Player:
     def start(self):
         self.out = open(self.out_path, "ab")
         self.log = open(self.log_path, "ab")
+        self.log_offset = self.log.tell()
         self.proc = subprocess.Popen(
             [PLAYER_BIN, "--data", self.data, "--server", self.server_url, "--kiosk-listen", "127.0.0.1:0",
              "--heartbeat-seconds", "2"] + self.extra,
@@ -237,6 +238,13 @@ class Player:
                 raise AssertionError("player exited: " + self.read_log())
             time.sleep(0.05)
         raise AssertionError("no pairing code printed: " + self.read_log())
+
+    def kiosk_url(self):
+        """The kiosk page address, from the player's start-up log line."""
+        def find():
+            lines = [l for l in self.read_log()[self.log_offset:].splitlines() if "vitrine-player started" in l]
+            return lines[-1].split(" kiosk=", 1)[1].split(" ", 1)[0].rstrip("/") if lines else None
+        return wait_for(find, what="the kiosk address")
 
     def token(self):
         path = os.path.join(self.data, "token")

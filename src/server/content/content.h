@@ -26,6 +26,8 @@ struct db;
 #define CONTENT_MAX_UPLOAD ((size_t)4 << 30) /* 4 GiB per object */
 
 /* media.c */
+/* Object bytes queued to screens and object responses, for /metrics. */
+extern _Atomic uint64_t content_object_bytes_total, content_object_responses_total;
 extern const struct route_stream content_media_upload;
 bool content_is_sha256(const char *s);
 int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz);

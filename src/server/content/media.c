@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -408,6 +409,8 @@ void content_handle_media_delete(struct http_req *r)
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 }
 
+_Atomic uint64_t content_object_bytes_total, content_object_responses_total;
+
 static void serve_object(struct http_req *r, const char *account_id, const char *sha, const char *cache)
 {
 	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
@@ -441,4 +444,8 @@ void content_handle_media_content(struct http_req *r)
 void content_handle_device_object(struct http_req *r)
 {
 	serve_object(r, r->auth.account_id, http_param(r, "sha256"), "private, max-age=31536000, immutable");
+	if (r->resp && (r->status == 200 || r->status == 206)) {
+		atomic_fetch_add(&content_object_bytes_total, r->resp_len);
+		atomic_fetch_add(&content_object_responses_total, 1);
+	}
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../../common/log.h"
+#include "../../common/range.h"
 #include "../store/db.h"
 #include "metrics.h"
 
@@ -97,47 +98,6 @@ void http_reply_owned(struct http_req *r, unsigned status, const char *content_t
 	set_response(r, status, resp, content_type);
 }
 
-/* Parses "bytes=A-B", "bytes=A-" or "bytes=-N" against size. Returns 1 for a
- * satisfiable range, 0 for none/ignored, -1 for unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
-{
-	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-		return 0; /* absent, or several ranges: send it all */
-	const char *p = h + 6;
-	char *end;
-	if (*p == '-') {
-		unsigned long long n = strtoull(p + 1, &end, 10);
-		if (end == p + 1 || *end || n == 0)
-			return 0;
-		if (size == 0)
-			return -1;
-		*from = n >= size ? 0 : size - n;
-		*to = size - 1;
-		return 1;
-	}
-	if (*p < '0' || *p > '9')
-		return 0;
-	unsigned long long a = strtoull(p, &end, 10);
-	if (*end != '-')
-		return 0;
-	const char *q = end + 1;
-	unsigned long long b = size ? size - 1 : 0;
-	if (*q) {
-		if (*q < '0' || *q > '9')
-			return 0;
-		b = strtoull(q, &end, 10);
-		if (*end || b < a)
-			return 0;
-		if (b >= size)
-			b = size - 1;
-	}
-	if (a >= size)
-		return -1;
-	*from = a;
-	*to = b;
-	return 1;
-}
-
 void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag)
 {
 	const char *inm = http_header(r, "If-None-Match");
@@ -150,7 +110,7 @@ void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *cont
 	uint64_t from = 0, to = size ? size - 1 : 0;
 	const char *range = http_header(r, "Range");
 	const char *if_range = http_header(r, "If-Range");
-	int rr = (if_range && etag && strcmp(if_range, etag) != 0) ? 0 : parse_range(range, size, &from, &to);
+	int rr = (if_range && etag && strcmp(if_range, etag) != 0) ? 0 : range_parse(range, size, &from, &to);
 	if (rr < 0) {
 		close(fd);
 		http_reply_error(r, 416, "range_not_satisfiable", "the range starts after the end of the %llu bytes",
@@ -168,6 +128,7 @@ void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *cont
 	set_response(r, rr == 1 ? 206 : 200, resp, content_type);
 	if (!resp)
 		return;
+	r->resp_len = len;
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	if (etag)
 		MHD_add_response_header(resp, "ETag", etag);

@@ -91,6 +91,7 @@ struct http_req {
 
 	unsigned status;
 	struct MHD_Response *resp;
+	uint64_t resp_len; /* body bytes of a file reply (http_reply_file) */
 	enum http_phase phase;
 
 	void (*deferred)(struct http_req *r); /* set by http_defer */

@@ -6,7 +6,12 @@
  */
 #include "ops.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../content/content.h"
 
 #include "../http/server.h"
 #include "../store/db.h"
@@ -38,10 +43,20 @@ void ops_handle_metrics(struct http_req *r)
 		http_reply_error(r, 403, "forbidden", "metrics are not served to %s (see metrics_allow)", r->ip);
 		return;
 	}
-	char *text = server_render_metrics(r->srv);
-	if (!text) {
+	char *http = server_render_metrics(r->srv), *text = NULL;
+	if (!http || asprintf(&text,
+			      "%s# HELP vitrine_device_object_bytes_total Object bytes queued to screens.\n"
+			      "# TYPE vitrine_device_object_bytes_total counter\n"
+			      "vitrine_device_object_bytes_total %llu\n"
+			      "# HELP vitrine_device_object_responses_total Object responses (200 or 206) to screens.\n"
+			      "# TYPE vitrine_device_object_responses_total counter\n"
+			      "vitrine_device_object_responses_total %llu\n",
+			      http, (unsigned long long)atomic_load(&content_object_bytes_total),
+			      (unsigned long long)atomic_load(&content_object_responses_total)) < 0) {
+		free(http);
 		http_reply_error(r, 500, "internal", "out of memory");
 		return;
 	}
+	free(http);
 	http_reply_owned(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
 }

@@ -1,0 +1,300 @@
+"""Signage content (SPEC section 3): the media library, channels, manifests,
+and a player that syncs, verifies, resumes and keeps playing offline."""
+import hashlib
+import os
+import signal
+import struct
+import time
+import zlib
+
+import requests
+
+from conftest import Client, wait_for
+
+
+def png(rgb, w=16, h=16):
+    raw = b"".join(b"\x00" + bytes(rgb) * w for _ in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def upload(client, data, name="file.png"):
+    sha = hashlib.sha256(data).hexdigest()
+    r = client.put("/api/v1/media/" + sha, data=data, headers={"X-Filename": name})
+    assert r.status_code in (200, 201), r.text
+    return sha
+
+
+def metric(server, name):
+    for line in requests.get(server.url + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return 0
+
+
+def three_zones(shas):
+    return {"name": "Lobby", "width": 1920, "height": 1080, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 1280, "h": 1080, "items": [{"media": shas[0], "duration": 5}]},
+        {"name": "side", "x": 1280, "y": 0, "w": 640, "h": 540,
+         "items": [{"media": shas[1], "duration": 5}, {"media": shas[2], "duration": 5, "transition": "slide"}]},
+        {"name": "ticker", "x": 1280, "y": 540, "w": 640, "h": 540,
+         "items": [{"text": "Welcome", "duration": 10}, {"url": "https://example.org/", "duration": 10}]}]}
+
+
+def paired_player(server, admin, make_player, name="Wall", **kw):
+    player = make_player(server, **kw).start()
+    sid = admin.post("/api/v1/pairings", json={"user_code": player.wait_code(), "name": name}).json()["screen"]["id"]
+    wait_for(player.token, timeout=20, what="token")
+    return player, sid
+
+
+def kiosk_manifest(player, version=None, timeout=20):
+    """The kiosk's manifest once it has a channel (and at least version)."""
+    url = player.kiosk_url()
+
+    def get():
+        r = requests.get(url + "/manifest")
+        if r.status_code == 200 and r.json()["channel"] and (version is None or r.json()["version"] >= version):
+            return r.json()
+        return None
+    return wait_for(get, timeout=timeout, what="the kiosk to have the manifest")
+
+
+def test_upload_is_verified_deduplicated_and_typed(server, admin):
+    data = png((255, 0, 0))
+    sha = hashlib.sha256(data).hexdigest()
+    assert admin.s.head(server.url + "/api/v1/media/" + sha).status_code == 404
+    r = admin.put("/api/v1/media/" + sha, data=data, headers={"X-Filename": "../../red.png"})
+    assert r.status_code == 201 and r.json()["media"]["mime"] == "image/png"
+    assert r.json()["media"]["filename"] == "....red.png"  # no path can be smuggled
+    assert admin.put("/api/v1/media/" + sha, data=data).status_code == 200  # stored once
+    assert admin.s.head(server.url + "/api/v1/media/" + sha).status_code == 200
+    # a body that does not hash to the URL is refused and nothing is stored
+    other = png((0, 0, 255))
+    wrong = "0" * 64
+    r = admin.put("/api/v1/media/" + wrong, data=other)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "hash_mismatch"
+    assert r.json()["error"]["actual"] == hashlib.sha256(other).hexdigest()
+    assert admin.s.head(server.url + "/api/v1/media/" + wrong).status_code == 404
+    assert os.listdir(os.path.join(server.data, "media", "tmp")) == []
+    # the type is sniffed, not trusted from the name
+    exe = b"\x7fELF" + os.urandom(200)
+    r = admin.put("/api/v1/media/" + hashlib.sha256(exe).hexdigest(), data=exe, headers={"X-Filename": "x.png"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_type"
+    assert admin.put("/api/v1/media/NOTHEX", data=data).status_code == 400
+    listing = admin.get("/api/v1/media").json()
+    assert [m["sha256"] for m in listing["media"]] == [sha] and listing["used_bytes"] == len(data)
+    assert admin.patch("/api/v1/media/" + sha, json={"tags": ["lobby"]}).json()["media"]["tags"] == ["lobby"]
+    assert [m["sha256"] for m in admin.get("/api/v1/media?tag=lobby").json()["media"]] == [sha]
+    assert admin.get("/api/v1/media?tag=none").json()["media"] == []
+    r = admin.get("/api/v1/media/%s/content" % sha, headers={"Range": "bytes=0-7"})
+    assert r.status_code == 206 and r.content == data[:8]
+
+
+def test_channel_validation_names_the_json_path(admin):
+    sha = upload(admin, png((1, 2, 3)))
+    base = three_zones([sha, sha, sha])
+    cases = [
+        (lambda c: c["zones"][1].update(w=700), "zones[1].w"),
+        (lambda c: c["zones"][0]["items"][0].update(duration=0), "zones[0].items[0].duration"),
+        (lambda c: c["zones"][2]["items"][1].update(url="ftp://x"), "zones[2].items[1].url"),
+        (lambda c: c["zones"][0]["items"][0].update(media="a" * 64), "zones[0].items[0].media"),
+        (lambda c: c["zones"][0].update(colour="red"), "zones[0].colour"),
+        (lambda c: c["zones"][1]["items"][0].update(valid={"days": [0]}), "zones[1].items[0].valid.days"),
+        (lambda c: c["zones"][1].update(name="main"), "zones[1].name"),
+    ]
+    import copy
+    for mutate, path in cases:
+        body = copy.deepcopy(base)
+        mutate(body)
+        r = admin.post("/api/v1/channels", json=body)
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["error"]["path"] == path and r.json()["error"]["message"].startswith(path)
+    assert admin.get("/api/v1/channels").json()["channels"] == []  # nothing half-written
+
+
+def test_player_syncs_exactly_what_it_needs(server, admin, make_player):
+    imgs = [png((255, 0, 0)), png((0, 255, 0)), png((0, 0, 255))]
+    shas = [upload(admin, d) for d in imgs]
+    cid = admin.post("/api/v1/channels", json=three_zones(shas)).json()["channel"]["id"]
+    player, sid = paired_player(server, admin, make_player)
+    before = metric(server, "vitrine_device_object_bytes_total")
+    assert admin.put("/api/v1/screens/%s/channel" % sid, json={"channel_id": cid}).status_code == 200
+    m = kiosk_manifest(player)
+    assert sorted(o["sha256"] for o in m["objects"]) == sorted(shas)
+    assert metric(server, "vitrine_device_object_bytes_total") - before == sum(len(d) for d in imgs)
+    url = player.kiosk_url()
+    for sha, data in zip(shas, imgs):
+        assert requests.get(url + "/objects/" + sha).content == data
+    # change one item: only the new object moves
+    new = png((9, 9, 9))
+    body = three_zones([shas[0], shas[1], upload(admin, new)])
+    before = metric(server, "vitrine_device_object_bytes_total")
+    r = admin.put("/api/v1/channels/" + cid, json=body)
+    assert r.status_code == 200 and r.json()["changed"] is True
+    m2 = kiosk_manifest(player, version=m["version"] + 1)
+    assert metric(server, "vitrine_device_object_bytes_total") - before == len(new)
+    # the object no manifest needs is collected from the cache
+    objects = os.listdir(os.path.join(player.data, "objects"))
+    assert shas[2] not in objects and len(objects) == 3
+    # saving the same body again changes nothing anywhere
+    assert admin.put("/api/v1/channels/" + cid, json=body).json()["changed"] is False
+    assert requests.get(url + "/manifest").json()["version"] == m2["version"]
+    # a medium in use cannot be deleted
+    r = admin.delete("/api/v1/media/" + shas[0])
+    assert r.status_code == 409 and "Lobby" in r.json()["error"]["message"]
+    # the console sees what the screen plays
+    wait_for(lambda: admin.get("/api/v1/screens/" + sid).json()["screen"]["now_playing"] == "Lobby",
+             timeout=15, what="now playing")
+
+
+def test_interrupted_download_resumes_from_its_offset(server, admin, make_player):
+    big = b"\x89PNG\r\n\x1a\n" + os.urandom(6 * 1024 * 1024)  # sniffed as PNG by its magic
+    r = admin.put("/api/v1/media/" + hashlib.sha256(big).hexdigest(), data=big)
+    if r.status_code == 415:  # libmagic wants a full PNG header: use an MP4-like header instead
+        big = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + os.urandom(6 * 1024 * 1024)
+        r = admin.put("/api/v1/media/" + hashlib.sha256(big).hexdigest(), data=big)
+    assert r.status_code == 201, r.text
+    sha = hashlib.sha256(big).hexdigest()
+    kind = r.json()["media"]["kind"]
+    body = {"name": "Big", "width": 100, "height": 100,
+            "zones": [{"name": "z", "x": 0, "y": 0, "w": 100, "h": 100, "items": [{"media": sha, "duration": 5}]}]}
+    cid = admin.post("/api/v1/channels", json=body).json()["channel"]["id"]
+    player, sid = paired_player(server, admin, make_player, extra=["--download-rate", "1500000"])
+    admin.put("/api/v1/screens/%s/channel" % sid, json={"channel_id": cid})
+    part = os.path.join(player.data, "objects", sha + ".part")
+    wait_for(lambda: os.path.exists(part) and os.path.getsize(part) > 1024 * 1024, timeout=30,
+             what="a partial download")
+    player.stop(signal.SIGKILL)  # the connection dies mid-way
+    done = os.path.getsize(part)
+    assert 0 < done < len(big)
+    before = metric(server, "vitrine_device_object_bytes_total")
+    player.extra = []  # full speed now
+    player.start()
+    kiosk_manifest(player, timeout=30)
+    moved = metric(server, "vitrine_device_object_bytes_total") - before
+    assert moved == len(big) - done, (moved, len(big), done)  # from the offset, not from zero
+    assert kind in ("image", "video")
+    assert metric(server, "vitrine_device_object_responses_total") >= 2
+
+
+def test_damaged_cache_is_detected_and_fetched_again(server, admin, make_player):
+    data = png((200, 100, 50))
+    sha = upload(admin, data)
+    body = {"name": "One", "width": 100, "height": 100,
+            "zones": [{"name": "z", "x": 0, "y": 0, "w": 100, "h": 100, "items": [{"media": sha, "duration": 5}]}]}
+    cid = admin.post("/api/v1/channels", json=body).json()["channel"]["id"]
+    player, sid = paired_player(server, admin, make_player)
+    admin.put("/api/v1/screens/%s/channel" % sid, json={"channel_id": cid})
+    kiosk_manifest(player)
+    assert player.stop() == 0
+    path = os.path.join(player.data, "objects", sha)
+    with open(path, "r+b") as f:
+        f.seek(20)
+        f.write(b"XXXX")
+    before = metric(server, "vitrine_device_object_bytes_total")
+    player.start()
+    wait_for(lambda: metric(server, "vitrine_device_object_bytes_total") - before == len(data), timeout=20,
+             what="the damaged object to be fetched again")
+    wait_for(lambda: open(path, "rb").read() == data, timeout=10, what="the repaired object")
+
+
+def test_offline_playback_survives_server_and_player_restarts(server, admin, make_player):
+    data = png((10, 20, 30))
+    sha = upload(admin, data)
+    body = {"name": "Offline", "width": 100, "height": 100,
+            "zones": [{"name": "z", "x": 0, "y": 0, "w": 100, "h": 100, "items": [{"media": sha, "duration": 5}]}]}
+    cid = admin.post("/api/v1/channels", json=body).json()["channel"]["id"]
+    player, sid = paired_player(server, admin, make_player)
+    admin.put("/api/v1/screens/%s/channel" % sid, json={"channel_id": cid})
+    m = kiosk_manifest(player)
+    assert server.stop() == 0  # the server is gone
+    url = player.kiosk_url()
+    assert requests.get(url + "/manifest").json() == m
+    assert player.stop() == 0
+    player.start()  # a reboot of the screen without the server
+    time.sleep(0.5)
+    url = player.kiosk_url()
+    assert wait_for(lambda: requests.get(url + "/manifest").status_code == 200, what="manifest after restart")
+    assert requests.get(url + "/manifest").json()["version"] == m["version"]
+    assert requests.get(url + "/objects/" + sha).content == data
+    assert requests.get(url + "/").status_code == 200
+    # and it catches up when the server returns
+    server.start()
+    admin = server.client()
+    admin.login()
+    body["zones"][0]["items"].append({"text": "back", "duration": 5})
+    assert admin.put("/api/v1/channels/" + cid, json=body).status_code == 200
+    kiosk_manifest(player, version=m["version"] + 1, timeout=60)
+
+
+def test_editor_outside_their_zones_gets_403(server, admin):
+    sha = upload(admin, png((1, 1, 1)))
+    body = three_zones([sha, sha, sha])
+    cid = admin.post("/api/v1/channels", json=body).json()["channel"]["id"]
+    uid = admin.post("/api/v1/users", json={"login": "ed", "password": "a-long-password-1",
+                                           "role": "editor"}).json()["user"]["id"]
+    ed = Client(server.url)
+    ed.login("ed", "a-long-password-1")
+    assert ed.get("/api/v1/channels/" + cid).status_code == 403
+    assert ed.get("/api/v1/channels").json()["channels"] == []
+    r = admin.put("/api/v1/channels/%s/grants" % cid, json={"grants": [{"user_id": uid, "zones": ["ticker"]}]})
+    assert r.status_code == 200, r.text
+    assert ed.get("/api/v1/channels/" + cid).json()["channel"]["editable_zones"] == ["ticker"]
+    ok = three_zones([sha, sha, sha])
+    ok["zones"][2]["items"][0]["text"] = "Changed by the editor"
+    assert ed.put("/api/v1/channels/" + cid, json=ok).status_code == 200
+    bad = three_zones([sha, sha, sha])
+    bad["zones"][2]["items"][0]["text"] = "Changed by the editor"
+    bad["zones"][0]["items"][0]["duration"] = 99
+    r = ed.put("/api/v1/channels/" + cid, json=bad)
+    assert r.status_code == 403 and "main" in r.json()["error"]["message"]
+    layout = three_zones([sha, sha, sha])
+    layout["zones"][2]["items"][0]["text"] = "Changed by the editor"
+    layout["width"] = 3840
+    assert ed.put("/api/v1/channels/" + cid, json=layout).status_code == 403
+    assert ed.post("/api/v1/channels", json=ok).status_code == 403
+    assert ed.delete("/api/v1/channels/" + cid).status_code == 403
+
+
+def test_schedules_play_now_and_proof_of_play(server, admin):
+    import base64
+    sha = upload(admin, png((5, 5, 5)))
+    mk = lambda n: {"name": n, "width": 10, "height": 10,
+                    "zones": [{"name": "z", "x": 0, "y": 0, "w": 10, "h": 10, "items": [{"media": sha}]}]}
+    a = admin.post("/api/v1/channels", json=mk("A")).json()["channel"]["id"]
+    b = admin.post("/api/v1/channels", json=mk("B")).json()["channel"]["id"]
+    r = requests.post(server.url + "/api/v1/device/pair",
+                      json={"hardware_id": "s", "public_key": base64.b64encode(bytes(32)).decode()}).json()
+    sid = admin.post("/api/v1/pairings", json={"user_code": r["user_code"], "name": "S"}).json()["screen"]["id"]
+    token = requests.post(server.url + "/api/v1/device/token", json={"device_code": r["device_code"]}).json()["access_token"]
+    h = {"Authorization": "Bearer " + token}
+    admin.put("/api/v1/screens/%s/channel" % sid, json={"channel_id": a})
+    admin.patch("/api/v1/screens/" + sid, json={"group": "menus"})
+    r = admin.post("/api/v1/schedules", json={"target": "group:menus", "channel_id": b, "days": [1, 2, 3, 4, 5],
+                                             "start": "11:00", "end": "14:00", "priority": 5})
+    assert r.status_code == 201, r.text
+    assert admin.post("/api/v1/schedules", json={"target": "group:menus", "channel_id": b,
+                                                  "start": "14:00", "end": "11:00"}).status_code == 400
+    m = requests.get(server.url + "/api/v1/device/manifest", headers=h).json()
+    assert set(m["channels"]) == {a, b} and m["default_channel"] == a
+    assert m["schedule"][0]["days"] == [1, 2, 3, 4, 5] and m["schedule"][0]["start"] == "11:00"
+    until = int(time.time()) + 600
+    assert admin.post("/api/v1/screens/%s/play-now" % sid, json={"channel_id": b, "until": until}).status_code == 200
+    m2 = requests.get(server.url + "/api/v1/device/manifest", headers=h).json()
+    assert m2["play_now"] == {"channel_id": b, "until": until} and m2["version"] > m["version"]
+    # each change reached the screen as a manifest_changed instruction
+    ins = requests.get(server.url + "/api/v1/device/instructions?wait=0", headers=h).json()["instructions"]
+    assert [i["type"] for i in ins].count("manifest_changed") >= 3
+    now = int(time.time())
+    plays = [{"channel_id": a, "zone": "z", "item": "z0i0", "sha256": sha, "started_at": now - 10, "duration_ms": 5000}]
+    assert requests.post(server.url + "/api/v1/device/played", json={"plays": plays}, headers=h).status_code == 200
+    bad = [dict(plays[0], started_at="yesterday")]
+    assert requests.post(server.url + "/api/v1/device/played", json={"plays": bad}, headers=h).status_code == 400
+    rep = admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"]
+    assert len(rep) == 1 and rep[0]["screen"] == "S" and rep[0]["duration_ms"] == 5000
+    csv = admin.get("/api/v1/reports/plays?format=csv")
+    assert csv.headers["Content-Type"].startswith("text/csv") and sha in csv.text
