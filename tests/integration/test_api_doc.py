@@ -14,6 +14,7 @@ yaml = pytest.importorskip("yaml", reason="python3-yaml is needed to read docs/a
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROUTES_C = os.path.join(ROOT, "src", "server", "routes.c")
+CONTENT_H = os.path.join(ROOT, "src", "server", "content", "content.h")
 API_YAML = os.path.join(ROOT, "docs", "api.yaml")
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -21,7 +22,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # {"METHOD", "/path", handler, AUTH_X, roles, body_limit, flags}
 ROUTE_RE = re.compile(
     r'\{\s*"([A-Z]+)"\s*,\s*"(/[^"]*)"\s*,\s*(\w+)\s*,\s*(AUTH_\w+)\s*,'
-    r'\s*([^,{}]+?)\s*,\s*([^,{}]+?)\s*,\s*([^{}]+?)\s*\}'
+    r'\s*([^,{}]+?)\s*,\s*([^,{}]+?)\s*,\s*([^,{}]+?)\s*(?:,\s*&\w+\s*)?\}'
 )
 
 
@@ -33,6 +34,10 @@ def route_table():
     start = text.index("server_routes[]")
     body = text[start:text.index("};", start)]
     defines = {name: value.strip() for name, value in re.findall(r"#define\s+(\w+)[ \t]+([^\n]+)", text)}
+    with open(CONTENT_H, encoding="utf-8") as f:
+        header = re.sub(r"/\*.*?\*/", " ", f.read(), flags=re.S)
+    for name, value in re.findall(r"#define\s+(\w+)[ \t]+([^\n]+)", header):
+        defines.setdefault(name, value.strip())
     routes = {}
     for m in ROUTE_RE.finditer(body):
         method, path, handler, auth, roles, limit, flags = m.groups()
@@ -67,7 +72,13 @@ def bit_names(expr, defines, depth=0):
 
 
 def eval_size(expr, defines):
-    """Evaluates "0", "1024", "4 * KB" without eval()."""
+    """Evaluates "0", "1024", "4 * KB", "((size_t)4 << 30)" without eval()."""
+    expr = re.sub(r"\(size_t\)", "", defines.get(expr.strip(), expr)).strip()
+    while expr.startswith("(") and expr.endswith(")"):
+        expr = expr[1:-1].strip()
+    m = re.fullmatch(r"(\d+)\s*<<\s*(\d+)", expr)
+    if m:
+        return int(m.group(1)) << int(m.group(2))
     total = 1
     for factor in re.split(r"\s*\*\s*", expr.strip()):
         factor = defines.get(factor, factor)

@@ -87,11 +87,20 @@ def test_upload_is_verified_deduplicated_and_typed(server, admin):
     assert admin.put("/api/v1/media/NOTHEX", data=data).status_code == 400
     listing = admin.get("/api/v1/media").json()
     assert [m["sha256"] for m in listing["media"]] == [sha] and listing["used_bytes"] == len(data)
+    assert listing["quota_bytes"] > 0
     assert admin.patch("/api/v1/media/" + sha, json={"tags": ["lobby"]}).json()["media"]["tags"] == ["lobby"]
     assert [m["sha256"] for m in admin.get("/api/v1/media?tag=lobby").json()["media"]] == [sha]
     assert admin.get("/api/v1/media?tag=none").json()["media"] == []
     r = admin.get("/api/v1/media/%s/content" % sha, headers={"Range": "bytes=0-7"})
     assert r.status_code == 206 and r.content == data[:8]
+    r = admin.get("/api/v1/media/%s/content" % sha, headers={"Range": "bytes=999-"})
+    assert r.status_code == 416 and "immutable" not in r.headers.get("Cache-Control", "")
+    # a name that is not UTF-8 (Latin-1 here) is cleaned, not fatal
+    latin = png((7, 7, 7))
+    r = admin.put("/api/v1/media/" + hashlib.sha256(latin).hexdigest(), data=latin,
+                  headers={"X-Filename": "caf\xe9.png".encode("latin-1")})
+    assert r.status_code == 201 and r.json()["media"]["filename"] == "caf.png"
+    assert admin.s.head(server.url + "/api/v1/media/" + hashlib.sha256(latin).hexdigest()).status_code == 200
 
 
 def test_channel_validation_names_the_json_path(admin):

@@ -47,6 +47,14 @@ static void add_channel(struct db *db, const char *account_id, json_t *channels,
 		json_object_set_new(channels, id, body);
 }
 
+static json_t *days_list(const char *days)
+{
+	json_t *list = json_array();
+	for (const char *d = days; *d; d++)
+		json_array_append_new(list, json_integer(*d - '0'));
+	return list;
+}
+
 static json_t *minutes_text(int64_t m)
 {
 	char t[8];
@@ -90,9 +98,7 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 		db_bind_text(st, 4, group);
 		json_t *rows = json_array();
 		while (db_step(st) == DB_ROW) {
-			json_t *days = json_array();
-			for (const char *d = db_col_text(st, 2); *d; d++)
-				json_array_append_new(days, json_integer(*d - '0'));
+			json_t *days = days_list(db_col_text(st, 2));
 			json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id",
 							      db_col_text(st, 0), "channel_id", db_col_text(st, 1),
 							      "days", days, "start", minutes_text(db_col_int(st, 3)), "end",
@@ -248,9 +254,9 @@ void content_handle_schedules_list(struct http_req *r)
 	db_bind_text(st, 1, r->auth.account_id);
 	json_t *list = json_array();
 	while (db_step(st) == DB_ROW)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I}", "id",
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id",
 						      db_col_text(st, 0), "target", db_col_text(st, 1), "channel_id",
-						      db_col_text(st, 2), "days", db_col_text(st, 3), "start",
+						      db_col_text(st, 2), "days", days_list(db_col_text(st, 3)), "start",
 						      minutes_text(db_col_int(st, 4)), "end", minutes_text(db_col_int(st, 5)),
 						      "from", db_col_text(st, 6), "until", db_col_text(st, 7), "priority",
 						      (json_int_t)db_col_int(st, 8)));

@@ -16,6 +16,7 @@
 
 #include "../../common/codes.h"
 #include "../../common/log.h"
+#include "../../common/utf8.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
@@ -107,11 +108,18 @@ static void upload_cleanup(struct http_req *r)
 static void sanitize_filename(const char *in, const char *fallback, char *out, size_t outsz)
 {
 	size_t o = 0;
-	for (const char *p = in ? in : ""; *p && o + 1 < outsz; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+	for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p;) {
+		int len = utf8_sequence(p);
+		if (len < 0) { /* not UTF-8 (Latin-1, say): dropped, never stored */
+			p++;
 			continue;
-		out[o++] = (char)c;
+		}
+		if (o + (size_t)len + 1 > outsz)
+			break; /* never cut a character in two */
+		if (len > 1 || (*p >= 0x20 && *p != 0x7f && *p != '/' && *p != '\\'))
+			for (int i = 0; i < len; i++)
+				out[o++] = (char)p[i];
+		p += len;
 	}
 	out[o] = '\0';
 	if (o == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
@@ -431,7 +439,8 @@ static void serve_object(struct http_req *r, const char *account_id, const char 
 		return http_reply_error(r, 500, "internal", "the object is missing from the store");
 	}
 	http_reply_file(r, fd, (uint64_t)sb.st_size, mime, etag);
-	http_reply_header(r, "Cache-Control", cache);
+	if (r->status == 200 || r->status == 206 || r->status == 304)
+		http_reply_header(r, "Cache-Control", cache);
 	/* uploaded HTML never runs with the console's origin */
 	http_reply_header(r, "Content-Security-Policy", "sandbox allow-scripts");
 }

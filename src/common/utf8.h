@@ -1,0 +1,12 @@
+/*
+ * UTF-8 validation (RFC 3629): no overlong forms, no surrogates, nothing
+ * above U+10FFFF. Used wherever text from outside is counted or cut.
+ */
+#ifndef VITRINE_UTF8_H
+#define VITRINE_UTF8_H
+
+/* Length in bytes of the valid UTF-8 sequence at p (1-4), or -1. p must be
+ * NUL-terminated: a truncated sequence is invalid, never over-read. */
+int utf8_sequence(const unsigned char *p);
+
+#endif
