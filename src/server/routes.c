@@ -28,6 +28,8 @@ const struct route server_routes[] = {
 	/* console (static, embedded) */
 	{"GET", "/", assets_handle_index, AUTH_NONE, 0, 0, 0},
 	{"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
+	{"GET", "/firewall", assets_handle_index, AUTH_NONE, 0, 0, 0}, /* the console shows the page */
+	{"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, 0},
 
 	/* sessions and the caller's own profile */
 	{"POST", "/api/v1/session", auth_handle_login, AUTH_NONE, 0, 4 * KB, 0},

@@ -212,3 +212,19 @@ def test_init_and_run_errors_are_sentences(tmp_path):
     out = subprocess.run([SERVER_BIN, "--data", data, "--config", str(cfg)], capture_output=True, text=True,
                          timeout=10)
     assert out.returncode == 2 and "threads must be a number" in out.stderr
+
+
+def test_firewall_rules_come_from_the_running_configuration(make_server):
+    server = make_server(env={"VITRINE_PUBLIC_URL": "https://signage.example.org/"}).start()
+    admin = server.client()
+    admin.login()
+    rules = admin.get("/api/v1/firewall").json()["rules"]
+    screens = rules[0]
+    assert (screens["to"], screens["port"], screens["protocol"], screens["transport"]) == \
+        ("signage.example.org", 443, "HTTPS", "TCP")
+    assert any(r["protocol"] == "NTP" and r["port"] == 123 for r in rules)
+    assert requests.get(server.url + "/firewall").headers["Content-Type"].startswith("text/html")
+    admin.post("/api/v1/users", json={"login": "ed", "password": "a-long-password-1", "role": "editor"})
+    ed = Client(server.url)
+    ed.login("ed", "a-long-password-1")
+    assert ed.get("/api/v1/firewall").status_code == 403

@@ -33,6 +33,82 @@ void ops_handle_healthz(struct http_req *r)
 	http_reply_static(r, 200, "application/json", ok, sizeof ok - 1);
 }
 
+/* host and port of an http(s) URL or HOST:PORT listen address */
+static void split_endpoint(const char *text, bool *tls, char *host, size_t hostsz, unsigned *port)
+{
+	const char *p = text;
+	if (strncmp(p, "https://", 8) == 0) {
+		*tls = true;
+		p += 8;
+	} else if (strncmp(p, "http://", 7) == 0) {
+		*tls = false;
+		p += 7;
+	}
+	size_t n = strcspn(p, "/");
+	char hp[300];
+	snprintf(hp, sizeof hp, "%.*s", (int)(n < sizeof hp ? n : sizeof hp - 1), p);
+	char *colon = strrchr(hp, ':'), *bracket = strrchr(hp, ']');
+	*port = *tls ? 443 : 80;
+	if (colon && (!bracket || colon > bracket)) {
+		*port = (unsigned)strtoul(colon + 1, NULL, 10);
+		*colon = '\0';
+	}
+	snprintf(host, hostsz, "%.255s", hp);
+}
+
+void ops_handle_firewall(struct http_req *r)
+{
+	const struct server_config *cfg = server_config(r->srv);
+	bool tls = cfg->tls_cert_pem != NULL, pub_tls = tls;
+	char host[256], listen_host[256];
+	unsigned port, listen_port;
+	split_endpoint(cfg->listen, &tls, listen_host, sizeof listen_host, &listen_port);
+	if (cfg->public_url && *cfg->public_url) {
+		split_endpoint(cfg->public_url, &pub_tls, host, sizeof host, &port);
+	} else {
+		/* no public URL configured: the address this request came in by */
+		const char *h = http_header(r, "Host");
+		pub_tls = tls;
+		split_endpoint(h && strlen(h) < 256 ? h : listen_host, &pub_tls, host, sizeof host, &port);
+		if (!h || !strchr(h, ':'))
+			port = listen_port;
+	}
+	const char *proto = pub_tls ? "HTTPS" : "HTTP";
+	json_t *rules = json_array();
+	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "screens (vitrine-player)",
+					       "to", host, "transport", "TCP", "port", (int)port, "protocol", proto,
+					       "direction", "outbound from the screen",
+					       "purpose",
+					       "pairing, instructions (long-poll, 30 s requests: proxies must not cut them), "
+					       "heartbeats, manifests and content downloads"));
+	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "staff browsers and the vitrine CLI",
+					       "to", host, "transport", "TCP", "port", (int)port, "protocol", proto,
+					       "direction", "outbound from the office",
+					       "purpose", "web console and API (Server-Sent Events stay open)"));
+	if (cfg->http_listen && *cfg->http_listen) {
+		bool t = false;
+		char h2[256];
+		unsigned p2;
+		split_endpoint(cfg->http_listen, &t, h2, sizeof h2, &p2);
+		json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "browsers", "to", host,
+						       "transport", "TCP", "port", (int)p2, "protocol", "HTTP", "direction",
+						       "outbound", "purpose", "redirect to HTTPS only (optional)"));
+	}
+	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "screens", "to",
+					       "your time servers", "transport", "UDP", "port", 123, "protocol", "NTP",
+					       "direction", "outbound from the screen",
+					       "purpose", "a right clock: TLS certificates and schedules depend on it"));
+	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "screens", "to",
+					       "your DNS resolvers", "transport", "UDP/TCP", "port", 53, "protocol", "DNS",
+					       "direction", "outbound from the screen", "purpose",
+					       "resolving the server's name"));
+	json_t *notes = json_pack("[s, s]",
+				  "Screens never accept connections: no inbound port is needed on the screens' network.",
+				  "The kiosk page of each screen listens on 127.0.0.1 only.");
+	http_reply_json(r, 200, json_pack("{s:o, s:o, s:s}", "rules", rules, "notes", notes, "generated_from",
+					  cfg->public_url && *cfg->public_url ? "public_url" : "listen address"));
+}
+
 void ops_handle_metrics(struct http_req *r)
 {
 	bool allowed = false;

@@ -15,5 +15,8 @@ extern size_t ops_metrics_allow_count;
 
 void ops_handle_healthz(struct http_req *r);
 void ops_handle_metrics(struct http_req *r);
+/* GET /api/v1/firewall: every host, port and protocol that screens and
+ * browsers need, generated from the running configuration. */
+void ops_handle_firewall(struct http_req *r);
 
 #endif
