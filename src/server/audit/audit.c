@@ -186,14 +186,8 @@ int audit_stream_pull(struct db *db, const char *account_id, int64_t *cursor, st
 	db_bind_int(st, 2, *cursor);
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW) {
-		json_t *row = row_json(st);
-		char *text = row ? json_dumps(row, JSON_COMPACT) : NULL;
-		json_decref(row);
-		if (!text || sse_append(out, "audit", NULL, text) != 0) {
-			free(text);
+		if (sse_append_json(out, "audit", row_json(st)) != 0)
 			break;
-		}
-		free(text);
 		*cursor = db_col_int(st, 0);
 	}
 	db_done(st);

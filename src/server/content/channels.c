@@ -17,6 +17,7 @@
 #include "../../common/codes.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
+#include "../screens/screens.h"
 #include "../store/db.h"
 #include "content.h"
 
@@ -620,15 +621,8 @@ void content_handle_screen_channel(struct http_req *r)
 	if (!body)
 		return;
 	const char *sid = http_param(r, "id");
-	int rc;
-	struct db_stmt *st = codes_is_id(sid) ? db_query(r->db, &rc,
-							 "SELECT 1 FROM screens WHERE id = ? AND account_id = ? AND "
-							 "deleted_at IS NULL",
-							 "ss", sid, r->auth.account_id)
-					      : NULL;
-	db_done(st);
-	if (!st)
-		return http_reply_error(r, 404, "not_found", "no such screen in this account");
+	if (!screens_require(r, sid))
+		return;
 	json_t *jc = json_object_get(body, "channel_id");
 	const char *cid = json_string_value(jc);
 	if (!json_is_null(jc) && !(cid && codes_is_id(cid))) {

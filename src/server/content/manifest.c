@@ -349,15 +349,10 @@ void content_handle_schedule_delete(struct http_req *r)
 void content_handle_play_now(struct http_req *r)
 {
 	const char *sid = http_param(r, "id");
+	if (!screens_require(r, sid))
+		return;
 	int rc;
-	struct db_stmt *st = codes_is_id(sid) ? db_query(r->db, &rc,
-							 "SELECT 1 FROM screens WHERE id = ? AND account_id = ? AND "
-							 "deleted_at IS NULL",
-							 "ss", sid, r->auth.account_id)
-					      : NULL;
-	db_done(st);
-	if (!st)
-		return http_reply_error(r, 404, "not_found", "no such screen in this account");
+	struct db_stmt *st;
 	const char *cid = NULL;
 	int64_t until = 0, now = (int64_t)time(NULL);
 	if (strcmp(r->method, "POST") == 0) {

@@ -458,6 +458,15 @@ int sse_append(struct sse_out *out, const char *event, const char *id, const cha
 	return 0;
 }
 
+int sse_append_json(struct sse_out *out, const char *event, json_t *obj)
+{
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	int rc = text ? sse_append(out, event, NULL, text) : -1;
+	free(text);
+	return rc;
+}
+
 static ssize_t sse_copy(struct sse_stream *s, char *buf, size_t max)
 {
 	size_t n = s->out.len - s->sent;

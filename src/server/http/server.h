@@ -181,6 +181,8 @@ struct sse_out {
 	size_t len, cap;
 };
 int sse_append(struct sse_out *out, const char *event, const char *id, const char *data);
+/* Appends an event whose data is obj as compact JSON (obj is stolen). */
+int sse_append_json(struct sse_out *out, const char *event, json_t *obj);
 void http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
 		 void *state, void (*free_state)(void *state));
 

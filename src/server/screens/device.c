@@ -109,14 +109,8 @@ int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, 
 	db_bind_int(st, 2, *cursor);
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW) {
-		json_t *j = row_json(st);
-		char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
-		if (!text || sse_append(out, "screen", NULL, text) != 0) {
-			free(text);
+		if (sse_append_json(out, "screen", row_json(st)) != 0)
 			break;
-		}
-		free(text);
 		*cursor = db_col_int(st, 12);
 	}
 	db_done(st);

@@ -63,7 +63,7 @@ static json_t *instruction_json(struct db_stmt *st)
 #define INSTRUCTION_COLUMNS                                                                                            \
 	"id, seq, type, payload, status, created_at, expires_at, COALESCE(acked_at, 0), created_by, result, deliveries"
 
-static bool screen_in_account(struct http_req *r, const char *id)
+bool screens_require(struct http_req *r, const char *id)
 {
 	int rc;
 	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
@@ -111,7 +111,7 @@ void screens_handle_instruction_create(struct http_req *r)
 	if (!body)
 		return;
 	const char *screen_id = http_param(r, "id");
-	if (!screen_in_account(r, screen_id))
+	if (!screens_require(r, screen_id))
 		return;
 	json_t *jtype = json_object_get(body, "type"), *payload = json_object_get(body, "payload");
 	json_t *jttl = json_object_get(body, "ttl");

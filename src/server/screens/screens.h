@@ -11,6 +11,7 @@
 #define VITRINE_SCREENS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct http_req;
@@ -41,6 +42,8 @@ void screens_handle_pairing_preview(struct http_req *r);
 void screens_handle_pairing_confirm(struct http_req *r);
 
 /* instructions.c */
+/* True when id is a live screen of the caller's account; else replies 404. */
+bool screens_require(struct http_req *r, const char *id);
 /* Queues an instruction for a screen and wakes its long-poll after commit.
  * Returns its sequence number (id in id_out), or -1. */
 int64_t screens_instruction_add(struct db *db, const char *screen_id, const char *type, const char *payload,

@@ -1,0 +1,74 @@
+/*
+ * The CLI's HTTP client for the Vitrine API (libcurl, one easy handle per
+ * process so requests reuse the connection). It sends JSON bodies, streams
+ * uploads from files, keeps the session cookie of a login in memory, and
+ * adds "Authorization: Bearer" or the session's X-CSRF-Token. TLS is always
+ * verified; --ca adds a CA to the system ones. Responses are read into a
+ * buffer capped at API_MAX_RESPONSE and parsed as JSON when they are JSON.
+ */
+#ifndef VITRINE_CLI_API_H
+#define VITRINE_CLI_API_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define API_MAX_RESPONSE (64u << 20)
+#define API_DEFAULT_TIMEOUT_S 60L
+
+struct api {
+	CURL *easy;
+	char *base;  /* server URL without a trailing '/', owned */
+	char *ca;    /* extra CA file or NULL, owned */
+	char *token; /* bearer token or NULL, owned (wiped when freed) */
+	char csrf[128];
+	struct curl_slist *headers; /* of the request under way */
+};
+
+struct api_resp {
+	CURLcode rc;	    /* CURLE_OK when an HTTP answer arrived */
+	long status;	    /* HTTP status, 0 without an answer */
+	char *body;	    /* owned, NUL-terminated, may be NULL */
+	size_t len;
+	json_t *json;	    /* owned, the body parsed when it is JSON */
+	char location[512]; /* Location header of a redirect */
+	bool too_large;	    /* the answer went over API_MAX_RESPONSE */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Called while an upload runs: bytes sent so far of total. */
+typedef void (*api_progress_fn)(void *ud, uint64_t sent, uint64_t total);
+
+/* Checks that url is an http(s) URL and copies it without trailing slashes
+ * into out. Returns 0, or -1 when it is not a usable server URL. */
+int api_normalize_url(const char *url, char *out, size_t outsz);
+
+/* Opens a client for base (a normalized URL). ca may be NULL. Returns 0 or
+ * -1 (out of memory). */
+int api_open(struct api *a, const char *base, const char *ca);
+void api_close(struct api *a);
+
+/* Sets (copies) or clears the bearer token sent with every request. */
+int api_set_token(struct api *a, const char *token);
+
+/* Sends METHOD path (path starts with '/', may carry a query) with an
+ * optional JSON body. HEAD sends no body and reads none. Returns 0 when an
+ * HTTP answer arrived (any status), -1 otherwise; out is filled either way
+ * and must be freed with api_resp_free. */
+int api_call(struct api *a, const char *method, const char *path, json_t *body, long timeout_s, struct api_resp *out);
+
+/* PUT path with the bytes of the open file fd (size bytes, read from
+ * offset 0) as the body: Content-Length set, X-Filename: filename.
+ * max_send_speed (bytes/s, 0 = unlimited) throttles it. progress may be NULL.
+ * Same return convention as api_call. */
+int api_upload(struct api *a, const char *path, int fd, uint64_t size, const char *filename, int64_t max_send_speed,
+	       api_progress_fn progress, void *ud, struct api_resp *out);
+
+void api_resp_free(struct api_resp *r);
+
+/* error.code and error.message of an error envelope, or NULL. Borrowed. */
+const char *api_error_code(const struct api_resp *r);
+const char *api_error_message(const struct api_resp *r);
+
+#endif
