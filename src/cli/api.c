@@ -11,9 +11,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#ifndef CLI_VERSION
-#define CLI_VERSION "0"
-#endif
 
 int api_normalize_url(const char *url, char *out, size_t outsz)
 {
@@ -275,7 +272,7 @@ fail:
 out:
 	if (text) {
 		sodium_memzero(text, strlen(text)); /* a login body holds the password */
-		free(text);
+		api_json_free(text);
 	}
 	return rc;
 }

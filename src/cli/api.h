@@ -14,6 +14,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifndef CLI_VERSION
+#define CLI_VERSION "0" /* meson passes the project's version */
+/* Frees a string made by json_dumps: main.c gives jansson an allocator of
+ * its own (one that wipes), so free(3) must not be used on it. */
+static inline void api_json_free(void *p)
+{
+	json_free_t f;
+	json_get_alloc_funcs(NULL, &f);
+	if (p)
+		f(p);
+}
+
+#endif
+
 #define API_MAX_RESPONSE (64u << 20)
 #define API_DEFAULT_TIMEOUT_S 60L
 
@@ -70,5 +84,15 @@ void api_resp_free(struct api_resp *r);
 /* error.code and error.message of an error envelope, or NULL. Borrowed. */
 const char *api_error_code(const struct api_resp *r);
 const char *api_error_message(const struct api_resp *r);
+
+/* Frees a string made by json_dumps: main.c gives jansson an allocator of
+ * its own (one that wipes), so free(3) must not be used on it. */
+static inline void api_json_free(void *p)
+{
+	json_free_t f;
+	json_get_alloc_funcs(NULL, &f);
+	if (p)
+		f(p);
+}
 
 #endif

@@ -1,6 +1,8 @@
 /* The stored logins of the CLI; see credentials.h. */
 #include "credentials.h"
 
+#include "api.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -215,7 +217,7 @@ out:
 		unlink(tmp);
 	if (text) {
 		sodium_memzero(text, strlen(text));
-		free(text);
+		api_json_free(text);
 	}
 	return rc;
 }

@@ -17,9 +17,6 @@
 
 #include "cli.h"
 
-#ifndef CLI_VERSION
-#define CLI_VERSION "0"
-#endif
 
 static const char global_help[] =
 	"usage: vitrine [GLOBAL OPTIONS] COMMAND [ARGUMENTS]\n"

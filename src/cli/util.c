@@ -159,7 +159,7 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, co
 			*exit_code = CLI_OK;
 			return -2;
 		case CLI_OPT_VERSION:
-			printf("vitrine %s\n", CLI_VERSION_STRING);
+			printf("vitrine %s\n", CLI_VERSION);
 			parsing = NULL;
 			*exit_code = CLI_OK;
 			return -2;

@@ -380,6 +380,25 @@ void content_handle_media_update(struct http_req *r)
 	http_reply_json(r, 200, json_pack("{s:o}", "media", content_media_json(r->db, r->auth.account_id, sha)));
 }
 
+/* Runs when the delete request ends, after its transaction. An object that
+ * was written in the last 10 minutes stays: an upload by another account
+ * may have just moved it into place and not yet committed its row. */
+static void unlink_unreferenced(struct http_req *r)
+{
+	const char *sha = r->scratch;
+	struct db *db = store_db();
+	char path[4096];
+	if (r->status != 200 || !db || db_in_tx(db) ||
+	    content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) != 0)
+		return;
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", "s", sha);
+	db_done(st);
+	struct stat sb;
+	if (!st && rc == DB_DONE && stat(path, &sb) == 0 && time(NULL) - sb.st_mtime > 600)
+		unlink(path);
+}
+
 void content_handle_media_delete(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
@@ -406,13 +425,12 @@ void content_handle_media_delete(struct http_req *r)
 	db_exec(r->db, "DELETE FROM media WHERE account_id = ? AND sha256 = ?", "ss", r->auth.account_id, sha);
 	audit_request(r, "media.deleted", json_string_value(json_object_get(m, "filename")), sha);
 	json_decref(m);
-	/* the bytes go when no account links them any more */
-	st = db_query(r->db, &rc, "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", "s", sha);
-	db_done(st);
-	if (!st && rc == DB_DONE) {
-		char path[4096];
-		if (content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0)
-			unlink(path);
+	/* the bytes go once this is committed and no account links them */
+	char *pending = strdup(sha);
+	if (pending) {
+		free(r->scratch);
+		r->scratch = pending;
+		r->cleanup = unlink_unreferenced;
 	}
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 }

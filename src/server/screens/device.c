@@ -26,7 +26,8 @@
 #define STATE_MAX 16384
 #define SCREEN_COLUMNS                                                                                                 \
 	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "             \
-	"created_by, change_seq, screenshot_at, deleted_at"
+	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "           \
+	"manifest_version"
 
 void screens_touch(struct db *db, const char *account_id, const char *screen_id)
 {
@@ -80,6 +81,14 @@ static json_t *row_json(struct db_stmt *st)
 			      (json_int_t)db_col_int(st, 13), "deleted", deleted);
 	if (!j)
 		return NULL;
+	/* what it is told to play */
+	json_object_set_new(j, "channel_id", db_col_is_null(st, 15) ? json_null() : json_string(db_col_text(st, 15)));
+	json_object_set_new(j, "play_now",
+			    db_col_is_null(st, 16) || db_col_int(st, 17) <= (int64_t)time(NULL)
+				    ? json_null()
+				    : json_pack("{s:s, s:I}", "channel_id", db_col_text(st, 16), "until",
+						(json_int_t)db_col_int(st, 17)));
+	json_object_set_new(j, "manifest_version", json_integer(db_col_int(st, 18)));
 	/* the fields the list shows, lifted from the last heartbeat */
 	json_t *np = json_object_get(state, "now_playing"), *ver = json_object_get(state, "version");
 	json_object_set(j, "now_playing", np ? np : json_null());
