@@ -507,6 +507,7 @@ static void on_beat(struct agent *a, struct call *c, CURLcode rc, long status)
 	if (rc == CURLE_OK && status == 200 && json_is_integer(st)) {
 		int64_t now = wall_ms();
 		a->clock_offset_ms = json_integer_value(st) - (c->sent_wall_ms + now) / 2;
+		kiosk_set_clock_offset(a->kiosk, a->clock_offset_ms);
 		json_t *mv = json_object_get(j, "manifest_version");
 		if (json_is_integer(mv))
 			sync_note_version(a->sync, json_integer_value(mv));

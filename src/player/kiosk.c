@@ -35,6 +35,8 @@ struct kiosk {
 	char *qr_svg;
 	char manifest_path[1200], objects_dir[1200];
 	int64_t manifest_version;
+	int64_t clock_offset_ms; /* server clock minus ours, from heartbeats */
+	uint16_t port;
 	json_t *plays; /* posted by the page, taken by the agent */
 };
 
@@ -136,6 +138,15 @@ void kiosk_set_manifest_version(struct kiosk *k, int64_t version)
 	pthread_mutex_unlock(&k->lock);
 }
 
+void kiosk_set_clock_offset(struct kiosk *k, int64_t offset_ms)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->clock_offset_ms = offset_ms;
+	pthread_mutex_unlock(&k->lock);
+}
+
 json_t *kiosk_take_plays(struct kiosk *k)
 {
 	pthread_mutex_lock(&k->lock);
@@ -150,7 +161,8 @@ static char *state_json(struct kiosk *k)
 {
 	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "version", (json_int_t)k->version, "status", k->status,
 			      "detail", k->detail, "identify_until", (json_int_t)k->identify_until_ms, "now",
-			      (json_int_t)wall_ms(), "manifest_version", (json_int_t)k->manifest_version);
+			      (json_int_t)(wall_ms() + k->clock_offset_ms), "manifest_version",
+			      (json_int_t)k->manifest_version);
 	if (j && k->code[0])
 		json_object_set_new(j, "pairing", json_pack("{s:s, s:s}", "code", k->code, "uri", k->uri));
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -278,6 +290,28 @@ static enum MHD_Result error_reply(struct MHD_Connection *c, unsigned status, co
 	return reply(c, status, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
 }
 
+/* The type the manifest gives the object (application/octet-stream if none). */
+static void object_mime(struct kiosk *k, const char *sha, char *out, size_t outsz)
+{
+	char path[1200];
+	pthread_mutex_lock(&k->lock);
+	snprintf(path, sizeof path, "%s", k->manifest_path);
+	pthread_mutex_unlock(&k->lock);
+	snprintf(out, outsz, "application/octet-stream");
+	json_error_t e;
+	json_t *m = path[0] ? json_load_file(path, 0, &e) : NULL;
+	size_t i;
+	json_t *o;
+	json_array_foreach(json_object_get(m, "objects"), i, o)
+	{
+		const char *mime = json_string_value(json_object_get(o, "mime"));
+		if (mime && strcmp(json_string_value(json_object_get(o, "sha256")), sha) == 0 &&
+		    strspn(mime, "abcdefghijklmnopqrstuvwxyz0123456789/.+-") == strlen(mime))
+			snprintf(out, outsz, "%s", mime);
+	}
+	json_decref(m);
+}
+
 static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, const char *sha)
 {
 	bool hex = strlen(sha) == 64;
@@ -308,8 +342,13 @@ static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, c
 		close(fd);
 		return MHD_NO;
 	}
-	char etag[72], cr[96];
+	char etag[72], cr[96], mime[80];
+	object_mime(k, sha, mime, sizeof mime);
 	snprintf(etag, sizeof etag, "\"%s\"", sha);
+	MHD_add_response_header(r, "Content-Type", mime);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* uploaded HTML runs in a sandbox, never with the kiosk page's origin */
+	MHD_add_response_header(r, "Content-Security-Policy", "sandbox allow-scripts");
 	MHD_add_response_header(r, "ETag", etag);
 	MHD_add_response_header(r, "Accept-Ranges", "bytes");
 	MHD_add_response_header(r, "Cache-Control", "private, max-age=31536000, immutable");
@@ -376,8 +415,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			*upload_size = 0;
 			return MHD_YES;
 		}
-		if (strcmp(url, "/played") == 0)
+		if (strcmp(url, "/played") == 0) {
+			/* only the kiosk page itself: a framed web page or HTML medium
+			 * could otherwise post fake plays with a no-CORS request */
+			const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+			const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+			char own[64];
+			snprintf(own, sizeof own, "http://127.0.0.1:%u", k->port);
+			if (!ct || strncmp(ct, "application/json", 16) != 0)
+				return error_reply(c, 415, "unsupported_type", "send application/json");
+			if (origin && strcmp(origin, own) != 0)
+				return error_reply(c, 403, "forbidden", "only the kiosk page may report plays");
 			return take_played(k, c, b);
+		}
 	}
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/manifest") == 0) {
 		char path[1200];
@@ -473,6 +523,8 @@ struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz)
 	k->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
 				on_request, k, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
 				(unsigned)32, MHD_OPTION_NOTIFY_COMPLETED, free_body, NULL, MHD_OPTION_END);
+	const union MHD_DaemonInfo *info = k->d ? MHD_get_daemon_info(k->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+	k->port = info ? info->port : 0;
 	if (!k->d) {
 		snprintf(err, errsz, "cannot listen on %s for the kiosk page (in use?)", listen);
 		pthread_mutex_destroy(&k->lock);
@@ -483,11 +535,7 @@ struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz)
 	return k;
 }
 
-uint16_t kiosk_port(struct kiosk *k)
-{
-	const union MHD_DaemonInfo *i = MHD_get_daemon_info(k->d, MHD_DAEMON_INFO_BIND_PORT);
-	return i ? i->port : 0;
-}
+uint16_t kiosk_port(struct kiosk *k) { return k->port; }
 
 void kiosk_stop(struct kiosk *k)
 {

@@ -25,6 +25,9 @@ void kiosk_identify(struct kiosk *k, unsigned seconds);
 
 /* Where the active manifest and the object cache are (set once at start). */
 void kiosk_set_content(struct kiosk *k, const char *manifest_path, const char *objects_dir);
+/* The server's clock minus ours: the page's clock ("now") follows the
+ * server, so schedules switch on time even when the screen's clock is off. */
+void kiosk_set_clock_offset(struct kiosk *k, int64_t offset_ms);
 /* A new complete manifest is active: the page reloads it. */
 void kiosk_set_manifest_version(struct kiosk *k, int64_t version);
 /* The proof-of-play entries the page posted since the last call (a JSON

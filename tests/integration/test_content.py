@@ -137,7 +137,18 @@ def test_player_syncs_exactly_what_it_needs(server, admin, make_player):
     assert metric(server, "vitrine_device_object_bytes_total") - before == sum(len(d) for d in imgs)
     url = player.kiosk_url()
     for sha, data in zip(shas, imgs):
-        assert requests.get(url + "/objects/" + sha).content == data
+        r = requests.get(url + "/objects/" + sha)
+        assert r.content == data and r.headers["Content-Type"] == "image/png"
+        assert r.headers["Content-Security-Policy"] == "sandbox allow-scripts"
+    # the page reports what it played; the player forwards it to the server
+    play = {"channel_id": cid, "zone": "main", "item": "z0i0", "sha256": shas[0],
+            "started_at": int(time.time()) - 5, "duration_ms": 5000}
+    assert requests.post(url + "/played", json={"plays": [play]},
+                         headers={"Origin": "https://evil.example"}).status_code == 403
+    assert requests.post(url + "/played", data="x", headers={"Content-Type": "text/plain"}).status_code == 415
+    assert requests.post(url + "/played", json={"plays": [play]}).status_code == 200
+    wait_for(lambda: admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"], timeout=30,
+             what="proof of play at the server")
     # change one item: only the new object moves
     new = png((9, 9, 9))
     body = three_zones([shas[0], shas[1], upload(admin, new)])
