@@ -1,7 +1,8 @@
 """Fixtures for the console browser tests: a running vitrine-server and Chromium.
 
 The server binary comes from $VITRINE_BUILD (default `build`, relative to the
-repository root) as <build>/vitrine-server. Each test session gets a fresh data
+repository root) as <build>/vitrine-server (and the player, for the screens
+tests, as <build>/vitrine-player). Each test session gets a fresh data
 folder, a first admin, and a free loopback port. Browsers are headless
 Debian Chromium driven by chromedriver (python3-selenium); run the tests with
 the system Python: /usr/bin/python3 -m pytest tests/browser
@@ -12,7 +13,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import struct
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,14 +48,18 @@ class Server:
             return ""
 
 
-def server_binary():
+def build_binary(name):
     build = Path(os.environ.get("VITRINE_BUILD", "build"))
     if not build.is_absolute():
         build = REPO_ROOT / build
-    binary = build / "vitrine-server"
+    binary = build / name
     if not binary.is_file():
         pytest.skip(f"{binary} is not built (set VITRINE_BUILD to the Meson build folder)")
     return binary
+
+
+def server_binary():
+    return build_binary("vitrine-server")
 
 
 def free_port():
@@ -170,3 +177,100 @@ def new_driver():
     for d, profile in made:
         d.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- player
+
+def write_png(path, width=160, height=90):
+    """Writes a small RGB PNG (a blue-to-green gradient with a bar) for --screenshot-command."""
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter: none
+        for x in range(width):
+            bar = height // 3 <= y < height // 3 + 8
+            row += bytes((250, 250, 250) if bar else (30 + x * 60 // width, 80 + y * 120 // height, 200))
+        rows.append(bytes(row))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+    Path(path).write_bytes(png)
+    return path
+
+
+class Player:
+    """A real vitrine-player process (own data folder) talking to the test server."""
+
+    def __init__(self, binary, server_url, folder, extra=()):
+        self.folder = Path(folder)
+        self.out_path = self.folder / "player.out"
+        self.log_path = self.folder / "player.log"
+        self._out = open(self.out_path, "wb")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(binary), "--data", str(self.folder / "data"), "--server", server_url,
+             "--kiosk-listen", "127.0.0.1:0", "--heartbeat-seconds", "2", *extra],
+            stdout=self._out, stderr=self._log)
+
+    def output(self):
+        return self.out_path.read_text(errors="replace")
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def codes(self):
+        return [line.split(": ", 1)[1].strip() for line in self.output().splitlines()
+                if line.startswith("PAIRING CODE: ")]
+
+    def wait_code(self, previous=None, timeout=30):
+        """The newest `PAIRING CODE: XXXX-XXXX` printed on stdout, other than previous."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            codes = self.codes()
+            if codes and codes[-1] != previous:
+                return codes[-1]
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vitrine-player exited ({self.proc.returncode}):\n{self.log()}")
+            time.sleep(0.05)  # polling a file the player writes, not a test wait
+        raise AssertionError(f"vitrine-player printed no pairing code in {timeout} s:\n{self.log()}")
+
+    def stop(self):
+        """SIGTERM, as a service manager would; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("vitrine-player did not stop on SIGTERM")
+        self._out.close()
+        self._log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_player(server):
+    """Factory: start_player(*extra_args) runs an unpaired vitrine-player against the test
+    server (heartbeat every 2 s, kiosk on a free loopback port). Every player is stopped
+    with SIGTERM at the end of the test and must exit cleanly."""
+    binary = build_binary("vitrine-player")
+    made = []
+
+    def start(*extra):
+        folder = tempfile.mkdtemp(prefix="vitrine-player-")
+        player = Player(binary, server.url, folder, extra)
+        made.append(player)
+        return player
+
+    yield start
+    problems = []
+    for player in made:
+        status = player.stop()
+        if status != 0:
+            problems.append(f"vitrine-player exited with status {status}:\n{player.log()}")
+        shutil.rmtree(player.folder, ignore_errors=True)
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)

@@ -105,11 +105,13 @@ def nav_visible(driver, element_id):
 
 def test_admin_creates_user_through_console(server, driver):
     browser_login(driver, server, server.admin_login, server.admin_password)
-    # an admin lands on the users page and sees every admin page in the nav
+    # an admin lands on the screens page and sees every admin page in the nav
+    wait(driver).until(EC.presence_of_element_located((By.ID, "screens-table")))
+    for nav in ("nav-screens", "nav-users", "nav-audit", "nav-account", "nav-profile", "nav-tokens"):
+        assert nav_visible(driver, nav), nav
+    driver.find_element(By.ID, "nav-users").click()
     wait(driver).until(EC.presence_of_element_located(
         (By.CSS_SELECTOR, f'#users-table tr[data-login="{server.admin_login}"]')))
-    for nav in ("nav-users", "nav-audit", "nav-account", "nav-profile", "nav-tokens"):
-        assert nav_visible(driver, nav), nav
 
     driver.find_element(By.ID, "new-login").send_keys(EDITOR_LOGIN)
     driver.find_element(By.ID, "new-name").send_keys(EDITOR_NAME)
@@ -133,6 +135,8 @@ def test_admin_creates_user_through_console(server, driver):
 def test_new_user_logs_in_without_admin_pages(server, driver):
     ensure_user(server, EDITOR_LOGIN, EDITOR_PASSWORD, name=EDITOR_NAME)
     browser_login(driver, server, EDITOR_LOGIN, EDITOR_PASSWORD)
+    wait(driver).until(EC.presence_of_element_located((By.ID, "screens-table")))
+    driver.find_element(By.ID, "nav-profile").click()
     wait(driver).until(EC.visibility_of_element_located((By.ID, "profile-login")))
     assert driver.find_element(By.ID, "profile-login").text == EDITOR_LOGIN
     assert "editor" in driver.find_element(By.ID, "current-user").text
@@ -141,11 +145,12 @@ def test_new_user_logs_in_without_admin_pages(server, driver):
     assert not nav_visible(driver, "nav-account")
     assert nav_visible(driver, "nav-profile")
     assert nav_visible(driver, "nav-tokens")
+    assert nav_visible(driver, "nav-screens")
 
-    # typing an admin page's address leads back to the profile
+    # typing an admin page's address leads back to the screens page
     driver.get(server.url + "/#/users")
-    wait(driver).until(EC.url_contains("#/profile"))
-    wait(driver).until(EC.visibility_of_element_located((By.ID, "profile-login")))
+    wait(driver).until(EC.url_contains("#/screens"))
+    wait(driver).until(EC.presence_of_element_located((By.ID, "screens-table")))
     assert driver.find_elements(By.ID, "users-table") == []
 
     # log out returns to the login form
@@ -181,6 +186,8 @@ def test_audit_page_shows_user_created_and_live_events(server, driver):
 def test_password_reset_forces_a_new_password(server, driver, new_driver):
     ensure_user(server, "dave.support", "Dave-Initial-Pass-1", role="support")
     browser_login(driver, server, server.admin_login, server.admin_password)
+    wait(driver).until(EC.presence_of_element_located((By.ID, "screens-table")))
+    driver.find_element(By.ID, "nav-users").click()
     row = wait(driver).until(EC.visibility_of_element_located(
         (By.CSS_SELECTOR, '#users-table tr[data-login="dave.support"]')))
     row.find_element(By.XPATH, ".//button[normalize-space()='Reset password']").click()
@@ -197,7 +204,7 @@ def test_password_reset_forces_a_new_password(server, driver, new_driver):
     dave.find_element(By.ID, "pw-new").send_keys("Dave-Chosen-Pass-22")
     dave.find_element(By.ID, "pw-confirm").send_keys("Dave-Chosen-Pass-22")
     dave.find_element(By.ID, "pw-submit").click()
-    wait(dave).until(EC.visibility_of_element_located((By.ID, "profile-login")))
+    wait(dave).until(EC.presence_of_element_located((By.ID, "screens-table")))
     assert nav_visible(dave, "nav-tokens")
     assert dave.find_elements(By.ID, "must-change-notice") == []
     api_login(server, "dave.support", "Dave-Chosen-Pass-22")
@@ -207,6 +214,8 @@ def test_password_reset_forces_a_new_password(server, driver, new_driver):
 def test_totp_enrolment_then_login_with_code(server, driver):
     ensure_user(server, "carol.ops", "Carol-Password-77", role="operator")
     browser_login(driver, server, "carol.ops", "Carol-Password-77")
+    wait(driver).until(EC.presence_of_element_located((By.ID, "screens-table")))
+    driver.find_element(By.ID, "nav-profile").click()
     wait(driver).until(EC.element_to_be_clickable((By.ID, "totp-enable"))).click()
     secret = wait(driver).until(EC.visibility_of_element_located((By.ID, "totp-secret"))).text
     assert driver.find_element(By.ID, "totp-uri").text.startswith("otpauth://totp/")
@@ -223,6 +232,7 @@ def test_totp_enrolment_then_login_with_code(server, driver):
     # a code is accepted once: use the next step's code (the server allows one step of skew)
     totp.send_keys(totp_code(secret, time.time() + 30))
     driver.find_element(By.ID, "login-submit").click()
+    # signed out from the profile page, back on it
     wait(driver).until(EC.visibility_of_element_located((By.ID, "profile-login")))
     assert driver.find_element(By.ID, "profile-login").text == "carol.ops"
     assert csp_problems(driver) == []
@@ -239,7 +249,7 @@ def test_login_solves_challenge_after_failures(server, driver):
     assert r.json()["error"]["code"] == "challenge_required"
 
     browser_login(driver, server, server.admin_login, server.admin_password, timeout=30)
-    wait(driver).until(EC.presence_of_element_located((By.ID, "users-table")))
+    wait(driver).until(EC.presence_of_element_located((By.ID, "screens-table")))
 
     admin = api_login(server, server.admin_login, server.admin_password)
     entries = admin.get(server.url + "/api/v1/audit?limit=50", timeout=30).json()["entries"]

@@ -17,6 +17,21 @@ export class ApiError extends Error {
 
 let csrfToken = null;
 let unauthorizedHandler = null;
+let clockOffset = 0; // server clock minus ours, seconds (from the Date header)
+
+/** The server's current Unix time in seconds, estimated from the Date header of its last answer. */
+export function serverNow() {
+  return Date.now() / 1000 + clockOffset;
+}
+
+function noteServerDate(res) {
+  const date = res.headers.get('Date');
+  const t = date ? Date.parse(date) : NaN;
+  if (Number.isNaN(t)) return;
+  // the header has whole seconds: ignore differences a truncation explains
+  const offset = t / 1000 - Date.now() / 1000;
+  clockOffset = Math.abs(offset) < 2 ? 0 : offset;
+}
 
 /** Remembers the CSRF token returned by login or GET /api/v1/session. */
 export function setCsrfToken(token) {
@@ -30,9 +45,10 @@ export function onUnauthorized(fn) {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
-async function request(method, path, body, { quiet401 = false } = {}) {
+async function request(method, path, body, { quiet401 = false, signal } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store', redirect: 'error' };
+  if (signal) init.signal = signal;
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -42,9 +58,11 @@ async function request(method, path, body, { quiet401 = false } = {}) {
   let res;
   try {
     res = await fetch(path, init);
-  } catch {
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw new ApiError(0, 'aborted', 'The request was cancelled.');
     throw new ApiError(0, 'network_error', 'Cannot reach the server. Check your connection and try again.');
   }
+  noteServerDate(res);
   let data = null;
   const text = await res.text();
   if (text) {
@@ -104,5 +122,21 @@ export function listAudit({ limit = 50, before } = {}) {
   if (before !== undefined && before !== null) q.set('before', String(before));
   return request('GET', `/api/v1/audit?${q}`);
 }
+// Screens
+export const listScreens = () => request('GET', '/api/v1/screens');
+export const getScreen = (id) => request('GET', `/api/v1/screens/${enc(id)}`);
+export const updateScreen = (id, fields) => request('PATCH', `/api/v1/screens/${enc(id)}`, fields);
+export const deleteScreen = (id) => request('DELETE', `/api/v1/screens/${enc(id)}`);
+export const sendInstruction = (id, type, payload = {}) =>
+  request('POST', `/api/v1/screens/${enc(id)}/instructions`, { type, payload });
+/** The instruction; with wait > 0 the server answers as soon as the screen acknowledges it. */
+export const getInstruction = (id, iid, wait = 0, signal = undefined) =>
+  request('GET', `/api/v1/screens/${enc(id)}/instructions/${enc(iid)}?wait=${Number(wait) || 0}`, undefined, { signal });
+export const screenshotUrl = (id, at) => `/api/v1/screens/${enc(id)}/screenshot?t=${enc(String(at))}`;
+
+// Pairing (admin)
+export const previewPairing = (code) => request('GET', `/api/v1/pairings/${enc(code)}`);
+export const confirmPairing = (userCode, name) => request('POST', '/api/v1/pairings', { user_code: userCode, name });
+
 export const AUDIT_CSV_URL = '/api/v1/audit.csv';
 export const EVENTS_URL = '/api/v1/events';
