@@ -244,18 +244,19 @@ void screens_handle_get(struct http_req *r)
 	if (!load_screen(r, &screen))
 		return;
 	struct db_stmt *st = db_prepare(r->db, "SELECT id, seq, type, status, created_at, COALESCE(acked_at,0), result, "
-					       "created_by FROM instructions WHERE screen_id = ? ORDER BY seq DESC LIMIT 50");
+					       "created_by, payload FROM instructions WHERE screen_id = ? ORDER BY seq DESC "
+					       "LIMIT 50");
 	json_t *history = json_array();
 	if (st) {
 		db_bind_text(st, 1, http_param(r, "id"));
 		while (db_step(st) == DB_ROW)
 			json_array_append_new(
-				history, json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:s}", "id", db_col_text(st, 0), "seq",
-						   (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "status",
+				history, json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:s, s:o}", "id", db_col_text(st, 0),
+						   "seq", (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "status",
 						   db_col_text(st, 3), "created_at", (json_int_t)db_col_int(st, 4),
 						   "acked_at", (json_int_t)db_col_int(st, 5), "result",
 						   parse_or(db_col_text(st, 6), json_object()), "created_by",
-						   db_col_text(st, 7)));
+						   db_col_text(st, 7), "payload", parse_or(db_col_text(st, 8), json_object())));
 		db_done(st);
 	}
 	json_object_set_new(screen, "instructions", history);
