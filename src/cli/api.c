@@ -11,7 +11,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-
 int api_normalize_url(const char *url, char *out, size_t outsz)
 {
 	if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
@@ -28,6 +27,14 @@ int api_normalize_url(const char *url, char *out, size_t outsz)
 	memcpy(out, url, n);
 	out[n] = '\0';
 	return 0;
+}
+
+/* Frees a header list, wiping it first: it holds the token or the cookie. */
+static void free_headers(struct curl_slist *h)
+{
+	for (struct curl_slist *i = h; i; i = i->next)
+		sodium_memzero(i->data, strlen(i->data));
+	curl_slist_free_all(h);
 }
 
 int api_open(struct api *a, const char *base, const char *ca)
@@ -47,11 +54,12 @@ void api_close(struct api *a)
 {
 	if (a->easy)
 		curl_easy_cleanup(a->easy);
-	curl_slist_free_all(a->headers);
+	free_headers(a->headers);
 	free(a->base);
 	free(a->ca);
 	api_set_token(a, NULL);
 	sodium_memzero(a->csrf, sizeof a->csrf);
+	sodium_memzero(a->cookie, sizeof a->cookie);
 	memset(a, 0, sizeof *a);
 }
 
@@ -70,10 +78,11 @@ int api_set_token(struct api *a, const char *token)
 void api_resp_free(struct api_resp *r)
 {
 	if (r->body) {
-		sodium_memzero(r->body, r->len); /* a login or token answer carries secrets */
+		sodium_memzero(r->body, r->cap); /* a login or token answer carries secrets */
 		free(r->body);
 	}
 	json_decref(r->json);
+	sodium_memzero(r->cookie, sizeof r->cookie);
 	memset(r, 0, sizeof *r);
 }
 
@@ -82,9 +91,15 @@ static json_t *error_member(const struct api_resp *r, const char *key)
 	return json_object_get(json_object_get(r->json, "error"), key);
 }
 
-const char *api_error_code(const struct api_resp *r) { return json_string_value(error_member(r, "code")); }
+const char *api_error_code(const struct api_resp *r)
+{
+	return json_string_value(error_member(r, "code"));
+}
 
-const char *api_error_message(const struct api_resp *r) { return json_string_value(error_member(r, "message")); }
+const char *api_error_message(const struct api_resp *r)
+{
+	return json_string_value(error_member(r, "message"));
+}
 
 /* --- callbacks --- */
 
@@ -96,21 +111,57 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *userdata)
 		r->too_large = true;
 		return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
 	}
-	char *b = realloc(r->body, r->len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, ptr, len);
-	r->body = b;
+	if (r->len + len + 1 > r->cap) {
+		/* grown by hand, not realloc: the old copy may hold a token and is wiped */
+		size_t cap = r->cap ? r->cap * 2 : 4096;
+		while (cap < r->len + len + 1)
+			cap *= 2;
+		char *b = malloc(cap);
+		if (!b)
+			return 0;
+		if (r->body) {
+			memcpy(b, r->body, r->len);
+			sodium_memzero(r->body, r->cap);
+			free(r->body);
+		}
+		r->body = b;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, ptr, len);
 	r->len += len;
 	r->body[r->len] = '\0';
 	return len;
+}
+
+/* "Set-Cookie: vitrine_session=VALUE; ..." -> r->cookie = "vitrine_session=VALUE" */
+static void take_cookie(struct api_resp *r, const char *v, size_t vl)
+{
+	static const char session[] = "vitrine_session=";
+	if (vl < sizeof session - 1 || strncmp(v, session, sizeof session - 1) != 0)
+		return;
+	size_t end = sizeof session - 1;
+	while (end < vl && v[end] != ';' && v[end] != '\r' && v[end] != '\n' && v[end] != ' ')
+		end++;
+	r->set_cookie = true;
+	r->cookie[0] = '\0';
+	if (end > sizeof session - 1 && end < sizeof r->cookie) { /* an empty value clears it */
+		memcpy(r->cookie, v, end);
+		r->cookie[end] = '\0';
+	}
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *userdata)
 {
 	struct api_resp *r = userdata;
 	size_t len = size * n;
-	static const char name[] = "location:";
+	static const char name[] = "location:", cookie[] = "set-cookie:";
+	if (len > sizeof cookie - 1 && strncasecmp(buf, cookie, sizeof cookie - 1) == 0) {
+		const char *v = buf + sizeof cookie - 1;
+		size_t vl = len - (sizeof cookie - 1);
+		while (vl > 0 && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		take_cookie(r, v, vl);
+	}
 	if (len > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
 		const char *v = buf + sizeof name - 1;
 		size_t vl = len - (sizeof name - 1);
@@ -172,7 +223,7 @@ static int prepare(struct api *a, const char *method, const char *path, long tim
 		return -1;
 	CURL *e = a->easy;
 	curl_easy_reset(e);
-	curl_slist_free_all(a->headers);
+	free_headers(a->headers);
 	a->headers = NULL;
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -185,7 +236,6 @@ static int prepare(struct api *a, const char *method, const char *path, long tim
 		curl_easy_setopt(e, CURLOPT_CAINFO, a->ca);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "vitrine-cli/" CLI_VERSION);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); /* the login's session cookie, in memory only */
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, out->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
@@ -197,14 +247,21 @@ static int prepare(struct api *a, const char *method, const char *path, long tim
 		snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->token);
 		struct curl_slist *t = curl_slist_append(h, auth);
 		sodium_memzero(auth, sizeof auth);
-		h = t ? t : (curl_slist_free_all(h), NULL);
+		h = t ? t : (free_headers(h), NULL);
 	}
 	bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	if (h && a->cookie[0]) {
+		char cookie[200];
+		snprintf(cookie, sizeof cookie, "Cookie: %s", a->cookie);
+		struct curl_slist *t = curl_slist_append(h, cookie);
+		sodium_memzero(cookie, sizeof cookie);
+		h = t ? t : (free_headers(h), NULL);
+	}
 	if (h && a->csrf[0] && !safe) {
 		char csrf[160];
 		snprintf(csrf, sizeof csrf, "X-CSRF-Token: %s", a->csrf);
 		struct curl_slist *t = curl_slist_append(h, csrf);
-		h = t ? t : (curl_slist_free_all(h), NULL);
+		h = t ? t : (free_headers(h), NULL);
 	}
 	if (!h)
 		return -1;
@@ -229,16 +286,19 @@ static int perform(struct api *a, struct api_resp *out)
 {
 	curl_easy_setopt(a->easy, CURLOPT_HTTPHEADER, a->headers);
 	out->rc = curl_easy_perform(a->easy);
-	curl_slist_free_all(a->headers);
+	free_headers(a->headers);
 	a->headers = NULL;
 	if (out->rc != CURLE_OK) {
 		if (out->too_large)
-			snprintf(out->errbuf, sizeof out->errbuf, "the answer is larger than %u MiB", API_MAX_RESPONSE >> 20);
+			snprintf(out->errbuf, sizeof out->errbuf, "the answer is larger than %u MiB",
+			         API_MAX_RESPONSE >> 20);
 		if (!out->errbuf[0])
 			snprintf(out->errbuf, sizeof out->errbuf, "%s", curl_easy_strerror(out->rc));
 		return -1;
 	}
 	curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &out->status);
+	if (out->set_cookie)
+		memcpy(a->cookie, out->cookie, sizeof a->cookie);
 	const char *ct = NULL;
 	curl_easy_getinfo(a->easy, CURLINFO_CONTENT_TYPE, &ct);
 	if (out->body && out->len > 0 && ct && strstr(ct, "json")) {
@@ -278,7 +338,7 @@ out:
 }
 
 int api_upload(struct api *a, const char *path, int fd, uint64_t size, const char *filename, int64_t max_send_speed,
-	       api_progress_fn progress, void *ud, struct api_resp *out)
+               api_progress_fn progress, void *ud, struct api_resp *out)
 {
 	struct upload_src src = {.fd = fd, .progress = progress, .ud = ud, .total = size};
 	if (lseek(fd, 0, SEEK_SET) != 0 || prepare(a, "PUT", path, 0, out) != 0) {

@@ -1,8 +1,9 @@
 /*
  * The CLI's HTTP client for the Vitrine API (libcurl, one easy handle per
  * process so requests reuse the connection). It sends JSON bodies, streams
- * uploads from files, keeps the session cookie of a login in memory, and
- * adds "Authorization: Bearer" or the session's X-CSRF-Token. TLS is always
+ * uploads from files, keeps the session cookie of a login in memory (only
+ * vitrine_session, taken from Set-Cookie; no cookie engine, no cookie
+ * file), and adds "Authorization: Bearer" or the session's X-CSRF-Token. TLS is always
  * verified; --ca adds a CA to the system ones. Responses are read into a
  * buffer capped at API_MAX_RESPONSE and parsed as JSON when they are JSON.
  */
@@ -28,7 +29,7 @@ static inline void api_json_free(void *p)
 
 #endif
 
-#define API_MAX_RESPONSE (64u << 20)
+#define API_MAX_RESPONSE      (64u << 20)
 #define API_DEFAULT_TIMEOUT_S 60L
 
 struct api {
@@ -37,17 +38,20 @@ struct api {
 	char *ca;    /* extra CA file or NULL, owned */
 	char *token; /* bearer token or NULL, owned (wiped when freed) */
 	char csrf[128];
+	char cookie[160];           /* "vitrine_session=vs_..." after a login, else "" */
 	struct curl_slist *headers; /* of the request under way */
 };
 
 struct api_resp {
-	CURLcode rc;	    /* CURLE_OK when an HTTP answer arrived */
-	long status;	    /* HTTP status, 0 without an answer */
-	char *body;	    /* owned, NUL-terminated, may be NULL */
-	size_t len;
-	json_t *json;	    /* owned, the body parsed when it is JSON */
+	CURLcode rc;        /* CURLE_OK when an HTTP answer arrived */
+	long status;        /* HTTP status, 0 without an answer */
+	char *body;         /* owned, NUL-terminated, may be NULL */
+	size_t len, cap;    /* bytes in body, bytes allocated */
+	json_t *json;       /* owned, the body parsed when it is JSON */
 	char location[512]; /* Location header of a redirect */
-	bool too_large;	    /* the answer went over API_MAX_RESPONSE */
+	bool too_large;     /* the answer went over API_MAX_RESPONSE */
+	bool set_cookie;    /* the answer set (or cleared) vitrine_session */
+	char cookie[160];   /* its "name=value", empty when cleared */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -77,7 +81,7 @@ int api_call(struct api *a, const char *method, const char *path, json_t *body, 
  * max_send_speed (bytes/s, 0 = unlimited) throttles it. progress may be NULL.
  * Same return convention as api_call. */
 int api_upload(struct api *a, const char *path, int fd, uint64_t size, const char *filename, int64_t max_send_speed,
-	       api_progress_fn progress, void *ud, struct api_resp *out);
+               api_progress_fn progress, void *ud, struct api_resp *out);
 
 void api_resp_free(struct api_resp *r);
 

@@ -16,8 +16,8 @@
 
 #include "common/codes.h"
 
-#define MAX_ZONES 32
-#define MAX_ITEMS 500
+#define MAX_ZONES  32
+#define MAX_ITEMS  500
 #define MAX_CANVAS 16384
 #define HASH_BLOCK (256u * 1024u)
 
@@ -72,8 +72,7 @@ static bool only_members(struct check *c, json_t *obj, const char *const *allowe
 	const char *key;
 	json_t *v;
 	bool ok = true;
-	json_object_foreach(obj, key, v)
-	{
+	json_object_foreach (obj, key, v) {
 		bool known = false;
 		for (const char *const *a = allowed; *a; a++)
 			if (strcmp(*a, key) == 0)
@@ -91,7 +90,7 @@ static bool only_members(struct check *c, json_t *obj, const char *const *allowe
 /* An integer member within [min, max]. Returns false (after a fault) when
  * it is missing (and required), not an integer or out of range. */
 static bool int_member(struct check *c, json_t *obj, const char *key, bool required, json_int_t min, json_int_t max,
-		       json_int_t *out)
+                       json_int_t *out)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
@@ -100,7 +99,8 @@ static bool int_member(struct check *c, json_t *obj, const char *key, bool requi
 		return false;
 	}
 	if (!json_is_integer(v)) {
-		fault(c, key, "must be an integer from %lld to %lld, not %s", (long long)min, (long long)max, type_name(v));
+		fault(c, key, "must be an integer from %lld to %lld, not %s", (long long)min, (long long)max,
+		      type_name(v));
 		return false;
 	}
 	json_int_t n = json_integer_value(v);
@@ -227,8 +227,9 @@ static void check_valid(struct check *c, json_t *valid)
 		size_t i;
 		json_t *d;
 		bool ok = json_is_array(days) && json_array_size(days) <= 7;
-		json_array_foreach(days, i, d) if (!json_is_integer(d) || json_integer_value(d) < 1 ||
-						   json_integer_value(d) > 7) ok = false;
+		json_array_foreach (days, i, d)
+			if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 7)
+				ok = false;
 		if (!ok)
 			fault(c, "days", "must be a list of ISO weekdays (1 = Monday ... 7 = Sunday)");
 	}
@@ -238,8 +239,8 @@ out:
 
 static void check_item(struct check *c, json_t *item)
 {
-	static const char *const keys[] = {"media", "file", "url", "text", "duration", "transition", "valid", "id", "name",
-					   NULL};
+	static const char *const keys[] = {"media",      "file",  "url", "text", "duration",
+	                                   "transition", "valid", "id",  "name", NULL};
 	if (!json_is_object(item)) {
 		fault(c, NULL, "must be an object, not %s", type_name(item));
 		return;
@@ -257,8 +258,9 @@ static void check_item(struct check *c, json_t *item)
 	if (media) {
 		const char *sha = json_string_value(media);
 		if (!is_sha256(sha)) {
-			fault(c, "media", "must be the SHA-256 of a medium (64 lower-case hex digits); for a file of the "
-					  "folder use \"file\"");
+			fault(c, "media",
+			      "must be the SHA-256 of a medium (64 lower-case hex digits); for a file of the "
+			      "folder use \"file\"");
 		} else {
 			struct chfile_media_ref *grown = realloc(c->cf->media, (c->cf->nmedia + 1) * sizeof *grown);
 			if (grown) {
@@ -298,7 +300,7 @@ static void check_item(struct check *c, json_t *item)
 }
 
 static void check_zone(struct check *c, json_t *zone, size_t zi, json_int_t width, json_int_t height,
-		       json_t *zone_names)
+                       json_t *zone_names)
 {
 	static const char *const keys[] = {"name", "x", "y", "w", "h", "z", "items", "id", NULL};
 	if (!json_is_object(zone)) {
@@ -318,12 +320,14 @@ static void check_zone(struct check *c, json_t *zone, size_t zi, json_int_t widt
 	bool x_ok = width > 0 && int_member(c, zone, "x", true, 0, width - 1, &x);
 	bool y_ok = height > 0 && int_member(c, zone, "y", true, 0, height - 1, &y);
 	if (width > 0 && x_ok && int_member(c, zone, "w", true, 1, MAX_CANVAS, &w) && x + w > width)
-		fault(c, "w", "the zone is outside the canvas: from x=%lld it is %lld wide and ends at %lld, past the "
-			      "canvas width %lld",
+		fault(c, "w",
+		      "the zone is outside the canvas: from x=%lld it is %lld wide and ends at %lld, past the "
+		      "canvas width %lld",
 		      (long long)x, (long long)w, (long long)(x + w), (long long)width);
 	if (height > 0 && y_ok && int_member(c, zone, "h", true, 1, MAX_CANVAS, &h) && y + h > height)
-		fault(c, "h", "the zone is outside the canvas: from y=%lld it is %lld high and ends at %lld, past the "
-			      "canvas height %lld",
+		fault(c, "h",
+		      "the zone is outside the canvas: from y=%lld it is %lld high and ends at %lld, past the "
+		      "canvas height %lld",
 		      (long long)y, (long long)h, (long long)(y + h), (long long)height);
 	if (json_object_get(zone, "z"))
 		int_member(c, zone, "z", false, -1000, 1000, &z);
@@ -335,8 +339,7 @@ static void check_zone(struct check *c, json_t *zone, size_t zi, json_int_t widt
 	}
 	size_t ii;
 	json_t *item;
-	json_array_foreach(items, ii, item)
-	{
+	json_array_foreach (items, ii, item) {
 		snprintf(c->path, sizeof c->path, "zones[%zu].items[%zu]", zi, ii);
 		check_item(c, item);
 	}
@@ -361,15 +364,15 @@ int chfile_load(const char *dir, struct chfile *cf)
 	if (!cf->doc) {
 		if (access(path, F_OK) != 0)
 			snprintf(cf->problem, sizeof cf->problem, "no %s in %s (the channel's description goes there)",
-				 CHFILE_NAME, dir);
+			         CHFILE_NAME, dir);
 		else
 			snprintf(cf->problem, sizeof cf->problem, "%s: line %d, column %d: %s", path, jerr.line,
-				 jerr.column, jerr.text);
+			         jerr.column, jerr.text);
 		return -1;
 	}
 	if (!json_is_object(cf->doc)) {
 		snprintf(cf->problem, sizeof cf->problem, "%s must hold a JSON object (the channel), not %s", path,
-			 type_name(cf->doc));
+		         type_name(cf->doc));
 		return -1;
 	}
 	static const char *const keys[] = {"name", "width", "height", "zones", "id", NULL};
@@ -390,8 +393,7 @@ int chfile_load(const char *dir, struct chfile *cf)
 	json_t *zone_names = json_object();
 	size_t zi;
 	json_t *zone;
-	json_array_foreach(zones, zi, zone)
-	{
+	json_array_foreach (zones, zi, zone) {
 		snprintf(c.path, sizeof c.path, "zones[%zu]", zi);
 		check_zone(&c, zone, zi, width, height, zone_names);
 	}
@@ -429,7 +431,8 @@ int chfile_hash(struct chfile *cf)
 				continue;
 			if (got < 0) {
 				char msg[600];
-				snprintf(msg, sizeof msg, "%s: cannot read %s: %s", f->json_path, f->path, strerror(errno));
+				snprintf(msg, sizeof msg, "%s: cannot read %s: %s", f->json_path, f->path,
+				         strerror(errno));
 				json_array_append_new(cf->errors, json_string(msg));
 				rc = -1;
 				break;
@@ -453,10 +456,8 @@ json_t *chfile_server_body(const struct chfile *cf)
 {
 	json_t *body = json_deep_copy(cf->doc), *zone, *item;
 	size_t zi, ii;
-	json_array_foreach(json_object_get(body, "zones"), zi, zone)
-	{
-		json_array_foreach(json_object_get(zone, "items"), ii, item)
-		{
+	json_array_foreach (json_object_get(body, "zones"), zi, zone) {
+		json_array_foreach (json_object_get(zone, "items"), ii, item) {
 			const struct chfile_file *f = chfile_find(cf, json_string_value(json_object_get(item, "file")));
 			if (!f)
 				continue;

@@ -16,13 +16,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CHFILE_NAME "channel.json"
+#define CHFILE_NAME       "channel.json"
 #define CHFILE_MAX_ERRORS 20
 
 /* A file named by items (once per distinct path). Strings owned. */
 struct chfile_file {
-	char *rel;	 /* as written in channel.json */
-	char *path;	 /* DIR/rel */
+	char *rel;       /* as written in channel.json */
+	char *path;      /* DIR/rel */
 	char *json_path; /* where it is first used: zones[0].items[1].file */
 	uint64_t size;
 	char sha256[65]; /* after chfile_hash */
@@ -35,9 +35,9 @@ struct chfile_media_ref {
 };
 
 struct chfile {
-	json_t *doc;   /* channel.json as read, owned */
-	json_t *errors; /* array of "PATH: message" strings, owned */
-	char problem[8192];/* a fault of the folder or of the file as a whole */
+	json_t *doc;        /* channel.json as read, owned */
+	json_t *errors;     /* array of "PATH: message" strings, owned */
+	char problem[8192]; /* a fault of the folder or of the file as a whole */
 	struct chfile_file *files;
 	size_t nfiles;
 	struct chfile_media_ref *media;

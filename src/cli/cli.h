@@ -19,8 +19,8 @@
 enum cli_exit {
 	CLI_OK = 0,
 	CLI_FAILED = 1, /* the server refused, the network failed, a file is wrong */
-	CLI_USAGE = 2,	/* bad command line, ambiguous name */
-	CLI_AUTH = 3,	/* not logged in, wrong password, token revoked or expired */
+	CLI_USAGE = 2,  /* bad command line, ambiguous name */
+	CLI_AUTH = 3,   /* not logged in, wrong password, token revoked or expired */
 };
 
 /* Long-option codes of the global options (any command accepts them). */
@@ -36,10 +36,12 @@ enum {
 };
 
 #define CLI_GLOBAL_OPTIONS                                                                                             \
-	{"server", required_argument, NULL, CLI_OPT_SERVER}, {"ca", required_argument, NULL, CLI_OPT_CA},            \
-		{"config-dir", required_argument, NULL, CLI_OPT_CONFIG_DIR}, {"json", no_argument, NULL, CLI_OPT_JSON}, \
-		{"quiet", no_argument, NULL, CLI_OPT_QUIET}, {"help", no_argument, NULL, CLI_OPT_HELP},                 \
-		{"version", no_argument, NULL, CLI_OPT_VERSION}
+	{"server", required_argument, NULL, CLI_OPT_SERVER}, {"ca", required_argument, NULL, CLI_OPT_CA},              \
+	    {"config-dir", required_argument, NULL, CLI_OPT_CONFIG_DIR}, {"json", no_argument, NULL, CLI_OPT_JSON},    \
+	    {"quiet", no_argument, NULL, CLI_OPT_QUIET}, {"help", no_argument, NULL, CLI_OPT_HELP},                    \
+	{                                                                                                              \
+		"version", no_argument, NULL, CLI_OPT_VERSION                                                          \
+	}
 #define CLI_GLOBAL_SHORT "+:qh"
 
 struct cli {
@@ -53,7 +55,7 @@ struct cli {
 	/* filled by cli_connect() */
 	char config_dir[4096];
 	struct credentials cred; /* owned */
-	struct api api;		 /* owned */
+	struct api api;          /* owned */
 	bool connected;
 };
 
@@ -63,7 +65,7 @@ struct cli {
  * option code, -1 at the end (optind = first operand), or -2 after printing
  * a usage error or the command's help (*exit_code says which). */
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts,
-	       int *exit_code);
+               int *exit_code);
 
 /* Prints the help of a command on stdout. Returns 0, or -1 if there is no
  * such command. */

@@ -35,14 +35,13 @@ static void print_table(json_t *rows)
 		cols = 16;
 	size_t r, c;
 	json_t *row, *cell;
-	json_array_foreach(rows, r, row) json_array_foreach(row, c, cell)
-	{
-		size_t w = text_width(json_string_value(cell));
-		if (c < cols && w > widths[c])
-			widths[c] = w;
-	}
-	json_array_foreach(rows, r, row)
-	{
+	json_array_foreach (rows, r, row)
+		json_array_foreach (row, c, cell) {
+			size_t w = text_width(json_string_value(cell));
+			if (c < cols && w > widths[c])
+				widths[c] = w;
+		}
+	json_array_foreach (rows, r, row) {
 		for (c = 0; c < cols; c++) {
 			char shown[400];
 			cli_printable(json_string_value(json_array_get(row, c)), shown, sizeof shown);
@@ -74,37 +73,66 @@ static const char *str_or(json_t *obj, const char *key, const char *fallback)
 }
 
 /* Runs the option parsing of a command without options of its own and
- * GETs path. Returns CLI_OK with *out filled, or an exit code. */
-static int simple_get(struct cli *cli, int argc, char **argv, const char *path, const char *doing,
-		      struct api_resp *out)
+ * GETs path. Returns true with *out filled, or false with *rc the exit code
+ * (after --help, a usage error or a failed request). */
+static bool simple_get(struct cli *cli, int argc, char **argv, const char *path, const char *doing,
+                       struct api_resp *out, int *rc)
 {
-	int c, rc = CLI_FAILED;
+	int c;
 	memset(out, 0, sizeof *out);
-	while ((c = cli_getopt(cli, argc, argv, "", NULL, &rc)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "", NULL, rc)) != -1)
 		if (c == -2)
-			return rc;
-	if (optind < argc)
-		return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
-	if ((rc = cli_connect(cli)) != CLI_OK)
-		return rc;
+			return false;
+	if (optind < argc) {
+		*rc = cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
+		return false;
+	}
+	if ((*rc = cli_connect(cli)) != CLI_OK)
+		return false;
 	if (api_call(&cli->api, "GET", path, NULL, API_DEFAULT_TIMEOUT_S, out) != 0 || out->status != 200) {
-		rc = cli_fail(cli, out, doing);
+		*rc = cli_fail(cli, out, doing);
 		api_resp_free(out);
-		return rc;
+		return false;
 	}
 	if (!out->json) {
 		cli_error("%s: the server's answer is not JSON", doing);
 		api_resp_free(out);
-		return CLI_FAILED;
+		*rc = CLI_FAILED;
+		return false;
 	}
-	return CLI_OK;
+	return true;
+}
+
+/* Channel names by id, for the screens table: {} when the caller may not
+ * list channels (operators, support) or none is needed; ids are shown then. */
+static json_t *channel_names(struct cli *cli, json_t *screens)
+{
+	json_t *names = json_object(), *s, *ch;
+	size_t i;
+	bool needed = false;
+	json_array_foreach (screens, i, s)
+		needed |= json_is_string(json_object_get(s, "channel_id"));
+	struct api_resp resp;
+	if (!needed || !names ||
+	    api_call(&cli->api, "GET", "/api/v1/channels", NULL, API_DEFAULT_TIMEOUT_S, &resp) != 0) {
+		if (needed)
+			api_resp_free(&resp);
+		return names;
+	}
+	json_array_foreach (json_object_get(resp.json, "channels"), i, ch) {
+		const char *id = json_string_value(json_object_get(ch, "id"));
+		if (id)
+			json_object_set(names, id, json_object_get(ch, "name"));
+	}
+	api_resp_free(&resp);
+	return names;
 }
 
 int cmd_screens(struct cli *cli, int argc, char **argv)
 {
 	struct api_resp resp;
-	int rc = simple_get(cli, argc, argv, "/api/v1/screens", "listing the screens", &resp);
-	if (rc != CLI_OK)
+	int rc;
+	if (!simple_get(cli, argc, argv, "/api/v1/screens", "listing the screens", &resp, &rc))
 		return rc;
 	json_t *list = json_object_get(resp.json, "screens");
 	if (cli->json) {
@@ -113,20 +141,25 @@ int cmd_screens(struct cli *cli, int argc, char **argv)
 		if (!cli->quiet)
 			printf("no screens yet: pair one with `vitrine pair CODE --name NAME`\n");
 	} else {
-		json_t *rows = json_array(), *s;
-		json_array_append_new(rows, row_of("NAME", "ID", "STATUS", "LAST SEEN", "PLAYER", NULL));
+		json_t *rows = json_array(), *s, *names = channel_names(cli, list);
+		json_array_append_new(rows, row_of("NAME", "ID", "STATUS", "LAST SEEN", "CHANNEL", "PLAYER", NULL));
 		size_t i;
-		json_array_foreach(list, i, s)
-		{
+		json_array_foreach (list, i, s) {
 			char age[32];
+			const char *cid = json_string_value(json_object_get(s, "channel_id"));
+			const char *channel = cid ? json_string_value(json_object_get(names, cid)) : NULL;
 			cli_human_age((long long)json_integer_value(json_object_get(s, "last_seen")), age);
-			json_array_append_new(rows,
-					      row_of(str_or(s, "name", "-"), str_or(s, "id", "-"),
-						     json_is_true(json_object_get(s, "online")) ? "online" : "offline", age,
-						     str_or(s, "version", "-"), NULL));
+			json_array_append_new(
+			    rows, row_of(str_or(s, "name", "-"), str_or(s, "id", "-"),
+			                 json_is_true(json_object_get(s, "online")) ? "online" : "offline", age,
+			                 channel ? channel
+			                 : cid   ? cid
+			                         : "-",
+			                 str_or(s, "version", "-"), NULL));
 		}
 		print_table(rows);
 		json_decref(rows);
+		json_decref(names);
 	}
 	api_resp_free(&resp);
 	return CLI_OK;
@@ -135,8 +168,8 @@ int cmd_screens(struct cli *cli, int argc, char **argv)
 int cmd_channels(struct cli *cli, int argc, char **argv)
 {
 	struct api_resp resp;
-	int rc = simple_get(cli, argc, argv, "/api/v1/channels", "listing the channels", &resp);
-	if (rc != CLI_OK)
+	int rc;
+	if (!simple_get(cli, argc, argv, "/api/v1/channels", "listing the channels", &resp, &rc))
 		return rc;
 	json_t *list = json_object_get(resp.json, "channels");
 	if (cli->json) {
@@ -148,19 +181,21 @@ int cmd_channels(struct cli *cli, int argc, char **argv)
 		json_t *rows = json_array(), *ch, *z;
 		json_array_append_new(rows, row_of("NAME", "ID", "SIZE", "ZONES", "ITEMS", "VERSION", "UPDATED", NULL));
 		size_t i, k;
-		json_array_foreach(list, i, ch)
-		{
+		json_array_foreach (list, i, ch) {
 			char size[48], zones[24], items[24], version[24], age[32];
 			size_t n = 0;
-			json_array_foreach(json_object_get(ch, "zones"), k, z) n += json_array_size(json_object_get(z, "items"));
-			snprintf(size, sizeof size, "%lldx%lld", (long long)json_integer_value(json_object_get(ch, "width")),
-				 (long long)json_integer_value(json_object_get(ch, "height")));
+			json_array_foreach (json_object_get(ch, "zones"), k, z)
+				n += json_array_size(json_object_get(z, "items"));
+			snprintf(size, sizeof size, "%lldx%lld",
+			         (long long)json_integer_value(json_object_get(ch, "width")),
+			         (long long)json_integer_value(json_object_get(ch, "height")));
 			snprintf(zones, sizeof zones, "%zu", json_array_size(json_object_get(ch, "zones")));
 			snprintf(items, sizeof items, "%zu", n);
-			snprintf(version, sizeof version, "%lld", (long long)json_integer_value(json_object_get(ch, "version")));
+			snprintf(version, sizeof version, "%lld",
+			         (long long)json_integer_value(json_object_get(ch, "version")));
 			cli_human_age((long long)json_integer_value(json_object_get(ch, "updated_at")), age);
 			json_array_append_new(rows, row_of(str_or(ch, "name", "-"), str_or(ch, "id", "-"), size, zones,
-							   items, version, age, NULL));
+			                                   items, version, age, NULL));
 		}
 		print_table(rows);
 		json_decref(rows);
@@ -172,8 +207,8 @@ int cmd_channels(struct cli *cli, int argc, char **argv)
 int cmd_media(struct cli *cli, int argc, char **argv)
 {
 	struct api_resp resp;
-	int rc = simple_get(cli, argc, argv, "/api/v1/media", "listing the media", &resp);
-	if (rc != CLI_OK)
+	int rc;
+	if (!simple_get(cli, argc, argv, "/api/v1/media", "listing the media", &resp, &rc))
 		return rc;
 	json_t *list = json_object_get(resp.json, "media");
 	if (cli->json) {
@@ -183,13 +218,12 @@ int cmd_media(struct cli *cli, int argc, char **argv)
 			json_t *rows = json_array(), *m;
 			json_array_append_new(rows, row_of("SHA256", "SIZE", "TYPE", "NAME", NULL));
 			size_t i;
-			json_array_foreach(list, i, m)
-			{
+			json_array_foreach (list, i, m) {
 				char sha[16], size[32];
 				snprintf(sha, sizeof sha, "%.12s", str_or(m, "sha256", "-"));
 				cli_human_bytes((double)json_integer_value(json_object_get(m, "size")), size);
-				json_array_append_new(rows, row_of(sha, size, str_or(m, "mime", "-"),
-								   str_or(m, "filename", "-"), NULL));
+				json_array_append_new(
+				    rows, row_of(sha, size, str_or(m, "mime", "-"), str_or(m, "filename", "-"), NULL));
 			}
 			print_table(rows);
 			json_decref(rows);
@@ -234,7 +268,7 @@ int cmd_assign(struct cli *cli, int argc, char **argv)
 		cli_print_json(resp.json);
 	char sname[200], cname[200];
 	cli_info(cli, "%s now plays %s", cli_printable(str_or(screen, "name", "-"), sname, sizeof sname),
-		 cli_printable(str_or(channel, "name", "-"), cname, sizeof cname));
+	         cli_printable(str_or(channel, "name", "-"), cname, sizeof cname));
 	rc = CLI_OK;
 out:
 	api_resp_free(&resp);
@@ -399,8 +433,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	cli_printable(result ? result : "{}", rshown, sizeof rshown);
 	api_json_free(result);
 	if (!answered) {
-		cli_error("%s: %s did not answer within %ld s (the instruction %s stays queued until it expires)", tshown,
-			  sname, wait_s, iid);
+		cli_error("%s: %s did not answer within %ld s (the instruction %s stays queued until it expires)",
+		          tshown, sname, wait_s, iid);
 		rc = CLI_FAILED;
 	} else if (strcmp(status, "failed") == 0) {
 		cli_error("%s on %s failed: %s", tshown, sname, rshown);
@@ -454,8 +488,8 @@ int cmd_pair(struct cli *cli, int argc, char **argv)
 		if (cli->json)
 			cli_print_json(resp.json);
 		char shown[200];
-		cli_info(cli, "paired the screen %s (id %s)", cli_printable(str_or(screen, "name", name), shown, sizeof shown),
-			 str_or(screen, "id", "?"));
+		cli_info(cli, "paired the screen %s (id %s)",
+		         cli_printable(str_or(screen, "name", name), shown, sizeof shown), str_or(screen, "id", "?"));
 		rc = CLI_OK;
 	}
 	api_resp_free(&resp);
@@ -474,6 +508,6 @@ int cmd_remote(struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(cli, "needs SCREEN");
 	cli_error("remote control does not exist yet: the Vitrine server cannot open remote-control sessions to "
-		  "screens so far, so `vitrine remote` has nothing to connect to");
+	          "screens so far, so `vitrine remote` has nothing to connect to");
 	return CLI_FAILED;
 }

@@ -95,7 +95,7 @@ static json_t *read_file(const char *path, bool *missing, char *err, size_t errs
 	doc = json_loadb(buf, got, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc || !json_is_object(json_object_get(doc, "servers"))) {
 		set_err(err, errsz, "%s is damaged (%s); delete it and run `vitrine login` again", path,
-			doc ? "no \"servers\"" : jerr.text);
+		        doc ? "no \"servers\"" : jerr.text);
 		json_decref(doc);
 		doc = NULL;
 	}
@@ -283,8 +283,7 @@ int credentials_remove(const char *dir, const char *server, char *err, size_t er
 	if (!def || !json_object_get(servers, def)) { /* another server becomes the default */
 		const char *key;
 		json_t *v;
-		json_object_foreach(servers, key, v)
-		{
+		json_object_foreach (servers, key, v) {
 			json_object_set_new(doc, "default", json_string(key));
 			break;
 		}

@@ -21,8 +21,8 @@
 
 /* One server's entry. Every string is owned (credentials_free). */
 struct credentials {
-	char *server;	/* normalized URL */
-	char *token;	/* the user API token (secret) */
+	char *server;   /* normalized URL */
+	char *token;    /* the user API token (secret) */
 	char *token_id; /* its id, to revoke it at logout */
 	char *login;
 	char *ca; /* absolute path of the CA file given at login, or NULL */

@@ -21,7 +21,7 @@
 #include "prompt.h"
 
 #define PASSWORD_MAX 1024
-#define MAX_ROUNDS 8 /* challenge and code questions before giving up */
+#define MAX_ROUNDS   8 /* challenge and code questions before giving up */
 
 enum { OPT_USER = CLI_OPT_FIRST_COMMAND, OPT_PASSWORD_STDIN, OPT_TOTP };
 
@@ -90,13 +90,13 @@ static int open_session(struct cli *cli, const char *login, const char *password
 			json_t *ch = json_object_get(json_object_get(resp.json, "error"), "challenge");
 			const char *text = json_string_value(json_object_get(ch, "challenge"));
 			json_int_t difficulty = json_integer_value(json_object_get(ch, "difficulty"));
-			if (!text || strlen(text) >= sizeof challenge || difficulty < 1 || difficulty > POW_MAX_DIFFICULTY ||
-			    ++challenges > 3) {
+			if (!text || strlen(text) >= sizeof challenge || difficulty < 1 ||
+			    difficulty > POW_MAX_DIFFICULTY || ++challenges > 3) {
 				cli_error("login: %s; the challenge could not be answered", msg);
 				rc = CLI_AUTH;
 			} else {
-				cli_note(cli, "%s: solving the server's proof-of-work challenge (difficulty %d)...", msg,
-					 (int)difficulty);
+				cli_note(cli, "%s: solving the server's proof-of-work challenge (difficulty %d)...",
+				         msg, (int)difficulty);
 				if (pow_solve(text, (unsigned)difficulty, solution) != 0) {
 					cli_error("login: no solution found for the challenge");
 				} else {
@@ -108,7 +108,7 @@ static int open_session(struct cli *cli, const char *login, const char *password
 		} else if (resp.status == 401 && code && strcmp(code, "totp_required") == 0 && !*totp) {
 			api_resp_free(&resp);
 			rc = ask("Authenticator code: ", false, totp, totpsz,
-				 "this account needs the code of its authenticator app: pass --totp CODE");
+			         "this account needs the code of its authenticator app: pass --totp CODE");
 			if (rc != CLI_OK)
 				return rc;
 			rc = CLI_FAILED;
@@ -145,9 +145,9 @@ static void token_name(char *out, size_t outsz)
 int cmd_login(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"user", required_argument, NULL, OPT_USER},
-					     {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
-					     {"totp", required_argument, NULL, OPT_TOTP},
-					     {NULL, 0, NULL, 0}};
+	                                     {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
+	                                     {"totp", required_argument, NULL, OPT_TOTP},
+	                                     {NULL, 0, NULL, 0}};
 	const char *user_opt = NULL, *totp_opt = NULL;
 	bool password_stdin = false;
 	int c, rc = CLI_FAILED;
@@ -181,7 +181,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	if (cli->server_opt) {
 		if (api_normalize_url(cli->server_opt, server, sizeof server) != 0)
 			return cli_usage_error(cli, "--server must be an http:// or https:// URL, not \"%s\"",
-					       cli->server_opt);
+			                       cli->server_opt);
 		if (credentials_load(cli->config_dir, server, &previous, err, sizeof err) < 0)
 			cli_note(cli, "vitrine: %s (it will be replaced)", err);
 	} else {
@@ -207,7 +207,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	if (user_opt)
 		snprintf(login, sizeof login, "%s", user_opt);
 	else if ((rc = ask("Login: ", false, login, sizeof login,
-			   "no terminal to ask the login name on: pass --user LOGIN")) != CLI_OK)
+	                   "no terminal to ask the login name on: pass --user LOGIN")) != CLI_OK)
 		goto out;
 	if (!login[0]) {
 		rc = cli_usage_error(cli, "the login name is empty");
@@ -224,7 +224,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	} else if ((rc = ask("Password: ", true, password, sizeof password,
-			     "no terminal to ask the password on: use --password-stdin")) != CLI_OK) {
+	                     "no terminal to ask the password on: use --password-stdin")) != CLI_OK) {
 		goto out;
 	}
 	if (totp_opt)
@@ -242,9 +242,10 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	    resp.status != 201) {
 		const char *code = api_error_code(&resp);
 		if (resp.status == 403 && code && strcmp(code, "password_change_required") == 0) {
-			cli_error("the server wants a new password for %s first: change it in the web console, then run "
-				  "`vitrine login` again",
-				  login);
+			cli_error(
+			    "the server wants a new password for %s first: change it in the web console, then run "
+			    "`vitrine login` again",
+			    login);
 			rc = CLI_AUTH;
 		} else {
 			rc = cli_fail(cli, &resp, "creating an API token");
@@ -269,6 +270,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	api_call(&cli->api, "DELETE", "/api/v1/session", NULL, API_DEFAULT_TIMEOUT_S, &resp);
 	api_resp_free(&resp);
 	sodium_memzero(cli->api.csrf, sizeof cli->api.csrf);
+	sodium_memzero(cli->api.cookie, sizeof cli->api.cookie);
 	api_set_token(&cli->api, fresh.token);
 	/* a token this computer stored before for this server is revoked */
 	if (previous.token_id && previous.server && strcmp(previous.server, server) == 0) {
@@ -289,14 +291,14 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s+}", "server", server, "login", login, "token_id", fresh.token_id,
-				      "credentials", cli->config_dir, "/" CREDENTIALS_FILE);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s+}", "server", server, "login", login, "token_id",
+		                      fresh.token_id, "credentials", cli->config_dir, "/" CREDENTIALS_FILE);
 		cli_print_json(j);
 		json_decref(j);
 	}
 	char shown[300];
 	cli_info(cli, "logged in to %s as %s; token stored in %s/%s", server, cli_printable(login, shown, sizeof shown),
-		 cli->config_dir, CREDENTIALS_FILE);
+	         cli->config_dir, CREDENTIALS_FILE);
 	rc = CLI_OK;
 out:
 	sodium_memzero(password, sizeof password);
@@ -327,7 +329,7 @@ int cmd_logout(struct cli *cli, int argc, char **argv)
 	if (!revoked && !gone) {
 		cli_fail(cli, &resp, "revoking the token");
 		cli_error("the credentials were kept; retry, or delete %s/%s to forget them", cli->config_dir,
-			  CREDENTIALS_FILE);
+		          CREDENTIALS_FILE);
 		api_resp_free(&resp);
 		return CLI_FAILED;
 	}
@@ -342,6 +344,6 @@ int cmd_logout(struct cli *cli, int argc, char **argv)
 		json_decref(j);
 	}
 	cli_info(cli, "logged out of %s: %s", cli->cred.server,
-		 revoked ? "the token is revoked and forgotten" : "the token was already revoked; it is forgotten");
+	         revoked ? "the token is revoked and forgotten" : "the token was already revoked; it is forgotten");
 	return CLI_OK;
 }

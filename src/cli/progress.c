@@ -15,7 +15,10 @@ double progress_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double progress_elapsed(const struct progress *p) { return progress_now() - p->start; }
+double progress_elapsed(const struct progress *p)
+{
+	return progress_now() - p->start;
+}
 
 static unsigned terminal_width(FILE *out)
 {

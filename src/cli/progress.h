@@ -23,8 +23,7 @@ struct progress {
 };
 
 /* Starts a bar for one file (index of count) and draws it at 0%. */
-void progress_begin(struct progress *p, FILE *out, const char *label, uint64_t total, unsigned index,
-		    unsigned count);
+void progress_begin(struct progress *p, FILE *out, const char *label, uint64_t total, unsigned index, unsigned count);
 
 /* Records bytes sent; redraws when 100 ms passed since the last drawing. */
 void progress_update(struct progress *p, uint64_t done);

@@ -108,4 +108,7 @@ enum prompt_result prompt_tty(const char *prompt, bool secret, char *out, size_t
 	return rc;
 }
 
-enum prompt_result prompt_stdin_line(char *out, size_t outsz) { return read_line(STDIN_FILENO, out, outsz); }
+enum prompt_result prompt_stdin_line(char *out, size_t outsz)
+{
+	return read_line(STDIN_FILENO, out, outsz);
+}

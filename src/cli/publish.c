@@ -35,7 +35,7 @@ struct publish {
 	int64_t rate_limit;
 	bool dry_run, bar;
 	json_t *existing; /* the channel with the same name, or NULL */
-	json_t *screen;	  /* --screen, resolved */
+	json_t *screen;   /* --screen, resolved */
 	json_t *uploaded; /* [{"file","sha256","size"}] */
 	uint64_t uploaded_bytes;
 };
@@ -67,7 +67,8 @@ static void print_errors(const struct publish *p)
 	json_t *e;
 	if (p->cf.problem[0])
 		cli_error("%s", p->cf.problem);
-	json_array_foreach(p->cf.errors, i, e) cli_error("%s/%s: %s", p->dir, CHFILE_NAME, json_string_value(e));
+	json_array_foreach (p->cf.errors, i, e)
+		cli_error("%s/%s: %s", p->dir, CHFILE_NAME, json_string_value(e));
 	if (json_array_size(p->cf.errors) >= CHFILE_MAX_ERRORS)
 		cli_error("(only the first %d faults are shown)", CHFILE_MAX_ERRORS);
 }
@@ -120,8 +121,9 @@ static int ask_server(struct publish *p)
 		if (has < 0)
 			return rc;
 		if (!has) {
-			cli_error("%s/%s: %s: the server has no medium %.12s... (upload it, or name the file with \"file\")",
-				  p->dir, CHFILE_NAME, p->cf.media[i].json_path, p->cf.media[i].sha256);
+			cli_error(
+			    "%s/%s: %s: the server has no medium %.12s... (upload it, or name the file with \"file\")",
+			    p->dir, CHFILE_NAME, p->cf.media[i].json_path, p->cf.media[i].sha256);
 			missing = true;
 		}
 	}
@@ -141,8 +143,7 @@ static int find_existing(struct publish *p)
 	}
 	json_t *ch, *same = json_array();
 	size_t i;
-	json_array_foreach(json_object_get(resp.json, "channels"), i, ch)
-	{
+	json_array_foreach (json_object_get(resp.json, "channels"), i, ch) {
 		const char *n = json_string_value(json_object_get(ch, "name"));
 		if (n && strcmp(n, name) == 0)
 			json_array_append(same, ch);
@@ -154,8 +155,9 @@ static int find_existing(struct publish *p)
 	} else if (json_array_size(same) > 1) {
 		char shown[200];
 		cli_error("%zu channels are called \"%s\"; rename one (or this one) so publish knows which to replace:",
-			  json_array_size(same), cli_printable(name, shown, sizeof shown));
-		json_array_foreach(same, i, ch) fprintf(stderr, "  %s\n", json_string_value(json_object_get(ch, "id")));
+		          json_array_size(same), cli_printable(name, shown, sizeof shown));
+		json_array_foreach (same, i, ch)
+			fprintf(stderr, "  %s\n", json_string_value(json_object_get(ch, "id")));
 		rc = CLI_USAGE;
 	}
 	json_decref(same);
@@ -180,7 +182,7 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 	snprintf(path, sizeof path, "/api/v1/media/%s", f->sha256);
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		cli_error("%s: cannot read %s: %s", f->json_path, f->path, strerror(errno));
+		cli_error("%s/%s: %s: cannot read %s: %s", p->dir, CHFILE_NAME, f->json_path, f->path, strerror(errno));
 		return CLI_FAILED;
 	}
 	const char *base = strrchr(f->rel, '/');
@@ -189,8 +191,8 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 	double start = progress_now();
 	if (p->bar)
 		progress_begin(&bar, stdout, label, f->size, index, count);
-	int sent = api_upload(&p->cli->api, path, fd, f->size, base, p->rate_limit, p->bar ? on_progress : NULL, &bar,
-			      &resp);
+	int sent =
+	    api_upload(&p->cli->api, path, fd, f->size, base, p->rate_limit, p->bar ? on_progress : NULL, &bar, &resp);
 	double took = progress_now() - start;
 	close(fd);
 	if (p->bar)
@@ -203,18 +205,20 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 		snprintf(doing, sizeof doing, "uploading %s", rel);
 		rc = cli_fail(p->cli, &resp, doing);
 	} else if (resp.status == 400 && strcmp(code, "hash_mismatch") == 0) {
-		cli_error("%s: %s changed while it was being published; run publish again", f->json_path, rel);
+		cli_error("%s/%s: %s: %s changed while it was being published; run publish again", p->dir, CHFILE_NAME,
+		          f->json_path, rel);
 	} else if (resp.status != 200 && resp.status != 201) {
-		cli_error("%s: the server refused %s: %s (HTTP %ld, %s)", f->json_path, rel, msg, resp.status, code);
+		cli_error("%s/%s: %s: the server refused %s: %s (HTTP %ld, %s)", p->dir, CHFILE_NAME, f->json_path, rel,
+		          msg, resp.status, code);
 	} else {
-		json_array_append_new(p->uploaded,
-				      json_pack("{s:s, s:s, s:I}", "file", f->rel, "sha256", f->sha256, "size",
-						(json_int_t)f->size));
+		json_array_append_new(p->uploaded, json_pack("{s:s, s:s, s:I}", "file", f->rel, "sha256", f->sha256,
+		                                             "size", (json_int_t)f->size));
 		p->uploaded_bytes += f->size;
 		if (p->bar) {
 			char speed[32];
 			cli_human_bytes(took > 0 ? (double)f->size / took : 0, speed);
-			printf("uploaded %s (%llu bytes) in %.1f s, %s/s\n", rel, (unsigned long long)f->size, took, speed);
+			printf("uploaded %s (%llu bytes) in %.1f s, %s/s\n", rel, (unsigned long long)f->size, took,
+			       speed);
 		} else {
 			cli_info(p->cli, "uploaded %s (%llu bytes)", rel, (unsigned long long)f->size);
 		}
@@ -231,20 +235,17 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 static json_t *comparable(json_t *body, json_t *stored)
 {
 	json_t *out = json_pack("{s:O, s:O, s:O, s:[]}", "name", json_object_get(body, "name"), "width",
-				json_object_get(body, "width"), "height", json_object_get(body, "height"), "zones");
+	                        json_object_get(body, "width"), "height", json_object_get(body, "height"), "zones");
 	json_t *zones = json_object_get(out, "zones"), *z, *it;
 	size_t zi, ii;
-	json_array_foreach(json_object_get(body, "zones"), zi, z)
-	{
-		json_t *oz = json_pack("{s:O, s:O, s:O, s:O, s:O, s:I, s:[]}", "name", json_object_get(z, "name"), "x",
-				       json_object_get(z, "x"), "y", json_object_get(z, "y"), "w", json_object_get(z, "w"),
-				       "h", json_object_get(z, "h"), "z",
-				       json_object_get(z, "z") ? json_integer_value(json_object_get(z, "z"))
-							       : (json_int_t)zi,
-				       "items");
+	json_array_foreach (json_object_get(body, "zones"), zi, z) {
+		json_t *oz = json_pack(
+		    "{s:O, s:O, s:O, s:O, s:O, s:I, s:[]}", "name", json_object_get(z, "name"), "x",
+		    json_object_get(z, "x"), "y", json_object_get(z, "y"), "w", json_object_get(z, "w"), "h",
+		    json_object_get(z, "h"), "z",
+		    json_object_get(z, "z") ? json_integer_value(json_object_get(z, "z")) : (json_int_t)zi, "items");
 		json_t *stored_items = json_object_get(json_array_get(json_object_get(stored, "zones"), zi), "items");
-		json_array_foreach(json_object_get(z, "items"), ii, it)
-		{
+		json_array_foreach (json_object_get(z, "items"), ii, it) {
 			json_t *oi = json_object();
 			static const char *const kinds[] = {"media", "url", "text", "valid", NULL};
 			for (const char *const *k = kinds; *k; k++)
@@ -253,7 +254,7 @@ static json_t *comparable(json_t *body, json_t *stored)
 			json_t *was = json_array_get(stored_items, ii);
 			const char *was_type = json_string_value(json_object_get(was, "type"));
 			bool video = json_equal(json_object_get(was, "media"), json_object_get(it, "media")) &&
-				     was_type && strcmp(was_type, "video") == 0;
+			             was_type && strcmp(was_type, "video") == 0;
 			json_t *d = json_object_get(it, "duration");
 			json_object_set_new(oi, "duration", d ? json_incref(d) : json_integer(video ? 0 : 10));
 			json_t *t = json_object_get(it, "transition");
@@ -268,16 +269,14 @@ static json_t *comparable(json_t *body, json_t *stored)
 static json_t *stored_comparable(json_t *stored)
 {
 	json_t *out = json_deep_copy(stored), *z, *it;
-	static const char *const meta[] = {"id", "version", "created_at", "updated_at", "updated_by", "editable_zones",
-					   NULL};
+	static const char *const meta[] = {"id",         "version",        "created_at", "updated_at",
+	                                   "updated_by", "editable_zones", NULL};
 	for (const char *const *k = meta; *k; k++)
 		json_object_del(out, *k);
 	size_t zi, ii;
-	json_array_foreach(json_object_get(out, "zones"), zi, z)
-	{
+	json_array_foreach (json_object_get(out, "zones"), zi, z) {
 		json_object_del(z, "id");
-		json_array_foreach(json_object_get(z, "items"), ii, it)
-		{
+		json_array_foreach (json_object_get(z, "items"), ii, it) {
 			static const char *const added[] = {"id", "type", "mime", "size", NULL};
 			for (const char *const *k = added; *k; k++)
 				json_object_del(it, *k);
@@ -299,9 +298,9 @@ static int dry_run(struct publish *p, json_t *body)
 		}
 		char rel[300];
 		cli_info(p->cli, "would upload %s (%llu bytes)", cli_printable(f->rel, rel, sizeof rel),
-			 (unsigned long long)f->size);
+		         (unsigned long long)f->size);
 		json_array_append_new(would, json_pack("{s:s, s:s, s:I}", "file", f->rel, "sha256", f->sha256, "size",
-						       (json_int_t)f->size));
+		                                       (json_int_t)f->size));
 		bytes += f->size;
 	}
 	char name[200];
@@ -319,20 +318,20 @@ static int dry_run(struct publish *p, json_t *body)
 		cli_info(p->cli, "nothing to upload; channel unchanged (dry run: nothing was sent)");
 	else if (p->existing)
 		cli_info(p->cli, "would %s channel \"%s\" (%s)%s", unchanged ? "keep" : "replace", name,
-			 json_string_value(json_object_get(p->existing, "id")),
-			 unchanged ? ", which is unchanged" : "");
+		         json_string_value(json_object_get(p->existing, "id")),
+		         unchanged ? ", which is unchanged" : "");
 	else
 		cli_info(p->cli, "would create channel \"%s\"", name);
 	char sname[200];
 	if (p->screen)
 		cli_info(p->cli, "would make it the channel of the screen %s",
-			 cli_printable(json_string_value(json_object_get(p->screen, "name")), sname, sizeof sname));
+		         cli_printable(json_string_value(json_object_get(p->screen, "name")), sname, sizeof sname));
 	if (p->cli->json) {
 		json_t *j = json_pack("{s:b, s:o, s:I, s:I, s:s, s:s?, s:b, s:O?}", "dry_run", 1, "would_upload", would,
-				      "would_upload_bytes", (json_int_t)bytes, "already_on_server", (json_int_t)have,
-				      "action", p->existing ? "replace" : "create", "channel_id",
-				      json_string_value(json_object_get(p->existing, "id")), "unchanged", unchanged,
-				      "screen", p->screen);
+		                      "would_upload_bytes", (json_int_t)bytes, "already_on_server", (json_int_t)have,
+		                      "action", p->existing ? "replace" : "create", "channel_id",
+		                      json_string_value(json_object_get(p->existing, "id")), "unchanged", unchanged,
+		                      "screen", p->screen);
 		cli_print_json(j);
 		json_decref(j);
 	} else {
@@ -357,7 +356,7 @@ static int send_channel(struct publish *p, json_t *body)
 		if (sent == 0 && resp.status == 400 && code && strcmp(code, "invalid_channel") == 0) {
 			char msg[600];
 			cli_error("%s/%s: the server refused it: %s", p->dir, CHFILE_NAME,
-				  cli_printable(api_error_message(&resp), msg, sizeof msg));
+			          cli_printable(api_error_message(&resp), msg, sizeof msg));
 			rc = CLI_FAILED;
 		} else {
 			rc = cli_fail(p->cli, &resp, id ? "replacing the channel" : "creating the channel");
@@ -383,7 +382,7 @@ static int send_channel(struct publish *p, json_t *body)
 		cli_info(p->cli, "nothing to upload; %s", what);
 	else
 		cli_info(p->cli, "uploaded %zu file%s (%llu bytes); %s", n, n == 1 ? "" : "s",
-			 (unsigned long long)p->uploaded_bytes, what);
+		         (unsigned long long)p->uploaded_bytes, what);
 
 	/* then the screen */
 	json_t *assigned = NULL;
@@ -391,7 +390,7 @@ static int send_channel(struct publish *p, json_t *body)
 		struct api_resp aresp;
 		char spath[160];
 		snprintf(spath, sizeof spath, "/api/v1/screens/%.64s/channel",
-			 json_string_value(json_object_get(p->screen, "id")));
+		         json_string_value(json_object_get(p->screen, "id")));
 		json_t *abody = json_pack("{s:s}", "channel_id", cid);
 		int asent = api_call(&p->cli->api, "PUT", spath, abody, API_DEFAULT_TIMEOUT_S, &aresp);
 		json_decref(abody);
@@ -405,13 +404,14 @@ static int send_channel(struct publish *p, json_t *body)
 		assigned = p->screen;
 		char sname[200];
 		cli_info(p->cli, "%s now plays \"%s\"",
-			 cli_printable(json_string_value(json_object_get(p->screen, "name")), sname, sizeof sname), name);
+		         cli_printable(json_string_value(json_object_get(p->screen, "name")), sname, sizeof sname),
+		         name);
 	}
 	if (p->cli->json) {
 		json_t *j = json_pack("{s:O, s:b, s:b, s:O, s:I, s:I, s:O?}", "channel", channel, "created", created,
-				      "changed", changed, "uploaded", p->uploaded, "uploaded_bytes",
-				      (json_int_t)p->uploaded_bytes, "already_on_server",
-				      (json_int_t)(p->nuploads - json_array_size(p->uploaded)), "screen", assigned);
+		                      "changed", changed, "uploaded", p->uploaded, "uploaded_bytes",
+		                      (json_int_t)p->uploaded_bytes, "already_on_server",
+		                      (json_int_t)(p->nuploads - json_array_size(p->uploaded)), "screen", assigned);
 		cli_print_json(j);
 		json_decref(j);
 	}
@@ -422,9 +422,9 @@ static int send_channel(struct publish *p, json_t *body)
 int cmd_publish(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-					     {"screen", required_argument, NULL, OPT_SCREEN},
-					     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
-					     {NULL, 0, NULL, 0}};
+	                                     {"screen", required_argument, NULL, OPT_SCREEN},
+	                                     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+	                                     {NULL, 0, NULL, 0}};
 	struct publish p = {.cli = cli};
 	const char *screen_arg = NULL;
 	json_t *body = NULL;

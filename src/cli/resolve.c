@@ -32,8 +32,7 @@ json_t *resolve_named(struct cli *cli, const char *kind, const char *what, int *
 	}
 	json_t *list = json_object_get(resp.json, key), *item;
 	size_t i;
-	json_array_foreach(list, i, item)
-	{
+	json_array_foreach (list, i, item) {
 		const char *id = json_string_value(json_object_get(item, "id"));
 		const char *name = json_string_value(json_object_get(item, "name"));
 		if (id && strcmp(id, what) == 0) {
@@ -55,17 +54,16 @@ json_t *resolve_named(struct cli *cli, const char *kind, const char *what, int *
 		goto out;
 	}
 	cli_error("%zu %s are called \"%s\"; name one by its id:", json_array_size(matches), key, what_shown);
-	json_array_foreach(matches, i, item)
-	{
+	json_array_foreach (matches, i, item) {
 		char id[64], name[200];
 		cli_printable(json_string_value(json_object_get(item, "id")), id, sizeof id);
 		cli_printable(json_string_value(json_object_get(item, "name")), name, sizeof name);
 		if (screen)
 			fprintf(stderr, "  %s  %s (%s)\n", id, name,
-				json_is_true(json_object_get(item, "online")) ? "online" : "offline");
+			        json_is_true(json_object_get(item, "online")) ? "online" : "offline");
 		else
 			fprintf(stderr, "  %s  %s (version %lld)\n", id, name,
-				(long long)json_integer_value(json_object_get(item, "version")));
+			        (long long)json_integer_value(json_object_get(item, "version")));
 	}
 	*exit_code = CLI_USAGE;
 	goto out;

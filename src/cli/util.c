@@ -114,7 +114,7 @@ void cli_human_age(long long unix_time, char out[32])
 #define MAX_OPTIONS 32
 
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts,
-	       int *exit_code)
+               int *exit_code)
 {
 	static char **parsing; /* argv of the parse under way */
 	static struct option merged[MAX_OPTIONS];
@@ -244,9 +244,9 @@ int cli_fail(struct cli *cli, const struct api_resp *resp, const char *what)
 	const char *server = cli->connected ? cli->api.base : "the server";
 	if (resp->rc != CURLE_OK) {
 		bool tls = resp->rc == CURLE_PEER_FAILED_VERIFICATION || resp->rc == CURLE_SSL_CACERT_BADFILE ||
-			   resp->rc == CURLE_SSL_CONNECT_ERROR || resp->rc == CURLE_SSL_CERTPROBLEM;
+		           resp->rc == CURLE_SSL_CONNECT_ERROR || resp->rc == CURLE_SSL_CERTPROBLEM;
 		cli_error("%s: cannot reach %s: %s%s", what, server, resp->errbuf,
-			  tls ? " (if the server's certificate comes from your own CA, pass it with --ca FILE)" : "");
+		          tls ? " (if the server's certificate comes from your own CA, pass it with --ca FILE)" : "");
 		return CLI_FAILED;
 	}
 	char msg[600];

@@ -281,3 +281,14 @@ def wait_for(predicate, timeout=10, interval=0.05, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
+
+
+def _cli_bin():
+    """The vitrine command line: <build>/vitrine, or where src/cli/meson.build puts it."""
+    for path in (os.path.join(BUILD, "vitrine"), os.path.join(BUILD, "src", "cli", "vitrine")):
+        if os.path.isfile(path):
+            return path
+    return os.path.join(BUILD, "src", "cli", "vitrine")
+
+
+CLI_BIN = _cli_bin()
