@@ -123,6 +123,9 @@ def test_channel_validation_names_the_json_path(admin):
         assert r.status_code == 400, (path, r.text)
         assert r.json()["error"]["path"] == path and r.json()["error"]["message"].startswith(path)
     assert admin.get("/api/v1/channels").json()["channels"] == []  # nothing half-written
+    assert admin.post("/api/v1/channels", json=base).status_code == 201
+    r = admin.post("/api/v1/channels", json=base)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "name_taken"
 
 
 def test_player_syncs_exactly_what_it_needs(server, admin, make_player):

@@ -384,6 +384,13 @@ void content_handle_channel_create(struct http_req *r)
 				now, now, r->auth.login)
 		      : DB_ERROR;
 	free(text);
+	if (rc == DB_CONSTRAINT) {
+		http_reply_error(r, 409, "name_taken", "a channel called \"%s\" exists already",
+				 json_string_value(json_object_get(norm, "name")));
+		json_decref(norm);
+		json_decref(media_used);
+		return;
+	}
 	if (rc != DB_DONE || save_media_links(r->db, r->auth.account_id, id, media_used) != 0) {
 		json_decref(norm);
 		json_decref(media_used);
@@ -527,6 +534,13 @@ void content_handle_channel_replace(struct http_req *r)
 				r->auth.login, id)
 		      : DB_ERROR;
 	free(text);
+	if (rc == DB_CONSTRAINT) {
+		http_reply_error(r, 409, "name_taken", "another channel is called \"%s\"",
+				 json_string_value(json_object_get(norm, "name")));
+		json_decref(norm);
+		json_decref(media_used);
+		return;
+	}
 	if (rc != DB_DONE || save_media_links(r->db, r->auth.account_id, id, media_used) != 0 ||
 	    content_refresh_manifests(r->db, r->auth.account_id, id) != 0) {
 		json_decref(norm);
