@@ -46,7 +46,7 @@ fuzz:
 check: deps
 	./scripts/check
 
-bench: deps build
+bench: deps
 	./bench/run
 
 clean:

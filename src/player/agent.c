@@ -621,7 +621,11 @@ static int64_t next_timer(struct agent *a)
 			  a->phase == PAIRING ? a->next_token_ms : INT64_MAX,
 			  a->phase == PAIRED && !a->poll.busy ? a->next_poll_ms : INT64_MAX,
 			  a->phase == PAIRED && !a->beat.busy ? a->next_beat_ms : INT64_MAX,
-			  a->phase == PAIRED && !a->work.busy ? a->next_work_ms : INT64_MAX,
+			  /* the work slot wakes the loop only when there is work */
+			  a->phase == PAIRED && !a->work.busy && (a->shot || json_array_size(a->st->pending_acks))
+				  ? a->next_work_ms
+				  : INT64_MAX,
+			  a->phase == PAIRED && !a->played.busy ? a->next_played_ms : INT64_MAX,
 			  a->phase == PAIRED ? sync_next_due(a->sync) : INT64_MAX};
 	for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++)
 		if (cand[i] < t)

@@ -263,3 +263,21 @@ def test_diagnose_against_a_live_server_and_a_dead_address(server, tmp_path):
                             "--data", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
     assert nodns.returncode == 1 and "dns        FAILED" in nodns.stdout
     assert "make no-such-host.invalid resolvable" in nodns.stdout
+
+
+def test_an_idle_paired_player_sleeps(server, admin, make_player):
+    """A paired player waiting in its long-poll uses (almost) no CPU."""
+    player = make_player(server).start()
+    sid = admin.post("/api/v1/pairings", json={"user_code": player.wait_code(), "name": "Idle"}).json()["screen"]["id"]
+    wait_for(lambda: admin.get("/api/v1/screens/" + sid).json()["screen"]["online"], what="online")
+    ins = send(admin, sid, "identify")
+    assert wait_ack(admin, sid, ins["id"])["status"] == "ok"
+
+    def cpu_seconds():
+        fields = open("/proc/%d/stat" % player.proc.pid).read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    before = cpu_seconds()
+    time.sleep(5)
+    used = cpu_seconds() - before
+    assert used < 0.5, "the idle player used %.2f s of CPU in 5 s" % used

@@ -223,7 +223,7 @@ static json_t *check_channel(struct http_req *r, json_t *body, json_t *media_use
 		snprintf(c.path, sizeof c.path, "name");
 		return fail(&c, "must be a string of 1 to 128 bytes"), NULL;
 	}
-	json_int_t width, height;
+	json_int_t width = 0, height = 0;
 	if (!int_in(&c, json_object_get(body, "width"), "width", 1, MAX_CANVAS, &width) ||
 	    !int_in(&c, json_object_get(body, "height"), "height", 1, MAX_CANVAS, &height))
 		return NULL;
@@ -257,7 +257,7 @@ static json_t *check_channel(struct http_req *r, json_t *body, json_t *media_use
 				json_decref(out);
 				return fail(&c, "another zone is already called \"%s\"", zname), NULL;
 			}
-		json_int_t x, y, w, h, z = (json_int_t)zi;
+		json_int_t x = 0, y = 0, w = 0, h = 0, z = (json_int_t)zi;
 		if (!int_in(&c, json_object_get(zone, "x"), "x", 0, width - 1, &x) ||
 		    !int_in(&c, json_object_get(zone, "y"), "y", 0, height - 1, &y) ||
 		    !int_in(&c, json_object_get(zone, "w"), "w", 1, width - x, &w) ||

@@ -147,13 +147,20 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 			 play_now, "objects", objects);
 }
 
-int content_refresh_screen(struct db *db, const char *account_id, const char *screen_id)
+/* Compiles a screen's manifest and, if its content changed, bumps its
+ * version and tells the screen. The manifest (without "version") and the
+ * current version are handed back when asked for. */
+static int refresh(struct db *db, const char *account_id, const char *screen_id, json_t **manifest_out,
+		   int64_t *version_out)
 {
 	json_t *m = compile(db, account_id, screen_id);
 	if (!m)
 		return 0; /* deleted meanwhile: nothing to tell */
 	char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(m);
+	if (manifest_out)
+		*manifest_out = m;
+	else
+		json_decref(m);
 	if (!text)
 		return -1;
 	char hash[CODES_HASH_HEX_LEN];
@@ -165,8 +172,10 @@ int content_refresh_screen(struct db *db, const char *account_id, const char *sc
 	if (!st)
 		return rc == DB_DONE ? 0 : -1;
 	bool same = strcmp(db_col_text(st, 0), hash) == 0;
-	int64_t version = db_col_int(st, 1) + 1;
+	int64_t version = db_col_int(st, 1) + (same ? 0 : 1);
 	db_done(st);
+	if (version_out)
+		*version_out = version;
 	if (same)
 		return 0;
 	if (db_exec(db, "UPDATE screens SET manifest_hash = ?, manifest_version = ? WHERE id = ?", "sis", hash, version,
@@ -180,13 +189,26 @@ int content_refresh_screen(struct db *db, const char *account_id, const char *sc
 	return 0;
 }
 
+int content_refresh_screen(struct db *db, const char *account_id, const char *screen_id)
+{
+	return refresh(db, account_id, screen_id, NULL, NULL);
+}
+
 int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id)
 {
-	(void)channel_id; /* every screen is recompiled: unchanged manifests stay as they are */
-	struct db_stmt *st = db_prepare(db, "SELECT id FROM screens WHERE account_id = ? AND deleted_at IS NULL");
+	/* the screens that may play the channel: assigned, playing it now, or
+	 * scheduled to (directly or through their group); NULL: every screen */
+	struct db_stmt *st = db_prepare(
+		db, "SELECT id FROM screens s WHERE account_id = ? AND deleted_at IS NULL AND (? = '' OR "
+		    "s.channel_id = ? OR s.play_now_channel = ? OR EXISTS (SELECT 1 FROM schedules sc WHERE "
+		    "sc.account_id = s.account_id AND sc.channel_id = ? AND (sc.target = 'screen:' || s.id OR "
+		    "(s.group_name <> '' AND sc.target = 'group:' || s.group_name))))");
 	if (!st)
 		return -1;
+	const char *c = channel_id ? channel_id : "";
 	db_bind_text(st, 1, account_id);
+	for (int i = 2; i <= 5; i++)
+		db_bind_text(st, i, c);
 	json_t *ids = json_array();
 	while (db_step(st) == DB_ROW)
 		json_array_append_new(ids, json_string(db_col_text(st, 0)));
@@ -201,14 +223,12 @@ int content_refresh_manifests(struct db *db, const char *account_id, const char 
 
 void content_handle_device_manifest(struct http_req *r)
 {
-	if (content_refresh_screen(r->db, r->auth.account_id, r->auth.device_id) != 0)
+	json_t *m = NULL;
+	int64_t version = 0;
+	if (refresh(r->db, r->auth.account_id, r->auth.device_id, &m, &version) != 0) {
+		json_decref(m);
 		return http_reply_error(r, 503, "store_unavailable", "the manifest could not be compiled");
-	json_t *m = compile(r->db, r->auth.account_id, r->auth.device_id);
-	int rc;
-	struct db_stmt *st = db_query(r->db, &rc, "SELECT manifest_version FROM screens WHERE id = ?", "s",
-				      r->auth.device_id);
-	int64_t version = st ? db_col_int(st, 0) : 0;
-	db_done(st);
+	}
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this screen has no manifest");
 	char etag[48];

@@ -556,7 +556,7 @@ void http_stream(struct http_req *r, const char *key, int (*pull)(void *state, s
 		memcpy(s->out.buf, hello, sizeof hello - 1);
 		s->out.len = sizeof hello - 1;
 	}
-	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, s, sse_free);
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_reader, s, sse_free);
 	if (!resp) {
 		sse_free(s);
 		http_reply_error(r, 503, "unavailable", "out of memory");
@@ -908,7 +908,9 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	log_event(LOG_WARN, "libmicrohttpd", "detail", msg, NULL);
+	/* a client that went away mid-response is ordinary life, not a warning */
+	bool routine = strstr(msg, "Failed to send") || strstr(msg, "closed by remote") || strstr(msg, "Connection reset");
+	log_event(routine ? LOG_DEBUG : LOG_WARN, "libmicrohttpd", "detail", msg, NULL);
 }
 
 /* ---------- plain HTTP -> HTTPS redirect ---------- */
@@ -1063,8 +1065,11 @@ int server_start(struct server *srv)
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, limit,
+		/* the per-connection pool holds the request line and headers and
+		 * the send buffer; 8 KiB (nginx's header limit) keeps an idle
+		 * long-poll cheap, TLS records need more */
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)(tls ? 32768 : 16384), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		(size_t)(tls ? 32768 : 8192), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
 		MHD_OPTION_END);
 	if (!srv->daemon) {

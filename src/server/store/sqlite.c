@@ -17,7 +17,7 @@
 #include "../../common/log.h"
 
 #define STMT_CACHE 96
-#define MAX_NOTIFY 32
+#define MAX_NOTIFY 262144 /* keys queued by one transaction (16 MiB) */
 #define NOTIFY_KEY_LEN 64
 
 struct db_stmt {
@@ -31,8 +31,8 @@ struct db {
 	bool in_tx;
 	struct db_stmt cache[STMT_CACHE];
 	size_t ncache;
-	char notify[MAX_NOTIFY][NOTIFY_KEY_LEN];
-	size_t nnotify;
+	char (*notify)[NOTIFY_KEY_LEN]; /* grows as a transaction queues keys */
+	size_t nnotify, notify_cap;
 	struct db *next_open; /* list of all connections, closed by store_close */
 };
 
@@ -88,6 +88,7 @@ void db_close(struct db *db)
 	for (size_t i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].st);
 	sqlite3_close(db->h);
+	free(db->notify);
 	free(db);
 }
 
@@ -210,12 +211,23 @@ bool db_in_tx(const struct db *db) { return db->in_tx; }
 
 void db_notify(struct db *db, const char *key)
 {
-	for (size_t i = 0; i < db->nnotify; i++)
-		if (strcmp(db->notify[i], key) == 0)
-			return;
-	if (db->nnotify == MAX_NOTIFY || strlen(key) >= NOTIFY_KEY_LEN) {
-		log_event(LOG_WARN, "notification dropped", "key", key, NULL);
+	/* a repeat of the last key is dropped; other repeats only cost a wake-up
+	 * of nobody, so the queue is not searched */
+	if (db->nnotify && strcmp(db->notify[db->nnotify - 1], key) == 0)
 		return;
+	if (strlen(key) >= NOTIFY_KEY_LEN) {
+		log_event(LOG_WARN, "notification key too long", "key", key, NULL);
+		return;
+	}
+	if (db->nnotify == db->notify_cap) {
+		size_t cap = db->notify_cap ? db->notify_cap * 2 : 64;
+		void *grown = cap <= MAX_NOTIFY ? realloc(db->notify, cap * NOTIFY_KEY_LEN) : NULL;
+		if (!grown) {
+			log_event(LOG_ERROR, "notification dropped (queue full)", "key", key, NULL);
+			return;
+		}
+		db->notify = grown;
+		db->notify_cap = cap;
 	}
 	strcpy(db->notify[db->nnotify++], key);
 	if (!db->in_tx && notify_hook) {
