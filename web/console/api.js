@@ -138,5 +138,120 @@ export const screenshotUrl = (id, at) => `/api/v1/screens/${enc(id)}/screenshot?
 export const previewPairing = (code) => request('GET', `/api/v1/pairings/${enc(code)}`);
 export const confirmPairing = (userCode, name) => request('POST', '/api/v1/pairings', { user_code: userCode, name });
 
+// Screens: what they play (admin)
+export const setScreenChannel = (id, channelId) =>
+  request('PUT', `/api/v1/screens/${enc(id)}/channel`, { channel_id: channelId || null });
+export const playNow = (id, channelId, until) =>
+  request('POST', `/api/v1/screens/${enc(id)}/play-now`, { channel_id: channelId, until });
+export const stopPlayNow = (id) => request('DELETE', `/api/v1/screens/${enc(id)}/play-now`);
+
+// Media library (admin, editor)
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const text = q.toString();
+  return text ? `?${text}` : '';
+}
+export const listMedia = (filters = {}) => request('GET', `/api/v1/media${query(filters)}`);
+export const getMedia = (sha) => request('GET', `/api/v1/media/${enc(sha)}`);
+export const updateMedia = (sha, fields) => request('PATCH', `/api/v1/media/${enc(sha)}`, fields);
+export const deleteMedia = (sha) => request('DELETE', `/api/v1/media/${enc(sha)}`);
+export const mediaContentUrl = (sha) => `/api/v1/media/${enc(sha)}/content`;
+
+/** true if the account has this object (HEAD answers 200), false on 404. */
+export async function hasMedia(sha) {
+  let res;
+  try {
+    res = await fetch(`/api/v1/media/${enc(sha)}`, {
+      method: 'HEAD', credentials: 'same-origin', cache: 'no-store', redirect: 'error',
+    });
+  } catch {
+    throw new ApiError(0, 'network_error', 'Cannot reach the server. Check your connection and try again.');
+  }
+  noteServerDate(res);
+  if (res.status === 200) return true;
+  if (res.status === 404) return false;
+  const e = new ApiError(res.status, `http_${res.status}`, `The server answered ${res.status} ${res.statusText}`.trim());
+  if (res.status === 401 && unauthorizedHandler) unauthorizedHandler(e);
+  throw e;
+}
+
+/** A header value carrying the UTF-8 bytes of text (XHR headers are byte strings). */
+function utf8Header(text) {
+  const bytes = new TextEncoder().encode(String(text).replace(/[\u0000-\u001f\u007f]/g, '').trim());
+  let out = '';
+  for (const b of bytes) out += String.fromCharCode(b);
+  return out;
+}
+
+/**
+ * PUT /api/v1/media/{sha} with the raw file, through XMLHttpRequest for its
+ * upload progress events. onProgress(sentBytes, totalBytes). Resolves to
+ * { status, media } (201 stored, 200 already there); rejects with ApiError.
+ * Returns { promise, abort }.
+ */
+export function uploadMedia(sha, file, { filename, onProgress } = {}) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    xhr.open('PUT', `/api/v1/media/${enc(sha)}`);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    xhr.setRequestHeader('X-Filename', utf8Header(filename || file.name || ''));
+    if (csrfToken) xhr.setRequestHeader('X-CSRF-Token', csrfToken);
+    if (onProgress) {
+      xhr.upload.addEventListener('progress', (ev) => {
+        onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size);
+      });
+    }
+    xhr.addEventListener('load', () => {
+      const date = xhr.getResponseHeader('Date');
+      if (date) noteServerDate({ headers: { get: () => date } });
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status === 200 || xhr.status === 201) {
+        resolve({ status: xhr.status, media: (data && data.media) || null });
+        return;
+      }
+      const err = (data && data.error) || {};
+      const e = new ApiError(xhr.status, err.code || `http_${xhr.status}`,
+        err.message || `The server answered ${xhr.status} ${xhr.statusText}`.trim(), err);
+      if (xhr.status === 401 && unauthorizedHandler) unauthorizedHandler(e);
+      reject(e);
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network_error',
+      'The upload was interrupted (the server may have refused it, or the connection dropped).')));
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'The upload was cancelled.')));
+    xhr.send(file);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+// Channels (admin; editors within their grants)
+export const listChannels = () => request('GET', '/api/v1/channels');
+export const getChannel = (id) => request('GET', `/api/v1/channels/${enc(id)}`);
+export const createChannel = (body) => request('POST', '/api/v1/channels', body);
+export const replaceChannel = (id, body) => request('PUT', `/api/v1/channels/${enc(id)}`, body);
+export const deleteChannel = (id) => request('DELETE', `/api/v1/channels/${enc(id)}`);
+export const putGrants = (id, grants) => request('PUT', `/api/v1/channels/${enc(id)}/grants`, { grants });
+
+// Schedules (list: admin, editor; change: admin)
+export const listSchedules = () => request('GET', '/api/v1/schedules');
+export const createSchedule = (body) => request('POST', '/api/v1/schedules', body);
+export const deleteSchedule = (id) => request('DELETE', `/api/v1/schedules/${enc(id)}`);
+
+// Proof of play (admin, editor)
+export const listPlays = (filters = {}) => request('GET', `/api/v1/reports/plays${query(filters)}`);
+export const playsCsvUrl = (filters = {}) => `/api/v1/reports/plays${query({ ...filters, format: 'csv' })}`;
+
+// Firewall rules (admin)
+export const getFirewall = () => request('GET', '/api/v1/firewall');
+
 export const AUDIT_CSV_URL = '/api/v1/audit.csv';
 export const EVENTS_URL = '/api/v1/events';

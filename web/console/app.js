@@ -1,14 +1,17 @@
 // The Vitrine admin console: a small single-page app with hash routing.
 //
 // Views: login, #/screens (the landing page), #/screens/{id}, #/pair (admins),
-// #/users, #/audit, #/account (admins), #/profile, #/tokens. One EventSource
-// (/api/v1/events) is shared by the pages that show live data.
+// #/media, #/channels, #/channels/new, #/channels/{id}, #/schedules, #/reports
+// (admins and editors), #/users, #/audit, #/account (admins), #/profile,
+// #/tokens; and, when the page is served at /firewall, the firewall rules for
+// the network team. One EventSource (/api/v1/events) is shared by the pages
+// that show live data.
 // The DOM is built with createElement/textContent only (never innerHTML with
 // data), there are no inline scripts or styles (the server's CSP forbids
 // them), and every control is a real button, link, label or form field.
 
 import * as api from './api.js';
-import { sha256, solveChallenge } from './pow.js';
+import { Sha256, sha256, solveChallenge } from './pow.js';
 
 const ROLES = ['admin', 'editor', 'operator', 'support'];
 const ROLE_HELP = {
@@ -17,9 +20,14 @@ const ROLE_HELP = {
   operator: 'Live chat with the visitors of your web sites.',
   support: 'Remote control of the screens granted to them.',
 };
+const CONTENT_ROLES = ['admin', 'editor'];
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
   pair: { title: 'Pair a screen', admin: true, nav: 'screens', render: renderPair },
+  media: { title: 'Media library', roles: CONTENT_ROLES, render: renderMedia },
+  channels: { title: 'Channels', roles: CONTENT_ROLES, render: renderChannelsRoute },
+  schedules: { title: 'Schedules', roles: CONTENT_ROLES, render: renderSchedules },
+  reports: { title: 'Reports', roles: CONTENT_ROLES, render: renderReports },
   users: { title: 'Users', admin: true, render: renderUsers },
   audit: { title: 'Audit log', admin: true, render: renderAudit },
   account: { title: 'Account', admin: true, render: renderAccount },
@@ -31,6 +39,7 @@ const state = {
   user: null,
   renderSeq: 0,
   cleanup: [], // functions run when leaving the current view (EventSource etc.)
+  leaveGuard: null, // () => false keeps the current page (unsaved changes)
 };
 
 // ---------------------------------------------------------------- helpers
@@ -62,6 +71,11 @@ function append(el, children) {
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const isAdmin = () => state.user && state.user.role === 'admin';
+const isEditor = () => state.user && state.user.role === 'editor';
+/** May the signed-in user open this route? */
+const routeAllowed = (def) => !!def && (def.admin ? isAdmin() : !def.roles || (!!state.user && def.roles.includes(state.user.role)));
+/** The console served at /firewall shows the firewall rules for the network team. */
+const isFirewallPath = () => /^\/firewall\/?$/.test(location.pathname);
 
 function pad2(n) {
   return String(n).padStart(2, '0');
@@ -348,8 +362,8 @@ function updateHeader() {
     const link = $(`#nav-${name}`);
     if (!link) continue;
     const item = link.closest('li') || link;
-    item.hidden = (def.admin && !isAdmin()) || (forced && name !== 'profile');
-    if (name === navRoute) link.setAttribute('aria-current', 'page');
+    item.hidden = !routeAllowed(def) || (forced && name !== 'profile');
+    if (name === navRoute && !isFirewallPath()) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
   const who = $('#current-user');
@@ -392,12 +406,36 @@ async function render() {
   }
   const parsed = parseHash();
   const route = parsed.name;
+  if (isFirewallPath()) {
+    // the firewall page stands alone; the console's pages (any #/… link) live at /
+    const hash = location.hash && location.hash !== '#' ? location.hash : '';
+    if (hash || state.user.must_change_password) {
+      location.assign(`/${state.user.must_change_password ? '#/profile' : hash}`);
+      return;
+    }
+    document.title = 'Firewall rules · Vitrine';
+    main.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
+    try {
+      const view = await renderFirewall(() => seq !== state.renderSeq);
+      if (seq !== state.renderSeq) return;
+      main.replaceChildren(view);
+      const title = $('#page-title');
+      if (title && document.activeElement === document.body) title.focus({ preventScroll: true });
+    } catch (err) {
+      if (seq !== state.renderSeq || err.status === 401) return;
+      main.replaceChildren(h('div', { class: 'card' },
+        pageHeader('Firewall rules'),
+        h('p', { class: 'form-error', role: 'alert', text: errorText(err) }),
+        h('button', { type: 'button', class: 'btn', text: 'Try again', onclick: () => render() })));
+    }
+    return;
+  }
   const def = ROUTES[route];
   if (state.user.must_change_password && route !== 'profile') {
     location.replace('#/profile');
     return; // hashchange renders
   }
-  if (!def || (def.admin && !isAdmin())) {
+  if (!routeAllowed(def)) {
     if (def && route === 'pair') toast('Only administrators can pair screens.', 'info');
     location.replace(`#/${defaultRoute()}`);
     return;
@@ -490,7 +528,7 @@ async function attemptLogin(body, ui) {
       status.textContent = '';
       setUser(res.user, res.csrf_token);
       if (res.user && res.user.must_change_password) location.hash = '#/profile';
-      else if (!ROUTES[currentRoute()]) location.hash = `#/${defaultRoute()}`;
+      else if (!isFirewallPath() && !ROUTES[currentRoute()]) location.hash = `#/${defaultRoute()}`;
       render();
       return;
     } catch (err) {
@@ -850,7 +888,10 @@ async function renderAccount() {
   return h('div', { class: 'page' },
     pageHeader('Account'),
     card('Organisation', info),
-    card('IP allowlists', form));
+    card('IP allowlists', form),
+    card('Network',
+      h('p', { class: 'hint', text: 'The hosts, ports and protocols that screens and browsers need, from the server’s configuration, on a page to print for the network team.' }),
+      h('p', {}, h('a', { id: 'firewall-link', class: 'btn', href: '/firewall', text: 'What the network must allow' }))));
 }
 
 // ---------------------------------------------------------------- profile
@@ -1641,6 +1682,9 @@ async function renderScreenDetail(stale, id) {
   }
   if (stale()) return h('div');
 
+  const channels = isAdmin() || isEditor()
+    ? ((await api.listChannels().catch(() => ({ channels: [] }))).channels || []) : [];
+  if (stale()) return h('div');
   const history = new Map(); // instruction id -> instruction
   const controller = new AbortController();
   state.cleanup.push(() => controller.abort());
@@ -1716,6 +1760,9 @@ async function renderScreenDetail(stale, id) {
     paintHistory();
   }
 
+  // ---- what it plays
+  const content = screenContentCard(id, channels, () => screen, () => reload());
+
   // ---- painting the screen
   let deleting = false;
   let shownFields = null; // the name, group and tags last written into the settings form
@@ -1752,6 +1799,7 @@ async function renderScreenDetail(stale, id) {
       ...kv('Paired', `${fmtTime(s.created_at)}${s.created_by ? ` by ${s.created_by}` : ''}`),
       ...kv('Key fingerprint', fingerprint),
       ...kv('Public key', h('code', { id: 'screen-public-key', class: 'secret-text', text: s.public_key || '' })));
+    content.sync(s);
     if (settings) settings.sync(s);
   }
 
@@ -1970,6 +2018,7 @@ async function renderScreenDetail(stale, id) {
         h('div', { class: 'card-head' }, h('h2', { id: 'card-screenshot', text: 'Screenshot' }), shotButton),
         shot.el, shotTime),
       card('Status', statusList)),
+    content.el,
     control,
     h('section', { class: 'card', 'aria-labelledby': 'card-history' },
       h('h2', { id: 'card-history', text: 'Instruction history' }),
@@ -1978,6 +2027,1863 @@ async function renderScreenDetail(stale, id) {
       card('Device', deviceList),
       settings ? settings.card : null),
     settings ? settings.danger : null);
+}
+
+// ---------------------------------------------------------------- content helpers
+
+const KIND_LABELS = { image: 'Image', video: 'Video', html: 'HTML page', web: 'Web page', text: 'Text' };
+const KIND_BADGES = { image: 'info', video: 'ok', html: 'warn', web: 'muted', text: 'muted' };
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+const WEEKDAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7];
+const ZONE_COLOURS = ['#2f5bea', '#e0642b', '#16a36b', '#9b4dd6', '#d1366b', '#0f97b5', '#b58a00', '#56627a'];
+const ACCEPTED_FILES = 'image/png,image/jpeg,image/webp,image/gif,video/mp4,video/webm,text/html,' +
+  '.png,.jpg,.jpeg,.webp,.gif,.mp4,.webm,.html,.htm';
+const SUBTLE_MAX_BYTES = 512 * 1024 * 1024; // larger files are hashed in chunks (not read whole)
+const HASH_CHUNK = 4 * 1024 * 1024;
+
+/** "512 B", "1.4 MiB", "10 GiB". */
+function fmtBytes(n) {
+  const v = Number(n) || 0;
+  if (v < 1024) return `${v} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let x = v / 1024;
+  let i = 0;
+  while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
+  return `${x >= 100 ? Math.round(x) : x.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
+}
+
+/** Milliseconds as "12 s", "3 min 05 s", "2 h 04 min". */
+function fmtMs(ms) {
+  const s = Math.round((Number(ms) || 0) / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${pad2(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${pad2(Math.floor((s % 3600) / 60))} min`;
+}
+
+/** Seconds of a playlist as "45 s", "2 min 30 s". */
+function fmtSeconds(total) {
+  return fmtMs(total * 1000).replace(/ 00 s$/, '');
+}
+
+/** ISO weekdays from a list ([1,2]) or a string of digits ("12"). */
+function daysList(days) {
+  const raw = Array.isArray(days) ? days : typeof days === 'string' ? [...days] : [];
+  return [...new Set(raw.map(Number).filter((d) => Number.isInteger(d) && d >= 1 && d <= 7))].sort((a, b) => a - b);
+}
+
+/** "Every day", "Mon–Fri", "Mon, Wed, Sat–Sun". */
+function daysText(days) {
+  const list = daysList(days);
+  if (list.length === 7) return 'Every day';
+  if (!list.length) return 'No day';
+  const parts = [];
+  for (let i = 0; i < list.length;) {
+    let j = i;
+    while (j + 1 < list.length && list[j + 1] === list[j] + 1) j++;
+    if (j - i >= 2) parts.push(`${WEEKDAYS[list[i] - 1]}–${WEEKDAYS[list[j] - 1]}`);
+    else for (let k = i; k <= j; k++) parts.push(WEEKDAYS[list[k] - 1]);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
+function capital(text) {
+  const t = String(text || '');
+  return t ? t.charAt(0).toUpperCase() + t.slice(1) : t;
+}
+
+function parseTagList(text) {
+  return [...new Set(String(text).split(',').map((t) => t.trim()).filter(Boolean))];
+}
+
+function debounce(fn, ms) {
+  let timer = null;
+  const wrapped = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  wrapped.cancel = () => clearTimeout(timer);
+  return wrapped;
+}
+
+/** An integer when the text is one, else the text itself (the server then names the field at fault). */
+function intOrRaw(value) {
+  if (typeof value === 'number') return value;
+  const t = String(value === undefined || value === null ? '' : value).trim();
+  const n = Number(t);
+  return t !== '' && Number.isInteger(n) ? n : t;
+}
+
+/** A local date as YYYY-MM-DD (the value of an <input type="date">). */
+function dateValue(d) {
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+}
+
+/** Lower-case hex SHA-256 of a File: crypto.subtle where it exists (secure
+ * contexts), else pow.js in chunks (plain-HTTP origins). */
+async function fileSha256(file, onProgress) {
+  let digest;
+  if (globalThis.crypto && crypto.subtle && file.size <= SUBTLE_MAX_BYTES) {
+    digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+  } else {
+    const hasher = new Sha256();
+    for (let off = 0; off < file.size; off += HASH_CHUNK) {
+      hasher.update(new Uint8Array(await file.slice(off, off + HASH_CHUNK).arrayBuffer()));
+      if (onProgress) onProgress(Math.min(off + HASH_CHUNK, file.size), file.size);
+      await new Promise((resolve) => { setTimeout(resolve, 0); }); // keep the page responsive
+    }
+    digest = hasher.digest();
+  }
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A thumbnail for a medium (the image itself, else a label of its kind). */
+function mediaThumb(m, cls = 'shot-thumb') {
+  const kind = m ? m.kind : 'missing';
+  const box = h('div', { class: `shot ${cls} thumb-${kind}` });
+  const label = () => h('span', { class: 'shot-empty', text: m ? (KIND_LABELS[m.kind] || m.kind) : 'Missing' });
+  if (m && m.kind === 'image') {
+    const img = h('img', { src: api.mediaContentUrl(m.sha256), alt: '', loading: 'lazy', decoding: 'async' });
+    img.addEventListener('error', () => { if (img.isConnected) img.replaceWith(label()); });
+    box.append(img);
+  } else {
+    box.append(label());
+  }
+  return box;
+}
+
+function kindBadge(kind) {
+  return badge(KIND_LABELS[kind] || kind || '?', KIND_BADGES[kind] || 'muted');
+}
+
+// ---------------------------------------------------------------- media library
+
+function uploadErrorText(err) {
+  const d = err.detail || {};
+  if (err.code === 'quota_exceeded') {
+    const size = Number(d.size) || 0;
+    return `Over the storage quota: this file needs ${fmtBytes(size)} and ${fmtBytes(d.used)} of ` +
+      `${fmtBytes(d.quota)} are already used. Delete unused media first.`;
+  }
+  if (err.code === 'unsupported_type') return `Not accepted: ${err.message}.`;
+  if (err.code === 'body_too_large') return 'Too large: a file can have at most 4 GiB.';
+  if (err.code === 'hash_mismatch') return 'The file changed while it was being sent. Try again.';
+  if (err.status === 507) return 'The server has no space left for this file.';
+  return capital(errorText(err));
+}
+
+async function renderMedia(stale) {
+  const filters = { q: '', tag: '', kind: '' };
+  const knownTags = new Set();
+  let library = await api.listMedia();
+  if (stale()) return h('div');
+
+  // ---- storage
+  const quotaFill = h('div', { class: 'quota-fill' });
+  const quotaBar = h('div', {
+    id: 'media-quota', class: 'quota-bar', role: 'progressbar', 'aria-label': 'Storage used', 'aria-valuemin': '0',
+  }, quotaFill);
+  const quotaText = h('p', { id: 'media-quota-text', class: 'quota-text' });
+  function paintQuota() {
+    const used = Number(library.used_bytes) || 0;
+    const quota = Number(library.quota_bytes) || 0;
+    const pct = quota > 0 ? Math.min(100, (used / quota) * 100) : 0;
+    quotaFill.style.width = `${pct}%`;
+    quotaBar.className = `quota-bar${pct >= 90 ? ' quota-high' : ''}`;
+    quotaBar.setAttribute('aria-valuemax', String(quota));
+    quotaBar.setAttribute('aria-valuenow', String(used));
+    quotaBar.setAttribute('aria-valuetext', `${fmtBytes(used)} of ${fmtBytes(quota)}`);
+    quotaBar.dataset.used = String(used);
+    quotaBar.dataset.quota = String(quota);
+    const shown = used > 0 && pct < 1 ? '< 1' : String(Math.round(pct));
+    quotaText.replaceChildren(h('strong', { text: fmtBytes(used) }),
+      quota > 0 ? ` of ${fmtBytes(quota)} used (${shown} %)` : ' used');
+  }
+
+  // ---- the library table
+  const COLS = ['Preview', 'File', 'Kind', 'Size', 'Tags', 'Added', 'Actions'];
+  const tbody = h('tbody');
+  const table = h('table', { id: 'media-table', class: 'table table-stack media-table' },
+    h('caption', { class: 'visually-hidden', text: 'Media of this account, newest first' }),
+    headRow(COLS, true),
+    tbody);
+  const summary = h('p', { id: 'media-summary', class: 'summary', 'aria-live': 'polite' });
+  const search = h('input', {
+    id: 'media-search', type: 'search', placeholder: 'Search by file name', autocomplete: 'off', spellcheck: 'false',
+    'aria-label': 'Search media by file name',
+  });
+  const kindSelect = h('select', { id: 'media-kind', class: 'select-compact', 'aria-label': 'Kind' },
+    h('option', { value: '', text: 'All kinds' }),
+    ['image', 'video', 'html'].map((k) => h('option', { value: k, text: `${KIND_LABELS[k]}s` })));
+  const tagSelect = h('select', { id: 'media-tag', class: 'select-compact', 'aria-label': 'Tag' });
+
+  function paintTags() {
+    const current = tagSelect.value || filters.tag;
+    tagSelect.replaceChildren(h('option', { value: '', text: 'All tags' }),
+      ...[...knownTags].sort((a, b) => a.localeCompare(b)).map((t) => h('option', { value: t, text: t })));
+    tagSelect.value = knownTags.has(current) ? current : '';
+    tagSelect.disabled = knownTags.size === 0;
+  }
+
+  function mediaRow(m) {
+    const key = m.sha256.slice(0, 12);
+    const edit = h('button', {
+      type: 'button', class: 'btn btn-small media-edit-button', id: `media-edit-${key}`, text: 'Edit',
+      'aria-expanded': 'false', 'aria-label': `Edit ${m.filename}`,
+    });
+    const del = h('button', {
+      type: 'button', class: 'btn btn-small btn-danger', id: `media-delete-${key}`, text: 'Delete',
+      'aria-label': `Delete ${m.filename}`,
+    });
+    const tr = labelledRow(COLS, { dataset: { sha256: m.sha256, filename: m.filename, kind: m.kind } },
+      h('td', { class: 'cell-preview' },
+        h('a', { class: 'thumb-link', href: api.mediaContentUrl(m.sha256), target: '_blank', rel: 'noopener', 'aria-label': `Open ${m.filename}` },
+          mediaThumb(m))),
+      h('td', { class: 'cell-file' },
+        h('div', { class: 'file-cell' },
+          h('span', { class: 'media-name', text: m.filename }),
+          h('span', { class: 'screen-sub mono', title: m.sha256, text: `${key}…` }))),
+      h('td', {}, kindBadge(m.kind)),
+      h('td', { class: 'nowrap', title: `${Number(m.size).toLocaleString()} bytes`, text: fmtBytes(m.size) }),
+      h('td', {}, tagList(m.tags)),
+      h('td', { class: 'nowrap cell-added' }, h('div', { class: 'stamp' }, timeEl(m.created_at, fmtTime(m.created_at).slice(0, 16)),
+        m.created_by ? h('span', { class: 'screen-sub', text: `by ${m.created_by}` }) : null)),
+      h('td', { class: 'col-actions' }, h('div', { class: 'row-actions' }, edit, del)));
+    edit.addEventListener('click', () => openEditor(m, tr, edit));
+    del.addEventListener('click', () => busy(del, async () => {
+      if (!window.confirm(`Delete “${m.filename}” from the library? Screens that already downloaded it keep their copy until their content changes.`)) return;
+      try {
+        await api.deleteMedia(m.sha256);
+        toast(`“${m.filename}” deleted.`);
+        await reload();
+      } catch (err) {
+        toast(err.code === 'media_in_use' ? `Not deleted: ${err.message}.` : errorText(err), 'error');
+      }
+    }));
+    return tr;
+  }
+
+  function openEditor(m, tr, editBtn) {
+    const open = tbody.querySelector('tr.edit-row');
+    if (open && open.dataset.sha256 === m.sha256) {
+      $('input', open).focus();
+      return;
+    }
+    if (open) open.remove();
+    for (const b of tbody.querySelectorAll('.media-edit-button')) b.setAttribute('aria-expanded', 'false');
+    const key = m.sha256.slice(0, 12);
+    const nameInput = h('input', {
+      id: `media-name-${key}`, type: 'text', value: m.filename, required: true, maxlength: '200', autocomplete: 'off',
+    });
+    const tagsInput = h('input', {
+      id: `media-tags-${key}`, type: 'text', value: (m.tags || []).join(', '), autocomplete: 'off',
+      placeholder: 'e.g. lobby, summer',
+    });
+    const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const save = h('button', { type: 'submit', id: `media-save-${key}`, class: 'btn btn-primary', text: 'Save' });
+    const cancel = h('button', { type: 'button', class: 'btn btn-ghost', text: 'Cancel' });
+    const form = h('form', { class: 'form-inline media-edit', 'aria-label': `Edit ${m.filename}` },
+      field('File name', nameInput),
+      field('Tags', tagsInput, 'Separated by commas.'),
+      h('div', { class: 'field field-button inline' }, save, cancel),
+      err);
+    const editRow = h('tr', { class: 'edit-row', dataset: { sha256: m.sha256 } },
+      h('td', { colspan: String(COLS.length) }, form));
+    tr.after(editRow);
+    editBtn.setAttribute('aria-expanded', 'true');
+    const close = () => {
+      editRow.remove();
+      editBtn.setAttribute('aria-expanded', 'false');
+      editBtn.focus();
+    };
+    cancel.addEventListener('click', close);
+    form.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        close();
+      }
+    });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      setError(err, null);
+      const filename = nameInput.value.trim();
+      const tags = parseTagList(tagsInput.value);
+      if (!filename) { setError(err, 'Give the file a name.'); nameInput.focus(); return; }
+      if (tags.length > 32) { setError(err, 'A medium has at most 32 tags.'); tagsInput.focus(); return; }
+      if (tags.some((t) => t.length > 64 || t.includes('"'))) {
+        setError(err, 'A tag has at most 64 characters and no double quotes.');
+        tagsInput.focus();
+        return;
+      }
+      busy(save, async () => {
+        try {
+          await api.updateMedia(m.sha256, { filename, tags });
+          toast(`“${filename}” saved.`);
+          await reload();
+          const again = tbody.querySelector(`tr[data-sha256="${m.sha256}"] .media-edit-button`);
+          if (again) again.focus();
+        } catch (e) {
+          setError(err, e);
+        }
+      });
+    });
+    nameInput.focus();
+    nameInput.select();
+  }
+
+  function fill() {
+    const list = library.media || [];
+    for (const m of list) for (const t of m.tags || []) knownTags.add(t);
+    paintTags();
+    tbody.replaceChildren();
+    const filtered = !!(filters.q || filters.tag || filters.kind);
+    if (!list.length) {
+      tbody.append(h('tr', { class: 'empty', id: 'media-empty' }, h('td', { colspan: String(COLS.length) },
+        h('p', { class: 'empty-title', text: filtered ? 'Nothing matches these filters' : 'No media yet' }),
+        h('p', { class: 'hint', text: filtered ? 'Clear the search or choose another kind or tag.'
+          : 'Upload images, videos or HTML pages above; then add them to the playlists of your channels.' }))));
+    }
+    for (const m of list) tbody.append(mediaRow(m));
+    const total = list.reduce((sum, m) => sum + (Number(m.size) || 0), 0);
+    summary.textContent = list.length
+      ? `${list.length} file${list.length === 1 ? '' : 's'} · ${fmtBytes(total)}${filtered ? ' (filtered)' : ''}` : '';
+  }
+
+  let loadSeq = 0;
+  async function reload() {
+    const mine = ++loadSeq;
+    try {
+      const res = await api.listMedia(filters);
+      if (mine !== loadSeq || stale()) return;
+      library = res;
+      fill();
+      paintQuota();
+    } catch (err) {
+      if (!stale()) toast(errorText(err), 'error');
+    }
+  }
+
+  const searchLater = debounce(() => { filters.q = search.value.trim(); reload(); }, 250);
+  state.cleanup.push(() => searchLater.cancel());
+  search.addEventListener('input', searchLater);
+  kindSelect.addEventListener('change', () => { filters.kind = kindSelect.value; reload(); });
+  tagSelect.addEventListener('change', () => { filters.tag = tagSelect.value; reload(); });
+
+  // ---- uploads: one file at a time, each hashed, asked for, then sent
+  const fileInput = h('input', {
+    id: 'media-file', type: 'file', multiple: true, accept: ACCEPTED_FILES, class: 'visually-hidden',
+    'aria-describedby': 'media-drop-hint',
+  });
+  const drop = h('div', { id: 'media-drop', class: 'dropzone' },
+    fileInput,
+    h('span', { class: 'dropzone-icon', 'aria-hidden': 'true' }),
+    h('p', { class: 'dropzone-title' },
+      h('label', { for: 'media-file', class: 'btn btn-primary', text: 'Choose files' }),
+      h('span', { text: ' or drop them here' })),
+    h('p', { class: 'hint', id: 'media-drop-hint', text: 'PNG, JPEG, WebP and GIF images, MP4 and WebM videos, HTML pages. A file the library already has is not sent again.' }));
+  const uploads = h('ul', { id: 'upload-progress', class: 'uploads', 'aria-label': 'Uploads', 'aria-live': 'polite' });
+  const queue = [];
+  let running = null;
+  let current = null;
+
+  function uploadItem(file) {
+    const progress = h('progress', { max: '100', value: '0', dataset: { filename: file.name }, 'aria-label': `Upload of ${file.name}` });
+    const status = h('span', { class: 'upload-status', text: 'Waiting…' });
+    const cancel = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-small', text: 'Cancel', 'aria-label': `Cancel the upload of ${file.name}`,
+    });
+    const li = h('li', { class: 'upload', dataset: { filename: file.name, state: 'queued' } },
+      h('div', { class: 'upload-head' },
+        h('span', { class: 'upload-name', text: file.name }),
+        h('span', { class: 'upload-size', text: fmtBytes(file.size) }),
+        status,
+        cancel),
+      progress);
+    let cancelled = false;
+    let abort = null;
+    const item = { li, run, cancel: () => cancelUpload() };
+    function set(name, text) {
+      li.dataset.state = name;
+      status.textContent = text;
+    }
+    function finish(name, text) {
+      set(name, text);
+      cancel.hidden = true;
+      li.classList.add(`upload-${name}`);
+    }
+    function cancelUpload() {
+      cancelled = true;
+      if (abort) abort();
+      const i = queue.indexOf(item);
+      if (i >= 0) {
+        queue.splice(i, 1);
+        finish('cancelled', 'Cancelled');
+      }
+    }
+    cancel.addEventListener('click', cancelUpload);
+    async function run() {
+      if (cancelled) return;
+      try {
+        set('hashing', 'Computing the checksum…');
+        const sha = await fileSha256(file, (done, total) => {
+          set('hashing', `Computing the checksum… ${Math.floor((done / total) * 100)} %`);
+        });
+        if (cancelled) throw new api.ApiError(0, 'aborted', 'cancelled');
+        li.dataset.sha256 = sha;
+        set('checking', 'Checking the library…');
+        if (await api.hasMedia(sha)) {
+          progress.value = 100;
+          finish('exists', 'Already in the library');
+          await reload();
+          return;
+        }
+        if (cancelled) throw new api.ApiError(0, 'aborted', 'cancelled');
+        const used = Number(library.used_bytes) || 0;
+        const quota = Number(library.quota_bytes) || 0;
+        if (quota > 0 && used + file.size > quota) {
+          throw new api.ApiError(413, 'quota_exceeded', 'over quota', { size: file.size, used, quota });
+        }
+        set('uploading', 'Uploading… 0 %');
+        const up = api.uploadMedia(sha, file, {
+          onProgress: (sent, total) => {
+            const pct = total > 0 ? Math.min(100, (sent / total) * 100) : 100;
+            progress.value = pct;
+            set('uploading', pct >= 100 ? 'Processing…' : `Uploading… ${Math.floor(pct)} %`);
+          },
+        });
+        abort = up.abort;
+        const res = await up.promise;
+        abort = null;
+        progress.value = 100;
+        finish('done', res.status === 201 ? 'Uploaded' : 'Already in the library');
+        await reload();
+      } catch (err) {
+        abort = null;
+        if (cancelled || err.code === 'aborted') {
+          finish('cancelled', 'Cancelled');
+          return;
+        }
+        finish('failed', uploadErrorText(err));
+        status.setAttribute('role', 'alert');
+      }
+    }
+    return item;
+  }
+
+  function enqueue(files) {
+    for (const file of files) {
+      const item = uploadItem(file);
+      uploads.append(item.li);
+      queue.push(item);
+    }
+    if (!running) {
+      running = (async () => {
+        while (queue.length && !stale()) {
+          current = queue.shift();
+          await current.run();
+        }
+        current = null;
+      })().finally(() => { running = null; });
+    }
+  }
+
+  fileInput.addEventListener('change', () => {
+    const files = [...fileInput.files];
+    fileInput.value = '';
+    if (files.length) enqueue(files);
+  });
+  drop.addEventListener('dragover', (ev) => {
+    ev.preventDefault();
+    if (ev.dataTransfer) ev.dataTransfer.dropEffect = 'copy';
+    drop.classList.add('dropzone-over');
+  });
+  drop.addEventListener('dragleave', (ev) => {
+    if (!drop.contains(ev.relatedTarget)) drop.classList.remove('dropzone-over');
+  });
+  drop.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    drop.classList.remove('dropzone-over');
+    const files = ev.dataTransfer ? [...ev.dataTransfer.files] : [];
+    if (files.length) enqueue(files);
+  });
+  // a file dropped next to the zone must not make the browser leave the console
+  const guard = (ev) => {
+    if (ev.dataTransfer && [...ev.dataTransfer.types].includes('Files')) ev.preventDefault();
+  };
+  const beforeUnload = (ev) => {
+    if (running) {
+      ev.preventDefault();
+      ev.returnValue = '';
+    }
+  };
+  window.addEventListener('dragover', guard);
+  window.addEventListener('drop', guard);
+  window.addEventListener('beforeunload', beforeUnload);
+  state.cleanup.push(() => {
+    window.removeEventListener('dragover', guard);
+    window.removeEventListener('drop', guard);
+    window.removeEventListener('beforeunload', beforeUnload);
+    queue.length = 0;
+    if (current) current.cancel();
+  });
+
+  fill();
+  paintQuota();
+
+  return h('div', { class: 'page media-page' },
+    pageHeader('Media library'),
+    h('div', { class: 'media-top' },
+      h('section', { class: 'card', 'aria-labelledby': 'card-upload' },
+        h('h2', { id: 'card-upload', text: 'Upload' }),
+        drop,
+        uploads),
+      h('section', { class: 'card', 'aria-labelledby': 'card-storage' },
+        h('h2', { id: 'card-storage', text: 'Storage' }),
+        quotaBar,
+        quotaText,
+        h('p', { class: 'hint', text: 'Each file counts once, however many channels play it.' }))),
+    h('section', { class: 'card', 'aria-labelledby': 'card-library' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'card-library', text: 'Library' }), summary),
+      h('div', { class: 'toolbar filters' },
+        h('div', { class: 'toolbar-search' }, search),
+        kindSelect,
+        tagSelect),
+      tableWrap(table, 'Media library')));
+}
+// ---------------------------------------------------------------- channels
+
+const knownGrants = new Map(); // channel id -> the grants saved from this tab (the API cannot read them back)
+
+async function renderChannelsRoute(stale, route) {
+  if (route.param === 'new') {
+    if (!isAdmin()) {
+      toast('Only administrators create channels.', 'info');
+      location.replace('#/channels');
+      return h('div');
+    }
+    return renderChannelEditor(stale, null);
+  }
+  return route.param ? renderChannelEditor(stale, route.param) : renderChannels(stale);
+}
+
+function itemCount(ch) {
+  return (ch.zones || []).reduce((n, z) => n + (z.items || []).length, 0);
+}
+
+async function renderChannels(stale) {
+  const [{ channels }, screensRes] = await Promise.all([
+    api.listChannels(),
+    api.listScreens().catch(() => ({ screens: [] })),
+  ]);
+  if (stale()) return h('div');
+  const screens = screensRes.screens || [];
+  const COLS = ['Channel', 'Canvas', 'Zones', 'Items', 'Default on', 'Version', 'Updated', 'Actions'];
+  const tbody = h('tbody');
+  const table = h('table', { id: 'channels-table', class: 'table table-stack' },
+    h('caption', { class: 'visually-hidden', text: isAdmin() ? 'Channels of this account' : 'The channels you may edit' }),
+    headRow(COLS, true),
+    tbody);
+
+  function fill(list) {
+    tbody.replaceChildren();
+    if (!list.length) {
+      tbody.append(h('tr', { class: 'empty', id: 'channels-empty' }, h('td', { colspan: String(COLS.length) },
+        h('p', { class: 'empty-title', text: 'No channels yet' }),
+        h('p', { class: 'hint', text: isAdmin()
+          ? 'A channel is a canvas of zones, each with a playlist. Create one, then assign it to screens.'
+          : 'An administrator has not given you any channel to edit yet.' }))));
+    }
+    for (const c of list) {
+      const on = screens.filter((s) => s.channel_id === c.id);
+      const actions = h('div', { class: 'row-actions' },
+        h('a', { class: 'btn btn-small', href: `#/channels/${encodeURIComponent(c.id)}`, text: 'Edit', 'aria-label': `Edit ${c.name}` }));
+      if (isAdmin()) {
+        const del = h('button', { type: 'button', class: 'btn btn-small btn-danger', text: 'Delete', 'aria-label': `Delete ${c.name}` });
+        del.addEventListener('click', () => busy(del, async () => {
+          if (!window.confirm(`Delete the channel “${c.name}”? Screens that play it by default get none, its schedules and “play now” overrides end.`)) return;
+          try {
+            await api.deleteChannel(c.id);
+            toast(`Channel “${c.name}” deleted.`);
+            const res = await api.listChannels();
+            if (!stale()) fill(res.channels || []);
+          } catch (err) {
+            toast(errorText(err), 'error');
+          }
+        }));
+        actions.append(del);
+      }
+      tbody.append(labelledRow(COLS, { dataset: { channelId: c.id, name: c.name } },
+        h('td', { class: 'cell-strong' }, h('a', { class: 'screen-link', href: `#/channels/${encodeURIComponent(c.id)}`, text: c.name })),
+        h('td', { class: 'nowrap', text: `${c.width} × ${c.height}` }),
+        h('td', { text: String((c.zones || []).length) }),
+        h('td', { text: String(itemCount(c)) }),
+        h('td', { title: on.map((s) => s.name).join(', '), text: on.length ? `${on.length} screen${on.length === 1 ? '' : 's'}` : '—' }),
+        h('td', { text: String(c.version) }),
+        h('td', { class: 'nowrap' }, h('div', { class: 'stamp' }, timeEl(c.updated_at, ago(c.updated_at)),
+          c.updated_by ? h('span', { class: 'screen-sub', text: `by ${c.updated_by}` }) : null)),
+        h('td', { class: 'col-actions' }, actions)));
+    }
+  }
+  fill(channels || []);
+
+  const create = isAdmin() ? h('a', { id: 'channel-new', class: 'btn btn-primary', href: '#/channels/new', text: 'New channel' }) : null;
+  return h('div', { class: 'page' },
+    pageHeader('Channels', create),
+    h('section', { class: 'card', 'aria-label': 'All channels' },
+      h('p', { class: 'hint', text: 'What screens play: a canvas divided into zones, each zone with its own playlist of images, videos, web pages and texts.' }),
+      tableWrap(table, 'Channels')));
+}
+
+// ---- the channel editor
+
+/** An item as the editor keeps it: the fields a body may carry. */
+function editorItem(it) {
+  const out = {};
+  if (it.media !== undefined) out.media = it.media;
+  else if (it.url !== undefined) out.url = it.url;
+  else out.text = it.text === undefined ? '' : it.text;
+  out.duration = it.duration === undefined ? 10 : it.duration;
+  out.transition = it.transition || 'fade';
+  if (it.valid && typeof it.valid === 'object') out.valid = JSON.parse(JSON.stringify(it.valid));
+  return out;
+}
+
+function editorModel(ch) {
+  return {
+    name: ch.name || '',
+    width: ch.width,
+    height: ch.height,
+    zones: (ch.zones || []).map((z, i) => ({
+      name: z.name, x: z.x, y: z.y, w: z.w, h: z.h, z: z.z === undefined ? i : z.z,
+      items: (z.items || []).map(editorItem),
+    })),
+  };
+}
+
+/** The validity window as sent: only the members that restrict something. */
+function validBody(v) {
+  if (!v) return null;
+  const out = {};
+  for (const k of ['from', 'until', 'start', 'end']) if (v[k]) out[k] = v[k];
+  if (Array.isArray(v.days)) {
+    const days = daysList(v.days);
+    if (days.length && days.length < 7) out.days = days;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+function itemBody(it) {
+  const out = {};
+  if (it.media !== undefined) out.media = it.media;
+  else if (it.url !== undefined) out.url = it.url.trim();
+  else out.text = it.text;
+  out.duration = intOrRaw(it.duration);
+  out.transition = it.transition;
+  // an untouched window goes back as it came (an editor must not change zones not granted)
+  const valid = it.validEdited ? validBody(it.valid) : it.valid;
+  if (valid) out.valid = valid;
+  return out;
+}
+
+function validText(v) {
+  const parts = [];
+  if (!v) return 'Always';
+  const days = Array.isArray(v.days) ? daysList(v.days) : ALL_DAYS;
+  if (days.length < 7) parts.push(daysText(days));
+  if (v.start || v.end) parts.push(`${v.start || '00:00'}–${v.end || '24:00'}`);
+  if (v.from && v.until) parts.push(`${v.from} to ${v.until}`);
+  else if (v.from) parts.push(`from ${v.from}`);
+  else if (v.until) parts.push(`until ${v.until}`);
+  return parts.length ? parts.join(' · ') : 'Always';
+}
+
+const CANVAS_PRESETS = [
+  { w: 1920, h: 1080, label: 'Full HD landscape (1920 × 1080)' },
+  { w: 1080, h: 1920, label: 'Full HD portrait (1080 × 1920)' },
+  { w: 3840, h: 2160, label: '4K landscape (3840 × 2160)' },
+  { w: 2160, h: 3840, label: '4K portrait (2160 × 3840)' },
+  { w: 1280, h: 720, label: 'HD landscape (1280 × 720)' },
+];
+
+async function renderChannelEditor(stale, id) {
+  let channel = null;
+  let lib;
+  try {
+    const [chRes, libRes] = await Promise.all([
+      id ? api.getChannel(id) : Promise.resolve(null),
+      api.listMedia().catch(() => ({ media: [] })),
+    ]);
+    channel = chRes ? chRes.channel : null;
+    lib = libRes;
+  } catch (err) {
+    if (err.status !== 404 && !(err.status === 403 && err.code === 'forbidden')) throw err;
+    return h('div', { class: 'page' },
+      h('div', {}, h('a', { class: 'back-link', href: '#/channels', text: '← Channels' })),
+      pageHeader(err.status === 404 ? 'Channel not found' : 'Not yours to edit'),
+      h('div', { class: 'card' }, h('p', { id: 'channel-missing', text: err.status === 404
+        ? 'This channel does not exist in your account, or it was deleted.'
+        : 'You have no zone of this channel to edit. An administrator can grant you some.' })));
+  }
+  if (stale()) return h('div');
+
+  const media = lib.media || [];
+  const mediaBy = new Map(media.map((m) => [m.sha256, m]));
+  let editable = channel ? channel.editable_zones || [] : ['*'];
+  let layoutOk = editable.includes('*');
+  let model = channel ? editorModel(channel) : {
+    name: '', width: 1920, height: 1080,
+    zones: [{ name: 'main', x: 0, y: 0, w: 1920, h: 1080, z: 0, items: [] }],
+  };
+  let dirty = false;
+  const zoneOk = (zone) => layoutOk || editable.includes(zone.name);
+
+  // ---- header and status
+  const title = h('h1', { id: 'page-title', tabindex: '-1', text: channel ? channel.name : 'New channel' });
+  const meta = h('span', { class: 'hint', id: 'channel-meta' });
+  const errorBanner = h('p', { id: 'channel-error', class: 'form-error', role: 'alert', hidden: true });
+  const announce = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+  const dirtyText = h('span', { id: 'channel-dirty', class: 'savebar-status', text: channel ? 'All changes saved' : 'Not created yet' });
+  const saveBtn = h('button', { id: 'channel-save', type: 'button', class: 'btn btn-primary', text: channel ? 'Save changes' : 'Create channel' });
+
+  function paintMeta() {
+    meta.textContent = channel
+      ? `Version ${channel.version} · saved ${fmtTime(channel.updated_at)}${channel.updated_by ? ` by ${channel.updated_by}` : ''}`
+      : '';
+  }
+  function markDirty() {
+    if (dirty) return;
+    dirty = true;
+    dirtyText.textContent = 'Unsaved changes';
+    dirtyText.classList.add('savebar-dirty');
+  }
+  function markClean(text) {
+    dirty = false;
+    dirtyText.textContent = text;
+    dirtyText.classList.remove('savebar-dirty');
+  }
+
+  // ---- canvas fields
+  const nameInput = h('input', {
+    id: 'channel-name', type: 'text', required: true, maxlength: '128', autocomplete: 'off', value: model.name,
+    placeholder: 'e.g. Lobby', disabled: !layoutOk, dataset: { path: 'name' },
+  });
+  const widthInput = h('input', {
+    id: 'channel-width', type: 'number', min: '1', max: '16384', step: '1', value: String(model.width), disabled: !layoutOk,
+    inputmode: 'numeric', dataset: { path: 'width' },
+  });
+  const heightInput = h('input', {
+    id: 'channel-height', type: 'number', min: '1', max: '16384', step: '1', value: String(model.height), disabled: !layoutOk,
+    inputmode: 'numeric', dataset: { path: 'height' },
+  });
+  const preset = h('select', { id: 'channel-preset', disabled: !layoutOk },
+    h('option', { value: '', text: 'Custom size' }),
+    CANVAS_PRESETS.map((p) => h('option', { value: `${p.w}x${p.h}`, text: p.label })));
+  function syncPreset() {
+    const v = `${model.width}x${model.height}`;
+    preset.value = CANVAS_PRESETS.some((p) => `${p.w}x${p.h}` === v) ? v : '';
+  }
+  syncPreset();
+  nameInput.addEventListener('input', () => { model.name = nameInput.value; markDirty(); });
+  for (const [input, key] of [[widthInput, 'width'], [heightInput, 'height']]) {
+    input.addEventListener('input', () => {
+      model[key] = intOrRaw(input.value);
+      syncPreset();
+      markDirty();
+      paintPreview();
+    });
+  }
+  preset.addEventListener('change', () => {
+    if (!preset.value) return;
+    const [w, hh] = preset.value.split('x').map(Number);
+    const ow = Number(model.width) || w;
+    const oh = Number(model.height) || hh;
+    // the zones keep their place on the new canvas
+    for (const z of model.zones) {
+      const x = Math.round(((Number(z.x) || 0) * w) / ow);
+      const y = Math.round(((Number(z.y) || 0) * hh) / oh);
+      z.x = Math.min(x, w - 1);
+      z.y = Math.min(y, hh - 1);
+      z.w = Math.max(1, Math.min(Math.round(((Number(z.w) || 1) * w) / ow), w - z.x));
+      z.h = Math.max(1, Math.min(Math.round(((Number(z.h) || 1) * hh) / oh), hh - z.y));
+    }
+    model.width = w;
+    model.height = hh;
+    widthInput.value = String(w);
+    heightInput.value = String(hh);
+    markDirty();
+    paintZones();
+    paintPreview();
+    announce.textContent = `Canvas set to ${w} by ${hh}; the zones were scaled with it.`;
+  });
+
+  const canvasCard = h('section', { class: 'card', 'aria-labelledby': 'card-canvas' },
+    h('h2', { id: 'card-canvas', text: 'Channel' }),
+    h('div', { class: 'stack' },
+      field('Name', nameInput),
+      h('div', { class: 'form-grid canvas-size' }, field('Width (px)', widthInput), field('Height (px)', heightInput)),
+      field('Preset', preset, 'A preset scales the zones with the canvas.'),
+      layoutOk ? null : h('p', { class: 'notice notice-warn', id: 'channel-layout-locked', text: 'You may change the playlists of the zones granted to you. The name, size and zones need an administrator.' })));
+
+  // ---- preview
+  const preview = h('div', { id: 'channel-preview', class: 'canvas-preview', role: 'group', 'aria-label': 'Layout preview' });
+  const previewWrap = h('div', { class: 'canvas-wrap' }, preview);
+  const previewCaption = h('p', { class: 'hint', id: 'channel-preview-caption' });
+
+  function zoneColour(i) {
+    return ZONE_COLOURS[i % ZONE_COLOURS.length];
+  }
+
+  function paintPreview() {
+    const W = Math.max(1, Number(model.width) || 1);
+    const H = Math.max(1, Number(model.height) || 1);
+    preview.style.aspectRatio = `${W} / ${H}`;
+    preview.style.width = `min(100%, ${Math.round((300 * W) / H)}px)`;
+    const order = model.zones.map((z, i) => ({ i, z: Number(z.z) || 0 })).sort((a, b) => a.z - b.z || a.i - b.i);
+    const boxes = model.zones.map((z, i) => {
+      const first = (z.items || [])[0];
+      const box = h('button', {
+        type: 'button', class: 'zone-box', dataset: { zone: z.name, index: String(i) },
+        'aria-label': `Zone ${z.name}: ${z.w} × ${z.h} at ${z.x}, ${z.y}. Go to its settings.`,
+      });
+      box.style.setProperty('--zone', zoneColour(i));
+      box.style.left = `${((Number(z.x) || 0) / W) * 100}%`;
+      box.style.top = `${((Number(z.y) || 0) / H) * 100}%`;
+      box.style.width = `${((Number(z.w) || 0) / W) * 100}%`;
+      box.style.height = `${((Number(z.h) || 0) / H) * 100}%`;
+      box.style.zIndex = String(order.findIndex((o) => o.i === i) + 1);
+      if (first && first.media && mediaBy.get(first.media) && mediaBy.get(first.media).kind === 'image') {
+        box.append(h('img', { class: 'zone-box-img', src: api.mediaContentUrl(first.media), alt: '' }));
+      } else if (first && first.text !== undefined) {
+        box.append(h('span', { class: 'zone-box-text', text: first.text }));
+      }
+      box.append(h('span', { class: 'zone-box-label', text: z.name || `Zone ${i + 1}` }));
+      box.addEventListener('click', () => {
+        const target = $(`#zone-${i}`);
+        if (!target) return;
+        target.scrollIntoView({ behavior: 'smooth', block: 'start' });
+        const input = $(`#zone-${i}-name`);
+        if (input && !input.disabled) input.focus({ preventScroll: true });
+        else target.focus({ preventScroll: true });
+      });
+      return box;
+    });
+    preview.replaceChildren(...boxes);
+    previewCaption.textContent = `${W} × ${H} px · ${model.zones.length} zone${model.zones.length === 1 ? '' : 's'}`;
+  }
+
+  const previewCard = h('section', { class: 'card', 'aria-labelledby': 'card-preview' },
+    h('h2', { id: 'card-preview', text: 'Layout' }),
+    previewWrap,
+    previewCaption);
+
+  // ---- zones
+  const zonesBox = h('div', { id: 'zones', class: 'zones', dataset: { path: 'zones' } });
+  const addZone = layoutOk ? h('button', { id: 'zone-add', type: 'button', class: 'btn', text: 'Add a zone' }) : null;
+  if (addZone) {
+    addZone.addEventListener('click', () => {
+      if (model.zones.length >= 32) {
+        toast('A channel has at most 32 zones.', 'error');
+        return;
+      }
+      let n = model.zones.length + 1;
+      const names = new Set(model.zones.map((z) => z.name));
+      while (names.has(`zone${n}`)) n++;
+      const W = Number(model.width) || 1920;
+      const H = Number(model.height) || 1080;
+      const zh = Math.max(1, Math.round(H / 5));
+      model.zones.push({
+        name: `zone${n}`, x: 0, y: H - zh, w: W, h: zh,
+        z: Math.max(0, ...model.zones.map((z) => Number(z.z) || 0)) + 1, items: [],
+      });
+      markDirty();
+      paintZones();
+      paintPreview();
+      const input = $(`#zone-${model.zones.length - 1}-name`);
+      if (input) {
+        input.focus();
+        input.select();
+      }
+      announce.textContent = `Zone zone${n} added along the bottom of the canvas.`;
+    });
+  }
+
+  function numberField(zi, key, label, min, max) {
+    const zone = model.zones[zi];
+    const input = h('input', {
+      id: `zone-${zi}-${key}`, type: 'number', step: '1', min: String(min), max: max === null ? null : String(max),
+      value: String(zone[key]), inputmode: 'numeric', disabled: !layoutOk, dataset: { path: `zones[${zi}].${key}` },
+    });
+    input.addEventListener('input', () => {
+      zone[key] = intOrRaw(input.value);
+      markDirty();
+      paintPreview();
+    });
+    return field(label, input);
+  }
+
+  function zoneSection(zi) {
+    const zone = model.zones[zi];
+    const ok = zoneOk(zone);
+    const heading = h('h2', { id: `zone-${zi}-title`, text: `Zone ${zone.name}` });
+    const swatch = h('span', { class: 'zone-swatch', 'aria-hidden': 'true' });
+    const nameIn = h('input', {
+      id: `zone-${zi}-name`, type: 'text', value: zone.name, maxlength: '64', required: true, autocomplete: 'off',
+      disabled: !layoutOk, dataset: { path: `zones[${zi}].name` },
+    });
+    nameIn.addEventListener('input', () => {
+      zone.name = nameIn.value;
+      heading.textContent = `Zone ${zone.name}`;
+      markDirty();
+      paintPreview();
+    });
+    const remove = layoutOk ? h('button', {
+      id: `zone-${zi}-remove`, type: 'button', class: 'btn btn-small btn-danger', text: 'Remove zone',
+      'aria-label': `Remove zone ${zone.name}`, disabled: model.zones.length <= 1,
+    }) : null;
+    if (remove) {
+      remove.addEventListener('click', () => {
+        if (zone.items.length && !window.confirm(`Remove the zone “${zone.name}” and its ${zone.items.length} item${zone.items.length === 1 ? '' : 's'}?`)) return;
+        model.zones.splice(zi, 1);
+        markDirty();
+        paintZones();
+        paintPreview();
+        announce.textContent = `Zone ${zone.name} removed.`;
+        const next = $(`#zone-${Math.min(zi, model.zones.length - 1)}-name`);
+        if (next) next.focus();
+      });
+    }
+    const list = h('ol', { id: `zone-${zi}-items`, class: 'playlist', 'aria-label': `Playlist of zone ${zone.name}` });
+    const listSummary = h('p', { class: 'hint playlist-summary', id: `zone-${zi}-summary` });
+    const section = h('section', {
+      id: `zone-${zi}`, class: `card zone-card${ok ? '' : ' zone-locked'}`, tabindex: '-1',
+      'aria-labelledby': heading.id, dataset: { path: `zones[${zi}]`, zone: zone.name },
+    },
+    h('div', { class: 'card-head' },
+      h('div', { class: 'zone-title' }, swatch, heading,
+        ok ? null : badge('Read only', 'muted')),
+      remove),
+    h('div', { class: 'form-grid zone-geometry' },
+      field('Name', nameIn),
+      numberField(zi, 'x', 'X (px)', 0, null),
+      numberField(zi, 'y', 'Y (px)', 0, null),
+      numberField(zi, 'w', 'Width (px)', 1, null),
+      numberField(zi, 'h', 'Height (px)', 1, null),
+      numberField(zi, 'z', 'Layer', -1000, 1000)),
+    h('div', { class: 'playlist-head' }, h('h3', { text: 'Playlist' }), listSummary),
+    list,
+    ok ? addItemForm(zi) : null);
+    section.style.setProperty('--zone', zoneColour(zi));
+
+    function paintItems(focus) {
+      list.replaceChildren();
+      if (!zone.items.length) {
+        list.append(h('li', { class: 'playlist-empty', text: ok ? 'Empty: add an image, a video, a web page or a text below.' : 'Empty.' }));
+      }
+      zone.items.forEach((it, ii) => list.append(itemRow(zi, ii, ok, paintItems)));
+      const total = zone.items.reduce((s, it) => s + (Number(it.duration) || 0), 0);
+      listSummary.textContent = zone.items.length
+        ? `${zone.items.length} item${zone.items.length === 1 ? '' : 's'} · one loop ${fmtSeconds(total)}${zone.items.some((it) => Number(it.duration) === 0) ? ' plus videos to their end' : ''}`
+        : '';
+      if (focus) {
+        const el = $(focus, list);
+        if (el) el.focus();
+      }
+      paintPreview();
+    }
+    section.paintItems = paintItems;
+    paintItems();
+    return section;
+  }
+
+  function itemRow(zi, ii, ok, repaint) {
+    const zone = model.zones[zi];
+    const it = zone.items[ii];
+    const base = `zone-${zi}-item-${ii}`;
+    const path = `zones[${zi}].items[${ii}]`;
+    const m = it.media !== undefined ? mediaBy.get(it.media) : null;
+    const kind = it.media !== undefined ? (m ? m.kind : 'missing') : it.url !== undefined ? 'web' : 'text';
+
+    let main;
+    if (it.media !== undefined) {
+      main = h('div', { class: 'item-main' },
+        h('span', { class: 'item-title', text: m ? m.filename : 'Not in the library any more' }),
+        h('span', { class: 'item-sub' }, m ? kindBadge(m.kind) : badge('Missing', 'danger'),
+          m ? ` ${fmtBytes(m.size)}` : ` ${String(it.media).slice(0, 12)}…`));
+    } else if (it.url !== undefined) {
+      const url = h('input', {
+        id: `${base}-url`, type: 'url', value: it.url, maxlength: '2048', disabled: !ok, spellcheck: 'false',
+        autocomplete: 'off', dataset: { path: `${path}.url` }, 'aria-label': `Address of item ${ii + 1}`,
+      });
+      url.addEventListener('input', () => { it.url = url.value; markDirty(); });
+      main = h('div', { class: 'item-main' }, url);
+    } else {
+      const text = h('textarea', {
+        id: `${base}-text`, rows: '2', maxlength: '2000', disabled: !ok, value: it.text,
+        dataset: { path: `${path}.text` }, 'aria-label': `Text of item ${ii + 1}`,
+      });
+      text.addEventListener('input', () => { it.text = text.value; markDirty(); paintPreview(); });
+      main = h('div', { class: 'item-main' }, text);
+    }
+
+    const durMin = kind === 'video' ? 0 : 1;
+    const duration = h('input', {
+      id: `${base}-duration`, type: 'number', min: String(durMin), max: '86400', step: '1', value: String(it.duration),
+      inputmode: 'numeric', disabled: !ok, class: 'input-short', dataset: { path: `${path}.duration` },
+    });
+    duration.addEventListener('input', () => {
+      it.duration = intOrRaw(duration.value);
+      markDirty();
+    });
+    const transition = h('select', {
+      id: `${base}-transition`, disabled: !ok, class: 'select-compact', dataset: { path: `${path}.transition` },
+    }, [['fade', 'Fade'], ['slide', 'Slide'], ['none', 'Cut']].map(([v, t]) => h('option', { value: v, text: t, selected: v === it.transition })));
+    transition.addEventListener('change', () => { it.transition = transition.value; markDirty(); });
+
+    const settings = h('div', { class: 'item-settings' },
+      h('div', { class: 'field' }, h('label', { for: duration.id, text: kind === 'video' ? 'Seconds (0 = to the end)' : 'Seconds' }), duration),
+      h('div', { class: 'field' }, h('label', { for: transition.id, text: 'Transition' }), transition));
+
+    const actions = ok ? h('div', { class: 'item-actions' },
+      moveButton('up', '↑', `Move item ${ii + 1} up`, ii === 0),
+      moveButton('down', '↓', `Move item ${ii + 1} down`, ii === zone.items.length - 1),
+      (() => {
+        const b = h('button', { type: 'button', id: `${base}-remove`, class: 'btn btn-small btn-ghost btn-remove', 'aria-label': `Remove item ${ii + 1}`, title: 'Remove', text: '✕' });
+        b.addEventListener('click', () => {
+          zone.items.splice(ii, 1);
+          markDirty();
+          announce.textContent = `Item ${ii + 1} removed.`;
+          const n = zone.items.length;
+          repaint(n ? `#zone-${zi}-item-${Math.min(ii, n - 1)}-remove` : null);
+          if (!n) { const k = $(`#zone-${zi}-add-kind`); if (k) k.focus(); }
+        });
+        return b;
+      })()) : null;
+
+    function moveButton(dir, text, label, disabled) {
+      const b = h('button', {
+        type: 'button', id: `${base}-${dir}`, class: 'btn btn-small btn-ghost', text, title: label, 'aria-label': label, disabled,
+      });
+      b.addEventListener('click', () => {
+        const to = dir === 'up' ? ii - 1 : ii + 1;
+        const [moved] = zone.items.splice(ii, 1);
+        zone.items.splice(to, 0, moved);
+        markDirty();
+        announce.textContent = `Item moved to position ${to + 1}.`;
+        const first = to === 0 || to === zone.items.length - 1;
+        repaint(`#zone-${zi}-item-${to}-${first ? (dir === 'up' ? 'down' : 'up') : dir}`);
+      });
+      return b;
+    }
+
+    return h('li', { id: base, class: `item item-${kind}`, tabindex: '-1', dataset: { path, kind } },
+      h('span', { class: 'item-index', 'aria-hidden': 'true', text: String(ii + 1) }),
+      it.media !== undefined ? mediaThumb(m, 'shot-item') : h('div', { class: `shot shot-item thumb-${kind}` }, h('span', { class: 'shot-empty', text: KIND_LABELS[kind] })),
+      main,
+      settings,
+      validityEditor(it, base, path, ok),
+      actions);
+  }
+
+  function validityEditor(it, base, path, ok) {
+    const v = it.valid || {};
+    const summary = h('summary', {}, h('span', { class: 'valid-label', text: 'Plays: ' }), h('span', { id: `${base}-valid-text`, text: validText(it.valid) }));
+    const input = (key, type, label) => {
+      const el = h('input', {
+        id: `${base}-${key}`, type, value: v[key] || '', disabled: !ok, dataset: { path: `${path}.valid.${key}` },
+      });
+      el.addEventListener('input', () => { edit((w) => { if (el.value) w[key] = el.value; else delete w[key]; }); });
+      return h('div', { class: 'field' }, h('label', { for: el.id, text: label }), el);
+    };
+    const days = Array.isArray(v.days) ? daysList(v.days) : ALL_DAYS;
+    const boxes = ALL_DAYS.map((d) => {
+      const cb = h('input', { type: 'checkbox', id: `${base}-day-${d}`, checked: days.includes(d), disabled: !ok });
+      cb.addEventListener('change', () => {
+        edit((w) => {
+          const list = ALL_DAYS.filter((x) => $(`#${base}-day-${x}`).checked);
+          if (list.length === 7 || !list.length) delete w.days;
+          else w.days = list;
+        });
+      });
+      return h('label', { class: 'day', for: cb.id, title: WEEKDAY_NAMES[d - 1] }, cb, h('span', { text: WEEKDAYS[d - 1] }));
+    });
+    const daysSet = h('fieldset', { class: 'days', dataset: { path: `${path}.valid.days` } },
+      h('legend', { text: 'Days (none or all: every day)' }), ...boxes);
+    const clear = ok ? h('button', { type: 'button', class: 'btn btn-small btn-ghost', id: `${base}-valid-clear`, text: 'Always play' }) : null;
+    const details = h('details', { class: 'validity', id: `${base}-valid`, dataset: { path: `${path}.valid` } },
+      summary,
+      h('div', { class: 'validity-grid' },
+        input('from', 'date', 'From'),
+        input('until', 'date', 'Until'),
+        input('start', 'time', 'Start time'),
+        input('end', 'time', 'End time'),
+        daysSet,
+        h('p', { class: 'hint validity-hint', text: 'On the screen’s clock. An end before the start crosses midnight.' }),
+        clear));
+    function edit(fn) {
+      const w = it.valid && typeof it.valid === 'object' ? it.valid : {};
+      fn(w);
+      it.valid = Object.keys(w).length ? w : undefined;
+      it.validEdited = true;
+      $(`#${base}-valid-text`, details).textContent = validText(validBody(it.valid));
+      markDirty();
+    }
+    if (clear) {
+      clear.addEventListener('click', () => {
+        for (const el of details.querySelectorAll('input[type="date"], input[type="time"]')) el.value = '';
+        for (const el of details.querySelectorAll('input[type="checkbox"]')) el.checked = true;
+        edit((w) => { for (const k of Object.keys(w)) delete w[k]; });
+      });
+    }
+    return details;
+  }
+
+  function addItemForm(zi) {
+    const zone = model.zones[zi];
+    const kind = h('select', { id: `zone-${zi}-add-kind`, class: 'select-compact' },
+      h('option', { value: 'media', text: 'From the library' }),
+      h('option', { value: 'url', text: 'Web page' }),
+      h('option', { value: 'text', text: 'Text' }));
+    const groups = ['image', 'video', 'html'].map((k) => {
+      const list = media.filter((m) => m.kind === k);
+      return list.length ? h('optgroup', { label: `${KIND_LABELS[k]}s` }, list.map((m) => h('option', { value: m.sha256, text: m.filename }))) : null;
+    }).filter(Boolean);
+    const mediaSel = h('select', { id: `zone-${zi}-add-media`, 'aria-label': 'Medium' },
+      media.length ? groups : h('option', { value: '', text: 'The library is empty: upload on the Media page' }));
+    const url = h('input', { id: `zone-${zi}-add-url`, type: 'url', placeholder: 'https://', autocomplete: 'off', spellcheck: 'false', 'aria-label': 'Address of the web page' });
+    const text = h('input', { id: `zone-${zi}-add-text`, type: 'text', maxlength: '2000', autocomplete: 'off', placeholder: 'e.g. Welcome!', 'aria-label': 'Text to show' });
+    const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const add = h('button', { id: `zone-${zi}-add`, type: 'submit', class: 'btn', text: 'Add to playlist' });
+    const form = h('form', { class: 'add-item', 'aria-label': `Add an item to zone ${zone.name}` },
+      h('div', { class: 'field' }, h('label', { for: kind.id, text: 'Add' }), kind),
+      h('div', { class: 'field add-value' }, h('label', { for: mediaSel.id, text: 'Medium', class: 'add-label' }), mediaSel, url, text),
+      h('div', { class: 'field field-button' }, add),
+      err);
+    const label = $('.add-label', form);
+    function show() {
+      mediaSel.hidden = kind.value !== 'media';
+      url.hidden = kind.value !== 'url';
+      text.hidden = kind.value !== 'text';
+      const target = kind.value === 'media' ? mediaSel : kind.value === 'url' ? url : text;
+      label.htmlFor = target.id;
+      label.textContent = kind.value === 'media' ? 'Medium' : kind.value === 'url' ? 'Address' : 'Text';
+    }
+    show();
+    kind.addEventListener('change', () => { setError(err, null); show(); });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      setError(err, null);
+      if (zone.items.length >= 500) { setError(err, 'A zone has at most 500 items.'); return; }
+      let item;
+      if (kind.value === 'media') {
+        const m = mediaBy.get(mediaSel.value);
+        if (!m) { setError(err, 'Choose a medium (upload it on the Media page first).'); mediaSel.focus(); return; }
+        item = { media: m.sha256, duration: m.kind === 'video' ? 0 : 10, transition: 'fade' };
+      } else if (kind.value === 'url') {
+        const u = url.value.trim();
+        if (!/^https?:\/\/\S+$/i.test(u)) { setError(err, 'Type the full address, starting with https:// or http://.'); url.focus(); return; }
+        item = { url: u, duration: 30, transition: 'fade' };
+        url.value = '';
+      } else {
+        if (!text.value.trim()) { setError(err, 'Type the text to show.'); text.focus(); return; }
+        item = { text: text.value, duration: 10, transition: 'fade' };
+        text.value = '';
+      }
+      zone.items.push(item);
+      markDirty();
+      const section = $(`#zone-${zi}`);
+      if (section && section.paintItems) section.paintItems();
+      announce.textContent = `Added to zone ${zone.name} as item ${zone.items.length}.`;
+    });
+    return form;
+  }
+
+  function paintZones() {
+    zonesBox.replaceChildren(...model.zones.map((_, zi) => zoneSection(zi)));
+  }
+
+  // ---- validation errors from the server, next to their field
+  let errorSeq = 0;
+  function clearFieldErrors(root) {
+    for (const el of root.querySelectorAll('.field-error')) el.remove();
+    for (const el of root.querySelectorAll('[aria-invalid="true"]')) {
+      el.removeAttribute('aria-invalid');
+      const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && !x.startsWith('channel-field-error-'));
+      if (ids.length) el.setAttribute('aria-describedby', ids.join(' '));
+      else el.removeAttribute('aria-describedby');
+    }
+  }
+  function showFieldError(root, path, message) {
+    const byPath = new Map([...root.querySelectorAll('[data-path]')].map((el) => [el.dataset.path, el]));
+    let p = path;
+    let target = null;
+    while (p) {
+      target = byPath.get(p);
+      if (target) break;
+      const shorter = p.replace(/(\.[^.[\]]+|\[\d+\])$/, '');
+      if (shorter === p) break;
+      p = shorter;
+    }
+    if (!target) return false;
+    const details = target.closest('details');
+    if (details) details.open = true;
+    const msg = h('p', { class: 'field-error', id: `channel-field-error-${++errorSeq}`, text: capital(message) });
+    const control = target.matches('input, select, textarea');
+    if (control) {
+      (target.closest('.field') || target.parentElement).append(msg);
+      target.setAttribute('aria-invalid', 'true');
+      target.setAttribute('aria-describedby', `${target.getAttribute('aria-describedby') || ''} ${msg.id}`.trim());
+    } else {
+      target.append(msg);
+    }
+    target.scrollIntoView({ block: 'center' });
+    if (control && !target.disabled) target.focus({ preventScroll: true });
+    else if (target.tabIndex >= 0 || target.hasAttribute('tabindex')) target.focus({ preventScroll: true });
+    return true;
+  }
+
+  async function save() {
+    const root = $('.channel-page') || document;
+    clearFieldErrors(root);
+    setError(errorBanner, null);
+    const body = {
+      name: layoutOk ? model.name.trim() : model.name,
+      width: intOrRaw(model.width),
+      height: intOrRaw(model.height),
+      zones: model.zones.map((z) => ({
+        name: z.name, x: intOrRaw(z.x), y: intOrRaw(z.y), w: intOrRaw(z.w), h: intOrRaw(z.h), z: intOrRaw(z.z),
+        items: z.items.map(itemBody),
+      })),
+    };
+    if (!body.name) {
+      setError(errorBanner, 'Give the channel a name.');
+      showFieldError(root, 'name', 'Give the channel a name.');
+      return;
+    }
+    await busy(saveBtn, async () => {
+      try {
+        if (!channel) {
+          const res = await api.createChannel(body);
+          markClean('Created');
+          toast(`Channel “${res.channel.name}” created.`);
+          location.hash = `#/channels/${encodeURIComponent(res.channel.id)}`;
+          return;
+        }
+        const res = await api.replaceChannel(channel.id, body);
+        channel = { ...res.channel, editable_zones: editable };
+        model = editorModel(channel);
+        title.textContent = channel.name;
+        document.title = `${channel.name} · Channels · Vitrine`;
+        paintMeta();
+        paintZones();
+        paintPreview();
+        markClean(res.changed ? `Saved as version ${channel.version}` : 'No changes to save');
+        toast(res.changed ? `Channel “${channel.name}” saved (version ${channel.version}).` : 'Nothing changed.');
+        if (grants) grants.sync(channel);
+      } catch (err) {
+        if (err.code === 'invalid_channel' && err.detail && err.detail.path) {
+          setError(errorBanner, `Not saved: ${err.message}.`);
+          showFieldError(root, err.detail.path, err.message.replace(/^[^:]*: /, ''));
+        } else {
+          setError(errorBanner, `Not saved: ${errorText(err)}.`);
+          errorBanner.scrollIntoView({ block: 'nearest' });
+        }
+      }
+    });
+  }
+  saveBtn.addEventListener('click', () => save());
+  const onKey = (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 's') {
+      ev.preventDefault();
+      if (!saveBtn.disabled) save();
+    }
+  };
+  const onUnload = (ev) => {
+    if (dirty) {
+      ev.preventDefault();
+      ev.returnValue = '';
+    }
+  };
+  document.addEventListener('keydown', onKey);
+  window.addEventListener('beforeunload', onUnload);
+  state.leaveGuard = () => !dirty || window.confirm('Leave this channel without saving your changes?');
+  state.cleanup.push(() => {
+    document.removeEventListener('keydown', onKey);
+    window.removeEventListener('beforeunload', onUnload);
+    state.leaveGuard = null;
+  });
+
+  // ---- grants and deletion (admins)
+  let grants = null;
+  let danger = null;
+  if (channel && isAdmin()) {
+    const users = ((await api.listUsers().catch(() => ({ users: [] }))).users || []).filter((u) => u.role === 'editor');
+    if (stale()) return h('div');
+    grants = grantsCard(channel, users);
+    const del = h('button', { id: 'channel-delete', type: 'button', class: 'btn btn-danger', text: 'Delete channel' });
+    del.addEventListener('click', () => busy(del, async () => {
+      if (!window.confirm(`Delete the channel “${channel.name}”? Screens that play it by default get none; its schedules and “play now” overrides end. Its media stay in the library.`)) return;
+      try {
+        await api.deleteChannel(channel.id);
+        markClean('Deleted');
+        toast(`Channel “${channel.name}” deleted.`);
+        location.hash = '#/channels';
+      } catch (err) {
+        toast(errorText(err), 'error');
+      }
+    }));
+    danger = h('section', { class: 'card card-danger', 'aria-labelledby': 'card-channel-delete' },
+      h('h2', { id: 'card-channel-delete', text: 'Delete this channel' }),
+      h('p', { class: 'hint', text: 'Screens that play it by default get no channel; its schedules and “play now” overrides end. Its media stay in the library.' }),
+      h('div', {}, del));
+  }
+
+  paintMeta();
+  paintZones();
+  paintPreview();
+  document.title = `${channel ? channel.name : 'New channel'} · Channels · Vitrine`;
+
+  const root = h('div', { class: 'page channel-page', dataset: { channelId: channel ? channel.id : '' } },
+    h('div', {}, h('a', { class: 'back-link', href: '#/channels', text: '← Channels' })),
+    h('div', { class: 'page-header' }, h('div', { class: 'title-row' }, title, meta)),
+    errorBanner,
+    announce,
+    h('div', { class: 'channel-top' }, canvasCard, previewCard),
+    h('div', { class: 'zones-head' },
+      h('h2', { text: 'Zones and playlists' }),
+      addZone),
+    zonesBox,
+    grants ? grants.card : null,
+    danger,
+    h('div', { class: 'savebar', role: 'region', 'aria-label': 'Save' }, dirtyText, saveBtn));
+  return root;
+}
+
+function grantsCard(channel, editors) {
+  const body = h('div', { class: 'stack' });
+  const card = h('section', { class: 'card', id: 'channel-grants', 'aria-labelledby': 'card-grants' },
+    h('h2', { id: 'card-grants', text: 'Editors' }),
+    body);
+  let zones = (channel.zones || []).map((z) => z.name);
+  function paint() {
+    if (!editors.length) {
+      body.replaceChildren(h('p', { class: 'hint', text: 'No user has the editor role. Add editors on the Users page, then choose here which zones they may change.' }));
+      return;
+    }
+    const saved = knownGrants.get(channel.id);
+    const has = (uid, zone) => !!saved && saved.some((g) => g.user_id === uid && (g.zones || []).includes(zone));
+    const COLS = ['Editor', 'May change'];
+    const tbody = h('tbody');
+    for (const u of editors) {
+      const all = h('input', { type: 'checkbox', id: `grant-${u.id}-all`, checked: has(u.id, '*'), dataset: { zone: '*' } });
+      const boxes = zones.map((z, k) => h('label', { class: 'check', for: `grant-${u.id}-zone-${k}` },
+        h('input', { type: 'checkbox', id: `grant-${u.id}-zone-${k}`, checked: has(u.id, z) || has(u.id, '*'), disabled: has(u.id, '*'), dataset: { zone: z } }),
+        h('span', { text: z })));
+      all.addEventListener('change', () => {
+        for (const b of tbody.querySelectorAll(`input[id^="grant-${u.id}-zone-"]`)) {
+          b.disabled = all.checked;
+          if (all.checked) b.checked = true;
+        }
+      });
+      tbody.append(labelledRow(COLS, { dataset: { userId: u.id, login: u.login } },
+        h('td', { class: 'cell-strong' }, u.name ? `${u.name} ` : '', h('span', { class: 'screen-sub', text: u.login })),
+        h('td', {}, h('div', { class: 'checks' },
+          h('label', { class: 'check check-all', for: all.id }, all, h('span', { text: 'Every zone and the layout' })),
+          ...boxes))));
+    }
+    const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const save = h('button', { id: 'grants-save', type: 'button', class: 'btn btn-primary', text: 'Save editors' });
+    save.addEventListener('click', () => busy(save, async () => {
+      setError(err, null);
+      const list = [];
+      for (const tr of tbody.rows) {
+        const uid = tr.dataset.userId;
+        const allBox = $(`#grant-${uid}-all`);
+        const chosen = allBox.checked ? ['*']
+          : [...tr.querySelectorAll('input[id*="-zone-"]')].filter((b) => b.checked).map((b) => b.dataset.zone);
+        if (chosen.length) list.push({ user_id: uid, zones: chosen });
+      }
+      try {
+        const res = await api.putGrants(channel.id, list);
+        knownGrants.set(channel.id, res.grants || list);
+        toast(list.length ? `Editors saved: ${list.length} editor${list.length === 1 ? '' : 's'} may change this channel.` : 'No editor may change this channel now.');
+      } catch (e) {
+        setError(err, e);
+      }
+    }));
+    body.replaceChildren(
+      h('p', { class: 'hint', text: knownGrants.has(channel.id)
+        ? 'What you saved from this page. Saving replaces every grant of this channel.'
+        : 'The server does not report the grants in force, so the boxes start empty: saving replaces every grant of this channel with what is ticked here.' }),
+      tableWrap(h('table', { id: 'grants-table', class: 'table table-stack' },
+        h('caption', { class: 'visually-hidden', text: 'Which editors may change which zones' }),
+        headRow(COLS), tbody), 'Editors of this channel'),
+      err,
+      h('div', {}, save));
+  }
+  paint();
+  return {
+    card,
+    sync(ch) {
+      const next = (ch.zones || []).map((z) => z.name);
+      if (next.join('\n') !== zones.join('\n')) {
+        zones = next;
+        paint();
+      }
+    },
+  };
+}
+// ---------------------------------------------------------------- screen content (detail page)
+
+/** The "Content" card of a screen: default channel, play now, manifest version. */
+function screenContentCard(screenId, channels, getScreen, reload) {
+  const names = new Map(channels.map((c) => [c.id, c.name]));
+  const canEditContent = isAdmin() || isEditor();
+  const channelRef = (cid) => {
+    if (!cid) return null;
+    if (!names.has(cid)) return h('span', { class: 'mono', text: cid });
+    return canEditContent ? h('a', { href: `#/channels/${encodeURIComponent(cid)}`, text: names.get(cid) }) : names.get(cid);
+  };
+  const currentDd = h('dd', { id: 'screen-channel-current' });
+  const playDd = h('dd', { id: 'screen-play-now' });
+  const versionDd = h('dd', { id: 'screen-manifest-version' });
+  const list = h('dl', { class: 'kv kv-compact' },
+    h('dt', { text: 'Default channel' }), currentDd,
+    h('dt', { text: 'Play now' }), playDd,
+    h('dt', { text: 'Content version' }), versionDd);
+  const admin = isAdmin();
+  let select = null;
+  let shown = null; // the channel last written into the select
+  let stop = null;
+  const forms = [];
+
+  if (admin) {
+    const options = () => channels.map((c) => h('option', { value: c.id, text: c.name }));
+    select = h('select', { id: 'screen-channel' }, h('option', { value: '', text: 'None' }), options());
+    const save = h('button', { id: 'screen-channel-save', type: 'submit', class: 'btn btn-primary', text: 'Assign' });
+    const assign = h('form', { id: 'screen-channel-form', class: 'form-inline' },
+      field('Default channel', select),
+      h('div', { class: 'field field-button' }, save),
+      h('p', { class: 'hint form-note', text: 'What the screen plays when no schedule or “play now” applies.' }));
+    assign.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const cid = select.value || null;
+      busy(save, async () => {
+        try {
+          await api.setScreenChannel(screenId, cid);
+          shown = null; // take the saved value
+          const s = getScreen();
+          toast(cid ? `“${s.name}” now plays “${names.get(cid) || cid}” by default. It switches once it has the content.`
+            : `“${s.name}” has no default channel now.`);
+          reload();
+        } catch (err) {
+          toast(errorText(err), 'error');
+        }
+      });
+    });
+    forms.push(assign);
+
+    const pnChannel = h('select', { id: 'play-now-channel' }, options());
+    const minutes = h('input', {
+      id: 'play-now-minutes', type: 'number', min: '1', max: '527040', step: '1', value: '60', inputmode: 'numeric',
+      class: 'input-short',
+    });
+    const start = h('button', { id: 'play-now-start', type: 'submit', class: 'btn', text: 'Play now', disabled: !channels.length });
+    stop = h('button', { id: 'play-now-stop', type: 'button', class: 'btn btn-danger', text: 'Stop', hidden: true });
+    const playForm = h('form', { id: 'play-now-form', class: 'form-inline play-now-form' },
+      field('Play now', pnChannel),
+      field('For (minutes)', minutes),
+      h('div', { class: 'field field-button inline' }, start, stop));
+    playForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const n = Number(minutes.value);
+      if (!pnChannel.value) { toast('Create a channel first.', 'error'); return; }
+      if (!Number.isInteger(n) || n < 1 || n > 527040) {
+        toast('Give a whole number of minutes, from 1 to 527040 (a year).', 'error');
+        minutes.focus();
+        return;
+      }
+      busy(start, async () => {
+        try {
+          const until = Math.floor(api.serverNow()) + n * 60;
+          await api.playNow(screenId, pnChannel.value, until);
+          toast(`“${names.get(pnChannel.value)}” plays now, until ${fmtTime(until).slice(11, 16)}.`);
+          reload();
+        } catch (err) {
+          toast(errorText(err), 'error');
+        }
+      });
+    });
+    stop.addEventListener('click', () => busy(stop, async () => {
+      try {
+        await api.stopPlayNow(screenId);
+        toast('“Play now” ended: back to the schedule and the default channel.');
+        reload();
+      } catch (err) {
+        toast(errorText(err), 'error');
+      }
+    }));
+    forms.push(playForm);
+    if (!channels.length) {
+      forms.push(h('p', { class: 'hint' }, 'No channel yet. ', h('a', { href: '#/channels/new', text: 'Create one' }), ' to assign it.'));
+    }
+  }
+
+  function sync(s) {
+    currentDd.replaceChildren(channelRef(s.channel_id) || 'None');
+    const pn = s.play_now && s.play_now.until > api.serverNow() ? s.play_now : null;
+    playDd.replaceChildren(pn ? h('span', {}, channelRef(pn.channel_id), ` until ${fmtTime(pn.until)}`) : 'Not active');
+    versionDd.textContent = s.manifest_version ? String(s.manifest_version) : 'None yet';
+    if (select) {
+      const next = s.channel_id || '';
+      if (next && !names.has(next)) select.append(h('option', { value: next, text: next }));
+      if (shown === null || select.value === shown) select.value = next;
+      shown = next;
+    }
+    if (stop) stop.hidden = !pn;
+  }
+
+  const el = h('section', { class: 'card', id: 'screen-content', 'aria-labelledby': 'card-content' },
+    h('h2', { id: 'card-content', text: 'Content' }),
+    h('div', { class: 'content-grid' },
+      list,
+      forms.length ? h('div', { class: 'stack' }, ...forms) : null));
+  return { el, sync };
+}
+
+// ---------------------------------------------------------------- schedules
+
+async function renderSchedules(stale) {
+  const [{ schedules }, channelsRes, screensRes] = await Promise.all([
+    api.listSchedules(),
+    api.listChannels().catch(() => ({ channels: [] })),
+    api.listScreens().catch(() => ({ screens: [] })),
+  ]);
+  if (stale()) return h('div');
+  const channels = channelsRes.channels || [];
+  const screens = (screensRes.screens || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  const channelName = new Map(channels.map((c) => [c.id, c.name]));
+  const screenName = new Map(screens.map((s) => [s.id, s.name]));
+  const groups = [...new Set(screens.map((s) => s.group).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+
+  const COLS = isAdmin() ? ['Priority', 'Target', 'Channel', 'Days', 'Hours', 'Dates', 'Actions'] : ['Priority', 'Target', 'Channel', 'Days', 'Hours', 'Dates'];
+  const tbody = h('tbody');
+  const table = h('table', { id: 'schedules-table', class: 'table table-stack' },
+    h('caption', { class: 'visually-hidden', text: 'Schedules, highest priority first' }),
+    headRow(COLS, isAdmin()),
+    tbody);
+
+  function targetCell(target) {
+    if (target.startsWith('screen:')) {
+      const sid = target.slice(7);
+      return h('span', {}, h('span', { class: 'hint', text: 'Screen ' }),
+        screenName.has(sid) ? h('a', { href: `#/screens/${encodeURIComponent(sid)}`, text: screenName.get(sid) }) : h('span', { class: 'mono', text: sid }));
+    }
+    if (target.startsWith('group:')) return h('span', {}, h('span', { class: 'hint', text: 'Group ' }), h('strong', { text: target.slice(6) }));
+    return target;
+  }
+
+  function fill(list) {
+    tbody.replaceChildren();
+    if (!list.length) {
+      tbody.append(h('tr', { class: 'empty', id: 'schedules-empty' }, h('td', { colspan: String(COLS.length) },
+        h('p', { class: 'empty-title', text: 'No schedules' }),
+        h('p', { class: 'hint', text: 'Screens play their default channel. A schedule plays another channel on some days or hours.' }))));
+    }
+    for (const sc of list) {
+      const dates = sc.from || sc.until
+        ? `${sc.from ? `from ${sc.from}` : ''}${sc.from && sc.until ? ' ' : ''}${sc.until ? `until ${sc.until}` : ''}` : 'Always';
+      const cells = [
+        h('td', { class: 'cell-strong', text: String(sc.priority) }),
+        h('td', {}, targetCell(sc.target)),
+        h('td', {}, channelName.has(sc.channel_id)
+          ? h('a', { href: `#/channels/${encodeURIComponent(sc.channel_id)}`, text: channelName.get(sc.channel_id) })
+          : h('span', { class: 'mono', text: sc.channel_id })),
+        h('td', { text: daysText(sc.days) }),
+        h('td', { class: 'nowrap', text: sc.start === '00:00' && sc.end === '24:00' ? 'All day' : `${sc.start}–${sc.end}` }),
+        h('td', { text: dates }),
+      ];
+      if (isAdmin()) {
+        const del = h('button', { type: 'button', class: 'btn btn-small btn-danger', text: 'Delete', 'aria-label': `Delete the schedule of ${channelName.get(sc.channel_id) || sc.channel_id}` });
+        del.addEventListener('click', () => busy(del, async () => {
+          if (!window.confirm('Delete this schedule? The screens it targets go back to their other schedules and default channel.')) return;
+          try {
+            await api.deleteSchedule(sc.id);
+            toast('Schedule deleted.');
+            await reload();
+          } catch (err) {
+            toast(errorText(err), 'error');
+          }
+        }));
+        cells.push(h('td', { class: 'col-actions' }, h('div', { class: 'row-actions' }, del)));
+      }
+      tbody.append(labelledRow(COLS, { dataset: { scheduleId: sc.id, target: sc.target, channelId: sc.channel_id } }, ...cells));
+    }
+  }
+  async function reload() {
+    const res = await api.listSchedules();
+    if (!stale()) fill(res.schedules || []);
+  }
+  fill(schedules || []);
+
+  let formCard = null;
+  if (isAdmin()) {
+    const kind = h('select', { id: 'schedule-target-kind' },
+      h('option', { value: 'screen', text: 'A screen' }), h('option', { value: 'group', text: 'A group of screens' }));
+    const screenSel = h('select', { id: 'schedule-screen' },
+      screens.length ? screens.map((s) => h('option', { value: s.id, text: s.name })) : h('option', { value: '', text: 'No screens yet' }));
+    const groupIn = h('input', { id: 'schedule-group', type: 'text', maxlength: '128', autocomplete: 'off', list: 'schedule-groups', placeholder: 'e.g. Ground floor' });
+    const groupList = h('datalist', { id: 'schedule-groups' }, groups.map((g) => h('option', { value: g })));
+    const screenField = field('Screen', screenSel);
+    const groupField = field('Group', groupIn, 'The screens of this group, now and later.');
+    const channelSel = h('select', { id: 'schedule-channel' },
+      channels.length ? channels.map((c) => h('option', { value: c.id, text: c.name })) : h('option', { value: '', text: 'No channels yet' }));
+    const dayBoxes = ALL_DAYS.map((d) => h('label', { class: 'day', for: `schedule-day-${d}`, title: WEEKDAY_NAMES[d - 1] },
+      h('input', { type: 'checkbox', id: `schedule-day-${d}`, value: String(d), checked: true }),
+      h('span', { text: WEEKDAYS[d - 1] })));
+    const start = h('input', { id: 'schedule-start', type: 'time' });
+    const end = h('input', { id: 'schedule-end', type: 'time' });
+    const from = h('input', { id: 'schedule-from', type: 'date' });
+    const until = h('input', { id: 'schedule-until', type: 'date' });
+    const priority = h('input', { id: 'schedule-priority', type: 'number', min: '-1000', max: '1000', step: '1', value: '0', inputmode: 'numeric' });
+    const err = h('p', { id: 'schedule-error', class: 'form-error', role: 'alert', hidden: true });
+    const submit = h('button', { id: 'schedule-create', type: 'submit', class: 'btn btn-primary', text: 'Add schedule' });
+    const showTarget = () => {
+      screenField.hidden = kind.value !== 'screen';
+      groupField.hidden = kind.value !== 'group';
+    };
+    if (!screens.length) kind.value = 'group';
+    showTarget();
+    kind.addEventListener('change', showTarget);
+    const form = h('form', { id: 'schedule-form', class: 'form-grid' },
+      field('Plays on', kind),
+      screenField, groupField, groupList,
+      field('Channel', channelSel),
+      field('Priority', priority, 'When several schedules apply, the highest wins.'),
+      h('fieldset', { class: 'days form-wide' }, h('legend', { text: 'Days' }), ...dayBoxes),
+      field('From (time)', start, 'Empty: from midnight.'),
+      field('To (time)', end, 'Empty: until midnight.'),
+      field('First day', from, 'Empty: from now on.'),
+      field('Last day', until, 'Empty: no end.'),
+      h('div', { class: 'form-footer' }, err, submit));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      setError(err, null);
+      const body = {
+        target: kind.value === 'screen' ? `screen:${screenSel.value}` : `group:${groupIn.value.trim()}`,
+        channel_id: channelSel.value,
+        days: ALL_DAYS.filter((d) => $(`#schedule-day-${d}`).checked),
+        start: start.value || '00:00',
+        end: end.value || '24:00',
+        priority: intOrRaw(priority.value || '0'),
+      };
+      if (from.value) body.from = from.value;
+      if (until.value) body.until = until.value;
+      if (kind.value === 'screen' && !screenSel.value) { setError(err, 'Pair a screen first, or choose a group.'); return; }
+      if (kind.value === 'group' && !groupIn.value.trim()) { setError(err, 'Name the group.'); groupIn.focus(); return; }
+      if (!body.channel_id) { setError(err, 'Create a channel first.'); return; }
+      if (!body.days.length) { setError(err, 'Choose at least one day.'); $('#schedule-day-1').focus(); return; }
+      if (body.start >= body.end && body.end !== '24:00') { setError(err, 'The start must be before the end.'); start.focus(); return; }
+      if (body.from && body.until && body.from > body.until) { setError(err, 'The first day must not be after the last day.'); from.focus(); return; }
+      busy(submit, async () => {
+        try {
+          await api.createSchedule(body);
+          toast('Schedule added. The screens concerned get it within seconds.');
+          await reload();
+        } catch (e) {
+          setError(err, capital(errorText(e)));
+        }
+      });
+    });
+    formCard = card('Add a schedule',
+      h('p', { class: 'hint', text: 'Screens follow schedules on their own clock and time zone, even offline. “Play now” on a screen’s page overrides them; the default channel plays when none applies.' }),
+      form);
+  }
+
+  return h('div', { class: 'page' },
+    pageHeader('Schedules'),
+    formCard,
+    h('section', { class: 'card', 'aria-label': 'All schedules' },
+      h('p', { class: 'hint', text: 'Highest priority first; among equal priorities, the older schedule wins.' }),
+      tableWrap(table, 'Schedules')));
+}
+
+// ---------------------------------------------------------------- reports
+
+async function renderReports(stale) {
+  const [screensRes, libRes] = await Promise.all([
+    api.listScreens().catch(() => ({ screens: [] })),
+    api.listMedia().catch(() => ({ media: [] })),
+  ]);
+  if (stale()) return h('div');
+  const screens = (screensRes.screens || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  const media = (libRes.media || []).slice().sort((a, b) => a.filename.localeCompare(b.filename));
+  const mediaBy = new Map(media.map((m) => [m.sha256, m]));
+
+  const screenSel = h('select', { id: 'report-screen' }, h('option', { value: '', text: 'All screens' }),
+    screens.map((s) => h('option', { value: s.id, text: s.name })));
+  const mediaSel = h('select', { id: 'report-media' }, h('option', { value: '', text: 'All media' }),
+    media.map((m) => h('option', { value: m.sha256, text: m.filename })));
+  const today = new Date();
+  const weekAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6);
+  const fromIn = h('input', { id: 'report-from', type: 'date', value: dateValue(weekAgo) });
+  const toIn = h('input', { id: 'report-to', type: 'date', value: dateValue(today) });
+  const run = h('button', { id: 'report-run', type: 'submit', class: 'btn btn-primary', text: 'Show' });
+  const csv = h('a', { id: 'report-csv', class: 'btn', download: 'proof-of-play.csv', text: 'Export CSV' });
+  const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
+
+  function filters() {
+    const f = {};
+    if (screenSel.value) f.screen_id = screenSel.value;
+    if (mediaSel.value) f.sha256 = mediaSel.value;
+    if (fromIn.value) f.from = Math.floor(new Date(`${fromIn.value}T00:00:00`).getTime() / 1000);
+    if (toIn.value) f.to = Math.floor(new Date(`${toIn.value}T23:59:59`).getTime() / 1000);
+    return f;
+  }
+  const updateCsv = () => { csv.href = api.playsCsvUrl(filters()); };
+  updateCsv();
+
+  const form = h('form', { id: 'report-form', class: 'form-grid report-form' },
+    field('Screen', screenSel), field('Media', mediaSel), field('From', fromIn), field('To', toIn),
+    h('div', { class: 'form-footer' }, err, csv, run));
+  form.addEventListener('input', updateCsv);
+  form.addEventListener('change', updateCsv);
+
+  const summary = h('p', { id: 'report-summary', class: 'report-summary', 'aria-live': 'polite' });
+  const MCOLS = ['Media', 'Plays', 'Time on screen', 'Screens'];
+  const SCOLS = ['Screen', 'Plays', 'Time on screen'];
+  const mbody = h('tbody');
+  const sbody = h('tbody');
+  const mtable = h('table', { id: 'report-media-table', class: 'table table-stack' },
+    h('caption', { class: 'visually-hidden', text: 'Plays per medium' }), headRow(MCOLS), mbody);
+  const stable = h('table', { id: 'report-screen-table', class: 'table table-stack' },
+    h('caption', { class: 'visually-hidden', text: 'Plays per screen' }), headRow(SCOLS), sbody);
+
+  function show(plays) {
+    const perMedia = new Map();
+    const perScreen = new Map();
+    let total = 0;
+    for (const p of plays) {
+      total += Number(p.duration_ms) || 0;
+      const key = p.sha256 || '';
+      const m = perMedia.get(key) || { sha256: key, filename: p.filename, plays: 0, ms: 0, screens: new Set() };
+      m.plays += 1;
+      m.ms += Number(p.duration_ms) || 0;
+      m.screens.add(p.screen_id);
+      if (!m.filename && p.filename) m.filename = p.filename;
+      perMedia.set(key, m);
+      const s = perScreen.get(p.screen_id) || { id: p.screen_id, name: p.screen, plays: 0, ms: 0 };
+      s.plays += 1;
+      s.ms += Number(p.duration_ms) || 0;
+      perScreen.set(p.screen_id, s);
+    }
+    summary.textContent = plays.length
+      ? `${plays.length.toLocaleString()} play${plays.length === 1 ? '' : 's'} · ${fmtMs(total)} on screen${plays.length >= 100000 ? ' (the first 100,000 only: narrow the dates)' : ''}`
+      : 'No plays in this period.';
+    const byPlays = (a, b) => b.plays - a.plays || b.ms - a.ms;
+    mbody.replaceChildren();
+    if (!perMedia.size) mbody.append(emptyRow(MCOLS.length, 'Nothing played.'));
+    for (const m of [...perMedia.values()].sort(byPlays)) {
+      const lib = mediaBy.get(m.sha256);
+      const label = m.sha256 ? (m.filename || (lib && lib.filename) || `${m.sha256.slice(0, 12)}… (deleted)`) : 'Web pages and texts';
+      mbody.append(labelledRow(MCOLS, { dataset: { sha256: m.sha256 } },
+        h('td', { class: 'cell-strong' }, h('div', { class: 'media-cell' },
+          m.sha256 && lib ? mediaThumb(lib, 'shot-mini') : null, h('span', { text: label }))),
+        h('td', { class: 'num', text: m.plays.toLocaleString() }),
+        h('td', { class: 'num nowrap', text: fmtMs(m.ms) }),
+        h('td', { class: 'num', text: String(m.screens.size) })));
+    }
+    sbody.replaceChildren();
+    if (!perScreen.size) sbody.append(emptyRow(SCOLS.length, 'Nothing played.'));
+    for (const s of [...perScreen.values()].sort(byPlays)) {
+      sbody.append(labelledRow(SCOLS, { dataset: { screenId: s.id } },
+        h('td', { class: 'cell-strong', text: s.name || `${s.id} (deleted)` }),
+        h('td', { class: 'num', text: s.plays.toLocaleString() }),
+        h('td', { class: 'num nowrap', text: fmtMs(s.ms) })));
+    }
+  }
+
+  let seq = 0;
+  async function load() {
+    const mine = ++seq;
+    setError(err, null);
+    if (fromIn.value && toIn.value && fromIn.value > toIn.value) {
+      setError(err, 'The first day must not be after the last day.');
+      return;
+    }
+    updateCsv();
+    try {
+      const res = await api.listPlays(filters());
+      if (mine !== seq || stale()) return;
+      show(res.plays || []);
+    } catch (e) {
+      if (mine === seq && !stale()) setError(err, e);
+    }
+  }
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(run, load);
+  });
+  await load();
+
+  return h('div', { class: 'page' },
+    pageHeader('Reports'),
+    card('Proof of play',
+      h('p', { class: 'hint', text: 'What the screens reported playing, item by item. Days are in your browser’s time zone.' }),
+      form),
+    summary,
+    h('div', { class: 'grid-2' },
+      h('section', { class: 'card', 'aria-labelledby': 'card-per-media' },
+        h('h2', { id: 'card-per-media', text: 'Per medium' }), tableWrap(mtable, 'Plays per medium')),
+      h('section', { class: 'card', 'aria-labelledby': 'card-per-screen' },
+        h('h2', { id: 'card-per-screen', text: 'Per screen' }), tableWrap(stable, 'Plays per screen'))));
+}
+
+// ---------------------------------------------------------------- firewall (served at /firewall)
+
+async function renderFirewall() {
+  const print = h('button', { id: 'firewall-print', type: 'button', class: 'btn btn-primary', text: 'Print' });
+  print.addEventListener('click', () => window.print());
+  const header = h('div', { class: 'page-header' },
+    h('h1', { id: 'page-title', tabindex: '-1', text: 'What the network must allow' }),
+    h('div', { class: 'page-actions no-print' },
+      h('a', { class: 'btn btn-ghost', href: '/#/account', text: '← Back to the console' }),
+      isAdmin() ? print : null));
+  if (!isAdmin()) {
+    return h('div', { class: 'page firewall-page' }, header,
+      h('div', { class: 'card' }, h('p', { id: 'firewall-forbidden', text: 'Only administrators can see the firewall rules. Ask one to print this page for your network team.' })));
+  }
+  const fw = await api.getFirewall();
+  const COLS = ['From', 'To', 'Transport', 'Port', 'Protocol', 'Direction', 'Purpose'];
+  const tbody = h('tbody');
+  for (const r of fw.rules || []) {
+    tbody.append(labelledRow(COLS, { dataset: { transport: r.transport, port: String(r.port), protocol: r.protocol } },
+      h('td', { class: 'cell-strong', text: r.from }),
+      h('td', { class: 'mono', text: r.to }),
+      h('td', { text: r.transport }),
+      h('td', { class: 'mono num', text: String(r.port) }),
+      h('td', { text: r.protocol }),
+      h('td', { text: r.direction }),
+      h('td', { class: 'detail', text: r.purpose })));
+  }
+  const table = h('table', { id: 'firewall-table', class: 'table table-stack firewall-table' },
+    h('caption', { class: 'visually-hidden', text: 'Connections Vitrine needs' }),
+    headRow(COLS),
+    tbody);
+  const source = fw.generated_from === 'public_url'
+    ? 'the server’s configured public URL'
+    : 'the server’s listen address and the address this page was opened with (no public URL is configured)';
+  return h('div', { class: 'page firewall-page' },
+    header,
+    h('section', { class: 'card', 'aria-label': 'Rules' },
+      h('dl', { class: 'kv firewall-meta' },
+        h('dt', { text: 'Vitrine server' }), h('dd', { class: 'mono', id: 'firewall-origin', text: location.origin }),
+        h('dt', { text: 'Generated from' }), h('dd', { id: 'firewall-source', text: source }),
+        h('dt', { text: 'Printed' }), h('dd', { text: fmtTime(Math.floor(Date.now() / 1000)) })),
+      tableWrap(table, 'Firewall rules')),
+    h('section', { class: 'card', 'aria-labelledby': 'card-notes' },
+      h('h2', { id: 'card-notes', text: 'Notes' }),
+      h('ul', { id: 'firewall-notes', class: 'notes' }, (fw.notes || []).map((n) => h('li', { text: n })))));
 }
 
 // ---------------------------------------------------------------- start
@@ -1989,7 +3895,16 @@ async function start() {
     const target = $('#page-title') || $('#main');
     target.focus();
   });
-  window.addEventListener('hashchange', () => render());
+  let shownHash = location.hash;
+  window.addEventListener('hashchange', () => {
+    // a page with unsaved changes may keep the user (the channel editor)
+    if (state.leaveGuard && location.hash !== shownHash && !state.leaveGuard()) {
+      history.replaceState(null, '', shownHash || location.pathname);
+      return;
+    }
+    shownHash = location.hash;
+    render();
+  });
   try {
     const res = await api.getSession();
     setUser(res.user, res.csrf_token);

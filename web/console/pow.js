@@ -98,6 +98,63 @@ export function sha256(input) {
   return out;
 }
 
+/**
+ * Incremental SHA-256 for large inputs (files hashed chunk by chunk where
+ * crypto.subtle is missing, e.g. on a plain-HTTP origin other than localhost).
+ * update(Uint8Array) any number of times, then digest() -> 32 bytes.
+ */
+export class Sha256 {
+  constructor() {
+    this.state = Int32Array.from(H0);
+    this.tail = new Uint8Array(64); // bytes not yet compressed
+    this.tailLen = 0;
+    this.length = 0; // bytes seen
+    this.words = new Int32Array(16);
+  }
+
+  update(bytes) {
+    let off = 0;
+    this.length += bytes.length;
+    if (this.tailLen > 0) {
+      const take = Math.min(64 - this.tailLen, bytes.length);
+      this.tail.set(bytes.subarray(0, take), this.tailLen);
+      this.tailLen += take;
+      off = take;
+      if (this.tailLen < 64) return this;
+      packWords(this.tail, 64, this.words);
+      compress(this.state, this.words, 0);
+      this.tailLen = 0;
+    }
+    const full = off + Math.floor((bytes.length - off) / 64) * 64;
+    if (full > off) {
+      const words = new Int32Array((full - off) / 4);
+      packWords(bytes.subarray(off, full), full - off, words);
+      for (let w = 0; w < words.length; w += 16) compress(this.state, words, w);
+    }
+    this.tail.set(bytes.subarray(full), 0);
+    this.tailLen = bytes.length - full;
+    return this;
+  }
+
+  digest() {
+    const padded = this.tailLen + 9 <= 64 ? 64 : 128;
+    const buf = new Uint8Array(padded);
+    buf.set(this.tail.subarray(0, this.tailLen));
+    buf[this.tailLen] = 0x80;
+    writeLength(buf, padded, this.length);
+    const words = new Int32Array(padded / 4);
+    packWords(buf, padded, words);
+    const state = Int32Array.from(this.state);
+    for (let off = 0; off < words.length; off += 16) compress(state, words, off);
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 8; i++) {
+      out[i * 4] = state[i] >>> 24; out[i * 4 + 1] = (state[i] >>> 16) & 0xff;
+      out[i * 4 + 2] = (state[i] >>> 8) & 0xff; out[i * 4 + 3] = state[i] & 0xff;
+    }
+    return out;
+  }
+}
+
 /** SHA-256 as lowercase hex. */
 export function sha256Hex(input) {
   return Array.from(sha256(input), (b) => b.toString(16).padStart(2, '0')).join('');
