@@ -267,6 +267,8 @@ def test_editor_outside_their_zones_gets_403(server, admin):
     r = admin.put("/api/v1/channels/%s/grants" % cid, json={"grants": [{"user_id": uid, "zones": ["ticker"]}]})
     assert r.status_code == 200, r.text
     assert ed.get("/api/v1/channels/" + cid).json()["channel"]["editable_zones"] == ["ticker"]
+    grants = admin.get("/api/v1/channels/" + cid).json()["channel"]["grants"]
+    assert grants == [{"user_id": uid, "login": "ed", "zones": ["ticker"]}]
     ok = three_zones([sha, sha, sha])
     ok["zones"][2]["items"][0]["text"] = "Changed by the editor"
     assert ed.put("/api/v1/channels/" + cid, json=ok).status_code == 200
@@ -302,6 +304,9 @@ def test_schedules_play_now_and_proof_of_play(server, admin):
     assert r.status_code == 201, r.text
     assert admin.post("/api/v1/schedules", json={"target": "group:menus", "channel_id": b,
                                                   "start": "14:00", "end": "11:00"}).status_code == 400
+    assert admin.post("/api/v1/schedules", json={"target": "group:menus", "channel_id": b,
+                                                  "from": "2026-05-02", "until": "2026-05-01"}).status_code == 400
+    assert admin.get("/api/v1/schedules").json()["schedules"][0]["days"] == [1, 2, 3, 4, 5]
     m = requests.get(server.url + "/api/v1/device/manifest", headers=h).json()
     assert set(m["channels"]) == {a, b} and m["default_channel"] == a
     assert m["schedule"][0]["days"] == [1, 2, 3, 4, 5] and m["schedule"][0]["start"] == "11:00"

@@ -414,6 +414,30 @@ void content_handle_channel_get(struct http_req *r)
 		return;
 	}
 	json_object_set_new(ch, "editable_zones", zones);
+	if (r->auth.role_bit & ROLE_ADMIN) { /* who may edit what, for the grants editor */
+		json_t *grants = json_object();
+		struct db_stmt *st = db_prepare(r->db, "SELECT g.user_id, u.login, g.zone FROM editor_grants g JOIN users u "
+						       "ON u.id = g.user_id WHERE g.channel_id = ? ORDER BY u.login, g.zone");
+		if (st) {
+			db_bind_text(st, 1, id);
+			while (db_step(st) == DB_ROW) {
+				json_t *g = json_object_get(grants, db_col_text(st, 0));
+				if (!g) {
+					g = json_pack("{s:s, s:s, s:[]}", "user_id", db_col_text(st, 0), "login",
+						      db_col_text(st, 1), "zones");
+					json_object_set_new(grants, db_col_text(st, 0), g);
+				}
+				json_array_append_new(json_object_get(g, "zones"), json_string(db_col_text(st, 2)));
+			}
+			db_done(st);
+		}
+		json_t *list = json_array();
+		const char *k;
+		json_t *g;
+		json_object_foreach(grants, k, g) json_array_append(list, g);
+		json_decref(grants);
+		json_object_set_new(ch, "grants", list);
+	}
 	http_reply_json(r, 200, json_pack("{s:o}", "channel", ch));
 }
 

@@ -332,8 +332,11 @@ void content_handle_schedule_create(struct http_req *r)
 		return http_reply_error(r, 400, "invalid_field", "start and end must be HH:MM with start before end");
 	const char *from = json_string_value(json_object_get(body, "from")),
 		   *until = json_string_value(json_object_get(body, "until"));
-	if (!date_ok(from) || !date_ok(until))
+	json_t *jf = json_object_get(body, "from"), *jun = json_object_get(body, "until");
+	if ((jf && !json_is_string(jf)) || (jun && !json_is_string(jun)) || !date_ok(from) || !date_ok(until))
 		return http_reply_error(r, 400, "invalid_field", "from and until must be dates YYYY-MM-DD");
+	if (from && until && *from && *until && strcmp(from, until) > 0)
+		return http_reply_error(r, 400, "invalid_field", "from must be on or before until");
 	json_t *jp = json_object_get(body, "priority");
 	if (jp && (!json_is_integer(jp) || llabs(json_integer_value(jp)) > 1000))
 		return http_reply_error(r, 400, "invalid_field", "priority must be an integer from -1000 to 1000");
