@@ -659,7 +659,8 @@ static void conn_failed(struct conn *c, bool by_server)
 	else
 		st.conn_errors++;
 	if (c == &sender) {
-		bool was_waiting = m.active && m.t_send && !m.have_201;
+		/* the POST failed, or the connection for it could not be made */
+		bool was_waiting = m.active && m.target >= 0 && !m.have_201;
 		conn_close(c);
 		if (was_waiting) {
 			m.send_failed++;

@@ -354,7 +354,8 @@ static void client_failed(struct client *c, bool by_broker)
 	else
 		st.conn_errors++;
 	if (c == &sender) {
-		bool waiting = m.active && m.t_send && !m.have_ack;
+		/* the PUBLISH failed, or the sender could not connect */
+		bool waiting = m.active && m.target >= 0 && !m.have_ack;
 		close_client(c);
 		if (waiting) {
 			m.send_failed++;

@@ -281,3 +281,12 @@ def test_an_idle_paired_player_sleeps(server, admin, make_player):
     time.sleep(5)
     used = cpu_seconds() - before
     assert used < 0.5, "the idle player used %.2f s of CPU in 5 s" % used
+
+
+def test_a_long_poll_alone_keeps_the_screen_online(server, admin):
+    """The poll's last_seen is kept even though the request then waits."""
+    token, sid = pair_device(admin)
+    h = {"Authorization": "Bearer " + token}
+    requests.get(server.url + "/api/v1/device/instructions?wait=1", headers=h)
+    screen = admin.get("/api/v1/screens/" + sid).json()["screen"]
+    assert screen["online"] and screen["last_seen"] > 0

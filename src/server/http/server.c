@@ -306,7 +306,9 @@ static void end_route_tx(struct http_req *r)
 		r->db = NULL;
 		return;
 	}
-	if (r->status >= 200 && r->status < 400) {
+	/* a request about to wait (long-poll) keeps what it wrote so far */
+	bool waiting = !r->resp && r->wait_again;
+	if ((r->status >= 200 && r->status < 400) || waiting) {
 		int rc = db_commit(r->db);
 		if (rc != DB_DONE)
 			http_reply_error(r, 503, "store_unavailable", "the change could not be saved; retry shortly");

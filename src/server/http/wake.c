@@ -146,6 +146,11 @@ void wake_register(struct wake_hub *hub, struct wake_waiter *w, struct MHD_Conne
 	w->conn = conn;
 	strncpy(w->key, key, sizeof w->key - 1);
 	w->deadline_ms = wake_now_ms() + timeout_ms;
+	/* Long waits end on 250 ms ticks: waiters that time out together are
+	 * resumed together, and libmicrohttpd walks its suspended list once per
+	 * batch instead of once per request. */
+	if (timeout_ms >= 5000)
+		w->deadline_ms = (w->deadline_ms + 249) / 250 * 250;
 	w->heap_idx = (size_t)-1;
 	pthread_mutex_lock(&hub->lock);
 	if (hub->shut_down) {
