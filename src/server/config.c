@@ -36,6 +36,10 @@ static const struct key_info keys[CFG_COUNT] = {
 	[CFG_LOG_LEVEL] = {"log_level", "VITRINE_LOG_LEVEL", "info", "debug, info, warn or error"},
 	[CFG_PAIRING_TTL_SECONDS] = {"pairing_ttl_seconds", "VITRINE_PAIRING_TTL_SECONDS", "600",
 				     "how long a screen's pairing code stays valid"},
+	[CFG_FEED_REFRESH_SECONDS] = {"feed_refresh_seconds", "VITRINE_FEED_REFRESH_SECONDS", "300",
+				      "how often the RSS/Atom feeds of channels are fetched again"},
+	[CFG_FEED_ALLOW_PRIVATE] = {"feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0",
+				    "1: feeds may be fetched from loopback and private addresses"},
 };
 
 void config_init(struct config *c)

@@ -18,6 +18,7 @@
 #include "auth/auth.h"
 #include "common/log.h"
 #include "config.h"
+#include "content/content.h"
 #include "http/server.h"
 #include "ops/ops.h"
 #include "routes.h"
@@ -173,13 +174,15 @@ static int cmd_run(struct config *cfg)
 	       cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] == '/')
 		cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] = '\0';
 	sc.public_url = config_get(cfg, CFG_PUBLIC_URL);
-	unsigned idle_min, max_h;
+	unsigned idle_min, max_h, feed_every, feed_private;
 	if (config_uint(cfg, CFG_THREADS, 1, 64, &sc.threads, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_WORKERS, 1, 16, &sc.workers, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_CONNECTION_LIMIT, 16, 1000000, &sc.connection_limit, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_SESSION_IDLE_MINUTES, 1, 7 * 24 * 60, &idle_min, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_SESSION_MAX_HOURS, 1, 24 * 30, &max_h, err, sizeof err) != 0 ||
-	    config_uint(cfg, CFG_PAIRING_TTL_SECONDS, 1, 3600, &screens_pairing_ttl_s, err, sizeof err) != 0) {
+	    config_uint(cfg, CFG_PAIRING_TTL_SECONDS, 1, 3600, &screens_pairing_ttl_s, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_FEED_REFRESH_SECONDS, 5, 7 * 86400, &feed_every, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_FEED_ALLOW_PRIVATE, 0, 1, &feed_private, err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 2;
 	}
@@ -253,6 +256,8 @@ static int cmd_run(struct config *cfg)
 	if (!srv || server_start(srv) != 0)
 		goto out;
 	store_set_notify_hook(wake_notify_hook, server_hub(srv));
+	if (feeds_start(feed_every, feed_private != 0) != 0)
+		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
 	char url[128], port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));
 	snprintf(url, sizeof url, "%s://%s", cert_pem ? "https" : "http", sc.listen);
@@ -261,6 +266,7 @@ static int cmd_run(struct config *cfg)
 	server_run_until_signal(srv);
 	status = 0;
 out:
+	feeds_stop(); /* it writes to the store and wakes screens */
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
 	store_close();

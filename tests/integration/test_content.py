@@ -326,3 +326,162 @@ def test_schedules_play_now_and_proof_of_play(server, admin):
     assert len(rep) == 1 and rep[0]["screen"] == "S" and rep[0]["duration_ms"] == 5000
     csv = admin.get("/api/v1/reports/plays?format=csv")
     assert csv.headers["Content-Type"].startswith("text/csv") and sha in csv.text
+
+
+# --- RSS/Atom feeds ---
+
+RSS = """<?xml version="1.0"?>
+<rss version="2.0"><channel><title>News</title>
+<item><title>%s</title><description>&lt;p&gt;First &lt;b&gt;story&lt;/b&gt;&lt;/p&gt;</description>
+<link>https://example.org/1</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>
+<item><title>%s</title><description>Second</description></item>
+</channel></rss>"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Blog</title>
+<entry><title>Atom one</title><summary>Summary one</summary>
+<link rel="alternate" href="https://example.org/a1"/><updated>2026-11-23T10:00:00Z</updated></entry>
+<entry><title type="html">Atom two</title><content type="html">&lt;i&gt;Body&lt;/i&gt;</content></entry>
+</feed>"""
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><item><title>Leak &e; here</title></item></channel></rss>"""
+
+
+class FeedServer:
+    """Serves a few in-memory feeds on 127.0.0.1 from a thread."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.files = {}
+        files = self.files
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = files.get(self.path)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def rss_channel(name, *feeds):
+    return {"name": name, "width": 100, "height": 100, "zones": [
+        {"name": "z%d" % i, "x": 0, "y": 0, "w": 100, "h": 100,
+         "items": [dict({"rss": url, "duration": 20}, **extra)]} for i, (url, extra) in enumerate(feeds)]}
+
+
+def device_manifest(server, admin, cid):
+    import base64
+    r = requests.post(server.url + "/api/v1/device/pair",
+                      json={"hardware_id": "feeds", "public_key": base64.b64encode(bytes(32)).decode()}).json()
+    sid = admin.post("/api/v1/pairings", json={"user_code": r["user_code"], "name": "F"}).json()["screen"]["id"]
+    token = requests.post(server.url + "/api/v1/device/token",
+                          json={"device_code": r["device_code"]}).json()["access_token"]
+    assert admin.put("/api/v1/screens/%s/channel" % sid, json={"channel_id": cid}).status_code == 200
+    h = {"Authorization": "Bearer " + token}
+    return lambda: requests.get(server.url + "/api/v1/device/manifest", headers=h).json()
+
+
+def feeds_of(m, cid):
+    return [z["items"][0]["feed"] for z in m["channels"][cid]["zones"]]
+
+
+def test_rss_and_atom_feeds_reach_the_manifest(make_server):
+    feeds = FeedServer()
+    try:
+        feeds.files["/news.xml"] = RSS % ("Hello &amp; welcome", "Second title")
+        feeds.files["/blog.atom"] = ATOM
+        server = make_server(env={"VITRINE_FEED_REFRESH_SECONDS": "5", "VITRINE_FEED_ALLOW_PRIVATE": "1"}).start()
+        admin = server.client()
+        assert admin.login().status_code == 200
+        r = admin.post("/api/v1/channels", json=rss_channel("Bad", ("ftp://x/feed", {})))
+        assert r.status_code == 400 and r.json()["error"]["path"] == "zones[0].items[0].rss"
+        r = admin.post("/api/v1/channels", json=rss_channel("Bad", (feeds.url + "/n", {"max_items": 51})))
+        assert r.status_code == 400 and r.json()["error"]["path"] == "zones[0].items[0].max_items"
+        body = rss_channel("News", (feeds.url + "/news.xml", {}), (feeds.url + "/blog.atom", {"max_items": 1}))
+        r = admin.post("/api/v1/channels", json=body)
+        assert r.status_code == 201, r.text
+        cid = r.json()["channel"]["id"]
+        item = r.json()["channel"]["zones"][0]["items"][0]
+        assert item["type"] == "rss" and item["max_items"] == 10
+        manifest = device_manifest(server, admin, cid)
+
+        def fetched():
+            m = manifest()
+            return m if all(f["items"] for f in feeds_of(m, cid)) else None
+        m = wait_for(fetched, timeout=20, interval=0.3, what="the feeds in the manifest")
+        rss, atom = feeds_of(m, cid)
+        assert [i["title"] for i in rss["items"]] == ["Hello & welcome", "Second title"]
+        assert rss["items"][0]["summary"] == "First story"
+        assert rss["items"][0]["link"] == "https://example.org/1"
+        assert rss["items"][0]["published"].startswith("Mon, 23 Nov 2026")
+        assert "error" not in rss and rss["fetched_at"] > 0
+        assert [i["title"] for i in atom["items"]] == ["Atom one"]  # max_items
+        assert atom["items"][0]["link"] == "https://example.org/a1" and atom["items"][0]["summary"] == "Summary one"
+        version = m["version"]
+        # a changed feed is a new manifest version, pushed within a refresh
+        feeds.files["/news.xml"] = RSS % ("Breaking", "Other")
+        m = wait_for(lambda: (lambda x: x if [i["title"] for i in feeds_of(x, cid)[0]["items"]]
+                              == ["Breaking", "Other"] else None)(manifest()),
+                     timeout=20, interval=0.5, what="the new feed titles")
+        assert m["version"] > version
+        # a feed that fails keeps its last good items and says why
+        del feeds.files["/news.xml"]
+        m = wait_for(lambda: (lambda x: x if "error" in feeds_of(x, cid)[0] else None)(manifest()),
+                     timeout=20, interval=0.5, what="the feed error")
+        assert "404" in feeds_of(m, cid)[0]["error"]
+        assert [i["title"] for i in feeds_of(m, cid)[0]["items"]] == ["Breaking", "Other"]
+    finally:
+        feeds.close()
+
+
+def test_feeds_refuse_private_addresses_and_entities(make_server, tmp_path):
+    feeds = FeedServer()
+    try:
+        feeds.files["/news.xml"] = RSS % ("Private", "Feed")
+        feeds.files["/xxe.xml"] = XXE
+        # default: a feed on a private address is not fetched
+        server = make_server(env={"VITRINE_FEED_REFRESH_SECONDS": "5"}).start()
+        admin = server.client()
+        assert admin.login().status_code == 200
+        cid = admin.post("/api/v1/channels",
+                         json=rss_channel("Local", (feeds.url + "/news.xml", {}))).json()["channel"]["id"]
+        manifest = device_manifest(server, admin, cid)
+        m = wait_for(lambda: (lambda x: x if "error" in feeds_of(x, cid)[0] else None)(manifest()),
+                     timeout=20, interval=0.3, what="the refused feed")
+        feed = feeds_of(m, cid)[0]
+        assert feed["items"] == [] and "private" in feed["error"]
+        server.stop()
+        # allowed, but an external entity is never read
+        server2 = make_server(env={"VITRINE_FEED_REFRESH_SECONDS": "5", "VITRINE_FEED_ALLOW_PRIVATE": "1"}).start()
+        admin2 = server2.client()
+        assert admin2.login().status_code == 200
+        cid = admin2.post("/api/v1/channels",
+                          json=rss_channel("XXE", (feeds.url + "/xxe.xml", {}))).json()["channel"]["id"]
+        manifest = device_manifest(server2, admin2, cid)
+        m = wait_for(lambda: (lambda x: x if feeds_of(x, cid)[0]["items"] or "error" in feeds_of(x, cid)[0]
+                              else None)(manifest()), timeout=20, interval=0.3, what="the XXE feed")
+        text = str(feeds_of(m, cid)[0])
+        assert "root:" not in text and "/bin/" not in text
+        assert [i["title"] for i in feeds_of(m, cid)[0]["items"]] == ["Leak here"]
+    finally:
+        feeds.close()

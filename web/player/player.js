@@ -190,8 +190,15 @@ class Slide {
           return await Promise.race([loaded, sleep(READY_TIMEOUT_MS).then(() => true)]);
         }
         case 'text':
-          this.layoutText();
+          this.layoutText(this.item.text || '');
           return true;
+        case 'rss': {
+          // the cached feed's titles as a ticker; black while it has none
+          const items = (this.item.feed && Array.isArray(this.item.feed.items)) ? this.item.feed.items : [];
+          const titles = items.map((i) => String(i.title || i.summary || '').trim()).filter((t) => t);
+          if (titles.length) this.layoutText(titles.join(' \u00b7 '));
+          return true;
+        }
         default:
           return false;
       }
@@ -201,8 +208,9 @@ class Slide {
   }
 
   // Centred text, as large as fits the zone; text that would be too small
-  // that way runs as a one-line ticker instead. Sizes are in canvas pixels.
-  layoutText() {
+  // that way runs as a one-line ticker instead (a feed's titles usually do).
+  // Sizes are in canvas pixels.
+  layoutText(text) {
     const { w, h } = this.zone.zone;
     const canvasH = this.zone.view.height;
     const el = this.el;
@@ -211,7 +219,7 @@ class Slide {
     el.style.padding = `${pad}px`;
     const inner = document.createElement('div');
     inner.className = 'text-static';
-    inner.textContent = this.item.text || '';
+    inner.textContent = text;
     el.appendChild(inner);
     const availW = w - 2 * pad, availH = h - 2 * pad;
     const fits = (size) => {
@@ -234,7 +242,7 @@ class Slide {
     el.style.padding = '0';
     const track = document.createElement('div');
     track.className = 'text-ticker';
-    track.textContent = (this.item.text || '').replace(/\s+/g, ' ');
+    track.textContent = text.replace(/\s+/g, ' ');
     const size = Math.max(8, Math.round(h * 0.6));
     track.style.fontSize = `${size}px`;
     track.style.transform = `translate(${w}px, -50%)`;

@@ -1,7 +1,7 @@
 /*
  * Channels: a canvas (width x height) of zones (rectangles with a z-order),
- * each with a playlist of items (a medium of the library, a web page, or a
- * text/ticker) with a duration, a transition and an optional validity window.
+ * each with a playlist of items (a medium of the library, a web page, a
+ * text/ticker, or an RSS/Atom feed fetched by the server: feeds.c) with a duration, a transition and an optional validity window.
  * A channel body is validated completely before anything is written, and
  * every error names the JSON path at fault ("zones[1].items[0].duration").
  *
@@ -94,19 +94,26 @@ static bool valid_time(const char *s)
 /* Validates an item; returns its normalised form (new reference) or NULL. */
 static json_t *check_item(struct check *c, struct db *db, const char *account_id, json_t *item, json_t *media_used)
 {
-	static const char *const keys[] = {"media", "url", "text", "duration", "transition", "valid", "id", "name", NULL};
+	static const char *const keys[] = {"media",	 "url",	  "text", "rss",  "max_items", "duration",
+					   "transition", "valid", "id",	  "name", NULL};
 	if (!json_is_object(item))
 		return fail(c, "must be an object"), NULL;
 	if (!only_keys(c, item, keys))
 		return NULL;
 	json_t *media = json_object_get(item, "media"), *url = json_object_get(item, "url"),
-	       *text = json_object_get(item, "text");
-	int kinds = (media != NULL) + (url != NULL) + (text != NULL);
+	       *text = json_object_get(item, "text"), *rss = json_object_get(item, "rss");
+	int kinds = (media != NULL) + (url != NULL) + (text != NULL) + (rss != NULL);
 	if (kinds != 1)
-		return fail(c, "needs exactly one of \"media\", \"url\" or \"text\""), NULL;
+		return fail(c, "needs exactly one of \"media\", \"url\", \"text\" or \"rss\""), NULL;
 	json_t *out = json_object();
 	const char *kind = "text";
 	size_t n = strlen(c->path);
+	json_t *jmax = json_object_get(item, "max_items");
+	if (jmax && !rss) {
+		snprintf(c->path + n, sizeof c->path - n, ".max_items");
+		json_decref(out);
+		return fail(c, "only an \"rss\" item has max_items"), NULL;
+	}
 	if (media) {
 		const char *sha = json_string_value(media);
 		json_t *m = content_is_sha256(sha) ? content_media_json(db, account_id, sha) : NULL;
@@ -134,6 +141,21 @@ static json_t *check_item(struct check *c, struct db *db, const char *account_id
 		}
 		json_object_set_new(out, "type", json_string("web"));
 		json_object_set(out, "url", url);
+	} else if (rss) {
+		const char *u = json_string_value(rss);
+		if (!u || strlen(u) > 2048 || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)) {
+			snprintf(c->path + n, sizeof c->path - n, ".rss");
+			json_decref(out);
+			return fail(c, "must be an http(s):// URL of at most 2048 bytes"), NULL;
+		}
+		json_int_t max_items = 10;
+		if (jmax && !int_in(c, jmax, "max_items", 1, 50, &max_items)) {
+			json_decref(out);
+			return NULL;
+		}
+		json_object_set_new(out, "type", json_string("rss"));
+		json_object_set(out, "rss", rss);
+		json_object_set_new(out, "max_items", json_integer(max_items));
 	} else {
 		const char *t = json_string_value(text);
 		if (!t || strlen(t) == 0 || strlen(t) > 2000) {
@@ -318,6 +340,16 @@ static json_t *channel_json(struct db *db, const char *account_id, const char *i
 	return body;
 }
 
+/* Whether a normalised channel has an rss item (its feed may be new). */
+static bool uses_feed(json_t *channel)
+{
+	size_t zi, ii;
+	json_t *zone, *item;
+	json_array_foreach(json_object_get(channel, "zones"), zi, zone)
+		json_array_foreach(json_object_get(zone, "items"), ii, item) if (json_object_get(item, "rss")) return true;
+	return false;
+}
+
 static int save_media_links(struct db *db, const char *account_id, const char *channel_id, json_t *media_used)
 {
 	db_exec(db, "DELETE FROM channel_media WHERE channel_id = ?", "s", channel_id);
@@ -396,6 +428,8 @@ void content_handle_channel_create(struct http_req *r)
 		json_decref(media_used);
 		return http_reply_error(r, 503, "store_unavailable", "the channel could not be saved");
 	}
+	if (uses_feed(norm))
+		feeds_kick();
 	audit_request(r, "channel.created", json_string_value(json_object_get(norm, "name")), id);
 	json_decref(norm);
 	json_decref(media_used);
@@ -571,6 +605,8 @@ void content_handle_channel_replace(struct http_req *r)
 		json_decref(media_used);
 		return http_reply_error(r, 503, "store_unavailable", "the channel could not be saved");
 	}
+	if (uses_feed(norm))
+		feeds_kick();
 	audit_request(r, "channel.updated", json_string_value(json_object_get(norm, "name")), id);
 	json_decref(norm);
 	json_decref(media_used);

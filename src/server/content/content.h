@@ -63,4 +63,15 @@ void content_handle_play_now(struct http_req *r);
 void content_handle_device_played(struct http_req *r);
 void content_handle_proof_of_play(struct http_req *r);
 
+/* feeds.c */
+/* Starts the thread that fetches the channels' RSS/Atom feeds every
+ * refresh_s seconds (allow_private: private addresses may be fetched);
+ * feeds_stop() ends it (before store_close). feeds_kick() asks it to fetch
+ * the feeds never fetched yet (a channel with a new feed was saved). */
+int feeds_start(unsigned refresh_s, bool allow_private);
+void feeds_stop(void);
+void feeds_kick(void);
+/* {"items": [first max_items], "fetched_at", "error"?} of a feed URL. */
+json_t *feeds_manifest_json(struct db *db, const char *url, json_int_t max_items);
+
 #endif

@@ -141,6 +141,23 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 		}
 	}
 	json_decref(seen);
+	/* rss items carry the cached feed: a new feed is a new manifest */
+	json_object_foreach(channels, cid, ch)
+	{
+		size_t zi, ii;
+		json_t *zone, *item;
+		json_array_foreach(json_object_get(ch, "zones"), zi, zone)
+		{
+			json_array_foreach(json_object_get(zone, "items"), ii, item)
+			{
+				const char *url = json_string_value(json_object_get(item, "rss"));
+				json_t *max = json_object_get(item, "max_items");
+				if (url)
+					json_object_set_new(item, "feed",
+							    feeds_manifest_json(db, url, max ? json_integer_value(max) : 10));
+			}
+		}
+	}
 	json_t *def_body = *def ? json_object_get(channels, def) : NULL;
 	return json_pack("{s:O, s:o, s:s?, s:o, s:o, s:o}", "channel", def_body ? def_body : json_null(), "channels",
 			 channels, "default_channel", *def && def_body ? def : NULL, "schedule", schedule, "play_now",
