@@ -101,6 +101,7 @@ const struct route server_routes[] = {
 	{"PATCH", "/api/v1/media/{sha256}", content_handle_media_update, AUTH_USER, EDITORS, 4 * KB, W},
 	{"DELETE", "/api/v1/media/{sha256}", content_handle_media_delete, AUTH_USER, EDITORS, 0, W},
 	{"GET", "/api/v1/media/{sha256}/content", content_handle_media_content, AUTH_USER, EDITORS, 0, R},
+	{"GET", "/api/v1/media/{sha256}/thumbnail", content_handle_media_thumbnail, AUTH_USER, EDITORS, 0, R},
 
 	/* channels, schedules, reports */
 	{"GET", "/api/v1/channels", content_handle_channels_list, AUTH_USER, EDITORS, 0, R},

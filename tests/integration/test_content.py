@@ -103,6 +103,46 @@ def test_upload_is_verified_deduplicated_and_typed(server, admin):
     assert admin.s.head(server.url + "/api/v1/media/" + hashlib.sha256(latin).hexdigest()).status_code == 200
 
 
+def png_size(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_images_get_thumbnails(server, admin):
+    wide = png((0, 128, 255), w=1000, h=500)
+    r = admin.put("/api/v1/media/" + hashlib.sha256(wide).hexdigest(), data=wide, headers={"X-Filename": "w.png"})
+    assert r.status_code == 201 and r.json()["media"]["thumbnail"] is True
+    sha = r.json()["media"]["sha256"]
+    assert admin.get("/api/v1/media/" + sha).json()["media"]["thumbnail"] is True
+    assert [m["thumbnail"] for m in admin.get("/api/v1/media").json()["media"]] == [True]
+    r = admin.get("/api/v1/media/%s/thumbnail" % sha)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
+    assert png_size(r.content) == (320, 160)  # the aspect ratio is kept
+    assert r.headers["ETag"] == '"t%s"' % sha and r.headers["Cache-Control"] == "private, max-age=86400"
+    r = admin.get("/api/v1/media/%s/thumbnail" % sha, headers={"If-None-Match": '"t%s"' % sha})
+    assert r.status_code == 304 and r.content == b""
+    assert os.listdir(os.path.join(server.data, "media", "tmp")) == []
+    # a video has none
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + os.urandom(4096)
+    vsha = upload(admin, mp4, "clip.mp4")
+    assert admin.get("/api/v1/media/" + vsha).json()["media"]["thumbnail"] is False
+    r = admin.get("/api/v1/media/%s/thumbnail" % vsha)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    # an image that cannot be decoded is still uploaded, without a thumbnail
+    corrupt = png((1, 2, 3), w=64, h=64)[:33] + os.urandom(2000)
+    r = admin.put("/api/v1/media/" + hashlib.sha256(corrupt).hexdigest(), data=corrupt)
+    assert r.status_code == 201 and r.json()["media"]["kind"] == "image", r.text
+    assert r.json()["media"]["thumbnail"] is False
+    assert admin.get("/api/v1/media/%s/thumbnail" % r.json()["media"]["sha256"]).status_code == 404
+    # so is one whose header claims more than 40 megapixels: never decoded
+    bomb = png((1, 2, 3), w=10000, h=5000)[:33] + zlib.compress(b"\x00" * 100000)
+    r = admin.put("/api/v1/media/" + hashlib.sha256(bomb).hexdigest(), data=bomb)
+    assert r.status_code == 201 and r.json()["media"]["thumbnail"] is False
+    # no thumbnail of another account's media, nor for a malformed hash
+    assert admin.get("/api/v1/media/%s/thumbnail" % ("0" * 64)).status_code == 404
+    assert admin.get("/api/v1/media/NOTHEX/thumbnail").status_code == 404
+
+
 def test_channel_validation_names_the_json_path(admin):
     sha = upload(admin, png((1, 2, 3)))
     base = three_zones([sha, sha, sha])

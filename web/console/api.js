@@ -159,6 +159,8 @@ export const getMedia = (sha) => request('GET', `/api/v1/media/${enc(sha)}`);
 export const updateMedia = (sha, fields) => request('PATCH', `/api/v1/media/${enc(sha)}`, fields);
 export const deleteMedia = (sha) => request('DELETE', `/api/v1/media/${enc(sha)}`);
 export const mediaContentUrl = (sha) => `/api/v1/media/${enc(sha)}/content`;
+/** The PNG thumbnail (at most 320×320) of an image that has one (`media.thumbnail`). */
+export const mediaThumbnailUrl = (sha) => `/api/v1/media/${enc(sha)}/thumbnail`;
 
 /** true if the account has this object (HEAD answers 200), false on 404. */
 export async function hasMedia(sha) {

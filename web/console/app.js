@@ -2138,13 +2138,15 @@ async function fileSha256(file, onProgress) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** A thumbnail for a medium (the image itself, else a label of its kind). */
+/** A thumbnail for a medium (the server's thumbnail of an image, else the
+ * image itself, else a label of its kind). */
 function mediaThumb(m, cls = 'shot-thumb') {
   const kind = m ? m.kind : 'missing';
   const box = h('div', { class: `shot ${cls} thumb-${kind}` });
   const label = () => h('span', { class: 'shot-empty', text: m ? (KIND_LABELS[m.kind] || m.kind) : 'Missing' });
   if (m && m.kind === 'image') {
-    const img = h('img', { src: api.mediaContentUrl(m.sha256), alt: '', loading: 'lazy', decoding: 'async' });
+    const src = m.thumbnail ? api.mediaThumbnailUrl(m.sha256) : api.mediaContentUrl(m.sha256);
+    const img = h('img', { src, alt: '', loading: 'lazy', decoding: 'async' });
     img.addEventListener('error', () => { if (img.isConnected) img.replaceWith(label()); });
     box.append(img);
   } else {

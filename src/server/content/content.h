@@ -38,6 +38,9 @@ void content_handle_media_list(struct http_req *r);
 void content_handle_media_update(struct http_req *r);
 void content_handle_media_delete(struct http_req *r);
 void content_handle_media_content(struct http_req *r);
+/* The PNG thumbnail (at most 320x320) made when an image is uploaded:
+ * data/media/thumbs/<sha256>.png. */
+void content_handle_media_thumbnail(struct http_req *r);
 void content_handle_device_object(struct http_req *r);
 
 /* channels.c */

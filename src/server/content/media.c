@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <magic.h>
 #include <stdatomic.h>
 #include <pthread.h>
@@ -50,6 +51,68 @@ static int ensure_dir(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* Thumbnails of images: data/media/thumbs/<sha256>.png, at most
+ * THUMB_MAX pixels a side, made once when the image is uploaded. */
+#define THUMB_MAX 320
+#define THUMB_MAX_PIXELS ((int64_t)40 * 1000 * 1000) /* decompression bombs stay undecoded */
+
+static int thumb_path(const char *data_dir, const char *sha256, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/media/thumbs/%s.png", data_dir, sha256);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+static bool has_thumbnail(const char *data_dir, const char *sha256)
+{
+	char path[4096];
+	struct stat sb;
+	return thumb_path(data_dir, sha256, path, sizeof path) == 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Decodes the image at path (the first frame of an animation) and writes
+ * its thumbnail into place atomically. A failure only costs the thumbnail. */
+static void make_thumbnail(const char *data_dir, const char *sha256, const char *path)
+{
+	char dest[4096], tmp[4096], dir[4096];
+	if (thumb_path(data_dir, sha256, dest, sizeof dest) != 0)
+		return;
+	int w = 0, h = 0;
+	if (!gdk_pixbuf_get_file_info(path, &w, &h) || w <= 0 || h <= 0) {
+		log_event(LOG_WARN, "no thumbnail: the image cannot be read", "sha256", sha256, NULL);
+		return;
+	}
+	if ((int64_t)w * h > THUMB_MAX_PIXELS) {
+		char dims[64];
+		snprintf(dims, sizeof dims, "%dx%d", w, h);
+		log_event(LOG_WARN, "no thumbnail: the image is too large to decode", "sha256", sha256, "size", dims,
+			  NULL);
+		return;
+	}
+	GError *err = NULL;
+	GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_scale(path, THUMB_MAX, THUMB_MAX, TRUE, &err);
+	if (!pb) {
+		log_event(LOG_WARN, "no thumbnail: the image cannot be decoded", "sha256", sha256, "error",
+			  err && err->message ? err->message : "unknown", NULL);
+		if (err)
+			g_error_free(err);
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s/media/thumbs", data_dir);
+	char id[CODES_ID_LEN + 1];
+	codes_new_id(id);
+	int n = snprintf(tmp, sizeof tmp, "%s/media/tmp/%s.thumb", data_dir, id);
+	bool ok = n > 0 && (size_t)n < sizeof tmp && ensure_dir(dir) == 0 &&
+		  gdk_pixbuf_save(pb, tmp, "png", &err, NULL);
+	g_object_unref(pb);
+	if (ok && rename(tmp, dest) == 0)
+		return;
+	log_event(LOG_WARN, "no thumbnail: it could not be written", "sha256", sha256, "error",
+		  err && err->message ? err->message : strerror(errno), NULL);
+	if (err)
+		g_error_free(err);
+	unlink(tmp);
+}
+
 static int64_t account_usage(struct db *db, const char *account_id, int64_t *quota)
 {
 	int rc;
@@ -80,6 +143,15 @@ json_t *content_media_json(struct db *db, const char *account_id, const char *sh
 			      (json_int_t)db_col_int(st, 6), "created_by", db_col_text(st, 7));
 	db_done(st);
 	return j;
+}
+
+/* content_media_json with "thumbnail": whether the medium has one */
+static json_t *media_json(struct http_req *r, const char *sha256)
+{
+	json_t *m = content_media_json(r->db ? r->db : store_db(), r->auth.account_id, sha256);
+	if (m)
+		json_object_set_new(m, "thumbnail", json_boolean(has_thumbnail(server_config(r->srv)->data_dir, sha256)));
+	return m;
 }
 
 /* --- upload: PUT /api/v1/media/{sha256}, streamed --- */
@@ -229,7 +301,7 @@ void content_handle_media_put(struct http_req *r)
 	struct upload *up = r->scratch;
 	const char *sha = http_param(r, "sha256");
 	if (up->exists) {
-		json_t *m = content_media_json(r->db, r->auth.account_id, sha);
+		json_t *m = media_json(r, sha);
 		return http_reply_json(r, 200, json_pack("{s:o}", "media", m ? m : json_object()));
 	}
 	uint8_t digest[crypto_hash_sha256_BYTES];
@@ -268,7 +340,9 @@ void content_handle_media_put(struct http_req *r)
 	if (rc != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the upload could not be recorded");
 	audit_request(r, "media.uploaded", up->filename, sha);
-	json_t *m = content_media_json(r->db, r->auth.account_id, sha);
+	if (strcmp(type->kind, "image") == 0 && !has_thumbnail(data, sha))
+		make_thumbnail(data, sha, path);
+	json_t *m = media_json(r, sha);
 	http_reply_json(r, 201, json_pack("{s:o}", "media", m ? m : json_object()));
 }
 
@@ -277,7 +351,7 @@ void content_handle_media_put(struct http_req *r)
 void content_handle_media_get(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	json_t *m = content_is_sha256(sha) ? media_json(r, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	struct db_stmt *st = db_prepare(r->db, "SELECT c.id, c.name FROM channel_media cm JOIN channels c ON "
@@ -323,7 +397,7 @@ void content_handle_media_list(struct http_req *r)
 	json_t *s;
 	json_array_foreach(shas, i, s)
 	{
-		json_t *m = content_media_json(r->db, r->auth.account_id, json_string_value(s));
+		json_t *m = media_json(r, json_string_value(s));
 		if (m)
 			json_array_append_new(list, m);
 	}
@@ -377,7 +451,7 @@ void content_handle_media_update(struct http_req *r)
 			r->auth.account_id, sha);
 		free(text);
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "media", content_media_json(r->db, r->auth.account_id, sha)));
+	http_reply_json(r, 200, json_pack("{s:o}", "media", media_json(r, sha)));
 }
 
 /* Runs when the delete request ends, after its transaction. An object that
@@ -395,8 +469,11 @@ static void unlink_unreferenced(struct http_req *r)
 	struct db_stmt *st = db_query(db, &rc, "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", "s", sha);
 	db_done(st);
 	struct stat sb;
-	if (!st && rc == DB_DONE && stat(path, &sb) == 0 && time(NULL) - sb.st_mtime > 600)
+	if (!st && rc == DB_DONE && stat(path, &sb) == 0 && time(NULL) - sb.st_mtime > 600) {
 		unlink(path);
+		if (thumb_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0)
+			unlink(path);
+	}
 }
 
 void content_handle_media_delete(struct http_req *r)
@@ -475,4 +552,27 @@ void content_handle_device_object(struct http_req *r)
 		atomic_fetch_add(&content_object_bytes_total, r->resp_len);
 		atomic_fetch_add(&content_object_responses_total, 1);
 	}
+}
+
+void content_handle_media_thumbnail(struct http_req *r)
+{
+	const char *sha = http_param(r, "sha256");
+	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	if (!m)
+		return http_reply_error(r, 404, "not_found", "this account has no such media");
+	json_decref(m);
+	char path[4096], etag[72];
+	int fd = thumb_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0
+			 ? open(path, O_RDONLY | O_CLOEXEC)
+			 : -1;
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return http_reply_error(r, 404, "not_found", "this media has no thumbnail");
+	}
+	snprintf(etag, sizeof etag, "\"t%s\"", sha);
+	http_reply_file(r, fd, (uint64_t)sb.st_size, "image/png", etag);
+	if (r->status == 200 || r->status == 206 || r->status == 304)
+		http_reply_header(r, "Cache-Control", "private, max-age=86400");
 }
