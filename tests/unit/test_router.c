@@ -15,18 +15,18 @@
 #include "server/http/router.h"
 #include "server/routes.h"
 
-static void h_dummy(struct http_req *r) { (void)r; }
+static void h_noop(struct http_req *r) { (void)r; }
 
 static const struct route table[] = {
-	{"GET", "/a", h_dummy, AUTH_NONE, 0, 0, 0},		       /* 0 */
-	{"GET", "/users/{id}", h_dummy, AUTH_USER, 0, 0, 0},	       /* 1 */
-	{"PATCH", "/users/{id}", h_dummy, AUTH_USER, 0, 1024, 0},      /* 2 */
-	{"GET", "/users/{id}/keys/{kid}", h_dummy, AUTH_USER, 0, 0, 0}, /* 3 */
-	{"POST", "/only-post", h_dummy, AUTH_NONE, 0, 1024, 0},	       /* 4 */
-	{"HEAD", "/probe", h_dummy, AUTH_NONE, 0, 0, 0},	       /* 5 */
-	{"GET", "/probe", h_dummy, AUTH_NONE, 0, 0, 0},		       /* 6 */
-	{"GET", "/files/{name}.txt", h_dummy, AUTH_NONE, 0, 0, 0},     /* 7 */
-	{"GET", "/", h_dummy, AUTH_NONE, 0, 0, 0},		       /* 8 */
+	{"GET", "/a", h_noop, AUTH_NONE, 0, 0, 0},		       /* 0 */
+	{"GET", "/users/{id}", h_noop, AUTH_USER, 0, 0, 0},	       /* 1 */
+	{"PATCH", "/users/{id}", h_noop, AUTH_USER, 0, 1024, 0},      /* 2 */
+	{"GET", "/users/{id}/keys/{kid}", h_noop, AUTH_USER, 0, 0, 0}, /* 3 */
+	{"POST", "/only-post", h_noop, AUTH_NONE, 0, 1024, 0},	       /* 4 */
+	{"HEAD", "/probe", h_noop, AUTH_NONE, 0, 0, 0},	       /* 5 */
+	{"GET", "/probe", h_noop, AUTH_NONE, 0, 0, 0},		       /* 6 */
+	{"GET", "/files/{name}.txt", h_noop, AUTH_NONE, 0, 0, 0},     /* 7 */
+	{"GET", "/", h_noop, AUTH_NONE, 0, 0, 0},		       /* 8 */
 };
 static const size_t table_n = sizeof table / sizeof table[0];
 
@@ -180,8 +180,8 @@ static void test_too_many_params(void **state)
 {
 	(void)state;
 	static const struct route many[] = {
-		{"GET", "/{a}/{b}/{c}/{d}", h_dummy, AUTH_NONE, 0, 0, 0},
-		{"GET", "/{a}/{b}/{c}/{d}/{e}", h_dummy, AUTH_NONE, 0, 0, 0},
+		{"GET", "/{a}/{b}/{c}/{d}", h_noop, AUTH_NONE, 0, 0, 0},
+		{"GET", "/{a}/{b}/{c}/{d}/{e}", h_noop, AUTH_NONE, 0, 0, 0},
 	};
 	const struct route *rt = NULL;
 	struct route_params p;
@@ -199,26 +199,26 @@ static void test_validate(void **state)
 	assert_int_equal(router_validate(table, 0), 0);
 
 	static const struct route dup[] = {
-		{"GET", "/x", h_dummy, AUTH_NONE, 0, 0, 0},
-		{"POST", "/x", h_dummy, AUTH_NONE, 0, 0, 0},
-		{"GET", "/x", h_dummy, AUTH_USER, 0, 0, 0},
+		{"GET", "/x", h_noop, AUTH_NONE, 0, 0, 0},
+		{"POST", "/x", h_noop, AUTH_NONE, 0, 0, 0},
+		{"GET", "/x", h_noop, AUTH_USER, 0, 0, 0},
 	};
 	assert_int_equal(router_validate(dup, 2), 0); /* same path, other method */
 	assert_int_equal(router_validate(dup, 3), -1);
 
-	static const struct route unclosed[] = {{"GET", "/x/{id", h_dummy, AUTH_NONE, 0, 0, 0}};
+	static const struct route unclosed[] = {{"GET", "/x/{id", h_noop, AUTH_NONE, 0, 0, 0}};
 	assert_int_equal(router_validate(unclosed, 1), -1);
-	static const struct route stray_close[] = {{"GET", "/x/id}", h_dummy, AUTH_NONE, 0, 0, 0}};
+	static const struct route stray_close[] = {{"GET", "/x/id}", h_noop, AUTH_NONE, 0, 0, 0}};
 	assert_int_equal(router_validate(stray_close, 1), -1);
-	static const struct route nested[] = {{"GET", "/x/{a{b}}", h_dummy, AUTH_NONE, 0, 0, 0}};
+	static const struct route nested[] = {{"GET", "/x/{a{b}}", h_noop, AUTH_NONE, 0, 0, 0}};
 	assert_int_equal(router_validate(nested, 1), -1);
-	static const struct route slash_in_param[] = {{"GET", "/x/{a/b}", h_dummy, AUTH_NONE, 0, 0, 0}};
+	static const struct route slash_in_param[] = {{"GET", "/x/{a/b}", h_noop, AUTH_NONE, 0, 0, 0}};
 	assert_int_equal(router_validate(slash_in_param, 1), -1);
-	static const struct route no_slash[] = {{"GET", "x/{id}", h_dummy, AUTH_NONE, 0, 0, 0}};
+	static const struct route no_slash[] = {{"GET", "x/{id}", h_noop, AUTH_NONE, 0, 0, 0}};
 	assert_int_equal(router_validate(no_slash, 1), -1);
-	static const struct route empty[] = {{"GET", "", h_dummy, AUTH_NONE, 0, 0, 0}};
+	static const struct route empty[] = {{"GET", "", h_noop, AUTH_NONE, 0, 0, 0}};
 	assert_int_equal(router_validate(empty, 1), -1);
-	static const struct route good[] = {{"GET", "/x/{id}/y/{other}", h_dummy, AUTH_NONE, 0, 0, 0}};
+	static const struct route good[] = {{"GET", "/x/{id}/y/{other}", h_noop, AUTH_NONE, 0, 0, 0}};
 	assert_int_equal(router_validate(good, 1), 0);
 }
 

@@ -155,14 +155,14 @@ void auth_handle_login(struct http_req *r)
 
 /* A hash to verify against when the login does not exist, so that an unknown
  * login costs the same time as a wrong password. */
-static char dummy_hash[crypto_pwhash_STRBYTES];
-static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
-static void make_dummy(void)
+static char decoy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t decoy_once = PTHREAD_ONCE_INIT;
+static void make_decoy(void)
 {
 	char pw[17];
 	auth_password_generate(pw);
-	if (auth_password_hash(pw, dummy_hash) != 0)
-		dummy_hash[0] = '\0';
+	if (auth_password_hash(pw, decoy_hash) != 0)
+		decoy_hash[0] = '\0';
 }
 
 enum login_outcome { LOGIN_OK, LOGIN_BAD, LOGIN_TOTP_REQUIRED, LOGIN_TOTP_BAD };
@@ -223,8 +223,8 @@ static void login_job_run(struct http_req *r)
 		return http_reply_error(r, 403, "ip_not_allowed", "your address %s is not in this account's allowlist",
 					r->ip);
 	}
-	pthread_once(&dummy_once, make_dummy);
-	bool password_ok = auth_password_verify(*user_id ? hash : dummy_hash, job->password) && *user_id && !disabled;
+	pthread_once(&decoy_once, make_decoy);
+	bool password_ok = auth_password_verify(*user_id ? hash : decoy_hash, job->password) && *user_id && !disabled;
 	sodium_memzero(job->password, sizeof job->password);
 	sodium_memzero(hash, sizeof hash);
 
