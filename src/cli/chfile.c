@@ -1,6 +1,7 @@
 /* A publishing folder's channel.json and files; see chfile.h. The limits
  * are the server's (src/server/content/channels.c): checking them here
  * lets the CLI name every fault at once, before uploading anything. */
+#include "common/calendar.h"
 #include "chfile.h"
 
 #include <errno.h>
@@ -112,21 +113,8 @@ static bool int_member(struct check *c, json_t *obj, const char *key, bool requi
 	return true;
 }
 
-static bool valid_date(const char *s)
-{
-	int y, m, d;
-	char extra;
-	return strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3 && m >= 1 && m <= 12 && d >= 1 &&
-	       d <= 31;
-}
-
-static bool valid_time(const char *s)
-{
-	int h, m;
-	char extra;
-	return strlen(s) == 5 && sscanf(s, "%2d:%2d%c", &h, &m, &extra) == 2 && h >= 0 && h <= 24 && m >= 0 && m < 60 &&
-	       (h < 24 || m == 0);
-}
+static bool valid_date(const char *s) { return calendar_valid_date(s); }
+static bool valid_time(const char *s) { return calendar_minutes(s) >= 0; }
 
 static bool is_sha256(const char *s)
 {

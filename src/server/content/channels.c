@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../common/calendar.h"
 #include "../../common/codes.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
@@ -75,21 +76,8 @@ static bool int_in(struct check *c, json_t *v, const char *name, json_int_t min,
 	return true;
 }
 
-static bool valid_date(const char *s)
-{
-	int y, m, d;
-	char extra;
-	return strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3 && m >= 1 && m <= 12 && d >= 1 &&
-	       d <= 31;
-}
-
-static bool valid_time(const char *s)
-{
-	int h, m;
-	char extra;
-	return strlen(s) == 5 && sscanf(s, "%2d:%2d%c", &h, &m, &extra) == 2 && h >= 0 && h <= 24 && m >= 0 && m < 60 &&
-	       (h < 24 || m == 0);
-}
+static bool valid_date(const char *s) { return calendar_valid_date(s); }
+static bool valid_time(const char *s) { return calendar_minutes(s) >= 0; }
 
 /* Validates an item; returns its normalised form (new reference) or NULL. */
 static json_t *check_item(struct check *c, struct db *db, const char *account_id, json_t *item, json_t *media_used)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../common/calendar.h"
 #include "../../common/codes.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
@@ -263,23 +264,9 @@ void content_handle_device_manifest(struct http_req *r)
 
 /* --- schedules and play-now --- */
 
-static int parse_hhmm(const char *s)
-{
-	int h, m;
-	char extra;
-	if (!s || strlen(s) != 5 || sscanf(s, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 24 || m < 0 || m > 59 ||
-	    (h == 24 && m))
-		return -1;
-	return h * 60 + m;
-}
+static int parse_hhmm(const char *s) { return calendar_minutes(s); }
 
-static bool date_ok(const char *s)
-{
-	int y, m, d;
-	char extra;
-	return !s || !*s || (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3 && m >= 1 && m <= 12 &&
-			     d >= 1 && d <= 31);
-}
+static bool date_ok(const char *s) { return !s || !*s || calendar_valid_date(s); }
 
 void content_handle_schedules_list(struct http_req *r)
 {
