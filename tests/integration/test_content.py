@@ -257,7 +257,7 @@ def test_damaged_cache_is_detected_and_fetched_again(server, admin, make_player)
     path = os.path.join(player.data, "objects", sha)
     with open(path, "r+b") as f:
         f.seek(20)
-        f.write(b"XXXX")
+        f.write(b"\x00\xff\x00\xff")  # four damaged bytes
     before = metric(server, "vitrine_device_object_bytes_total")
     player.start()
     wait_for(lambda: metric(server, "vitrine_device_object_bytes_total") - before == len(data), timeout=20,

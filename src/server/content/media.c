@@ -425,16 +425,8 @@ void content_handle_media_update(struct http_req *r)
 			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200)
 				return http_reply_error(r, 400, "invalid_field", "filename must be 1-200 bytes");
 		} else if (strcmp(key, "tags") == 0) {
-			size_t i;
-			json_t *t;
-			if (!json_is_array(v) || json_array_size(v) > 32)
-				return http_reply_error(r, 400, "invalid_field", "tags must be an array of at most 32 strings");
-			json_array_foreach(v, i, t) if (!json_is_string(t) || json_string_length(t) == 0 ||
-							json_string_length(t) > 64 || strchr(json_string_value(t), '"'))
-			{
-				return http_reply_error(r, 400, "invalid_field",
-							"tags[%zu] must be 1-64 characters without quotes", i);
-			}
+			if (!http_check_tags(r, v))
+				return;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)", key);
 		}

@@ -137,6 +137,11 @@ const char *http_query(struct http_req *r, const char *name);
 const char *http_header(struct http_req *r, const char *name);
 const char *http_cookie(struct http_req *r, const char *name);
 
+/* Checks a "tags" value (screens, media): at most 32 strings of 1-64 bytes
+ * without quotes (tags are searched inside their JSON text). Replies 400
+ * and returns false otherwise. */
+bool http_check_tags(struct http_req *r, json_t *tags);
+
 /* Replies; the body reference is stolen. */
 void http_reply_json(struct http_req *r, unsigned status, json_t *body);
 void http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)

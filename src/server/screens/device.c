@@ -280,15 +280,8 @@ void screens_handle_update(struct http_req *r)
 			if (!json_is_string(v) || json_string_length(v) > 128)
 				return http_reply_error(r, 400, "invalid_field", "group must be a string of at most 128 bytes");
 		} else if (strcmp(key, "tags") == 0) {
-			size_t i;
-			json_t *t;
-			if (!json_is_array(v) || json_array_size(v) > 32)
-				return http_reply_error(r, 400, "invalid_field", "tags must be an array of at most 32 strings");
-			json_array_foreach(v, i, t) if (!json_is_string(t) || json_string_length(t) == 0 ||
-							json_string_length(t) > 64) return http_reply_error(r, 400,
-												   "invalid_field",
-												   "tags[%zu] must be a string of 1-64 bytes",
-												   i);
+			if (!http_check_tags(r, v))
+				return;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)", key);
 		}
