@@ -236,7 +236,8 @@ static void apply(struct sync *s)
 	char *text = json_dumps(s->pending, JSON_COMPACT);
 	if (!text || state_write_file(s->a->st->dir, "manifest.json", text, strlen(text), 0600) != 0) {
 		free(text);
-		return fail_sync(s, "cannot write manifest.json");
+		fail_sync(s, "cannot write manifest.json");
+		return;
 	}
 	free(text);
 	int64_t version = json_integer_value(json_object_get(s->pending, "version"));
@@ -283,23 +284,29 @@ static void on_download(struct agent *a, struct call *c, CURLcode rc, long statu
 	object_path(s, sha, "", path, sizeof path);
 	if (status == 401) {
 		forget_token(s->a);
-		return fail_sync(s, "token revoked");
+		fail_sync(s, "token revoked");
+		return;
 	}
 	if (rc == CURLE_RANGE_ERROR || status == 416) { /* the partial file is no good: start over */
 		unlink(part);
-		return fail_sync(s, "the server refused to resume a download");
+		fail_sync(s, "the server refused to resume a download");
+		return;
 	}
 	if (rc != CURLE_OK || (status != 200 && status != 206)) {
 		note_error(s->a, "download", rc, status);
-		return fail_sync(s, "a download failed");
+		fail_sync(s, "a download failed");
+		return;
 	}
 	int64_t size = 0;
 	if (hash_file(part, hex, &size) != 0 || strcmp(hex, sha) != 0) {
 		unlink(part);
-		return fail_sync(s, "a downloaded object did not match its SHA-256");
+		fail_sync(s, "a downloaded object did not match its SHA-256");
+		return;
 	}
-	if (rename(part, path) != 0)
-		return fail_sync(s, "cannot move a download into the cache");
+	if (rename(part, path) != 0) {
+		fail_sync(s, "cannot move a download into the cache");
+		return;
+		}
 	start_downloads(s);
 }
 
@@ -319,11 +326,14 @@ static void start_downloads(struct sync *s)
 		struct stat sb;
 		curl_off_t have = stat(part, &sb) == 0 ? (curl_off_t)sb.st_size : 0;
 		FILE *out = fopen(part, "ab");
-		if (!out)
-			return fail_sync(s, "cannot write into the object cache");
+		if (!out) {
+			fail_sync(s, "cannot write into the object cache");
+			return;
+			}
 		if (call_start(s->a, &s->dl[i], "GET", url, NULL, 0, NULL, 3600, true, on_download) != 0) {
 			fclose(out);
-			return fail_sync(s, "cannot start a download");
+			fail_sync(s, "cannot start a download");
+			return;
 		}
 		s->dl[i].out = out;
 		s->dl[i].owner = s;
@@ -374,7 +384,8 @@ static void on_manifest(struct agent *a, struct call *c, CURLcode rc, long statu
 	struct sync *s = c->owner;
 	if (status == 401) {
 		forget_token(s->a);
-		return fail_sync(s, "token revoked");
+		fail_sync(s, "token revoked");
+		return;
 	}
 	json_t *m = NULL;
 	if (rc == CURLE_OK && status == 304 && s->active) {
@@ -387,11 +398,13 @@ static void on_manifest(struct agent *a, struct call *c, CURLcode rc, long statu
 		return;
 	} else {
 		note_error(s->a, "manifest", rc, status);
-		return fail_sync(s, "the manifest could not be fetched");
+		fail_sync(s, "the manifest could not be fetched");
+		return;
 	}
 	if (!m || !plan(s, m)) {
 		json_decref(m);
-		return fail_sync(s, "the manifest is malformed");
+		fail_sync(s, "the manifest is malformed");
+		return;
 	}
 	s->pending = m;
 	start_downloads(s);
@@ -404,8 +417,10 @@ void sync_schedule(struct sync *s)
 	s->wanted = false;
 	s->running = true;
 	if (call_start(s->a, &s->manifest_call, "GET", "/api/v1/device/manifest", NULL, 0, NULL, 60, true, on_manifest) !=
-	    0)
-		return fail_sync(s, "cannot start the manifest request");
+	    0) {
+		fail_sync(s, "cannot start the manifest request");
+		return;
+		}
 	s->manifest_call.owner = s;
 	if (s->active) {
 		char inm[64];

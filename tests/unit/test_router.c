@@ -15,7 +15,11 @@
 #include "server/http/router.h"
 #include "server/routes.h"
 
-static void h_noop(struct http_req *r) { (void)r; }
+static int h_noop(struct http_req *r)
+{
+	(void)r;
+	return 0;
+}
 
 static const struct route table[] = {
 	{"GET", "/a", h_noop, AUTH_NONE, 0, 0, 0},		       /* 0 */

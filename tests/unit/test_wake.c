@@ -74,28 +74,26 @@ static const char *reason_name(enum wake_reason why)
 	}
 }
 
-static void on_wake(struct http_req *r)
+static int on_wake(struct http_req *r)
 {
 	if (r->waiter.state != WAITER_WOKEN && r->waiter.reason == WAKE_NONE) {
 		/* the check right after registration: nothing is "stored" for this
 		 * key in this test, so keep waiting */
-		http_wait(r, http_param(r, "key"), wait_ms_of(r), on_wake);
-		return;
+		return http_wait(r, http_param(r, "key"), wait_ms_of(r), on_wake);
 	}
-	http_reply_json(r, 200,
+	return http_reply_json(r, 200,
 			json_pack("{s:b, s:s}", "woken", r->waiter.reason == WAKE_EVENT, "reason",
 				  reason_name(r->waiter.reason)));
 }
 
-static void h_wait(struct http_req *r) { http_wait(r, http_param(r, "key"), wait_ms_of(r), on_wake); }
+static int h_wait(struct http_req *r) { return http_wait(r, http_param(r, "key"), wait_ms_of(r), on_wake); }
 
-static void h_ping(struct http_req *r) { http_reply_json(r, 200, json_pack("{s:b}", "ok", 1)); }
+static int h_ping(struct http_req *r) { return http_reply_json(r, 200, json_pack("{s:b}", "ok", 1)); }
 
-static void h_echo(struct http_req *r)
+static int h_echo(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
-	if (body)
-		http_reply_json(r, 200, json_incref(body));
+	return body ? http_reply_json(r, 200, json_incref(body)) : 0;
 }
 
 static const struct route test_routes[] = {

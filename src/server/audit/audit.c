@@ -60,7 +60,7 @@ static int append_detached(struct db *db, void *arg)
 			    r->auth.ok ? r->auth.login : "", r->ip, d->action, d->target, d->detail);
 }
 
-void audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail)
+int audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail)
 {
 	struct detached d = {r, action, target, detail};
 	if (r->db && db_in_tx(r->db)) {
@@ -68,9 +68,10 @@ void audit_request_detached(struct http_req *r, const char *action, const char *
 		 * written by audit_request instead and kept only on commit */
 		audit_append(r->db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
 			     r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
-		return;
+		return 0;
 	}
 	http_with_tx(append_detached, &d);
+	return 0;
 }
 
 static json_t *row_json(struct db_stmt *st)
@@ -85,7 +86,7 @@ static json_t *row_json(struct db_stmt *st)
 static const char list_sql[] = "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
 			       "WHERE account_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?";
 
-void audit_handle_list(struct http_req *r)
+int audit_handle_list(struct http_req *r)
 {
 	int64_t before = INT64_MAX, limit = 100;
 	const char *b = http_query(r, "before"), *l = http_query(r, "limit");
@@ -117,6 +118,7 @@ void audit_handle_list(struct http_req *r)
 		return http_reply_error(r, 500, "internal", "cannot read the audit log");
 	}
 	http_reply_json(r, 200, json_pack("{s:o}", "entries", entries));
+	return 0;
 }
 
 /* RFC 4180 field; a leading = + - @ is prefixed with ' so spreadsheet
@@ -135,7 +137,7 @@ static void csv_field(FILE *f, const char *s, bool last)
 	fputs(last ? "\r\n" : ",", f);
 }
 
-void audit_handle_csv(struct http_req *r)
+int audit_handle_csv(struct http_req *r)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -174,6 +176,7 @@ void audit_handle_csv(struct http_req *r)
 	http_reply_header(r, "Content-Disposition", "attachment; filename=\"audit.csv\"");
 	if (strcmp(r->method, "HEAD") != 0)
 		audit_request(r, "audit.export", "", "");
+	return 0;
 }
 
 int audit_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out)

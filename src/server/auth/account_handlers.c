@@ -19,7 +19,7 @@
 
 #define ALLOWLIST_MAX 256
 
-void auth_handle_account_get(struct http_req *r)
+int auth_handle_account_get(struct http_req *r)
 {
 	int rc;
 	struct db_stmt *st = db_query(r->db, &rc, "SELECT id, name, created_at FROM accounts WHERE id = ?", "s",
@@ -30,6 +30,7 @@ void auth_handle_account_get(struct http_req *r)
 			      (json_int_t)db_col_int(st, 2));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "account", a));
+	return 0;
 }
 
 static json_t *scope_list(struct db *db, const char *account_id, const char *scope)
@@ -46,11 +47,12 @@ static json_t *scope_list(struct db *db, const char *account_id, const char *sco
 	return list;
 }
 
-void auth_handle_allowlist_get(struct http_req *r)
+int auth_handle_allowlist_get(struct http_req *r)
 {
 	http_reply_json(r, 200, json_pack("{s:o, s:o, s:s}", "console", scope_list(r->db, r->auth.account_id, "console"),
 					  "operator", scope_list(r->db, r->auth.account_id, "operator"), "your_ip",
 					  r->ip));
+	return 0;
 }
 
 /* Validates one scope's list; canonical texts go to out. */
@@ -96,11 +98,11 @@ static bool ip_in(json_t *list, const char *ip)
 	return false;
 }
 
-void auth_handle_allowlist_put(struct http_req *r)
+int auth_handle_allowlist_put(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *key;
 	json_t *v;
 	json_object_foreach(body, key, v) if (strcmp(key, "console") != 0 && strcmp(key, "operator") != 0)
@@ -141,6 +143,7 @@ void auth_handle_allowlist_put(struct http_req *r)
 	json_decref(operator);
 	if (ok)
 		auth_handle_allowlist_get(r);
+	return 0;
 }
 
 int auth_bootstrap(struct db *db, const char *account_name, const char *login, const char *password)

@@ -82,35 +82,35 @@ int auth_authenticate(struct http_req *r);
 int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent,
 			char *out_token, char *out_csrf);
 /* Sets the session cookie (or clears it when token is NULL) on the reply. */
-void auth_set_cookie(struct http_req *r, const char *token);
+int auth_set_cookie(struct http_req *r, const char *token);
 /* JSON view of a user row by id, or NULL. */
 json_t *auth_user_json(struct db *db, const char *user_id);
 /* Is ip allowed for this account and scope ("console"/"operator")? */
 bool auth_ip_allowed(struct db *db, const char *account_id, const char *scope, const char *ip);
 
 /* --- handlers --- */
-void auth_handle_login(struct http_req *r);
-void auth_handle_session_get(struct http_req *r);
-void auth_handle_logout(struct http_req *r);
-void auth_handle_logout_everywhere(struct http_req *r);
-void auth_handle_me(struct http_req *r);
-void auth_handle_change_password(struct http_req *r);
-void auth_handle_totp_begin(struct http_req *r);
-void auth_handle_totp_confirm(struct http_req *r);
-void auth_handle_totp_disable(struct http_req *r);
-void auth_handle_users_list(struct http_req *r);
-void auth_handle_user_create(struct http_req *r);
-void auth_handle_user_get(struct http_req *r);
-void auth_handle_user_update(struct http_req *r);
-void auth_handle_user_delete(struct http_req *r);
-void auth_handle_user_reset_password(struct http_req *r);
-void auth_handle_user_reset_totp(struct http_req *r);
-void auth_handle_tokens_list(struct http_req *r);
-void auth_handle_token_create(struct http_req *r);
-void auth_handle_token_delete(struct http_req *r);
-void auth_handle_account_get(struct http_req *r);
-void auth_handle_allowlist_get(struct http_req *r);
-void auth_handle_allowlist_put(struct http_req *r);
+int auth_handle_login(struct http_req *r);
+int auth_handle_session_get(struct http_req *r);
+int auth_handle_logout(struct http_req *r);
+int auth_handle_logout_everywhere(struct http_req *r);
+int auth_handle_me(struct http_req *r);
+int auth_handle_change_password(struct http_req *r);
+int auth_handle_totp_begin(struct http_req *r);
+int auth_handle_totp_confirm(struct http_req *r);
+int auth_handle_totp_disable(struct http_req *r);
+int auth_handle_users_list(struct http_req *r);
+int auth_handle_user_create(struct http_req *r);
+int auth_handle_user_get(struct http_req *r);
+int auth_handle_user_update(struct http_req *r);
+int auth_handle_user_delete(struct http_req *r);
+int auth_handle_user_reset_password(struct http_req *r);
+int auth_handle_user_reset_totp(struct http_req *r);
+int auth_handle_tokens_list(struct http_req *r);
+int auth_handle_token_create(struct http_req *r);
+int auth_handle_token_delete(struct http_req *r);
+int auth_handle_account_get(struct http_req *r);
+int auth_handle_allowlist_get(struct http_req *r);
+int auth_handle_allowlist_put(struct http_req *r);
 
 /* For `vitrine-server init`: creates account + admin. */
 int auth_bootstrap(struct db *db, const char *account_name, const char *login, const char *password);

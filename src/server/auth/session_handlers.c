@@ -67,7 +67,7 @@ static void account_of(struct db *db, const char *login, char out[CODES_ID_LEN +
 
 static void lower_copy(char *out, size_t outsz, const char *in);
 
-static void reply_challenge(struct http_req *r, const char *login, unsigned difficulty, const char *why)
+static int reply_challenge(struct http_req *r, const char *login, unsigned difficulty, const char *why)
 {
 	char challenge[AUTH_CHALLENGE_MAX_LEN];
 	auth_challenge_make(login, difficulty, (int64_t)time(NULL), challenge);
@@ -86,15 +86,16 @@ static void reply_challenge(struct http_req *r, const char *login, unsigned diff
 		account_of(db, login, account);
 		audit_append(db, *account ? account : NULL, NULL, login, r->ip, "login.challenged", login, why);
 	}
+	return 0;
 }
 
-static void login_job_run(struct http_req *r);
+static int login_job_run(struct http_req *r);
 
-void auth_handle_login(struct http_req *r)
+int auth_handle_login(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *login = json_str(body, "login"), *password = json_str(body, "password");
 	const char *totp = json_str(body, "totp");
 	if (!login || !*login || strlen(login) > 128)
@@ -151,6 +152,7 @@ void auth_handle_login(struct http_req *r)
 	snprintf(job->user_agent, sizeof job->user_agent, "%s", ua ? ua : "");
 	r->scratch = job;
 	http_defer(r, login_job_run);
+	return 0;
 }
 
 /* A hash to verify against when the login does not exist, so that an unknown
@@ -177,7 +179,7 @@ static void count_failure(struct db *db, const char *kind, const char *subject, 
 		"ssii", kind, subject, now, now - AUTH_FAILURE_WINDOW_S);
 }
 
-static void login_job_run(struct http_req *r)
+static int login_job_run(struct http_req *r)
 {
 	struct login_job *job = r->scratch;
 	struct db *db = store_db();
@@ -283,9 +285,10 @@ static void login_job_run(struct http_req *r)
 	http_reply_json(r, 200, json_pack("{s:o, s:s}", "user", user ? user : json_object(), "csrf_token", csrf));
 	auth_set_cookie(r, token);
 	sodium_memzero(token, sizeof token);
+	return 0;
 }
 
-void auth_handle_session_get(struct http_req *r)
+int auth_handle_session_get(struct http_req *r)
 {
 	json_t *user = auth_user_json(r->db, r->auth.user_id);
 	if (!user)
@@ -300,18 +303,20 @@ void auth_handle_session_get(struct http_req *r)
 		db_done(st);
 	}
 	http_reply_json(r, 200, out);
+	return 0;
 }
 
-void auth_handle_logout(struct http_req *r)
+int auth_handle_logout(struct http_req *r)
 {
 	if (r->auth.via_session)
 		db_exec(r->db, "DELETE FROM sessions WHERE id = ?", "s", r->auth.session_id);
 	audit_request(r, "logout", r->auth.login, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 	auth_set_cookie(r, NULL);
+	return 0;
 }
 
-void auth_handle_logout_everywhere(struct http_req *r)
+int auth_handle_logout_everywhere(struct http_req *r)
 {
 	db_exec(r->db, "DELETE FROM sessions WHERE user_id = ?", "s", r->auth.user_id);
 	int64_t n = db_changes(r->db);
@@ -320,14 +325,16 @@ void auth_handle_logout_everywhere(struct http_req *r)
 	audit_request(r, "logout.everywhere", r->auth.login, detail);
 	http_reply_json(r, 200, json_pack("{s:I}", "sessions_ended", (json_int_t)n));
 	auth_set_cookie(r, NULL);
+	return 0;
 }
 
-void auth_handle_me(struct http_req *r)
+int auth_handle_me(struct http_req *r)
 {
 	json_t *user = auth_user_json(r->db, r->auth.user_id);
 	if (!user)
 		return http_reply_error(r, 404, "not_found", "no such user");
 	http_reply_json(r, 200, json_pack("{s:o}", "user", user));
+	return 0;
 }
 
 /* --- password change (deferred: two argon2id operations) --- */
@@ -337,7 +344,7 @@ struct password_job {
 	char next[AUTH_PASSWORD_MAX + 1];
 };
 
-static void change_password_run(struct http_req *r)
+static int change_password_run(struct http_req *r)
 {
 	struct password_job *job = r->scratch;
 	struct db *db = store_db();
@@ -371,13 +378,14 @@ static void change_password_run(struct http_req *r)
 	if (db_commit(db) != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }
 
-void auth_handle_change_password(struct http_req *r)
+int auth_handle_change_password(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *cur = json_str(body, "current_password"), *next = json_str(body, "new_password");
 	if (!cur || !next)
 		return http_reply_error(r, 400, "invalid_field", "current_password and new_password are required strings");
@@ -395,11 +403,12 @@ void auth_handle_change_password(struct http_req *r)
 	snprintf(job->next, sizeof job->next, "%s", next);
 	r->scratch = job;
 	http_defer(r, change_password_run);
+	return 0;
 }
 
 /* --- TOTP enrolment --- */
 
-void auth_handle_totp_begin(struct http_req *r)
+int auth_handle_totp_begin(struct http_req *r)
 {
 	char secret[40];
 	auth_totp_new_secret(secret);
@@ -418,13 +427,14 @@ void auth_handle_totp_begin(struct http_req *r)
 		 r->auth.login, secret);
 	http_reply_json(r, 200, json_pack("{s:s, s:s}", "secret", secret, "otpauth_uri", uri));
 	sodium_memzero(secret, sizeof secret);
+	return 0;
 }
 
-void auth_handle_totp_confirm(struct http_req *r)
+int auth_handle_totp_confirm(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *code = json_str(body, "code");
 	if (!code)
 		return http_reply_error(r, 400, "invalid_field", "code (the 6-digit code) is required");
@@ -450,13 +460,14 @@ void auth_handle_totp_confirm(struct http_req *r)
 		(int64_t)time(NULL), r->auth.user_id);
 	audit_request(r, "totp.enabled", r->auth.login, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "totp_enabled", 1));
+	return 0;
 }
 
-void auth_handle_totp_disable(struct http_req *r)
+int auth_handle_totp_disable(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *code = json_str(body, "code");
 	if (!code)
 		return http_reply_error(r, 400, "invalid_field", "code (a current 6-digit code) is required");
@@ -479,4 +490,5 @@ void auth_handle_totp_disable(struct http_req *r)
 		(int64_t)time(NULL), r->auth.user_id);
 	audit_request(r, "totp.disabled", r->auth.login, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "totp_enabled", 0));
+	return 0;
 }

@@ -77,7 +77,7 @@ static int64_t enabled_admins(struct db *db, const char *account_id)
 	return n;
 }
 
-void auth_handle_users_list(struct http_req *r)
+int auth_handle_users_list(struct http_req *r)
 {
 	struct db_stmt *st = db_prepare(r->db, "SELECT id FROM users WHERE account_id = ? ORDER BY login");
 	if (!st)
@@ -98,15 +98,17 @@ void auth_handle_users_list(struct http_req *r)
 	}
 	json_decref(ids);
 	http_reply_json(r, 200, json_pack("{s:o}", "users", users));
+	return 0;
 }
 
-void auth_handle_user_get(struct http_req *r)
+int auth_handle_user_get(struct http_req *r)
 {
 	char login[130], role[16];
 	bool disabled;
 	if (!load_target(r, login, sizeof login, role, sizeof role, &disabled))
-		return;
+		return 0;
 	http_reply_json(r, 200, json_pack("{s:o}", "user", auth_user_json(r->db, http_param(r, "id"))));
+	return 0;
 }
 
 /* --- create (deferred: argon2id) --- */
@@ -116,7 +118,7 @@ struct create_job {
 	char password[AUTH_PASSWORD_MAX + 1];
 };
 
-static void user_create_run(struct http_req *r)
+static int user_create_run(struct http_req *r)
 {
 	struct create_job *job = r->scratch;
 	char hash[crypto_pwhash_STRBYTES];
@@ -150,16 +152,17 @@ static void user_create_run(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the user could not be saved");
 	}
 	http_reply_json(r, 201, json_pack("{s:o}", "user", user));
+	return 0;
 }
 
-void auth_handle_user_create(struct http_req *r)
+int auth_handle_user_create(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	static const char *const allowed[] = {"login", "password", "role", "name", NULL};
 	if (!only_fields(r, body, allowed))
-		return;
+		return 0;
 	const char *login = json_str(body, "login"), *password = json_str(body, "password");
 	const char *role = json_str(body, "role"), *name = json_str(body, "name");
 	if (!login)
@@ -184,20 +187,21 @@ void auth_handle_user_create(struct http_req *r)
 	snprintf(job->password, sizeof job->password, "%s", password);
 	r->scratch = job;
 	http_defer(r, user_create_run);
+	return 0;
 }
 
-void auth_handle_user_update(struct http_req *r)
+int auth_handle_user_update(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	static const char *const allowed[] = {"role", "disabled", "name", NULL};
 	if (!only_fields(r, body, allowed))
-		return;
+		return 0;
 	char login[130], role[16];
 	bool disabled;
 	if (!load_target(r, login, sizeof login, role, sizeof role, &disabled))
-		return;
+		return 0;
 	const char *id = http_param(r, "id");
 	json_t *jrole = json_object_get(body, "role"), *jdis = json_object_get(body, "disabled");
 	json_t *jname = json_object_get(body, "name");
@@ -238,14 +242,15 @@ void auth_handle_user_update(struct http_req *r)
 	}
 	audit_request(r, "user.updated", login, detail);
 	http_reply_json(r, 200, json_pack("{s:o}", "user", auth_user_json(r->db, id)));
+	return 0;
 }
 
-void auth_handle_user_delete(struct http_req *r)
+int auth_handle_user_delete(struct http_req *r)
 {
 	char login[130], role[16];
 	bool disabled;
 	if (!load_target(r, login, sizeof login, role, sizeof role, &disabled))
-		return;
+		return 0;
 	const char *id = http_param(r, "id");
 	if (strcmp(id, r->auth.user_id) == 0)
 		return http_reply_error(r, 409, "self_delete", "you cannot delete yourself");
@@ -255,6 +260,7 @@ void auth_handle_user_delete(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the user could not be deleted");
 	audit_request(r, "user.deleted", login, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }
 
 /* --- admin reset of a password (deferred: argon2id) --- */
@@ -265,7 +271,7 @@ struct reset_job {
 	bool generated;
 };
 
-static void reset_password_run(struct http_req *r)
+static int reset_password_run(struct http_req *r)
 {
 	struct reset_job *job = r->scratch;
 	char hash[crypto_pwhash_STRBYTES];
@@ -309,9 +315,10 @@ static void reset_password_run(struct http_req *r)
 		json_object_set_new(out, "password", json_string(job->password));
 	sodium_memzero(job->password, sizeof job->password);
 	http_reply_json(r, 200, out);
+	return 0;
 }
 
-void auth_handle_user_reset_password(struct http_req *r)
+int auth_handle_user_reset_password(struct http_req *r)
 {
 	const char *id = http_param(r, "id");
 	if (!codes_is_id(id))
@@ -320,10 +327,10 @@ void auth_handle_user_reset_password(struct http_req *r)
 	if (r->body_len) {
 		json_t *body = http_json_body(r);
 		if (!body)
-			return;
+			return 0;
 		static const char *const allowed[] = {"password", NULL};
 		if (!only_fields(r, body, allowed))
-			return;
+			return 0;
 		password = json_str(body, "password");
 		const char *problem = password ? auth_password_problem(password, NULL) : NULL;
 		if (problem)
@@ -341,23 +348,25 @@ void auth_handle_user_reset_password(struct http_req *r)
 	}
 	r->scratch = job;
 	http_defer(r, reset_password_run);
+	return 0;
 }
 
-void auth_handle_user_reset_totp(struct http_req *r)
+int auth_handle_user_reset_totp(struct http_req *r)
 {
 	char login[130], role[16];
 	bool disabled;
 	if (!load_target(r, login, sizeof login, role, sizeof role, &disabled))
-		return;
+		return 0;
 	db_exec(r->db, "UPDATE users SET totp_enabled = 0, totp_secret = NULL, updated_at = ? WHERE id = ?", "is",
 		(int64_t)time(NULL), http_param(r, "id"));
 	audit_request(r, "user.totp_reset", login, "");
 	http_reply_json(r, 200, json_pack("{s:o}", "user", auth_user_json(r->db, http_param(r, "id"))));
+	return 0;
 }
 
 /* --- API tokens --- */
 
-void auth_handle_tokens_list(struct http_req *r)
+int auth_handle_tokens_list(struct http_req *r)
 {
 	struct db_stmt *st = db_prepare(r->db, "SELECT id, name, created_at, last_used FROM api_tokens WHERE user_id = ? "
 					       "ORDER BY created_at");
@@ -371,13 +380,14 @@ void auth_handle_tokens_list(struct http_req *r)
 							"last_used", (json_int_t)db_col_int(st, 3)));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "tokens", tokens));
+	return 0;
 }
 
-void auth_handle_token_create(struct http_req *r)
+int auth_handle_token_create(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *name = json_str(body, "name");
 	if (!name || !*name || strlen(name) > 128)
 		return http_reply_error(r, 400, "invalid_field", "name must be a non-empty string of at most 128 bytes");
@@ -392,9 +402,10 @@ void auth_handle_token_create(struct http_req *r)
 	/* the token is returned once; the server keeps only its hash */
 	http_reply_json(r, 201, json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "token", token));
 	sodium_memzero(token, sizeof token);
+	return 0;
 }
 
-void auth_handle_token_delete(struct http_req *r)
+int auth_handle_token_delete(struct http_req *r)
 {
 	const char *id = http_param(r, "id");
 	if (!codes_is_id(id))
@@ -404,4 +415,5 @@ void auth_handle_token_delete(struct http_req *r)
 		return http_reply_error(r, 404, "not_found", "no such token");
 	audit_request(r, "token.revoked", id, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }

@@ -354,7 +354,7 @@ static int save_media_links(struct db *db, const char *account_id, const char *c
 	return 0;
 }
 
-void content_handle_channels_list(struct http_req *r)
+int content_handle_channels_list(struct http_req *r)
 {
 	bool editor = !(r->auth.role_bit & ROLE_ADMIN);
 	struct db_stmt *st = db_prepare(r->db, "SELECT id FROM channels c WHERE account_id = ? AND (? = 0 OR EXISTS "
@@ -380,18 +380,19 @@ void content_handle_channels_list(struct http_req *r)
 	}
 	json_decref(ids);
 	http_reply_json(r, 200, json_pack("{s:o}", "channels", list));
+	return 0;
 }
 
-void content_handle_channel_create(struct http_req *r)
+int content_handle_channel_create(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	json_t *media_used = json_array();
 	json_t *norm = check_channel(r, body, media_used);
 	if (!norm) {
 		json_decref(media_used);
-		return;
+		return 0;
 	}
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
@@ -409,7 +410,7 @@ void content_handle_channel_create(struct http_req *r)
 				 json_string_value(json_object_get(norm, "name")));
 		json_decref(norm);
 		json_decref(media_used);
-		return;
+		return 0;
 	}
 	if (rc != DB_DONE || save_media_links(r->db, r->auth.account_id, id, media_used) != 0) {
 		json_decref(norm);
@@ -422,9 +423,10 @@ void content_handle_channel_create(struct http_req *r)
 	json_decref(norm);
 	json_decref(media_used);
 	http_reply_json(r, 201, json_pack("{s:o}", "channel", channel_json(r->db, r->auth.account_id, id)));
+	return 0;
 }
 
-void content_handle_channel_get(struct http_req *r)
+int content_handle_channel_get(struct http_req *r)
 {
 	const char *id = http_param(r, "id");
 	json_t *ch = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
@@ -433,7 +435,7 @@ void content_handle_channel_get(struct http_req *r)
 	json_t *zones = editor_zones(r, id);
 	if (!zones) {
 		json_decref(ch);
-		return;
+		return 0;
 	}
 	json_object_set_new(ch, "editable_zones", zones);
 	if (r->auth.role_bit & ROLE_ADMIN) { /* who may edit what, for the grants editor */
@@ -461,6 +463,7 @@ void content_handle_channel_get(struct http_req *r)
 		json_object_set_new(ch, "grants", list);
 	}
 	http_reply_json(r, 200, json_pack("{s:o}", "channel", ch));
+	return 0;
 }
 
 /* The zones an editor may change, or NULL after replying 403. "*" in the
@@ -540,11 +543,11 @@ layout_changed:
 	return false;
 }
 
-void content_handle_channel_replace(struct http_req *r)
+int content_handle_channel_replace(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *id = http_param(r, "id");
 	json_t *old = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
 	if (!old)
@@ -557,7 +560,7 @@ void content_handle_channel_replace(struct http_req *r)
 		json_decref(zones);
 		json_decref(norm);
 		json_decref(media_used);
-		return;
+		return 0;
 	}
 	json_decref(zones);
 	/* an unchanged body is not a new version */
@@ -585,7 +588,7 @@ void content_handle_channel_replace(struct http_req *r)
 				 json_string_value(json_object_get(norm, "name")));
 		json_decref(norm);
 		json_decref(media_used);
-		return;
+		return 0;
 	}
 	if (rc != DB_DONE || save_media_links(r->db, r->auth.account_id, id, media_used) != 0 ||
 	    content_refresh_manifests(r->db, r->auth.account_id, id) != 0) {
@@ -599,9 +602,10 @@ void content_handle_channel_replace(struct http_req *r)
 	json_decref(norm);
 	json_decref(media_used);
 	http_reply_json(r, 200, json_pack("{s:o, s:b}", "channel", channel_json(r->db, r->auth.account_id, id), "changed", 1));
+	return 0;
 }
 
-void content_handle_channel_delete(struct http_req *r)
+int content_handle_channel_delete(struct http_req *r)
 {
 	const char *id = http_param(r, "id");
 	json_t *ch = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
@@ -620,14 +624,15 @@ void content_handle_channel_delete(struct http_req *r)
 	audit_request(r, "channel.deleted", json_string_value(json_object_get(ch, "name")), id);
 	json_decref(ch);
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }
 
 /* PUT /api/v1/channels/{id}/grants {"grants":[{"user_id","zones":["*"|name...]}]} */
-void content_handle_grants_put(struct http_req *r)
+int content_handle_grants_put(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *id = http_param(r, "id");
 	json_t *ch = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
 	if (!ch)
@@ -674,17 +679,18 @@ void content_handle_grants_put(struct http_req *r)
 	audit_request(r, "channel.grants_changed", json_string_value(json_object_get(ch, "name")), id);
 	json_decref(ch);
 	http_reply_json(r, 200, json_pack("{s:O}", "grants", grants));
+	return 0;
 }
 
 /* PUT /api/v1/screens/{id}/channel {"channel_id"} (null clears) */
-void content_handle_screen_channel(struct http_req *r)
+int content_handle_screen_channel(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *sid = http_param(r, "id");
 	if (!screens_require(r, sid))
-		return;
+		return 0;
 	json_t *jc = json_object_get(body, "channel_id");
 	const char *cid = json_string_value(jc);
 	if (!json_is_null(jc) && !(cid && codes_is_id(cid))) {
@@ -701,4 +707,5 @@ void content_handle_screen_channel(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the screen could not be updated");
 	audit_request(r, "screen.channel_set", sid, cid ? cid : "none");
 	http_reply_json(r, 200, json_pack("{s:s, s:s?}", "screen_id", sid, "channel_id", cid));
+	return 0;
 }

@@ -32,25 +32,25 @@ extern const struct route_stream content_media_upload;
 bool content_is_sha256(const char *s);
 int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz);
 json_t *content_media_json(struct db *db, const char *account_id, const char *sha256);
-void content_handle_media_put(struct http_req *r);
-void content_handle_media_get(struct http_req *r);
-void content_handle_media_list(struct http_req *r);
-void content_handle_media_update(struct http_req *r);
-void content_handle_media_delete(struct http_req *r);
-void content_handle_media_content(struct http_req *r);
+int content_handle_media_put(struct http_req *r);
+int content_handle_media_get(struct http_req *r);
+int content_handle_media_list(struct http_req *r);
+int content_handle_media_update(struct http_req *r);
+int content_handle_media_delete(struct http_req *r);
+int content_handle_media_content(struct http_req *r);
 /* The PNG thumbnail (at most 320x320) made when an image is uploaded:
  * data/media/thumbs/<sha256>.png. */
-void content_handle_media_thumbnail(struct http_req *r);
-void content_handle_device_object(struct http_req *r);
+int content_handle_media_thumbnail(struct http_req *r);
+int content_handle_device_object(struct http_req *r);
 
 /* channels.c */
-void content_handle_channels_list(struct http_req *r);
-void content_handle_channel_create(struct http_req *r);
-void content_handle_channel_get(struct http_req *r);
-void content_handle_channel_replace(struct http_req *r);
-void content_handle_channel_delete(struct http_req *r);
-void content_handle_grants_put(struct http_req *r);
-void content_handle_screen_channel(struct http_req *r);
+int content_handle_channels_list(struct http_req *r);
+int content_handle_channel_create(struct http_req *r);
+int content_handle_channel_get(struct http_req *r);
+int content_handle_channel_replace(struct http_req *r);
+int content_handle_channel_delete(struct http_req *r);
+int content_handle_grants_put(struct http_req *r);
+int content_handle_screen_channel(struct http_req *r);
 
 /* manifest.c */
 /* Recompiles the manifest of every screen of the account that may play
@@ -58,13 +58,13 @@ void content_handle_screen_channel(struct http_req *r);
  * (a manifest_changed instruction wakes their long-poll). */
 int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id);
 int content_refresh_screen(struct db *db, const char *account_id, const char *screen_id);
-void content_handle_device_manifest(struct http_req *r);
-void content_handle_schedules_list(struct http_req *r);
-void content_handle_schedule_create(struct http_req *r);
-void content_handle_schedule_delete(struct http_req *r);
-void content_handle_play_now(struct http_req *r);
-void content_handle_device_played(struct http_req *r);
-void content_handle_proof_of_play(struct http_req *r);
+int content_handle_device_manifest(struct http_req *r);
+int content_handle_schedules_list(struct http_req *r);
+int content_handle_schedule_create(struct http_req *r);
+int content_handle_schedule_delete(struct http_req *r);
+int content_handle_play_now(struct http_req *r);
+int content_handle_device_played(struct http_req *r);
+int content_handle_proof_of_play(struct http_req *r);
 
 /* feeds.c */
 /* Starts the thread that fetches the channels' RSS/Atom feeds every

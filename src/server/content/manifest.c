@@ -239,7 +239,7 @@ int content_refresh_manifests(struct db *db, const char *account_id, const char 
 	return rc;
 }
 
-void content_handle_device_manifest(struct http_req *r)
+int content_handle_device_manifest(struct http_req *r)
 {
 	json_t *m = NULL;
 	int64_t version = 0;
@@ -260,6 +260,7 @@ void content_handle_device_manifest(struct http_req *r)
 	json_object_set_new(m, "version", json_integer(version));
 	http_reply_json(r, 200, m);
 	http_reply_header(r, "ETag", etag);
+	return 0;
 }
 
 /* --- schedules and play-now --- */
@@ -268,7 +269,7 @@ static int parse_hhmm(const char *s) { return calendar_minutes(s); }
 
 static bool date_ok(const char *s) { return !s || !*s || calendar_valid_date(s); }
 
-void content_handle_schedules_list(struct http_req *r)
+int content_handle_schedules_list(struct http_req *r)
 {
 	struct db_stmt *st = db_prepare(r->db, "SELECT id, target, channel_id, days, start_min, end_min, from_date, "
 					       "until_date, priority FROM schedules WHERE account_id = ? ORDER BY priority "
@@ -286,13 +287,14 @@ void content_handle_schedules_list(struct http_req *r)
 						      (json_int_t)db_col_int(st, 8)));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "schedules", list));
+	return 0;
 }
 
-void content_handle_schedule_create(struct http_req *r)
+int content_handle_schedule_create(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *target = json_string_value(json_object_get(body, "target"));
 	const char *cid = json_string_value(json_object_get(body, "channel_id"));
 	int rc;
@@ -355,9 +357,10 @@ void content_handle_schedule_create(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the schedule could not be saved");
 	audit_request(r, "schedule.created", target, id);
 	http_reply_json(r, 201, json_pack("{s:{s:s}}", "schedule", "id", id));
+	return 0;
 }
 
-void content_handle_schedule_delete(struct http_req *r)
+int content_handle_schedule_delete(struct http_req *r)
 {
 	const char *id = http_param(r, "id");
 	if (!codes_is_id(id))
@@ -369,15 +372,16 @@ void content_handle_schedule_delete(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the screens could not be updated");
 	audit_request(r, "schedule.deleted", id, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }
 
 /* POST /api/v1/screens/{id}/play-now {"channel_id", "until"}: overrides the
  * schedule until the given time; DELETE ends it. */
-void content_handle_play_now(struct http_req *r)
+int content_handle_play_now(struct http_req *r)
 {
 	const char *sid = http_param(r, "id");
 	if (!screens_require(r, sid))
-		return;
+		return 0;
 	int rc;
 	struct db_stmt *st;
 	const char *cid = NULL;
@@ -385,7 +389,7 @@ void content_handle_play_now(struct http_req *r)
 	if (strcmp(r->method, "POST") == 0) {
 		json_t *body = http_json_body(r);
 		if (!body)
-			return;
+			return 0;
 		cid = json_string_value(json_object_get(body, "channel_id"));
 		json_t *ju = json_object_get(body, "until");
 		st = cid && codes_is_id(cid) ? db_query(r->db, &rc, "SELECT 1 FROM channels WHERE id = ? AND account_id = ?",
@@ -403,15 +407,16 @@ void content_handle_play_now(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the screen could not be updated");
 	audit_request(r, cid ? "screen.play_now" : "screen.play_now_ended", sid, cid ? cid : "");
 	http_reply_json(r, 200, json_pack("{s:s?, s:I}", "channel_id", cid, "until", (json_int_t)until));
+	return 0;
 }
 
 /* --- proof of play --- */
 
-void content_handle_device_played(struct http_req *r)
+int content_handle_device_played(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	json_t *plays = json_object_get(body, "plays");
 	if (!json_is_array(plays) || json_array_size(plays) > 1000)
 		return http_reply_error(r, 400, "invalid_field", "plays must be a list of at most 1000 entries");
@@ -439,10 +444,11 @@ void content_handle_device_played(struct http_req *r)
 			return http_reply_error(r, 503, "store_unavailable", "the plays could not be saved");
 	}
 	http_reply_json(r, 200, json_pack("{s:I}", "recorded", (json_int_t)json_array_size(plays)));
+	return 0;
 }
 
 /* GET /api/v1/reports/plays?screen_id=&sha256=&from=&to=&format=csv */
-void content_handle_proof_of_play(struct http_req *r)
+int content_handle_proof_of_play(struct http_req *r)
 {
 	const char *screen = http_query(r, "screen_id"), *sha = http_query(r, "sha256");
 	const char *from = http_query(r, "from"), *to = http_query(r, "to"), *format = http_query(r, "format");
@@ -502,4 +508,5 @@ void content_handle_proof_of_play(struct http_req *r)
 		return http_reply_header(r, "Content-Disposition", "attachment; filename=\"proof-of-play.csv\"");
 	}
 	http_reply_json(r, 200, json_pack("{s:o}", "plays", rows));
+	return 0;
 }

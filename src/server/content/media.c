@@ -198,16 +198,17 @@ static void sanitize_filename(const char *in, const char *fallback, char *out, s
 		snprintf(out, outsz, "%.12s", fallback);
 }
 
-static void reply_quota(struct http_req *r, uint64_t size, int64_t used, int64_t quota)
+static int reply_quota(struct http_req *r, uint64_t size, int64_t used, int64_t quota)
 {
 	http_reply_error_extra(r, 413, "quota_exceeded",
 			       json_pack("{s:I, s:I, s:I}", "size", (json_int_t)size, "used", (json_int_t)used, "quota",
 					 (json_int_t)quota),
 			       "this upload (%llu bytes) would take the account over its quota: %lld of %lld bytes used",
 			       (unsigned long long)size, (long long)used, (long long)quota);
+	return 0;
 }
 
-static void upload_begin(struct http_req *r)
+static int upload_begin(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
 	if (!content_is_sha256(sha))
@@ -226,7 +227,7 @@ static void upload_begin(struct http_req *r)
 	if (existing) {
 		json_decref(existing);
 		up->exists = true;
-		return;
+		return 0;
 	}
 	up->used = account_usage(db, r->auth.account_id, &up->quota);
 	const char *cl = http_header(r, "Content-Length");
@@ -248,13 +249,14 @@ static void upload_begin(struct http_req *r)
 		return http_reply_error(r, 500, "internal", "the upload cannot be stored");
 	}
 	crypto_hash_sha256_init(&up->hash);
+	return 0;
 }
 
-static void upload_chunk(struct http_req *r, const char *data, size_t len)
+static int upload_chunk(struct http_req *r, const char *data, size_t len)
 {
 	struct upload *up = r->scratch;
 	if (up->exists)
-		return;
+		return 0;
 	up->size += len;
 	if (up->used + (int64_t)up->size > up->quota)
 		return reply_quota(r, up->size, up->used, up->quota);
@@ -270,6 +272,7 @@ static void upload_chunk(struct http_req *r, const char *data, size_t len)
 		data += w;
 		len -= (size_t)w;
 	}
+	return 0;
 }
 
 const struct route_stream content_media_upload = {upload_begin, upload_chunk};
@@ -296,7 +299,7 @@ static const char *sniff(const char *path)
 	return magic_file(m, path);
 }
 
-void content_handle_media_put(struct http_req *r)
+int content_handle_media_put(struct http_req *r)
 {
 	struct upload *up = r->scratch;
 	const char *sha = http_param(r, "sha256");
@@ -344,11 +347,12 @@ void content_handle_media_put(struct http_req *r)
 		make_thumbnail(data, sha, path);
 	json_t *m = media_json(r, sha);
 	http_reply_json(r, 201, json_pack("{s:o}", "media", m ? m : json_object()));
+	return 0;
 }
 
 /* --- the library --- */
 
-void content_handle_media_get(struct http_req *r)
+int content_handle_media_get(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
 	json_t *m = content_is_sha256(sha) ? media_json(r, sha) : NULL;
@@ -367,9 +371,10 @@ void content_handle_media_get(struct http_req *r)
 	}
 	json_object_set_new(m, "used_by", used);
 	http_reply_json(r, 200, json_pack("{s:o}", "media", m));
+	return 0;
 }
 
-void content_handle_media_list(struct http_req *r)
+int content_handle_media_list(struct http_req *r)
 {
 	const char *q = http_query(r, "q"), *tag = http_query(r, "tag"), *kind = http_query(r, "kind");
 	char like[300], tagq[200];
@@ -405,13 +410,14 @@ void content_handle_media_list(struct http_req *r)
 	int64_t quota, used = account_usage(r->db, r->auth.account_id, &quota);
 	http_reply_json(r, 200, json_pack("{s:o, s:I, s:I}", "media", list, "used_bytes", (json_int_t)used,
 					  "quota_bytes", (json_int_t)quota));
+	return 0;
 }
 
-void content_handle_media_update(struct http_req *r)
+int content_handle_media_update(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *sha = http_param(r, "sha256");
 	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
 	if (!m)
@@ -426,7 +432,7 @@ void content_handle_media_update(struct http_req *r)
 				return http_reply_error(r, 400, "invalid_field", "filename must be 1-200 bytes");
 		} else if (strcmp(key, "tags") == 0) {
 			if (!http_check_tags(r, v))
-				return;
+				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)", key);
 		}
@@ -444,6 +450,7 @@ void content_handle_media_update(struct http_req *r)
 		free(text);
 	}
 	http_reply_json(r, 200, json_pack("{s:o}", "media", media_json(r, sha)));
+	return 0;
 }
 
 /* Runs when the delete request ends, after its transaction. An object that
@@ -466,9 +473,9 @@ static void unlink_unreferenced(struct http_req *r)
 		if (thumb_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0)
 			unlink(path);
 	}
-}
+	}
 
-void content_handle_media_delete(struct http_req *r)
+int content_handle_media_delete(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
 	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
@@ -502,11 +509,12 @@ void content_handle_media_delete(struct http_req *r)
 		r->cleanup = unlink_unreferenced;
 	}
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }
 
 _Atomic uint64_t content_object_bytes_total, content_object_responses_total;
 
-static void serve_object(struct http_req *r, const char *account_id, const char *sha, const char *cache)
+static int serve_object(struct http_req *r, const char *account_id, const char *sha, const char *cache)
 {
 	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
 	if (!m)
@@ -530,23 +538,26 @@ static void serve_object(struct http_req *r, const char *account_id, const char 
 		http_reply_header(r, "Cache-Control", cache);
 	/* uploaded HTML never runs with the console's origin */
 	http_reply_header(r, "Content-Security-Policy", "sandbox allow-scripts");
+	return 0;
 }
 
-void content_handle_media_content(struct http_req *r)
+int content_handle_media_content(struct http_req *r)
 {
 	serve_object(r, r->auth.account_id, http_param(r, "sha256"), "private, max-age=3600");
+	return 0;
 }
 
-void content_handle_device_object(struct http_req *r)
+int content_handle_device_object(struct http_req *r)
 {
 	serve_object(r, r->auth.account_id, http_param(r, "sha256"), "private, max-age=31536000, immutable");
 	if (r->resp && (r->status == 200 || r->status == 206)) {
 		atomic_fetch_add(&content_object_bytes_total, r->resp_len);
 		atomic_fetch_add(&content_object_responses_total, 1);
 	}
+	return 0;
 }
 
-void content_handle_media_thumbnail(struct http_req *r)
+int content_handle_media_thumbnail(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
 	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
@@ -567,4 +578,5 @@ void content_handle_media_thumbnail(struct http_req *r)
 	http_reply_file(r, fd, (uint64_t)sb.st_size, "image/png", etag);
 	if (r->status == 200 || r->status == 206 || r->status == 304)
 		http_reply_header(r, "Cache-Control", "private, max-age=86400");
+	return 0;
 }

@@ -42,19 +42,21 @@ static void serve(struct http_req *r, const struct embedded_asset *a)
 	http_reply_header(r, "Cache-Control", "no-cache");
 }
 
-void assets_handle_index(struct http_req *r)
+int assets_handle_index(struct http_req *r)
 {
 	const struct embedded_asset *a = assets_find("index.html");
 	if (!a)
 		return http_reply_error(r, 404, "not_found", "the console is not built into this binary");
 	serve(r, a);
+	return 0;
 }
 
-void assets_handle_file(struct http_req *r)
+int assets_handle_file(struct http_req *r)
 {
 	const char *name = http_param(r, "name");
 	const struct embedded_asset *a = name ? assets_find(name) : NULL;
 	if (!a || strcmp(name, "index.html") == 0)
 		return http_reply_error(r, 404, "not_found", "no such console file");
 	serve(r, a);
+	return 0;
 }

@@ -20,7 +20,7 @@ extern const struct embedded_asset embedded_assets[];
 extern const size_t embedded_assets_count;
 
 const struct embedded_asset *assets_find(const char *name);
-void assets_handle_index(struct http_req *r);
-void assets_handle_file(struct http_req *r);
+int assets_handle_index(struct http_req *r);
+int assets_handle_file(struct http_req *r);
 
 #endif

@@ -11,7 +11,10 @@
 #include <stddef.h>
 
 struct http_req;
-typedef void (*http_handler)(struct http_req *r);
+/* A handler replies (http_reply_*), defers (http_defer), waits (http_wait)
+ * or streams (http_stream), and returns what that call returned: 0. A
+ * negative return without a reply becomes a 500 "internal" error. */
+typedef int (*http_handler)(struct http_req *r);
 
 enum route_auth {
 	AUTH_NONE,   /* public */
@@ -37,8 +40,8 @@ enum route_flags {
  * authenticated, chunk for every piece of body; either may reply to refuse
  * the upload at once. The route's handler then runs at the end as usual. */
 struct route_stream {
-	void (*begin)(struct http_req *r);
-	void (*chunk)(struct http_req *r, const char *data, size_t len);
+	int (*begin)(struct http_req *r);
+	int (*chunk)(struct http_req *r, const char *data, size_t len);
 };
 
 struct route {

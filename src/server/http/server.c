@@ -84,28 +84,30 @@ static void set_response(struct http_req *r, unsigned status, struct MHD_Respons
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 }
 
-void http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data, size_t len)
+int http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data, size_t len)
 {
 	set_response(r, status, MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT),
 		     content_type);
+	return 0;
 }
 
-void http_reply_owned(struct http_req *r, unsigned status, const char *content_type, char *data, size_t len)
+int http_reply_owned(struct http_req *r, unsigned status, const char *content_type, char *data, size_t len)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, data, free);
 	if (!resp)
 		free(data);
 	set_response(r, status, resp, content_type);
+	return 0;
 }
 
-void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag)
+int http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag)
 {
 	const char *inm = http_header(r, "If-None-Match");
 	if (etag && inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
 		close(fd);
 		http_reply_empty(r, 304);
 		http_reply_header(r, "ETag", etag);
-		return;
+		return 0;
 	}
 	uint64_t from = 0, to = size ? size - 1 : 0;
 	const char *range = http_header(r, "Range");
@@ -118,7 +120,7 @@ void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *cont
 		char cr[64];
 		snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
 		http_reply_header(r, "Content-Range", cr);
-		return;
+		return 0;
 	}
 	uint64_t len = size ? to - from + 1 : 0;
 	struct MHD_Response *resp = size ? MHD_create_response_from_fd_at_offset64(len, fd, from)
@@ -127,7 +129,7 @@ void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *cont
 		close(fd);
 	set_response(r, rr == 1 ? 206 : 200, resp, content_type);
 	if (!resp)
-		return;
+		return 0;
 	r->resp_len = len;
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	if (etag)
@@ -138,23 +140,26 @@ void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *cont
 			 (unsigned long long)size);
 		MHD_add_response_header(resp, "Content-Range", cr);
 	}
+	return 0;
 }
 
-void http_reply_empty(struct http_req *r, unsigned status)
+int http_reply_empty(struct http_req *r, unsigned status)
 {
 	set_response(r, status, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT), NULL);
+	return 0;
 }
 
-void http_reply_json(struct http_req *r, unsigned status, json_t *body)
+int http_reply_json(struct http_req *r, unsigned status, json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text) {
 		static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
 		http_reply_static(r, 500, "application/json", oom, sizeof oom - 1);
-		return;
+		return 0;
 	}
 	http_reply_owned(r, status, "application/json", text, strlen(text));
+	return 0;
 }
 
 __attribute__((format(printf, 5, 0))) static void reply_error_v(struct http_req *r, unsigned status,
@@ -170,27 +175,30 @@ __attribute__((format(printf, 5, 0))) static void reply_error_v(struct http_req 
 	http_reply_json(r, status, err ? json_pack("{s:o}", "error", err) : NULL);
 }
 
-void http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+int http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	reply_error_v(r, status, code, NULL, fmt, ap);
 	va_end(ap);
+	return 0;
 }
 
-void http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra, const char *fmt,
+int http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra, const char *fmt,
 			    ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	reply_error_v(r, status, code, extra, fmt, ap);
 	va_end(ap);
+	return 0;
 }
 
-void http_reply_header(struct http_req *r, const char *name, const char *value)
+int http_reply_header(struct http_req *r, const char *name, const char *value)
 {
 	if (r->resp)
 		MHD_add_response_header(r->resp, name, value);
+	return 0;
 }
 
 /* ---------- request accessors ---------- */
@@ -337,6 +345,14 @@ static void end_route_tx(struct http_req *r)
 	r->db = NULL;
 }
 
+/* A handler returned an error without replying, or returned without a
+ * reply and without deferring or waiting. */
+static void reply_missing(struct http_req *r)
+{
+	if (!r->resp)
+		http_reply_error(r, 500, "internal", "the request produced no response");
+}
+
 /* ---------- work pool ---------- */
 
 static void *worker_main(void *arg)
@@ -356,15 +372,17 @@ static void *worker_main(void *arg)
 		p->len--;
 		pthread_mutex_unlock(&p->lock);
 
-		r->deferred(r);
-		if (!r->resp)
-			http_reply_error(r, 500, "internal", "the request produced no response");
+		if (r->deferred(r) < 0 || !r->resp)
+			reply_missing(r);
 		r->phase = PHASE_READY;
 		MHD_resume_connection(r->conn);
 	}
 }
 
-void http_defer(struct http_req *r, void (*fn)(struct http_req *r)) { r->deferred = fn; }
+int http_defer(struct http_req *r, int (*fn)(struct http_req *r)) {
+	r->deferred = fn;
+	return 0;
+}
 
 /* Queues r on the pool; false when the queue is full. */
 static bool pool_submit(struct server *srv, struct http_req *r)
@@ -386,7 +404,7 @@ static bool pool_submit(struct server *srv, struct http_req *r)
 
 /* ---------- waiting ---------- */
 
-void http_wait(struct http_req *r, const char *key, unsigned timeout_ms, void (*on_wake)(struct http_req *r))
+int http_wait(struct http_req *r, const char *key, unsigned timeout_ms, int (*on_wake)(struct http_req *r))
 {
 	uint64_t now = wake_now_ms();
 	if (!r->wait_deadline_ms)
@@ -397,6 +415,7 @@ void http_wait(struct http_req *r, const char *key, unsigned timeout_ms, void (*
 		unsigned left = r->wait_deadline_ms > now ? (unsigned)(r->wait_deadline_ms - now) : 0;
 		wake_register(r->srv->hub, &r->waiter, r->conn, key, left);
 	}
+	return 0;
 }
 
 /* Runs check/suspend cycles until the request has a reply or is suspended.
@@ -409,7 +428,8 @@ static bool run_wait_cycle(struct http_req *r)
 			break;
 		if (!begin_route_tx(r, true))
 			break;
-		r->on_wake(r);
+		if (r->on_wake(r) < 0 && !r->resp)
+			reply_missing(r);
 		end_route_tx(r);
 		if (r->resp)
 			break;
@@ -554,7 +574,7 @@ static void sse_free(void *cls)
 	free(s);
 }
 
-void http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
+int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
 		 void *state, void (*free_state)(void *state))
 {
 	struct sse_stream *s = calloc(1, sizeof *s);
@@ -562,7 +582,7 @@ void http_stream(struct http_req *r, const char *key, int (*pull)(void *state, s
 		if (free_state)
 			free_state(state);
 		http_reply_error(r, 503, "unavailable", "out of memory");
-		return;
+		return 0;
 	}
 	s->srv = r->srv;
 	s->conn = r->conn;
@@ -581,10 +601,11 @@ void http_stream(struct http_req *r, const char *key, int (*pull)(void *state, s
 	if (!resp) {
 		sse_free(s);
 		http_reply_error(r, 503, "unavailable", "out of memory");
-		return;
+		return 0;
 	}
 	set_response(r, 200, resp, "text/event-stream");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	return 0;
 }
 
 /* ---------- the pipeline ---------- */
@@ -732,7 +753,8 @@ static bool run_handler(struct http_req *r)
 		return true;
 	if (!begin_route_tx(r, false))
 		return true;
-	rt->handler(r);
+	if (rt->handler(r) < 0 && !r->resp)
+		reply_missing(r);
 	end_route_tx(r);
 	if (r->deferred && !r->resp) {
 		if (pool_submit(srv, r))

@@ -94,8 +94,8 @@ struct http_req {
 	uint64_t resp_len; /* body bytes of a file reply (http_reply_file) */
 	enum http_phase phase;
 
-	void (*deferred)(struct http_req *r); /* set by http_defer */
-	void (*on_wake)(struct http_req *r);  /* set by http_wait */
+	int (*deferred)(struct http_req *r); /* set by http_defer */
+	int (*on_wake)(struct http_req *r);  /* set by http_wait */
 	bool wait_again;		      /* on_wake asked to keep waiting */
 	uint64_t wait_deadline_ms;	      /* the whole wait's end */
 	struct wake_waiter waiter;
@@ -143,28 +143,28 @@ const char *http_cookie(struct http_req *r, const char *name);
 bool http_check_tags(struct http_req *r, json_t *tags);
 
 /* Replies; the body reference is stolen. */
-void http_reply_json(struct http_req *r, unsigned status, json_t *body);
-void http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+int http_reply_json(struct http_req *r, unsigned status, json_t *body);
+int http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Error with extra members merged into the "error" object (stolen). */
-void http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra,
+int http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra,
 			    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data,
+int http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data,
 		       size_t len);
 /* Takes ownership of data (malloc'd). */
-void http_reply_owned(struct http_req *r, unsigned status, const char *content_type, char *data, size_t len);
-void http_reply_empty(struct http_req *r, unsigned status);
+int http_reply_owned(struct http_req *r, unsigned status, const char *content_type, char *data, size_t len);
+int http_reply_empty(struct http_req *r, unsigned status);
 /* Serves a file (sendfile through MHD) with a strong ETag, If-None-Match
  * (304) and a single "Range: bytes=" range (206 / 416). Takes ownership of
  * fd. */
-void http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag);
+int http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag);
 /* Adds a header to the reply already set. */
-void http_reply_header(struct http_req *r, const char *name, const char *value);
+int http_reply_header(struct http_req *r, const char *name, const char *value);
 
 /* Runs fn on the work pool, off the network threads (for slow CPU work such
  * as argon2id). fn must reply. If the pool's queue is full the request gets
  * 503 at once. No transaction is open when fn runs. */
-void http_defer(struct http_req *r, void (*fn)(struct http_req *r));
+int http_defer(struct http_req *r, int (*fn)(struct http_req *r));
 
 /* Parks the request in the wake hub under key until timeout_ms from the
  * first call of this request. on_wake then runs on a network thread in a
@@ -174,7 +174,7 @@ void http_defer(struct http_req *r, void (*fn)(struct http_req *r));
  * WAKE_NONE) to check the store, so a handler just validates its input and
  * calls http_wait; nothing committed after the registration can be missed.
  * r->waiter.reason tells WAKE_EVENT, WAKE_TIMEOUT or WAKE_SHUTDOWN. */
-void http_wait(struct http_req *r, const char *key, unsigned timeout_ms, void (*on_wake)(struct http_req *r));
+int http_wait(struct http_req *r, const char *key, unsigned timeout_ms, int (*on_wake)(struct http_req *r));
 
 /* Server-Sent Events. pull() appends complete events ("event: x\ndata: ..
  * \n\n") to out for the stream's subscriber, reading the store inside a read
@@ -188,7 +188,7 @@ struct sse_out {
 int sse_append(struct sse_out *out, const char *event, const char *id, const char *data);
 /* Appends an event whose data is obj as compact JSON (obj is stolen). */
 int sse_append_json(struct sse_out *out, const char *event, json_t *obj);
-void http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
+int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
 		 void *state, void (*free_state)(void *state));
 
 /* Runs fn in its own write transaction (for deferred jobs and for audit

@@ -57,7 +57,7 @@ static int live_pull(void *state, struct db *db, struct sse_out *out)
 	return 0;
 }
 
-void live_handle_events(struct http_req *r)
+int live_handle_events(struct http_req *r)
 {
 	struct live_stream *s = calloc(1, sizeof *s);
 	if (!s)
@@ -79,4 +79,5 @@ void live_handle_events(struct http_req *r)
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "account:%s", r->auth.account_id);
 	http_stream(r, key, live_pull, s, free);
+	return 0;
 }

@@ -12,6 +12,6 @@
 
 struct http_req;
 
-void live_handle_events(struct http_req *r);
+int live_handle_events(struct http_req *r);
 
 #endif

@@ -19,7 +19,7 @@
 struct cidr ops_metrics_allow[OPS_MAX_METRICS_ALLOW];
 size_t ops_metrics_allow_count;
 
-void ops_handle_healthz(struct http_req *r)
+int ops_handle_healthz(struct http_req *r)
 {
 	struct db *db = store_db();
 	int rc = DB_ERROR;
@@ -27,10 +27,11 @@ void ops_handle_healthz(struct http_req *r)
 	db_done(st);
 	if (!st) {
 		http_reply_error(r, 503, "store_unavailable", "the database cannot be reached");
-		return;
+		return 0;
 	}
 	static const char ok[] = "{\"status\":\"ok\"}";
 	http_reply_static(r, 200, "application/json", ok, sizeof ok - 1);
+	return 0;
 }
 
 /* host and port of an http(s) URL or HOST:PORT listen address */
@@ -56,7 +57,7 @@ static void split_endpoint(const char *text, bool *tls, char *host, size_t hosts
 	snprintf(host, hostsz, "%.255s", hp);
 }
 
-void ops_handle_firewall(struct http_req *r)
+int ops_handle_firewall(struct http_req *r)
 {
 	const struct server_config *cfg = server_config(r->srv);
 	bool tls = cfg->tls_cert_pem != NULL, pub_tls = tls;
@@ -107,9 +108,10 @@ void ops_handle_firewall(struct http_req *r)
 				  "The kiosk page of each screen listens on 127.0.0.1 only.");
 	http_reply_json(r, 200, json_pack("{s:o, s:o, s:s}", "rules", rules, "notes", notes, "generated_from",
 					  cfg->public_url && *cfg->public_url ? "public_url" : "listen address"));
+	return 0;
 }
 
-void ops_handle_metrics(struct http_req *r)
+int ops_handle_metrics(struct http_req *r)
 {
 	bool allowed = false;
 	for (size_t i = 0; i < ops_metrics_allow_count; i++)
@@ -117,7 +119,7 @@ void ops_handle_metrics(struct http_req *r)
 			allowed = true;
 	if (!allowed) {
 		http_reply_error(r, 403, "forbidden", "metrics are not served to %s (see metrics_allow)", r->ip);
-		return;
+		return 0;
 	}
 	char *http = server_render_metrics(r->srv), *text = NULL;
 	if (!http || asprintf(&text,
@@ -131,8 +133,9 @@ void ops_handle_metrics(struct http_req *r)
 			      (unsigned long long)atomic_load(&content_object_responses_total)) < 0) {
 		free(http);
 		http_reply_error(r, 500, "internal", "out of memory");
-		return;
+		return 0;
 	}
 	free(http);
 	http_reply_owned(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+	return 0;
 }

@@ -13,10 +13,10 @@ struct http_req;
 extern struct cidr ops_metrics_allow[OPS_MAX_METRICS_ALLOW];
 extern size_t ops_metrics_allow_count;
 
-void ops_handle_healthz(struct http_req *r);
-void ops_handle_metrics(struct http_req *r);
+int ops_handle_healthz(struct http_req *r);
+int ops_handle_metrics(struct http_req *r);
 /* GET /api/v1/firewall: every host, port and protocol that screens and
  * browsers need, generated from the running configuration. */
-void ops_handle_firewall(struct http_req *r);
+int ops_handle_firewall(struct http_req *r);
 
 #endif

@@ -128,11 +128,11 @@ int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, 
 
 /* --- device side --- */
 
-void screens_handle_device_heartbeat(struct http_req *r)
+int screens_handle_device_heartbeat(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	char *state = json_dumps(body, JSON_COMPACT);
 	if (!state || strlen(state) > STATE_MAX) {
 		free(state);
@@ -171,6 +171,7 @@ void screens_handle_device_heartbeat(struct http_req *r)
 	db_done(mv);
 	http_reply_json(r, 200, json_pack("{s:I, s:I}", "server_time", (json_int_t)now_ms, "manifest_version",
 					  (json_int_t)manifest_version));
+	return 0;
 }
 
 static int screenshot_path(struct http_req *r, const char *screen_id, char *out, size_t outsz, bool make)
@@ -185,7 +186,7 @@ static int screenshot_path(struct http_req *r, const char *screen_id, char *out,
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
-void screens_handle_device_screenshot(struct http_req *r)
+int screens_handle_device_screenshot(struct http_req *r)
 {
 	static const unsigned char png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 	if (r->body_len < 8 || memcmp(r->body, png_magic, 8) != 0)
@@ -206,11 +207,12 @@ void screens_handle_device_screenshot(struct http_req *r)
 	db_exec(r->db, "UPDATE screens SET screenshot_at = ? WHERE id = ?", "is", (int64_t)time(NULL), r->auth.device_id);
 	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }
 
 /* --- console side --- */
 
-void screens_handle_list(struct http_req *r)
+int screens_handle_list(struct http_req *r)
 {
 	struct db_stmt *st = db_prepare(r->db, "SELECT " SCREEN_COLUMNS " FROM screens WHERE account_id = ? AND "
 					       "deleted_at IS NULL ORDER BY name");
@@ -223,6 +225,7 @@ void screens_handle_list(struct http_req *r)
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o, s:I}", "screens", list, "change_seq",
 					  (json_int_t)screens_change_seq(r->db, r->auth.account_id)));
+	return 0;
 }
 
 static bool load_screen(struct http_req *r, json_t **out)
@@ -238,11 +241,11 @@ static bool load_screen(struct http_req *r, json_t **out)
 	return true;
 }
 
-void screens_handle_get(struct http_req *r)
+int screens_handle_get(struct http_req *r)
 {
 	json_t *screen;
 	if (!load_screen(r, &screen))
-		return;
+		return 0;
 	struct db_stmt *st = db_prepare(r->db, "SELECT id, seq, type, status, created_at, COALESCE(acked_at,0), result, "
 					       "created_by, payload FROM instructions WHERE screen_id = ? ORDER BY seq DESC "
 					       "LIMIT 50");
@@ -261,13 +264,14 @@ void screens_handle_get(struct http_req *r)
 	}
 	json_object_set_new(screen, "instructions", history);
 	http_reply_json(r, 200, json_pack("{s:o}", "screen", screen));
+	return 0;
 }
 
-void screens_handle_update(struct http_req *r)
+int screens_handle_update(struct http_req *r)
 {
 	json_t *body = http_json_body(r), *screen;
 	if (!body || !load_screen(r, &screen))
-		return;
+		return 0;
 	json_decref(screen);
 	const char *key;
 	json_t *v;
@@ -281,7 +285,7 @@ void screens_handle_update(struct http_req *r)
 				return http_reply_error(r, 400, "invalid_field", "group must be a string of at most 128 bytes");
 		} else if (strcmp(key, "tags") == 0) {
 			if (!http_check_tags(r, v))
-				return;
+				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)", key);
 		}
@@ -299,13 +303,14 @@ void screens_handle_update(struct http_req *r)
 	screens_touch(r->db, r->auth.account_id, id);
 	audit_request(r, "screen.updated", id, "");
 	http_reply_json(r, 200, json_pack("{s:o}", "screen", screens_json(r->db, r->auth.account_id, id)));
+	return 0;
 }
 
-void screens_handle_delete(struct http_req *r)
+int screens_handle_delete(struct http_req *r)
 {
 	json_t *screen;
 	if (!load_screen(r, &screen))
-		return;
+		return 0;
 	const char *id = http_param(r, "id");
 	db_exec(r->db, "UPDATE screens SET deleted_at = ?, token_hash = NULL WHERE id = ?", "is", (int64_t)time(NULL), id);
 	db_exec(r->db, "DELETE FROM pairings WHERE screen_id = ?", "s", id);
@@ -319,13 +324,14 @@ void screens_handle_delete(struct http_req *r)
 	if (screenshot_path(r, id, path, sizeof path, false) == 0)
 		unlink(path);
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }
 
-void screens_handle_screenshot_get(struct http_req *r)
+int screens_handle_screenshot_get(struct http_req *r)
 {
 	json_t *screen;
 	if (!load_screen(r, &screen))
-		return;
+		return 0;
 	json_decref(screen);
 	char path[4096];
 	if (screenshot_path(r, http_param(r, "id"), path, sizeof path, false) != 0)
@@ -344,4 +350,5 @@ void screens_handle_screenshot_get(struct http_req *r)
 		return http_reply_error(r, 500, "internal", "cannot read the screenshot");
 	}
 	http_reply_owned(r, 200, "image/png", buf, (size_t)len);
+	return 0;
 }

@@ -105,14 +105,14 @@ int64_t screens_instruction_add(struct db *db, const char *screen_id, const char
 	return seq;
 }
 
-void screens_handle_instruction_create(struct http_req *r)
+int screens_handle_instruction_create(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *screen_id = http_param(r, "id");
 	if (!screens_require(r, screen_id))
-		return;
+		return 0;
 	json_t *jtype = json_object_get(body, "type"), *payload = json_object_get(body, "payload");
 	json_t *jttl = json_object_get(body, "ttl");
 	const struct instruction_type *type = NULL;
@@ -152,6 +152,7 @@ void screens_handle_instruction_create(struct http_req *r)
 	audit_request(r, "instruction.sent", screen_id, type->name);
 	http_reply_json(r, 201, json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type",
 					  type->name, "status", "pending", "expires_at", (json_int_t)(now + ttl)));
+	return 0;
 }
 
 /* GET .../instructions/{iid}[?wait=S]: with wait, answers when the screen
@@ -161,7 +162,7 @@ struct ack_wait {
 	char id[CODES_ID_LEN + 1];
 };
 
-static void instruction_reply(struct http_req *r)
+static int instruction_reply(struct http_req *r)
 {
 	struct ack_wait *w = r->scratch;
 	int rc;
@@ -183,9 +184,10 @@ static void instruction_reply(struct http_req *r)
 	json_t *j = instruction_json(st);
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "instruction", j));
+	return 0;
 }
 
-void screens_handle_instruction_get(struct http_req *r)
+int screens_handle_instruction_get(struct http_req *r)
 {
 	const char *iid = http_param(r, "iid"), *wait = http_query(r, "wait");
 	long secs = 0;
@@ -208,6 +210,7 @@ void screens_handle_instruction_get(struct http_req *r)
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "instruction:%s", iid);
 	http_wait(r, key, (unsigned)secs * 1000u, instruction_reply);
+	return 0;
 }
 
 /* --- the device side --- */
@@ -216,7 +219,7 @@ struct poll_state {
 	int64_t after;
 };
 
-static void poll_deliver(struct http_req *r)
+static int poll_deliver(struct http_req *r)
 {
 	struct poll_state *ps = r->scratch;
 	int64_t now = (int64_t)time(NULL);
@@ -259,9 +262,10 @@ static void poll_deliver(struct http_req *r)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	http_reply_json(r, 200, json_pack("{s:o, s:I}", "instructions", list, "server_time",
 					  (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	return 0;
 }
 
-void screens_handle_device_poll(struct http_req *r)
+int screens_handle_device_poll(struct http_req *r)
 {
 	const char *after = http_query(r, "after"), *wait = http_query(r, "wait");
 	char *end;
@@ -294,13 +298,14 @@ void screens_handle_device_poll(struct http_req *r)
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "screen:%s", r->auth.device_id);
 	http_wait(r, key, (unsigned)w * 1000u, poll_deliver);
+	return 0;
 }
 
-void screens_handle_device_ack(struct http_req *r)
+int screens_handle_device_ack(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *id = http_param(r, "id");
 	json_t *jstatus = json_object_get(body, "status"), *result = json_object_get(body, "result");
 	const char *status = json_string_value(jstatus);
@@ -339,4 +344,5 @@ void screens_handle_device_ack(struct http_req *r)
 		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	}
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	return 0;
 }

@@ -48,7 +48,7 @@ static bool printable(const char *s, size_t max)
 	return true;
 }
 
-static void verification_uri(struct http_req *r, char *out, size_t outsz, const char *code)
+static int verification_uri(struct http_req *r, char *out, size_t outsz, const char *code)
 {
 	const char *base = server_config(r->srv)->public_url;
 	char host[256] = "";
@@ -64,13 +64,14 @@ static void verification_uri(struct http_req *r, char *out, size_t outsz, const 
 		snprintf(out, outsz, "%s/#/pair?code=%.4s-%.4s", base, code, code + 4);
 	else
 		snprintf(out, outsz, "%s/#/pair", base);
+	return 0;
 }
 
-void screens_handle_device_pair(struct http_req *r)
+int screens_handle_device_pair(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	const char *hw = json_str(body, "hardware_id"), *pk = json_str(body, "public_key");
 	if (!hw || !printable(hw, 128))
 		return http_reply_error(r, 400, "invalid_field", "hardware_id must be a printable string of 1-128 bytes");
@@ -119,13 +120,14 @@ void screens_handle_device_pair(struct http_req *r)
 					  user_code, "verification_uri", uri, "verification_uri_complete", uri_complete,
 					  "expires_in", (int)screens_pairing_ttl_s, "interval", SCREENS_POLL_INTERVAL_S));
 	sodium_memzero(device_code, sizeof device_code);
+	return 0;
 }
 
-void screens_handle_device_token(struct http_req *r)
+int screens_handle_device_token(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	/* no request transaction: RFC 8628 answers 400 while it records the
 	 * poll (slow_down), so each write below commits on its own */
 	r->db = store_db();
@@ -182,6 +184,7 @@ void screens_handle_device_token(struct http_req *r)
 	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "access_token", token, "token_type", "Bearer", "device_id",
 					  screen_id));
 	sodium_memzero(token, sizeof token);
+	return 0;
 }
 
 /* Counts a wrong code; true when the caller is over the limit. */
@@ -199,11 +202,12 @@ static bool guess_limited(struct http_req *r, bool count_it)
 	return u >= GUESSES_PER_SUBJECT || ip >= GUESSES_PER_SUBJECT;
 }
 
-static void reply_guess_limited(struct http_req *r)
+static int reply_guess_limited(struct http_req *r)
 {
 	audit_request_detached(r, "pairing.guess_limited", r->ip, "too many wrong pairing codes");
 	http_reply_error(r, 429, "too_many_attempts", "too many wrong pairing codes; wait 10 minutes");
 	http_reply_header(r, "Retry-After", "600");
+	return 0;
 }
 
 /* Finds a live, unconfirmed pairing by the typed code; replies otherwise.
@@ -233,7 +237,7 @@ static struct db_stmt *find_pairing(struct http_req *r, const char *typed, char 
 
 /* These two routes run without a request transaction: a wrong code must be
  * counted (and audited) even though the request fails. */
-void screens_handle_pairing_preview(struct http_req *r)
+int screens_handle_pairing_preview(struct http_req *r)
 {
 	r->db = store_db();
 	if (!r->db)
@@ -241,7 +245,7 @@ void screens_handle_pairing_preview(struct http_req *r)
 	char code[CODES_USER_CODE_LEN + 1];
 	struct db_stmt *st = find_pairing(r, http_param(r, "code"), code);
 	if (!st)
-		return;
+		return 0;
 	json_error_t jerr;
 	json_t *info = json_loads(db_col_text(st, 2), 0, &jerr);
 	json_t *out = json_pack("{s:s, s:s, s:o, s:s, s:I}", "user_code", code, "hardware_id", db_col_text(st, 0), "info",
@@ -249,13 +253,14 @@ void screens_handle_pairing_preview(struct http_req *r)
 				(json_int_t)db_col_int(st, 5));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "pairing", out));
+	return 0;
 }
 
-void screens_handle_pairing_confirm(struct http_req *r)
+int screens_handle_pairing_confirm(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
 	if (!body)
-		return;
+		return 0;
 	r->db = store_db();
 	if (!r->db)
 		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
@@ -267,7 +272,7 @@ void screens_handle_pairing_confirm(struct http_req *r)
 	char code[CODES_USER_CODE_LEN + 1];
 	struct db_stmt *st = find_pairing(r, typed, code);
 	if (!st)
-		return;
+		return 0;
 	char hw[160], pk[64], info[1024], hash[CODES_HASH_HEX_LEN], ip[64];
 	snprintf(hw, sizeof hw, "%s", db_col_text(st, 0));
 	snprintf(pk, sizeof pk, "%s", db_col_text(st, 1));
@@ -299,4 +304,5 @@ void screens_handle_pairing_confirm(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the screen could not be saved");
 	}
 	http_reply_json(r, 201, json_pack("{s:o}", "screen", screen));
+	return 0;
 }

@@ -36,10 +36,10 @@ int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, 
 int64_t screens_change_seq(struct db *db, const char *account_id);
 
 /* pairing.c */
-void screens_handle_device_pair(struct http_req *r);
-void screens_handle_device_token(struct http_req *r);
-void screens_handle_pairing_preview(struct http_req *r);
-void screens_handle_pairing_confirm(struct http_req *r);
+int screens_handle_device_pair(struct http_req *r);
+int screens_handle_device_token(struct http_req *r);
+int screens_handle_pairing_preview(struct http_req *r);
+int screens_handle_pairing_confirm(struct http_req *r);
 
 /* instructions.c */
 /* True when id is a live screen of the caller's account; else replies 404. */
@@ -48,18 +48,18 @@ bool screens_require(struct http_req *r, const char *id);
  * Returns its sequence number (id in id_out), or -1. */
 int64_t screens_instruction_add(struct db *db, const char *screen_id, const char *type, const char *payload,
 				int64_t ttl_s, const char *by, char id_out[17]);
-void screens_handle_instruction_create(struct http_req *r);
-void screens_handle_instruction_get(struct http_req *r);
-void screens_handle_device_poll(struct http_req *r);
-void screens_handle_device_ack(struct http_req *r);
+int screens_handle_instruction_create(struct http_req *r);
+int screens_handle_instruction_get(struct http_req *r);
+int screens_handle_device_poll(struct http_req *r);
+int screens_handle_device_ack(struct http_req *r);
 
 /* device.c */
-void screens_handle_device_heartbeat(struct http_req *r);
-void screens_handle_device_screenshot(struct http_req *r);
-void screens_handle_list(struct http_req *r);
-void screens_handle_get(struct http_req *r);
-void screens_handle_update(struct http_req *r);
-void screens_handle_delete(struct http_req *r);
-void screens_handle_screenshot_get(struct http_req *r);
+int screens_handle_device_heartbeat(struct http_req *r);
+int screens_handle_device_screenshot(struct http_req *r);
+int screens_handle_list(struct http_req *r);
+int screens_handle_get(struct http_req *r);
+int screens_handle_update(struct http_req *r);
+int screens_handle_delete(struct http_req *r);
+int screens_handle_screenshot_get(struct http_req *r);
 
 #endif
