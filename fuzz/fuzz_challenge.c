@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char nonce[32] = "";
 	int64_t expires = 0;
 	enum challenge_verdict v =
-		auth_challenge_verify(login, challenge, solution, min_difficulty, NOW, nonce, &expires);
+	    auth_challenge_verify(login, challenge, solution, min_difficulty, NOW, nonce, &expires);
 	if (v > CHALLENGE_WRONG)
 		abort();
 	if (v == CHALLENGE_OK) {

@@ -19,19 +19,14 @@
  *         instructions, long-poll GET /api/v1/device/instructions?after=SEQ
  *         &wait=30 (until the first save, wait=1..30 at random, so that the
  *         fleet's long-polls end at times spread over 30 s as in a real
- *         fleet); on a manifest_changed newer than what it holds, start over. Once every device is synced and waiting, it saves the channel
- *         SAVES times (PUT /api/v1/channels/CHANNEL, from this process, with
- *         the user token), each save replacing the channel's medium by the
- *         next object of OBJECTS (one SHA-256 per line; line 0 is what the
- *         channel holds at the start). For each save it times, on
- *         CLOCK_MONOTONIC in this process, from the write of the PUT (T0):
- *           notice    the device has read the poll answer carrying the
- *                     manifest_changed of the new version
- *           manifest  the device has read the whole new manifest (200)
- *           ready     the device also has every new object (it could switch)
- *           put       the saver has the PUT's answer
- *         and counts the bytes on the devices' sockets, by request kind.
- *         One JSON line per save on stdout, then {"event":"done"}.
+ *         fleet); on a manifest_changed newer than what it holds, start over. Once every device is synced and waiting,
+ * it saves the channel SAVES times (PUT /api/v1/channels/CHANNEL, from this process, with the user token), each save
+ * replacing the channel's medium by the next object of OBJECTS (one SHA-256 per line; line 0 is what the channel holds
+ * at the start). For each save it times, on CLOCK_MONOTONIC in this process, from the write of the PUT (T0): notice the
+ * device has read the poll answer carrying the manifest_changed of the new version manifest  the device has read the
+ * whole new manifest (200) ready     the device also has every new object (it could switch) put       the saver has the
+ * PUT's answer and counts the bytes on the devices' sockets, by request kind. One JSON line per save on stdout, then
+ * {"event":"done"}.
  *
  * Usage:
  *   bench_content_fleet pair --server HOST:PORT --token vt_... --count N --out FILE
@@ -63,23 +58,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_S 1000000000ull
-#define KEEP_MAX (1u << 20) /* a kept answer (JSON) larger than this is an error */
-#define OUT_MAX (64u * 1024u)
-#define READ_CHUNK (64u * 1024u)
-#define TOKEN_MAX 96
-#define ID_MAX 32
-#define SHA_LEN 64
-#define MAX_OBJS 32 /* objects per manifest that a device keeps track of */
-#define MAX_ACKS 64 /* the server sends at most 50 instructions per answer */
-#define MAX_SAVES 1000
-#define RETRY_NS (1ull * NS_PER_S)
+#define NS_PER_MS       1000000ull
+#define NS_PER_S        1000000000ull
+#define KEEP_MAX        (1u << 20) /* a kept answer (JSON) larger than this is an error */
+#define OUT_MAX         (64u * 1024u)
+#define READ_CHUNK      (64u * 1024u)
+#define TOKEN_MAX       96
+#define ID_MAX          32
+#define SHA_LEN         64
+#define MAX_OBJS        32 /* objects per manifest that a device keeps track of */
+#define MAX_ACKS        64 /* the server sends at most 50 instructions per answer */
+#define MAX_SAVES       1000
+#define RETRY_NS        (1ull * NS_PER_S)
 #define PAIR_TIMEOUT_NS (30ull * NS_PER_S)
 
 enum kind { K_NONE, K_PAIR, K_CONFIRM, K_TOKEN, K_ASSIGN, K_MANIFEST, K_OBJECT, K_POLL, K_ACK, K_PUT, K_KINDS };
-static const char *const kind_names[K_KINDS] = {"none",	    "pair",   "confirm", "token", "assign",
-						"manifest", "object", "poll",	 "ack",	  "put"};
+static const char *const kind_names[K_KINDS] = {"none",     "pair",   "confirm", "token", "assign",
+                                                "manifest", "object", "poll",    "ack",   "put"};
 
 /* ---------- small helpers ---------- */
 
@@ -237,12 +232,7 @@ static struct {
 	const char *user_token, *tokens_path, *out_path, *objects_path, *channel;
 	unsigned count, first, concurrency, net, per_ip, wait_s, saves, settle_ms, timeout_s, connect_batch;
 	long server_pid;
-} opt = {.concurrency = 32,
-	 .wait_s = 30,
-	 .saves = 5,
-	 .settle_ms = 1000,
-	 .timeout_s = 60,
-	 .connect_batch = 128};
+} opt = {.concurrency = 32, .wait_s = 30, .saves = 5, .settle_ms = 1000, .timeout_s = 60, .connect_batch = 128};
 
 struct conn {
 	int fd;
@@ -264,7 +254,7 @@ struct device {
 	struct conn c;
 	char id[ID_MAX], token[TOKEN_MAX];
 	/* player state */
-	int64_t after;	 /* highest instruction seq seen */
+	int64_t after;   /* highest instruction seq seen */
 	int64_t version; /* manifest version held (from its ETag) */
 	char etag[80];
 	char have[MAX_OBJS][SHA_LEN + 1];
@@ -291,7 +281,7 @@ static unsigned n_objects;
 static struct {
 	uint64_t bytes_in[K_KINDS], bytes_out[K_KINDS], answers[K_KINDS], status[K_KINDS][600];
 	uint64_t manifest_200, manifest_304, object_200, connects, connect_errors, conn_errors, closed_by_server,
-		bad_answers, stale_notices;
+	    bad_answers, stale_notices;
 	unsigned connecting, paired, pair_failed, pair_next, pair_inflight, synced;
 } st;
 
@@ -386,7 +376,7 @@ static void conn_flush(struct conn *c)
 
 /* One request; extra: more header lines ("Name: value\r\n") or NULL; body JSON or NULL. */
 static void conn_request(struct conn *c, enum kind kind, const char *method, const char *path, const char *bearer,
-			 const char *extra, const char *body)
+                         const char *extra, const char *body)
 {
 	size_t blen = body ? strlen(body) : 0;
 	c->out.len = c->out_off = 0;
@@ -395,11 +385,11 @@ static void conn_request(struct conn *c, enum kind kind, const char *method, con
 		exit(1);
 	}
 	int n = snprintf(c->out.data, c->out.cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s", method, path, opt.host,
-			 bearer ? "Authorization: Bearer " : "", bearer ? bearer : "", bearer ? "\r\n" : "",
-			 extra ? extra : "");
+	                 bearer ? "Authorization: Bearer " : "", bearer ? bearer : "", bearer ? "\r\n" : "",
+	                 extra ? extra : "");
 	if (body)
 		n += snprintf(c->out.data + n, c->out.cap - (size_t)n,
-			      "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+		              "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
 	n += snprintf(c->out.data + n, c->out.cap - (size_t)n, "\r\n");
 	if (body) {
 		memcpy(c->out.data + n, body, blen);
@@ -512,7 +502,7 @@ static void dev_next(struct device *d)
 		if (d->etag[0])
 			snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", d->etag);
 		conn_request(&d->c, K_MANIFEST, "GET", "/api/v1/device/manifest", d->token, d->etag[0] ? inm : NULL,
-			     NULL);
+		             NULL);
 		return;
 	}
 	if (d->want_next < d->n_want) {
@@ -632,7 +622,8 @@ static void dev_poll_answer(struct device *d, const struct answer *a, uint64_t t
 					size_t len = (size_t)(p + 1 - obj);
 					char id[ID_MAX], type[48];
 					int64_t seq = 0, version = 0;
-					if (json_str(obj, len, "id", id, sizeof id) && json_int(obj, len, "seq", &seq) &&
+					if (json_str(obj, len, "id", id, sizeof id) &&
+					    json_int(obj, len, "seq", &seq) &&
 					    json_str(obj, len, "type", type, sizeof type)) {
 						if (seq > d->after)
 							d->after = seq;
@@ -715,7 +706,8 @@ static void b64(const uint8_t *in, size_t n, char *out)
 	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
 	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+		uint32_t v =
+		    (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
 		out[o++] = tbl[v >> 18 & 63];
 		out[o++] = tbl[v >> 12 & 63];
 		out[o++] = i + 1 < n ? tbl[v >> 6 & 63] : '=';
@@ -753,8 +745,8 @@ static void pair_step(struct device *d)
 		}
 		char k64[64];
 		b64(key, sizeof key, k64);
-		snprintf(body, sizeof body, "{\"hardware_id\":\"content-%u\",\"public_key\":\"%s\",\"model\":\"bench\"}",
-			 idx, k64);
+		snprintf(body, sizeof body,
+		         "{\"hardware_id\":\"content-%u\",\"public_key\":\"%s\",\"model\":\"bench\"}", idx, k64);
 		conn_request(&d->c, K_PAIR, "POST", "/api/v1/device/pair", NULL, NULL, body);
 		break;
 	}
@@ -780,13 +772,13 @@ static void pair_answer(struct device *d, const struct answer *a)
 {
 	enum kind kind = d->c.kind;
 	bool ok = (kind == K_PAIR && a->status == 200 &&
-		   json_str(a->body, a->body_len, "device_code", d->device_code, sizeof d->device_code) &&
-		   json_str(a->body, a->body_len, "user_code", d->user_code, sizeof d->user_code)) ||
-		  (kind == K_CONFIRM && a->status == 201) ||
-		  (kind == K_TOKEN && a->status == 200 &&
-		   json_str(a->body, a->body_len, "access_token", d->token, sizeof d->token) &&
-		   json_str(a->body, a->body_len, "device_id", d->id, sizeof d->id)) ||
-		  (kind == K_ASSIGN && a->status == 200);
+	           json_str(a->body, a->body_len, "device_code", d->device_code, sizeof d->device_code) &&
+	           json_str(a->body, a->body_len, "user_code", d->user_code, sizeof d->user_code)) ||
+	          (kind == K_CONFIRM && a->status == 201) ||
+	          (kind == K_TOKEN && a->status == 200 &&
+	           json_str(a->body, a->body_len, "access_token", d->token, sizeof d->token) &&
+	           json_str(a->body, a->body_len, "device_id", d->id, sizeof d->id)) ||
+	          (kind == K_ASSIGN && a->status == 200);
 	if (!ok) {
 		if (st.pair_failed < 20)
 			logf_("device %u: %s answered %d: %.*s", opt.first + (unsigned)(d - devs), kind_names[kind],
@@ -840,10 +832,10 @@ static void save_start(unsigned k)
 	/* one zone: the new medium, then a text that names the save */
 	char body[1024], path[128];
 	snprintf(body, sizeof body,
-		 "{\"name\":\"bench-content\",\"width\":1920,\"height\":1080,\"zones\":[{\"name\":\"main\",\"x\":0,"
-		 "\"y\":0,\"w\":1920,\"h\":1080,\"items\":[{\"media\":\"%s\",\"duration\":10},{\"text\":\"save %u\","
-		 "\"duration\":5}]}]}",
-		 objects[1 + k], k + 1);
+	         "{\"name\":\"bench-content\",\"width\":1920,\"height\":1080,\"zones\":[{\"name\":\"main\",\"x\":0,"
+	         "\"y\":0,\"w\":1920,\"h\":1080,\"items\":[{\"media\":\"%s\",\"duration\":10},{\"text\":\"save %u\","
+	         "\"duration\":5}]}]}",
+	         objects[1 + k], k + 1);
 	snprintf(path, sizeof path, "/api/v1/channels/%s", opt.channel);
 	sv.t0 = now_ns();
 	conn_request(&saver, K_PUT, "PUT", path, opt.user_token, NULL, body);
@@ -853,7 +845,7 @@ static void save_start(unsigned k)
 static void save_finish(uint64_t t)
 {
 	uint64_t *notice = calloc(n_devs + 1, sizeof *notice), *manifest = calloc(n_devs + 1, sizeof *manifest),
-		 *ready = calloc(n_devs + 1, sizeof *ready);
+	         *ready = calloc(n_devs + 1, sizeof *ready);
 	size_t nn = 0, nm = 0, nr = 0;
 	for (unsigned i = 0; i < n_devs; i++) {
 		const struct device *d = &devs[i];
@@ -1075,7 +1067,7 @@ static unsigned load_lines(const char *path, unsigned want, bool tokens)
 	char line[256];
 	while (n < want && fgets(line, sizeof line, f)) {
 		if (tokens ? sscanf(line, "%31s %95s", devs[n].id, devs[n].token) == 2
-			   : (sscanf(line, "%64s", objects[n]) == 1 && strlen(objects[n]) == SHA_LEN))
+		           : (sscanf(line, "%64s", objects[n]) == 1 && strlen(objects[n]) == SHA_LEN))
 			n++;
 	}
 	fclose(f);
@@ -1084,13 +1076,14 @@ static unsigned load_lines(const char *path, unsigned want, bool tokens)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: bench_content_fleet pair --server HOST:PORT --token vt_... --count N --out FILE\n"
-		"                                [--channel ID] [--first K] [--concurrency 32] [--net 6] [--per-ip 25]\n"
-		"       bench_content_fleet sync --server HOST:PORT --token vt_... --tokens FILE --count N\n"
-		"                                --channel ID --objects FILE [--saves 5] [--net 7] [--per-ip 100]\n"
-		"                                [--wait 30] [--settle-ms 1000] [--timeout 60] [--server-pid PID]\n"
-		"                                [--seed S]\n");
+	fprintf(
+	    stderr,
+	    "usage: bench_content_fleet pair --server HOST:PORT --token vt_... --count N --out FILE\n"
+	    "                                [--channel ID] [--first K] [--concurrency 32] [--net 6] [--per-ip 25]\n"
+	    "       bench_content_fleet sync --server HOST:PORT --token vt_... --tokens FILE --count N\n"
+	    "                                --channel ID --objects FILE [--saves 5] [--net 7] [--per-ip 100]\n"
+	    "                                [--wait 30] [--settle-ms 1000] [--timeout 60] [--server-pid PID]\n"
+	    "                                [--seed S]\n");
 	exit(2);
 }
 
@@ -1178,8 +1171,8 @@ int main(int argc, char **argv)
 	if (!server || !opt.user_token || opt.count == 0 || opt.concurrency == 0 || opt.wait_s < 2 || opt.wait_s > 30)
 		usage();
 	if (opt.pair_mode ? !opt.out_path
-			  : (!opt.tokens_path || !opt.objects_path || !opt.channel || opt.saves == 0 ||
-			     opt.saves > MAX_SAVES - 1))
+	                  : (!opt.tokens_path || !opt.objects_path || !opt.channel || opt.saves == 0 ||
+	                     opt.saves > MAX_SAVES - 1))
 		usage();
 	{
 		char host[64];
@@ -1241,15 +1234,16 @@ int main(int argc, char **argv)
 				for (unsigned i = 0; i < st.pair_next; i++) {
 					struct conn *c = &devs[i].c;
 					if (c->fd >= 0 && c->busy && t - c->sent_ns > PAIR_TIMEOUT_NS) {
-						logf_("device %u: no answer to %s in 30 s", opt.first + i, kind_names[c->kind]);
+						logf_("device %u: no answer to %s in 30 s", opt.first + i,
+						      kind_names[c->kind]);
 						pair_finish(&devs[i], false);
 					}
 				}
 			}
 		}
 		fclose(pair_out);
-		printf("{\"event\":\"paired\",\"paired\":%u,\"failed\":%u,\"seconds\":%.1f}\n", st.paired, st.pair_failed,
-		       (double)(now_ns() - t_start) / (double)NS_PER_S);
+		printf("{\"event\":\"paired\",\"paired\":%u,\"failed\":%u,\"seconds\":%.1f}\n", st.paired,
+		       st.pair_failed, (double)(now_ns() - t_start) / (double)NS_PER_S);
 		return st.pair_failed ? 1 : 0;
 	}
 
@@ -1288,8 +1282,8 @@ int main(int argc, char **argv)
 			printf("{\"event\":\"synced\",\"devices\":%u,\"seconds\":%.3f,\"bytes_in\":%" PRIu64
 			       ",\"manifest_200\":%" PRIu64 ",\"object_200\":%" PRIu64 ",\"connect_errors\":%" PRIu64
 			       ",\"server_cpu_s\":%.3f}\n",
-			       n_devs, (double)(t - t_start) / (double)NS_PER_S, sync_in, st.manifest_200, st.object_200,
-			       st.connect_errors, proc_cpu_s(opt.server_pid) - srv_cpu_start);
+			       n_devs, (double)(t - t_start) / (double)NS_PER_S, sync_in, st.manifest_200,
+			       st.object_200, st.connect_errors, proc_cpu_s(opt.server_pid) - srv_cpu_start);
 			fflush(stdout);
 		}
 		if (sv.active) {
@@ -1297,8 +1291,8 @@ int main(int argc, char **argv)
 			bool late = t - sv.t0 > (uint64_t)opt.timeout_s * NS_PER_S;
 			if (all || late) {
 				if (late) {
-					logf_("save %u: %u of %u devices ready after %u s", sv.index + 1, sv.n_ready, n_devs,
-					      opt.timeout_s);
+					logf_("save %u: %u of %u devices ready after %u s", sv.index + 1, sv.n_ready,
+					      n_devs, opt.timeout_s);
 					rc = 1;
 				}
 				put_ms_all[saves_done] = sv.t_put ? sv.t_put - sv.t0 : 0;
@@ -1329,8 +1323,8 @@ int main(int argc, char **argv)
 	printf("{\"event\":\"done\",\"saves\":%u,\"seconds\":%.3f,\"connects\":%" PRIu64 ",\"connect_errors\":%" PRIu64
 	       ",\"conn_errors\":%" PRIu64 ",\"closed_by_server\":%" PRIu64 ",\"bad_answers\":%" PRIu64
 	       ",\"stale_notices\":%" PRIu64 ",\"statuses\":{",
-	       saves_done, (double)(now_ns() - t_start) / (double)NS_PER_S, st.connects, st.connect_errors, st.conn_errors,
-	       st.closed_by_server, st.bad_answers, st.stale_notices);
+	       saves_done, (double)(now_ns() - t_start) / (double)NS_PER_S, st.connects, st.connect_errors,
+	       st.conn_errors, st.closed_by_server, st.bad_answers, st.stale_notices);
 	bool first = true;
 	for (int k = 1; k < K_KINDS; k++)
 		for (int s = 0; s < 600; s++)

@@ -147,11 +147,12 @@ void print_latency_json(FILE *f, const char *name, uint64_t *ns, size_t n)
 	for (size_t i = 0; i < n; i++)
 		sum += (double)ns[i];
 	double ms = (double)NS_PER_MS;
-	fprintf(f, "\"%s\":{\"n\":%zu,\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-		   "\"mean_ms\":%.3f}",
-		name, n, n ? (double)ns[0] / ms : 0.0, (double)percentile(ns, n, 0.50) / ms,
-		(double)percentile(ns, n, 0.90) / ms, (double)percentile(ns, n, 0.99) / ms,
-		n ? (double)ns[n - 1] / ms : 0.0, n ? sum / (double)n / ms : 0.0);
+	fprintf(f,
+	        "\"%s\":{\"n\":%zu,\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+	        "\"mean_ms\":%.3f}",
+	        name, n, n ? (double)ns[0] / ms : 0.0, (double)percentile(ns, n, 0.50) / ms,
+	        (double)percentile(ns, n, 0.90) / ms, (double)percentile(ns, n, 0.99) / ms,
+	        n ? (double)ns[n - 1] / ms : 0.0, n ? sum / (double)n / ms : 0.0);
 }
 
 const char *stdin_line(bool *eof)
@@ -185,7 +186,10 @@ const char *stdin_line(bool *eof)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-void rand_seed(uint64_t seed) { rng_state = seed ? seed : 0x9e3779b97f4a7c15ull; }
+void rand_seed(uint64_t seed)
+{
+	rng_state = seed ? seed : 0x9e3779b97f4a7c15ull;
+}
 
 uint64_t rand64(void)
 {

@@ -18,7 +18,7 @@
 #include <stdio.h>
 
 #define NS_PER_MS 1000000ull
-#define NS_PER_S 1000000000ull
+#define NS_PER_S  1000000000ull
 
 uint64_t now_ns(void);
 

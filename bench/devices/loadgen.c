@@ -46,24 +46,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define IN_MAX (256u * 1024u) /* an answer larger than this is an error */
-#define OUT_MAX 4096u
-#define MAX_ACKS 64	       /* the server sends at most 50 instructions per answer */
-#define TOKEN_MAX 96
-#define ID_MAX 32
+#define IN_MAX             (256u * 1024u) /* an answer larger than this is an error */
+#define OUT_MAX            4096u
+#define MAX_ACKS           64 /* the server sends at most 50 instructions per answer */
+#define TOKEN_MAX          96
+#define ID_MAX             32
 #define MEASURE_TIMEOUT_NS (40ull * NS_PER_S)
-#define PAIR_TIMEOUT_NS (30ull * NS_PER_S)
-#define RETRY_NS (1ull * NS_PER_S)
-#define OVERSHOOT_MAX (1u << 20)
+#define PAIR_TIMEOUT_NS    (30ull * NS_PER_S)
+#define RETRY_NS           (1ull * NS_PER_S)
+#define OVERSHOOT_MAX      (1u << 20)
 
 enum req_kind { REQ_NONE, REQ_PAIR, REQ_CONFIRM, REQ_TOKEN, REQ_POLL, REQ_ACK, REQ_SEND, REQ_KINDS };
 static const char *const kind_names[REQ_KINDS] = {"none", "pair", "confirm", "token", "poll", "ack", "send"};
@@ -269,19 +269,20 @@ static void conn_flush(struct conn *c)
 }
 
 /* Writes one request; the body (may be NULL) is JSON. */
-static void conn_request(struct conn *c, enum req_kind kind, const char *method, const char *path,
-			 const char *bearer, const char *body)
+static void conn_request(struct conn *c, enum req_kind kind, const char *method, const char *path, const char *bearer,
+                         const char *body)
 {
 	char head[1024];
 	size_t blen = body ? strlen(body) : 0;
 	int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s", method, path, opt.host,
-			 bearer ? "Authorization: Bearer " : "", bearer ? bearer : "", bearer ? "\r\n" : "");
+	                 bearer ? "Authorization: Bearer " : "", bearer ? bearer : "", bearer ? "\r\n" : "");
 	if (body)
 		n += snprintf(head + n, sizeof head - (size_t)n,
-			      "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+		              "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
 	n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
 	c->out.len = c->out_off = 0;
-	if (buf_append(&c->out, head, (size_t)n, OUT_MAX) != 0 || (body && buf_append(&c->out, body, blen, OUT_MAX) != 0)) {
+	if (buf_append(&c->out, head, (size_t)n, OUT_MAX) != 0 ||
+	    (body && buf_append(&c->out, body, blen, OUT_MAX) != 0)) {
 		logf_("request too large");
 		exit(1);
 	}
@@ -422,7 +423,8 @@ static void b64(const uint8_t *in, size_t n, char *out)
 	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
 	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+		uint32_t v =
+		    (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
 		out[o++] = tbl[v >> 18 & 63];
 		out[o++] = tbl[v >> 12 & 63];
 		out[o++] = i + 1 < n ? tbl[v >> 6 & 63] : '=';
@@ -444,8 +446,8 @@ static void pair_step(struct device *d)
 		}
 		char k64[64];
 		b64(key, sizeof key, k64);
-		snprintf(body, sizeof body, "{\"hardware_id\":\"sim-%u\",\"public_key\":\"%s\",\"model\":\"bench\"}", idx,
-			 k64);
+		snprintf(body, sizeof body, "{\"hardware_id\":\"sim-%u\",\"public_key\":\"%s\",\"model\":\"bench\"}",
+		         idx, k64);
 		conn_request(&d->c, REQ_PAIR, "POST", "/api/v1/device/pair", NULL, body);
 		break;
 	}
@@ -485,12 +487,12 @@ static void pair_answer(struct device *d, const struct answer *a)
 	st.status[kind][a->status]++;
 	d->c.busy = false;
 	bool ok = (kind == REQ_PAIR && a->status == 200 &&
-		   json_string_field(a->body, a->body_len, "device_code", d->device_code, sizeof d->device_code) &&
-		   json_string_field(a->body, a->body_len, "user_code", d->user_code, sizeof d->user_code)) ||
-		  (kind == REQ_CONFIRM && a->status == 201) ||
-		  (kind == REQ_TOKEN && a->status == 200 &&
-		   json_string_field(a->body, a->body_len, "access_token", d->token, sizeof d->token) &&
-		   json_string_field(a->body, a->body_len, "device_id", d->id, sizeof d->id));
+	           json_string_field(a->body, a->body_len, "device_code", d->device_code, sizeof d->device_code) &&
+	           json_string_field(a->body, a->body_len, "user_code", d->user_code, sizeof d->user_code)) ||
+	          (kind == REQ_CONFIRM && a->status == 201) ||
+	          (kind == REQ_TOKEN && a->status == 200 &&
+	           json_string_field(a->body, a->body_len, "access_token", d->token, sizeof d->token) &&
+	           json_string_field(a->body, a->body_len, "device_id", d->id, sizeof d->id));
 	if (!ok) {
 		if (st.pair_failed < 20)
 			logf_("device %u: %s answered %d: %.*s", opt.first + (unsigned)(d - devs), kind_names[kind],
@@ -601,7 +603,8 @@ static void sender_answer(const struct answer *a, uint64_t t)
 	if (a->status != 201) {
 		m.send_failed++;
 		if (m.send_failed <= 5)
-			logf_("send answered %d: %.*s", a->status, (int)(a->body_len > 200 ? 200 : a->body_len), a->body);
+			logf_("send answered %d: %.*s", a->status, (int)(a->body_len > 200 ? 200 : a->body_len),
+			      a->body);
 		m.have_recv = false;
 		measure_one_done(t);
 		return;
@@ -737,8 +740,8 @@ static void conn_readable(struct conn *c, uint64_t t)
 		if (r < 0 || !c->busy) {
 			st.bad_answers++;
 			if (st.bad_answers <= 5)
-				logf_("unexpected bytes from the server: %.*s", (int)(c->in.len > 200 ? 200 : c->in.len),
-				      c->in.data);
+				logf_("unexpected bytes from the server: %.*s",
+				      (int)(c->in.len > 200 ? 200 : c->in.len), c->in.data);
 			conn_failed(c, false);
 			return;
 		}
@@ -849,11 +852,12 @@ static void hold_tick(uint64_t now)
 			else
 				device_poll(d, opt.wait_s);
 		} else if (c->fd >= 0 && c->busy && c->kind == REQ_POLL &&
-			   now - c->sent_ns > ((uint64_t)c->wait_s + 15) * NS_PER_S) {
+		           now - c->sent_ns > ((uint64_t)c->wait_s + 15) * NS_PER_S) {
 			/* the server kept this long-poll 15 s past its wait */
 			st.overdue++;
 			if (st.overdue <= 5)
-				logf_("device %u: long-poll still unanswered %u s after its wait of %u s", i, 15, c->wait_s);
+				logf_("device %u: long-poll still unanswered %u s after its wait of %u s", i, 15,
+				      c->wait_s);
 			st.reconnects++;
 			device_retry_later(d, true);
 		}
@@ -900,11 +904,11 @@ static unsigned load_tokens(const char *path, unsigned want)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_devices pair --server HOST:PORT --token vt_... --count N --out FILE\n"
-		"                          [--first K] [--concurrency 64] [--net 3] [--per-ip 25] [--seed S]\n"
-		"       bench_devices hold --server HOST:PORT --tokens FILE --count N [--token vt_...]\n"
-		"                          [--wait 30] [--spread] [--net 4] [--per-ip 1000] [--connect-batch 256]\n"
-		"                          [--seed S]\n");
+	        "usage: bench_devices pair --server HOST:PORT --token vt_... --count N --out FILE\n"
+	        "                          [--first K] [--concurrency 64] [--net 3] [--per-ip 25] [--seed S]\n"
+	        "       bench_devices hold --server HOST:PORT --tokens FILE --count N [--token vt_...]\n"
+	        "                          [--wait 30] [--spread] [--net 4] [--per-ip 1000] [--connect-batch 256]\n"
+	        "                          [--seed S]\n");
 	exit(2);
 }
 
@@ -1042,8 +1046,8 @@ int main(int argc, char **argv)
 	}
 	if (opt.pair_mode) {
 		fclose(pair_out);
-		printf("{\"event\":\"paired\",\"paired\":%u,\"failed\":%u,\"seconds\":%.1f}\n", st.paired, st.pair_failed,
-		       (double)(now_ns() - t_start) / NS_PER_S);
+		printf("{\"event\":\"paired\",\"paired\":%u,\"failed\":%u,\"seconds\":%.1f}\n", st.paired,
+		       st.pair_failed, (double)(now_ns() - t_start) / NS_PER_S);
 		return st.pair_failed ? 1 : 0;
 	}
 	print_status();

@@ -35,10 +35,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define IN_MAX (64u * 1024u)
-#define OUT_MAX 4096u
+#define IN_MAX             (64u * 1024u)
+#define OUT_MAX            4096u
 #define MEASURE_TIMEOUT_NS (40ull * NS_PER_S)
-#define RETRY_NS (1ull * NS_PER_S)
+#define RETRY_NS           (1ull * NS_PER_S)
 
 enum state { S_CLOSED, S_CONNECTING, S_WAIT_CONNACK, S_WAIT_SUBACK, S_READY };
 
@@ -211,7 +211,7 @@ static void send_connect(struct client *c)
 	else
 		snprintf(id, sizeof id, "bench-sender-%d", (int)getpid());
 	size_t n = put_string(body, "MQTT");
-	body[n++] = 4;	  /* protocol level 3.1.1 */
+	body[n++] = 4;    /* protocol level 3.1.1 */
 	body[n++] = 0x02; /* clean session */
 	body[n++] = (uint8_t)(opt.keepalive >> 8);
 	body[n++] = (uint8_t)opt.keepalive;
@@ -523,8 +523,8 @@ static void print_status(void)
 	printf("{\"event\":\"status\",\"clients\":%u,\"connected\":%u,\"subscribed\":%u,\"seconds\":%.1f,"
 	       "\"connects\":%" PRIu64 ",\"connect_errors\":%" PRIu64 ",\"conn_errors\":%" PRIu64
 	       ",\"closed_by_broker\":%" PRIu64 ",\"reconnects\":%" PRIu64 ",\"pings\":%" PRIu64 ",\"pongs\":%" PRIu64
-	       ",\"late_pongs\":%" PRIu64 ",\"publishes\":%" PRIu64 ",\"pubacks_sent\":%" PRIu64 ",\"unexpected\":%" PRIu64
-	       ",\"bad_packets\":%" PRIu64 "}\n",
+	       ",\"late_pongs\":%" PRIu64 ",\"publishes\":%" PRIu64 ",\"pubacks_sent\":%" PRIu64
+	       ",\"unexpected\":%" PRIu64 ",\"bad_packets\":%" PRIu64 "}\n",
 	       opt.count, connected, st.ready, (double)(now_ns() - t_start) / NS_PER_S, st.connects, st.connect_errors,
 	       st.conn_errors, st.closed_by_broker, st.reconnects, st.pings, st.pongs, st.late_pongs, st.publishes,
 	       st.pubacks_sent, st.unexpected, st.bad_packets);
@@ -567,8 +567,8 @@ static void tick(uint64_t now)
 	}
 	if (!ready_printed && st.ready == opt.count) {
 		ready_printed = true;
-		printf("{\"event\":\"ready\",\"clients\":%u,\"seconds\":%.2f,\"connect_errors\":%" PRIu64 "}\n", opt.count,
-		       (double)(now - t_start) / NS_PER_S, st.connect_errors);
+		printf("{\"event\":\"ready\",\"clients\":%u,\"seconds\":%.2f,\"connect_errors\":%" PRIu64 "}\n",
+		       opt.count, (double)(now - t_start) / NS_PER_S, st.connect_errors);
 		fflush(stdout);
 	}
 }
@@ -576,7 +576,7 @@ static void tick(uint64_t now)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_mqtt_peer --broker HOST:PORT --count N [--keepalive 30] [--net 5]\n"
-			"                       [--per-ip 1000] [--connect-batch 256] [--seed S]\n");
+	                "                       [--per-ip 1000] [--connect-batch 256] [--seed S]\n");
 	exit(2);
 }
 

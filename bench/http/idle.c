@@ -55,12 +55,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HBUF_MAX 4096	       /* bytes of a response kept until it is ready */
-#define WAKE_PATTERN "event: audit"
-#define TAIL_LEN (sizeof WAKE_PATTERN - 2)
+#define HBUF_MAX        4096 /* bytes of a response kept until it is ready */
+#define WAKE_PATTERN    "event: audit"
+#define TAIL_LEN        (sizeof WAKE_PATTERN - 2)
 #define WAKE_TIMEOUT_NS (60ull * 1000000000ull)
-#define TAG_STDIN UINT64_MAX
-#define TAG_TRIGGER (UINT64_MAX - 1)
+#define TAG_STDIN       UINT64_MAX
+#define TAG_TRIGGER     (UINT64_MAX - 1)
 
 enum mode { MODE_SSE, MODE_KEEPALIVE };
 enum cstate { C_FREE, C_CONNECTING, C_WAITING, C_READY, C_CLOSED };
@@ -68,12 +68,12 @@ enum cstate { C_FREE, C_CONNECTING, C_WAITING, C_READY, C_CLOSED };
 struct conn {
 	int fd;
 	enum cstate state;
-	unsigned short sent;	/* request bytes written so far */
-	unsigned short hlen;	/* bytes in hbuf */
-	char *hbuf;		/* response so far; freed once ready */
-	char tail[TAIL_LEN];	/* last bytes seen, for a pattern split over reads */
+	unsigned short sent; /* request bytes written so far */
+	unsigned short hlen; /* bytes in hbuf */
+	char *hbuf;          /* response so far; freed once ready */
+	char tail[TAIL_LEN]; /* last bytes seen, for a pattern split over reads */
 	unsigned char tail_len;
-	uint64_t got_ns;	/* when this wake's event arrived, 0 = not yet */
+	uint64_t got_ns; /* when this wake's event arrived, 0 = not yet */
 };
 
 static struct {
@@ -99,7 +99,7 @@ static unsigned opened, ready, lost, in_progress, next_to_open;
 /* the wake trigger */
 static struct {
 	int fd;
-	bool active;		/* waiting for events */
+	bool active; /* waiting for events */
 	unsigned seq;
 	uint64_t t0, post_ns;
 	unsigned post_status;
@@ -140,16 +140,15 @@ static void die(const char *fmt, ...)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: bench_idle_clients -p PORT [-h HOST] [-n N] [-m sse|keepalive] [-u PATH]\n"
-		"                          [-a TOKEN] [-c PARALLEL] [-s SOURCES] [-q]\n"
-		"  -n N          connections to hold (default 10000)\n"
-		"  -m MODE       sse (default: GET /api/v1/events, needs -a) or keepalive\n"
-		"  -u PATH       request path (default /api/v1/events or /)\n"
-		"  -a TOKEN      API token sent as \"Authorization: Bearer TOKEN\"\n"
-		"  -c PARALLEL   connections being opened at once (default 200)\n"
-		"  -s SOURCES    spread source addresses over 127.0.0.2.. (default 253, 0 = no bind)\n"
-		"  -q            no progress lines\n");
+	fprintf(stderr, "usage: bench_idle_clients -p PORT [-h HOST] [-n N] [-m sse|keepalive] [-u PATH]\n"
+	                "                          [-a TOKEN] [-c PARALLEL] [-s SOURCES] [-q]\n"
+	                "  -n N          connections to hold (default 10000)\n"
+	                "  -m MODE       sse (default: GET /api/v1/events, needs -a) or keepalive\n"
+	                "  -u PATH       request path (default /api/v1/events or /)\n"
+	                "  -a TOKEN      API token sent as \"Authorization: Bearer TOKEN\"\n"
+	                "  -c PARALLEL   connections being opened at once (default 200)\n"
+	                "  -s SOURCES    spread source addresses over 127.0.0.2.. (default 253, 0 = no bind)\n"
+	                "  -q            no progress lines\n");
 	exit(2);
 }
 
@@ -377,10 +376,11 @@ static void wake_start(void)
 	wk.sent = 0;
 	char body[64];
 	int bl = snprintf(body, sizeof body, "{\"name\":\"bench-wake-%u\"}", ++wk.seq);
-	wk.req_len = (size_t)snprintf(wk.req, sizeof wk.req,
-				      "POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-				      "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-				      opt.token, bl, body);
+	wk.req_len =
+	    (size_t)snprintf(wk.req, sizeof wk.req,
+	                     "POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+	                     "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+	                     opt.token, bl, body);
 	/* connect first (blocking, loopback: quick), then start the clock at the write */
 	wk.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int one = 1;
@@ -442,8 +442,8 @@ static void wake_report(bool timed_out)
 	printf("wake status=%u got=%zu of=%u post_ms=%.3f first_ms=%.3f p50_ms=%.3f p99_ms=%.3f last_ms=%.3f%s\n",
 	       wk.post_status, k, ready, wk.post_ns ? (double)(wk.post_ns - wk.t0) * ms : -1.0,
 	       k ? (double)d[0] * ms : -1.0, k ? (double)d[k / 2] * ms : -1.0,
-	       k ? (double)d[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1] * ms : -1.0,
-	       k ? (double)d[k - 1] * ms : -1.0, timed_out ? " timeout=1" : "");
+	       k ? (double)d[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1] * ms : -1.0, k ? (double)d[k - 1] * ms : -1.0,
+	       timed_out ? " timeout=1" : "");
 	fflush(stdout);
 	free(d);
 	wk.active = false;
@@ -494,9 +494,15 @@ int main(int argc, char **argv)
 	int ch;
 	while ((ch = getopt(argc, argv, "h:p:n:m:u:a:c:s:q")) != -1) {
 		switch (ch) {
-		case 'h': opt.host = optarg; break;
-		case 'p': opt.port = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'n': opt.n = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'h':
+			opt.host = optarg;
+			break;
+		case 'p':
+			opt.port = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			opt.n = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'm':
 			if (strcmp(optarg, "sse") == 0)
 				opt.mode = MODE_SSE;
@@ -505,12 +511,23 @@ int main(int argc, char **argv)
 			else
 				usage();
 			break;
-		case 'u': opt.path = optarg; break;
-		case 'a': opt.token = optarg; break;
-		case 'c': opt.parallel = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 's': opt.sources = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'q': opt.quiet = true; break;
-		default: usage();
+		case 'u':
+			opt.path = optarg;
+			break;
+		case 'a':
+			opt.token = optarg;
+			break;
+		case 'c':
+			opt.parallel = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			opt.sources = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'q':
+			opt.quiet = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!opt.port || opt.port > 65535 || !opt.n || !opt.parallel || opt.sources > 253)
@@ -526,10 +543,11 @@ int main(int argc, char **argv)
 	if (opt.sources && (ntohl(dst.sin_addr.s_addr) >> 24) != 127)
 		opt.sources = 0; /* spreading only works on loopback */
 	int n = opt.mode == MODE_SSE
-			? snprintf(request, sizeof request,
-				   "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n",
-				   opt.path, opt.token)
-			: snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", opt.path);
+	            ? snprintf(
+	                  request, sizeof request,
+	                  "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n",
+	                  opt.path, opt.token)
+	            : snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", opt.path);
 	if (n < 0 || (size_t)n >= sizeof request)
 		die("request too long");
 	request_len = (size_t)n;

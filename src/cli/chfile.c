@@ -1,8 +1,8 @@
 /* A publishing folder's channel.json and files; see chfile.h. The limits
  * are the server's (src/server/content/channels.c): checking them here
  * lets the CLI name every fault at once, before uploading anything. */
-#include "common/calendar.h"
 #include "chfile.h"
+#include "common/calendar.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,8 +113,14 @@ static bool int_member(struct check *c, json_t *obj, const char *key, bool requi
 	return true;
 }
 
-static bool valid_date(const char *s) { return calendar_valid_date(s); }
-static bool valid_time(const char *s) { return calendar_minutes(s) >= 0; }
+static bool valid_date(const char *s)
+{
+	return calendar_valid_date(s);
+}
+static bool valid_time(const char *s)
+{
+	return calendar_minutes(s) >= 0;
+}
 
 static bool is_sha256(const char *s)
 {

@@ -11,7 +11,7 @@
 
 struct cidr {
 	uint8_t addr[16]; /* IPv4 is stored in the first 4 bytes */
-	uint8_t prefix;	  /* 0..32 or 0..128 */
+	uint8_t prefix;   /* 0..32 or 0..128 */
 	bool v6;
 };
 

@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CODES_ID_LEN 16	      /* 80 random bits, base32 */
-#define CODES_TOKEN_BYTES 32  /* 256 random bits */
-#define CODES_TOKEN_LEN 56    /* prefix (3) + base32 of 32 bytes (52) + NUL */
-#define CODES_HASH_HEX_LEN 65 /* SHA-256 hex + NUL */
-#define CODES_USER_CODE_LEN 8
+#define CODES_ID_LEN             16 /* 80 random bits, base32 */
+#define CODES_TOKEN_BYTES        32 /* 256 random bits */
+#define CODES_TOKEN_LEN          56 /* prefix (3) + base32 of 32 bytes (52) + NUL */
+#define CODES_HASH_HEX_LEN       65 /* SHA-256 hex + NUL */
+#define CODES_USER_CODE_LEN      8
 #define CODES_USER_CODE_ALPHABET "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 /* base32 (lower case, no padding). Returns the length written, excluding the

@@ -12,7 +12,10 @@
 static enum log_level min_level = LOG_INFO;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
-void log_set_level(enum log_level level) { min_level = level; }
+void log_set_level(enum log_level level)
+{
+	min_level = level;
+}
 
 int log_level_parse(const char *name, enum log_level *out)
 {
@@ -72,9 +75,8 @@ static void begin(struct line *l, enum log_level level, const char *msg)
 	gmtime_r(&ts.tv_sec, &tm);
 	l->len = 0;
 	int n = snprintf(l->buf, sizeof l->buf,
-			 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-			 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+	                 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=", tm.tm_year + 1900, tm.tm_mon + 1,
+	                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
 	l->len = (size_t)n;
 	put_value(l, msg);
 }

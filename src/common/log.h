@@ -18,11 +18,10 @@ int log_level_parse(const char *name, enum log_level *out);
 void log_event(enum log_level level, const char *msg, ...);
 
 /* printf-style message with no extra fields. */
-void log_msgf(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msgf(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_info(...) log_msgf(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_msgf(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msgf(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msgf(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msgf(LOG_ERROR, __VA_ARGS__)
 #define log_debug(...) log_msgf(LOG_DEBUG, __VA_ARGS__)
 

@@ -42,4 +42,3 @@ int range_parse(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
 	*to = b;
 	return 1;
 }
-

@@ -31,4 +31,3 @@ int utf8_sequence(const unsigned char *p)
 			return -1;
 	return extra + 1;
 }
-

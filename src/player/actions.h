@@ -12,7 +12,7 @@
 
 struct action_output {
 	int exit_status; /* -1: could not run or timed out */
-	char *out;	 /* stdout (malloc'd, may hold binary data) */
+	char *out;       /* stdout (malloc'd, may hold binary data) */
 	size_t out_len;
 	char err[256]; /* the end of stderr, or why it could not run */
 };

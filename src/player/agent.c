@@ -3,9 +3,9 @@
 
 #include <curl/curl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@
 #include "kiosk.h"
 #include "state.h"
 
-#define MAX_RESPONSE (1u << 20)
+#define MAX_RESPONSE   (1u << 20)
 #define MAX_SCREENSHOT (8u << 20)
 #define BACKOFF_MAX_MS 60000
 
@@ -84,8 +84,8 @@ void agent_curl_defaults(void *easy, const struct player_config *cfg)
 }
 
 /* Starts a request on slot c. body (copied) may be NULL for GET. */
-int call_start(struct agent *a, struct call *c, const char *method, const char *path, const void *body,
-		      size_t body_len, const char *content_type, long timeout_s, bool with_token, call_done done)
+int call_start(struct agent *a, struct call *c, const char *method, const char *path, const void *body, size_t body_len,
+               const char *content_type, long timeout_s, bool with_token, call_done done)
 {
 	char url[2048];
 	snprintf(url, sizeof url, "%s%s", a->cfg->server, path);
@@ -266,12 +266,12 @@ static void start_pairing(struct agent *a)
 	if (uname(&u) == 0)
 		snprintf(host, sizeof host, "%.64s", u.nodename);
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "hardware_id", a->st->hardware_id, "public_key",
-				 a->st->public_key_b64, "os", os, "hostname", host, "version", PLAYER_VERSION);
+	                         a->st->public_key_b64, "os", os, "hostname", host, "version", PLAYER_VERSION);
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text)
-		call_start(a, &a->pair, "POST", "/api/v1/device/pair", text, strlen(text), "application/json", 30, false,
-			   on_pair);
+		call_start(a, &a->pair, "POST", "/api/v1/device/pair", text, strlen(text), "application/json", 30,
+		           false, on_pair);
 	free(text);
 }
 
@@ -280,7 +280,7 @@ static void start_pairing(struct agent *a)
 void queue_ack(struct agent *a, const char *id, bool ok, json_t *result, const char *then)
 {
 	json_t *ack = json_pack("{s:s, s:s, s:o}", "id", id, "status", ok ? "ok" : "failed", "result",
-				result ? result : json_object());
+	                        result ? result : json_object());
 	if (then)
 		json_object_set_new(ack, "then", json_string(then));
 	json_array_append_new(a->st->pending_acks, ack);
@@ -309,9 +309,9 @@ static void run_command(struct agent *a, const char *id, const char *command, in
 		queue_ack(a, id, true, level >= 0 ? json_pack("{s:i}", "level", level) : NULL, NULL);
 	else
 		queue_ack(a, id, false,
-			  json_pack("{s:s, s:i}", "reason", out.err[0] ? out.err : "the command failed", "exit_status",
-				    out.exit_status),
-			  NULL);
+		          json_pack("{s:s, s:i}", "reason", out.err[0] ? out.err : "the command failed", "exit_status",
+		                    out.exit_status),
+		          NULL);
 	action_output_free(&out);
 }
 
@@ -338,7 +338,7 @@ static void execute(struct agent *a, json_t *ins)
 		}
 		bool volume = type[4] == 'v';
 		run_command(a, id, volume ? a->cfg->volume_command : a->cfg->brightness_command,
-			    (int)json_integer_value(level), volume ? "volume" : "brightness");
+		            (int)json_integer_value(level), volume ? "volume" : "brightness");
 	} else if (strcmp(type, "screenshot") == 0) {
 		struct action_output out;
 		const char *cmd = a->cfg->screenshot_command;
@@ -351,12 +351,12 @@ static void execute(struct agent *a, json_t *ins)
 			snprintf(a->shot_id, sizeof a->shot_id, "%s", id);
 		} else {
 			queue_ack(a, id, false,
-				  reason("the screenshot could not be taken: %s",
-					 !cmd || !*cmd ? "no screenshot command is configured"
-					 : rc == 0     ? "the command did not print a PNG image"
-					 : out.err[0]  ? out.err
-						       : "the command failed"),
-				  NULL);
+			          reason("the screenshot could not be taken: %s",
+			                 !cmd || !*cmd ? "no screenshot command is configured"
+			                 : rc == 0     ? "the command did not print a PNG image"
+			                 : out.err[0]  ? out.err
+			                               : "the command failed"),
+			          NULL);
 			if (cmd && *cmd)
 				action_output_free(&out);
 		}
@@ -388,8 +388,7 @@ static void on_poll(struct agent *a, struct call *c, CURLcode rc, long status)
 	size_t i;
 	json_t *ins;
 	bool changed = false;
-	json_array_foreach(list, i, ins)
-	{
+	json_array_foreach (list, i, ins) {
 		json_t *seq = json_object_get(ins, "seq");
 		if (!json_is_integer(seq) || json_integer_value(seq) <= a->st->last_seq)
 			continue; /* done already: a redelivery */
@@ -457,9 +456,9 @@ static void on_screenshot(struct agent *a, struct call *c, CURLcode rc, long sta
 		return;
 	}
 	queue_ack(a, a->shot_id, status == 200,
-		  status == 200 ? json_pack("{s:I}", "bytes", (json_int_t)a->shot_len)
-				: reason("the server refused the screenshot (HTTP %s)", status == 413 ? "413" : "4xx"),
-		  NULL);
+	          status == 200 ? json_pack("{s:I}", "bytes", (json_int_t)a->shot_len)
+	                        : reason("the server refused the screenshot (HTTP %s)", status == 413 ? "413" : "4xx"),
+	          NULL);
 	state_save(a->st);
 	free(a->shot);
 	a->shot = NULL;
@@ -470,8 +469,8 @@ static void on_screenshot(struct agent *a, struct call *c, CURLcode rc, long sta
 static void start_work(struct agent *a)
 {
 	if (a->shot) {
-		call_start(a, &a->work, "POST", "/api/v1/device/screenshot", a->shot, a->shot_len, "image/png", 60, true,
-			   on_screenshot);
+		call_start(a, &a->work, "POST", "/api/v1/device/screenshot", a->shot, a->shot_len, "image/png", 60,
+		           true, on_screenshot);
 		return;
 	}
 	json_t *ack = json_array_get(a->st->pending_acks, 0);
@@ -482,8 +481,8 @@ static void start_work(struct agent *a)
 		json_array_remove(a->st->pending_acks, 0);
 		return;
 	}
-	json_t *body = json_pack("{s:O, s:O}", "status", json_object_get(ack, "status"), "result",
-				 json_object_get(ack, "result"));
+	json_t *body =
+	    json_pack("{s:O, s:O}", "status", json_object_get(ack, "status"), "result", json_object_get(ack, "result"));
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	char path[128];
@@ -524,17 +523,17 @@ static void start_beat(struct agent *a)
 	os_name(os, sizeof os);
 	const char *playing = sync_now_playing(a->sync);
 	json_t *body = json_pack("{s:s, s:I, s:I, s:s?, s:I, s:s, s:s, s:I}", "version", PLAYER_VERSION, "uptime_s",
-				 (json_int_t)((mono_ms() - a->started_ms) / 1000), "clock_offset_ms",
-				 (json_int_t)a->clock_offset_ms, "now_playing", playing, "cache_bytes",
-				 (json_int_t)sync_cache_bytes(a->sync), "last_error", a->last_error, "os", os, "last_seq",
-				 (json_int_t)a->st->last_seq);
+	                         (json_int_t)((mono_ms() - a->started_ms) / 1000), "clock_offset_ms",
+	                         (json_int_t)a->clock_offset_ms, "now_playing", playing, "cache_bytes",
+	                         (json_int_t)sync_cache_bytes(a->sync), "last_error", a->last_error, "os", os,
+	                         "last_seq", (json_int_t)a->st->last_seq);
 	if (body && !playing)
 		json_object_set_new(body, "now_playing", json_null());
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text)
 		call_start(a, &a->beat, "POST", "/api/v1/device/heartbeat", text, strlen(text), "application/json", 30,
-			   true, on_beat);
+		           true, on_beat);
 	free(text);
 }
 
@@ -573,7 +572,7 @@ static void start_played(struct agent *a)
 	json_decref(body);
 	if (text)
 		call_start(a, &a->played, "POST", "/api/v1/device/played", text, strlen(text), "application/json", 30,
-			   true, on_played);
+		           true, on_played);
 	free(text);
 }
 
@@ -591,8 +590,8 @@ static void schedule(struct agent *a)
 		} else if (now >= a->next_token_ms) {
 			char body[200];
 			snprintf(body, sizeof body, "{\"device_code\":\"%s\"}", a->device_code);
-			call_start(a, &a->pair, "POST", "/api/v1/device/token", body, strlen(body), "application/json", 30,
-				   false, on_token);
+			call_start(a, &a->pair, "POST", "/api/v1/device/token", body, strlen(body), "application/json",
+			           30, false, on_token);
 		}
 	}
 	if (a->phase != PAIRED)
@@ -600,7 +599,7 @@ static void schedule(struct agent *a)
 	if (!a->poll.busy && now >= a->next_poll_ms) {
 		char path[128];
 		snprintf(path, sizeof path, "/api/v1/device/instructions?after=%" PRId64 "&wait=%u", a->st->last_seq,
-			 a->cfg->poll_wait_s);
+		         a->cfg->poll_wait_s);
 		call_start(a, &a->poll, "GET", path, NULL, 0, NULL, (long)a->cfg->poll_wait_s + 15, true, on_poll);
 	}
 	if (!a->beat.busy && now >= a->next_beat_ms) {
@@ -617,16 +616,15 @@ static void schedule(struct agent *a)
 static int64_t next_timer(struct agent *a)
 {
 	int64_t t = mono_ms() + 1000, now = mono_ms();
-	int64_t cand[] = {a->phase == UNPAIRED ? a->next_pair_ms : INT64_MAX,
-			  a->phase == PAIRING ? a->next_token_ms : INT64_MAX,
-			  a->phase == PAIRED && !a->poll.busy ? a->next_poll_ms : INT64_MAX,
-			  a->phase == PAIRED && !a->beat.busy ? a->next_beat_ms : INT64_MAX,
-			  /* the work slot wakes the loop only when there is work */
-			  a->phase == PAIRED && !a->work.busy && (a->shot || json_array_size(a->st->pending_acks))
-				  ? a->next_work_ms
-				  : INT64_MAX,
-			  a->phase == PAIRED && !a->played.busy ? a->next_played_ms : INT64_MAX,
-			  a->phase == PAIRED ? sync_next_due(a->sync) : INT64_MAX};
+	int64_t cand[] = {
+	    a->phase == UNPAIRED ? a->next_pair_ms : INT64_MAX, a->phase == PAIRING ? a->next_token_ms : INT64_MAX,
+	    a->phase == PAIRED && !a->poll.busy ? a->next_poll_ms : INT64_MAX,
+	    a->phase == PAIRED && !a->beat.busy ? a->next_beat_ms : INT64_MAX,
+	    /* the work slot wakes the loop only when there is work */
+	    a->phase == PAIRED && !a->work.busy && (a->shot || json_array_size(a->st->pending_acks)) ? a->next_work_ms
+	                                                                                             : INT64_MAX,
+	    a->phase == PAIRED && !a->played.busy ? a->next_played_ms : INT64_MAX,
+	    a->phase == PAIRED ? sync_next_due(a->sync) : INT64_MAX};
 	for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++)
 		if (cand[i] < t)
 			t = cand[i];
@@ -656,7 +654,8 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	/* a follow-up action is never replayed from disk (no reboot loops) */
 	size_t i;
 	json_t *ack;
-	json_array_foreach(st->pending_acks, i, ack) json_object_del(ack, "then");
+	json_array_foreach (st->pending_acks, i, ack)
+		json_object_del(ack, "then");
 	a.phase = st->token[0] ? PAIRED : UNPAIRED;
 	a.plays = json_array();
 	a.next_played_ms = mono_ms() + 15000;

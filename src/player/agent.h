@@ -24,7 +24,7 @@ struct player_config {
 	unsigned heartbeat_s;
 	unsigned poll_wait_s;
 	unsigned long long download_rate; /* bytes/s per download, 0 = unlimited */
-	char *const *argv; /* for restart_player */
+	char *const *argv;                /* for restart_player */
 };
 
 extern volatile sig_atomic_t agent_stop;

@@ -61,13 +61,12 @@ struct agent {
 	struct sync *sync;
 };
 
-
 int64_t mono_ms(void);
 int64_t wall_ms(void);
 int64_t backoff_ms(unsigned failures);
 /* Starts a request on slot c (body copied; NULL for GET). */
-int call_start(struct agent *a, struct call *c, const char *method, const char *path, const void *body,
-	       size_t body_len, const char *content_type, long timeout_s, bool with_token, call_done done);
+int call_start(struct agent *a, struct call *c, const char *method, const char *path, const void *body, size_t body_len,
+               const char *content_type, long timeout_s, bool with_token, call_done done);
 json_t *resp_json(struct call *c);
 void free_call(struct agent *a, struct call *c);
 void note_error(struct agent *a, const char *what, CURLcode rc, long status);

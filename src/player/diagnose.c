@@ -119,7 +119,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 
 /* One request; returns the curl code and fills status, body, elapsed. */
 static CURLcode fetch(const struct player_config *cfg, const char *path, const char *token, long *status,
-		      struct body *b, double *elapsed)
+                      struct body *b, double *elapsed)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
@@ -160,7 +160,8 @@ int diagnose_run(const struct player_config *cfg, const struct player_state *st)
 	}
 	bool tls = strcmp(t.scheme, "https") == 0;
 	const char *proto = tls ? "HTTPS" : "HTTP";
-	snprintf(advice, sizeof advice, "allow outbound TCP from this screen to %s port %s (%s)", t.host, t.port, proto);
+	snprintf(advice, sizeof advice, "allow outbound TCP from this screen to %s port %s (%s)", t.host, t.port,
+	         proto);
 
 	/* 1. DNS */
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -196,10 +197,12 @@ int diagnose_run(const struct player_config *cfg, const struct player_state *st)
 	struct body b = {0};
 	CURLcode rc = fetch(cfg, "/healthz", NULL, &status, &b, &elapsed);
 	if (tls) {
-		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CONNECT_ERROR) {
+		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+		    rc == CURLE_SSL_CONNECT_ERROR) {
 			snprintf(detail, sizeof detail, "TLS failed: %s", curl_easy_strerror(rc));
 			result("tls", false, detail,
-			       "the server certificate is not trusted: install the server's CA with --ca, or check that no "
+			       "the server certificate is not trusted: install the server's CA with --ca, or check "
+			       "that no "
 			       "proxy intercepts TLS to this host");
 		} else if (rc != CURLE_OK) {
 			snprintf(detail, sizeof detail, "TLS handshake failed: %s", curl_easy_strerror(rc));
@@ -240,7 +243,7 @@ int diagnose_run(const struct player_config *cfg, const struct player_state *st)
 		bool paired = st && st->token[0];
 		bool ok = rc == CURLE_OK && (status == 200 || (!paired && status == 401));
 		snprintf(detail, sizeof detail, "%s: HTTP %ld in %.0f ms%s", "GET /api/v1/device/instructions", status,
-			 elapsed * 1000, paired ? "" : " (not paired: 401 expected)");
+		         elapsed * 1000, paired ? "" : " (not paired: 401 expected)");
 		result("longpoll", ok, detail,
 		       "allow long-lived HTTPS requests (30 s) to the server: proxies must not buffer or cut them");
 	}

@@ -4,6 +4,7 @@
 #include "kiosk.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -13,9 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/range.h"
@@ -40,7 +40,7 @@ struct kiosk {
 	json_t *plays; /* posted by the page, taken by the agent */
 };
 
-#define MAX_PLAYS_KEPT 20000
+#define MAX_PLAYS_KEPT  20000
 #define MAX_PLAYED_BODY (256 * 1024)
 
 static int64_t wall_ms(void)
@@ -60,15 +60,17 @@ static char *qr_svg(const char *text)
 	size_t cap = (size_t)w * (size_t)w * 24 + 512;
 	char *svg = malloc(cap);
 	if (svg) {
-		size_t o = (size_t)snprintf(svg, cap,
-					    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-					    "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
-					    "<path fill=\"#000\" d=\"",
-					    size, size, size, size);
+		size_t o =
+		    (size_t)snprintf(svg, cap,
+		                     "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+		                     "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
+		                     "<path fill=\"#000\" d=\"",
+		                     size, size, size, size);
 		for (int y = 0; y < w; y++)
 			for (int x = 0; x < w; x++)
 				if (q->data[y * w + x] & 1)
-					o += (size_t)snprintf(svg + o, cap - o, "M%d %dh1v1h-1z", x + margin, y + margin);
+					o += (size_t)snprintf(svg + o, cap - o, "M%d %dh1v1h-1z", x + margin,
+					                      y + margin);
 		snprintf(svg + o, cap - o, "\"/></svg>");
 	}
 	QRcode_free(q);
@@ -160,9 +162,9 @@ json_t *kiosk_take_plays(struct kiosk *k)
 static char *state_json(struct kiosk *k)
 {
 	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "version", (json_int_t)k->version, "status", k->status,
-			      "detail", k->detail, "identify_until", (json_int_t)k->identify_until_ms, "now",
-			      (json_int_t)(wall_ms() + k->clock_offset_ms), "manifest_version",
-			      (json_int_t)k->manifest_version);
+	                      "detail", k->detail, "identify_until", (json_int_t)k->identify_until_ms, "now",
+	                      (json_int_t)(wall_ms() + k->clock_offset_ms), "manifest_version",
+	                      (json_int_t)k->manifest_version);
 	if (j && k->code[0])
 		json_object_set_new(j, "pairing", json_pack("{s:s, s:s}", "code", k->code, "uri", k->uri));
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -232,7 +234,7 @@ static void stream_free(void *cls)
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
-			     enum MHD_ResponseMemoryMode mode)
+                             enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
 	if (!r)
@@ -241,8 +243,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Content-Security-Policy",
-				"default-src 'self'; img-src 'self' data: blob: https: http:; media-src 'self' blob: "
-				"https: http:; frame-src 'self' https: http:; connect-src 'self'");
+	                        "default-src 'self'; img-src 'self' data: blob: https: http:; media-src 'self' blob: "
+	                        "https: http:; frame-src 'self' https: http:; connect-src 'self'");
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -302,8 +304,7 @@ static void object_mime(struct kiosk *k, const char *sha, char *out, size_t outs
 	json_t *m = path[0] ? json_load_file(path, 0, &e) : NULL;
 	size_t i;
 	json_t *o;
-	json_array_foreach(json_object_get(m, "objects"), i, o)
-	{
+	json_array_foreach (json_object_get(m, "objects"), i, o) {
 		const char *mime = json_string_value(json_object_get(o, "mime"));
 		if (mime && strcmp(json_string_value(json_object_get(o, "sha256")), sha) == 0 &&
 		    strspn(mime, "abcdefghijklmnopqrstuvwxyz0123456789/.+-") == strlen(mime))
@@ -335,7 +336,7 @@ static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, c
 	if (rr < 0 || size == 0) {
 		close(fd);
 		return rr < 0 ? error_reply(c, 416, "range_not_satisfiable", "the range is past the end")
-			      : reply(c, 200, "application/octet-stream", "", 0, MHD_RESPMEM_PERSISTENT);
+		              : reply(c, 200, "application/octet-stream", "", 0, MHD_RESPMEM_PERSISTENT);
 	}
 	struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from);
 	if (!r) {
@@ -354,7 +355,7 @@ static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, c
 	MHD_add_response_header(r, "Cache-Control", "private, max-age=31536000, immutable");
 	if (rr == 1) {
 		snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
-			 (unsigned long long)size);
+		         (unsigned long long)size);
 		MHD_add_response_header(r, "Content-Range", cr);
 	}
 	enum MHD_Result ret = MHD_queue_response(c, rr == 1 ? 206 : 200, r);
@@ -374,8 +375,9 @@ static enum MHD_Result take_played(struct kiosk *k, struct MHD_Connection *c, st
 	pthread_mutex_lock(&k->lock);
 	size_t i;
 	json_t *p;
-	json_array_foreach(plays, i, p) if (json_is_object(p) && json_array_size(k->plays) < MAX_PLAYS_KEPT)
-		json_array_append(k->plays, p);
+	json_array_foreach (plays, i, p)
+		if (json_is_object(p) && json_array_size(k->plays) < MAX_PLAYS_KEPT)
+			json_array_append(k->plays, p);
 	pthread_mutex_unlock(&k->lock);
 	json_decref(j);
 	static const char ok[] = "{\"ok\":true}";
@@ -383,7 +385,7 @@ static enum MHD_Result take_played(struct kiosk *k, struct MHD_Connection *c, st
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-				  const char *version, const char *upload, size_t *upload_size, void **ctx)
+                                  const char *version, const char *upload, size_t *upload_size, void **ctx)
 {
 	(void)version;
 	struct kiosk *k = cls;
@@ -437,8 +439,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		FILE *f = path[0] ? fopen(path, "rb") : NULL;
 		char *text = NULL;
 		long len = 0;
-		if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len < (64 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
-		    (text = malloc((size_t)len)) && fread(text, 1, (size_t)len, f) != (size_t)len) {
+		if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len < (64 << 20) &&
+		    fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)len)) &&
+		    fread(text, 1, (size_t)len, f) != (size_t)len) {
 			free(text);
 			text = NULL;
 		}
@@ -477,8 +480,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!s)
 			return MHD_NO;
 		s->k = k;
-		struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s,
-									   stream_free);
+		struct MHD_Response *r =
+		    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s, stream_free);
 		if (!r) {
 			free(s);
 			return MHD_NO;
@@ -493,7 +496,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	for (size_t i = 0; i < kiosk_assets_count; i++)
 		if (strcmp(kiosk_assets[i].name, name) == 0)
 			return reply(c, 200, type_of(name), kiosk_assets[i].data, kiosk_assets[i].len,
-				     MHD_RESPMEM_PERSISTENT);
+			             MHD_RESPMEM_PERSISTENT);
 	static const char nf[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such file\"}}";
 	return reply(c, 404, "application/json", nf, sizeof nf - 1, MHD_RESPMEM_PERSISTENT);
 }
@@ -520,9 +523,10 @@ struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz)
 	pthread_cond_init(&k->changed, NULL);
 	snprintf(k->status, sizeof k->status, "starting");
 	k->plays = json_array();
-	k->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-				on_request, k, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
-				(unsigned)32, MHD_OPTION_NOTIFY_COMPLETED, free_body, NULL, MHD_OPTION_END);
+	k->d =
+	    MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request,
+	                     k, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+	                     MHD_OPTION_NOTIFY_COMPLETED, free_body, NULL, MHD_OPTION_END);
 	const union MHD_DaemonInfo *info = k->d ? MHD_get_daemon_info(k->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
 	k->port = info ? info->port : 0;
 	if (!k->d) {
@@ -535,7 +539,10 @@ struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz)
 	return k;
 }
 
-uint16_t kiosk_port(struct kiosk *k) { return k->port; }
+uint16_t kiosk_port(struct kiosk *k)
+{
+	return k->port;
+}
 
 void kiosk_stop(struct kiosk *k)
 {

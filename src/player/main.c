@@ -11,8 +11,8 @@
 #include <curl/curl.h>
 #include <ini.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,43 +23,31 @@
 #include "kiosk.h"
 #include "state.h"
 
-enum {
-	S_SERVER,
-	S_DATA,
-	S_CA,
-	S_KIOSK,
-	S_REBOOT,
-	S_VOLUME,
-	S_BRIGHTNESS,
-	S_SCREENSHOT,
-	S_HEARTBEAT,
-	S_RATE,
-	S_COUNT
-};
+enum { S_SERVER, S_DATA, S_CA, S_KIOSK, S_REBOOT, S_VOLUME, S_BRIGHTNESS, S_SCREENSHOT, S_HEARTBEAT, S_RATE, S_COUNT };
 
 static const struct setting {
 	const char *flag, *key, *env, *def, *help;
 } settings[S_COUNT] = {
-	[S_SERVER] = {"--server", "server", "VITRINE_SERVER", "", "URL of the Vitrine server (required)"},
-	[S_DATA] = {"--data", "data", "VITRINE_PLAYER_DATA", "player-data", "the player's data folder"},
-	[S_CA] = {"--ca", "ca", "VITRINE_CA", "", "extra CA certificate(s) to trust for the server (PEM)"},
-	[S_KIOSK] = {"--kiosk-listen", "kiosk_listen", "VITRINE_KIOSK_LISTEN", "127.0.0.1:8181",
-		     "loopback address of the kiosk page"},
-	[S_REBOOT] = {"--reboot-command", "reboot_command", "VITRINE_REBOOT_COMMAND", "systemctl reboot",
-		      "command run for the reboot instruction"},
-	[S_VOLUME] = {"--volume-command", "volume_command", "VITRINE_VOLUME_COMMAND", "amixer -q sset Master {level}%",
-		      "command for set_volume ({level} = 0-100)"},
-	[S_BRIGHTNESS] = {"--brightness-command", "brightness_command", "VITRINE_BRIGHTNESS_COMMAND",
-			  "for b in /sys/class/backlight/*; do echo $(( {level} * $(cat $b/max_brightness) / 100 )) "
-			  "> $b/brightness; done",
-			  "command for set_brightness ({level} = 0-100)"},
-	[S_SCREENSHOT] = {"--screenshot-command", "screenshot_command", "VITRINE_SCREENSHOT_COMMAND",
-			  "xwd -root -silent | xwdtopnm 2>/dev/null | pnmtopng",
-			  "command printing a PNG of the display on stdout"},
-	[S_HEARTBEAT] = {"--heartbeat-seconds", "heartbeat_seconds", "VITRINE_HEARTBEAT_SECONDS", "30",
-			 "seconds between heartbeats"},
-	[S_RATE] = {"--download-rate", "download_rate", "VITRINE_DOWNLOAD_RATE", "0",
-		    "content download limit in bytes per second (0: none), for slow site links"},
+    [S_SERVER] = {"--server", "server", "VITRINE_SERVER", "", "URL of the Vitrine server (required)"},
+    [S_DATA] = {"--data", "data", "VITRINE_PLAYER_DATA", "player-data", "the player's data folder"},
+    [S_CA] = {"--ca", "ca", "VITRINE_CA", "", "extra CA certificate(s) to trust for the server (PEM)"},
+    [S_KIOSK] = {"--kiosk-listen", "kiosk_listen", "VITRINE_KIOSK_LISTEN", "127.0.0.1:8181",
+                 "loopback address of the kiosk page"},
+    [S_REBOOT] = {"--reboot-command", "reboot_command", "VITRINE_REBOOT_COMMAND", "systemctl reboot",
+                  "command run for the reboot instruction"},
+    [S_VOLUME] = {"--volume-command", "volume_command", "VITRINE_VOLUME_COMMAND", "amixer -q sset Master {level}%",
+                  "command for set_volume ({level} = 0-100)"},
+    [S_BRIGHTNESS] = {"--brightness-command", "brightness_command", "VITRINE_BRIGHTNESS_COMMAND",
+                      "for b in /sys/class/backlight/*; do echo $(( {level} * $(cat $b/max_brightness) / 100 )) "
+                      "> $b/brightness; done",
+                      "command for set_brightness ({level} = 0-100)"},
+    [S_SCREENSHOT] = {"--screenshot-command", "screenshot_command", "VITRINE_SCREENSHOT_COMMAND",
+                      "xwd -root -silent | xwdtopnm 2>/dev/null | pnmtopng",
+                      "command printing a PNG of the display on stdout"},
+    [S_HEARTBEAT] = {"--heartbeat-seconds", "heartbeat_seconds", "VITRINE_HEARTBEAT_SECONDS", "30",
+                     "seconds between heartbeats"},
+    [S_RATE] = {"--download-rate", "download_rate", "VITRINE_DOWNLOAD_RATE", "0",
+                "content download limit in bytes per second (0: none), for slow site links"},
 };
 
 static char *values[S_COUNT];
@@ -118,7 +106,7 @@ int main(int argc, char **argv)
 			int rc = ini_parse(argv[i + 1], on_ini, NULL);
 			if (rc != 0) {
 				fprintf(stderr, "vitrine-player: %s: %s\n", argv[i + 1],
-					rc < 0 ? "cannot open the config file" : "syntax error or unknown setting");
+				        rc < 0 ? "cannot open the config file" : "syntax error or unknown setting");
 				return 2;
 			}
 		}
@@ -178,17 +166,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct player_config cfg = {
-		.server = values[S_SERVER],
-		.ca_file = values[S_CA],
-		.kiosk_listen = values[S_KIOSK],
-		.reboot_command = values[S_REBOOT],
-		.volume_command = values[S_VOLUME],
-		.brightness_command = values[S_BRIGHTNESS],
-		.screenshot_command = values[S_SCREENSHOT],
-		.heartbeat_s = (unsigned)heartbeat,
-		.download_rate = strtoull(values[S_RATE], NULL, 10),
-		.poll_wait_s = 30,
-		.argv = argv,
+	    .server = values[S_SERVER],
+	    .ca_file = values[S_CA],
+	    .kiosk_listen = values[S_KIOSK],
+	    .reboot_command = values[S_REBOOT],
+	    .volume_command = values[S_VOLUME],
+	    .brightness_command = values[S_BRIGHTNESS],
+	    .screenshot_command = values[S_SCREENSHOT],
+	    .heartbeat_s = (unsigned)heartbeat,
+	    .download_rate = strtoull(values[S_RATE], NULL, 10),
+	    .poll_wait_s = 30,
+	    .argv = argv,
 	};
 	struct player_state st;
 	char err[512];
@@ -215,7 +203,7 @@ int main(int argc, char **argv)
 	char url[64];
 	snprintf(url, sizeof url, "http://127.0.0.1:%u/", kiosk_port(kiosk));
 	log_event(LOG_INFO, "vitrine-player started", "server", cfg.server, "kiosk", url, "paired",
-		  st.token[0] ? "yes" : "no", NULL);
+	          st.token[0] ? "yes" : "no", NULL);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

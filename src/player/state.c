@@ -78,7 +78,7 @@ int state_open(struct player_state *st, const char *dir, char *err, size_t errsz
 	}
 	sodium_memzero(key, sizeof key);
 	sodium_bin2base64(st->public_key_b64, sizeof st->public_key_b64, st->public_key, sizeof st->public_key,
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	if (read_small(dir, "hardware_id", st->hardware_id, sizeof st->hardware_id) <= 0) {
 		codes_new_id(st->hardware_id);
 		if (state_write_file(dir, "hardware_id", st->hardware_id, strlen(st->hardware_id), 0600) != 0) {

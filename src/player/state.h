@@ -23,7 +23,7 @@ struct player_state {
 	char hardware_id[64];
 	char token[CODES_TOKEN_LEN + 8]; /* empty while unpaired */
 	char device_id[CODES_ID_LEN + 1];
-	int64_t last_seq;   /* highest instruction sequence number done */
+	int64_t last_seq;     /* highest instruction sequence number done */
 	json_t *pending_acks; /* [{id, status, result}] not yet delivered */
 };
 

@@ -25,21 +25,21 @@
 #include "kiosk.h"
 #include "state.h"
 
-#define DOWNLOAD_SLOTS 3
+#define DOWNLOAD_SLOTS    3
 #define OBJECT_URL_PREFIX "/api/v1/device/objects/"
 
 struct sync {
 	struct agent *a;
 	char objects_dir[1100];
 	char manifest_path[1100];
-	json_t *active;	 /* the manifest being played */
+	json_t *active; /* the manifest being played */
 	int64_t active_version;
-	bool wanted;	 /* a sync should run */
+	bool wanted; /* a sync should run */
 	bool running;
 	int64_t next_ms; /* not before (backoff) */
 	unsigned failures;
 	json_t *pending; /* manifest being completed */
-	json_t *queue;	 /* objects still to download */
+	json_t *queue;   /* objects still to download */
 	size_t queued_bytes, downloaded_bytes;
 	struct call manifest_call;
 	struct call dl[DOWNLOAD_SLOTS];
@@ -168,24 +168,32 @@ void sync_note_version(struct sync *s, int64_t server_version)
 		s->wanted = true;
 }
 
-const char *sync_now_playing(struct sync *s) { return s->now_playing[0] ? s->now_playing : NULL; }
+const char *sync_now_playing(struct sync *s)
+{
+	return s->now_playing[0] ? s->now_playing : NULL;
+}
 
 int64_t sync_cache_bytes(struct sync *s)
 {
 	int64_t total = 0;
 	size_t i;
 	json_t *o;
-	json_array_foreach(json_object_get(s->active, "objects"), i, o) total += json_integer_value(json_object_get(o, "size"));
+	json_array_foreach (json_object_get(s->active, "objects"), i, o)
+		total += json_integer_value(json_object_get(o, "size"));
 	return total;
 }
 
-int64_t sync_next_due(struct sync *s) { return s->wanted && !s->running ? s->next_ms : INT64_MAX; }
+int64_t sync_next_due(struct sync *s)
+{
+	return s->wanted && !s->running ? s->next_ms : INT64_MAX;
+}
 
 static void ack_all(struct sync *s, bool ok, json_t *result)
 {
 	size_t i;
 	json_t *id;
-	json_array_foreach(s->acks, i, id) queue_ack(s->a, json_string_value(id), ok, json_deep_copy(result), NULL);
+	json_array_foreach (s->acks, i, id)
+		queue_ack(s->a, json_string_value(id), ok, json_deep_copy(result), NULL);
 	json_array_clear(s->acks);
 	json_decref(result);
 	state_save(s->a->st);
@@ -213,7 +221,7 @@ static void collect_garbage(struct sync *s)
 	json_t *keep = json_object();
 	size_t i;
 	json_t *o;
-	json_array_foreach(json_object_get(s->active, "objects"), i, o)
+	json_array_foreach (json_object_get(s->active, "objects"), i, o)
 		json_object_set_new(keep, json_string_value(json_object_get(o, "sha256")), json_true());
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -256,9 +264,9 @@ static void apply(struct sync *s)
 		log_event(LOG_INFO, "new content active", "manifest_version", v, "downloaded_bytes", b, NULL);
 	}
 	ack_all(s, true,
-		json_pack("{s:I, s:I, s:I}", "version", (json_int_t)version, "objects",
-			  (json_int_t)json_array_size(json_object_get(s->active, "objects")), "downloaded_bytes",
-			  (json_int_t)s->downloaded_bytes));
+	        json_pack("{s:I, s:I, s:I}", "version", (json_int_t)version, "objects",
+	                  (json_int_t)json_array_size(json_object_get(s->active, "objects")), "downloaded_bytes",
+	                  (json_int_t)s->downloaded_bytes));
 	json_decref(s->queue);
 	s->queue = NULL;
 	s->running = false;
@@ -306,7 +314,7 @@ static void on_download(struct agent *a, struct call *c, CURLcode rc, long statu
 	if (rename(part, path) != 0) {
 		fail_sync(s, "cannot move a download into the cache");
 		return;
-		}
+	}
 	start_downloads(s);
 }
 
@@ -329,7 +337,7 @@ static void start_downloads(struct sync *s)
 		if (!out) {
 			fail_sync(s, "cannot write into the object cache");
 			return;
-			}
+		}
 		if (call_start(s->a, &s->dl[i], "GET", url, NULL, 0, NULL, 3600, true, on_download) != 0) {
 			fclose(out);
 			fail_sync(s, "cannot start a download");
@@ -344,7 +352,8 @@ static void start_downloads(struct sync *s)
 		curl_easy_setopt(s->dl[i].easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(s->dl[i].easy, CURLOPT_LOW_SPEED_TIME, 60L);
 		if (s->a->cfg->download_rate)
-			curl_easy_setopt(s->dl[i].easy, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)s->a->cfg->download_rate);
+			curl_easy_setopt(s->dl[i].easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+			                 (curl_off_t)s->a->cfg->download_rate);
 		s->downloaded_bytes += (size_t)(json_integer_value(json_object_get(o, "size")) - have);
 		json_array_remove(s->queue, 0);
 	}
@@ -366,8 +375,7 @@ static bool plan(struct sync *s, json_t *manifest)
 	s->downloaded_bytes = 0;
 	size_t i;
 	json_t *o;
-	json_array_foreach(objects, i, o)
-	{
+	json_array_foreach (objects, i, o) {
 		const char *sha = json_string_value(json_object_get(o, "sha256"));
 		json_t *size = json_object_get(o, "size");
 		if (!is_sha256(sha) || !json_is_integer(size) || json_integer_value(size) < 0)
@@ -416,11 +424,11 @@ void sync_schedule(struct sync *s)
 		return;
 	s->wanted = false;
 	s->running = true;
-	if (call_start(s->a, &s->manifest_call, "GET", "/api/v1/device/manifest", NULL, 0, NULL, 60, true, on_manifest) !=
-	    0) {
+	if (call_start(s->a, &s->manifest_call, "GET", "/api/v1/device/manifest", NULL, 0, NULL, 60, true,
+	               on_manifest) != 0) {
 		fail_sync(s, "cannot start the manifest request");
 		return;
-		}
+	}
 	s->manifest_call.owner = s;
 	if (s->active) {
 		char inm[64];

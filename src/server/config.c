@@ -14,32 +14,32 @@ struct key_info {
 };
 
 static const struct key_info keys[CFG_COUNT] = {
-	[CFG_DATA] = {"data", "VITRINE_DATA", "var", "data folder (SQLite database, keys, media)"},
-	[CFG_LISTEN] = {"listen", "VITRINE_LISTEN", "127.0.0.1:8080", "HOST:PORT of the API and console"},
-	[CFG_HTTP_LISTEN] = {"http_listen", "VITRINE_HTTP_LISTEN", "",
-			     "HOST:PORT of a plain-HTTP listener that redirects to HTTPS (with TLS)"},
-	[CFG_TLS_CERT] = {"tls_cert", "VITRINE_TLS_CERT", "", "PEM certificate chain; enables HTTPS"},
-	[CFG_TLS_KEY] = {"tls_key", "VITRINE_TLS_KEY", "", "PEM private key of tls_cert"},
-	[CFG_PUBLIC_URL] = {"public_url", "VITRINE_PUBLIC_URL", "", "URL users and players reach the server at"},
-	[CFG_THREADS] = {"threads", "VITRINE_THREADS", "2", "network threads (libmicrohttpd pool)"},
-	[CFG_WORKERS] = {"workers", "VITRINE_WORKERS", "2", "password-hashing workers (64 MiB each at work)"},
-	[CFG_CONNECTION_LIMIT] = {"connection_limit", "VITRINE_CONNECTION_LIMIT", "19000",
-				  "open connections at most (capped by RLIMIT_NOFILE)"},
-	[CFG_SESSION_IDLE_MINUTES] = {"session_idle_minutes", "VITRINE_SESSION_IDLE_MINUTES", "30",
-				      "console sessions end after this much inactivity"},
-	[CFG_SESSION_MAX_HOURS] = {"session_max_hours", "VITRINE_SESSION_MAX_HOURS", "12",
-				   "console sessions end this long after login"},
-	[CFG_TRUSTED_PROXIES] = {"trusted_proxies", "VITRINE_TRUSTED_PROXIES", "",
-				 "comma-separated CIDRs whose X-Forwarded-For is believed"},
-	[CFG_METRICS_ALLOW] = {"metrics_allow", "VITRINE_METRICS_ALLOW", "127.0.0.0/8,::1/128",
-			       "comma-separated CIDRs allowed to read /metrics"},
-	[CFG_LOG_LEVEL] = {"log_level", "VITRINE_LOG_LEVEL", "info", "debug, info, warn or error"},
-	[CFG_PAIRING_TTL_SECONDS] = {"pairing_ttl_seconds", "VITRINE_PAIRING_TTL_SECONDS", "600",
-				     "how long a screen's pairing code stays valid"},
-	[CFG_FEED_REFRESH_SECONDS] = {"feed_refresh_seconds", "VITRINE_FEED_REFRESH_SECONDS", "300",
-				      "how often the RSS/Atom feeds of channels are fetched again"},
-	[CFG_FEED_ALLOW_PRIVATE] = {"feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0",
-				    "1: feeds may be fetched from loopback and private addresses"},
+    [CFG_DATA] = {"data", "VITRINE_DATA", "var", "data folder (SQLite database, keys, media)"},
+    [CFG_LISTEN] = {"listen", "VITRINE_LISTEN", "127.0.0.1:8080", "HOST:PORT of the API and console"},
+    [CFG_HTTP_LISTEN] = {"http_listen", "VITRINE_HTTP_LISTEN", "",
+                         "HOST:PORT of a plain-HTTP listener that redirects to HTTPS (with TLS)"},
+    [CFG_TLS_CERT] = {"tls_cert", "VITRINE_TLS_CERT", "", "PEM certificate chain; enables HTTPS"},
+    [CFG_TLS_KEY] = {"tls_key", "VITRINE_TLS_KEY", "", "PEM private key of tls_cert"},
+    [CFG_PUBLIC_URL] = {"public_url", "VITRINE_PUBLIC_URL", "", "URL users and players reach the server at"},
+    [CFG_THREADS] = {"threads", "VITRINE_THREADS", "2", "network threads (libmicrohttpd pool)"},
+    [CFG_WORKERS] = {"workers", "VITRINE_WORKERS", "2", "password-hashing workers (64 MiB each at work)"},
+    [CFG_CONNECTION_LIMIT] = {"connection_limit", "VITRINE_CONNECTION_LIMIT", "19000",
+                              "open connections at most (capped by RLIMIT_NOFILE)"},
+    [CFG_SESSION_IDLE_MINUTES] = {"session_idle_minutes", "VITRINE_SESSION_IDLE_MINUTES", "30",
+                                  "console sessions end after this much inactivity"},
+    [CFG_SESSION_MAX_HOURS] = {"session_max_hours", "VITRINE_SESSION_MAX_HOURS", "12",
+                               "console sessions end this long after login"},
+    [CFG_TRUSTED_PROXIES] = {"trusted_proxies", "VITRINE_TRUSTED_PROXIES", "",
+                             "comma-separated CIDRs whose X-Forwarded-For is believed"},
+    [CFG_METRICS_ALLOW] = {"metrics_allow", "VITRINE_METRICS_ALLOW", "127.0.0.0/8,::1/128",
+                           "comma-separated CIDRs allowed to read /metrics"},
+    [CFG_LOG_LEVEL] = {"log_level", "VITRINE_LOG_LEVEL", "info", "debug, info, warn or error"},
+    [CFG_PAIRING_TTL_SECONDS] = {"pairing_ttl_seconds", "VITRINE_PAIRING_TTL_SECONDS", "600",
+                                 "how long a screen's pairing code stays valid"},
+    [CFG_FEED_REFRESH_SECONDS] = {"feed_refresh_seconds", "VITRINE_FEED_REFRESH_SECONDS", "300",
+                                  "how often the RSS/Atom feeds of channels are fetched again"},
+    [CFG_FEED_ALLOW_PRIVATE] = {"feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0",
+                                "1: feeds may be fetched from loopback and private addresses"},
 };
 
 void config_init(struct config *c)
@@ -70,7 +70,10 @@ int config_set(struct config *c, const char *name, const char *value)
 	return -1;
 }
 
-const char *config_get(const struct config *c, enum config_key k) { return c->values[k] ? c->values[k] : ""; }
+const char *config_get(const struct config *c, enum config_key k)
+{
+	return c->values[k] ? c->values[k] : "";
+}
 
 struct ini_ctx {
 	struct config *c;
@@ -122,7 +125,7 @@ void config_load_env(struct config *c)
 }
 
 int config_uint(const struct config *c, enum config_key k, unsigned min, unsigned max, unsigned *out, char *err,
-		unsigned errsz)
+                unsigned errsz)
 {
 	const char *v = config_get(c, k);
 	char *end;

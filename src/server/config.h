@@ -46,7 +46,7 @@ int config_set(struct config *c, const char *name, const char *value);
 const char *config_get(const struct config *c, enum config_key k);
 /* Parses an unsigned setting within bounds; -1 with a sentence in err. */
 int config_uint(const struct config *c, enum config_key k, unsigned min, unsigned max, unsigned *out, char *err,
-		unsigned errsz);
+                unsigned errsz);
 /* Prints the keys, env names and defaults (for --help). */
 void config_print_help(void);
 

@@ -29,22 +29,21 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: vitrine-server [options] [init --admin LOGIN [--account NAME]]\n"
-		"\n"
-		"Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
-		"first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
-		"printed once as \"admin password: ...\").\n"
-		"\n"
-		"options:\n"
-		"  --data DIR             data folder (default ./var)\n"
-		"  --listen HOST:PORT     API and console address (default 127.0.0.1:8080)\n"
-		"  --http-listen HOST:PORT  plain HTTP listener that redirects to HTTPS\n"
-		"  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
-		"  --public-url URL       how users and screens reach this server (links, QR codes)\n"
-		"  --config FILE          INI file with a [server] section\n"
-		"  --log-level LEVEL      debug, info, warn, error\n"
-		"  --help, --version\n\n");
+	fprintf(out, "usage: vitrine-server [options] [init --admin LOGIN [--account NAME]]\n"
+	             "\n"
+	             "Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
+	             "first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
+	             "printed once as \"admin password: ...\").\n"
+	             "\n"
+	             "options:\n"
+	             "  --data DIR             data folder (default ./var)\n"
+	             "  --listen HOST:PORT     API and console address (default 127.0.0.1:8080)\n"
+	             "  --http-listen HOST:PORT  plain HTTP listener that redirects to HTTPS\n"
+	             "  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
+	             "  --public-url URL       how users and screens reach this server (links, QR codes)\n"
+	             "  --config FILE          INI file with a [server] section\n"
+	             "  --log-level LEVEL      debug, info, warn, error\n"
+	             "  --help, --version\n\n");
 	if (out == stdout)
 		config_print_help();
 }
@@ -123,7 +122,7 @@ static int cmd_init(const char *data, const char *login, const char *account)
 	store_close();
 	if (rc != 0) {
 		fprintf(stderr, "vitrine-server: cannot create the first admin%s\n",
-			rc == -2 ? " (it exists already)" : "");
+		        rc == -2 ? " (it exists already)" : "");
 		return 1;
 	}
 	uint8_t secret[AUTH_SECRET_BYTES];
@@ -187,9 +186,9 @@ static int cmd_run(struct config *cfg)
 		return 2;
 	}
 	if (parse_cidr_list(config_get(cfg, CFG_TRUSTED_PROXIES), sc.trusted_proxies, HTTP_MAX_PROXIES,
-			    &sc.n_trusted_proxies, "trusted_proxies") != 0 ||
+	                    &sc.n_trusted_proxies, "trusted_proxies") != 0 ||
 	    parse_cidr_list(config_get(cfg, CFG_METRICS_ALLOW), ops_metrics_allow, OPS_MAX_METRICS_ALLOW,
-			    &ops_metrics_allow_count, "metrics_allow") != 0)
+	                    &ops_metrics_allow_count, "metrics_allow") != 0)
 		return 2;
 	enum log_level level;
 	if (log_level_parse(config_get(cfg, CFG_LOG_LEVEL), &level) != 0) {
@@ -223,8 +222,9 @@ static int cmd_run(struct config *cfg)
 	size_t slen = 0;
 	char *secret = secret_path(data, path, sizeof path) == 0 ? read_file(path, AUTH_SECRET_BYTES, &slen) : NULL;
 	if (!secret || slen != AUTH_SECRET_BYTES) {
-		fprintf(stderr, "vitrine-server: %s is not initialised: run `vitrine-server --data %s init --admin LOGIN`\n",
-			data, data);
+		fprintf(stderr,
+		        "vitrine-server: %s is not initialised: run `vitrine-server --data %s init --admin LOGIN`\n",
+		        data, data);
 		free(secret);
 		free(cert_pem);
 		free(key_pem);
@@ -262,7 +262,7 @@ static int cmd_run(struct config *cfg)
 	snprintf(port, sizeof port, "%u", server_port(srv));
 	snprintf(url, sizeof url, "%s://%s", cert_pem ? "https" : "http", sc.listen);
 	log_event(LOG_INFO, "vitrine-server listening", "version", VITRINE_VERSION, "listen", sc.listen, "port", port,
-		  "tls", cert_pem ? "on" : "off", NULL);
+	          "tls", cert_pem ? "on" : "off", NULL);
 	server_run_until_signal(srv);
 	status = 0;
 out:
@@ -302,9 +302,13 @@ int main(int argc, char **argv)
 	config_load_env(&cfg);
 	static const struct {
 		const char *flag, *key;
-	} flags[] = {{"--data", "data"},	   {"--listen", "listen"},     {"--http-listen", "http_listen"},
-		     {"--tls-cert", "tls_cert"},   {"--tls-key", "tls_key"},   {"--log-level", "log_level"},
-		     {"--public-url", "public_url"}};
+	} flags[] = {{"--data", "data"},
+	             {"--listen", "listen"},
+	             {"--http-listen", "http_listen"},
+	             {"--tls-cert", "tls_cert"},
+	             {"--tls-key", "tls_key"},
+	             {"--log-level", "log_level"},
+	             {"--public-url", "public_url"}};
 	int status = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -321,7 +325,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		bool known = false;
-		if (strcmp(a, "--config") == 0 || (init && (strcmp(a, "--admin") == 0 || strcmp(a, "--account") == 0))) {
+		if (strcmp(a, "--config") == 0 ||
+		    (init && (strcmp(a, "--admin") == 0 || strcmp(a, "--account") == 0))) {
 			known = true;
 			if (i + 1 >= argc)
 				goto missing;

@@ -13,112 +13,112 @@
 #include "ops/ops.h"
 #include "screens/screens.h"
 
-#define KB 1024
-#define R ROUTE_TX_READ
-#define W ROUTE_TX_WRITE
-#define ADMIN ROLE_ADMIN
+#define KB      1024
+#define R       ROUTE_TX_READ
+#define W       ROUTE_TX_WRITE
+#define ADMIN   ROLE_ADMIN
 #define SUPPORT (ROLE_ADMIN | ROLE_SUPPORT)
 #define EDITORS (ROLE_ADMIN | ROLE_EDITOR)
 
 const struct route server_routes[] = {
-	/* operations */
-	{"GET", "/healthz", ops_handle_healthz, AUTH_NONE, 0, 0, 0},
-	{"GET", "/metrics", ops_handle_metrics, AUTH_NONE, 0, 0, 0},
+    /* operations */
+    {"GET", "/healthz", ops_handle_healthz, AUTH_NONE, 0, 0, 0},
+    {"GET", "/metrics", ops_handle_metrics, AUTH_NONE, 0, 0, 0},
 
-	/* console (static, embedded) */
-	{"GET", "/", assets_handle_index, AUTH_NONE, 0, 0, 0},
-	{"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
-	{"GET", "/firewall", assets_handle_index, AUTH_NONE, 0, 0, 0}, /* the console shows the page */
-	{"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, 0},
+    /* console (static, embedded) */
+    {"GET", "/", assets_handle_index, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
+    {"GET", "/firewall", assets_handle_index, AUTH_NONE, 0, 0, 0}, /* the console shows the page */
+    {"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, 0},
 
-	/* sessions and the caller's own profile */
-	{"POST", "/api/v1/session", auth_handle_login, AUTH_NONE, 0, 4 * KB, 0},
-	{"GET", "/api/v1/session", auth_handle_session_get, AUTH_USER, 0, 0, R | ROUTE_PW_CHANGE},
-	{"DELETE", "/api/v1/session", auth_handle_logout, AUTH_USER, 0, 0, W | ROUTE_PW_CHANGE | ROUTE_ANY_ORIGIN},
-	{"GET", "/api/v1/me", auth_handle_me, AUTH_USER, 0, 0, R | ROUTE_PW_CHANGE},
-	{"PUT", "/api/v1/me/password", auth_handle_change_password, AUTH_USER, 0, 4 * KB, ROUTE_PW_CHANGE},
-	{"DELETE", "/api/v1/me/sessions", auth_handle_logout_everywhere, AUTH_USER, 0, 0,
-	 W | ROUTE_PW_CHANGE | ROUTE_ANY_ORIGIN},
-	{"POST", "/api/v1/me/totp", auth_handle_totp_begin, AUTH_USER, 0, 1 * KB, W},
-	{"POST", "/api/v1/me/totp/confirm", auth_handle_totp_confirm, AUTH_USER, 0, 1 * KB, W},
-	{"DELETE", "/api/v1/me/totp", auth_handle_totp_disable, AUTH_USER, 0, 1 * KB, W},
+    /* sessions and the caller's own profile */
+    {"POST", "/api/v1/session", auth_handle_login, AUTH_NONE, 0, 4 * KB, 0},
+    {"GET", "/api/v1/session", auth_handle_session_get, AUTH_USER, 0, 0, R | ROUTE_PW_CHANGE},
+    {"DELETE", "/api/v1/session", auth_handle_logout, AUTH_USER, 0, 0, W | ROUTE_PW_CHANGE | ROUTE_ANY_ORIGIN},
+    {"GET", "/api/v1/me", auth_handle_me, AUTH_USER, 0, 0, R | ROUTE_PW_CHANGE},
+    {"PUT", "/api/v1/me/password", auth_handle_change_password, AUTH_USER, 0, 4 * KB, ROUTE_PW_CHANGE},
+    {"DELETE", "/api/v1/me/sessions", auth_handle_logout_everywhere, AUTH_USER, 0, 0,
+     W | ROUTE_PW_CHANGE | ROUTE_ANY_ORIGIN},
+    {"POST", "/api/v1/me/totp", auth_handle_totp_begin, AUTH_USER, 0, 1 * KB, W},
+    {"POST", "/api/v1/me/totp/confirm", auth_handle_totp_confirm, AUTH_USER, 0, 1 * KB, W},
+    {"DELETE", "/api/v1/me/totp", auth_handle_totp_disable, AUTH_USER, 0, 1 * KB, W},
 
-	/* users of the account */
-	{"GET", "/api/v1/users", auth_handle_users_list, AUTH_USER, ADMIN, 0, R},
-	{"POST", "/api/v1/users", auth_handle_user_create, AUTH_USER, ADMIN, 4 * KB, 0},
-	{"GET", "/api/v1/users/{id}", auth_handle_user_get, AUTH_USER, ADMIN, 0, R},
-	{"PATCH", "/api/v1/users/{id}", auth_handle_user_update, AUTH_USER, ADMIN, 4 * KB, W},
-	{"DELETE", "/api/v1/users/{id}", auth_handle_user_delete, AUTH_USER, ADMIN, 0, W},
-	{"POST", "/api/v1/users/{id}/password-reset", auth_handle_user_reset_password, AUTH_USER, ADMIN, 4 * KB, 0},
-	{"DELETE", "/api/v1/users/{id}/totp", auth_handle_user_reset_totp, AUTH_USER, ADMIN, 0, W},
+    /* users of the account */
+    {"GET", "/api/v1/users", auth_handle_users_list, AUTH_USER, ADMIN, 0, R},
+    {"POST", "/api/v1/users", auth_handle_user_create, AUTH_USER, ADMIN, 4 * KB, 0},
+    {"GET", "/api/v1/users/{id}", auth_handle_user_get, AUTH_USER, ADMIN, 0, R},
+    {"PATCH", "/api/v1/users/{id}", auth_handle_user_update, AUTH_USER, ADMIN, 4 * KB, W},
+    {"DELETE", "/api/v1/users/{id}", auth_handle_user_delete, AUTH_USER, ADMIN, 0, W},
+    {"POST", "/api/v1/users/{id}/password-reset", auth_handle_user_reset_password, AUTH_USER, ADMIN, 4 * KB, 0},
+    {"DELETE", "/api/v1/users/{id}/totp", auth_handle_user_reset_totp, AUTH_USER, ADMIN, 0, W},
 
-	/* API tokens of the caller */
-	{"GET", "/api/v1/tokens", auth_handle_tokens_list, AUTH_USER, 0, 0, R},
-	{"POST", "/api/v1/tokens", auth_handle_token_create, AUTH_USER, 0, 1 * KB, W},
-	{"DELETE", "/api/v1/tokens/{id}", auth_handle_token_delete, AUTH_USER, 0, 0, W},
+    /* API tokens of the caller */
+    {"GET", "/api/v1/tokens", auth_handle_tokens_list, AUTH_USER, 0, 0, R},
+    {"POST", "/api/v1/tokens", auth_handle_token_create, AUTH_USER, 0, 1 * KB, W},
+    {"DELETE", "/api/v1/tokens/{id}", auth_handle_token_delete, AUTH_USER, 0, 0, W},
 
-	/* the account */
-	{"GET", "/api/v1/account", auth_handle_account_get, AUTH_USER, 0, 0, R},
-	{"GET", "/api/v1/account/allowlist", auth_handle_allowlist_get, AUTH_USER, ADMIN, 0, R},
-	{"PUT", "/api/v1/account/allowlist", auth_handle_allowlist_put, AUTH_USER, ADMIN, 16 * KB, W},
+    /* the account */
+    {"GET", "/api/v1/account", auth_handle_account_get, AUTH_USER, 0, 0, R},
+    {"GET", "/api/v1/account/allowlist", auth_handle_allowlist_get, AUTH_USER, ADMIN, 0, R},
+    {"PUT", "/api/v1/account/allowlist", auth_handle_allowlist_put, AUTH_USER, ADMIN, 16 * KB, W},
 
-	/* audit log */
-	{"GET", "/api/v1/audit", audit_handle_list, AUTH_USER, ADMIN, 0, R},
-	{"GET", "/api/v1/audit.csv", audit_handle_csv, AUTH_USER, ADMIN, 0, W},
+    /* audit log */
+    {"GET", "/api/v1/audit", audit_handle_list, AUTH_USER, ADMIN, 0, R},
+    {"GET", "/api/v1/audit.csv", audit_handle_csv, AUTH_USER, ADMIN, 0, W},
 
-	/* the console's live stream (screens for everyone, audit for admins) */
-	{"GET", "/api/v1/events", live_handle_events, AUTH_USER, 0, 0, R},
+    /* the console's live stream (screens for everyone, audit for admins) */
+    {"GET", "/api/v1/events", live_handle_events, AUTH_USER, 0, 0, R},
 
-	/* pairing (RFC 8628 model) */
-	{"POST", "/api/v1/device/pair", screens_handle_device_pair, AUTH_NONE, 0, 4 * KB, W},
-	{"POST", "/api/v1/device/token", screens_handle_device_token, AUTH_NONE, 0, 1 * KB, 0},
-	{"GET", "/api/v1/pairings/{code}", screens_handle_pairing_preview, AUTH_USER, ADMIN, 0, 0},
-	{"POST", "/api/v1/pairings", screens_handle_pairing_confirm, AUTH_USER, ADMIN, 1 * KB, 0},
+    /* pairing (RFC 8628 model) */
+    {"POST", "/api/v1/device/pair", screens_handle_device_pair, AUTH_NONE, 0, 4 * KB, W},
+    {"POST", "/api/v1/device/token", screens_handle_device_token, AUTH_NONE, 0, 1 * KB, 0},
+    {"GET", "/api/v1/pairings/{code}", screens_handle_pairing_preview, AUTH_USER, ADMIN, 0, 0},
+    {"POST", "/api/v1/pairings", screens_handle_pairing_confirm, AUTH_USER, ADMIN, 1 * KB, 0},
 
-	/* the device API (device access token) */
-	{"GET", "/api/v1/device/instructions", screens_handle_device_poll, AUTH_DEVICE, 0, 0, W},
-	{"POST", "/api/v1/device/instructions/{id}/ack", screens_handle_device_ack, AUTH_DEVICE, 0, 32 * KB, W},
-	{"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, W},
-	{"POST", "/api/v1/device/screenshot", screens_handle_device_screenshot, AUTH_DEVICE, 0, 8192 * KB, W},
+    /* the device API (device access token) */
+    {"GET", "/api/v1/device/instructions", screens_handle_device_poll, AUTH_DEVICE, 0, 0, W},
+    {"POST", "/api/v1/device/instructions/{id}/ack", screens_handle_device_ack, AUTH_DEVICE, 0, 32 * KB, W},
+    {"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, W},
+    {"POST", "/api/v1/device/screenshot", screens_handle_device_screenshot, AUTH_DEVICE, 0, 8192 * KB, W},
 
-	/* screens */
-	{"GET", "/api/v1/screens", screens_handle_list, AUTH_USER, 0, 0, R},
-	{"GET", "/api/v1/screens/{id}", screens_handle_get, AUTH_USER, 0, 0, R},
-	{"PATCH", "/api/v1/screens/{id}", screens_handle_update, AUTH_USER, ADMIN, 4 * KB, W},
-	{"DELETE", "/api/v1/screens/{id}", screens_handle_delete, AUTH_USER, ADMIN, 0, W},
-	{"GET", "/api/v1/screens/{id}/screenshot", screens_handle_screenshot_get, AUTH_USER, 0, 0, R},
-	{"POST", "/api/v1/screens/{id}/instructions", screens_handle_instruction_create, AUTH_USER, SUPPORT, 16 * KB, W},
-	{"GET", "/api/v1/screens/{id}/instructions/{iid}", screens_handle_instruction_get, AUTH_USER, 0, 0, R},
-	{"PUT", "/api/v1/screens/{id}/channel", content_handle_screen_channel, AUTH_USER, ADMIN, 1 * KB, W},
-	{"POST", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 1 * KB, W},
-	{"DELETE", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 0, W},
+    /* screens */
+    {"GET", "/api/v1/screens", screens_handle_list, AUTH_USER, 0, 0, R},
+    {"GET", "/api/v1/screens/{id}", screens_handle_get, AUTH_USER, 0, 0, R},
+    {"PATCH", "/api/v1/screens/{id}", screens_handle_update, AUTH_USER, ADMIN, 4 * KB, W},
+    {"DELETE", "/api/v1/screens/{id}", screens_handle_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/screens/{id}/screenshot", screens_handle_screenshot_get, AUTH_USER, 0, 0, R},
+    {"POST", "/api/v1/screens/{id}/instructions", screens_handle_instruction_create, AUTH_USER, SUPPORT, 16 * KB, W},
+    {"GET", "/api/v1/screens/{id}/instructions/{iid}", screens_handle_instruction_get, AUTH_USER, 0, 0, R},
+    {"PUT", "/api/v1/screens/{id}/channel", content_handle_screen_channel, AUTH_USER, ADMIN, 1 * KB, W},
+    {"POST", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 1 * KB, W},
+    {"DELETE", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 0, W},
 
-	/* media library (uploads are streamed to disk while hashed) */
-	{"GET", "/api/v1/media", content_handle_media_list, AUTH_USER, EDITORS, 0, R},
-	{"GET", "/api/v1/media/{sha256}", content_handle_media_get, AUTH_USER, EDITORS, 0, R},
-	{"PUT", "/api/v1/media/{sha256}", content_handle_media_put, AUTH_USER, EDITORS, CONTENT_MAX_UPLOAD, W,
-	 &content_media_upload},
-	{"PATCH", "/api/v1/media/{sha256}", content_handle_media_update, AUTH_USER, EDITORS, 4 * KB, W},
-	{"DELETE", "/api/v1/media/{sha256}", content_handle_media_delete, AUTH_USER, EDITORS, 0, W},
-	{"GET", "/api/v1/media/{sha256}/content", content_handle_media_content, AUTH_USER, EDITORS, 0, R},
-	{"GET", "/api/v1/media/{sha256}/thumbnail", content_handle_media_thumbnail, AUTH_USER, EDITORS, 0, R},
+    /* media library (uploads are streamed to disk while hashed) */
+    {"GET", "/api/v1/media", content_handle_media_list, AUTH_USER, EDITORS, 0, R},
+    {"GET", "/api/v1/media/{sha256}", content_handle_media_get, AUTH_USER, EDITORS, 0, R},
+    {"PUT", "/api/v1/media/{sha256}", content_handle_media_put, AUTH_USER, EDITORS, CONTENT_MAX_UPLOAD, W,
+     &content_media_upload},
+    {"PATCH", "/api/v1/media/{sha256}", content_handle_media_update, AUTH_USER, EDITORS, 4 * KB, W},
+    {"DELETE", "/api/v1/media/{sha256}", content_handle_media_delete, AUTH_USER, EDITORS, 0, W},
+    {"GET", "/api/v1/media/{sha256}/content", content_handle_media_content, AUTH_USER, EDITORS, 0, R},
+    {"GET", "/api/v1/media/{sha256}/thumbnail", content_handle_media_thumbnail, AUTH_USER, EDITORS, 0, R},
 
-	/* channels, schedules, reports */
-	{"GET", "/api/v1/channels", content_handle_channels_list, AUTH_USER, EDITORS, 0, R},
-	{"POST", "/api/v1/channels", content_handle_channel_create, AUTH_USER, ADMIN, 256 * KB, W},
-	{"GET", "/api/v1/channels/{id}", content_handle_channel_get, AUTH_USER, EDITORS, 0, R},
-	{"PUT", "/api/v1/channels/{id}", content_handle_channel_replace, AUTH_USER, EDITORS, 256 * KB, W},
-	{"DELETE", "/api/v1/channels/{id}", content_handle_channel_delete, AUTH_USER, ADMIN, 0, W},
-	{"PUT", "/api/v1/channels/{id}/grants", content_handle_grants_put, AUTH_USER, ADMIN, 64 * KB, W},
-	{"GET", "/api/v1/schedules", content_handle_schedules_list, AUTH_USER, EDITORS, 0, R},
-	{"POST", "/api/v1/schedules", content_handle_schedule_create, AUTH_USER, ADMIN, 4 * KB, W},
-	{"DELETE", "/api/v1/schedules/{id}", content_handle_schedule_delete, AUTH_USER, ADMIN, 0, W},
-	{"GET", "/api/v1/reports/plays", content_handle_proof_of_play, AUTH_USER, EDITORS, 0, R},
+    /* channels, schedules, reports */
+    {"GET", "/api/v1/channels", content_handle_channels_list, AUTH_USER, EDITORS, 0, R},
+    {"POST", "/api/v1/channels", content_handle_channel_create, AUTH_USER, ADMIN, 256 * KB, W},
+    {"GET", "/api/v1/channels/{id}", content_handle_channel_get, AUTH_USER, EDITORS, 0, R},
+    {"PUT", "/api/v1/channels/{id}", content_handle_channel_replace, AUTH_USER, EDITORS, 256 * KB, W},
+    {"DELETE", "/api/v1/channels/{id}", content_handle_channel_delete, AUTH_USER, ADMIN, 0, W},
+    {"PUT", "/api/v1/channels/{id}/grants", content_handle_grants_put, AUTH_USER, ADMIN, 64 * KB, W},
+    {"GET", "/api/v1/schedules", content_handle_schedules_list, AUTH_USER, EDITORS, 0, R},
+    {"POST", "/api/v1/schedules", content_handle_schedule_create, AUTH_USER, ADMIN, 4 * KB, W},
+    {"DELETE", "/api/v1/schedules/{id}", content_handle_schedule_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/reports/plays", content_handle_proof_of_play, AUTH_USER, EDITORS, 0, R},
 
-	/* content for screens */
-	{"GET", "/api/v1/device/manifest", content_handle_device_manifest, AUTH_DEVICE, 0, 0, W},
-	{"GET", "/api/v1/device/objects/{sha256}", content_handle_device_object, AUTH_DEVICE, 0, 0, R},
-	{"POST", "/api/v1/device/played", content_handle_device_played, AUTH_DEVICE, 0, 256 * KB, W},
+    /* content for screens */
+    {"GET", "/api/v1/device/manifest", content_handle_device_manifest, AUTH_DEVICE, 0, 0, W},
+    {"GET", "/api/v1/device/objects/{sha256}", content_handle_device_object, AUTH_DEVICE, 0, 0, R},
+    {"POST", "/api/v1/device/played", content_handle_device_played, AUTH_DEVICE, 0, 256 * KB, W},
 };
 
 const size_t server_routes_count = sizeof server_routes / sizeof server_routes[0];

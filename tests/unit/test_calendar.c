@@ -15,8 +15,8 @@ static void test_dates(void **state)
 {
 	(void)state;
 	assert_true(calendar_valid_date("2026-11-23"));
-	assert_true(calendar_valid_date("2024-02-29")); /* leap year */
-	assert_true(calendar_valid_date("2000-02-29")); /* divisible by 400 */
+	assert_true(calendar_valid_date("2024-02-29"));  /* leap year */
+	assert_true(calendar_valid_date("2000-02-29"));  /* divisible by 400 */
 	assert_false(calendar_valid_date("2100-02-29")); /* divisible by 100 only */
 	assert_false(calendar_valid_date("2025-02-29"));
 	assert_false(calendar_valid_date("2025-02-31"));
@@ -50,8 +50,8 @@ static void test_times(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dates),
-		cmocka_unit_test(test_times),
+	    cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_times),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

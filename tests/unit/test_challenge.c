@@ -19,7 +19,7 @@
 #include "server/auth/auth.h"
 #include "testutil.h"
 
-#define NOW ((int64_t)1700000000)
+#define NOW  ((int64_t)1700000000)
 #define EASY 8
 
 /* Finds a solution with at least `bits` zero bits (or, when below is set,
@@ -36,7 +36,7 @@ static void solve(const char *challenge, unsigned bits, bool below, char out[32]
 }
 
 static enum challenge_verdict verify(const char *login, const char *challenge, const char *solution,
-				     unsigned min_difficulty, int64_t now)
+                                     unsigned min_difficulty, int64_t now)
 {
 	char nonce[32] = "";
 	int64_t expires = 0;
@@ -308,10 +308,10 @@ static void test_malformed_part_count(void **state)
 		v[i] = verify("alice", bad[i], sol[i], 4, NOW);
 	}
 	KNOWN_BUG_IF(v[0] == CHALLENGE_OK || v[1] == CHALLENGE_OK,
-		     "auth_challenge_verify accepts a valid challenge with a 6th part (\"%s.extra\") or "
-		     "leading/trailing/doubled dots: strtok_r in challenge.c skips empty tokens and stops "
-		     "after 5",
-		     ch);
+	             "auth_challenge_verify accepts a valid challenge with a 6th part (\"%s.extra\") or "
+	             "leading/trailing/doubled dots: strtok_r in challenge.c skips empty tokens and stops "
+	             "after 5",
+	             ch);
 	assert_int_equal(v[0], CHALLENGE_MALFORMED);
 	assert_int_equal(v[1], CHALLENGE_MALFORMED);
 	char dbl[AUTH_CHALLENGE_MAX_LEN + 16];
@@ -324,9 +324,9 @@ static void test_difficulty_never_wraps(void **state)
 	(void)state;
 	unsigned d = auth_challenge_difficulty(UINT_MAX);
 	KNOWN_BUG_IF(d != 22,
-		     "auth_challenge_difficulty(UINT_MAX) = %u: 16 + (failures - 5) wraps around for huge "
-		     "failure counts; clamp extra before adding",
-		     d);
+	             "auth_challenge_difficulty(UINT_MAX) = %u: 16 + (failures - 5) wraps around for huge "
+	             "failure counts; clamp extra before adding",
+	             d);
 	assert_int_equal(auth_challenge_difficulty(UINT_MAX - 3), 22);
 }
 
@@ -337,18 +337,18 @@ int main(void)
 	for (size_t i = 0; i < AUTH_SECRET_BYTES; i++)
 		auth_settings.secret[i] = (uint8_t)(0xa0 + i);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_difficulty),
-		cmocka_unit_test(test_zero_bits),
-		cmocka_unit_test(test_make_solve_ok),
-		cmocka_unit_test(test_tampered),
-		cmocka_unit_test(test_bound_to_login),
-		cmocka_unit_test(test_secret_matters),
-		cmocka_unit_test(test_expired),
-		cmocka_unit_test(test_too_easy),
-		cmocka_unit_test(test_wrong_solution),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_malformed_part_count),
-		cmocka_unit_test(test_difficulty_never_wraps),
+	    cmocka_unit_test(test_difficulty),
+	    cmocka_unit_test(test_zero_bits),
+	    cmocka_unit_test(test_make_solve_ok),
+	    cmocka_unit_test(test_tampered),
+	    cmocka_unit_test(test_bound_to_login),
+	    cmocka_unit_test(test_secret_matters),
+	    cmocka_unit_test(test_expired),
+	    cmocka_unit_test(test_too_easy),
+	    cmocka_unit_test(test_wrong_solution),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_malformed_part_count),
+	    cmocka_unit_test(test_difficulty_never_wraps),
 	};
 	return cmocka_run_group_tests_name("challenge", tests, NULL, NULL);
 }

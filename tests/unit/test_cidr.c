@@ -218,30 +218,30 @@ static void test_garbage_refused(void **state)
 {
 	(void)state;
 	const char *bad[] = {
-		"",
-		"/",
-		"/8",
-		"abc",
-		"10",
-		"10.0.0",
-		"10.0.0/8",
-		"10.0.0.0.0",
-		"1.2.3.4.5/32",
-		"256.0.0.0/8",
-		"10.0.0.0/8/8",
-		" 10.0.0.0/8",
-		"10.0.0.0 /8",
-		"10.0.0.0/8\n",
-		"10.0.0.0\n/8",
-		"::ffff::1",
-		"2001:db8:::/32",
-		"2001:db8::g/32",
-		"[::1]/128",
-		"[::1]",
-		"fe80::1%eth0",
-		"localhost",
-		"0x0a000000/8",
-		"10.0.0.0/8abc",
+	    "",
+	    "/",
+	    "/8",
+	    "abc",
+	    "10",
+	    "10.0.0",
+	    "10.0.0/8",
+	    "10.0.0.0.0",
+	    "1.2.3.4.5/32",
+	    "256.0.0.0/8",
+	    "10.0.0.0/8/8",
+	    " 10.0.0.0/8",
+	    "10.0.0.0 /8",
+	    "10.0.0.0/8\n",
+	    "10.0.0.0\n/8",
+	    "::ffff::1",
+	    "2001:db8:::/32",
+	    "2001:db8::g/32",
+	    "[::1]/128",
+	    "[::1]",
+	    "fe80::1%eth0",
+	    "localhost",
+	    "0x0a000000/8",
+	    "10.0.0.0/8abc",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		refused(bad[i]);
@@ -264,8 +264,8 @@ static void test_garbage_refused(void **state)
 static void test_format_roundtrip(void **state)
 {
 	(void)state;
-	const char *texts[] = {"10.0.0.0/8", "0.0.0.0/0", "1.2.3.4", "2001:db8::/32", "::/0", "::1",
-			       "fe80::/10", "::ffff:10.0.0.0/104", "::10.1.2.3", "ffff::/16"};
+	const char *texts[] = {"10.0.0.0/8", "0.0.0.0/0",           "1.2.3.4",    "2001:db8::/32", "::/0", "::1",
+	                       "fe80::/10",  "::ffff:10.0.0.0/104", "::10.1.2.3", "ffff::/16"};
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
 		struct cidr a = parse_ok(texts[i]), b;
 		char out[64];
@@ -285,17 +285,17 @@ static void test_format_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_v4),
-		cmocka_unit_test(test_parse_v6),
-		cmocka_unit_test(test_parse_v4_mapped),
-		cmocka_unit_test(test_prefix_bounds),
-		cmocka_unit_test(test_host_bits_refused),
-		cmocka_unit_test(test_contains),
-		cmocka_unit_test(test_v4_mapped_matches_v4_block),
-		cmocka_unit_test(test_families_do_not_mix),
-		cmocka_unit_test(test_zero_prefix_matches_family),
-		cmocka_unit_test(test_garbage_refused),
-		cmocka_unit_test(test_format_roundtrip),
+	    cmocka_unit_test(test_parse_v4),
+	    cmocka_unit_test(test_parse_v6),
+	    cmocka_unit_test(test_parse_v4_mapped),
+	    cmocka_unit_test(test_prefix_bounds),
+	    cmocka_unit_test(test_host_bits_refused),
+	    cmocka_unit_test(test_contains),
+	    cmocka_unit_test(test_v4_mapped_matches_v4_block),
+	    cmocka_unit_test(test_families_do_not_mix),
+	    cmocka_unit_test(test_zero_prefix_matches_family),
+	    cmocka_unit_test(test_garbage_refused),
+	    cmocka_unit_test(test_format_roundtrip),
 	};
 	return cmocka_run_group_tests_name("cidr", tests, NULL, NULL);
 }

@@ -134,7 +134,7 @@ static void test_normalize_user_code(void **state)
 
 	assert_false(codes_normalize_user_code("", out));
 	assert_false(codes_normalize_user_code("----", out));
-	assert_false(codes_normalize_user_code("ABCDEFG", out));	 /* 7 */
+	assert_false(codes_normalize_user_code("ABCDEFG", out));   /* 7 */
 	assert_false(codes_normalize_user_code("ABCDEFGHJ", out)); /* 9 */
 	assert_false(codes_normalize_user_code("ABCDEFGHJKLMNPQRSTUVWXYZ", out));
 	assert_false(codes_normalize_user_code("ABCDEFG0", out));
@@ -154,13 +154,13 @@ static void test_base32_vectors(void **state)
 	static const struct {
 		const char *in, *out;
 	} v[] = {
-		{"", ""},
-		{"f", "my"},
-		{"fo", "mzxq"},
-		{"foo", "mzxw6"},
-		{"foob", "mzxw6yq"},
-		{"fooba", "mzxw6ytb"},
-		{"foobar", "mzxw6ytboi"},
+	    {"", ""},
+	    {"f", "my"},
+	    {"fo", "mzxq"},
+	    {"foo", "mzxw6"},
+	    {"foob", "mzxw6yq"},
+	    {"fooba", "mzxw6ytb"},
+	    {"foobar", "mzxw6ytboi"},
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		char out[32];
@@ -195,16 +195,16 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_id),
-		cmocka_unit_test(test_is_id),
-		cmocka_unit_test(test_tokens),
-		cmocka_unit_test(test_hash_hex),
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_user_codes),
-		cmocka_unit_test(test_normalize_user_code),
-		cmocka_unit_test(test_base32_vectors),
-		cmocka_unit_test(test_base32_bounds),
+	    cmocka_unit_test(test_new_id),
+	    cmocka_unit_test(test_is_id),
+	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_hash_hex),
+	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_user_codes),
+	    cmocka_unit_test(test_normalize_user_code),
+	    cmocka_unit_test(test_base32_vectors),
+	    cmocka_unit_test(test_base32_bounds),
 	};
 	return cmocka_run_group_tests_name("codes", tests, NULL, NULL);
 }

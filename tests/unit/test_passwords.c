@@ -65,14 +65,14 @@ static void test_equal_to_login(void **state)
 static void test_utf8(void **state)
 {
 	(void)state;
-	refused("abcdefghij\xff", NULL);	 /* never valid */
-	refused("abcdefghij\x80", NULL);	 /* lone continuation */
-	refused("abcdefghi\xc3", NULL);		 /* truncated 2-byte sequence */
-	refused("abcdefghi\xe2\x82", NULL);	 /* truncated 3-byte sequence */
-	refused("abcdefghij\xc0\xaf", NULL);	 /* overlong '/' */
-	refused("abcdefghij\xf5\x80\x80\x80", NULL); /* beyond U+10FFFF */
-	refused("abcdefghi\xc3(", NULL);	 /* bad continuation */
-	accepted("abcdefghi\xc3\xa9", NULL);	 /* 'e' acute: 10 characters */
+	refused("abcdefghij\xff", NULL);                    /* never valid */
+	refused("abcdefghij\x80", NULL);                    /* lone continuation */
+	refused("abcdefghi\xc3", NULL);                     /* truncated 2-byte sequence */
+	refused("abcdefghi\xe2\x82", NULL);                 /* truncated 3-byte sequence */
+	refused("abcdefghij\xc0\xaf", NULL);                /* overlong '/' */
+	refused("abcdefghij\xf5\x80\x80\x80", NULL);        /* beyond U+10FFFF */
+	refused("abcdefghi\xc3(", NULL);                    /* bad continuation */
+	accepted("abcdefghi\xc3\xa9", NULL);                /* 'e' acute: 10 characters */
 	accepted("abcdefgh\xf0\x9f\x94\x91\xc3\xa9", NULL); /* emoji + e acute */
 }
 
@@ -85,8 +85,8 @@ static void test_multibyte_counts_once(void **state)
 	accepted("\xc3\xa9\xc3\xa0\xc3\xbc\xc3\xb6\xc3\xa7\xc3\xb1\xc3\x9f\xc3\xb8\xc3\xa5\xc3\xa6", NULL);
 	/* 4 emoji (16 bytes) + 5 ASCII = 9 characters */
 	refused("\xf0\x9f\x94\x91\xf0\x9f\x94\x92\xf0\x9f\x94\x93\xf0\x9f\x94\x94"
-		"abcde",
-		NULL);
+	        "abcde",
+	        NULL);
 	/* 100 euro signs: 100 characters, but 300 bytes > 256 */
 	char euros[301];
 	for (int i = 0; i < 100; i++)
@@ -113,20 +113,20 @@ static void test_utf8_strict(void **state)
 {
 	(void)state;
 	const char *bad[] = {
-		"abcdefghi\xed\xa0\x80",	  /* U+D800, a surrogate */
-		"abcdefghi\xe0\x80\xaf",	  /* overlong '/' in 3 bytes */
-		"abcdefghi\xf0\x80\x80\xaf", /* overlong '/' in 4 bytes */
-		"abcdefghi\xf4\x90\x80\x80", /* U+110000 */
+	    "abcdefghi\xed\xa0\x80",     /* U+D800, a surrogate */
+	    "abcdefghi\xe0\x80\xaf",     /* overlong '/' in 3 bytes */
+	    "abcdefghi\xf0\x80\x80\xaf", /* overlong '/' in 4 bytes */
+	    "abcdefghi\xf4\x90\x80\x80", /* U+110000 */
 	};
 	int accepted_n = 0;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (!auth_password_problem(bad[i], NULL))
 			accepted_n++;
 	KNOWN_BUG_IF(accepted_n > 0,
-		     "auth_password_problem accepts %d of 4 invalid UTF-8 forms (surrogates, overlong 3/4-byte, "
-		     "> U+10FFFF): utf8_length in passwords.c checks lead bytes only, not the second byte's "
-		     "range after E0/ED/F0/F4",
-		     accepted_n);
+	             "auth_password_problem accepts %d of 4 invalid UTF-8 forms (surrogates, overlong 3/4-byte, "
+	             "> U+10FFFF): utf8_length in passwords.c checks lead bytes only, not the second byte's "
+	             "range after E0/ED/F0/F4",
+	             accepted_n);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		refused(bad[i], NULL);
 }
@@ -137,8 +137,8 @@ static void test_single_multibyte_character_repeated(void **state)
 	(void)state;
 	const char *ten_e_acute = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
 	KNOWN_BUG_IF(auth_password_problem(ten_e_acute, NULL) == NULL,
-		     "auth_password_problem accepts ten times the same multibyte character: the "
-		     "single-character check in passwords.c compares bytes, not code points");
+	             "auth_password_problem accepts ten times the same multibyte character: the "
+	             "single-character check in passwords.c compares bytes, not code points");
 	refused(ten_e_acute, NULL);
 }
 
@@ -209,16 +209,16 @@ int main(void)
 	auth_settings.pwhash_opslimit = crypto_pwhash_OPSLIMIT_MIN;
 	auth_settings.pwhash_memlimit = crypto_pwhash_MEMLIMIT_MIN;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_length),
-		cmocka_unit_test(test_equal_to_login),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_multibyte_counts_once),
-		cmocka_unit_test(test_single_character_repeated),
-		cmocka_unit_test(test_utf8_strict),
-		cmocka_unit_test(test_single_multibyte_character_repeated),
-		cmocka_unit_test(test_login_policy),
-		cmocka_unit_test(test_hash_verify),
-		cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_length),
+	    cmocka_unit_test(test_equal_to_login),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_multibyte_counts_once),
+	    cmocka_unit_test(test_single_character_repeated),
+	    cmocka_unit_test(test_utf8_strict),
+	    cmocka_unit_test(test_single_multibyte_character_repeated),
+	    cmocka_unit_test(test_login_policy),
+	    cmocka_unit_test(test_hash_verify),
+	    cmocka_unit_test(test_generate),
 	};
 	return cmocka_run_group_tests_name("passwords", tests, NULL, NULL);
 }

@@ -22,20 +22,20 @@ static int h_noop(struct http_req *r)
 }
 
 static const struct route table[] = {
-	{"GET", "/a", h_noop, AUTH_NONE, 0, 0, 0},		       /* 0 */
-	{"GET", "/users/{id}", h_noop, AUTH_USER, 0, 0, 0},	       /* 1 */
-	{"PATCH", "/users/{id}", h_noop, AUTH_USER, 0, 1024, 0},      /* 2 */
-	{"GET", "/users/{id}/keys/{kid}", h_noop, AUTH_USER, 0, 0, 0}, /* 3 */
-	{"POST", "/only-post", h_noop, AUTH_NONE, 0, 1024, 0},	       /* 4 */
-	{"HEAD", "/probe", h_noop, AUTH_NONE, 0, 0, 0},	       /* 5 */
-	{"GET", "/probe", h_noop, AUTH_NONE, 0, 0, 0},		       /* 6 */
-	{"GET", "/files/{name}.txt", h_noop, AUTH_NONE, 0, 0, 0},     /* 7 */
-	{"GET", "/", h_noop, AUTH_NONE, 0, 0, 0},		       /* 8 */
+    {"GET", "/a", h_noop, AUTH_NONE, 0, 0, 0},                     /* 0 */
+    {"GET", "/users/{id}", h_noop, AUTH_USER, 0, 0, 0},            /* 1 */
+    {"PATCH", "/users/{id}", h_noop, AUTH_USER, 0, 1024, 0},       /* 2 */
+    {"GET", "/users/{id}/keys/{kid}", h_noop, AUTH_USER, 0, 0, 0}, /* 3 */
+    {"POST", "/only-post", h_noop, AUTH_NONE, 0, 1024, 0},         /* 4 */
+    {"HEAD", "/probe", h_noop, AUTH_NONE, 0, 0, 0},                /* 5 */
+    {"GET", "/probe", h_noop, AUTH_NONE, 0, 0, 0},                 /* 6 */
+    {"GET", "/files/{name}.txt", h_noop, AUTH_NONE, 0, 0, 0},      /* 7 */
+    {"GET", "/", h_noop, AUTH_NONE, 0, 0, 0},                      /* 8 */
 };
 static const size_t table_n = sizeof table / sizeof table[0];
 
 static enum router_match match(const char *method, const char *path, const struct route **out,
-			       struct route_params *params)
+                               struct route_params *params)
 {
 	return router_match(table, table_n, method, path, out, params);
 }
@@ -184,8 +184,8 @@ static void test_too_many_params(void **state)
 {
 	(void)state;
 	static const struct route many[] = {
-		{"GET", "/{a}/{b}/{c}/{d}", h_noop, AUTH_NONE, 0, 0, 0},
-		{"GET", "/{a}/{b}/{c}/{d}/{e}", h_noop, AUTH_NONE, 0, 0, 0},
+	    {"GET", "/{a}/{b}/{c}/{d}", h_noop, AUTH_NONE, 0, 0, 0},
+	    {"GET", "/{a}/{b}/{c}/{d}/{e}", h_noop, AUTH_NONE, 0, 0, 0},
 	};
 	const struct route *rt = NULL;
 	struct route_params p;
@@ -203,9 +203,9 @@ static void test_validate(void **state)
 	assert_int_equal(router_validate(table, 0), 0);
 
 	static const struct route dup[] = {
-		{"GET", "/x", h_noop, AUTH_NONE, 0, 0, 0},
-		{"POST", "/x", h_noop, AUTH_NONE, 0, 0, 0},
-		{"GET", "/x", h_noop, AUTH_USER, 0, 0, 0},
+	    {"GET", "/x", h_noop, AUTH_NONE, 0, 0, 0},
+	    {"POST", "/x", h_noop, AUTH_NONE, 0, 0, 0},
+	    {"GET", "/x", h_noop, AUTH_USER, 0, 0, 0},
 	};
 	assert_int_equal(router_validate(dup, 2), 0); /* same path, other method */
 	assert_int_equal(router_validate(dup, 3), -1);
@@ -250,7 +250,7 @@ static void test_server_table(void **state)
 		const struct route *rt = NULL;
 		struct route_params p;
 		assert_int_equal(router_match(server_routes, server_routes_count, want->method, path, &rt, &p),
-				 ROUTER_FOUND);
+		                 ROUTER_FOUND);
 		assert_ptr_equal(rt, want);
 		assert_non_null(want->handler);
 		/* a route with a body limit must not be a GET */
@@ -263,16 +263,11 @@ int main(void)
 {
 	log_set_level((enum log_level)(LOG_ERROR + 1)); /* validation failures are expected here */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exact),
-		cmocka_unit_test(test_param_capture),
-		cmocka_unit_test(test_param_non_empty),
-		cmocka_unit_test(test_trailing_slash),
-		cmocka_unit_test(test_bad_method),
-		cmocka_unit_test(test_head_falls_back_to_get),
-		cmocka_unit_test(test_param_length),
-		cmocka_unit_test(test_too_many_params),
-		cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_server_table),
+	    cmocka_unit_test(test_exact),           cmocka_unit_test(test_param_capture),
+	    cmocka_unit_test(test_param_non_empty), cmocka_unit_test(test_trailing_slash),
+	    cmocka_unit_test(test_bad_method),      cmocka_unit_test(test_head_falls_back_to_get),
+	    cmocka_unit_test(test_param_length),    cmocka_unit_test(test_too_many_params),
+	    cmocka_unit_test(test_validate),        cmocka_unit_test(test_server_table),
 	};
 	return cmocka_run_group_tests_name("router", tests, NULL, NULL);
 }

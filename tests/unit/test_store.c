@@ -51,8 +51,8 @@ static int teardown(void **state)
 static bool table_exists(struct db *db, const char *name)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?",
-				      "s", name);
+	struct db_stmt *st =
+	    db_query(db, &rc, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", "s", name);
 	assert_non_null(st);
 	bool yes = db_col_int(st, 0) > 0;
 	db_done(st);
@@ -70,10 +70,10 @@ static int64_t count_rows(struct db *db, const char *sql)
 }
 
 static const struct migration two[] = {
-	{1, "widgets", "CREATE TABLE widgets(id INTEGER PRIMARY KEY, name TEXT NOT NULL);"},
-	{2, "gadgets",
-	 "CREATE TABLE gadgets(id INTEGER PRIMARY KEY, widget_id INTEGER REFERENCES widgets(id));"
-	 "CREATE INDEX gadgets_widget ON gadgets(widget_id);"},
+    {1, "widgets", "CREATE TABLE widgets(id INTEGER PRIMARY KEY, name TEXT NOT NULL);"},
+    {2, "gadgets",
+     "CREATE TABLE gadgets(id INTEGER PRIMARY KEY, widget_id INTEGER REFERENCES widgets(id));"
+     "CREATE INDEX gadgets_widget ON gadgets(widget_id);"},
 };
 
 static void test_migrate_custom(void **state)
@@ -118,12 +118,12 @@ static void test_migrate_failure_rolls_back(void **state)
 	assert_int_equal(db_exec(f->db, "INSERT INTO widgets(name) VALUES('kept')", NULL), DB_DONE);
 
 	const struct migration three[] = {
-		two[0],
-		two[1],
-		{3, "broken",
-		 "CREATE TABLE half_done(x INTEGER);"
-		 "INSERT INTO widgets(name) VALUES('from the broken migration');"
-		 "CREATE TABLEX oops(;"},
+	    two[0],
+	    two[1],
+	    {3, "broken",
+	     "CREATE TABLE half_done(x INTEGER);"
+	     "INSERT INTO widgets(name) VALUES('from the broken migration');"
+	     "CREATE TABLEX oops(;"},
 	};
 	assert_int_equal(store_migrate(f->db, three, 3), -1);
 	assert_int_equal(store_schema_version(f->db), 2);
@@ -134,9 +134,9 @@ static void test_migrate_failure_rolls_back(void **state)
 
 	/* the connection is still usable and a fixed migration 3 applies */
 	const struct migration fixed[] = {
-		two[0],
-		two[1],
-		{3, "fixed", "CREATE TABLE half_done(x INTEGER);"},
+	    two[0],
+	    two[1],
+	    {3, "fixed", "CREATE TABLE half_done(x INTEGER);"},
 	};
 	assert_int_equal(store_migrate(f->db, fixed, 3), 0);
 	assert_int_equal(store_schema_version(f->db), 3);
@@ -148,9 +148,9 @@ static void test_migrate_failure_in_the_middle(void **state)
 	struct fixture *f = *state;
 	/* 1 applies, 2 fails, 3 must not run */
 	const struct migration list[] = {
-		two[0],
-		{2, "bad", "CREATE TABLE t2(x); SELECT no_such_function();"},
-		{3, "never", "CREATE TABLE t3(x);"},
+	    two[0],
+	    {2, "bad", "CREATE TABLE t2(x); SELECT no_such_function();"},
+	    {3, "never", "CREATE TABLE t3(x);"},
 	};
 	assert_int_equal(store_migrate(f->db, list, 3), -1);
 	assert_int_equal(store_schema_version(f->db), 1);
@@ -191,25 +191,23 @@ static void test_audit_append_only(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(store_migrate(f->db, store_migrations, store_migrations_count), 0);
-	assert_int_equal(db_exec(f->db,
-				 "INSERT INTO audit(id, account_id, at, actor, ip, action) VALUES(?,?,?,?,?,?)",
-				 "ssisss", "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", (int64_t)1700000000, "alice",
-				 "127.0.0.1", "login"),
-			 DB_DONE);
+	assert_int_equal(db_exec(f->db, "INSERT INTO audit(id, account_id, at, actor, ip, action) VALUES(?,?,?,?,?,?)",
+	                         "ssisss", "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", (int64_t)1700000000, "alice",
+	                         "127.0.0.1", "login"),
+	                 DB_DONE);
 	assert_int_equal(count_rows(f->db, "SELECT count(*) FROM audit"), 1);
 
 	assert_int_not_equal(db_exec(f->db, "UPDATE audit SET action='nothing'", NULL), DB_DONE);
-	assert_int_not_equal(db_exec(f->db, "UPDATE audit SET at=0 WHERE id=?", "s", "aaaaaaaaaaaaaaaa"),
-			     DB_DONE);
+	assert_int_not_equal(db_exec(f->db, "UPDATE audit SET at=0 WHERE id=?", "s", "aaaaaaaaaaaaaaaa"), DB_DONE);
 	assert_int_not_equal(db_exec(f->db, "DELETE FROM audit", NULL), DB_DONE);
 	assert_int_not_equal(db_exec(f->db, "DELETE FROM audit WHERE id=?", "s", "aaaaaaaaaaaaaaaa"), DB_DONE);
 	/* nor by an UPSERT (its UPDATE fires the trigger) */
 	assert_int_not_equal(db_exec(f->db,
-				     "INSERT INTO audit(id, account_id, at, actor, ip, action) "
-				     "VALUES('aaaaaaaaaaaaaaaa', NULL, 0, 'x', 'x', 'x') "
-				     "ON CONFLICT(id) DO UPDATE SET action='forged'",
-				     NULL),
-			     DB_DONE);
+	                             "INSERT INTO audit(id, account_id, at, actor, ip, action) "
+	                             "VALUES('aaaaaaaaaaaaaaaa', NULL, 0, 'x', 'x', 'x') "
+	                             "ON CONFLICT(id) DO UPDATE SET action='forged'",
+	                             NULL),
+	                     DB_DONE);
 
 	/* the same inside a transaction, which stays usable */
 	assert_int_equal(db_begin(f->db, true), DB_DONE);
@@ -233,19 +231,18 @@ static void test_audit_replace_refused(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(store_migrate(f->db, store_migrations, store_migrations_count), 0);
-	assert_int_equal(db_exec(f->db,
-				 "INSERT INTO audit(id, account_id, at, actor, ip, action) VALUES(?,?,?,?,?,?)",
-				 "ssisss", "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", (int64_t)1700000000, "alice",
-				 "127.0.0.1", "login"),
-			 DB_DONE);
+	assert_int_equal(db_exec(f->db, "INSERT INTO audit(id, account_id, at, actor, ip, action) VALUES(?,?,?,?,?,?)",
+	                         "ssisss", "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", (int64_t)1700000000, "alice",
+	                         "127.0.0.1", "login"),
+	                 DB_DONE);
 	int rc1 = db_exec(f->db,
-			  "REPLACE INTO audit(seq, id, account_id, at, actor, ip, action) "
-			  "SELECT seq, id, account_id, at, actor, ip, 'forged' FROM audit",
-			  NULL);
+	                  "REPLACE INTO audit(seq, id, account_id, at, actor, ip, action) "
+	                  "SELECT seq, id, account_id, at, actor, ip, 'forged' FROM audit",
+	                  NULL);
 	int rc2 = db_exec(f->db,
-			  "INSERT OR REPLACE INTO audit(id, account_id, at, actor, ip, action) "
-			  "VALUES('aaaaaaaaaaaaaaaa', NULL, 0, 'mallory', '10.0.0.1', 'forged')",
-			  NULL);
+	                  "INSERT OR REPLACE INTO audit(id, account_id, at, actor, ip, action) "
+	                  "VALUES('aaaaaaaaaaaaaaaa', NULL, 0, 'mallory', '10.0.0.1', 'forged')",
+	                  NULL);
 	int rc;
 	struct db_stmt *st = db_query(f->db, &rc, "SELECT action, actor, count(*) FROM audit", NULL);
 	assert_non_null(st);
@@ -253,9 +250,9 @@ static void test_audit_replace_refused(void **state)
 	int64_t rows = db_col_int(st, 2);
 	db_done(st);
 	KNOWN_BUG_IF(rewritten || rc1 == DB_DONE || rc2 == DB_DONE,
-		     "REPLACE INTO audit rewrites an entry despite the append-only triggers; fix: "
-		     "PRAGMA recursive_triggers=ON in db_open_file(), or a BEFORE INSERT trigger refusing an "
-		     "existing seq/id");
+	             "REPLACE INTO audit rewrites an entry despite the append-only triggers; fix: "
+	             "PRAGMA recursive_triggers=ON in db_open_file(), or a BEFORE INSERT trigger refusing an "
+	             "existing seq/id");
 	assert_int_not_equal(rc1, DB_DONE);
 	assert_int_not_equal(rc2, DB_DONE);
 	assert_false(rewritten);
@@ -316,9 +313,9 @@ static void test_notify_after_commit(void **state)
 	/* a failed COMMIT delivers nothing: make one fail with a deferred
 	 * foreign key violation */
 	assert_int_equal(db_exec_script(f->db, "CREATE TABLE parent(id INTEGER PRIMARY KEY);"
-					       "CREATE TABLE child(pid INTEGER REFERENCES parent(id) "
-					       "DEFERRABLE INITIALLY DEFERRED);"),
-			 0);
+	                                       "CREATE TABLE child(pid INTEGER REFERENCES parent(id) "
+	                                       "DEFERRABLE INITIALLY DEFERRED);"),
+	                 0);
 	assert_int_equal(db_begin(f->db, true), DB_DONE);
 	assert_int_equal(db_exec(f->db, "INSERT INTO child(pid) VALUES(42)", NULL), DB_DONE);
 	db_notify(f->db, "k5");
@@ -373,15 +370,15 @@ int main(void)
 {
 	log_set_level((enum log_level)(LOG_ERROR + 1)); /* failures are expected here */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_migrate_custom, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_one_at_a_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_failure_rolls_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_failure_in_the_middle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_builtin_migrations, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_replace_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_notify_after_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_custom, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_one_at_a_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_failure_rolls_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_failure_in_the_middle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_builtin_migrations, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_replace_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_notify_after_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 
 /* base32 of the RFC 6238 SHA-1 secret "12345678901234567890" */
 #define RFC_SECRET "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-#define T0 ((int64_t)1700000015) /* mid-step: 1700000015 / 30 = 56666667 */
+#define T0         ((int64_t)1700000015) /* mid-step: 1700000015 / 30 = 56666667 */
 
 static void test_new_secret(void **state)
 {
@@ -42,8 +42,8 @@ static void test_rfc6238_vectors(void **state)
 		int64_t t;
 		const char *code;
 	} v[] = {
-		{59, "287082"},	       {1111111109, "081804"}, {1111111111, "050471"},
-		{1234567890, "005924"}, {2000000000, "279037"}, {20000000000, "353130"},
+	    {59, "287082"},         {1111111109, "081804"}, {1111111111, "050471"},
+	    {1234567890, "005924"}, {2000000000, "279037"}, {20000000000, "353130"},
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		char code[7] = "";
@@ -139,12 +139,9 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_secret),
-		cmocka_unit_test(test_rfc6238_vectors),
-		cmocka_unit_test(test_code_then_check),
-		cmocka_unit_test(test_replay_refused),
-		cmocka_unit_test(test_window),
-		cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_new_secret),      cmocka_unit_test(test_rfc6238_vectors),
+	    cmocka_unit_test(test_code_then_check), cmocka_unit_test(test_replay_refused),
+	    cmocka_unit_test(test_window),          cmocka_unit_test(test_bad_input),
 	};
 	return cmocka_run_group_tests_name("totp", tests, NULL, NULL);
 }

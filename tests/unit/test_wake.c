@@ -33,10 +33,10 @@
 #include "server/store/db.h"
 #include "testutil.h"
 
-#define MANY 1000
-#define MANY_RSS_LIMIT (40u << 20)
+#define MANY             1000
+#define MANY_RSS_LIMIT   (40u << 20)
 #define LATENCY_LIMIT_US 50000
-#define DEFAULT_WAIT_MS 5000
+#define DEFAULT_WAIT_MS  5000
 
 /* Sanitizers add redzones and quarantine to every allocation; the memory
  * figure is only meaningful without them, so they get a wider ceiling. */
@@ -81,14 +81,20 @@ static int on_wake(struct http_req *r)
 		 * key in this test, so keep waiting */
 		return http_wait(r, http_param(r, "key"), wait_ms_of(r), on_wake);
 	}
-	return http_reply_json(r, 200,
-			json_pack("{s:b, s:s}", "woken", r->waiter.reason == WAKE_EVENT, "reason",
-				  reason_name(r->waiter.reason)));
+	return http_reply_json(
+	    r, 200,
+	    json_pack("{s:b, s:s}", "woken", r->waiter.reason == WAKE_EVENT, "reason", reason_name(r->waiter.reason)));
 }
 
-static int h_wait(struct http_req *r) { return http_wait(r, http_param(r, "key"), wait_ms_of(r), on_wake); }
+static int h_wait(struct http_req *r)
+{
+	return http_wait(r, http_param(r, "key"), wait_ms_of(r), on_wake);
+}
 
-static int h_ping(struct http_req *r) { return http_reply_json(r, 200, json_pack("{s:b}", "ok", 1)); }
+static int h_ping(struct http_req *r)
+{
+	return http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
 
 static int h_echo(struct http_req *r)
 {
@@ -97,9 +103,9 @@ static int h_echo(struct http_req *r)
 }
 
 static const struct route test_routes[] = {
-	{"GET", "/wait/{key}", h_wait, AUTH_NONE, 0, 0, 0},
-	{"GET", "/ping", h_ping, AUTH_NONE, 0, 0, 0},
-	{"POST", "/echo", h_echo, AUTH_NONE, 0, 64, 0},
+    {"GET", "/wait/{key}", h_wait, AUTH_NONE, 0, 0, 0},
+    {"GET", "/ping", h_ping, AUTH_NONE, 0, 0, 0},
+    {"POST", "/echo", h_echo, AUTH_NONE, 0, 64, 0},
 };
 
 static int never_called(struct http_req *r)
@@ -143,13 +149,13 @@ static int server_setup(void **state)
 {
 	(void)state;
 	struct server_config cfg = {
-		.data_dir = fx.dir,
-		.listen = "127.0.0.1:0",
-		.threads = 2,
-		.workers = 1,
-		.connection_limit = 4000,
-		.session_idle_s = 1800,
-		.session_max_s = 43200,
+	    .data_dir = fx.dir,
+	    .listen = "127.0.0.1:0",
+	    .threads = 2,
+	    .workers = 1,
+	    .connection_limit = 4000,
+	    .session_idle_s = 1800,
+	    .session_max_s = 43200,
 	};
 	struct server_hooks hooks = {.authenticate = never_called};
 	fx.srv = server_create(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0], &hooks);
@@ -337,7 +343,7 @@ static void test_body_limits(void **state)
 	int fd = client_connect(fx.port);
 	assert_true(fd >= 0);
 	static const char ok[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-				 "Content-Length: 9\r\n\r\n{\"a\":[1]}";
+	                         "Content-Length: 9\r\n\r\n{\"a\":[1]}";
 	client_send_raw(fd, ok, sizeof ok - 1);
 	assert_int_equal(client_read(fd, &r, 5000), 0);
 	assert_int_equal(r.status, 200);
@@ -362,9 +368,9 @@ static void test_body_limits(void **state)
 	memset(x40, 'x', 40);
 	x40[40] = '\0';
 	int n = snprintf(chunked, sizeof chunked,
-			 "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-			 "28\r\n%s\r\n28\r\n%s\r\n28\r\n%s\r\n0\r\n\r\n",
-			 x40, x40, x40);
+	                 "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                 "28\r\n%s\r\n28\r\n%s\r\n28\r\n%s\r\n0\r\n\r\n",
+	                 x40, x40, x40);
 	assert_true(n > 0 && (size_t)n < sizeof chunked);
 	client_send_raw(fd, chunked, (size_t)n);
 	assert_int_equal(client_read(fd, &r, 5000), 0);
@@ -408,9 +414,9 @@ static void test_wake_latency(void **state)
 	qsort(lat, ROUNDS, sizeof lat[0], cmp_u64);
 	uint64_t p50 = lat[ROUNDS / 2], p90 = lat[ROUNDS * 9 / 10], worst = lat[ROUNDS - 1];
 	print_message("wake latency (notify -> full response), %d rounds: mean %.3f ms, median %.3f ms, "
-		      "p90 %.3f ms, worst %.3f ms\n",
-		      ROUNDS, (double)total / ROUNDS / 1000.0, (double)p50 / 1000.0, (double)p90 / 1000.0,
-		      (double)worst / 1000.0);
+	              "p90 %.3f ms, worst %.3f ms\n",
+	              ROUNDS, (double)total / ROUNDS / 1000.0, (double)p50 / 1000.0, (double)p90 / 1000.0,
+	              (double)worst / 1000.0);
 	assert_true(p90 < LATENCY_LIMIT_US);
 	/* nobody waits on k1 any more */
 	assert_int_equal(wake_notify(hub, "k1"), 0);
@@ -547,9 +553,9 @@ static void test_thousand_waiters(void **state)
 	long rss1 = rss_bytes();
 	long delta = rss1 - rss0;
 	print_message("%d requests parked in %.1f ms; RSS %.1f MB -> %.1f MB: +%.2f MB, %.2f KB per suspended "
-		      "request%s\n",
-		      MANY, (double)(t1 - t0) / 1000.0, rss0 / 1048576.0, rss1 / 1048576.0, delta / 1048576.0,
-		      delta / 1024.0 / MANY, SANITIZED ? " (sanitizer build: inflated)" : "");
+	              "request%s\n",
+	              MANY, (double)(t1 - t0) / 1000.0, rss0 / 1048576.0, rss1 / 1048576.0, delta / 1048576.0,
+	              delta / 1024.0 / MANY, SANITIZED ? " (sanitizer build: inflated)" : "");
 	/* the figure includes the client side of this test (socket structs
 	 * are kernel memory, not RSS), so it is an upper bound */
 	assert_true(delta < (long)(SANITIZED ? 2 * MANY_RSS_LIMIT : MANY_RSS_LIMIT));
@@ -597,8 +603,8 @@ static void test_thousand_waiters(void **state)
 	for (int i = 0; i < MANY; i++)
 		if (body_says_woken(&rs[i], true))
 			woken++;
-	print_message("notified %d keys in %.1f ms; all answers in %.1f ms after the first notify; %d/%d woken\n",
-		      MANY, (double)(t3 - t2) / 1000.0, (double)(t4 - t2) / 1000.0, woken, MANY);
+	print_message("notified %d keys in %.1f ms; all answers in %.1f ms after the first notify; %d/%d woken\n", MANY,
+	              (double)(t3 - t2) / 1000.0, (double)(t4 - t2) / 1000.0, woken, MANY);
 	assert_int_equal(answered, MANY);
 	assert_int_equal(woken, MANY);
 	assert_int_equal(wake_suspended_count(hub), 0);
@@ -677,15 +683,15 @@ static void test_stop_with_waiters(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_plain_request, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_body_limits, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_wake_latency, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_wake_only_that_key, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_wake_many_on_one_key, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_thousand_waiters, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_client_gone, server_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_stop_with_waiters, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_plain_request, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_body_limits, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_wake_latency, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_wake_only_that_key, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_wake_many_on_one_key, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_thousand_waiters, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_gone, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_with_waiters, server_setup, server_teardown),
 	};
 	return cmocka_run_group_tests_name("wake", tests, group_setup, group_teardown);
 }

@@ -13,19 +13,19 @@
 #include "../http/server.h"
 #include "../store/db.h"
 
-#define AUDIT_PAGE_MAX 500
+#define AUDIT_PAGE_MAX     500
 #define AUDIT_CSV_MAX_ROWS 100000
 
 int audit_append(struct db *db, const char *account_id, const char *actor_id, const char *actor, const char *ip,
-		 const char *action, const char *target, const char *detail)
+                 const char *action, const char *target, const char *detail)
 {
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	int rc = db_exec(db,
-			 "INSERT INTO audit(id, account_id, at, actor_id, actor, ip, action, target, detail) "
-			 "VALUES(?,?,?,?,?,?,?,?,?)",
-			 "ssissssss", id, account_id, (int64_t)time(NULL), actor_id, actor ? actor : "", ip ? ip : "",
-			 action, target ? target : "", detail ? detail : "");
+	                 "INSERT INTO audit(id, account_id, at, actor_id, actor, ip, action, target, detail) "
+	                 "VALUES(?,?,?,?,?,?,?,?,?)",
+	                 "ssissssss", id, account_id, (int64_t)time(NULL), actor_id, actor ? actor : "", ip ? ip : "",
+	                 action, target ? target : "", detail ? detail : "");
 	if (rc != DB_DONE) {
 		log_event(LOG_ERROR, "audit append failed", "action", action, NULL);
 		return -1;
@@ -44,7 +44,7 @@ int audit_request(struct http_req *r, const char *action, const char *target, co
 	if (!db)
 		return -1;
 	return audit_append(db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
-			    r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
+	                    r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
 }
 
 struct detached {
@@ -57,7 +57,7 @@ static int append_detached(struct db *db, void *arg)
 	struct detached *d = arg;
 	struct http_req *r = d->r;
 	return audit_append(db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
-			    r->auth.ok ? r->auth.login : "", r->ip, d->action, d->target, d->detail);
+	                    r->auth.ok ? r->auth.login : "", r->ip, d->action, d->target, d->detail);
 }
 
 int audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail)
@@ -67,7 +67,7 @@ int audit_request_detached(struct http_req *r, const char *action, const char *t
 		/* this thread's connection is busy with the request: the entry is
 		 * written by audit_request instead and kept only on commit */
 		audit_append(r->db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
-			     r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
+		             r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
 		return 0;
 	}
 	http_with_tx(append_detached, &d);
@@ -77,14 +77,14 @@ int audit_request_detached(struct http_req *r, const char *action, const char *t
 static json_t *row_json(struct db_stmt *st)
 {
 	return json_pack("{s:I, s:s, s:I, s:s?, s:s, s:s, s:s, s:s, s:s}", "seq", (json_int_t)db_col_int(st, 0), "id",
-			 db_col_text(st, 1), "at", (json_int_t)db_col_int(st, 2), "actor_id",
-			 db_col_is_null(st, 3) ? NULL : db_col_text(st, 3), "actor", db_col_text(st, 4), "ip",
-			 db_col_text(st, 5), "action", db_col_text(st, 6), "target", db_col_text(st, 7), "detail",
-			 db_col_text(st, 8));
+	                 db_col_text(st, 1), "at", (json_int_t)db_col_int(st, 2), "actor_id",
+	                 db_col_is_null(st, 3) ? NULL : db_col_text(st, 3), "actor", db_col_text(st, 4), "ip",
+	                 db_col_text(st, 5), "action", db_col_text(st, 6), "target", db_col_text(st, 7), "detail",
+	                 db_col_text(st, 8));
 }
 
 static const char list_sql[] = "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
-			       "WHERE account_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?";
+                               "WHERE account_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?";
 
 int audit_handle_list(struct http_req *r)
 {
@@ -100,7 +100,7 @@ int audit_handle_list(struct http_req *r)
 		limit = strtoll(l, &end, 10);
 		if (*l == '\0' || *end || limit < 1 || limit > AUDIT_PAGE_MAX)
 			return http_reply_error(r, 400, "invalid_parameter", "limit must be between 1 and %d",
-						AUDIT_PAGE_MAX);
+			                        AUDIT_PAGE_MAX);
 	}
 	struct db_stmt *st = db_prepare(r->db, list_sql);
 	if (!st)
@@ -181,8 +181,9 @@ int audit_handle_csv(struct http_req *r)
 
 int audit_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out)
 {
-	struct db_stmt *st = db_prepare(db, "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
-					    "WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 100");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
+	                   "WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT 100");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, account_id);
@@ -200,8 +201,8 @@ int audit_stream_pull(struct db *db, const char *account_id, int64_t *cursor, st
 int64_t audit_last_seq(struct db *db, const char *account_id)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT COALESCE(MAX(seq),0) FROM audit WHERE account_id = ?", "s",
-				      account_id);
+	struct db_stmt *st =
+	    db_query(db, &rc, "SELECT COALESCE(MAX(seq),0) FROM audit WHERE account_id = ?", "s", account_id);
 	int64_t n = st ? db_col_int(st, 0) : 0;
 	db_done(st);
 	return n;

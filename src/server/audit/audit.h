@@ -16,7 +16,7 @@ struct http_req;
 /* Appends an entry. actor_id may be NULL (anonymous, system). Returns 0 or
  * -1. detail is free text (never a secret). */
 int audit_append(struct db *db, const char *account_id, const char *actor_id, const char *actor, const char *ip,
-		 const char *action, const char *target, const char *detail);
+                 const char *action, const char *target, const char *detail);
 
 /* Appends an entry for the request's caller. */
 int audit_request(struct http_req *r, const char *action, const char *target, const char *detail);

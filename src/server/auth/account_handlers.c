@@ -22,12 +22,12 @@
 int auth_handle_account_get(struct http_req *r)
 {
 	int rc;
-	struct db_stmt *st = db_query(r->db, &rc, "SELECT id, name, created_at FROM accounts WHERE id = ?", "s",
-				      r->auth.account_id);
+	struct db_stmt *st =
+	    db_query(r->db, &rc, "SELECT id, name, created_at FROM accounts WHERE id = ?", "s", r->auth.account_id);
 	if (!st)
 		return http_reply_error(r, 404, "not_found", "no such account");
 	json_t *a = json_pack("{s:s, s:s, s:I}", "id", db_col_text(st, 0), "name", db_col_text(st, 1), "created_at",
-			      (json_int_t)db_col_int(st, 2));
+	                      (json_int_t)db_col_int(st, 2));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "account", a));
 	return 0;
@@ -36,7 +36,8 @@ int auth_handle_account_get(struct http_req *r)
 static json_t *scope_list(struct db *db, const char *account_id, const char *scope)
 {
 	json_t *list = json_array();
-	struct db_stmt *st = db_prepare(db, "SELECT cidr FROM allowlist WHERE account_id = ? AND scope = ? ORDER BY cidr");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT cidr FROM allowlist WHERE account_id = ? AND scope = ? ORDER BY cidr");
 	if (!st)
 		return list;
 	db_bind_text(st, 1, account_id);
@@ -49,9 +50,9 @@ static json_t *scope_list(struct db *db, const char *account_id, const char *sco
 
 int auth_handle_allowlist_get(struct http_req *r)
 {
-	http_reply_json(r, 200, json_pack("{s:o, s:o, s:s}", "console", scope_list(r->db, r->auth.account_id, "console"),
-					  "operator", scope_list(r->db, r->auth.account_id, "operator"), "your_ip",
-					  r->ip));
+	http_reply_json(r, 200,
+	                json_pack("{s:o, s:o, s:s}", "console", scope_list(r->db, r->auth.account_id, "console"),
+	                          "operator", scope_list(r->db, r->auth.account_id, "operator"), "your_ip", r->ip));
 	return 0;
 }
 
@@ -62,19 +63,18 @@ static bool parse_scope(struct http_req *r, json_t *list, const char *scope, jso
 		return true;
 	if (!json_is_array(list) || json_array_size(list) > ALLOWLIST_MAX) {
 		http_reply_error(r, 400, "invalid_field", "%s must be an array of at most %d CIDR strings", scope,
-				 ALLOWLIST_MAX);
+		                 ALLOWLIST_MAX);
 		return false;
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach (list, i, v) {
 		struct cidr c;
 		if (!json_is_string(v) || cidr_parse(json_string_value(v), &c) != 0) {
 			http_reply_error(r, 400, "invalid_cidr",
-					 "%s[%zu] is not a CIDR block like 192.0.2.0/24 or 2001:db8::/32 "
-					 "(host bits must be zero)",
-					 scope, i);
+			                 "%s[%zu] is not a CIDR block like 192.0.2.0/24 or 2001:db8::/32 "
+			                 "(host bits must be zero)",
+			                 scope, i);
 			return false;
 		}
 		char text[64];
@@ -93,8 +93,9 @@ static bool ip_in(json_t *list, const char *ip)
 		return false;
 	size_t i;
 	json_t *v;
-	json_array_foreach(list, i, v) if (cidr_parse(json_string_value(v), &block) == 0 && cidr_contains(&block, &addr))
-		return true;
+	json_array_foreach (list, i, v)
+		if (cidr_parse(json_string_value(v), &block) == 0 && cidr_contains(&block, &addr))
+			return true;
 	return false;
 }
 
@@ -105,16 +106,17 @@ int auth_handle_allowlist_put(struct http_req *r)
 		return 0;
 	const char *key;
 	json_t *v;
-	json_object_foreach(body, key, v) if (strcmp(key, "console") != 0 && strcmp(key, "operator") != 0)
-	{
-		return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (console, operator)", key);
-	}
+	json_object_foreach (body, key, v)
+		if (strcmp(key, "console") != 0 && strcmp(key, "operator") != 0) {
+			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (console, operator)",
+			                        key);
+		}
 	json_t *console = json_array(), *operator= json_array();
 	bool ok = parse_scope(r, json_object_get(body, "console"), "console", console) &&
-		  parse_scope(r, json_object_get(body, "operator"), "operator", operator);
+	          parse_scope(r, json_object_get(body, "operator"), "operator", operator);
 	if (ok && json_object_get(body, "console") && !ip_in(console, r->ip)) {
 		http_reply_error(r, 400, "would_lock_out",
-				 "your own address %s is not in the new console list: add it first", r->ip);
+		                 "your own address %s is not in the new console list: add it first", r->ip);
 		ok = false;
 	}
 	const char *scopes[] = {"console", "operator"};
@@ -123,12 +125,11 @@ int auth_handle_allowlist_put(struct http_req *r)
 		if (!json_object_get(body, scopes[s]))
 			continue;
 		db_exec(r->db, "DELETE FROM allowlist WHERE account_id = ? AND scope = ?", "ss", r->auth.account_id,
-			scopes[s]);
+		        scopes[s]);
 		size_t i;
-		json_array_foreach(lists[s], i, v)
-		{
+		json_array_foreach (lists[s], i, v) {
 			int rc = db_exec(r->db, "INSERT INTO allowlist(account_id, scope, cidr) VALUES(?,?,?)", "sss",
-					 r->auth.account_id, scopes[s], json_string_value(v));
+			                 r->auth.account_id, scopes[s], json_string_value(v));
 			if (rc != DB_DONE && rc != DB_CONSTRAINT) { /* duplicates collapse */
 				http_reply_error(r, 503, "store_unavailable", "the allowlist could not be saved");
 				ok = false;
@@ -157,17 +158,18 @@ int auth_bootstrap(struct db *db, const char *account_name, const char *login, c
 	if (db_begin(db, true) != DB_DONE)
 		return -1;
 	int rc = db_exec(db, "INSERT INTO accounts(id, name, created_at) VALUES(?,?,?)", "ssi", account_id,
-			 account_name, now);
+	                 account_name, now);
 	if (rc == DB_DONE)
-		rc = db_exec(db,
-			     "INSERT INTO users(id, account_id, login, name, role, password_hash, created_at, updated_at) "
-			     "VALUES(?,?,?,?,'admin',?,?,?)",
-			     "sssssii", user_id, account_id, login, login, hash, now, now);
+		rc = db_exec(
+		    db,
+		    "INSERT INTO users(id, account_id, login, name, role, password_hash, created_at, updated_at) "
+		    "VALUES(?,?,?,?,'admin',?,?,?)",
+		    "sssssii", user_id, account_id, login, login, hash, now, now);
 	if (rc == DB_DONE)
 		rc = audit_append(db, account_id, NULL, "vitrine-server init", "", "account.created", account_name,
-				  login) == 0
-			     ? DB_DONE
-			     : DB_ERROR;
+		                  login) == 0
+		         ? DB_DONE
+		         : DB_ERROR;
 	if (rc != DB_DONE) {
 		db_rollback(db);
 		return rc == DB_CONSTRAINT ? -2 : -1;

@@ -15,11 +15,11 @@
 struct http_req;
 struct db;
 
-#define AUTH_SECRET_BYTES 32
-#define AUTH_PASSWORD_MIN 10
-#define AUTH_PASSWORD_MAX 256
+#define AUTH_SECRET_BYTES              32
+#define AUTH_PASSWORD_MIN              10
+#define AUTH_PASSWORD_MAX              256
 #define AUTH_FAILURES_BEFORE_CHALLENGE 5
-#define AUTH_FAILURE_WINDOW_S (30 * 60)
+#define AUTH_FAILURE_WINDOW_S          (30 * 60)
 
 /* Server-wide settings of this area, set once at start. */
 struct auth_settings {
@@ -44,7 +44,7 @@ bool auth_password_verify(const char *hash, const char *password);
 void auth_password_generate(char out[17]);
 
 /* --- challenge.c: proof of work after repeated failures --- */
-#define AUTH_CHALLENGE_TTL_S 300
+#define AUTH_CHALLENGE_TTL_S   300
 #define AUTH_CHALLENGE_MAX_LEN 192
 /* Difficulty in leading zero bits for a number of consecutive failures. */
 unsigned auth_challenge_difficulty(unsigned failures);
@@ -53,7 +53,7 @@ void auth_challenge_make(const char *login, unsigned difficulty, int64_t now, ch
 enum challenge_verdict {
 	CHALLENGE_OK,
 	CHALLENGE_MALFORMED,
-	CHALLENGE_FORGED,  /* MAC does not match (or another login's) */
+	CHALLENGE_FORGED, /* MAC does not match (or another login's) */
 	CHALLENGE_EXPIRED,
 	CHALLENGE_TOO_EASY, /* issued at a lower difficulty than now required */
 	CHALLENGE_WRONG,    /* the solution does not have enough zero bits */
@@ -62,7 +62,7 @@ enum challenge_verdict {
  * CHALLENGE_OK, *nonce_id receives the challenge's id (for replay
  * protection) and *expires its expiry. */
 enum challenge_verdict auth_challenge_verify(const char *login, const char *challenge, const char *solution,
-					     unsigned min_difficulty, int64_t now, char nonce_id[32], int64_t *expires);
+                                             unsigned min_difficulty, int64_t now, char nonce_id[32], int64_t *expires);
 /* Leading zero bits of SHA-256(challenge ":" solution). */
 unsigned auth_challenge_zero_bits(const char *challenge, const char *solution);
 
@@ -79,8 +79,8 @@ int auth_totp_code(const char *secret_b32, int64_t now, char out[7]);
 int auth_authenticate(struct http_req *r);
 /* Creates a session for user_id; out_token receives the cookie value and
  * out_csrf the CSRF token. Returns 0 or -1. */
-int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent,
-			char *out_token, char *out_csrf);
+int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent, char *out_token,
+                        char *out_csrf);
 /* Sets the session cookie (or clears it when token is NULL) on the reply. */
 int auth_set_cookie(struct http_req *r, const char *token);
 /* JSON view of a user row by id, or NULL. */

@@ -79,10 +79,10 @@ static int by_token(struct http_req *r, struct db *db, const char *token)
 	codes_hash_hex(token, strlen(token), hash);
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT t.id, u.id, u.account_id, u.login, u.role, u.must_change_password "
-				      "FROM api_tokens t JOIN users u ON u.id = t.user_id "
-				      "WHERE t.token_hash = ? AND u.disabled = 0",
-				      "s", hash);
+	                              "SELECT t.id, u.id, u.account_id, u.login, u.role, u.must_change_password "
+	                              "FROM api_tokens t JOIN users u ON u.id = t.user_id "
+	                              "WHERE t.token_hash = ? AND u.disabled = 0",
+	                              "s", hash);
 	if (!st) {
 		if (rc != DB_DONE)
 			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
@@ -94,7 +94,7 @@ static int by_token(struct http_req *r, struct db *db, const char *token)
 	db_done(st);
 	if (!db_in_tx(db))
 		db_exec(db, "UPDATE api_tokens SET last_used = ? WHERE id = ? AND last_used < ?", "isi",
-			(int64_t)time(NULL), r->auth.session_id, (int64_t)time(NULL) - LAST_SEEN_GRANULARITY_S);
+		        (int64_t)time(NULL), r->auth.session_id, (int64_t)time(NULL) - LAST_SEEN_GRANULARITY_S);
 	return 0;
 }
 
@@ -104,11 +104,11 @@ static int by_session(struct http_req *r, struct db *db, const char *token)
 	codes_hash_hex(token, strlen(token), hash);
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT s.id, u.id, u.account_id, u.login, u.role, u.must_change_password, "
-				      "s.created_at, s.last_seen, s.csrf_token "
-				      "FROM sessions s JOIN users u ON u.id = s.user_id "
-				      "WHERE s.token_hash = ? AND u.disabled = 0",
-				      "s", hash);
+	                              "SELECT s.id, u.id, u.account_id, u.login, u.role, u.must_change_password, "
+	                              "s.created_at, s.last_seen, s.csrf_token "
+	                              "FROM sessions s JOIN users u ON u.id = s.user_id "
+	                              "WHERE s.token_hash = ? AND u.disabled = 0",
+	                              "s", hash);
 	if (!st) {
 		if (rc != DB_DONE)
 			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
@@ -136,7 +136,7 @@ static int by_session(struct http_req *r, struct db *db, const char *token)
 		const char *sent = http_header(r, "X-CSRF-Token");
 		if (!sent || !codes_equal(sent, csrf)) {
 			http_reply_error(r, 403, "csrf_failed",
-					 "missing or wrong X-CSRF-Token header (take it from the login response)");
+			                 "missing or wrong X-CSRF-Token header (take it from the login response)");
 			return -1;
 		}
 	}
@@ -155,9 +155,8 @@ static int by_device_token(struct http_req *r, struct db *db)
 	char hash[CODES_HASH_HEX_LEN];
 	codes_hash_hex(authz + 7, strlen(authz + 7), hash);
 	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT id, account_id, name FROM screens WHERE token_hash = ? AND deleted_at IS NULL",
-				      "s", hash);
+	struct db_stmt *st = db_query(
+	    db, &rc, "SELECT id, account_id, name FROM screens WHERE token_hash = ? AND deleted_at IS NULL", "s", hash);
 	if (!st) {
 		if (rc != DB_DONE)
 			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
@@ -190,7 +189,8 @@ int auth_authenticate(struct http_req *r)
 	int rc;
 	if (authz) {
 		if (strncasecmp(authz, "Bearer ", 7) != 0 || strlen(authz + 7) >= CODES_TOKEN_LEN + 8) {
-			http_reply_error(r, 401, "invalid_token", "the Authorization header must be \"Bearer <token>\"");
+			http_reply_error(r, 401, "invalid_token",
+			                 "the Authorization header must be \"Bearer <token>\"");
 			return -1;
 		}
 		rc = by_token(r, db, authz + 7);
@@ -214,15 +214,15 @@ int auth_authenticate(struct http_req *r)
 		const char *scope = r->auth.role_bit == ROLE_OPERATOR ? "operator" : "console";
 		if (!auth_ip_allowed(db, r->auth.account_id, scope, r->ip)) {
 			http_reply_error(r, 403, "ip_not_allowed",
-					 "your address %s is not in this account's %s allowlist", r->ip, scope);
+			                 "your address %s is not in this account's %s allowlist", r->ip, scope);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent,
-			char *out_token, char *out_csrf)
+int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent, char *out_token,
+                        char *out_csrf)
 {
 	char id[CODES_ID_LEN + 1], hash[CODES_HASH_HEX_LEN];
 	codes_new_id(id);
@@ -232,12 +232,13 @@ int auth_session_create(struct db *db, const char *user_id, const char *ip, cons
 	int64_t now = (int64_t)time(NULL);
 	char ua[256];
 	snprintf(ua, sizeof ua, "%s", user_agent ? user_agent : "");
-	return db_exec(db,
-		       "INSERT INTO sessions(id, token_hash, user_id, csrf_token, ip, user_agent, created_at, last_seen) "
-		       "VALUES(?,?,?,?,?,?,?,?)",
-		       "ssssssii", id, hash, user_id, out_csrf, ip, ua, now, now) == DB_DONE
-		       ? 0
-		       : -1;
+	return db_exec(
+	           db,
+	           "INSERT INTO sessions(id, token_hash, user_id, csrf_token, ip, user_agent, created_at, last_seen) "
+	           "VALUES(?,?,?,?,?,?,?,?)",
+	           "ssssssii", id, hash, user_id, out_csrf, ip, ua, now, now) == DB_DONE
+	           ? 0
+	           : -1;
 }
 
 int auth_set_cookie(struct http_req *r, const char *token)
@@ -245,10 +246,10 @@ int auth_set_cookie(struct http_req *r, const char *token)
 	char cookie[256];
 	if (token)
 		snprintf(cookie, sizeof cookie, "vitrine_session=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Strict%s",
-			 token, auth_settings.session_max_s, auth_settings.tls ? "; Secure" : "");
+		         token, auth_settings.session_max_s, auth_settings.tls ? "; Secure" : "");
 	else
 		snprintf(cookie, sizeof cookie, "vitrine_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
-			 auth_settings.tls ? "; Secure" : "");
+		         auth_settings.tls ? "; Secure" : "");
 	http_reply_header(r, "Set-Cookie", cookie);
 	return 0;
 }
@@ -257,16 +258,16 @@ json_t *auth_user_json(struct db *db, const char *user_id)
 {
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT id, login, name, role, disabled, must_change_password, totp_enabled, "
-				      "created_at, account_id FROM users WHERE id = ?",
-				      "s", user_id);
+	                              "SELECT id, login, name, role, disabled, must_change_password, totp_enabled, "
+	                              "created_at, account_id FROM users WHERE id = ?",
+	                              "s", user_id);
 	if (!st)
 		return NULL;
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:I, s:s}", "id", db_col_text(st, 0), "login",
-			      db_col_text(st, 1), "name", db_col_text(st, 2), "role", db_col_text(st, 3), "disabled",
-			      (int)db_col_int(st, 4), "must_change_password", (int)db_col_int(st, 5), "totp_enabled",
-			      (int)db_col_int(st, 6), "created_at", (json_int_t)db_col_int(st, 7), "account_id",
-			      db_col_text(st, 8));
+	                      db_col_text(st, 1), "name", db_col_text(st, 2), "role", db_col_text(st, 3), "disabled",
+	                      (int)db_col_int(st, 4), "must_change_password", (int)db_col_int(st, 5), "totp_enabled",
+	                      (int)db_col_int(st, 6), "created_at", (json_int_t)db_col_int(st, 7), "account_id",
+	                      db_col_text(st, 8));
 	db_done(st);
 	return j;
 }

@@ -25,7 +25,7 @@
 #include "auth.h"
 
 #define BASE_DIFFICULTY 16
-#define MAX_DIFFICULTY 22
+#define MAX_DIFFICULTY  22
 
 unsigned auth_challenge_difficulty(unsigned failures)
 {
@@ -84,7 +84,7 @@ unsigned auth_challenge_zero_bits(const char *challenge, const char *solution)
 }
 
 enum challenge_verdict auth_challenge_verify(const char *login, const char *challenge, const char *solution,
-					     unsigned min_difficulty, int64_t now, char nonce_id[32], int64_t *expires)
+                                             unsigned min_difficulty, int64_t now, char nonce_id[32], int64_t *expires)
 {
 	size_t clen = strlen(challenge);
 	if (clen == 0 || clen >= AUTH_CHALLENGE_MAX_LEN || strlen(solution) == 0 || strlen(solution) > 64)

@@ -13,10 +13,10 @@
 #include "auth.h"
 
 struct auth_settings auth_settings = {
-	.session_idle_s = 30 * 60,
-	.session_max_s = 12 * 3600,
-	.pwhash_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	.pwhash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE,
+    .session_idle_s = 30 * 60,
+    .session_max_s = 12 * 3600,
+    .pwhash_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE,
+    .pwhash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE,
 };
 
 /* Number of UTF-8 code points, or -1 if the text is not valid UTF-8. */
@@ -62,7 +62,7 @@ const char *auth_login_problem(const char *login)
 	for (const char *p = login; *p; p++) {
 		char c = *p;
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-			  c == '_' || c == '-' || c == '@';
+		          c == '_' || c == '-' || c == '@';
 		if (!ok)
 			return "the login may only use letters, digits and . _ - @";
 	}
@@ -72,7 +72,7 @@ const char *auth_login_problem(const char *login)
 int auth_password_hash(const char *password, char *out)
 {
 	return crypto_pwhash_str(out, password, strlen(password), auth_settings.pwhash_opslimit,
-				 auth_settings.pwhash_memlimit);
+	                         auth_settings.pwhash_memlimit);
 }
 
 bool auth_password_verify(const char *hash, const char *password)

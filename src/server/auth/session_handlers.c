@@ -48,9 +48,9 @@ static void lower_copy(char *out, size_t outsz, const char *in)
 static int64_t failures_of(struct db *db, const char *kind, const char *subject, int64_t now)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT failures FROM login_failures WHERE kind = ? AND subject = ? AND last_failure >= ?",
-				      "ssi", kind, subject, now - AUTH_FAILURE_WINDOW_S);
+	struct db_stmt *st = db_query(
+	    db, &rc, "SELECT failures FROM login_failures WHERE kind = ? AND subject = ? AND last_failure >= ?", "ssi",
+	    kind, subject, now - AUTH_FAILURE_WINDOW_S);
 	int64_t n = st ? db_col_int(st, 0) : 0;
 	db_done(st);
 	return n;
@@ -71,11 +71,11 @@ static int reply_challenge(struct http_req *r, const char *login, unsigned diffi
 {
 	char challenge[AUTH_CHALLENGE_MAX_LEN];
 	auth_challenge_make(login, difficulty, (int64_t)time(NULL), challenge);
-	json_t *extra = json_pack(
-		"{s:{s:s, s:s, s:i, s:i, s:s}}", "challenge", "algorithm", "sha256-leading-zero-bits", "challenge",
-		challenge, "difficulty", (int)difficulty, "expires_in", AUTH_CHALLENGE_TTL_S, "how",
-		"find a string S of at most 64 characters such that SHA-256(challenge + \":\" + S) starts with "
-		"`difficulty` zero bits, then send the login again with \"challenge\" and \"solution\": S");
+	json_t *extra =
+	    json_pack("{s:{s:s, s:s, s:i, s:i, s:s}}", "challenge", "algorithm", "sha256-leading-zero-bits",
+	              "challenge", challenge, "difficulty", (int)difficulty, "expires_in", AUTH_CHALLENGE_TTL_S, "how",
+	              "find a string S of at most 64 characters such that SHA-256(challenge + \":\" + S) starts with "
+	              "`difficulty` zero bits, then send the login again with \"challenge\" and \"solution\": S");
 	http_reply_error_extra(r, 429, "challenge_required", extra, "%s", why);
 	/* audited once per login per 5 minutes, in the login's account, so an
 	 * attacker cannot grow the log with free 429s */
@@ -99,10 +99,11 @@ int auth_handle_login(struct http_req *r)
 	const char *login = json_str(body, "login"), *password = json_str(body, "password");
 	const char *totp = json_str(body, "totp");
 	if (!login || !*login || strlen(login) > 128)
-		return http_reply_error(r, 400, "invalid_field", "login must be a non-empty string of at most 128 bytes");
+		return http_reply_error(r, 400, "invalid_field",
+		                        "login must be a non-empty string of at most 128 bytes");
 	if (!password || strlen(password) > AUTH_PASSWORD_MAX)
 		return http_reply_error(r, 400, "invalid_field", "password must be a string of at most %d bytes",
-					AUTH_PASSWORD_MAX);
+		                        AUTH_PASSWORD_MAX);
 	if (totp && strlen(totp) > 6)
 		return http_reply_error(r, 400, "invalid_field", "totp must be the 6-digit code");
 	struct db *db = store_db();
@@ -122,25 +123,25 @@ int auth_handle_login(struct http_req *r)
 		const char *challenge = json_str(body, "challenge"), *solution = json_str(body, "solution");
 		if (!challenge || !solution)
 			return reply_challenge(r, login, required,
-					       "too many failed logins: answer the challenge to try again");
+			                       "too many failed logins: answer the challenge to try again");
 		char nonce_id[32];
 		int64_t expires = 0;
 		enum challenge_verdict v =
-			auth_challenge_verify(login, challenge, solution, required, now, nonce_id, &expires);
+		    auth_challenge_verify(login, challenge, solution, required, now, nonce_id, &expires);
 		static const char *why[] = {
-			[CHALLENGE_MALFORMED] = "the challenge answer is malformed: answer the new challenge",
-			[CHALLENGE_FORGED] = "the challenge was not issued for this login: answer the new challenge",
-			[CHALLENGE_EXPIRED] = "the challenge has expired: answer the new challenge",
-			[CHALLENGE_TOO_EASY] = "more failures happened since: answer the new, harder challenge",
-			[CHALLENGE_WRONG] = "the solution does not solve the challenge: answer the new challenge",
+		    [CHALLENGE_MALFORMED] = "the challenge answer is malformed: answer the new challenge",
+		    [CHALLENGE_FORGED] = "the challenge was not issued for this login: answer the new challenge",
+		    [CHALLENGE_EXPIRED] = "the challenge has expired: answer the new challenge",
+		    [CHALLENGE_TOO_EASY] = "more failures happened since: answer the new, harder challenge",
+		    [CHALLENGE_WRONG] = "the solution does not solve the challenge: answer the new challenge",
 		};
 		if (v != CHALLENGE_OK)
 			return reply_challenge(r, login, required, why[v]);
 		db_exec(db, "DELETE FROM used_challenges WHERE expires_at < ?", "i", now);
 		if (db_exec(db, "INSERT INTO used_challenges(nonce_id, expires_at) VALUES(?,?)", "si", nonce_id,
-			    expires) != DB_DONE)
+		            expires) != DB_DONE)
 			return reply_challenge(r, login, required,
-					       "this challenge was already used: answer the new challenge");
+			                       "this challenge was already used: answer the new challenge");
 	}
 	struct login_job *job = calloc(1, sizeof *job);
 	if (!job)
@@ -172,11 +173,11 @@ enum login_outcome { LOGIN_OK, LOGIN_BAD, LOGIN_TOTP_REQUIRED, LOGIN_TOTP_BAD };
 static void count_failure(struct db *db, const char *kind, const char *subject, int64_t now)
 {
 	db_exec(db,
-		"INSERT INTO login_failures(kind, subject, failures, last_failure) VALUES(?,?,1,?) "
-		"ON CONFLICT(kind, subject) DO UPDATE SET "
-		"failures = CASE WHEN login_failures.last_failure < ? THEN 1 ELSE login_failures.failures + 1 END, "
-		"last_failure = excluded.last_failure",
-		"ssii", kind, subject, now, now - AUTH_FAILURE_WINDOW_S);
+	        "INSERT INTO login_failures(kind, subject, failures, last_failure) VALUES(?,?,1,?) "
+	        "ON CONFLICT(kind, subject) DO UPDATE SET "
+	        "failures = CASE WHEN login_failures.last_failure < ? THEN 1 ELSE login_failures.failures + 1 END, "
+	        "last_failure = excluded.last_failure",
+	        "ssii", kind, subject, now, now - AUTH_FAILURE_WINDOW_S);
 }
 
 static int login_job_run(struct http_req *r)
@@ -193,9 +194,9 @@ static int login_job_run(struct http_req *r)
 	int64_t totp_last = 0;
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT id, account_id, password_hash, disabled, totp_enabled, totp_secret, "
-				      "totp_last_step, role FROM users WHERE login = ?",
-				      "s", job->login);
+	                              "SELECT id, account_id, password_hash, disabled, totp_enabled, totp_secret, "
+	                              "totp_last_step, role FROM users WHERE login = ?",
+	                              "s", job->login);
 	if (st) {
 		snprintf(user_id, sizeof user_id, "%s", db_col_text(st, 0));
 		snprintf(account_id, sizeof account_id, "%s", db_col_text(st, 1));
@@ -219,11 +220,11 @@ static int login_job_run(struct http_req *r)
 		sodium_memzero(totp_secret, sizeof totp_secret);
 		if (db_begin(db, true) == DB_DONE) {
 			audit_append(db, account_id, user_id, job->login, r->ip, "login.refused_ip", job->login,
-				     "address not in the allowlist");
+			             "address not in the allowlist");
 			db_commit(db);
 		}
 		return http_reply_error(r, 403, "ip_not_allowed", "your address %s is not in this account's allowlist",
-					r->ip);
+		                        r->ip);
 	}
 	pthread_once(&decoy_once, make_decoy);
 	bool password_ok = auth_password_verify(*user_id ? hash : decoy_hash, job->password) && *user_id && !disabled;
@@ -252,7 +253,7 @@ static int login_job_run(struct http_req *r)
 		count_failure(db, "login", subject, now);
 		count_failure(db, "ip", r->ip, now);
 		audit_append(db, acct, actor_id, job->login, r->ip, "login.failed", job->login,
-			     outcome == LOGIN_BAD ? "wrong login or password" : "wrong TOTP code");
+		             outcome == LOGIN_BAD ? "wrong login or password" : "wrong TOTP code");
 		break;
 	case LOGIN_TOTP_REQUIRED:
 		break;
@@ -296,8 +297,8 @@ int auth_handle_session_get(struct http_req *r)
 	json_t *out = json_pack("{s:o}", "user", user);
 	if (r->auth.via_session) {
 		int rc;
-		struct db_stmt *st = db_query(r->db, &rc, "SELECT csrf_token FROM sessions WHERE id = ?", "s",
-					      r->auth.session_id);
+		struct db_stmt *st =
+		    db_query(r->db, &rc, "SELECT csrf_token FROM sessions WHERE id = ?", "s", r->auth.session_id);
 		if (st)
 			json_object_set_new(out, "csrf_token", json_string(db_col_text(st, 0)));
 		db_done(st);
@@ -350,8 +351,8 @@ static int change_password_run(struct http_req *r)
 	struct db *db = store_db();
 	char hash[crypto_pwhash_STRBYTES] = "", fresh[crypto_pwhash_STRBYTES];
 	int rc;
-	struct db_stmt *st = db ? db_query(db, &rc, "SELECT password_hash FROM users WHERE id = ?", "s", r->auth.user_id)
-				: NULL;
+	struct db_stmt *st =
+	    db ? db_query(db, &rc, "SELECT password_hash FROM users WHERE id = ?", "s", r->auth.user_id) : NULL;
 	if (st) {
 		snprintf(hash, sizeof hash, "%s", db_col_text(st, 0));
 		db_done(st);
@@ -369,12 +370,12 @@ static int change_password_run(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	int64_t now = (int64_t)time(NULL);
 	db_exec(db, "UPDATE users SET password_hash = ?, must_change_password = 0, updated_at = ? WHERE id = ?", "sis",
-		fresh, now, r->auth.user_id);
+	        fresh, now, r->auth.user_id);
 	/* every other session of this user ends; this one stays */
 	db_exec(db, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", "ss", r->auth.user_id,
-		r->auth.via_session ? r->auth.session_id : "");
+	        r->auth.via_session ? r->auth.session_id : "");
 	audit_append(db, r->auth.account_id, r->auth.user_id, r->auth.login, r->ip, "password.changed", r->auth.login,
-		     "");
+	             "");
 	if (db_commit(db) != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
@@ -388,7 +389,8 @@ int auth_handle_change_password(struct http_req *r)
 		return 0;
 	const char *cur = json_str(body, "current_password"), *next = json_str(body, "new_password");
 	if (!cur || !next)
-		return http_reply_error(r, 400, "invalid_field", "current_password and new_password are required strings");
+		return http_reply_error(r, 400, "invalid_field",
+		                        "current_password and new_password are required strings");
 	const char *problem = auth_password_problem(next, r->auth.login);
 	if (problem)
 		return http_reply_error(r, 400, "weak_password", "%s", problem);
@@ -421,10 +423,10 @@ int auth_handle_totp_begin(struct http_req *r)
 	if (enabled)
 		return http_reply_error(r, 409, "totp_enabled", "two-factor login is already on; turn it off first");
 	db_exec(r->db, "UPDATE users SET totp_secret = ?, updated_at = ? WHERE id = ?", "sis", secret,
-		(int64_t)time(NULL), r->auth.user_id);
+	        (int64_t)time(NULL), r->auth.user_id);
 	char uri[256];
 	snprintf(uri, sizeof uri, "otpauth://totp/Vitrine:%s?secret=%s&issuer=Vitrine&digits=6&period=30",
-		 r->auth.login, secret);
+	         r->auth.login, secret);
 	http_reply_json(r, 200, json_pack("{s:s, s:s}", "secret", secret, "otpauth_uri", uri));
 	sodium_memzero(secret, sizeof secret);
 	return 0;
@@ -439,8 +441,9 @@ int auth_handle_totp_confirm(struct http_req *r)
 	if (!code)
 		return http_reply_error(r, 400, "invalid_field", "code (the 6-digit code) is required");
 	int rc;
-	struct db_stmt *st = db_query(r->db, &rc, "SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE id = ?",
-				      "s", r->auth.user_id);
+	struct db_stmt *st =
+	    db_query(r->db, &rc, "SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE id = ?", "s",
+	             r->auth.user_id);
 	if (!st || db_col_is_null(st, 0)) {
 		db_done(st);
 		return http_reply_error(r, 409, "totp_not_started", "start the enrolment first (POST /api/v1/me/totp)");
@@ -455,9 +458,10 @@ int auth_handle_totp_confirm(struct http_req *r)
 	int64_t step = auth_totp_check(secret, code, (int64_t)time(NULL), last);
 	sodium_memzero(secret, sizeof secret);
 	if (step < 0)
-		return http_reply_error(r, 400, "invalid_totp", "the code does not match; check the clock of your phone");
-	db_exec(r->db, "UPDATE users SET totp_enabled = 1, totp_last_step = ?, updated_at = ? WHERE id = ?", "iis", step,
-		(int64_t)time(NULL), r->auth.user_id);
+		return http_reply_error(r, 400, "invalid_totp",
+		                        "the code does not match; check the clock of your phone");
+	db_exec(r->db, "UPDATE users SET totp_enabled = 1, totp_last_step = ?, updated_at = ? WHERE id = ?", "iis",
+	        step, (int64_t)time(NULL), r->auth.user_id);
 	audit_request(r, "totp.enabled", r->auth.login, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "totp_enabled", 1));
 	return 0;
@@ -472,8 +476,9 @@ int auth_handle_totp_disable(struct http_req *r)
 	if (!code)
 		return http_reply_error(r, 400, "invalid_field", "code (a current 6-digit code) is required");
 	int rc;
-	struct db_stmt *st = db_query(r->db, &rc, "SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE id = ?",
-				      "s", r->auth.user_id);
+	struct db_stmt *st =
+	    db_query(r->db, &rc, "SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE id = ?", "s",
+	             r->auth.user_id);
 	if (!st || !db_col_int(st, 1)) {
 		db_done(st);
 		return http_reply_error(r, 409, "totp_not_enabled", "two-factor login is not on");
@@ -487,7 +492,7 @@ int auth_handle_totp_disable(struct http_req *r)
 	if (step < 0)
 		return http_reply_error(r, 400, "invalid_totp", "the code does not match");
 	db_exec(r->db, "UPDATE users SET totp_enabled = 0, totp_secret = NULL, updated_at = ? WHERE id = ?", "is",
-		(int64_t)time(NULL), r->auth.user_id);
+	        (int64_t)time(NULL), r->auth.user_id);
 	audit_request(r, "totp.disabled", r->auth.login, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "totp_enabled", 0));
 	return 0;

@@ -13,7 +13,10 @@
 #include "auth.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void init_oath(void) { oath_init(); }
+static void init_oath(void)
+{
+	oath_init();
+}
 
 void auth_totp_new_secret(char out[40])
 {

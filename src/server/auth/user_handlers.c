@@ -24,7 +24,7 @@ static const char *json_str(json_t *body, const char *key)
 static bool valid_role(const char *role)
 {
 	return role && (strcmp(role, "admin") == 0 || strcmp(role, "editor") == 0 || strcmp(role, "operator") == 0 ||
-			strcmp(role, "support") == 0);
+	                strcmp(role, "support") == 0);
 }
 
 /* Refuses unknown members so a typo ("rol") is an error, not a no-op. */
@@ -32,8 +32,7 @@ static bool only_fields(struct http_req *r, json_t *body, const char *const *all
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(body, key, v)
-	{
+	json_object_foreach (body, key, v) {
 		bool ok = false;
 		for (const char *const *a = allowed; *a; a++)
 			if (strcmp(*a, key) == 0)
@@ -51,10 +50,11 @@ static bool load_target(struct http_req *r, char *login, size_t loginsz, char *r
 {
 	const char *id = http_param(r, "id");
 	int rc;
-	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
-							"SELECT login, role, disabled FROM users WHERE id = ? AND account_id = ?",
-							"ss", id, r->auth.account_id)
-					     : NULL;
+	struct db_stmt *st =
+	    codes_is_id(id)
+	        ? db_query(r->db, &rc, "SELECT login, role, disabled FROM users WHERE id = ? AND account_id = ?", "ss",
+	                   id, r->auth.account_id)
+	        : NULL;
 	if (!st) {
 		http_reply_error(r, 404, "not_found", "no such user in this account");
 		return false;
@@ -69,9 +69,9 @@ static bool load_target(struct http_req *r, char *login, size_t loginsz, char *r
 static int64_t enabled_admins(struct db *db, const char *account_id)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT COUNT(*) FROM users WHERE account_id = ? AND role = 'admin' AND disabled = 0",
-				      "s", account_id);
+	struct db_stmt *st =
+	    db_query(db, &rc, "SELECT COUNT(*) FROM users WHERE account_id = ? AND role = 'admin' AND disabled = 0",
+	             "s", account_id);
 	int64_t n = st ? db_col_int(st, 0) : 0;
 	db_done(st);
 	return n;
@@ -90,8 +90,7 @@ int auth_handle_users_list(struct http_req *r)
 	json_t *users = json_array();
 	size_t i;
 	json_t *id;
-	json_array_foreach(ids, i, id)
-	{
+	json_array_foreach (ids, i, id) {
 		json_t *u = auth_user_json(r->db, json_string_value(id));
 		if (u)
 			json_array_append_new(users, u);
@@ -133,9 +132,9 @@ static int user_create_run(struct http_req *r)
 	codes_new_id(id);
 	int64_t now = (int64_t)time(NULL);
 	int rc = db_exec(db,
-			 "INSERT INTO users(id, account_id, login, name, role, password_hash, created_at, updated_at) "
-			 "VALUES(?,?,?,?,?,?,?,?)",
-			 "ssssssii", id, r->auth.account_id, job->login, job->name, job->role, hash, now, now);
+	                 "INSERT INTO users(id, account_id, login, name, role, password_hash, created_at, updated_at) "
+	                 "VALUES(?,?,?,?,?,?,?,?)",
+	                 "ssssssii", id, r->auth.account_id, job->login, job->name, job->role, hash, now, now);
 	if (rc == DB_CONSTRAINT) {
 		db_rollback(db);
 		return http_reply_error(r, 409, "login_taken", "the login \"%s\" is already in use", job->login);
@@ -222,22 +221,22 @@ int auth_handle_user_update(struct http_req *r)
 	int64_t now = (int64_t)time(NULL);
 	char detail[160] = "";
 	if (jrole) {
-		db_exec(r->db, "UPDATE users SET role = ?, updated_at = ? WHERE id = ?", "sis", json_string_value(jrole),
-			now, id);
+		db_exec(r->db, "UPDATE users SET role = ?, updated_at = ? WHERE id = ?", "sis",
+		        json_string_value(jrole), now, id);
 		snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "role %s->%s ", role,
-			 json_string_value(jrole));
+		         json_string_value(jrole));
 	}
 	if (jdis) {
 		db_exec(r->db, "UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?", "iis",
-			(int64_t)json_is_true(jdis), now, id);
+		        (int64_t)json_is_true(jdis), now, id);
 		if (json_is_true(jdis)) /* a disabled user is out at once */
 			db_exec(r->db, "DELETE FROM sessions WHERE user_id = ?", "s", id);
 		snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s ",
-			 json_is_true(jdis) ? "disabled" : "enabled");
+		         json_is_true(jdis) ? "disabled" : "enabled");
 	}
 	if (jname) {
-		db_exec(r->db, "UPDATE users SET name = ?, updated_at = ? WHERE id = ?", "sis", json_string_value(jname),
-			now, id);
+		db_exec(r->db, "UPDATE users SET name = ?, updated_at = ? WHERE id = ?", "sis",
+		        json_string_value(jname), now, id);
 		snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "renamed");
 	}
 	audit_request(r, "user.updated", login, detail);
@@ -284,9 +283,10 @@ static int reset_password_run(struct http_req *r)
 		sodium_memzero(job->password, sizeof job->password);
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	}
-	db_exec(db, "UPDATE users SET password_hash = ?, must_change_password = 1, updated_at = ? WHERE id = ? "
-		    "AND account_id = ?",
-		"siss", hash, (int64_t)time(NULL), job->id, r->auth.account_id);
+	db_exec(db,
+	        "UPDATE users SET password_hash = ?, must_change_password = 1, updated_at = ? WHERE id = ? "
+	        "AND account_id = ?",
+	        "siss", hash, (int64_t)time(NULL), job->id, r->auth.account_id);
 	bool found = db_changes(db) == 1;
 	if (found) {
 		/* a reset means the account may be compromised: every session and
@@ -358,7 +358,7 @@ int auth_handle_user_reset_totp(struct http_req *r)
 	if (!load_target(r, login, sizeof login, role, sizeof role, &disabled))
 		return 0;
 	db_exec(r->db, "UPDATE users SET totp_enabled = 0, totp_secret = NULL, updated_at = ? WHERE id = ?", "is",
-		(int64_t)time(NULL), http_param(r, "id"));
+	        (int64_t)time(NULL), http_param(r, "id"));
 	audit_request(r, "user.totp_reset", login, "");
 	http_reply_json(r, 200, json_pack("{s:o}", "user", auth_user_json(r->db, http_param(r, "id"))));
 	return 0;
@@ -368,16 +368,17 @@ int auth_handle_user_reset_totp(struct http_req *r)
 
 int auth_handle_tokens_list(struct http_req *r)
 {
-	struct db_stmt *st = db_prepare(r->db, "SELECT id, name, created_at, last_used FROM api_tokens WHERE user_id = ? "
-					       "ORDER BY created_at");
+	struct db_stmt *st =
+	    db_prepare(r->db, "SELECT id, name, created_at, last_used FROM api_tokens WHERE user_id = ? "
+	                      "ORDER BY created_at");
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list tokens");
 	db_bind_text(st, 1, r->auth.user_id);
 	json_t *tokens = json_array();
 	while (db_step(st) == DB_ROW)
 		json_array_append_new(tokens, json_pack("{s:s, s:s, s:I, s:I}", "id", db_col_text(st, 0), "name",
-							db_col_text(st, 1), "created_at", (json_int_t)db_col_int(st, 2),
-							"last_used", (json_int_t)db_col_int(st, 3)));
+		                                        db_col_text(st, 1), "created_at", (json_int_t)db_col_int(st, 2),
+		                                        "last_used", (json_int_t)db_col_int(st, 3)));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "tokens", tokens));
 	return 0;
@@ -390,13 +391,14 @@ int auth_handle_token_create(struct http_req *r)
 		return 0;
 	const char *name = json_str(body, "name");
 	if (!name || !*name || strlen(name) > 128)
-		return http_reply_error(r, 400, "invalid_field", "name must be a non-empty string of at most 128 bytes");
+		return http_reply_error(r, 400, "invalid_field",
+		                        "name must be a non-empty string of at most 128 bytes");
 	char id[CODES_ID_LEN + 1], token[CODES_TOKEN_LEN], hash[CODES_HASH_HEX_LEN];
 	codes_new_id(id);
 	codes_new_token("vt_", token);
 	codes_hash_hex(token, strlen(token), hash);
 	if (db_exec(r->db, "INSERT INTO api_tokens(id, token_hash, user_id, name, created_at) VALUES(?,?,?,?,?)",
-		    "ssssi", id, hash, r->auth.user_id, name, (int64_t)time(NULL)) != DB_DONE)
+	            "ssssi", id, hash, r->auth.user_id, name, (int64_t)time(NULL)) != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the token could not be saved");
 	audit_request(r, "token.created", name, id);
 	/* the token is returned once; the server keeps only its hash */

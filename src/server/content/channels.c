@@ -1,9 +1,9 @@
 /*
  * Channels: a canvas (width x height) of zones (rectangles with a z-order),
  * each with a playlist of items (a medium of the library, a web page, a
- * text/ticker, or an RSS/Atom feed fetched by the server: feeds.c) with a duration, a transition and an optional validity window.
- * A channel body is validated completely before anything is written, and
- * every error names the JSON path at fault ("zones[1].items[0].duration").
+ * text/ticker, or an RSS/Atom feed fetched by the server: feeds.c) with a duration, a transition and an optional
+ * validity window. A channel body is validated completely before anything is written, and every error names the JSON
+ * path at fault ("zones[1].items[0].duration").
  *
  * Editors change only the zones an admin granted them (editor_grants);
  * the layout itself (zones added, removed or moved) needs the '*' grant.
@@ -22,8 +22,8 @@
 #include "../store/db.h"
 #include "content.h"
 
-#define MAX_ZONES 32
-#define MAX_ITEMS 500
+#define MAX_ZONES  32
+#define MAX_ITEMS  500
 #define MAX_CANVAS 16384
 
 struct check {
@@ -41,7 +41,7 @@ static bool fail(struct check *c, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	http_reply_error_extra(c->r, 400, "invalid_channel", json_pack("{s:s}", "path", c->path), "%s: %s", c->path,
-			       msg);
+	                       msg);
 	c->failed = true;
 	return false;
 }
@@ -50,8 +50,7 @@ static bool only_keys(struct check *c, json_t *obj, const char *const *allowed)
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(obj, key, v)
-	{
+	json_object_foreach (obj, key, v) {
 		bool ok = false;
 		for (const char *const *a = allowed; *a; a++)
 			if (strcmp(*a, key) == 0)
@@ -76,14 +75,20 @@ static bool int_in(struct check *c, json_t *v, const char *name, json_int_t min,
 	return true;
 }
 
-static bool valid_date(const char *s) { return calendar_valid_date(s); }
-static bool valid_time(const char *s) { return calendar_minutes(s) >= 0; }
+static bool valid_date(const char *s)
+{
+	return calendar_valid_date(s);
+}
+static bool valid_time(const char *s)
+{
+	return calendar_minutes(s) >= 0;
+}
 
 /* Validates an item; returns its normalised form (new reference) or NULL. */
 static json_t *check_item(struct check *c, struct db *db, const char *account_id, json_t *item, json_t *media_used)
 {
-	static const char *const keys[] = {"media",	 "url",	  "text", "rss",  "max_items", "duration",
-					   "transition", "valid", "id",	  "name", NULL};
+	static const char *const keys[] = {"media",      "url",   "text", "rss",  "max_items", "duration",
+	                                   "transition", "valid", "id",   "name", NULL};
 	if (!json_is_object(item))
 		return fail(c, "must be an object"), NULL;
 	if (!only_keys(c, item, keys))
@@ -108,7 +113,8 @@ static json_t *check_item(struct check *c, struct db *db, const char *account_id
 		if (!m) {
 			snprintf(c->path + n, sizeof c->path - n, ".media");
 			json_decref(out);
-			return fail(c, "this account has no media %.64s (upload it first)", sha ? sha : "(not a string)"),
+			return fail(c, "this account has no media %.64s (upload it first)",
+			            sha ? sha : "(not a string)"),
 			       NULL;
 		}
 		json_object_set_new(out, "media", json_string(sha));
@@ -117,7 +123,7 @@ static json_t *check_item(struct check *c, struct db *db, const char *account_id
 		json_array_append_new(media_used, json_string(sha));
 		kind = strcmp(json_string_value(json_object_get(m, "kind")), "image") == 0   ? "image"
 		       : strcmp(json_string_value(json_object_get(m, "kind")), "video") == 0 ? "video"
-											     : "html";
+		                                                                             : "html";
 		json_object_set_new(out, "type", json_string(kind));
 		json_decref(m);
 	} else if (url) {
@@ -168,7 +174,8 @@ static json_t *check_item(struct check *c, struct db *db, const char *account_id
 	json_t *jt = json_object_get(item, "transition");
 	if (jt) {
 		transition = json_string_value(jt);
-		if (!transition || (strcmp(transition, "none") && strcmp(transition, "fade") && strcmp(transition, "slide"))) {
+		if (!transition ||
+		    (strcmp(transition, "none") && strcmp(transition, "fade") && strcmp(transition, "slide"))) {
 			snprintf(c->path + n, sizeof c->path - n, ".transition");
 			json_decref(out);
 			return fail(c, "must be \"none\", \"fade\" or \"slide\""), NULL;
@@ -205,8 +212,9 @@ static json_t *check_item(struct check *c, struct db *db, const char *account_id
 			size_t i;
 			json_t *d;
 			bool ok = json_is_array(days) && json_array_size(days) <= 7;
-			json_array_foreach(days, i, d) if (!json_is_integer(d) || json_integer_value(d) < 1 ||
-							   json_integer_value(d) > 7) ok = false;
+			json_array_foreach (days, i, d)
+				if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 7)
+					ok = false;
 			if (!ok) {
 				snprintf(c->path + vn, sizeof c->path - vn, ".days");
 				json_decref(out);
@@ -246,8 +254,7 @@ static json_t *check_channel(struct http_req *r, json_t *body, json_t *media_use
 	json_t *out_zones = json_object_get(out, "zones");
 	size_t zi;
 	json_t *zone;
-	json_array_foreach(zones, zi, zone)
-	{
+	json_array_foreach (zones, zi, zone) {
 		snprintf(c.path, sizeof c.path, "zones[%zu]", zi);
 		if (!json_is_object(zone) || !only_keys(&c, zone, zkeys)) {
 			if (!c.failed)
@@ -262,7 +269,8 @@ static json_t *check_channel(struct http_req *r, json_t *body, json_t *media_use
 			return fail(&c, "must be a string of 1 to 64 bytes"), NULL;
 		}
 		for (size_t k = 0; k < zi; k++)
-			if (strcmp(json_string_value(json_object_get(json_array_get(out_zones, k), "name")), zname) == 0) {
+			if (strcmp(json_string_value(json_object_get(json_array_get(out_zones, k), "name")), zname) ==
+			    0) {
 				snprintf(c.path + strlen(c.path), sizeof c.path - strlen(c.path), ".name");
 				json_decref(out);
 				return fail(&c, "another zone is already called \"%s\"", zname), NULL;
@@ -282,13 +290,12 @@ static json_t *check_channel(struct http_req *r, json_t *body, json_t *media_use
 			json_decref(out);
 			return fail(&c, "must be a list of at most %d items", MAX_ITEMS), NULL;
 		}
-		json_t *oz = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:[]}", "name", zname, "x", x, "y", y, "w", w, "h", h,
-				       "z", z, "items");
+		json_t *oz = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:[]}", "name", zname, "x", x, "y", y, "w", w,
+		                       "h", h, "z", z, "items");
 		json_array_append_new(out_zones, oz);
 		size_t ii;
 		json_t *item;
-		json_array_foreach(items, ii, item)
-		{
+		json_array_foreach (items, ii, item) {
 			snprintf(c.path, sizeof c.path, "zones[%zu].items[%zu]", zi, ii);
 			json_t *oi = check_item(&c, r->db, r->auth.account_id, item, media_used);
 			if (!oi) {
@@ -310,9 +317,9 @@ static json_t *channel_json(struct db *db, const char *account_id, const char *i
 {
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT id, body, version, created_at, updated_at, updated_by FROM channels "
-				      "WHERE id = ? AND account_id = ?",
-				      "ss", id, account_id);
+	                              "SELECT id, body, version, created_at, updated_at, updated_by FROM channels "
+	                              "WHERE id = ? AND account_id = ?",
+	                              "ss", id, account_id);
 	if (!st)
 		return NULL;
 	json_error_t e;
@@ -333,8 +340,10 @@ static bool uses_feed(json_t *channel)
 {
 	size_t zi, ii;
 	json_t *zone, *item;
-	json_array_foreach(json_object_get(channel, "zones"), zi, zone)
-		json_array_foreach(json_object_get(zone, "items"), ii, item) if (json_object_get(item, "rss")) return true;
+	json_array_foreach (json_object_get(channel, "zones"), zi, zone)
+		json_array_foreach (json_object_get(zone, "items"), ii, item)
+			if (json_object_get(item, "rss"))
+				return true;
 	return false;
 }
 
@@ -343,11 +352,11 @@ static int save_media_links(struct db *db, const char *account_id, const char *c
 	db_exec(db, "DELETE FROM channel_media WHERE channel_id = ?", "s", channel_id);
 	size_t i;
 	json_t *s;
-	json_array_foreach(media_used, i, s)
-	{
-		int rc = db_exec(db, "INSERT INTO channel_media(channel_id, account_id, sha256) VALUES(?,?,?) "
-				     "ON CONFLICT DO NOTHING",
-				 "sss", channel_id, account_id, json_string_value(s));
+	json_array_foreach (media_used, i, s) {
+		int rc = db_exec(db,
+		                 "INSERT INTO channel_media(channel_id, account_id, sha256) VALUES(?,?,?) "
+		                 "ON CONFLICT DO NOTHING",
+		                 "sss", channel_id, account_id, json_string_value(s));
 		if (rc != DB_DONE)
 			return -1;
 	}
@@ -357,9 +366,10 @@ static int save_media_links(struct db *db, const char *account_id, const char *c
 int content_handle_channels_list(struct http_req *r)
 {
 	bool editor = !(r->auth.role_bit & ROLE_ADMIN);
-	struct db_stmt *st = db_prepare(r->db, "SELECT id FROM channels c WHERE account_id = ? AND (? = 0 OR EXISTS "
-					       "(SELECT 1 FROM editor_grants g WHERE g.channel_id = c.id AND g.user_id = ?)) "
-					       "ORDER BY name");
+	struct db_stmt *st =
+	    db_prepare(r->db, "SELECT id FROM channels c WHERE account_id = ? AND (? = 0 OR EXISTS "
+	                      "(SELECT 1 FROM editor_grants g WHERE g.channel_id = c.id AND g.user_id = ?)) "
+	                      "ORDER BY name");
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list channels");
 	db_bind_text(st, 1, r->auth.account_id);
@@ -372,8 +382,7 @@ int content_handle_channels_list(struct http_req *r)
 	json_t *list = json_array();
 	size_t i;
 	json_t *id;
-	json_array_foreach(ids, i, id)
-	{
+	json_array_foreach (ids, i, id) {
 		json_t *ch = channel_json(r->db, r->auth.account_id, json_string_value(id));
 		if (ch)
 			json_array_append_new(list, ch);
@@ -399,15 +408,15 @@ int content_handle_channel_create(struct http_req *r)
 	char *text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
 	int64_t now = (int64_t)time(NULL);
 	int rc = text ? db_exec(r->db,
-				"INSERT INTO channels(id, account_id, name, body, created_at, updated_at, updated_by) "
-				"VALUES(?,?,?,?,?,?,?)",
-				"ssssiis", id, r->auth.account_id, json_string_value(json_object_get(norm, "name")), text,
-				now, now, r->auth.login)
-		      : DB_ERROR;
+	                        "INSERT INTO channels(id, account_id, name, body, created_at, updated_at, updated_by) "
+	                        "VALUES(?,?,?,?,?,?,?)",
+	                        "ssssiis", id, r->auth.account_id, json_string_value(json_object_get(norm, "name")),
+	                        text, now, now, r->auth.login)
+	              : DB_ERROR;
 	free(text);
 	if (rc == DB_CONSTRAINT) {
 		http_reply_error(r, 409, "name_taken", "a channel called \"%s\" exists already",
-				 json_string_value(json_object_get(norm, "name")));
+		                 json_string_value(json_object_get(norm, "name")));
 		json_decref(norm);
 		json_decref(media_used);
 		return 0;
@@ -440,15 +449,16 @@ int content_handle_channel_get(struct http_req *r)
 	json_object_set_new(ch, "editable_zones", zones);
 	if (r->auth.role_bit & ROLE_ADMIN) { /* who may edit what, for the grants editor */
 		json_t *grants = json_object();
-		struct db_stmt *st = db_prepare(r->db, "SELECT g.user_id, u.login, g.zone FROM editor_grants g JOIN users u "
-						       "ON u.id = g.user_id WHERE g.channel_id = ? ORDER BY u.login, g.zone");
+		struct db_stmt *st =
+		    db_prepare(r->db, "SELECT g.user_id, u.login, g.zone FROM editor_grants g JOIN users u "
+		                      "ON u.id = g.user_id WHERE g.channel_id = ? ORDER BY u.login, g.zone");
 		if (st) {
 			db_bind_text(st, 1, id);
 			while (db_step(st) == DB_ROW) {
 				json_t *g = json_object_get(grants, db_col_text(st, 0));
 				if (!g) {
 					g = json_pack("{s:s, s:s, s:[]}", "user_id", db_col_text(st, 0), "login",
-						      db_col_text(st, 1), "zones");
+					              db_col_text(st, 1), "zones");
 					json_object_set_new(grants, db_col_text(st, 0), g);
 				}
 				json_array_append_new(json_object_get(g, "zones"), json_string(db_col_text(st, 2)));
@@ -458,7 +468,8 @@ int content_handle_channel_get(struct http_req *r)
 		json_t *list = json_array();
 		const char *k;
 		json_t *g;
-		json_object_foreach(grants, k, g) json_array_append(list, g);
+		json_object_foreach (grants, k, g)
+			json_array_append(list, g);
 		json_decref(grants);
 		json_object_set_new(ch, "grants", list);
 	}
@@ -495,8 +506,9 @@ static bool granted(json_t *zones, const char *zone)
 {
 	size_t i;
 	json_t *z;
-	json_array_foreach(zones, i, z) if (strcmp(json_string_value(z), "*") == 0 ||
-					    strcmp(json_string_value(z), zone) == 0) return true;
+	json_array_foreach (zones, i, z)
+		if (strcmp(json_string_value(z), "*") == 0 || strcmp(json_string_value(z), zone) == 0)
+			return true;
 	return false;
 }
 
@@ -504,8 +516,9 @@ static json_t *zone_named(json_t *channel, const char *name)
 {
 	size_t i;
 	json_t *z;
-	json_array_foreach(json_object_get(channel, "zones"), i, z) if (strcmp(json_string_value(json_object_get(z, "name")),
-									       name) == 0) return z;
+	json_array_foreach (json_object_get(channel, "zones"), i, z)
+		if (strcmp(json_string_value(json_object_get(z, "name")), name) == 0)
+			return z;
 	return NULL;
 }
 
@@ -522,8 +535,7 @@ static bool change_allowed(struct http_req *r, json_t *zones, json_t *old, json_
 		goto layout_changed;
 	size_t i;
 	json_t *nz;
-	json_array_foreach(json_object_get(next, "zones"), i, nz)
-	{
+	json_array_foreach (json_object_get(next, "zones"), i, nz) {
 		const char *name = json_string_value(json_object_get(nz, "name"));
 		json_t *oz = zone_named(old, name);
 		if (!oz)
@@ -572,20 +584,21 @@ int content_handle_channel_replace(struct http_req *r)
 	if (same) {
 		json_decref(norm);
 		json_decref(media_used);
-		return http_reply_json(r, 200, json_pack("{s:o, s:b}", "channel", channel_json(r->db, r->auth.account_id, id),
-							 "changed", 0));
+		return http_reply_json(
+		    r, 200,
+		    json_pack("{s:o, s:b}", "channel", channel_json(r->db, r->auth.account_id, id), "changed", 0));
 	}
 	char *text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
 	int rc = text ? db_exec(r->db,
-				"UPDATE channels SET name = ?, body = ?, version = version + 1, updated_at = ?, "
-				"updated_by = ? WHERE id = ?",
-				"ssiss", json_string_value(json_object_get(norm, "name")), text, (int64_t)time(NULL),
-				r->auth.login, id)
-		      : DB_ERROR;
+	                        "UPDATE channels SET name = ?, body = ?, version = version + 1, updated_at = ?, "
+	                        "updated_by = ? WHERE id = ?",
+	                        "ssiss", json_string_value(json_object_get(norm, "name")), text, (int64_t)time(NULL),
+	                        r->auth.login, id)
+	              : DB_ERROR;
 	free(text);
 	if (rc == DB_CONSTRAINT) {
 		http_reply_error(r, 409, "name_taken", "another channel is called \"%s\"",
-				 json_string_value(json_object_get(norm, "name")));
+		                 json_string_value(json_object_get(norm, "name")));
 		json_decref(norm);
 		json_decref(media_used);
 		return 0;
@@ -601,7 +614,8 @@ int content_handle_channel_replace(struct http_req *r)
 	audit_request(r, "channel.updated", json_string_value(json_object_get(norm, "name")), id);
 	json_decref(norm);
 	json_decref(media_used);
-	http_reply_json(r, 200, json_pack("{s:o, s:b}", "channel", channel_json(r->db, r->auth.account_id, id), "changed", 1));
+	http_reply_json(r, 200,
+	                json_pack("{s:o, s:b}", "channel", channel_json(r->db, r->auth.account_id, id), "changed", 1));
 	return 0;
 }
 
@@ -612,10 +626,11 @@ int content_handle_channel_delete(struct http_req *r)
 	if (!ch)
 		return http_reply_error(r, 404, "not_found", "no such channel in this account");
 	db_exec(r->db, "UPDATE screens SET channel_id = NULL WHERE channel_id = ? AND account_id = ?", "ss", id,
-		r->auth.account_id);
-	db_exec(r->db, "UPDATE screens SET play_now_channel = NULL, play_now_until = 0 WHERE play_now_channel = ? AND "
-		       "account_id = ?",
-		"ss", id, r->auth.account_id);
+	        r->auth.account_id);
+	db_exec(r->db,
+	        "UPDATE screens SET play_now_channel = NULL, play_now_until = 0 WHERE play_now_channel = ? AND "
+	        "account_id = ?",
+	        "ss", id, r->auth.account_id);
 	db_exec(r->db, "DELETE FROM channels WHERE id = ?", "s", id);
 	if (content_refresh_manifests(r->db, r->auth.account_id, NULL) != 0) {
 		json_decref(ch);
@@ -645,35 +660,38 @@ int content_handle_grants_put(struct http_req *r)
 	db_exec(r->db, "DELETE FROM editor_grants WHERE channel_id = ?", "s", id);
 	size_t i;
 	json_t *g;
-	json_array_foreach(grants, i, g)
-	{
+	json_array_foreach (grants, i, g) {
 		const char *uid = json_string_value(json_object_get(g, "user_id"));
 		json_t *zones = json_object_get(g, "zones");
 		int rc;
-		struct db_stmt *st = uid && codes_is_id(uid) ? db_query(r->db, &rc,
-									"SELECT role FROM users WHERE id = ? AND account_id = ?",
-									"ss", uid, r->auth.account_id)
-							     : NULL;
+		struct db_stmt *st =
+		    uid && codes_is_id(uid)
+		        ? db_query(r->db, &rc, "SELECT role FROM users WHERE id = ? AND account_id = ?", "ss", uid,
+		                   r->auth.account_id)
+		        : NULL;
 		bool editor = st && strcmp(db_col_text(st, 0), "editor") == 0;
 		db_done(st);
 		if (!editor || !json_is_array(zones) || json_array_size(zones) == 0) {
 			json_decref(ch);
-			return http_reply_error(r, 400, "invalid_field",
-						"grants[%zu]: user_id must be an editor of this account and zones a non-empty "
-						"list",
-						i);
+			return http_reply_error(
+			    r, 400, "invalid_field",
+			    "grants[%zu]: user_id must be an editor of this account and zones a non-empty "
+			    "list",
+			    i);
 		}
 		size_t k;
 		json_t *z;
-		json_array_foreach(zones, k, z)
-		{
+		json_array_foreach (zones, k, z) {
 			const char *zn = json_string_value(z);
 			if (!zn || (strcmp(zn, "*") != 0 && !zone_named(ch, zn))) {
 				json_decref(ch);
-				return http_reply_error(r, 400, "invalid_field", "grants[%zu].zones[%zu]: no such zone", i, k);
+				return http_reply_error(r, 400, "invalid_field", "grants[%zu].zones[%zu]: no such zone",
+				                        i, k);
 			}
-			db_exec(r->db, "INSERT INTO editor_grants(user_id, channel_id, zone) VALUES(?,?,?) ON CONFLICT DO NOTHING",
-				"sss", uid, id, zn);
+			db_exec(
+			    r->db,
+			    "INSERT INTO editor_grants(user_id, channel_id, zone) VALUES(?,?,?) ON CONFLICT DO NOTHING",
+			    "sss", uid, id, zn);
 		}
 	}
 	audit_request(r, "channel.grants_changed", json_string_value(json_object_get(ch, "name")), id);

@@ -25,8 +25,8 @@
 static json_t *channel_body(struct db *db, const char *account_id, const char *id)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT body, version FROM channels WHERE id = ? AND account_id = ?", "ss",
-				      id, account_id);
+	struct db_stmt *st = db_query(db, &rc, "SELECT body, version FROM channels WHERE id = ? AND account_id = ?",
+	                              "ss", id, account_id);
 	if (!st)
 		return NULL;
 	json_error_t e;
@@ -68,9 +68,9 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 {
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT COALESCE(channel_id,''), COALESCE(play_now_channel,''), play_now_until, "
-				      "group_name FROM screens WHERE id = ? AND account_id = ? AND deleted_at IS NULL",
-				      "ss", screen_id, account_id);
+	                              "SELECT COALESCE(channel_id,''), COALESCE(play_now_channel,''), play_now_until, "
+	                              "group_name FROM screens WHERE id = ? AND account_id = ? AND deleted_at IS NULL",
+	                              "ss", screen_id, account_id);
 	if (!st)
 		return NULL;
 	char def[CODES_ID_LEN + 1], now_ch[CODES_ID_LEN + 1], group[160];
@@ -90,8 +90,8 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 	snprintf(t_group, sizeof t_group, "group:%s", group);
 	json_t *schedule = json_array();
 	st = db_prepare(db, "SELECT id, channel_id, days, start_min, end_min, from_date, until_date, priority FROM "
-			    "schedules WHERE account_id = ? AND (target = ? OR (target = ? AND ? <> '')) "
-			    "ORDER BY priority DESC, id");
+	                    "schedules WHERE account_id = ? AND (target = ? OR (target = ? AND ? <> '')) "
+	                    "ORDER BY priority DESC, id");
 	if (st) {
 		db_bind_text(st, 1, account_id);
 		db_bind_text(st, 2, t_screen);
@@ -101,17 +101,16 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 		while (db_step(st) == DB_ROW) {
 			json_t *days = days_list(db_col_text(st, 2));
 			json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id",
-							      db_col_text(st, 0), "channel_id", db_col_text(st, 1),
-							      "days", days, "start", minutes_text(db_col_int(st, 3)), "end",
-							      minutes_text(db_col_int(st, 4)), "from", db_col_text(st, 5),
-							      "until", db_col_text(st, 6), "priority",
-							      (json_int_t)db_col_int(st, 7)));
+			                                      db_col_text(st, 0), "channel_id", db_col_text(st, 1),
+			                                      "days", days, "start", minutes_text(db_col_int(st, 3)),
+			                                      "end", minutes_text(db_col_int(st, 4)), "from",
+			                                      db_col_text(st, 5), "until", db_col_text(st, 6),
+			                                      "priority", (json_int_t)db_col_int(st, 7)));
 		}
 		db_done(st);
 		size_t i;
 		json_t *row;
-		json_array_foreach(rows, i, row)
-		{
+		json_array_foreach (rows, i, row) {
 			add_channel(db, account_id, channels, json_string_value(json_object_get(row, "channel_id")));
 			json_array_append(schedule, row);
 		}
@@ -121,14 +120,11 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 	json_t *objects = json_array(), *seen = json_object();
 	const char *cid;
 	json_t *ch;
-	json_object_foreach(channels, cid, ch)
-	{
+	json_object_foreach (channels, cid, ch) {
 		size_t zi, ii;
 		json_t *zone, *item;
-		json_array_foreach(json_object_get(ch, "zones"), zi, zone)
-		{
-			json_array_foreach(json_object_get(zone, "items"), ii, item)
-			{
+		json_array_foreach (json_object_get(ch, "zones"), zi, zone) {
+			json_array_foreach (json_object_get(zone, "items"), ii, item) {
 				const char *sha = json_string_value(json_object_get(item, "media"));
 				if (!sha || json_object_get(seen, sha))
 					continue;
@@ -136,40 +132,38 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 				char url[128];
 				snprintf(url, sizeof url, "/api/v1/device/objects/%s", sha);
 				json_array_append_new(objects, json_pack("{s:s, s:O, s:O, s:s}", "sha256", sha, "size",
-									 json_object_get(item, "size"), "mime",
-									 json_object_get(item, "mime"), "url", url));
+				                                         json_object_get(item, "size"), "mime",
+				                                         json_object_get(item, "mime"), "url", url));
 			}
 		}
 	}
 	json_decref(seen);
 	/* rss items carry the cached feed: a new feed is a new manifest */
-	json_object_foreach(channels, cid, ch)
-	{
+	json_object_foreach (channels, cid, ch) {
 		size_t zi, ii;
 		json_t *zone, *item;
-		json_array_foreach(json_object_get(ch, "zones"), zi, zone)
-		{
-			json_array_foreach(json_object_get(zone, "items"), ii, item)
-			{
+		json_array_foreach (json_object_get(ch, "zones"), zi, zone) {
+			json_array_foreach (json_object_get(zone, "items"), ii, item) {
 				const char *url = json_string_value(json_object_get(item, "rss"));
 				json_t *max = json_object_get(item, "max_items");
 				if (url)
-					json_object_set_new(item, "feed",
-							    feeds_manifest_json(db, url, max ? json_integer_value(max) : 10));
+					json_object_set_new(
+					    item, "feed",
+					    feeds_manifest_json(db, url, max ? json_integer_value(max) : 10));
 			}
 		}
 	}
 	json_t *def_body = *def ? json_object_get(channels, def) : NULL;
 	return json_pack("{s:O, s:o, s:s?, s:o, s:o, s:o}", "channel", def_body ? def_body : json_null(), "channels",
-			 channels, "default_channel", *def && def_body ? def : NULL, "schedule", schedule, "play_now",
-			 play_now, "objects", objects);
+	                 channels, "default_channel", *def && def_body ? def : NULL, "schedule", schedule, "play_now",
+	                 play_now, "objects", objects);
 }
 
 /* Compiles a screen's manifest and, if its content changed, bumps its
  * version and tells the screen. The manifest (without "version") and the
  * current version are handed back when asked for. */
 static int refresh(struct db *db, const char *account_id, const char *screen_id, json_t **manifest_out,
-		   int64_t *version_out)
+                   int64_t *version_out)
 {
 	json_t *m = compile(db, account_id, screen_id);
 	if (!m)
@@ -185,8 +179,8 @@ static int refresh(struct db *db, const char *account_id, const char *screen_id,
 	codes_hash_hex(text, strlen(text), hash);
 	free(text);
 	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT manifest_hash, manifest_version FROM screens WHERE id = ?", "s",
-				      screen_id);
+	struct db_stmt *st =
+	    db_query(db, &rc, "SELECT manifest_hash, manifest_version FROM screens WHERE id = ?", "s", screen_id);
 	if (!st)
 		return rc == DB_DONE ? 0 : -1;
 	bool same = strcmp(db_col_text(st, 0), hash) == 0;
@@ -197,7 +191,7 @@ static int refresh(struct db *db, const char *account_id, const char *screen_id,
 	if (same)
 		return 0;
 	if (db_exec(db, "UPDATE screens SET manifest_hash = ?, manifest_version = ? WHERE id = ?", "sis", hash, version,
-		    screen_id) != DB_DONE)
+	            screen_id) != DB_DONE)
 		return -1;
 	char payload[64], id[CODES_ID_LEN + 1];
 	snprintf(payload, sizeof payload, "{\"version\":%lld}", (long long)version);
@@ -216,11 +210,11 @@ int content_refresh_manifests(struct db *db, const char *account_id, const char 
 {
 	/* the screens that may play the channel: assigned, playing it now, or
 	 * scheduled to (directly or through their group); NULL: every screen */
-	struct db_stmt *st = db_prepare(
-		db, "SELECT id FROM screens s WHERE account_id = ? AND deleted_at IS NULL AND (? = '' OR "
-		    "s.channel_id = ? OR s.play_now_channel = ? OR EXISTS (SELECT 1 FROM schedules sc WHERE "
-		    "sc.account_id = s.account_id AND sc.channel_id = ? AND (sc.target = 'screen:' || s.id OR "
-		    "(s.group_name <> '' AND sc.target = 'group:' || s.group_name))))");
+	struct db_stmt *st =
+	    db_prepare(db, "SELECT id FROM screens s WHERE account_id = ? AND deleted_at IS NULL AND (? = '' OR "
+	                   "s.channel_id = ? OR s.play_now_channel = ? OR EXISTS (SELECT 1 FROM schedules sc WHERE "
+	                   "sc.account_id = s.account_id AND sc.channel_id = ? AND (sc.target = 'screen:' || s.id OR "
+	                   "(s.group_name <> '' AND sc.target = 'group:' || s.group_name))))");
 	if (!st)
 		return -1;
 	const char *c = channel_id ? channel_id : "";
@@ -234,7 +228,9 @@ int content_refresh_manifests(struct db *db, const char *account_id, const char 
 	size_t i;
 	json_t *id;
 	int rc = 0;
-	json_array_foreach(ids, i, id) if (content_refresh_screen(db, account_id, json_string_value(id)) != 0) rc = -1;
+	json_array_foreach (ids, i, id)
+		if (content_refresh_screen(db, account_id, json_string_value(id)) != 0)
+			rc = -1;
 	json_decref(ids);
 	return rc;
 }
@@ -265,26 +261,33 @@ int content_handle_device_manifest(struct http_req *r)
 
 /* --- schedules and play-now --- */
 
-static int parse_hhmm(const char *s) { return calendar_minutes(s); }
+static int parse_hhmm(const char *s)
+{
+	return calendar_minutes(s);
+}
 
-static bool date_ok(const char *s) { return !s || !*s || calendar_valid_date(s); }
+static bool date_ok(const char *s)
+{
+	return !s || !*s || calendar_valid_date(s);
+}
 
 int content_handle_schedules_list(struct http_req *r)
 {
-	struct db_stmt *st = db_prepare(r->db, "SELECT id, target, channel_id, days, start_min, end_min, from_date, "
-					       "until_date, priority FROM schedules WHERE account_id = ? ORDER BY priority "
-					       "DESC, created_at");
+	struct db_stmt *st =
+	    db_prepare(r->db, "SELECT id, target, channel_id, days, start_min, end_min, from_date, "
+	                      "until_date, priority FROM schedules WHERE account_id = ? ORDER BY priority "
+	                      "DESC, created_at");
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list schedules");
 	db_bind_text(st, 1, r->auth.account_id);
 	json_t *list = json_array();
 	while (db_step(st) == DB_ROW)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id",
-						      db_col_text(st, 0), "target", db_col_text(st, 1), "channel_id",
-						      db_col_text(st, 2), "days", days_list(db_col_text(st, 3)), "start",
-						      minutes_text(db_col_int(st, 4)), "end", minutes_text(db_col_int(st, 5)),
-						      "from", db_col_text(st, 6), "until", db_col_text(st, 7), "priority",
-						      (json_int_t)db_col_int(st, 8)));
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id", db_col_text(st, 0), "target",
+		                    db_col_text(st, 1), "channel_id", db_col_text(st, 2), "days",
+		                    days_list(db_col_text(st, 3)), "start", minutes_text(db_col_int(st, 4)), "end",
+		                    minutes_text(db_col_int(st, 5)), "from", db_col_text(st, 6), "until",
+		                    db_col_text(st, 7), "priority", (json_int_t)db_col_int(st, 8)));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "schedules", list));
 	return 0;
@@ -298,22 +301,23 @@ int content_handle_schedule_create(struct http_req *r)
 	const char *target = json_string_value(json_object_get(body, "target"));
 	const char *cid = json_string_value(json_object_get(body, "channel_id"));
 	int rc;
-	if (!target || (strncmp(target, "screen:", 7) != 0 && strncmp(target, "group:", 6) != 0) || strlen(target) > 140)
+	if (!target || (strncmp(target, "screen:", 7) != 0 && strncmp(target, "group:", 6) != 0) ||
+	    strlen(target) > 140)
 		return http_reply_error(r, 400, "invalid_field", "target must be \"screen:<id>\" or \"group:<name>\"");
 	if (strncmp(target, "screen:", 7) == 0) {
 		struct db_stmt *st = codes_is_id(target + 7) ? db_query(r->db, &rc,
-									"SELECT 1 FROM screens WHERE id = ? AND "
-									"account_id = ? AND deleted_at IS NULL",
-									"ss", target + 7, r->auth.account_id)
-							     : NULL;
+		                                                        "SELECT 1 FROM screens WHERE id = ? AND "
+		                                                        "account_id = ? AND deleted_at IS NULL",
+		                                                        "ss", target + 7, r->auth.account_id)
+		                                             : NULL;
 		db_done(st);
 		if (!st)
 			return http_reply_error(r, 400, "invalid_field", "target: no such screen in this account");
 	}
-	struct db_stmt *st = cid && codes_is_id(cid) ? db_query(r->db, &rc,
-								"SELECT 1 FROM channels WHERE id = ? AND account_id = ?",
-								"ss", cid, r->auth.account_id)
-						     : NULL;
+	struct db_stmt *st = cid && codes_is_id(cid)
+	                         ? db_query(r->db, &rc, "SELECT 1 FROM channels WHERE id = ? AND account_id = ?", "ss",
+	                                    cid, r->auth.account_id)
+	                         : NULL;
 	db_done(st);
 	if (!st)
 		return http_reply_error(r, 400, "invalid_field", "channel_id: no such channel in this account");
@@ -324,10 +328,10 @@ int content_handle_schedule_create(struct http_req *r)
 		json_t *d;
 		if (!json_is_array(jd) || json_array_size(jd) == 0 || json_array_size(jd) > 7)
 			return http_reply_error(r, 400, "invalid_field", "days must be a list of ISO weekdays 1-7");
-		json_array_foreach(jd, i, d)
-		{
+		json_array_foreach (jd, i, d) {
 			if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 7)
-				return http_reply_error(r, 400, "invalid_field", "days[%zu] must be 1 (Monday) to 7 (Sunday)", i);
+				return http_reply_error(r, 400, "invalid_field",
+				                        "days[%zu] must be 1 (Monday) to 7 (Sunday)", i);
 			days[n++] = (char)('0' + json_integer_value(d));
 		}
 		days[n] = '\0';
@@ -337,7 +341,7 @@ int content_handle_schedule_create(struct http_req *r)
 	if (start < 0 || end < 0 || start >= end)
 		return http_reply_error(r, 400, "invalid_field", "start and end must be HH:MM with start before end");
 	const char *from = json_string_value(json_object_get(body, "from")),
-		   *until = json_string_value(json_object_get(body, "until"));
+	           *until = json_string_value(json_object_get(body, "until"));
 	json_t *jf = json_object_get(body, "from"), *jun = json_object_get(body, "until");
 	if ((jf && !json_is_string(jf)) || (jun && !json_is_string(jun)) || !date_ok(from) || !date_ok(until))
 		return http_reply_error(r, 400, "invalid_field", "from and until must be dates YYYY-MM-DD");
@@ -349,10 +353,11 @@ int content_handle_schedule_create(struct http_req *r)
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	if (db_exec(r->db,
-		    "INSERT INTO schedules(id, account_id, target, channel_id, days, start_min, end_min, from_date, "
-		    "until_date, priority, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-		    "sssssiissii", id, r->auth.account_id, target, cid, days, (int64_t)start, (int64_t)end, from ? from : "",
-		    until ? until : "", jp ? (int64_t)json_integer_value(jp) : (int64_t)0, (int64_t)time(NULL)) != DB_DONE ||
+	            "INSERT INTO schedules(id, account_id, target, channel_id, days, start_min, end_min, from_date, "
+	            "until_date, priority, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+	            "sssssiissii", id, r->auth.account_id, target, cid, days, (int64_t)start, (int64_t)end,
+	            from ? from : "", until ? until : "", jp ? (int64_t)json_integer_value(jp) : (int64_t)0,
+	            (int64_t)time(NULL)) != DB_DONE ||
 	    content_refresh_manifests(r->db, r->auth.account_id, cid) != 0)
 		return http_reply_error(r, 503, "store_unavailable", "the schedule could not be saved");
 	audit_request(r, "schedule.created", target, id);
@@ -392,17 +397,20 @@ int content_handle_play_now(struct http_req *r)
 			return 0;
 		cid = json_string_value(json_object_get(body, "channel_id"));
 		json_t *ju = json_object_get(body, "until");
-		st = cid && codes_is_id(cid) ? db_query(r->db, &rc, "SELECT 1 FROM channels WHERE id = ? AND account_id = ?",
-							"ss", cid, r->auth.account_id)
-					     : NULL;
+		st = cid && codes_is_id(cid)
+		         ? db_query(r->db, &rc, "SELECT 1 FROM channels WHERE id = ? AND account_id = ?", "ss", cid,
+		                    r->auth.account_id)
+		         : NULL;
 		db_done(st);
 		if (!st)
 			return http_reply_error(r, 400, "invalid_field", "channel_id: no such channel in this account");
 		if (!json_is_integer(ju) || json_integer_value(ju) <= now || json_integer_value(ju) > now + 366 * 86400)
-			return http_reply_error(r, 400, "invalid_field", "until must be a Unix time in the coming year");
+			return http_reply_error(r, 400, "invalid_field",
+			                        "until must be a Unix time in the coming year");
 		until = json_integer_value(ju);
 	}
-	db_exec(r->db, "UPDATE screens SET play_now_channel = ?, play_now_until = ? WHERE id = ?", "sis", cid, until, sid);
+	db_exec(r->db, "UPDATE screens SET play_now_channel = ?, play_now_until = ? WHERE id = ?", "sis", cid, until,
+	        sid);
 	if (content_refresh_screen(r->db, r->auth.account_id, sid) != 0)
 		return http_reply_error(r, 503, "store_unavailable", "the screen could not be updated");
 	audit_request(r, cid ? "screen.play_now" : "screen.play_now_ended", sid, cid ? cid : "");
@@ -423,8 +431,7 @@ int content_handle_device_played(struct http_req *r)
 	size_t i;
 	json_t *p;
 	int64_t now = (int64_t)time(NULL);
-	json_array_foreach(plays, i, p)
-	{
+	json_array_foreach (plays, i, p) {
 		json_t *at = json_object_get(p, "started_at"), *dur = json_object_get(p, "duration_ms");
 		const char *fields[] = {"channel_id", "zone", "item", "sha256"};
 		const char *vals[4];
@@ -432,15 +439,18 @@ int content_handle_device_played(struct http_req *r)
 			json_t *v = json_object_get(p, fields[k]);
 			vals[k] = json_is_string(v) && json_string_length(v) <= 128 ? json_string_value(v) : "";
 		}
-		if (!json_is_integer(at) || json_integer_value(at) < now - 90 * 86400 || json_integer_value(at) > now + 86400 ||
-		    !json_is_integer(dur) || json_integer_value(dur) < 0 || json_integer_value(dur) > 86400000)
-			return http_reply_error(r, 400, "invalid_field",
-						"plays[%zu]: started_at (Unix s, within 90 days) and duration_ms are required", i);
-		if (db_exec(r->db,
-			    "INSERT INTO proof_of_play(account_id, screen_id, channel_id, zone, item, sha256, started_at, "
-			    "duration_ms) VALUES(?,?,?,?,?,?,?,?)",
-			    "ssssssii", r->auth.account_id, r->auth.device_id, vals[0], vals[1], vals[2], vals[3],
-			    (int64_t)json_integer_value(at), (int64_t)json_integer_value(dur)) != DB_DONE)
+		if (!json_is_integer(at) || json_integer_value(at) < now - 90 * 86400 ||
+		    json_integer_value(at) > now + 86400 || !json_is_integer(dur) || json_integer_value(dur) < 0 ||
+		    json_integer_value(dur) > 86400000)
+			return http_reply_error(
+			    r, 400, "invalid_field",
+			    "plays[%zu]: started_at (Unix s, within 90 days) and duration_ms are required", i);
+		if (db_exec(
+		        r->db,
+		        "INSERT INTO proof_of_play(account_id, screen_id, channel_id, zone, item, sha256, started_at, "
+		        "duration_ms) VALUES(?,?,?,?,?,?,?,?)",
+		        "ssssssii", r->auth.account_id, r->auth.device_id, vals[0], vals[1], vals[2], vals[3],
+		        (int64_t)json_integer_value(at), (int64_t)json_integer_value(dur)) != DB_DONE)
 			return http_reply_error(r, 503, "store_unavailable", "the plays could not be saved");
 	}
 	http_reply_json(r, 200, json_pack("{s:I}", "recorded", (json_int_t)json_array_size(plays)));
@@ -454,12 +464,13 @@ int content_handle_proof_of_play(struct http_req *r)
 	const char *from = http_query(r, "from"), *to = http_query(r, "to"), *format = http_query(r, "format");
 	int64_t f = from ? strtoll(from, NULL, 10) : 0, t = to ? strtoll(to, NULL, 10) : INT64_MAX;
 	bool csv = format && strcmp(format, "csv") == 0;
-	struct db_stmt *st = db_prepare(r->db, "SELECT p.screen_id, COALESCE(s.name,''), p.channel_id, p.zone, p.item, "
-					       "p.sha256, COALESCE(m.filename,''), p.started_at, p.duration_ms FROM "
-					       "proof_of_play p LEFT JOIN screens s ON s.id = p.screen_id LEFT JOIN media m "
-					       "ON m.account_id = p.account_id AND m.sha256 = p.sha256 WHERE p.account_id = ? "
-					       "AND (? = '' OR p.screen_id = ?) AND (? = '' OR p.sha256 = ?) AND "
-					       "p.started_at >= ? AND p.started_at <= ? ORDER BY p.started_at LIMIT 100000");
+	struct db_stmt *st =
+	    db_prepare(r->db, "SELECT p.screen_id, COALESCE(s.name,''), p.channel_id, p.zone, p.item, "
+	                      "p.sha256, COALESCE(m.filename,''), p.started_at, p.duration_ms FROM "
+	                      "proof_of_play p LEFT JOIN screens s ON s.id = p.screen_id LEFT JOIN media m "
+	                      "ON m.account_id = p.account_id AND m.sha256 = p.sha256 WHERE p.account_id = ? "
+	                      "AND (? = '' OR p.screen_id = ?) AND (? = '' OR p.sha256 = ?) AND "
+	                      "p.started_at >= ? AND p.started_at <= ? ORDER BY p.started_at LIMIT 100000");
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot read proof of play");
 	db_bind_text(st, 1, r->auth.account_id);
@@ -491,13 +502,13 @@ int content_handle_proof_of_play(struct http_req *r)
 			}
 			fprintf(out, "%lld,%lld\r\n", (long long)db_col_int(st, 7), (long long)db_col_int(st, 8));
 		} else {
-			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "screen_id",
-							      db_col_text(st, 0), "screen", db_col_text(st, 1),
-							      "channel_id", db_col_text(st, 2), "zone", db_col_text(st, 3),
-							      "item", db_col_text(st, 4), "sha256", db_col_text(st, 5),
-							      "filename", db_col_text(st, 6), "started_at",
-							      (json_int_t)db_col_int(st, 7), "duration_ms",
-							      (json_int_t)db_col_int(st, 8)));
+			json_array_append_new(rows,
+			                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "screen_id",
+			                                db_col_text(st, 0), "screen", db_col_text(st, 1), "channel_id",
+			                                db_col_text(st, 2), "zone", db_col_text(st, 3), "item",
+			                                db_col_text(st, 4), "sha256", db_col_text(st, 5), "filename",
+			                                db_col_text(st, 6), "started_at", (json_int_t)db_col_int(st, 7),
+			                                "duration_ms", (json_int_t)db_col_int(st, 8)));
 		}
 	}
 	db_done(st);

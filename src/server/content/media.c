@@ -5,9 +5,9 @@
 #include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <magic.h>
-#include <stdatomic.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +26,8 @@ static const struct allowed_type {
 	const char *mime;
 	const char *kind;
 } allowed_types[] = {
-	{"image/png", "image"}, {"image/jpeg", "image"}, {"image/webp", "image"}, {"image/gif", "image"},
-	{"video/mp4", "video"}, {"video/webm", "video"}, {"text/html", "html"},
+    {"image/png", "image"}, {"image/jpeg", "image"}, {"image/webp", "image"}, {"image/gif", "image"},
+    {"video/mp4", "video"}, {"video/webm", "video"}, {"text/html", "html"},
 };
 
 bool content_is_sha256(const char *s)
@@ -53,7 +53,7 @@ static int ensure_dir(const char *path)
 
 /* Thumbnails of images: data/media/thumbs/<sha256>.png, at most
  * THUMB_MAX pixels a side, made once when the image is uploaded. */
-#define THUMB_MAX 320
+#define THUMB_MAX        320
 #define THUMB_MAX_PIXELS ((int64_t)40 * 1000 * 1000) /* decompression bombs stay undecoded */
 
 static int thumb_path(const char *data_dir, const char *sha256, char *out, size_t outsz)
@@ -85,14 +85,14 @@ static void make_thumbnail(const char *data_dir, const char *sha256, const char 
 		char dims[64];
 		snprintf(dims, sizeof dims, "%dx%d", w, h);
 		log_event(LOG_WARN, "no thumbnail: the image is too large to decode", "sha256", sha256, "size", dims,
-			  NULL);
+		          NULL);
 		return;
 	}
 	GError *err = NULL;
 	GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_scale(path, THUMB_MAX, THUMB_MAX, TRUE, &err);
 	if (!pb) {
 		log_event(LOG_WARN, "no thumbnail: the image cannot be decoded", "sha256", sha256, "error",
-			  err && err->message ? err->message : "unknown", NULL);
+		          err && err->message ? err->message : "unknown", NULL);
 		if (err)
 			g_error_free(err);
 		return;
@@ -101,13 +101,13 @@ static void make_thumbnail(const char *data_dir, const char *sha256, const char 
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	int n = snprintf(tmp, sizeof tmp, "%s/media/tmp/%s.thumb", data_dir, id);
-	bool ok = n > 0 && (size_t)n < sizeof tmp && ensure_dir(dir) == 0 &&
-		  gdk_pixbuf_save(pb, tmp, "png", &err, NULL);
+	bool ok =
+	    n > 0 && (size_t)n < sizeof tmp && ensure_dir(dir) == 0 && gdk_pixbuf_save(pb, tmp, "png", &err, NULL);
 	g_object_unref(pb);
 	if (ok && rename(tmp, dest) == 0)
 		return;
 	log_event(LOG_WARN, "no thumbnail: it could not be written", "sha256", sha256, "error",
-		  err && err->message ? err->message : strerror(errno), NULL);
+	          err && err->message ? err->message : strerror(errno), NULL);
 	if (err)
 		g_error_free(err);
 	unlink(tmp);
@@ -116,10 +116,11 @@ static void make_thumbnail(const char *data_dir, const char *sha256, const char 
 static int64_t account_usage(struct db *db, const char *account_id, int64_t *quota)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT (SELECT COALESCE(SUM(size),0) FROM media WHERE account_id = ?), quota_bytes "
-				      "FROM accounts WHERE id = ?",
-				      "ss", account_id, account_id);
+	struct db_stmt *st =
+	    db_query(db, &rc,
+	             "SELECT (SELECT COALESCE(SUM(size),0) FROM media WHERE account_id = ?), quota_bytes "
+	             "FROM accounts WHERE id = ?",
+	             "ss", account_id, account_id);
 	int64_t used = st ? db_col_int(st, 0) : 0;
 	*quota = st ? db_col_int(st, 1) : 0;
 	db_done(st);
@@ -129,18 +130,19 @@ static int64_t account_usage(struct db *db, const char *account_id, int64_t *quo
 json_t *content_media_json(struct db *db, const char *account_id, const char *sha256)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT sha256, size, mime, kind, filename, tags, created_at, created_by FROM media "
-				      "WHERE account_id = ? AND sha256 = ?",
-				      "ss", account_id, sha256);
+	struct db_stmt *st =
+	    db_query(db, &rc,
+	             "SELECT sha256, size, mime, kind, filename, tags, created_at, created_by FROM media "
+	             "WHERE account_id = ? AND sha256 = ?",
+	             "ss", account_id, sha256);
 	if (!st)
 		return NULL;
 	json_error_t e;
 	json_t *tags = json_loads(db_col_text(st, 5), 0, &e);
 	json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:I, s:s}", "sha256", db_col_text(st, 0), "size",
-			      (json_int_t)db_col_int(st, 1), "mime", db_col_text(st, 2), "kind", db_col_text(st, 3),
-			      "filename", db_col_text(st, 4), "tags", tags ? tags : json_array(), "created_at",
-			      (json_int_t)db_col_int(st, 6), "created_by", db_col_text(st, 7));
+	                      (json_int_t)db_col_int(st, 1), "mime", db_col_text(st, 2), "kind", db_col_text(st, 3),
+	                      "filename", db_col_text(st, 4), "tags", tags ? tags : json_array(), "created_at",
+	                      (json_int_t)db_col_int(st, 6), "created_by", db_col_text(st, 7));
 	db_done(st);
 	return j;
 }
@@ -150,7 +152,8 @@ static json_t *media_json(struct http_req *r, const char *sha256)
 {
 	json_t *m = content_media_json(r->db ? r->db : store_db(), r->auth.account_id, sha256);
 	if (m)
-		json_object_set_new(m, "thumbnail", json_boolean(has_thumbnail(server_config(r->srv)->data_dir, sha256)));
+		json_object_set_new(m, "thumbnail",
+		                    json_boolean(has_thumbnail(server_config(r->srv)->data_dir, sha256)));
 	return m;
 }
 
@@ -200,11 +203,12 @@ static void sanitize_filename(const char *in, const char *fallback, char *out, s
 
 static int reply_quota(struct http_req *r, uint64_t size, int64_t used, int64_t quota)
 {
-	http_reply_error_extra(r, 413, "quota_exceeded",
-			       json_pack("{s:I, s:I, s:I}", "size", (json_int_t)size, "used", (json_int_t)used, "quota",
-					 (json_int_t)quota),
-			       "this upload (%llu bytes) would take the account over its quota: %lld of %lld bytes used",
-			       (unsigned long long)size, (long long)used, (long long)quota);
+	http_reply_error_extra(
+	    r, 413, "quota_exceeded",
+	    json_pack("{s:I, s:I, s:I}", "size", (json_int_t)size, "used", (json_int_t)used, "quota",
+	              (json_int_t)quota),
+	    "this upload (%llu bytes) would take the account over its quota: %lld of %lld bytes used",
+	    (unsigned long long)size, (long long)used, (long long)quota);
 	return 0;
 }
 
@@ -212,7 +216,8 @@ static int upload_begin(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
 	if (!content_is_sha256(sha))
-		return http_reply_error(r, 400, "invalid_sha256", "the URL must end in the SHA-256 of the body (64 lower-case hex digits)");
+		return http_reply_error(r, 400, "invalid_sha256",
+		                        "the URL must end in the SHA-256 of the body (64 lower-case hex digits)");
 	struct upload *up = calloc(1, sizeof *up);
 	if (!up)
 		return http_reply_error(r, 503, "unavailable", "out of memory");
@@ -267,7 +272,8 @@ static int upload_chunk(struct http_req *r, const char *data, size_t len)
 			continue;
 		if (w <= 0) {
 			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(errno), NULL);
-			return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload");
+			return http_reply_error(r, 507, "insufficient_storage",
+			                        "the server could not store the upload");
 		}
 		data += w;
 		len -= (size_t)w;
@@ -280,8 +286,14 @@ const struct route_stream content_media_upload = {upload_begin, upload_chunk};
 /* libmagic handles are not thread-safe: one per thread, loaded once */
 static pthread_key_t magic_key;
 static pthread_once_t magic_once = PTHREAD_ONCE_INIT;
-static void magic_free(void *m) { magic_close(m); }
-static void magic_init(void) { pthread_key_create(&magic_key, magic_free); }
+static void magic_free(void *m)
+{
+	magic_close(m);
+}
+static void magic_init(void)
+{
+	pthread_key_create(&magic_key, magic_free);
+}
 
 static const char *sniff(const char *path)
 {
@@ -313,7 +325,8 @@ int content_handle_media_put(struct http_req *r)
 	codes_hex(digest, sizeof digest, hex);
 	if (strcmp(hex, sha) != 0)
 		return http_reply_error_extra(r, 400, "hash_mismatch", json_pack("{s:s}", "actual", hex),
-					      "the body's SHA-256 is %s, not the %s of the URL: nothing was stored", hex, sha);
+		                              "the body's SHA-256 is %s, not the %s of the URL: nothing was stored",
+		                              hex, sha);
 	if (fsync(up->fd) != 0)
 		return http_reply_error(r, 507, "insufficient_storage", "the upload could not be written to disk");
 	close(up->fd);
@@ -324,22 +337,24 @@ int content_handle_media_put(struct http_req *r)
 		if (strcmp(allowed_types[i].mime, mime) == 0)
 			type = &allowed_types[i];
 	if (!type)
-		return http_reply_error(r, 415, "unsupported_type",
-					"this file is %s; the library takes PNG, JPEG, WebP and GIF images, MP4 and WebM "
-					"videos, and HTML pages",
-					mime ? mime : "of an unknown type");
+		return http_reply_error(
+		    r, 415, "unsupported_type",
+		    "this file is %s; the library takes PNG, JPEG, WebP and GIF images, MP4 and WebM "
+		    "videos, and HTML pages",
+		    mime ? mime : "of an unknown type");
 	char path[4096], dir[4096];
 	const char *data = server_config(r->srv)->data_dir;
 	snprintf(dir, sizeof dir, "%s/media/%.2s", data, sha);
-	if (ensure_dir(dir) != 0 || content_object_path(data, sha, path, sizeof path) != 0 || rename(up->tmp, path) != 0)
+	if (ensure_dir(dir) != 0 || content_object_path(data, sha, path, sizeof path) != 0 ||
+	    rename(up->tmp, path) != 0)
 		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
 	up->tmp[0] = '\0';
 	int64_t now = (int64_t)time(NULL);
 	int rc = db_exec(r->db,
-			 "INSERT INTO media(account_id, sha256, size, mime, kind, filename, created_at, created_by) "
-			 "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(account_id, sha256) DO NOTHING",
-			 "ssisssis", r->auth.account_id, sha, (int64_t)up->size, type->mime, type->kind, up->filename, now,
-			 r->auth.login);
+	                 "INSERT INTO media(account_id, sha256, size, mime, kind, filename, created_at, created_by) "
+	                 "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(account_id, sha256) DO NOTHING",
+	                 "ssisssis", r->auth.account_id, sha, (int64_t)up->size, type->mime, type->kind, up->filename,
+	                 now, r->auth.login);
 	if (rc != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the upload could not be recorded");
 	audit_request(r, "media.uploaded", up->filename, sha);
@@ -359,14 +374,14 @@ int content_handle_media_get(struct http_req *r)
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	struct db_stmt *st = db_prepare(r->db, "SELECT c.id, c.name FROM channel_media cm JOIN channels c ON "
-					       "c.id = cm.channel_id WHERE cm.account_id = ? AND cm.sha256 = ?");
+	                                       "c.id = cm.channel_id WHERE cm.account_id = ? AND cm.sha256 = ?");
 	json_t *used = json_array();
 	if (st) {
 		db_bind_text(st, 1, r->auth.account_id);
 		db_bind_text(st, 2, sha);
 		while (db_step(st) == DB_ROW)
-			json_array_append_new(used, json_pack("{s:s, s:s}", "id", db_col_text(st, 0), "name",
-							      db_col_text(st, 1)));
+			json_array_append_new(
+			    used, json_pack("{s:s, s:s}", "id", db_col_text(st, 0), "name", db_col_text(st, 1)));
 		db_done(st);
 	}
 	json_object_set_new(m, "used_by", used);
@@ -380,11 +395,12 @@ int content_handle_media_list(struct http_req *r)
 	char like[300], tagq[200];
 	snprintf(like, sizeof like, "%%%s%%", q && strlen(q) < 200 ? q : "");
 	if (tag && (strlen(tag) > 64 || strchr(tag, '"')))
-		return http_reply_error(r, 400, "invalid_parameter", "tag must be at most 64 characters, without quotes");
+		return http_reply_error(r, 400, "invalid_parameter",
+		                        "tag must be at most 64 characters, without quotes");
 	snprintf(tagq, sizeof tagq, "%%\"%s\"%%", tag ? tag : "");
 	struct db_stmt *st = db_prepare(r->db, "SELECT sha256 FROM media WHERE account_id = ? AND filename LIKE ? "
-					       "AND (? = '' OR tags LIKE ?) AND (? = '' OR kind = ?) "
-					       "ORDER BY created_at DESC, sha256 LIMIT 1000");
+	                                       "AND (? = '' OR tags LIKE ?) AND (? = '' OR kind = ?) "
+	                                       "ORDER BY created_at DESC, sha256 LIMIT 1000");
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list media");
 	db_bind_text(st, 1, r->auth.account_id);
@@ -400,16 +416,16 @@ int content_handle_media_list(struct http_req *r)
 	json_t *list = json_array();
 	size_t i;
 	json_t *s;
-	json_array_foreach(shas, i, s)
-	{
+	json_array_foreach (shas, i, s) {
 		json_t *m = media_json(r, json_string_value(s));
 		if (m)
 			json_array_append_new(list, m);
 	}
 	json_decref(shas);
 	int64_t quota, used = account_usage(r->db, r->auth.account_id, &quota);
-	http_reply_json(r, 200, json_pack("{s:o, s:I, s:I}", "media", list, "used_bytes", (json_int_t)used,
-					  "quota_bytes", (json_int_t)quota));
+	http_reply_json(r, 200,
+	                json_pack("{s:o, s:I, s:I}", "media", list, "used_bytes", (json_int_t)used, "quota_bytes",
+	                          (json_int_t)quota));
 	return 0;
 }
 
@@ -425,8 +441,7 @@ int content_handle_media_update(struct http_req *r)
 	json_decref(m);
 	const char *key;
 	json_t *v;
-	json_object_foreach(body, key, v)
-	{
+	json_object_foreach (body, key, v) {
 		if (strcmp(key, "filename") == 0) {
 			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200)
 				return http_reply_error(r, 400, "invalid_field", "filename must be 1-200 bytes");
@@ -434,19 +449,20 @@ int content_handle_media_update(struct http_req *r)
 			if (!http_check_tags(r, v))
 				return 0;
 		} else {
-			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)", key);
+			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)",
+			                        key);
 		}
 	}
 	if ((v = json_object_get(body, "filename"))) {
 		char clean[256];
 		sanitize_filename(json_string_value(v), sha, clean, sizeof clean);
 		db_exec(r->db, "UPDATE media SET filename = ? WHERE account_id = ? AND sha256 = ?", "sss", clean,
-			r->auth.account_id, sha);
+		        r->auth.account_id, sha);
 	}
 	if ((v = json_object_get(body, "tags"))) {
 		char *text = json_dumps(v, JSON_COMPACT);
-		db_exec(r->db, "UPDATE media SET tags = ? WHERE account_id = ? AND sha256 = ?", "sss", text ? text : "[]",
-			r->auth.account_id, sha);
+		db_exec(r->db, "UPDATE media SET tags = ? WHERE account_id = ? AND sha256 = ?", "sss",
+		        text ? text : "[]", r->auth.account_id, sha);
 		free(text);
 	}
 	http_reply_json(r, 200, json_pack("{s:o}", "media", media_json(r, sha)));
@@ -473,7 +489,7 @@ static void unlink_unreferenced(struct http_req *r)
 		if (thumb_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0)
 			unlink(path);
 	}
-	}
+}
 
 int content_handle_media_delete(struct http_req *r)
 {
@@ -483,10 +499,10 @@ int content_handle_media_delete(struct http_req *r)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	int rc;
 	struct db_stmt *st = db_query(r->db, &rc,
-				      "SELECT c.name, (SELECT COUNT(*) FROM channel_media x WHERE x.account_id = ? AND "
-				      "x.sha256 = ?) FROM channel_media cm JOIN channels c ON c.id = cm.channel_id "
-				      "WHERE cm.account_id = ? AND cm.sha256 = ? ORDER BY c.name LIMIT 1",
-				      "ssss", r->auth.account_id, sha, r->auth.account_id, sha);
+	                              "SELECT c.name, (SELECT COUNT(*) FROM channel_media x WHERE x.account_id = ? AND "
+	                              "x.sha256 = ?) FROM channel_media cm JOIN channels c ON c.id = cm.channel_id "
+	                              "WHERE cm.account_id = ? AND cm.sha256 = ? ORDER BY c.name LIMIT 1",
+	                              "ssss", r->auth.account_id, sha, r->auth.account_id, sha);
 	if (st) {
 		char name[160];
 		snprintf(name, sizeof name, "%s", db_col_text(st, 0));
@@ -495,8 +511,9 @@ int content_handle_media_delete(struct http_req *r)
 		char file[256];
 		snprintf(file, sizeof file, "%s", json_string_value(json_object_get(m, "filename")));
 		json_decref(m);
-		return http_reply_error(r, 409, "media_in_use", "\"%s\" is used by the channel \"%s\"%s; remove it there first",
-					file, name, n > 1 ? " and others" : "");
+		return http_reply_error(r, 409, "media_in_use",
+		                        "\"%s\" is used by the channel \"%s\"%s; remove it there first", file, name,
+		                        n > 1 ? " and others" : "");
 	}
 	db_exec(r->db, "DELETE FROM media WHERE account_id = ? AND sha256 = ?", "ss", r->auth.account_id, sha);
 	audit_request(r, "media.deleted", json_string_value(json_object_get(m, "filename")), sha);
@@ -524,8 +541,8 @@ static int serve_object(struct http_req *r, const char *account_id, const char *
 	json_decref(m);
 	snprintf(etag, sizeof etag, "\"%s\"", sha);
 	int fd = content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0
-			 ? open(path, O_RDONLY | O_CLOEXEC)
-			 : -1;
+	             ? open(path, O_RDONLY | O_CLOEXEC)
+	             : -1;
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		if (fd >= 0)
@@ -566,8 +583,8 @@ int content_handle_media_thumbnail(struct http_req *r)
 	json_decref(m);
 	char path[4096], etag[72];
 	int fd = thumb_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0
-			 ? open(path, O_RDONLY | O_CLOEXEC)
-			 : -1;
+	             ? open(path, O_RDONLY | O_CLOEXEC)
+	             : -1;
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		if (fd >= 0)

@@ -6,7 +6,7 @@
 #include "server.h"
 
 static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-			  "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+                          "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 const struct embedded_asset *assets_find(const char *name)
 {

@@ -9,10 +9,9 @@
 
 #include "router.h"
 
-#define STATUS_MIN 100
+#define STATUS_MIN  100
 #define STATUS_SPAN 500 /* statuses 100..599 */
-static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-				       0.05,   0.1,   0.25,   0.5,   1.0,  2.5, 10.0};
+static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
 #define NBUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 
 struct route_metrics {
@@ -38,7 +37,10 @@ struct metrics *metrics_create(const struct route *routes, size_t n_routes)
 	return m;
 }
 
-void metrics_destroy(struct metrics *m) { free(m); }
+void metrics_destroy(struct metrics *m)
+{
+	free(m);
+}
 
 void metrics_request_done(struct metrics *m, size_t route_idx, unsigned status, uint64_t duration_us)
 {
@@ -60,7 +62,10 @@ void metrics_connection_delta(struct metrics *m, int delta)
 	atomic_fetch_add_explicit(&m->open_connections, delta, memory_order_relaxed);
 }
 
-long metrics_open_connections(struct metrics *m) { return atomic_load(&m->open_connections); }
+long metrics_open_connections(struct metrics *m)
+{
+	return atomic_load(&m->open_connections);
+}
 
 struct out {
 	char *buf;
@@ -104,7 +109,7 @@ char *metrics_render(struct metrics *m, size_t suspended, uint64_t resumes)
 		return NULL;
 	o.buf[0] = '\0';
 	outf(&o, "# HELP vitrine_http_requests_total HTTP requests by route and status.\n"
-		 "# TYPE vitrine_http_requests_total counter\n");
+	         "# TYPE vitrine_http_requests_total counter\n");
 	for (size_t r = 0; r <= m->n_routes; r++) {
 		const char *method = r < m->n_routes ? m->routes[r].method : "";
 		const char *pattern = r < m->n_routes ? m->routes[r].pattern : "unmatched";
@@ -116,7 +121,7 @@ char *metrics_render(struct metrics *m, size_t suspended, uint64_t resumes)
 		}
 	}
 	outf(&o, "# HELP vitrine_http_request_duration_seconds Time from request start to response queued.\n"
-		 "# TYPE vitrine_http_request_duration_seconds histogram\n");
+	         "# TYPE vitrine_http_request_duration_seconds histogram\n");
 	for (size_t r = 0; r <= m->n_routes; r++) {
 		struct route_metrics *rm = &m->per_route[r];
 		uint64_t total = 0;
@@ -130,10 +135,14 @@ char *metrics_render(struct metrics *m, size_t suspended, uint64_t resumes)
 		for (size_t b = 0; b <= NBUCKETS; b++) {
 			cum += atomic_load_explicit(&rm->buckets[b], memory_order_relaxed);
 			if (b < NBUCKETS)
-				outf(&o, "vitrine_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+				outf(&o,
+				     "vitrine_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%"
+				     "g\"} %llu\n",
 				     method, pattern, bucket_bounds[b], (unsigned long long)cum);
 			else
-				outf(&o, "vitrine_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
+				outf(&o,
+				     "vitrine_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+"
+				     "Inf\"} %llu\n",
 				     method, pattern, (unsigned long long)cum);
 		}
 		outf(&o, "vitrine_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", method,
@@ -141,17 +150,20 @@ char *metrics_render(struct metrics *m, size_t suspended, uint64_t resumes)
 		outf(&o, "vitrine_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n", method,
 		     pattern, (unsigned long long)cum);
 	}
-	outf(&o, "# HELP vitrine_http_open_connections TCP connections currently open.\n"
-		 "# TYPE vitrine_http_open_connections gauge\n"
-		 "vitrine_http_open_connections %ld\n",
+	outf(&o,
+	     "# HELP vitrine_http_open_connections TCP connections currently open.\n"
+	     "# TYPE vitrine_http_open_connections gauge\n"
+	     "vitrine_http_open_connections %ld\n",
 	     metrics_open_connections(m));
-	outf(&o, "# HELP vitrine_http_suspended_requests Requests waiting in the wake hub (long-poll, SSE).\n"
-		 "# TYPE vitrine_http_suspended_requests gauge\n"
-		 "vitrine_http_suspended_requests %zu\n",
+	outf(&o,
+	     "# HELP vitrine_http_suspended_requests Requests waiting in the wake hub (long-poll, SSE).\n"
+	     "# TYPE vitrine_http_suspended_requests gauge\n"
+	     "vitrine_http_suspended_requests %zu\n",
 	     suspended);
-	outf(&o, "# HELP vitrine_http_resumes_total Suspended requests resumed by the wake hub.\n"
-		 "# TYPE vitrine_http_resumes_total counter\n"
-		 "vitrine_http_resumes_total %llu\n",
+	outf(&o,
+	     "# HELP vitrine_http_resumes_total Suspended requests resumed by the wake hub.\n"
+	     "# TYPE vitrine_http_resumes_total counter\n"
+	     "vitrine_http_resumes_total %llu\n",
 	     (unsigned long long)resumes);
 	if (o.failed) {
 		free(o.buf);

@@ -38,8 +38,8 @@ static bool match_path(const char *pattern, const char *path, struct route_param
 	return *p == '\0' && *s == '\0';
 }
 
-enum router_match router_match(const struct route *routes, size_t n, const char *method,
-			       const char *path, const struct route **out, struct route_params *params)
+enum router_match router_match(const struct route *routes, size_t n, const char *method, const char *path,
+                               const struct route **out, struct route_params *params)
 {
 	bool path_seen = false;
 	const struct route *get_for_head = NULL;
@@ -100,7 +100,8 @@ int router_validate(const struct route *routes, size_t n)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(routes[i].method, routes[j].method) == 0 &&
 			    strcmp(routes[i].pattern, routes[j].pattern) == 0) {
-				log_event(LOG_ERROR, "duplicate route", "method", routes[i].method, "pattern", pat, NULL);
+				log_event(LOG_ERROR, "duplicate route", "method", routes[i].method, "pattern", pat,
+				          NULL);
 				return -1;
 			}
 	}

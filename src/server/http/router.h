@@ -23,13 +23,13 @@ enum route_auth {
 };
 
 /* role bits for route.roles; 0 means every authenticated user */
-#define ROLE_ADMIN (1u << 0)
-#define ROLE_EDITOR (1u << 1)
+#define ROLE_ADMIN    (1u << 0)
+#define ROLE_EDITOR   (1u << 1)
 #define ROLE_OPERATOR (1u << 2)
-#define ROLE_SUPPORT (1u << 3)
+#define ROLE_SUPPORT  (1u << 3)
 
 enum route_flags {
-	ROUTE_TX_READ = 1 << 0,	   /* wrap the handler in a read transaction */
+	ROUTE_TX_READ = 1 << 0,    /* wrap the handler in a read transaction */
 	ROUTE_TX_WRITE = 1 << 1,   /* wrap the handler in a write transaction */
 	ROUTE_PW_CHANGE = 1 << 2,  /* callable while a password change is pending */
 	ROUTE_ANY_ORIGIN = 1 << 3, /* skip the account IP allowlist (logout) */
@@ -56,7 +56,7 @@ struct route {
 };
 
 #define ROUTER_MAX_PARAMS 4
-#define ROUTER_PARAM_LEN 256
+#define ROUTER_PARAM_LEN  256
 
 struct route_params {
 	int count;
@@ -74,8 +74,8 @@ enum router_match {
 
 /* Finds the route for method+path among routes[0..n). On ROUTER_FOUND,
  * *out points into the table and params holds the captured segments. */
-enum router_match router_match(const struct route *routes, size_t n, const char *method,
-			       const char *path, const struct route **out, struct route_params *params);
+enum router_match router_match(const struct route *routes, size_t n, const char *method, const char *path,
+                               const struct route **out, struct route_params *params);
 
 /* Value of a captured parameter, or NULL. */
 const char *router_param(const struct route_params *params, const char *name);

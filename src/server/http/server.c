@@ -32,10 +32,10 @@
 #include "../store/db.h"
 #include "metrics.h"
 
-#define WORK_QUEUE_CAP 256
+#define WORK_QUEUE_CAP   256
 #define SSE_KEEPALIVE_MS 15000
-#define SSE_MAX_BUFFER (1u << 20)
-#define DISCARD_MAX (8u << 20) /* bytes of an oversized body read and dropped */
+#define SSE_MAX_BUFFER   (1u << 20)
+#define DISCARD_MAX      (8u << 20) /* bytes of an oversized body read and dropped */
 
 struct work_pool {
 	pthread_mutex_t lock;
@@ -87,7 +87,7 @@ static void set_response(struct http_req *r, unsigned status, struct MHD_Respons
 int http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data, size_t len)
 {
 	set_response(r, status, MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT),
-		     content_type);
+	             content_type);
 	return 0;
 }
 
@@ -116,7 +116,7 @@ int http_reply_file(struct http_req *r, int fd, uint64_t size, const char *conte
 	if (rr < 0) {
 		close(fd);
 		http_reply_error(r, 416, "range_not_satisfiable", "the range starts after the end of the %llu bytes",
-				 (unsigned long long)size);
+		                 (unsigned long long)size);
 		char cr[64];
 		snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
 		http_reply_header(r, "Content-Range", cr);
@@ -124,7 +124,7 @@ int http_reply_file(struct http_req *r, int fd, uint64_t size, const char *conte
 	}
 	uint64_t len = size ? to - from + 1 : 0;
 	struct MHD_Response *resp = size ? MHD_create_response_from_fd_at_offset64(len, fd, from)
-					 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	                                 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!size || !resp)
 		close(fd);
 	set_response(r, rr == 1 ? 206 : 200, resp, content_type);
@@ -137,7 +137,7 @@ int http_reply_file(struct http_req *r, int fd, uint64_t size, const char *conte
 	if (rr == 1) {
 		char cr[96];
 		snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
-			 (unsigned long long)size);
+		         (unsigned long long)size);
 		MHD_add_response_header(resp, "Content-Range", cr);
 	}
 	return 0;
@@ -162,9 +162,8 @@ int http_reply_json(struct http_req *r, unsigned status, json_t *body)
 	return 0;
 }
 
-__attribute__((format(printf, 5, 0))) static void reply_error_v(struct http_req *r, unsigned status,
-								  const char *code, json_t *extra, const char *fmt,
-								  va_list ap)
+__attribute__((format(printf, 5, 0))) static void reply_error_v(struct http_req *r, unsigned status, const char *code,
+                                                                json_t *extra, const char *fmt, va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -184,8 +183,7 @@ int http_reply_error(struct http_req *r, unsigned status, const char *code, cons
 	return 0;
 }
 
-int http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra, const char *fmt,
-			    ...)
+int http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -203,7 +201,10 @@ int http_reply_header(struct http_req *r, const char *name, const char *value)
 
 /* ---------- request accessors ---------- */
 
-const char *http_param(struct http_req *r, const char *name) { return router_param(&r->params, name); }
+const char *http_param(struct http_req *r, const char *name)
+{
+	return router_param(&r->params, name);
+}
 
 const char *http_query(struct http_req *r, const char *name)
 {
@@ -261,7 +262,7 @@ json_t *http_json_body(struct http_req *r)
 	json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
 		http_reply_error(r, 400, "invalid_json", "malformed JSON at line %d, column %d: %s", jerr.line,
-				 jerr.column, jerr.text);
+		                 jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
@@ -281,11 +282,11 @@ bool http_check_tags(struct http_req *r, json_t *tags)
 	}
 	size_t i;
 	json_t *t;
-	json_array_foreach(tags, i, t)
-	{
+	json_array_foreach (tags, i, t) {
 		if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) > 64 ||
 		    strchr(json_string_value(t), '"')) {
-			http_reply_error(r, 400, "invalid_field", "tags[%zu] must be 1-64 characters without quotes", i);
+			http_reply_error(r, 400, "invalid_field", "tags[%zu] must be 1-64 characters without quotes",
+			                 i);
 			return false;
 		}
 	}
@@ -379,7 +380,8 @@ static void *worker_main(void *arg)
 	}
 }
 
-int http_defer(struct http_req *r, int (*fn)(struct http_req *r)) {
+int http_defer(struct http_req *r, int (*fn)(struct http_req *r))
+{
 	r->deferred = fn;
 	return 0;
 }
@@ -494,7 +496,7 @@ int sse_append(struct sse_out *out, const char *event, const char *id, const cha
 	if (strchr(data, '\n') || !sse_reserve(out, need))
 		return -1;
 	int n = snprintf(out->buf + out->len, out->cap - out->len, "%s%s%sevent: %s\ndata: %s\n\n", id ? "id: " : "",
-			 id ? id : "", id ? "\n" : "", event, data);
+	                 id ? id : "", id ? "\n" : "", event, data);
 	out->len += (size_t)n;
 	return 0;
 }
@@ -575,7 +577,7 @@ static void sse_free(void *cls)
 }
 
 int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
-		 void *state, void (*free_state)(void *state))
+                void *state, void (*free_state)(void *state))
 {
 	struct sse_stream *s = calloc(1, sizeof *s);
 	if (!s) {
@@ -771,8 +773,8 @@ static bool run_handler(struct http_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				  const char *version, const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
 {
 	(void)version;
 	struct server *srv = cls;
@@ -794,7 +796,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		client_ip(srv, r);
 		if (strlen(url) >= sizeof r->path) {
 			http_reply_error(r, 414, "uri_too_long", "the request path is longer than %zu bytes",
-					 sizeof r->path - 1);
+			                 sizeof r->path - 1);
 			return queue_reply(r);
 		}
 		enum router_match m = router_match(srv->routes, srv->n_routes, method, url, &r->route, &r->params);
@@ -809,9 +811,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				struct route_params tmp;
 				const struct route *rt = NULL;
 				if (strlen(allow) + 8 < sizeof allow &&
-				    router_match(&srv->routes[i], 1, srv->routes[i].method, url, &rt, &tmp) == ROUTER_FOUND)
-					snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", *allow ? ", " : "",
-						 srv->routes[i].method);
+				    router_match(&srv->routes[i], 1, srv->routes[i].method, url, &rt, &tmp) ==
+				        ROUTER_FOUND)
+					snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+					         *allow ? ", " : "", srv->routes[i].method);
 			}
 			http_reply_header(r, "Allow", allow);
 			return queue_reply(r);
@@ -819,8 +822,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->route_idx = (size_t)(r->route - srv->routes);
 		const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > r->route->body_limit) {
-			http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
-					 r->route->body_limit);
+			http_reply_error(r, 413, "body_too_large",
+			                 "the body is larger than the %zu bytes this route accepts",
+			                 r->route->body_limit);
 			return queue_reply(r);
 		}
 		if (r->route->stream) {
@@ -845,8 +849,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		r->body_len += n;
 		if (r->body_len > r->route->body_limit)
-			http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
-					 r->route->body_limit);
+			http_reply_error(r, 413, "body_too_large",
+			                 "the body is larger than the %zu bytes this route accepts",
+			                 r->route->body_limit);
 		else
 			r->route->stream->chunk(r, upload_data, n);
 		return r->resp ? queue_reply(r) : MHD_YES;
@@ -862,8 +867,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			r->discarded += n;
 			if (r->discarded <= DISCARD_MAX)
 				return MHD_YES;
-			http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
-					 r->route->body_limit);
+			http_reply_error(r, 413, "body_too_large",
+			                 "the body is larger than the %zu bytes this route accepts",
+			                 r->route->body_limit);
 			return queue_reply(r);
 		}
 		if (r->body_len + n + 1 > r->body_cap) {
@@ -884,7 +890,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (r->discarded) {
 		http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
-				 r->route->body_limit);
+		                 r->route->body_limit);
 		return queue_reply(r);
 	}
 	bool ready;
@@ -920,8 +926,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	snprintf(st, sizeof st, "%u", status);
 	snprintf(ms, sizeof ms, "%.3f", (double)dur / 1000.0);
 	log_event(LOG_INFO, "request", "method", r->method, "path", r->path, "route",
-		  r->route ? r->route->pattern : "-", "status", st, "ms", ms, "ip", r->ip, "user",
-		  r->auth.ok ? r->auth.login : "-", NULL);
+	          r->route ? r->route->pattern : "-", "status", st, "ms", ms, "ip", r->ip, "user",
+	          r->auth.ok ? r->auth.login : "-", NULL);
 	wake_cancel(srv->hub, &r->waiter);
 	if (r->cleanup)
 		r->cleanup(r);
@@ -935,7 +941,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-			  enum MHD_ConnectionNotificationCode code)
+                          enum MHD_ConnectionNotificationCode code)
 {
 	(void)conn;
 	(void)socket_ctx;
@@ -952,15 +958,16 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
 	/* a client that went away mid-response is ordinary life, not a warning */
-	bool routine = strstr(msg, "Failed to send") || strstr(msg, "closed by remote") || strstr(msg, "Connection reset");
+	bool routine =
+	    strstr(msg, "Failed to send") || strstr(msg, "closed by remote") || strstr(msg, "Connection reset");
 	log_event(routine ? LOG_DEBUG : LOG_WARN, "libmicrohttpd", "detail", msg, NULL);
 }
 
 /* ---------- plain HTTP -> HTTPS redirect ---------- */
 
 static enum MHD_Result on_redirect(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				   const char *version, const char *upload_data, size_t *upload_data_size,
-				   void **con_cls)
+                                   const char *version, const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls)
 {
 	(void)method;
 	(void)version;
@@ -973,8 +980,9 @@ static enum MHD_Result on_redirect(void *cls, struct MHD_Connection *conn, const
 	*upload_data_size = 0;
 	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	char hostname[256] = "localhost";
-	if (host && strlen(host) < sizeof hostname && strspn(host, "abcdefghijklmnopqrstuvwxyz"
-							     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host)) {
+	if (host && strlen(host) < sizeof hostname &&
+	    strspn(host, "abcdefghijklmnopqrstuvwxyz"
+	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host)) {
 		snprintf(hostname, sizeof hostname, "%s", host);
 		/* drop the port of the plain listener; keep IPv6 brackets */
 		char *colon = strrchr(hostname, ':');
@@ -985,12 +993,13 @@ static enum MHD_Result on_redirect(void *cls, struct MHD_Connection *conn, const
 	char location[1024];
 	const char *pub = srv->cfg.public_url;
 	int n = pub && strncmp(pub, "https://", 8) == 0
-			? snprintf(location, sizeof location, "%s%s", pub, url)
-			: snprintf(location, sizeof location, "https://%s:%u%s", hostname, srv->port, url);
+	            ? snprintf(location, sizeof location, "%s%s", pub, url)
+	            : snprintf(location, sizeof location, "https://%s:%u%s", hostname, srv->port, url);
 	if (n < 0 || (size_t)n >= sizeof location)
 		snprintf(location, sizeof location, "https://%s:%u/", hostname, srv->port);
 	static const char body[] = "This server is reached over HTTPS.\n";
-	struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
@@ -1021,8 +1030,10 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t
 		host[colon - text] = '\0';
 		port = colon + 1;
 	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res = NULL;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+	                *res = NULL;
 	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0 || !res)
 		return -1;
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -1038,7 +1049,7 @@ static uint16_t daemon_port(struct MHD_Daemon *d)
 }
 
 struct server *server_create(const struct server_config *cfg, const struct route *routes, size_t n_routes,
-			     const struct server_hooks *hooks)
+                             const struct server_hooks *hooks)
 {
 	if (router_validate(routes, n_routes) != 0)
 		return NULL;
@@ -1092,32 +1103,31 @@ int server_start(struct server *srv)
 			p->nthreads++;
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO;
+	                 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	bool tls = srv->cfg.tls_cert_pem && srv->cfg.tls_key_pem;
 	if (tls)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem tls_opts[] = {
-		{MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->cfg.tls_cert_pem},
-		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->cfg.tls_key_pem},
-		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
-		{MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->cfg.tls_cert_pem},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->cfg.tls_key_pem},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+	    {MHD_OPTION_END, 0, NULL},
 	};
-	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, limit,
-		/* the per-connection pool holds the request line and headers and
-		 * the send buffer; 8 KiB (nginx's header limit) keeps an idle
-		 * long-poll cheap, TLS records need more */
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)(tls ? 32768 : 8192), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
-		MHD_OPTION_END);
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	                               NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+	                               (unsigned)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, limit,
+	                               /* the per-connection pool holds the request line and headers and
+	                                * the send buffer; 8 KiB (nginx's header limit) keeps an idle
+	                                * long-poll cheap, TLS records need more */
+	                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                               (size_t)(tls ? 32768 : 8192), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	                               (unsigned)4096, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_event(LOG_ERROR, "cannot start the HTTP server (address in use? bad TLS files?)", "listen",
-			  srv->cfg.listen, NULL);
+		          srv->cfg.listen, NULL);
 		return -1;
 	}
 	srv->port = daemon_port(srv->daemon);
@@ -1125,17 +1135,18 @@ int server_start(struct server *srv)
 		struct sockaddr_storage rs;
 		socklen_t rslen;
 		if (parse_listen(srv->cfg.http_listen, &rs, &rslen) != 0) {
-			log_event(LOG_ERROR, "cannot parse the HTTP listen address", "listen", srv->cfg.http_listen, NULL);
+			log_event(LOG_ERROR, "cannot parse the HTTP listen address", "listen", srv->cfg.http_listen,
+			          NULL);
 			return -1;
 		}
 		srv->redirect = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-							 (rs.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-						 0, NULL, NULL, on_redirect, srv, MHD_OPTION_EXTERNAL_LOGGER,
-						 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&rs,
-						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+		                                     (rs.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		                                 0, NULL, NULL, on_redirect, srv, MHD_OPTION_EXTERNAL_LOGGER,
+		                                 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&rs,
+		                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 		if (!srv->redirect) {
 			log_event(LOG_ERROR, "cannot start the HTTP redirect listener", "listen", srv->cfg.http_listen,
-				  NULL);
+			          NULL);
 			return -1;
 		}
 		srv->redirect_port = daemon_port(srv->redirect);
@@ -1143,10 +1154,22 @@ int server_start(struct server *srv)
 	return 0;
 }
 
-uint16_t server_port(struct server *srv) { return srv->port; }
-uint16_t server_redirect_port(struct server *srv) { return srv->redirect_port; }
-struct wake_hub *server_hub(struct server *srv) { return srv->hub; }
-const struct server_config *server_config(struct server *srv) { return &srv->cfg; }
+uint16_t server_port(struct server *srv)
+{
+	return srv->port;
+}
+uint16_t server_redirect_port(struct server *srv)
+{
+	return srv->redirect_port;
+}
+struct wake_hub *server_hub(struct server *srv)
+{
+	return srv->hub;
+}
+const struct server_config *server_config(struct server *srv)
+{
+	return &srv->cfg;
+}
 
 char *server_render_metrics(struct server *srv)
 {

@@ -27,18 +27,18 @@ struct MHD_Response;
 struct db;
 struct server;
 
-#define HTTP_MAX_PROXIES 16
+#define HTTP_MAX_PROXIES    16
 #define HTTP_JSON_MAX_DEPTH 32
 
 struct server_config {
 	const char *data_dir;
-	const char *listen;	 /* HOST:PORT for the API/console (TLS when certs given) */
+	const char *listen;      /* HOST:PORT for the API/console (TLS when certs given) */
 	const char *http_listen; /* optional plain HTTP listener that redirects to HTTPS */
 	const char *tls_cert_pem;
 	const char *tls_key_pem;
 	const char *public_url; /* how users reach the console, for links */
-	unsigned threads;	/* MHD thread pool */
-	unsigned workers;	/* deferred-work pool (password hashing) */
+	unsigned threads;       /* MHD thread pool */
+	unsigned workers;       /* deferred-work pool (password hashing) */
 	unsigned connection_limit;
 	unsigned session_idle_s;
 	unsigned session_max_s;
@@ -61,11 +61,11 @@ struct http_auth {
 };
 
 enum http_phase {
-	PHASE_BODY,	/* receiving the body */
+	PHASE_BODY,     /* receiving the body */
 	PHASE_DEFERRED, /* suspended, running on the work pool */
-	PHASE_WAITING,	/* suspended in the wake hub */
-	PHASE_READY,	/* response ready to queue after a resume */
-	PHASE_QUEUED,	/* response queued */
+	PHASE_WAITING,  /* suspended in the wake hub */
+	PHASE_READY,    /* response ready to queue after a resume */
+	PHASE_QUEUED,   /* response queued */
 };
 
 struct http_req {
@@ -96,12 +96,12 @@ struct http_req {
 
 	int (*deferred)(struct http_req *r); /* set by http_defer */
 	int (*on_wake)(struct http_req *r);  /* set by http_wait */
-	bool wait_again;		      /* on_wake asked to keep waiting */
-	uint64_t wait_deadline_ms;	      /* the whole wait's end */
+	bool wait_again;                     /* on_wake asked to keep waiting */
+	uint64_t wait_deadline_ms;           /* the whole wait's end */
 	struct wake_waiter waiter;
-	void *scratch; /* a handler's own state across wake-ups; freed with r */
+	void *scratch;                       /* a handler's own state across wake-ups; freed with r */
 	void (*cleanup)(struct http_req *r); /* runs when the request ends, however it ends */
-	bool authenticated_early;	      /* streaming routes authenticate at the headers */
+	bool authenticated_early;            /* streaming routes authenticate at the headers */
 };
 
 /* Hooks the areas provide; set before server_start. */
@@ -112,7 +112,7 @@ struct server_hooks {
 };
 
 struct server *server_create(const struct server_config *cfg, const struct route *routes, size_t n_routes,
-			     const struct server_hooks *hooks);
+                             const struct server_hooks *hooks);
 int server_start(struct server *srv);
 /* Blocks until SIGTERM/SIGINT, then stops gracefully. */
 void server_run_until_signal(struct server *srv);
@@ -145,12 +145,11 @@ bool http_check_tags(struct http_req *r, json_t *tags);
 /* Replies; the body reference is stolen. */
 int http_reply_json(struct http_req *r, unsigned status, json_t *body);
 int http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Error with extra members merged into the "error" object (stolen). */
-int http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra,
-			    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-int http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data,
-		       size_t len);
+int http_reply_error_extra(struct http_req *r, unsigned status, const char *code, json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int http_reply_static(struct http_req *r, unsigned status, const char *content_type, const void *data, size_t len);
 /* Takes ownership of data (malloc'd). */
 int http_reply_owned(struct http_req *r, unsigned status, const char *content_type, char *data, size_t len);
 int http_reply_empty(struct http_req *r, unsigned status);
@@ -189,7 +188,7 @@ int sse_append(struct sse_out *out, const char *event, const char *id, const cha
 /* Appends an event whose data is obj as compact JSON (obj is stolen). */
 int sse_append_json(struct sse_out *out, const char *event, json_t *obj);
 int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
-		 void *state, void (*free_state)(void *state));
+                void *state, void (*free_state)(void *state));
 
 /* Runs fn in its own write transaction (for deferred jobs and for audit
  * entries that must survive the request's rollback). Returns fn's result,

@@ -18,7 +18,7 @@ struct wake_hub {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t timer;
-	bool stopping;	/* timer thread must exit */
+	bool stopping;  /* timer thread must exit */
 	bool shut_down; /* no more waiting: everybody wakes at once */
 	struct wake_waiter *buckets[HUB_BUCKETS];
 	struct wake_waiter **heap;
@@ -139,8 +139,8 @@ static void wake_one(struct wake_hub *hub, struct wake_waiter *w, enum wake_reas
 	}
 }
 
-void wake_register(struct wake_hub *hub, struct wake_waiter *w, struct MHD_Connection *conn,
-		   const char *key, unsigned timeout_ms)
+void wake_register(struct wake_hub *hub, struct wake_waiter *w, struct MHD_Connection *conn, const char *key,
+                   unsigned timeout_ms)
 {
 	memset(w, 0, sizeof *w);
 	w->conn = conn;
@@ -303,4 +303,7 @@ void wake_hub_destroy(struct wake_hub *hub)
 	free(hub);
 }
 
-void wake_notify_hook(const char *key, void *hub) { wake_notify(hub, key); }
+void wake_notify_hook(const char *key, void *hub)
+{
+	wake_notify(hub, key);
+}

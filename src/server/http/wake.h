@@ -51,8 +51,8 @@ struct wake_waiter {
 struct wake_hub *wake_hub_create(void);
 void wake_hub_destroy(struct wake_hub *hub);
 
-void wake_register(struct wake_hub *hub, struct wake_waiter *w, struct MHD_Connection *conn,
-		   const char *key, unsigned timeout_ms);
+void wake_register(struct wake_hub *hub, struct wake_waiter *w, struct MHD_Connection *conn, const char *key,
+                   unsigned timeout_ms);
 
 /* Suspends the connection unless the waiter was woken since it registered.
  * Must run inside the MHD handler or content reader of that connection.

@@ -29,12 +29,13 @@ static int live_pull(void *state, struct db *db, struct sse_out *out)
 	int rc = DB_ERROR;
 	/* the stream ends as soon as its session or token is revoked or the
 	 * session expires; a role change applies at once */
-	struct db_stmt *st = db_query(db, &rc,
-				      s->via_session ? "SELECT u.role, s.created_at, s.last_seen FROM sessions s "
-						       "JOIN users u ON u.id = s.user_id WHERE s.id = ? AND u.disabled = 0"
-						     : "SELECT u.role, 0, 0 FROM api_tokens t JOIN users u ON u.id = t.user_id "
-						       "WHERE t.id = ? AND u.disabled = 0",
-				      "s", s->credential_id);
+	struct db_stmt *st =
+	    db_query(db, &rc,
+	             s->via_session ? "SELECT u.role, s.created_at, s.last_seen FROM sessions s "
+	                              "JOIN users u ON u.id = s.user_id WHERE s.id = ? AND u.disabled = 0"
+	                            : "SELECT u.role, 0, 0 FROM api_tokens t JOIN users u ON u.id = t.user_id "
+	                              "WHERE t.id = ? AND u.disabled = 0",
+	             "s", s->credential_id);
 	if (!st)
 		return -1;
 	s->admin = strcmp(db_col_text(st, 0), "admin") == 0;

@@ -76,38 +76,41 @@ int ops_handle_firewall(struct http_req *r)
 	}
 	const char *proto = pub_tls ? "HTTPS" : "HTTP";
 	json_t *rules = json_array();
-	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "screens (vitrine-player)",
-					       "to", host, "transport", "TCP", "port", (int)port, "protocol", proto,
-					       "direction", "outbound from the screen",
-					       "purpose",
-					       "pairing, instructions (long-poll, 30 s requests: proxies must not cut them), "
-					       "heartbeats, manifests and content downloads"));
-	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "staff browsers and the vitrine CLI",
-					       "to", host, "transport", "TCP", "port", (int)port, "protocol", proto,
-					       "direction", "outbound from the office",
-					       "purpose", "web console and API (Server-Sent Events stay open)"));
+	json_array_append_new(rules,
+	                      json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "screens (vitrine-player)", "to",
+	                                host, "transport", "TCP", "port", (int)port, "protocol", proto, "direction",
+	                                "outbound from the screen", "purpose",
+	                                "pairing, instructions (long-poll, 30 s requests: proxies must not cut them), "
+	                                "heartbeats, manifests and content downloads"));
+	json_array_append_new(rules,
+	                      json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from",
+	                                "staff browsers and the vitrine CLI", "to", host, "transport", "TCP", "port",
+	                                (int)port, "protocol", proto, "direction", "outbound from the office",
+	                                "purpose", "web console and API (Server-Sent Events stay open)"));
 	if (cfg->http_listen && *cfg->http_listen) {
 		bool t = false;
 		char h2[256];
 		unsigned p2;
 		split_endpoint(cfg->http_listen, &t, h2, sizeof h2, &p2);
-		json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "browsers", "to", host,
-						       "transport", "TCP", "port", (int)p2, "protocol", "HTTP", "direction",
-						       "outbound", "purpose", "redirect to HTTPS only (optional)"));
+		json_array_append_new(rules,
+		                      json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "browsers", "to", host,
+		                                "transport", "TCP", "port", (int)p2, "protocol", "HTTP", "direction",
+		                                "outbound", "purpose", "redirect to HTTPS only (optional)"));
 	}
 	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "screens", "to",
-					       "your time servers", "transport", "UDP", "port", 123, "protocol", "NTP",
-					       "direction", "outbound from the screen",
-					       "purpose", "a right clock: TLS certificates and schedules depend on it"));
+	                                       "your time servers", "transport", "UDP", "port", 123, "protocol", "NTP",
+	                                       "direction", "outbound from the screen", "purpose",
+	                                       "a right clock: TLS certificates and schedules depend on it"));
 	json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "screens", "to",
-					       "your DNS resolvers", "transport", "UDP/TCP", "port", 53, "protocol", "DNS",
-					       "direction", "outbound from the screen", "purpose",
-					       "resolving the server's name"));
-	json_t *notes = json_pack("[s, s]",
-				  "Screens never accept connections: no inbound port is needed on the screens' network.",
-				  "The kiosk page of each screen listens on 127.0.0.1 only.");
-	http_reply_json(r, 200, json_pack("{s:o, s:o, s:s}", "rules", rules, "notes", notes, "generated_from",
-					  cfg->public_url && *cfg->public_url ? "public_url" : "listen address"));
+	                                       "your DNS resolvers", "transport", "UDP/TCP", "port", 53, "protocol",
+	                                       "DNS", "direction", "outbound from the screen", "purpose",
+	                                       "resolving the server's name"));
+	json_t *notes =
+	    json_pack("[s, s]", "Screens never accept connections: no inbound port is needed on the screens' network.",
+	              "The kiosk page of each screen listens on 127.0.0.1 only.");
+	http_reply_json(r, 200,
+	                json_pack("{s:o, s:o, s:s}", "rules", rules, "notes", notes, "generated_from",
+	                          cfg->public_url && *cfg->public_url ? "public_url" : "listen address"));
 	return 0;
 }
 
@@ -123,14 +126,14 @@ int ops_handle_metrics(struct http_req *r)
 	}
 	char *http = server_render_metrics(r->srv), *text = NULL;
 	if (!http || asprintf(&text,
-			      "%s# HELP vitrine_device_object_bytes_total Object bytes queued to screens.\n"
-			      "# TYPE vitrine_device_object_bytes_total counter\n"
-			      "vitrine_device_object_bytes_total %llu\n"
-			      "# HELP vitrine_device_object_responses_total Object responses (200 or 206) to screens.\n"
-			      "# TYPE vitrine_device_object_responses_total counter\n"
-			      "vitrine_device_object_responses_total %llu\n",
-			      http, (unsigned long long)atomic_load(&content_object_bytes_total),
-			      (unsigned long long)atomic_load(&content_object_responses_total)) < 0) {
+	                      "%s# HELP vitrine_device_object_bytes_total Object bytes queued to screens.\n"
+	                      "# TYPE vitrine_device_object_bytes_total counter\n"
+	                      "vitrine_device_object_bytes_total %llu\n"
+	                      "# HELP vitrine_device_object_responses_total Object responses (200 or 206) to screens.\n"
+	                      "# TYPE vitrine_device_object_responses_total counter\n"
+	                      "vitrine_device_object_responses_total %llu\n",
+	                      http, (unsigned long long)atomic_load(&content_object_bytes_total),
+	                      (unsigned long long)atomic_load(&content_object_responses_total)) < 0) {
 		free(http);
 		http_reply_error(r, 500, "internal", "out of memory");
 		return 0;

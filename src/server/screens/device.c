@@ -25,16 +25,17 @@
 
 #define STATE_MAX 16384
 #define SCREEN_COLUMNS                                                                                                 \
-	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "             \
-	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "           \
+	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "           \
+	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "            \
 	"manifest_version"
 
 void screens_touch(struct db *db, const char *account_id, const char *screen_id)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc, "UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ? "
-					       "RETURNING change_seq",
-				      "s", account_id);
+	struct db_stmt *st = db_query(db, &rc,
+	                              "UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ? "
+	                              "RETURNING change_seq",
+	                              "s", account_id);
 	int64_t seq = st ? db_col_int(st, 0) : 0;
 	if (st) {
 		while (db_step(st) == DB_ROW)
@@ -71,23 +72,23 @@ static json_t *row_json(struct db_stmt *st)
 	int64_t now = (int64_t)time(NULL), last_seen = db_col_int(st, 8);
 	bool deleted = !db_col_is_null(st, 14);
 	json_t *state = parse_or(db_col_text(st, 5), json_object());
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b, s:I, s:s, s:I, s:s, s:I, s:b}", "id",
-			      db_col_text(st, 0), "name", db_col_text(st, 1), "hardware_id", db_col_text(st, 2),
-			      "public_key", db_col_text(st, 3), "info", parse_or(db_col_text(st, 4), json_object()),
-			      "state", state, "tags", parse_or(db_col_text(st, 6), json_array()), "group",
-			      db_col_text(st, 7), "online", !deleted && last_seen && now - last_seen <= SCREENS_ONLINE_GRACE_S,
-			      "last_seen", (json_int_t)last_seen, "last_ip", db_col_text(st, 9), "created_at",
-			      (json_int_t)db_col_int(st, 10), "created_by", db_col_text(st, 11), "screenshot_at",
-			      (json_int_t)db_col_int(st, 13), "deleted", deleted);
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b, s:I, s:s, s:I, s:s, s:I, s:b}", "id", db_col_text(st, 0),
+	    "name", db_col_text(st, 1), "hardware_id", db_col_text(st, 2), "public_key", db_col_text(st, 3), "info",
+	    parse_or(db_col_text(st, 4), json_object()), "state", state, "tags",
+	    parse_or(db_col_text(st, 6), json_array()), "group", db_col_text(st, 7), "online",
+	    !deleted && last_seen && now - last_seen <= SCREENS_ONLINE_GRACE_S, "last_seen", (json_int_t)last_seen,
+	    "last_ip", db_col_text(st, 9), "created_at", (json_int_t)db_col_int(st, 10), "created_by",
+	    db_col_text(st, 11), "screenshot_at", (json_int_t)db_col_int(st, 13), "deleted", deleted);
 	if (!j)
 		return NULL;
 	/* what it is told to play */
 	json_object_set_new(j, "channel_id", db_col_is_null(st, 15) ? json_null() : json_string(db_col_text(st, 15)));
-	json_object_set_new(j, "play_now",
-			    db_col_is_null(st, 16) || db_col_int(st, 17) <= (int64_t)time(NULL)
-				    ? json_null()
-				    : json_pack("{s:s, s:I}", "channel_id", db_col_text(st, 16), "until",
-						(json_int_t)db_col_int(st, 17)));
+	json_object_set_new(
+	    j, "play_now",
+	    db_col_is_null(st, 16) || db_col_int(st, 17) <= (int64_t)time(NULL)
+	        ? json_null()
+	        : json_pack("{s:s, s:I}", "channel_id", db_col_text(st, 16), "until", (json_int_t)db_col_int(st, 17)));
 	json_object_set_new(j, "manifest_version", json_integer(db_col_int(st, 18)));
 	/* the fields the list shows, lifted from the last heartbeat */
 	json_t *np = json_object_get(state, "now_playing"), *ver = json_object_get(state, "version");
@@ -100,7 +101,7 @@ json_t *screens_json(struct db *db, const char *account_id, const char *screen_i
 {
 	int rc;
 	struct db_stmt *st = db_query(db, &rc, "SELECT " SCREEN_COLUMNS " FROM screens WHERE id = ? AND account_id = ?",
-				      "ss", screen_id, account_id);
+	                              "ss", screen_id, account_id);
 	if (!st)
 		return NULL;
 	json_t *j = row_json(st);
@@ -111,7 +112,7 @@ json_t *screens_json(struct db *db, const char *account_id, const char *screen_i
 int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out)
 {
 	struct db_stmt *st = db_prepare(db, "SELECT " SCREEN_COLUMNS " FROM screens WHERE account_id = ? AND "
-					    "change_seq > ? ORDER BY change_seq LIMIT 200");
+	                                    "change_seq > ? ORDER BY change_seq LIMIT 200");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, account_id);
@@ -136,12 +137,13 @@ int screens_handle_device_heartbeat(struct http_req *r)
 	char *state = json_dumps(body, JSON_COMPACT);
 	if (!state || strlen(state) > STATE_MAX) {
 		free(state);
-		return http_reply_error(r, 400, "invalid_field", "the heartbeat state must be at most %d bytes", STATE_MAX);
+		return http_reply_error(r, 400, "invalid_field", "the heartbeat state must be at most %d bytes",
+		                        STATE_MAX);
 	}
 	int64_t now = (int64_t)time(NULL);
 	int qrc;
-	struct db_stmt *old = db_query(r->db, &qrc, "SELECT state, last_seen FROM screens WHERE id = ?", "s",
-				       r->auth.device_id);
+	struct db_stmt *old =
+	    db_query(r->db, &qrc, "SELECT state, last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
 	bool notable = !old || now - db_col_int(old, 1) > SCREENS_ONLINE_GRACE_S;
 	if (old) {
 		/* the console is told when what it shows changes, not every 30 s */
@@ -156,7 +158,7 @@ int screens_handle_device_heartbeat(struct http_req *r)
 		db_done(old);
 	}
 	int rc = db_exec(r->db, "UPDATE screens SET state = ?, last_seen = ?, last_ip = ? WHERE id = ?", "siss", state,
-			 now, r->ip, r->auth.device_id);
+	                 now, r->ip, r->auth.device_id);
 	free(state);
 	if (rc != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the heartbeat could not be saved");
@@ -165,12 +167,13 @@ int screens_handle_device_heartbeat(struct http_req *r)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	struct db_stmt *mv = db_query(r->db, &qrc, "SELECT manifest_version FROM screens WHERE id = ?", "s",
-				      r->auth.device_id);
+	struct db_stmt *mv =
+	    db_query(r->db, &qrc, "SELECT manifest_version FROM screens WHERE id = ?", "s", r->auth.device_id);
 	int64_t manifest_version = mv ? db_col_int(mv, 0) : 0;
 	db_done(mv);
-	http_reply_json(r, 200, json_pack("{s:I, s:I}", "server_time", (json_int_t)now_ms, "manifest_version",
-					  (json_int_t)manifest_version));
+	http_reply_json(r, 200,
+	                json_pack("{s:I, s:I}", "server_time", (json_int_t)now_ms, "manifest_version",
+	                          (json_int_t)manifest_version));
 	return 0;
 }
 
@@ -204,7 +207,8 @@ int screens_handle_device_screenshot(struct http_req *r)
 		log_event(LOG_ERROR, "cannot write screenshot", "path", path, NULL);
 		return http_reply_error(r, 500, "internal", "the screenshot could not be stored");
 	}
-	db_exec(r->db, "UPDATE screens SET screenshot_at = ? WHERE id = ?", "is", (int64_t)time(NULL), r->auth.device_id);
+	db_exec(r->db, "UPDATE screens SET screenshot_at = ? WHERE id = ?", "is", (int64_t)time(NULL),
+	        r->auth.device_id);
 	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 	return 0;
@@ -215,7 +219,7 @@ int screens_handle_device_screenshot(struct http_req *r)
 int screens_handle_list(struct http_req *r)
 {
 	struct db_stmt *st = db_prepare(r->db, "SELECT " SCREEN_COLUMNS " FROM screens WHERE account_id = ? AND "
-					       "deleted_at IS NULL ORDER BY name");
+	                                       "deleted_at IS NULL ORDER BY name");
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list screens");
 	db_bind_text(st, 1, r->auth.account_id);
@@ -223,8 +227,9 @@ int screens_handle_list(struct http_req *r)
 	while (db_step(st) == DB_ROW)
 		json_array_append_new(list, row_json(st));
 	db_done(st);
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "screens", list, "change_seq",
-					  (json_int_t)screens_change_seq(r->db, r->auth.account_id)));
+	http_reply_json(r, 200,
+	                json_pack("{s:o, s:I}", "screens", list, "change_seq",
+	                          (json_int_t)screens_change_seq(r->db, r->auth.account_id)));
 	return 0;
 }
 
@@ -246,20 +251,22 @@ int screens_handle_get(struct http_req *r)
 	json_t *screen;
 	if (!load_screen(r, &screen))
 		return 0;
-	struct db_stmt *st = db_prepare(r->db, "SELECT id, seq, type, status, created_at, COALESCE(acked_at,0), result, "
-					       "created_by, payload FROM instructions WHERE screen_id = ? ORDER BY seq DESC "
-					       "LIMIT 50");
+	struct db_stmt *st =
+	    db_prepare(r->db, "SELECT id, seq, type, status, created_at, COALESCE(acked_at,0), result, "
+	                      "created_by, payload FROM instructions WHERE screen_id = ? ORDER BY seq DESC "
+	                      "LIMIT 50");
 	json_t *history = json_array();
 	if (st) {
 		db_bind_text(st, 1, http_param(r, "id"));
 		while (db_step(st) == DB_ROW)
 			json_array_append_new(
-				history, json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:s, s:o}", "id", db_col_text(st, 0),
-						   "seq", (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "status",
-						   db_col_text(st, 3), "created_at", (json_int_t)db_col_int(st, 4),
-						   "acked_at", (json_int_t)db_col_int(st, 5), "result",
-						   parse_or(db_col_text(st, 6), json_object()), "created_by",
-						   db_col_text(st, 7), "payload", parse_or(db_col_text(st, 8), json_object())));
+			    history,
+			    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:s, s:o}", "id", db_col_text(st, 0), "seq",
+			              (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "status",
+			              db_col_text(st, 3), "created_at", (json_int_t)db_col_int(st, 4), "acked_at",
+			              (json_int_t)db_col_int(st, 5), "result",
+			              parse_or(db_col_text(st, 6), json_object()), "created_by", db_col_text(st, 7),
+			              "payload", parse_or(db_col_text(st, 8), json_object())));
 		db_done(st);
 	}
 	json_object_set_new(screen, "instructions", history);
@@ -275,19 +282,21 @@ int screens_handle_update(struct http_req *r)
 	json_decref(screen);
 	const char *key;
 	json_t *v;
-	json_object_foreach(body, key, v)
-	{
+	json_object_foreach (body, key, v) {
 		if (strcmp(key, "name") == 0) {
 			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128)
-				return http_reply_error(r, 400, "invalid_field", "name must be a string of 1-128 bytes");
+				return http_reply_error(r, 400, "invalid_field",
+				                        "name must be a string of 1-128 bytes");
 		} else if (strcmp(key, "group") == 0) {
 			if (!json_is_string(v) || json_string_length(v) > 128)
-				return http_reply_error(r, 400, "invalid_field", "group must be a string of at most 128 bytes");
+				return http_reply_error(r, 400, "invalid_field",
+				                        "group must be a string of at most 128 bytes");
 		} else if (strcmp(key, "tags") == 0) {
 			if (!http_check_tags(r, v))
 				return 0;
 		} else {
-			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)", key);
+			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)",
+			                        key);
 		}
 	}
 	const char *id = http_param(r, "id");
@@ -312,7 +321,8 @@ int screens_handle_delete(struct http_req *r)
 	if (!load_screen(r, &screen))
 		return 0;
 	const char *id = http_param(r, "id");
-	db_exec(r->db, "UPDATE screens SET deleted_at = ?, token_hash = NULL WHERE id = ?", "is", (int64_t)time(NULL), id);
+	db_exec(r->db, "UPDATE screens SET deleted_at = ?, token_hash = NULL WHERE id = ?", "is", (int64_t)time(NULL),
+	        id);
 	db_exec(r->db, "DELETE FROM pairings WHERE screen_id = ?", "s", id);
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "screen:%s", id); /* its waiting long-poll ends with 401 */

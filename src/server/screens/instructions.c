@@ -18,9 +18,9 @@
 #include "../store/db.h"
 #include "screens.h"
 
-#define DEFAULT_TTL_S 3600
-#define MAX_TTL_S (7 * 24 * 3600)
-#define MAX_BATCH 50
+#define DEFAULT_TTL_S  3600
+#define MAX_TTL_S      (7 * 24 * 3600)
+#define MAX_BATCH      50
 #define MAX_ACK_WAIT_S 30
 
 static const char *check_level(json_t *payload)
@@ -43,9 +43,13 @@ static const struct instruction_type {
 	const char *name;
 	const char *(*check)(json_t *payload);
 } instruction_types[] = {
-	{"identify", NULL},	     {"reboot", NULL},		      {"restart_player", NULL},
-	{"screenshot", NULL},	     {"set_volume", check_level},     {"set_brightness", check_level},
-	{"change_channel", check_channel},
+    {"identify", NULL},
+    {"reboot", NULL},
+    {"restart_player", NULL},
+    {"screenshot", NULL},
+    {"set_volume", check_level},
+    {"set_brightness", check_level},
+    {"change_channel", check_channel},
 };
 
 static json_t *instruction_json(struct db_stmt *st)
@@ -53,24 +57,25 @@ static json_t *instruction_json(struct db_stmt *st)
 	json_error_t e;
 	json_t *payload = json_loads(db_col_text(st, 3), 0, &e), *result = json_loads(db_col_text(st, 9), 0, &e);
 	return json_pack("{s:s, s:I, s:s, s:o, s:s, s:I, s:I, s:I, s:o, s:s, s:I}", "id", db_col_text(st, 0), "seq",
-			 (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "payload",
-			 payload ? payload : json_object(), "status", db_col_text(st, 4), "created_at",
-			 (json_int_t)db_col_int(st, 5), "expires_at", (json_int_t)db_col_int(st, 6), "acked_at",
-			 (json_int_t)db_col_int(st, 7), "result", result ? result : json_object(), "created_by",
-			 db_col_text(st, 8), "deliveries", (json_int_t)db_col_int(st, 10));
+	                 (json_int_t)db_col_int(st, 1), "type", db_col_text(st, 2), "payload",
+	                 payload ? payload : json_object(), "status", db_col_text(st, 4), "created_at",
+	                 (json_int_t)db_col_int(st, 5), "expires_at", (json_int_t)db_col_int(st, 6), "acked_at",
+	                 (json_int_t)db_col_int(st, 7), "result", result ? result : json_object(), "created_by",
+	                 db_col_text(st, 8), "deliveries", (json_int_t)db_col_int(st, 10));
 }
 
 #define INSTRUCTION_COLUMNS                                                                                            \
-	"id, seq, type, payload, status, created_at, expires_at, COALESCE(acked_at, 0), created_by, result, deliveries"
+	"id, seq, type, payload, status, created_at, expires_at, COALESCE(acked_at, 0), created_by, result, "          \
+	"deliveries"
 
 bool screens_require(struct http_req *r, const char *id)
 {
 	int rc;
 	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
-							"SELECT 1 FROM screens WHERE id = ? AND account_id = ? AND "
-							"deleted_at IS NULL",
-							"ss", id, r->auth.account_id)
-					     : NULL;
+	                                                "SELECT 1 FROM screens WHERE id = ? AND account_id = ? AND "
+	                                                "deleted_at IS NULL",
+	                                                "ss", id, r->auth.account_id)
+	                                     : NULL;
 	db_done(st);
 	if (!st)
 		http_reply_error(r, 404, "not_found", "no such screen in this account");
@@ -78,12 +83,13 @@ bool screens_require(struct http_req *r, const char *id)
 }
 
 int64_t screens_instruction_add(struct db *db, const char *screen_id, const char *type, const char *payload,
-				int64_t ttl_s, const char *by, char id_out[CODES_ID_LEN + 1])
+                                int64_t ttl_s, const char *by, char id_out[CODES_ID_LEN + 1])
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc, "UPDATE screens SET next_seq = next_seq + 1 WHERE id = ? "
-					       "RETURNING next_seq - 1",
-				      "s", screen_id);
+	struct db_stmt *st = db_query(db, &rc,
+	                              "UPDATE screens SET next_seq = next_seq + 1 WHERE id = ? "
+	                              "RETURNING next_seq - 1",
+	                              "s", screen_id);
 	int64_t seq = st ? db_col_int(st, 0) : 0;
 	if (st) {
 		while (db_step(st) == DB_ROW)
@@ -95,9 +101,9 @@ int64_t screens_instruction_add(struct db *db, const char *screen_id, const char
 	codes_new_id(id_out);
 	int64_t now = (int64_t)time(NULL);
 	if (db_exec(db,
-		    "INSERT INTO instructions(id, screen_id, seq, type, payload, created_at, created_by, expires_at) "
-		    "VALUES(?,?,?,?,?,?,?,?)",
-		    "ssissisi", id_out, screen_id, seq, type, payload, now, by, now + ttl_s) != DB_DONE)
+	            "INSERT INTO instructions(id, screen_id, seq, type, payload, created_at, created_by, expires_at) "
+	            "VALUES(?,?,?,?,?,?,?,?)",
+	            "ssissisi", id_out, screen_id, seq, type, payload, now, by, now + ttl_s) != DB_DONE)
 		return -1;
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "screen:%s", screen_id);
@@ -121,8 +127,8 @@ int screens_handle_instruction_create(struct http_req *r)
 			type = &instruction_types[i];
 	if (!type)
 		return http_reply_error(r, 400, "invalid_type",
-					"type must be one of identify, reboot, restart_player, screenshot, set_volume, "
-					"set_brightness, change_channel");
+		                        "type must be one of identify, reboot, restart_player, screenshot, set_volume, "
+		                        "set_brightness, change_channel");
 	if (payload && !json_is_object(payload))
 		return http_reply_error(r, 400, "invalid_field", "payload must be an object");
 	json_t *p = payload ? payload : json_object();
@@ -150,8 +156,9 @@ int screens_handle_instruction_create(struct http_req *r)
 	if (seq < 0)
 		return http_reply_error(r, 503, "store_unavailable", "the instruction could not be saved");
 	audit_request(r, "instruction.sent", screen_id, type->name);
-	http_reply_json(r, 201, json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type",
-					  type->name, "status", "pending", "expires_at", (json_int_t)(now + ttl)));
+	http_reply_json(r, 201,
+	                json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type", type->name,
+	                          "status", "pending", "expires_at", (json_int_t)(now + ttl)));
 	return 0;
 }
 
@@ -166,10 +173,11 @@ static int instruction_reply(struct http_req *r)
 {
 	struct ack_wait *w = r->scratch;
 	int rc;
-	struct db_stmt *st = db_query(r->db, &rc,
-				      "SELECT " INSTRUCTION_COLUMNS " FROM instructions i WHERE id = ? AND screen_id = ? "
-				      "AND EXISTS (SELECT 1 FROM screens s WHERE s.id = i.screen_id AND s.account_id = ?)",
-				      "sss", w->id, w->screen_id, r->auth.account_id);
+	struct db_stmt *st =
+	    db_query(r->db, &rc,
+	             "SELECT " INSTRUCTION_COLUMNS " FROM instructions i WHERE id = ? AND screen_id = ? "
+	             "AND EXISTS (SELECT 1 FROM screens s WHERE s.id = i.screen_id AND s.account_id = ?)",
+	             "sss", w->id, w->screen_id, r->auth.account_id);
 	if (!st)
 		return http_reply_error(r, 404, "not_found", "no such instruction for this screen");
 	bool done = strcmp(db_col_text(st, 4), "ok") == 0 || strcmp(db_col_text(st, 4), "failed") == 0;
@@ -195,7 +203,8 @@ int screens_handle_instruction_get(struct http_req *r)
 		char *end;
 		secs = strtol(wait, &end, 10);
 		if (!*wait || *end || secs < 0 || secs > MAX_ACK_WAIT_S)
-			return http_reply_error(r, 400, "invalid_parameter", "wait must be 0 to %d seconds", MAX_ACK_WAIT_S);
+			return http_reply_error(r, 400, "invalid_parameter", "wait must be 0 to %d seconds",
+			                        MAX_ACK_WAIT_S);
 	}
 	if (!codes_is_id(iid) || !codes_is_id(http_param(r, "id")))
 		return http_reply_error(r, 404, "not_found", "no such instruction for this screen");
@@ -224,8 +233,8 @@ static int poll_deliver(struct http_req *r)
 	struct poll_state *ps = r->scratch;
 	int64_t now = (int64_t)time(NULL);
 	struct db_stmt *st = db_prepare(r->db, "SELECT " INSTRUCTION_COLUMNS " FROM instructions WHERE screen_id = ? "
-					       "AND seq > ? AND status IN ('pending','delivered') AND expires_at > ? "
-					       "ORDER BY seq LIMIT 50");
+	                                       "AND seq > ? AND status IN ('pending','delivered') AND expires_at > ? "
+	                                       "ORDER BY seq LIMIT 50");
 	if (!st)
 		return http_reply_error(r, 503, "store_unavailable", "cannot read instructions");
 	db_bind_text(st, 1, r->auth.device_id);
@@ -234,11 +243,11 @@ static int poll_deliver(struct http_req *r)
 	json_t *list = json_array();
 	while (db_step(st) == DB_ROW) {
 		json_t *full = instruction_json(st);
-		json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:O}", "seq", json_object_get(full, "seq"),
-						      "id", json_object_get(full, "id"), "type",
-						      json_object_get(full, "type"), "payload",
-						      json_object_get(full, "payload"), "expires_at",
-						      json_object_get(full, "expires_at")));
+		json_array_append_new(list,
+		                      json_pack("{s:O, s:O, s:O, s:O, s:O}", "seq", json_object_get(full, "seq"), "id",
+		                                json_object_get(full, "id"), "type", json_object_get(full, "type"),
+		                                "payload", json_object_get(full, "payload"), "expires_at",
+		                                json_object_get(full, "expires_at")));
 		json_decref(full);
 	}
 	db_done(st);
@@ -251,17 +260,17 @@ static int poll_deliver(struct http_req *r)
 	}
 	size_t i;
 	json_t *ins;
-	json_array_foreach(list, i, ins)
-	{
+	json_array_foreach (list, i, ins) {
 		db_exec(r->db,
-			"UPDATE instructions SET status = 'delivered', deliveries = deliveries + 1, delivered_at = ? "
-			"WHERE id = ? AND status IN ('pending','delivered')",
-			"is", now, json_string_value(json_object_get(ins, "id")));
+		        "UPDATE instructions SET status = 'delivered', deliveries = deliveries + 1, delivered_at = ? "
+		        "WHERE id = ? AND status IN ('pending','delivered')",
+		        "is", now, json_string_value(json_object_get(ins, "id")));
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "instructions", list, "server_time",
-					  (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	http_reply_json(r, 200,
+	                json_pack("{s:o, s:I}", "instructions", list, "server_time",
+	                          (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
 	return 0;
 }
 
@@ -274,13 +283,14 @@ int screens_handle_device_poll(struct http_req *r)
 	if (after) {
 		a = strtoll(after, &end, 10);
 		if (!*after || *end || a < 0)
-			return http_reply_error(r, 400, "invalid_parameter", "after must be a sequence number (0 or more)");
+			return http_reply_error(r, 400, "invalid_parameter",
+			                        "after must be a sequence number (0 or more)");
 	}
 	if (wait) {
 		w = strtol(wait, &end, 10);
 		if (!*wait || *end || w < 0 || w > SCREENS_MAX_WAIT_S)
 			return http_reply_error(r, 400, "invalid_parameter", "wait must be 0 to %d seconds",
-						SCREENS_MAX_WAIT_S);
+			                        SCREENS_MAX_WAIT_S);
 	}
 	struct poll_state *ps = calloc(1, sizeof *ps);
 	if (!ps)
@@ -289,10 +299,12 @@ int screens_handle_device_poll(struct http_req *r)
 	r->scratch = ps;
 	int64_t now = (int64_t)time(NULL);
 	int qrc;
-	struct db_stmt *seen = db_query(r->db, &qrc, "SELECT last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
+	struct db_stmt *seen =
+	    db_query(r->db, &qrc, "SELECT last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
 	bool was_offline = !seen || now - db_col_int(seen, 0) > SCREENS_ONLINE_GRACE_S;
 	db_done(seen);
-	db_exec(r->db, "UPDATE screens SET last_seen = ?, last_ip = ? WHERE id = ?", "iss", now, r->ip, r->auth.device_id);
+	db_exec(r->db, "UPDATE screens SET last_seen = ?, last_ip = ? WHERE id = ?", "iss", now, r->ip,
+	        r->auth.device_id);
 	if (was_offline) /* the console hears of it only when it comes online */
 		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	char key[WAKE_KEY_LEN];
@@ -323,9 +335,9 @@ int screens_handle_device_ack(struct http_req *r)
 	if (!result_text)
 		return http_reply_error(r, 503, "unavailable", "out of memory");
 	int rc = db_exec(r->db,
-			 "UPDATE instructions SET status = ?, result = ?, acked_at = ? WHERE id = ? "
-			 "AND screen_id = ? AND status IN ('pending','delivered')",
-			 "ssiss", status, result_text, (int64_t)time(NULL), id, r->auth.device_id);
+	                 "UPDATE instructions SET status = ?, result = ?, acked_at = ? WHERE id = ? "
+	                 "AND screen_id = ? AND status IN ('pending','delivered')",
+	                 "ssiss", status, result_text, (int64_t)time(NULL), id, r->auth.device_id);
 	free(result_text);
 	if (rc != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the acknowledgement could not be saved");
@@ -333,7 +345,7 @@ int screens_handle_device_ack(struct http_req *r)
 		/* already acknowledged (a redelivery): fine; unknown: 404 */
 		int qrc;
 		struct db_stmt *st = db_query(r->db, &qrc, "SELECT 1 FROM instructions WHERE id = ? AND screen_id = ?",
-					      "ss", id, r->auth.device_id);
+		                              "ss", id, r->auth.device_id);
 		db_done(st);
 		if (!st)
 			return http_reply_error(r, 404, "not_found", "no such instruction for this screen");

@@ -27,9 +27,9 @@
 
 unsigned screens_pairing_ttl_s = 600;
 
-#define PAIR_REQUESTS_PER_IP 30	 /* per 10 minutes */
-#define GUESSES_PER_SUBJECT 10	 /* wrong codes per 10 minutes */
-#define GUESS_WINDOW_S 600
+#define PAIR_REQUESTS_PER_IP 30 /* per 10 minutes */
+#define GUESSES_PER_SUBJECT  10 /* wrong codes per 10 minutes */
+#define GUESS_WINDOW_S       600
 
 static const char *json_str(json_t *body, const char *key)
 {
@@ -55,9 +55,10 @@ static int verification_uri(struct http_req *r, char *out, size_t outsz, const c
 	if (!base || !*base) {
 		const char *h = http_header(r, "Host");
 		snprintf(host, sizeof host, "%s://%s", r->tls ? "https" : "http",
-			 h && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(h)
-				 ? h
-				 : "localhost");
+		         h && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+		                     strlen(h)
+		             ? h
+		             : "localhost");
 		base = host;
 	}
 	if (code)
@@ -74,13 +75,16 @@ int screens_handle_device_pair(struct http_req *r)
 		return 0;
 	const char *hw = json_str(body, "hardware_id"), *pk = json_str(body, "public_key");
 	if (!hw || !printable(hw, 128))
-		return http_reply_error(r, 400, "invalid_field", "hardware_id must be a printable string of 1-128 bytes");
+		return http_reply_error(r, 400, "invalid_field",
+		                        "hardware_id must be a printable string of 1-128 bytes");
 	uint8_t key[crypto_sign_PUBLICKEYBYTES];
 	size_t keylen = 0;
-	if (!pk || sodium_base642bin(key, sizeof key, pk, strlen(pk), NULL, &keylen, NULL,
-				     sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (!pk ||
+	    sodium_base642bin(key, sizeof key, pk, strlen(pk), NULL, &keylen, NULL, sodium_base64_VARIANT_ORIGINAL) !=
+	        0 ||
 	    keylen != sizeof key)
-		return http_reply_error(r, 400, "invalid_field", "public_key must be a base64 Ed25519 public key (32 bytes)");
+		return http_reply_error(r, 400, "invalid_field",
+		                        "public_key must be a base64 Ed25519 public key (32 bytes)");
 	/* what the device says about itself, shown to the user who confirms */
 	json_t *info = json_object();
 	static const char *const info_keys[] = {"model", "os", "version", "hostname", NULL};
@@ -92,7 +96,8 @@ int screens_handle_device_pair(struct http_req *r)
 	int64_t now = (int64_t)time(NULL);
 	if (ratelimit_hit(r->db, "pair_request_ip", r->ip, 600, now) > PAIR_REQUESTS_PER_IP) {
 		json_decref(info);
-		http_reply_error(r, 429, "too_many_requests", "too many pairing requests from %s; wait 10 minutes", r->ip);
+		http_reply_error(r, 429, "too_many_requests", "too many pairing requests from %s; wait 10 minutes",
+		                 r->ip);
 		return http_reply_header(r, "Retry-After", "600");
 	}
 	db_exec(r->db, "DELETE FROM pairings WHERE expires_at <= ?", "i", now);
@@ -105,10 +110,10 @@ int screens_handle_device_pair(struct http_req *r)
 	for (int attempt = 0; attempt < 5 && rc == DB_CONSTRAINT; attempt++) { /* user codes may collide */
 		codes_new_user_code(user_code);
 		rc = db_exec(r->db,
-			     "INSERT INTO pairings(device_code_hash, user_code, hardware_id, public_key, info, ip, "
-			     "created_at, expires_at, poll_interval) VALUES(?,?,?,?,?,?,?,?,?)",
-			     "ssssssiii", hash, user_code, hw, pk, info_text ? info_text : "{}", r->ip, now,
-			     now + (int64_t)screens_pairing_ttl_s, (int64_t)SCREENS_POLL_INTERVAL_S);
+		             "INSERT INTO pairings(device_code_hash, user_code, hardware_id, public_key, info, ip, "
+		             "created_at, expires_at, poll_interval) VALUES(?,?,?,?,?,?,?,?,?)",
+		             "ssssssiii", hash, user_code, hw, pk, info_text ? info_text : "{}", r->ip, now,
+		             now + (int64_t)screens_pairing_ttl_s, (int64_t)SCREENS_POLL_INTERVAL_S);
 	}
 	free(info_text);
 	if (rc != DB_DONE)
@@ -116,9 +121,10 @@ int screens_handle_device_pair(struct http_req *r)
 	char uri[512], uri_complete[512];
 	verification_uri(r, uri, sizeof uri, NULL);
 	verification_uri(r, uri_complete, sizeof uri_complete, user_code);
-	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "device_code", device_code, "user_code",
-					  user_code, "verification_uri", uri, "verification_uri_complete", uri_complete,
-					  "expires_in", (int)screens_pairing_ttl_s, "interval", SCREENS_POLL_INTERVAL_S));
+	http_reply_json(r, 200,
+	                json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "device_code", device_code, "user_code", user_code,
+	                          "verification_uri", uri, "verification_uri_complete", uri_complete, "expires_in",
+	                          (int)screens_pairing_ttl_s, "interval", SCREENS_POLL_INTERVAL_S));
 	sodium_memzero(device_code, sizeof device_code);
 	return 0;
 }
@@ -141,11 +147,12 @@ int screens_handle_device_token(struct http_req *r)
 	int64_t now = (int64_t)time(NULL);
 	int rc;
 	struct db_stmt *st = db_query(r->db, &rc,
-				      "SELECT expires_at, poll_interval, last_poll, screen_id FROM pairings "
-				      "WHERE device_code_hash = ?",
-				      "s", hash);
+	                              "SELECT expires_at, poll_interval, last_poll, screen_id FROM pairings "
+	                              "WHERE device_code_hash = ?",
+	                              "s", hash);
 	if (!st)
-		return http_reply_error(r, 400, "expired_token", "this pairing does not exist or has expired; start again");
+		return http_reply_error(r, 400, "expired_token",
+		                        "this pairing does not exist or has expired; start again");
 	int64_t expires = db_col_int(st, 0), interval = db_col_int(st, 1), last = db_col_int(st, 2);
 	char screen_id[CODES_ID_LEN + 1] = "";
 	if (!db_col_is_null(st, 3))
@@ -157,11 +164,13 @@ int screens_handle_device_token(struct http_req *r)
 	}
 	if (last && now - last < interval) {
 		/* RFC 8628 3.5: slow down, and the interval grows by 5 seconds */
-		db_exec(r->db, "UPDATE pairings SET poll_interval = poll_interval + 5, last_poll = ? WHERE device_code_hash = ?",
-			"is", now, hash);
-		return http_reply_error_extra(r, 400, "slow_down", json_pack("{s:I}", "interval", (json_int_t)interval + 5),
-					      "polling too fast: wait %lld seconds between requests",
-					      (long long)interval + 5);
+		db_exec(
+		    r->db,
+		    "UPDATE pairings SET poll_interval = poll_interval + 5, last_poll = ? WHERE device_code_hash = ?",
+		    "is", now, hash);
+		return http_reply_error_extra(
+		    r, 400, "slow_down", json_pack("{s:I}", "interval", (json_int_t)interval + 5),
+		    "polling too fast: wait %lld seconds between requests", (long long)interval + 5);
 	}
 	if (!*screen_id) {
 		db_exec(r->db, "UPDATE pairings SET last_poll = ? WHERE device_code_hash = ?", "is", now, hash);
@@ -174,15 +183,16 @@ int screens_handle_device_token(struct http_req *r)
 	if (db_begin(r->db, true) != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	bool claimed = db_exec(r->db, "UPDATE screens SET token_hash = ? WHERE id = ? AND deleted_at IS NULL", "ss",
-			       token_hash, screen_id) == DB_DONE &&
-		       db_changes(r->db) == 1;
+	                       token_hash, screen_id) == DB_DONE &&
+	               db_changes(r->db) == 1;
 	db_exec(r->db, "DELETE FROM pairings WHERE device_code_hash = ?", "s", hash);
 	if (db_commit(r->db) != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	if (!claimed)
 		return http_reply_error(r, 400, "expired_token", "the screen was deleted before pairing completed");
-	http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "access_token", token, "token_type", "Bearer", "device_id",
-					  screen_id));
+	http_reply_json(
+	    r, 200,
+	    json_pack("{s:s, s:s, s:s}", "access_token", token, "token_type", "Bearer", "device_id", screen_id));
 	sodium_memzero(token, sizeof token);
 	return 0;
 }
@@ -221,16 +231,17 @@ static struct db_stmt *find_pairing(struct http_req *r, const char *typed, char 
 	}
 	int rc;
 	struct db_stmt *st =
-		typed && codes_normalize_user_code(typed, code)
-			? db_query(r->db, &rc,
-				   "SELECT hardware_id, public_key, info, ip, created_at, expires_at, device_code_hash "
-				   "FROM pairings WHERE user_code = ? AND expires_at > ? AND screen_id IS NULL",
-				   "si", code, (int64_t)time(NULL))
-			: NULL;
+	    typed && codes_normalize_user_code(typed, code)
+	        ? db_query(r->db, &rc,
+	                   "SELECT hardware_id, public_key, info, ip, created_at, expires_at, device_code_hash "
+	                   "FROM pairings WHERE user_code = ? AND expires_at > ? AND screen_id IS NULL",
+	                   "si", code, (int64_t)time(NULL))
+	        : NULL;
 	if (!st) {
 		guess_limited(r, true);
 		audit_request(r, "pairing.wrong_code", typed ? typed : "", "");
-		http_reply_error(r, 404, "unknown_code", "no screen is waiting with this code (codes expire after 10 minutes)");
+		http_reply_error(r, 404, "unknown_code",
+		                 "no screen is waiting with this code (codes expire after 10 minutes)");
 	}
 	return st;
 }
@@ -248,9 +259,9 @@ int screens_handle_pairing_preview(struct http_req *r)
 		return 0;
 	json_error_t jerr;
 	json_t *info = json_loads(db_col_text(st, 2), 0, &jerr);
-	json_t *out = json_pack("{s:s, s:s, s:o, s:s, s:I}", "user_code", code, "hardware_id", db_col_text(st, 0), "info",
-				info ? info : json_object(), "ip", db_col_text(st, 3), "expires_at",
-				(json_int_t)db_col_int(st, 5));
+	json_t *out = json_pack("{s:s, s:s, s:o, s:s, s:I}", "user_code", code, "hardware_id", db_col_text(st, 0),
+	                        "info", info ? info : json_object(), "ip", db_col_text(st, 3), "expires_at",
+	                        (json_int_t)db_col_int(st, 5));
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o}", "pairing", out));
 	return 0;
@@ -266,7 +277,8 @@ int screens_handle_pairing_confirm(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
 	const char *typed = json_str(body, "user_code"), *name = json_str(body, "name");
 	if (!typed)
-		return http_reply_error(r, 400, "invalid_field", "user_code is required (the code shown on the screen)");
+		return http_reply_error(r, 400, "invalid_field",
+		                        "user_code is required (the code shown on the screen)");
 	if (!name || !printable(name, 128))
 		return http_reply_error(r, 400, "invalid_field", "name must be a printable string of 1-128 bytes");
 	char code[CODES_USER_CODE_LEN + 1];
@@ -287,11 +299,11 @@ int screens_handle_pairing_confirm(struct http_req *r)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	/* the pairing is claimed only if nobody confirmed it meanwhile */
 	if (db_exec(r->db,
-		    "INSERT INTO screens(id, account_id, name, hardware_id, public_key, info, last_ip, created_at, "
-		    "created_by) VALUES(?,?,?,?,?,?,?,?,?)",
-		    "sssssssis", id, r->auth.account_id, name, hw, pk, info, ip, now, r->auth.login) != DB_DONE ||
-	    db_exec(r->db, "UPDATE pairings SET screen_id = ? WHERE device_code_hash = ? AND screen_id IS NULL", "ss", id,
-		    hash) != DB_DONE ||
+	            "INSERT INTO screens(id, account_id, name, hardware_id, public_key, info, last_ip, created_at, "
+	            "created_by) VALUES(?,?,?,?,?,?,?,?,?)",
+	            "sssssssis", id, r->auth.account_id, name, hw, pk, info, ip, now, r->auth.login) != DB_DONE ||
+	    db_exec(r->db, "UPDATE pairings SET screen_id = ? WHERE device_code_hash = ? AND screen_id IS NULL", "ss",
+	            id, hash) != DB_DONE ||
 	    db_changes(r->db) != 1) {
 		db_rollback(r->db);
 		return http_reply_error(r, 409, "already_paired", "this code was just used by someone else");

@@ -21,8 +21,8 @@ struct sse_out;
 /* How long a pairing code stays valid (setting pairing_ttl_seconds). */
 extern unsigned screens_pairing_ttl_s;
 #define SCREENS_POLL_INTERVAL_S 5
-#define SCREENS_ONLINE_GRACE_S 75 /* a screen is online if seen this recently */
-#define SCREENS_MAX_WAIT_S 30
+#define SCREENS_ONLINE_GRACE_S  75 /* a screen is online if seen this recently */
+#define SCREENS_MAX_WAIT_S      30
 
 /* Bumps the account's change counter and stamps the screen with it, then
  * wakes the account's live streams after commit. */
@@ -47,7 +47,7 @@ bool screens_require(struct http_req *r, const char *id);
 /* Queues an instruction for a screen and wakes its long-poll after commit.
  * Returns its sequence number (id in id_out), or -1. */
 int64_t screens_instruction_add(struct db *db, const char *screen_id, const char *type, const char *payload,
-				int64_t ttl_s, const char *by, char id_out[17]);
+                                int64_t ttl_s, const char *by, char id_out[17]);
 int screens_handle_instruction_create(struct http_req *r);
 int screens_handle_instruction_get(struct http_req *r);
 int screens_handle_device_poll(struct http_req *r);

@@ -23,11 +23,11 @@ struct db;
 struct db_stmt;
 
 enum db_result {
-	DB_DONE = 0,	    /* no (more) rows / statement completed */
-	DB_ROW = 1,	    /* a row is available */
-	DB_ERROR = -1,	    /* anything unexpected: already logged */
+	DB_DONE = 0,        /* no (more) rows / statement completed */
+	DB_ROW = 1,         /* a row is available */
+	DB_ERROR = -1,      /* anything unexpected: already logged */
 	DB_CONSTRAINT = -2, /* a UNIQUE/CHECK/FOREIGN KEY constraint failed */
-	DB_BUSY = -3,	    /* lock not obtained within the busy timeout */
+	DB_BUSY = -3,       /* lock not obtained within the busy timeout */
 };
 
 struct migration {

@@ -23,7 +23,7 @@ int store_schema_version(struct db *db)
 int store_migrate(struct db *db, const struct migration *list, size_t count)
 {
 	if (db_exec_script(db, "CREATE TABLE IF NOT EXISTS schema_migrations("
-			       "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)") != 0)
+	                       "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)") != 0)
 		return -1;
 	int current = store_schema_version(db);
 	if (current < 0)
@@ -35,8 +35,9 @@ int store_migrate(struct db *db, const struct migration *list, size_t count)
 		if (db_begin(db, true) != DB_DONE)
 			return -1;
 		if (db_exec_script(db, m->sql) != 0 ||
-		    db_exec(db, "INSERT INTO schema_migrations(version,name,applied_at) VALUES(?,?,strftime('%s','now'))",
-			    "is", (int64_t)m->version, m->name) != DB_DONE) {
+		    db_exec(db,
+		            "INSERT INTO schema_migrations(version,name,applied_at) VALUES(?,?,strftime('%s','now'))",
+		            "is", (int64_t)m->version, m->name) != DB_DONE) {
 			db_rollback(db);
 			log_event(LOG_ERROR, "migration failed", "name", m->name, NULL);
 			return -1;

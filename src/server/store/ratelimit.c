@@ -6,9 +6,9 @@
 int64_t ratelimit_count(struct db *db, const char *kind, const char *subject, int64_t window_s, int64_t now)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-				      "SELECT count FROM rate_counters WHERE kind = ? AND subject = ? AND window_start > ?",
-				      "ssi", kind, subject, now - window_s);
+	struct db_stmt *st =
+	    db_query(db, &rc, "SELECT count FROM rate_counters WHERE kind = ? AND subject = ? AND window_start > ?",
+	             "ssi", kind, subject, now - window_s);
 	int64_t n = st ? db_col_int(st, 0) : 0;
 	db_done(st);
 	return n;
@@ -17,12 +17,12 @@ int64_t ratelimit_count(struct db *db, const char *kind, const char *subject, in
 int64_t ratelimit_hit(struct db *db, const char *kind, const char *subject, int64_t window_s, int64_t now)
 {
 	if (db_exec(db,
-		    "INSERT INTO rate_counters(kind, subject, count, window_start) VALUES(?,?,1,?) "
-		    "ON CONFLICT(kind, subject) DO UPDATE SET "
-		    "count = CASE WHEN rate_counters.window_start <= ? THEN 1 ELSE rate_counters.count + 1 END, "
-		    "window_start = CASE WHEN rate_counters.window_start <= ? THEN excluded.window_start "
-		    "ELSE rate_counters.window_start END",
-		    "ssiii", kind, subject, now, now - window_s, now - window_s) != DB_DONE)
+	            "INSERT INTO rate_counters(kind, subject, count, window_start) VALUES(?,?,1,?) "
+	            "ON CONFLICT(kind, subject) DO UPDATE SET "
+	            "count = CASE WHEN rate_counters.window_start <= ? THEN 1 ELSE rate_counters.count + 1 END, "
+	            "window_start = CASE WHEN rate_counters.window_start <= ? THEN excluded.window_start "
+	            "ELSE rate_counters.window_start END",
+	            "ssiii", kind, subject, now, now - window_s, now - window_s) != DB_DONE)
 		return -1;
 	return ratelimit_count(db, kind, subject, window_s, now);
 }

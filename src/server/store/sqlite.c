@@ -16,8 +16,8 @@
 
 #include "../../common/log.h"
 
-#define STMT_CACHE 96
-#define MAX_NOTIFY 262144 /* keys queued by one transaction (16 MiB) */
+#define STMT_CACHE     96
+#define MAX_NOTIFY     262144 /* keys queued by one transaction (16 MiB) */
 #define NOTIFY_KEY_LEN 64
 
 struct db_stmt {
@@ -47,7 +47,10 @@ static struct db *open_list;
 static void (*notify_hook)(const char *, void *);
 static void *notify_arg;
 
-static void tls_init(void) { pthread_key_create(&tls_key, NULL); }
+static void tls_init(void)
+{
+	pthread_key_create(&tls_key, NULL);
+}
 
 void store_set_notify_hook(void (*hook)(const char *key, void *arg), void *arg)
 {
@@ -60,21 +63,20 @@ struct db *db_open_file(const char *path)
 	struct db *db = calloc(1, sizeof *db);
 	if (!db)
 		return NULL;
-	int rc = sqlite3_open_v2(path, &db->h,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		log_event(LOG_ERROR, "cannot open database", "path", path, "error",
-			  db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc), NULL);
+		          db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc), NULL);
 		sqlite3_close(db->h);
 		free(db);
 		return NULL;
 	}
 	sqlite3_busy_timeout(db->h, 5000);
 	if (db_exec_script(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-			       "PRAGMA synchronous=NORMAL; PRAGMA trusted_schema=OFF;"
-			       /* REPLACE fires DELETE triggers only with this on:
-				* the audit log's append-only triggers need it */
-			       "PRAGMA recursive_triggers=ON;") != 0) {
+	                       "PRAGMA synchronous=NORMAL; PRAGMA trusted_schema=OFF;"
+	                       /* REPLACE fires DELETE triggers only with this on:
+	                        * the audit log's append-only triggers need it */
+	                       "PRAGMA recursive_triggers=ON;") != 0) {
 		db_close(db);
 		return NULL;
 	}
@@ -207,7 +209,10 @@ void db_rollback(struct db *db)
 	db->nnotify = 0;
 }
 
-bool db_in_tx(const struct db *db) { return db->in_tx; }
+bool db_in_tx(const struct db *db)
+{
+	return db->in_tx;
+}
 
 void db_notify(struct db *db, const char *key)
 {
@@ -264,9 +269,15 @@ void db_bind_text(struct db_stmt *st, int idx, const char *text)
 		sqlite3_bind_null(st->st, idx);
 }
 
-void db_bind_int(struct db_stmt *st, int idx, int64_t v) { sqlite3_bind_int64(st->st, idx, v); }
+void db_bind_int(struct db_stmt *st, int idx, int64_t v)
+{
+	sqlite3_bind_int64(st->st, idx, v);
+}
 
-int db_step(struct db_stmt *st) { return map_rc(st->db, sqlite3_step(st->st)); }
+int db_step(struct db_stmt *st)
+{
+	return map_rc(st->db, sqlite3_step(st->st));
+}
 
 const char *db_col_text(struct db_stmt *st, int col)
 {
@@ -279,7 +290,10 @@ bool db_col_is_null(struct db_stmt *st, int col)
 	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
 }
 
-int64_t db_col_int(struct db_stmt *st, int col) { return sqlite3_column_int64(st->st, col); }
+int64_t db_col_int(struct db_stmt *st, int col)
+{
+	return sqlite3_column_int64(st->st, col);
+}
 
 void db_done(struct db_stmt *st)
 {
@@ -287,7 +301,10 @@ void db_done(struct db_stmt *st)
 		sqlite3_reset(st->st);
 }
 
-int64_t db_changes(struct db *db) { return sqlite3_changes64(db->h); }
+int64_t db_changes(struct db *db)
+{
+	return sqlite3_changes64(db->h);
+}
 
 static struct db_stmt *prepare_bind(struct db *db, const char *sql, const char *types, va_list ap)
 {
