@@ -60,7 +60,7 @@ static int append_detached(struct db *db, void *arg)
 	                    r->auth.ok ? r->auth.login : "", r->ip, d->action, d->target, d->detail);
 }
 
-int audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail)
+void audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail)
 {
 	struct detached d = {r, action, target, detail};
 	if (r->db && db_in_tx(r->db)) {
@@ -68,10 +68,9 @@ int audit_request_detached(struct http_req *r, const char *action, const char *t
 		 * written by audit_request instead and kept only on commit */
 		audit_append(r->db, r->auth.ok ? r->auth.account_id : NULL, r->auth.ok ? r->auth.user_id : NULL,
 		             r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
-		return 0;
+		return;
 	}
 	http_with_tx(append_detached, &d);
-	return 0;
 }
 
 static json_t *row_json(struct db_stmt *st)

@@ -23,7 +23,7 @@ int audit_request(struct http_req *r, const char *action, const char *target, co
 
 /* Appends in a transaction of its own: for events that must be kept even
  * when the request's transaction is rolled back (denials). */
-int audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail);
+void audit_request_detached(struct http_req *r, const char *action, const char *target, const char *detail);
 
 int audit_handle_list(struct http_req *r);
 int audit_handle_csv(struct http_req *r);

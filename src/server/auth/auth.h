@@ -82,7 +82,7 @@ int auth_authenticate(struct http_req *r);
 int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent, char *out_token,
                         char *out_csrf);
 /* Sets the session cookie (or clears it when token is NULL) on the reply. */
-int auth_set_cookie(struct http_req *r, const char *token);
+void auth_set_cookie(struct http_req *r, const char *token);
 /* JSON view of a user row by id, or NULL. */
 json_t *auth_user_json(struct db *db, const char *user_id);
 /* Is ip allowed for this account and scope ("console"/"operator")? */

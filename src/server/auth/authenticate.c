@@ -37,7 +37,7 @@ static unsigned role_bit(const char *role)
 	return 0;
 }
 
-static int fill_auth(struct http_req *r, struct db_stmt *st, bool via_session)
+static void fill_auth(struct http_req *r, struct db_stmt *st, bool via_session)
 {
 	struct http_auth *a = &r->auth;
 	a->ok = true;
@@ -49,7 +49,6 @@ static int fill_auth(struct http_req *r, struct db_stmt *st, bool via_session)
 	snprintf(a->role, sizeof a->role, "%s", db_col_text(st, 4));
 	a->role_bit = role_bit(a->role);
 	a->must_change_password = db_col_int(st, 5) != 0;
-	return 0;
 }
 
 bool auth_ip_allowed(struct db *db, const char *account_id, const char *scope, const char *ip)
@@ -241,7 +240,7 @@ int auth_session_create(struct db *db, const char *user_id, const char *ip, cons
 	           : -1;
 }
 
-int auth_set_cookie(struct http_req *r, const char *token)
+void auth_set_cookie(struct http_req *r, const char *token)
 {
 	char cookie[256];
 	if (token)
@@ -251,7 +250,6 @@ int auth_set_cookie(struct http_req *r, const char *token)
 		snprintf(cookie, sizeof cookie, "vitrine_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
 		         auth_settings.tls ? "; Secure" : "");
 	http_reply_header(r, "Set-Cookie", cookie);
-	return 0;
 }
 
 json_t *auth_user_json(struct db *db, const char *user_id)

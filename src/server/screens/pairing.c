@@ -212,12 +212,11 @@ static bool guess_limited(struct http_req *r, bool count_it)
 	return u >= GUESSES_PER_SUBJECT || ip >= GUESSES_PER_SUBJECT;
 }
 
-static int reply_guess_limited(struct http_req *r)
+static void reply_guess_limited(struct http_req *r)
 {
 	audit_request_detached(r, "pairing.guess_limited", r->ip, "too many wrong pairing codes");
 	http_reply_error(r, 429, "too_many_attempts", "too many wrong pairing codes; wait 10 minutes");
 	http_reply_header(r, "Retry-After", "600");
-	return 0;
 }
 
 /* Finds a live, unconfirmed pairing by the typed code; replies otherwise.
