@@ -256,7 +256,7 @@ static int cmd_run(struct config *cfg)
 	if (!srv || server_start(srv) != 0)
 		goto out;
 	store_set_notify_hook(wake_notify_hook, server_hub(srv));
-	if (feeds_start(feed_every, feed_private != 0) != 0)
+	if (feeds_start(feed_every, feed_private != 0, content_refresh_manifests) != 0)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
 	char url[128], port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));

@@ -374,7 +374,7 @@ RSS = """<?xml version="1.0"?>
 <rss version="2.0"><channel><title>News</title>
 <item><title>%s</title><description>&lt;p&gt;First &lt;b&gt;story&lt;/b&gt;&lt;/p&gt;</description>
 <link>https://example.org/1</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>
-<item><title>%s</title><description>Second</description></item>
+<item><title>%s</title><description>&lt;p&gt;It&amp;#8217;s caf&amp;eacute;&lt;/p&gt;</description></item>
 </channel></rss>"""
 
 ATOM = """<?xml version="1.0" encoding="utf-8"?>
@@ -472,6 +472,7 @@ def test_rss_and_atom_feeds_reach_the_manifest(make_server):
         rss, atom = feeds_of(m, cid)
         assert [i["title"] for i in rss["items"]] == ["Hello & welcome", "Second title"]
         assert rss["items"][0]["summary"] == "First story"
+        assert rss["items"][1]["summary"] == "It\u2019s caf\u00e9"  # HTML entities decoded (issue 8)
         assert rss["items"][0]["link"] == "https://example.org/1"
         assert rss["items"][0]["published"].startswith("Mon, 23 Nov 2026")
         assert "error" not in rss and rss["fetched_at"] > 0

@@ -66,12 +66,16 @@ int content_handle_play_now(struct http_req *r);
 int content_handle_device_played(struct http_req *r);
 int content_handle_proof_of_play(struct http_req *r);
 
-/* feeds.c */
+/* feeds.c (the thread; fetching is feed_fetch.c, parsing feed_parse.c) */
+/* Told, inside the feed's write transaction, that a feed used by
+ * account_id changed (channel_id: NULL); content_refresh_manifests fits. */
+typedef int (*feeds_changed_fn)(struct db *db, const char *account_id, const char *channel_id);
 /* Starts the thread that fetches the channels' RSS/Atom feeds every
- * refresh_s seconds (allow_private: private addresses may be fetched);
+ * refresh_s seconds (allow_private: addresses that are not global unicast
+ * may be fetched) and calls changed when a feed's items or error change;
  * feeds_stop() ends it (before store_close). feeds_kick() asks it to fetch
  * the feeds never fetched yet (a channel with a new feed was saved). */
-int feeds_start(unsigned refresh_s, bool allow_private);
+int feeds_start(unsigned refresh_s, bool allow_private, feeds_changed_fn changed);
 void feeds_stop(void);
 void feeds_kick(void);
 /* {"items": [first max_items], "fetched_at", "error"?} of a feed URL. */
