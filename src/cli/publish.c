@@ -247,10 +247,14 @@ static json_t *comparable(json_t *body, json_t *stored)
 		json_t *stored_items = json_object_get(json_array_get(json_object_get(stored, "zones"), zi), "items");
 		json_array_foreach (json_object_get(z, "items"), ii, it) {
 			json_t *oi = json_object();
-			static const char *const kinds[] = {"media", "url", "text", "valid", NULL};
+			static const char *const kinds[] = {"media", "url", "text", "rss", "valid", NULL};
 			for (const char *const *k = kinds; *k; k++)
 				if (json_object_get(it, *k))
 					json_object_set(oi, *k, json_object_get(it, *k));
+			if (json_object_get(it, "rss")) {
+				json_t *max = json_object_get(it, "max_items");
+				json_object_set_new(oi, "max_items", max ? json_incref(max) : json_integer(10));
+			}
 			json_t *was = json_array_get(stored_items, ii);
 			const char *was_type = json_string_value(json_object_get(was, "type"));
 			bool video = json_equal(json_object_get(was, "media"), json_object_get(it, "media")) &&
