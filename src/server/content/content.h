@@ -8,7 +8,9 @@
  * whatever the number of accounts or uploads; an account "has" an object
  * when a media row links it. An upload is streamed to a temporary file
  * while it is hashed, and only a body whose SHA-256 matches the URL is
- * moved into place (rename is atomic).
+ * moved into place (rename is atomic), after its fsync and before its row
+ * is written (the write lock is never held across the fsync). An upload
+ * that would not fit on the disk is refused with 507 from its headers.
  */
 #ifndef VITRINE_CONTENT_H
 #define VITRINE_CONTENT_H
@@ -42,6 +44,14 @@ int content_handle_media_content(struct http_req *r);
  * data/media/thumbs/<sha256>.png. */
 int content_handle_media_thumbnail(struct http_req *r);
 int content_handle_device_object(struct http_req *r);
+/* Reclaims disk space: upload temporary files left by a crash (at_start:
+ * all of them, no upload being live; later those untouched for 15
+ * minutes) and objects no media row links. The sweeper runs it once at
+ * start (before the server listens), then every every_s seconds in a
+ * thread of its own; stop it before store_close. */
+void content_media_sweep(const char *data_dir, bool at_start);
+int content_media_sweeper_start(const char *data_dir, unsigned every_s);
+void content_media_sweeper_stop(void);
 
 /* channels.c */
 int content_handle_channels_list(struct http_req *r);
