@@ -18,6 +18,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char folder[64];
 
+static void remove_folder(void)
+{
+	const char *names[] = {"a.png", "v.mp4"};
+	for (int i = 0; i < 2; i++) {
+		char path[128];
+		snprintf(path, sizeof path, "%s/%s", folder, names[i]);
+		unlink(path);
+	}
+	rmdir(folder);
+}
+
 static void make_folder(void)
 {
 	snprintf(folder, sizeof folder, "/tmp/fuzz_chfile.XXXXXX");
@@ -33,6 +44,7 @@ static void make_folder(void)
 		fputs("x", f);
 		fclose(f);
 	}
+	atexit(remove_folder);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -197,10 +197,28 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 	close(fd);
 	if (p->bar)
 		progress_end(&bar);
+	/* a refusal sent while the body was still going out can end in a
+	 * connection reset: what arrived of it still says why */
+	if (sent != 0 && resp.body && resp.len && !resp.json) {
+		json_error_t jerr;
+		const char *json_at = strstr(resp.body, "{\"error\"");
+		resp.json = json_at ? json_loads(json_at, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
+	}
 	const char *code = api_error_code(&resp);
 	char msg[600];
 	cli_printable(api_error_message(&resp), msg, sizeof msg);
-	if (sent != 0 || resp.status == 401 || (resp.status != 200 && resp.status != 201 && !code)) {
+	if ((resp.status == 507 || (sent != 0 && code)) && code && strcmp(code, "insufficient_storage") == 0) {
+		json_t *avail = json_object_get(json_object_get(resp.json, "error"), "available");
+		char room[64] = "";
+		if (json_integer_value(avail) > 0)
+			snprintf(room, sizeof room, ", %lld free", (long long)json_integer_value(avail));
+		cli_error("%s/%s: %s: the server's disk is full: no room for %s (%llu bytes%s); delete unused media "
+		          "or free space on the server, then publish again",
+		          p->dir, CHFILE_NAME, f->json_path, rel, (unsigned long long)f->size, room);
+	} else if (sent != 0 && code) {
+		cli_error("%s/%s: %s: the server refused %s and closed the connection: %s (%s)", p->dir, CHFILE_NAME,
+		          f->json_path, rel, msg, code);
+	} else if (sent != 0 || resp.status == 401 || (resp.status != 200 && resp.status != 201 && !code)) {
 		char doing[400];
 		snprintf(doing, sizeof doing, "uploading %s", rel);
 		rc = cli_fail(p->cli, &resp, doing);
