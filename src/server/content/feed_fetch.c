@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../../common/buf.h"
 #include "../../common/cidr.h"
 
 bool feed_address_allowed(const struct sockaddr *sa)
@@ -24,8 +25,7 @@ bool feed_address_allowed(const struct sockaddr *sa)
 }
 
 struct fetch {
-	char *buf;
-	size_t len;
+	struct buf body; /* capped at FEED_MAX_BYTES */
 	bool too_big, refused, allow_private;
 	const atomic_bool *stop;
 };
@@ -45,18 +45,10 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
 	struct fetch *f = arg;
 	size_t add = size * n;
-	if (add > FEED_MAX_BYTES - f->len) {
+	int rc = buf_add(&f->body, p, add);
+	if (rc == BUF_TOO_BIG)
 		f->too_big = true;
-		return 0;
-	}
-	char *nb = realloc(f->buf, f->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + f->len, p, add);
-	f->buf = nb;
-	f->len += add;
-	f->buf[f->len] = '\0';
-	return add;
+	return rc == BUF_OK ? add : 0;
 }
 
 static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -72,6 +64,7 @@ int feed_fetch(const char *url, bool allow_private, const atomic_bool *stop, cha
 	*body = NULL;
 	*len = 0;
 	struct fetch f = {.allow_private = allow_private, .stop = stop};
+	buf_init(&f.body, FEED_MAX_BYTES);
 	CURL *c = curl_easy_init();
 	if (!c) {
 		snprintf(err, errsz, "out of memory");
@@ -110,13 +103,12 @@ int feed_fetch(const char *url, bool allow_private, const atomic_bool *stop, cha
 		snprintf(err, errsz, "fetch failed: %s", curl_easy_strerror(rc));
 	else if (code != 200)
 		snprintf(err, errsz, "the feed answered HTTP %ld", code);
-	else if (!f.buf || f.len == 0)
+	else if (buf_len(&f.body) == 0)
 		snprintf(err, errsz, "the feed is empty");
-	else {
-		*body = f.buf;
-		*len = f.len;
+	else if (!(*body = buf_take(&f.body, len)))
+		snprintf(err, errsz, "out of memory");
+	else
 		return 0;
-	}
-	free(f.buf);
+	buf_free(&f.body);
 	return -1;
 }

@@ -10,25 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/buf.h"
+
 #define COLLECT_DEPTH 16
 
-/* A capped text: what does not fit is dropped, never a part of a UTF-8
- * character. */
-struct text {
-	char *s;
-	size_t len, cap;
-};
-
-static void text_add(struct text *t, const char *s, size_t n)
+/* Adds to a capped text (a buf): what does not fit is dropped, never a
+ * part of a UTF-8 character. */
+static void text_add(struct buf *t, size_t cap, const char *s, size_t n)
 {
-	if (n > t->cap - t->len) {
-		n = t->cap - t->len;
+	size_t room = cap - buf_len(t);
+	if (n > room) {
+		n = room;
 		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 			n--;
 	}
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = '\0';
+	(void)buf_add(t, s, n); /* out of memory: the text is shorter */
 }
 
 static bool named(const xmlNode *n, const char *name)
@@ -51,20 +47,20 @@ static bool inline_element(const xmlNode *n)
 /* The text and CDATA under n; in the XML, entity references are skipped,
  * never read. Script and style are not text; elements other than inline
  * ones separate words (Atom's xhtml content is elements already). */
-static void collect(const xmlNode *n, struct text *t, int depth)
+static void collect(const xmlNode *n, struct buf *t, size_t cap, int depth)
 {
 	for (const xmlNode *k = n->children; k && depth < COLLECT_DEPTH; k = k->next) {
 		if ((k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) && k->content) {
-			text_add(t, (const char *)k->content, strlen((const char *)k->content));
+			text_add(t, cap, (const char *)k->content, strlen((const char *)k->content));
 		} else if (k->type == XML_ELEMENT_NODE) {
 			if (named(k, "script") || named(k, "style"))
 				continue;
 			bool spaced = !inline_element(k);
 			if (spaced)
-				text_add(t, " ", 1);
-			collect(k, t, depth + 1);
+				text_add(t, cap, " ", 1);
+			collect(k, t, cap, depth + 1);
 			if (spaced)
-				text_add(t, " ", 1);
+				text_add(t, cap, " ", 1);
 		}
 	}
 }
@@ -108,10 +104,8 @@ char *feed_html_text(const char *html, size_t len, size_t max)
 	/* decoding only shortens, but bytes that are not UTF-8 are read as
 	 * Latin-1 (two bytes each in UTF-8), and every element may add spaces */
 	size_t cap = 2 * len + 16;
-	struct text t = {malloc(cap + 1), 0, cap};
-	if (!t.s)
-		return NULL;
-	t.s[0] = '\0';
+	struct buf t;
+	buf_init(&t, cap);
 	if (len > 0 && len <= (size_t)INT32_MAX) {
 		htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
 		                                HTML_PARSE_NONET | HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
@@ -119,17 +113,19 @@ char *feed_html_text(const char *html, size_t len, size_t max)
 		if (doc) {
 			for (const xmlNode *n = doc->children; n; n = n->next) {
 				if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content)
-					text_add(&t, (const char *)n->content, strlen((const char *)n->content));
+					text_add(&t, cap, (const char *)n->content, strlen((const char *)n->content));
 				else if (n->type == XML_ELEMENT_NODE && !named(n, "script") && !named(n, "style")) {
-					text_add(&t, " ", 1);
-					collect(n, &t, 0);
+					text_add(&t, cap, " ", 1);
+					collect(n, &t, cap, 0);
 				}
 			}
 			xmlFreeDoc(doc);
 		}
 	}
-	clean(t.s, max);
-	return t.s;
+	char *text = buf_take(&t, NULL);
+	if (text)
+		clean(text, max);
+	return text;
 }
 
 /* The text of the first of names under item that has any (XML text, then
@@ -140,20 +136,20 @@ static char *field(const xmlNode *item, const char *const *names, size_t cap, bo
 		for (const xmlNode *k = item->children; k; k = k->next) {
 			if (!named(k, *nm))
 				continue;
-			struct text t = {malloc(cap + 1), 0, cap};
-			if (!t.s)
-				return NULL;
-			t.s[0] = '\0';
-			collect(k, &t, 0);
-			char *out = t.s;
-			if (html) {
-				out = feed_html_text(t.s, t.len, max);
-				free(t.s);
-				if (!out)
-					return NULL;
-			} else {
+			struct buf t;
+			buf_init(&t, cap);
+			collect(k, &t, cap, 0);
+			size_t len;
+			char *out = buf_take(&t, &len);
+			if (out && html) {
+				char *plain = feed_html_text(out, len, max);
+				free(out);
+				out = plain;
+			} else if (out) {
 				clean(out, max);
 			}
+			if (!out)
+				return NULL;
 			if (*out)
 				return out;
 			free(out);
