@@ -207,6 +207,8 @@ static json_t *check_item(struct check *c, json_t *item)
 		const char *member = media ? "media" : "file";
 		const char *ref = json_string_value(media ? media : file);
 		struct channel_medium m;
+		may_be_video = true; /* until the resolver tells: no second fault for duration 0 */
+		type = NULL;
 		if (media && !is_sha256(ref)) {
 			fault(c, "media", "must be the SHA-256 of a medium (64 lower-case hex digits)%s",
 			      files ? "; for a file of the folder use \"file\"" : "");
