@@ -162,6 +162,12 @@ def test_channel_validation_names_the_json_path(admin):
         r = admin.post("/api/v1/channels", json=body)
         assert r.status_code == 400, (path, r.text)
         assert r.json()["error"]["path"] == path and r.json()["error"]["message"].startswith(path)
+    # the sentences are the CLI's own (one schema: src/common/channel_schema.c)
+    body = copy.deepcopy(base)
+    body["zones"][1]["w"] = 700
+    assert admin.post("/api/v1/channels", json=body).json()["error"]["message"] == (
+        "zones[1].w: the zone is outside the canvas: from x=1280 it is 700 wide and ends at 1980, "
+        "past the canvas width 1920")
     assert admin.get("/api/v1/channels").json()["channels"] == []  # nothing half-written
     assert admin.post("/api/v1/channels", json=base).status_code == 201
     r = admin.post("/api/v1/channels", json=base)
