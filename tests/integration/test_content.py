@@ -708,3 +708,72 @@ def test_disk_full_gives_507_and_recovers(tmp_path):
         if server:
             server.stop()
         disk.umount()
+
+
+SLOW_FSYNC_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+/* fsync of an upload's temporary file takes 3 s, like a large file on a slow disk */
+int fsync(int fd)
+{
+	static int (*real)(int);
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	char link[64], path[4096];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		if (strstr(path, "/media/tmp/") && strstr(path, ".part"))
+			sleep(3);
+	}
+	return real(fd);
+}
+"""
+
+
+def test_upload_fsync_does_not_hold_the_write_lock(make_server, tmp_path):
+    """Issue 9: a large upload's fsync ran inside the write transaction, so
+    every other write waited for it. Now it runs before the lock is taken."""
+    import shutil
+    import subprocess
+    import threading
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        import pytest
+        pytest.skip("no C compiler for the fsync shim")
+    src, so = tmp_path / "slow_fsync.c", tmp_path / "slow_fsync.so"
+    src.write_text(SLOW_FSYNC_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(so), str(src), "-ldl"], check=True)
+    from conftest import SERVER_BIN
+    preload = str(so)
+    asan = [w for w in subprocess.run(["ldd", SERVER_BIN], capture_output=True, text=True).stdout.split()
+            if "libasan" in w and w.startswith("/")]
+    if asan:  # the sanitizer's runtime must come first
+        preload = asan[0] + ":" + preload
+    server = make_server(env={"LD_PRELOAD": preload}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    other = upload(admin, png((3, 3, 3)), "other.png")  # its fsync is slow too: before the test
+    data = png((200, 100, 50), w=300, h=300)
+    result = {}
+    other_client = server.client()
+    assert other_client.login().status_code == 200
+
+    def slow_upload():
+        r = admin.put("/api/v1/media/" + hashlib.sha256(data).hexdigest(), data=data, headers={"X-Filename": "s.png"})
+        result["status"] = r.status_code
+    t = threading.Thread(target=slow_upload)
+    t.start()
+    wait_for(lambda: tmp_files(server) or None, timeout=10, interval=0.02, what="the upload's temp file")
+    time.sleep(0.7)  # the upload is in its 3 s fsync now
+    started = time.time()
+    r = other_client.patch("/api/v1/media/" + other, json={"tags": ["lobby"]})
+    took = time.time() - started
+    assert r.status_code == 200, r.text
+    t.join(timeout=30)
+    assert result.get("status") == 201
+    assert took < 1.5, "a write waited %.2f s for an upload's fsync" % took
