@@ -770,8 +770,13 @@ def test_upload_fsync_does_not_hold_the_write_lock(make_server, tmp_path):
     t.start()
     wait_for(lambda: tmp_files(server) or None, timeout=10, interval=0.02, what="the upload's temp file")
     time.sleep(0.7)  # the upload is in its 3 s fsync now
+    # a new connection: the network thread busy with the upload does not
+    # accept it, so only the write lock could hold this request up
+    fresh = server.client()
+    fresh.s.cookies.update(other_client.s.cookies)
+    fresh.csrf = other_client.csrf
     started = time.time()
-    r = other_client.patch("/api/v1/media/" + other, json={"tags": ["lobby"]})
+    r = fresh.patch("/api/v1/media/" + other, json={"tags": ["lobby"]})
     took = time.time() - started
     assert r.status_code == 200, r.text
     t.join(timeout=30)
