@@ -3,11 +3,11 @@
  * keys, one connection per thread with a small prepared-statement cache.
  * Writers take the lock up front (BEGIN IMMEDIATE) so a read transaction is
  * never upgraded mid-way, which in WAL mode can fail with SQLITE_BUSY
- * without the busy handler being consulted.
+ * without the busy handler being consulted. Which connection a thread uses
+ * and when migrations run is store.c's business, not this file's.
  */
 #include "db.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,24 +33,10 @@ struct db {
 	size_t ncache;
 	char (*notify)[NOTIFY_KEY_LEN]; /* grows as a transaction queues keys */
 	size_t nnotify, notify_cap;
-	struct db *next_open; /* list of all connections, closed by store_close */
 };
 
-extern const struct migration store_migrations[];
-extern const size_t store_migrations_count;
-
-static char db_path[4096];
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct db *open_list;
 static void (*notify_hook)(const char *, void *);
 static void *notify_arg;
-
-static void tls_init(void)
-{
-	pthread_key_create(&tls_key, NULL);
-}
 
 void store_set_notify_hook(void (*hook)(const char *key, void *arg), void *arg)
 {
@@ -92,51 +78,6 @@ void db_close(struct db *db)
 	sqlite3_close(db->h);
 	free(db->notify);
 	free(db);
-}
-
-int store_open(const char *data_dir)
-{
-	pthread_once(&tls_once, tls_init);
-	int n = snprintf(db_path, sizeof db_path, "%s/vitrine.db", data_dir);
-	if (n < 0 || (size_t)n >= sizeof db_path)
-		return -1;
-	struct db *db = store_db();
-	if (!db)
-		return -1;
-	return store_migrate(db, store_migrations, store_migrations_count);
-}
-
-struct db *store_db(void)
-{
-	pthread_once(&tls_once, tls_init);
-	struct db *db = pthread_getspecific(tls_key);
-	if (db)
-		return db;
-	db = db_open_file(db_path);
-	if (!db)
-		return NULL;
-	pthread_mutex_lock(&open_lock);
-	db->next_open = open_list;
-	open_list = db;
-	pthread_mutex_unlock(&open_lock);
-	pthread_setspecific(tls_key, db);
-	return db;
-}
-
-void store_close(void)
-{
-	pthread_mutex_lock(&open_lock);
-	struct db *db = open_list;
-	open_list = NULL;
-	pthread_mutex_unlock(&open_lock);
-	while (db) {
-		struct db *next = db->next_open;
-		db_close(db);
-		db = next;
-	}
-	/* other threads' TLS slots now dangle; only the main thread calls this,
-	 * after every worker has stopped */
-	pthread_setspecific(tls_key, NULL);
 }
 
 int db_exec_script(struct db *db, const char *sql)
