@@ -17,16 +17,6 @@
 
 #ifndef CLI_VERSION
 #define CLI_VERSION "0" /* meson passes the project's version */
-/* Frees a string made by json_dumps: main.c gives jansson an allocator of
- * its own (one that wipes), so free(3) must not be used on it. */
-static inline void api_json_free(void *p)
-{
-	json_free_t f;
-	json_get_alloc_funcs(NULL, &f);
-	if (p)
-		f(p);
-}
-
 #endif
 
 #define API_MAX_RESPONSE      (64u << 20)
