@@ -77,10 +77,7 @@ int api_set_token(struct api *a, const char *token)
 
 void api_resp_free(struct api_resp *r)
 {
-	if (r->body) {
-		sodium_memzero(r->body, r->cap); /* a login or token answer carries secrets */
-		free(r->body);
-	}
+	buf_free(&r->body); /* wiped: a login or token answer carries secrets */
 	json_decref(r->json);
 	sodium_memzero(r->cookie, sizeof r->cookie);
 	memset(r, 0, sizeof *r);
@@ -107,30 +104,10 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *userdata)
 {
 	struct api_resp *r = userdata;
 	size_t len = size * n;
-	if (r->len + len > API_MAX_RESPONSE) {
+	int rc = buf_add(&r->body, ptr, len);
+	if (rc == BUF_TOO_BIG)
 		r->too_large = true;
-		return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-	}
-	if (r->len + len + 1 > r->cap) {
-		/* grown by hand, not realloc: the old copy may hold a token and is wiped */
-		size_t cap = r->cap ? r->cap * 2 : 4096;
-		while (cap < r->len + len + 1)
-			cap *= 2;
-		char *b = malloc(cap);
-		if (!b)
-			return 0;
-		if (r->body) {
-			memcpy(b, r->body, r->len);
-			sodium_memzero(r->body, r->cap);
-			free(r->body);
-		}
-		r->body = b;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, ptr, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
+	return rc == BUF_OK ? len : 0; /* 0: curl fails the transfer with CURLE_WRITE_ERROR */
 }
 
 /* "Set-Cookie: vitrine_session=VALUE; ..." -> r->cookie = "vitrine_session=VALUE" */
@@ -218,6 +195,7 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 static int prepare(struct api *a, const char *method, const char *path, long timeout_s, struct api_resp *out)
 {
 	memset(out, 0, sizeof *out);
+	buf_init_secret(&out->body, API_MAX_RESPONSE);
 	char url[4096];
 	if ((size_t)snprintf(url, sizeof url, "%s%s", a->base, path) >= sizeof url)
 		return -1;
@@ -301,9 +279,9 @@ static int perform(struct api *a, struct api_resp *out)
 		memcpy(a->cookie, out->cookie, sizeof a->cookie);
 	const char *ct = NULL;
 	curl_easy_getinfo(a->easy, CURLINFO_CONTENT_TYPE, &ct);
-	if (out->body && out->len > 0 && ct && strstr(ct, "json")) {
+	if (buf_len(&out->body) > 0 && ct && strstr(ct, "json")) {
 		json_error_t jerr;
-		out->json = json_loadb(out->body, out->len, 0, &jerr);
+		out->json = json_loadb(buf_str(&out->body), buf_len(&out->body), 0, &jerr);
 	}
 	return 0;
 }
@@ -341,7 +319,7 @@ int api_upload(struct api *a, const char *path, int fd, uint64_t size, const cha
                api_progress_fn progress, void *ud, struct api_resp *out)
 {
 	struct upload_src src = {.fd = fd, .progress = progress, .ud = ud, .total = size};
-	if (lseek(fd, 0, SEEK_SET) != 0 || prepare(a, "PUT", path, 0, out) != 0) {
+	if (prepare(a, "PUT", path, 0, out) != 0 || lseek(fd, 0, SEEK_SET) != 0) { /* prepare fills out first */
 		snprintf(out->errbuf, sizeof out->errbuf, "cannot start the upload");
 		out->rc = CURLE_READ_ERROR;
 		return -1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/buf.h"
 #include "../../common/log.h"
 
 #define STMT_CACHE     96
@@ -31,8 +32,7 @@ struct db {
 	bool in_tx;
 	struct db_stmt cache[STMT_CACHE];
 	size_t ncache;
-	char (*notify)[NOTIFY_KEY_LEN]; /* grows as a transaction queues keys */
-	size_t nnotify, notify_cap;
+	struct buf notify; /* keys queued by the transaction, NOTIFY_KEY_LEN bytes each */
 };
 
 static void (*notify_hook)(const char *, void *);
@@ -49,6 +49,7 @@ struct db *db_open_file(const char *path)
 	struct db *db = calloc(1, sizeof *db);
 	if (!db)
 		return NULL;
+	buf_init(&db->notify, (size_t)MAX_NOTIFY * NOTIFY_KEY_LEN);
 	int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		log_event(LOG_ERROR, "cannot open database", "path", path, "error",
@@ -76,7 +77,7 @@ void db_close(struct db *db)
 	for (size_t i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].st);
 	sqlite3_close(db->h);
-	free(db->notify);
+	buf_free(&db->notify);
 	free(db);
 }
 
@@ -118,7 +119,7 @@ int db_begin(struct db *db, bool write)
 	if (rc != SQLITE_OK)
 		return map_rc(db, rc);
 	db->in_tx = true;
-	db->nnotify = 0;
+	buf_reset(&db->notify);
 	return DB_DONE;
 }
 
@@ -133,11 +134,11 @@ int db_commit(struct db *db)
 		return r;
 	}
 	db->in_tx = false;
-	size_t n = db->nnotify;
-	db->nnotify = 0;
+	const char *keys = buf_str(&db->notify);
 	if (notify_hook)
-		for (size_t i = 0; i < n; i++)
-			notify_hook(db->notify[i], notify_arg);
+		for (size_t at = 0; at < buf_len(&db->notify); at += NOTIFY_KEY_LEN)
+			notify_hook(keys + at, notify_arg);
+	buf_reset(&db->notify);
 	return DB_DONE;
 }
 
@@ -147,7 +148,7 @@ void db_rollback(struct db *db)
 		return;
 	sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->in_tx = false;
-	db->nnotify = 0;
+	buf_reset(&db->notify);
 }
 
 bool db_in_tx(const struct db *db)
@@ -157,29 +158,24 @@ bool db_in_tx(const struct db *db)
 
 void db_notify(struct db *db, const char *key)
 {
-	/* a repeat of the last key is dropped; other repeats only cost a wake-up
-	 * of nobody, so the queue is not searched */
-	if (db->nnotify && strcmp(db->notify[db->nnotify - 1], key) == 0)
+	if (!db->in_tx) {
+		if (notify_hook)
+			notify_hook(key, notify_arg);
 		return;
-	if (strlen(key) >= NOTIFY_KEY_LEN) {
+	}
+	size_t n = strlen(key), queued = buf_len(&db->notify);
+	if (n >= NOTIFY_KEY_LEN) {
 		log_event(LOG_WARN, "notification key too long", "key", key, NULL);
 		return;
 	}
-	if (db->nnotify == db->notify_cap) {
-		size_t cap = db->notify_cap ? db->notify_cap * 2 : 64;
-		void *grown = cap <= MAX_NOTIFY ? realloc(db->notify, cap * NOTIFY_KEY_LEN) : NULL;
-		if (!grown) {
-			log_event(LOG_ERROR, "notification dropped (queue full)", "key", key, NULL);
-			return;
-		}
-		db->notify = grown;
-		db->notify_cap = cap;
-	}
-	strcpy(db->notify[db->nnotify++], key);
-	if (!db->in_tx && notify_hook) {
-		db->nnotify = 0;
-		notify_hook(key, notify_arg);
-	}
+	/* a repeat of the last key is dropped; other repeats only cost a wake-up
+	 * of nobody, so the queue is not searched */
+	if (queued && strcmp(buf_str(&db->notify) + queued - NOTIFY_KEY_LEN, key) == 0)
+		return;
+	char slot[NOTIFY_KEY_LEN] = {0};
+	memcpy(slot, key, n);
+	if (buf_add(&db->notify, slot, sizeof slot) != BUF_OK)
+		log_event(LOG_ERROR, "notification dropped (queue full)", "key", key, NULL);
 }
 
 struct db_stmt *db_prepare(struct db *db, const char *sql)
