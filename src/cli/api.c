@@ -11,6 +11,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "common/strfmt.h"
+
 int api_normalize_url(const char *url, char *out, size_t outsz)
 {
 	if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
@@ -197,8 +199,11 @@ static int prepare(struct api *a, const char *method, const char *path, long tim
 	memset(out, 0, sizeof *out);
 	buf_init_secret(&out->body, API_MAX_RESPONSE);
 	char url[4096];
-	if ((size_t)snprintf(url, sizeof url, "%s%s", a->base, path) >= sizeof url)
+	if (strfmt(url, sizeof url, "%s%s", a->base, path) != 0) {
+		snprintf(out->errbuf, sizeof out->errbuf, "the request's URL is longer than %zu bytes", sizeof url - 1);
+		out->rc = CURLE_URL_MALFORMAT;
 		return -1;
+	}
 	CURL *e = a->easy;
 	curl_easy_reset(e);
 	free_headers(a->headers);
@@ -222,21 +227,28 @@ static int prepare(struct api *a, const char *method, const char *path, long tim
 	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
 	if (h && a->token) {
 		char auth[256];
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->token);
+		if (strfmt(auth, sizeof auth, "Authorization: Bearer %s", a->token) != 0) {
+			sodium_memzero(auth, sizeof auth);
+			free_headers(h);
+			snprintf(out->errbuf, sizeof out->errbuf,
+			         "the stored token is too long to be one: log in again");
+			out->rc = CURLE_URL_MALFORMAT;
+			return -1;
+		}
 		struct curl_slist *t = curl_slist_append(h, auth);
 		sodium_memzero(auth, sizeof auth);
 		h = t ? t : (free_headers(h), NULL);
 	}
 	bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	if (h && a->cookie[0]) {
-		char cookie[200];
+		char cookie[sizeof "Cookie: " + sizeof a->cookie]; /* always fits */
 		snprintf(cookie, sizeof cookie, "Cookie: %s", a->cookie);
 		struct curl_slist *t = curl_slist_append(h, cookie);
 		sodium_memzero(cookie, sizeof cookie);
 		h = t ? t : (free_headers(h), NULL);
 	}
 	if (h && a->csrf[0] && !safe) {
-		char csrf[160];
+		char csrf[sizeof "X-CSRF-Token: " + sizeof a->csrf]; /* always fits */
 		snprintf(csrf, sizeof csrf, "X-CSRF-Token: %s", a->csrf);
 		struct curl_slist *t = curl_slist_append(h, csrf);
 		h = t ? t : (free_headers(h), NULL);
@@ -305,8 +317,10 @@ int api_call(struct api *a, const char *method, const char *path, json_t *body, 
 	rc = perform(a, out);
 	goto out;
 fail:
-	snprintf(out->errbuf, sizeof out->errbuf, "out of memory");
-	out->rc = CURLE_OUT_OF_MEMORY;
+	if (out->rc == CURLE_OK) {
+		snprintf(out->errbuf, sizeof out->errbuf, "out of memory");
+		out->rc = CURLE_OUT_OF_MEMORY;
+	}
 out:
 	if (text) {
 		sodium_memzero(text, strlen(text)); /* a login body holds the password */
@@ -320,8 +334,10 @@ int api_upload(struct api *a, const char *path, int fd, uint64_t size, const cha
 {
 	struct upload_src src = {.fd = fd, .progress = progress, .ud = ud, .total = size};
 	if (prepare(a, "PUT", path, 0, out) != 0 || lseek(fd, 0, SEEK_SET) != 0) { /* prepare fills out first */
-		snprintf(out->errbuf, sizeof out->errbuf, "cannot start the upload");
-		out->rc = CURLE_READ_ERROR;
+		if (out->rc == CURLE_OK) {
+			snprintf(out->errbuf, sizeof out->errbuf, "cannot start the upload");
+			out->rc = CURLE_READ_ERROR;
+		}
 		return -1;
 	}
 	/* the name goes in a header: no control characters, bounded */

@@ -17,6 +17,7 @@
 
 #include "auth/auth.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "config.h"
 #include "content/content.h"
 #include "http/server.h"
@@ -87,13 +88,14 @@ static int cmd_init(const char *data, const char *login, const char *account)
 		fprintf(stderr, "vitrine-server: %s\n", problem);
 		return 2;
 	}
-	snprintf(keys, sizeof keys, "%s/keys", data);
+	if (strfmt(keys, sizeof keys, "%s/keys", data) != 0 || secret_path(data, path, sizeof path) != 0) {
+		fprintf(stderr, "vitrine-server: the data folder's path is too long: %s\n", data);
+		return 2;
+	}
 	if (make_dir(data) != 0 || make_dir(keys) != 0) {
 		fprintf(stderr, "vitrine-server: cannot create the data folder %s: %s\n", data, strerror(errno));
 		return 1;
 	}
-	if (secret_path(data, path, sizeof path) != 0)
-		return 1;
 	if (access(path, F_OK) == 0) {
 		fprintf(stderr, "vitrine-server: %s is already initialised (found %s)\n", data, path);
 		return 1;
@@ -142,7 +144,10 @@ static int cmd_init(const char *data, const char *login, const char *account)
 static int parse_cidr_list(const char *text, struct cidr *out, size_t max, size_t *count, const char *what)
 {
 	char buf[2048];
-	snprintf(buf, sizeof buf, "%s", text);
+	if (strfmt(buf, sizeof buf, "%s", text) != 0) {
+		fprintf(stderr, "vitrine-server: %s is longer than %zu bytes\n", what, sizeof buf - 1);
+		return -1;
+	}
 	*count = 0;
 	char *save = NULL;
 	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
@@ -251,9 +256,8 @@ static int cmd_run(struct config *cfg)
 	store_set_notify_hook(wake_notify_hook, server_hub(srv));
 	if (feeds_start(feed_every, feed_private != 0) != 0)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
-	char url[128], port[16];
+	char port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));
-	snprintf(url, sizeof url, "%s://%s", cert_pem ? "https" : "http", sc.listen);
 	log_event(LOG_INFO, "vitrine-server listening", "version", VITRINE_VERSION, "listen", sc.listen, "port", port,
 	          "tls", cert_pem ? "on" : "off", NULL);
 	server_run_until_signal(srv);
