@@ -188,7 +188,12 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	} else {
 		if (credentials_load(cli->config_dir, NULL, &previous, err, sizeof err) <= 0 || !previous.server)
 			return cli_usage_error(cli, "which server? pass --server URL");
-		snprintf(server, sizeof server, "%s", previous.server);
+		if (strfmt(server, sizeof server, "%s", previous.server) != 0) {
+			cli_error("the stored server URL is longer than %zu bytes; log in with --server URL",
+			          sizeof server - 1);
+			rc = CLI_FAILED;
+			goto out;
+		}
 	}
 	if (cli->ca_opt) {
 		if (!realpath(cli->ca_opt, ca_abs) || access(ca_abs, R_OK) != 0) {
@@ -197,7 +202,11 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	} else if (previous.ca) {
-		snprintf(ca_abs, sizeof ca_abs, "%s", previous.ca);
+		if (strfmt(ca_abs, sizeof ca_abs, "%s", previous.ca) != 0) {
+			cli_error("the stored CA file's path is too long; pass --ca FILE");
+			rc = CLI_USAGE;
+			goto out;
+		}
 	}
 	if ((rc = cli_connect_anonymous(cli, server, ca_abs[0] ? ca_abs : NULL)) != CLI_OK)
 		goto out;
@@ -206,7 +215,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 
 	/* who */
 	if (user_opt)
-		snprintf(login, sizeof login, "%s", user_opt);
+		snprintf(login, sizeof login, "%s", user_opt); /* its length was checked above */
 	else if ((rc = ask("Login: ", false, login, sizeof login,
 	                   "no terminal to ask the login name on: pass --user LOGIN")) != CLI_OK)
 		goto out;
@@ -229,7 +238,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (totp_opt)
-		snprintf(totp, sizeof totp, "%s", totp_opt);
+		snprintf(totp, sizeof totp, "%s", totp_opt); /* 6 digits, checked above */
 
 	if ((rc = open_session(cli, login, password, totp, sizeof totp)) != CLI_OK)
 		goto out;
