@@ -249,12 +249,14 @@ static int cmd_run(struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (content_media_sweeper_start(data, 600) != 0)
+		log_event(LOG_WARN, "the disk sweeper did not start: crash leftovers stay until the next start", NULL);
 	struct server_hooks hooks = {.authenticate = auth_authenticate};
 	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
 	if (!srv || server_start(srv) != 0)
 		goto out;
 	store_set_notify_hook(wake_notify_hook, server_hub(srv));
-	if (feeds_start(feed_every, feed_private != 0) != 0)
+	if (feeds_start(feed_every, feed_private != 0, content_refresh_manifests) != 0)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
 	char port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));
@@ -264,6 +266,7 @@ static int cmd_run(struct config *cfg)
 	status = 0;
 out:
 	feeds_stop(); /* it writes to the store and wakes screens */
+	content_media_sweeper_stop();
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
 	store_close();
