@@ -199,9 +199,9 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 		progress_end(&bar);
 	/* a refusal sent while the body was still going out can end in a
 	 * connection reset: what arrived of it still says why */
-	if (sent != 0 && resp.body && resp.len && !resp.json) {
+	if (sent != 0 && buf_len(&resp.body) && !resp.json) {
 		json_error_t jerr;
-		const char *json_at = strstr(resp.body, "{\"error\"");
+		const char *json_at = strstr(buf_str(&resp.body), "{\"error\"");
 		resp.json = json_at ? json_loads(json_at, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
 	}
 	const char *code = api_error_code(&resp);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "codes.h"
 
 struct check {
 	const struct channel_resolver *res;
@@ -63,11 +64,6 @@ static const char *type_name(json_t *v)
 		return "null";
 	}
 	return "something else";
-}
-
-static bool is_sha256(const char *s)
-{
-	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
 
 static bool is_http_url(const char *u)
@@ -209,7 +205,7 @@ static json_t *check_item(struct check *c, json_t *item)
 		struct channel_medium m;
 		may_be_video = true; /* until the resolver tells: no second fault for duration 0 */
 		type = NULL;
-		if (media && !is_sha256(ref)) {
+		if (media && !codes_is_sha256(ref)) {
 			fault(c, "media", "must be the SHA-256 of a medium (64 lower-case hex digits)%s",
 			      files ? "; for a file of the folder use \"file\"" : "");
 		} else if (file && (!ref || !*ref)) {

@@ -31,7 +31,6 @@ struct db;
 /* Object bytes queued to screens and object responses, for /metrics. */
 extern _Atomic uint64_t content_object_bytes_total, content_object_responses_total;
 extern const struct route_stream content_media_upload;
-bool content_is_sha256(const char *s);
 int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz);
 json_t *content_media_json(struct db *db, const char *account_id, const char *sha256);
 int content_handle_media_put(struct http_req *r);

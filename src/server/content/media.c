@@ -34,16 +34,6 @@ static const struct allowed_type {
     {"video/mp4", "video"}, {"video/webm", "video"}, {"text/html", "html"},
 };
 
-bool content_is_sha256(const char *s)
-{
-	if (!s || strlen(s) != 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
 int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz)
 {
 	int n = snprintf(out, outsz, "%s/media/%.2s/%s", data_dir, sha256, sha256);
@@ -258,7 +248,7 @@ static unsigned sweep_temp_files(const char *data_dir, bool at_start);
 static int upload_begin(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	if (!content_is_sha256(sha))
+	if (!codes_is_sha256(sha))
 		return http_reply_error(r, 400, "invalid_sha256",
 		                        "the URL must end in the SHA-256 of the body (64 lower-case hex digits)");
 	struct upload *up = calloc(1, sizeof *up);
@@ -535,7 +525,7 @@ static unsigned collect_unlinked_objects(struct db *db, const char *data_dir)
 		DIR *d = opendir(sub);
 		struct dirent *o;
 		while (d && (o = readdir(d))) {
-			if (!content_is_sha256(o->d_name) || strncmp(o->d_name, e->d_name, 2) != 0)
+			if (!codes_is_sha256(o->d_name) || strncmp(o->d_name, e->d_name, 2) != 0)
 				continue;
 			char path[4096];
 			struct stat before, after;
@@ -632,7 +622,7 @@ void content_media_sweeper_stop(void)
 int content_handle_media_get(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? media_json(r, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? media_json(r, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	struct db_stmt *st = db_prepare(r->db, "SELECT c.id, c.name FROM channel_media cm JOIN channels c ON "
@@ -697,7 +687,7 @@ int content_handle_media_update(struct http_req *r)
 	if (!body)
 		return 0;
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	json_decref(m);
@@ -745,7 +735,7 @@ static void unlink_unreferenced(struct http_req *r)
 int content_handle_media_delete(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	int rc;
@@ -784,7 +774,7 @@ _Atomic uint64_t content_object_bytes_total, content_object_responses_total;
 
 static int serve_object(struct http_req *r, const char *account_id, const char *sha, const char *cache)
 {
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "no such object");
 	char path[4096], mime[64], etag[72];
@@ -828,7 +818,7 @@ int content_handle_device_object(struct http_req *r)
 int content_handle_media_thumbnail(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	json_decref(m);
