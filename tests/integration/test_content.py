@@ -683,6 +683,22 @@ def test_disk_full_gives_507_and_recovers(tmp_path):
         assert resp.status == 507 and resp.getheader("Content-Type").startswith("application/json")
         assert jsonlib.loads(resp.read())["error"]["code"] == "insufficient_storage"
         c.close()
+        # chunked (no Content-Length): the write fails on the full disk, the
+        # rest is read and dropped, and the answer is the same 507
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        c.putrequest("PUT", "/api/v1/media/" + hashlib.sha256(big).hexdigest())
+        for k, v in (("Cookie", cookies), ("X-CSRF-Token", admin.csrf), ("Transfer-Encoding", "chunked")):
+            c.putheader(k, v)
+        c.endheaders()
+        for i in range(0, len(big), 65536):
+            part = big[i:i + 65536]
+            c.send(b"%x\r\n" % len(part) + part + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        resp = c.getresponse()
+        assert resp.status == 507, resp.read()
+        assert jsonlib.loads(resp.read())["error"]["code"] == "insufficient_storage"
+        c.close()
+        assert tmp_files(server) == []
         # vitrine publish says what happened, not "cannot reach the server"
         site = tmp_path / "site"
         site.mkdir()

@@ -189,8 +189,10 @@ struct upload {
 	crypto_hash_sha256_state hash;
 	uint64_t size;
 	int64_t used, quota;
-	bool exists; /* the account has it already: the body is read and dropped */
-	bool failed; /* refused while the body arrives: the rest is dropped */
+	bool exists;                 /* the account has it already: the body is read and dropped */
+	bool failed;                 /* refused while the body arrives: the rest is dropped */
+	int failed_errno;            /* why: ENOSPC/EDQUOT (no room), EFBIG (quota), other */
+	uint64_t failed_at, dropped; /* bytes when it failed, bytes dropped since */
 	char filename[256];
 };
 
@@ -296,16 +298,46 @@ static int upload_begin(struct http_req *r)
 	return 0;
 }
 
+/* Bytes of a refused upload read and dropped so that the client gets the
+ * refusal as an answer at the end rather than a connection reset (the core
+ * cannot yet send a reply and close while a body is arriving); past them,
+ * the refusal is sent at once. */
+#define REFUSED_DROP_MAX ((uint64_t)32 << 20)
+
+/* The refusal of an upload that failed while its body arrived. */
+static int reply_failed(struct http_req *r, const struct upload *up)
+{
+	if (up->failed_errno == EFBIG)
+		return reply_quota(r, up->failed_at, up->used, up->quota);
+	if (up->failed_errno == ENOSPC || up->failed_errno == EDQUOT)
+		return reply_no_space(r, up->failed_at, free_bytes(server_config(r->srv)->data_dir));
+	return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload: %s",
+	                        strerror(up->failed_errno));
+}
+
+/* Fails the upload (the temporary file goes at once, not when the
+ * connection ends); the rest of the body is dropped. */
+static void upload_fail(struct upload *up, int err)
+{
+	up->failed = true;
+	up->failed_errno = err;
+	up->failed_at = up->size;
+	upload_discard(up);
+}
+
 static int upload_chunk(struct http_req *r, const char *data, size_t len)
 {
 	struct upload *up = r->scratch;
-	if (up->exists || up->failed)
+	if (up->exists)
 		return 0;
+	if (up->failed) {
+		up->dropped += len;
+		return up->dropped > REFUSED_DROP_MAX ? reply_failed(r, up) : 0;
+	}
 	up->size += len;
 	if (up->used + (int64_t)up->size > up->quota) {
-		up->failed = true;
-		upload_discard(up);
-		return reply_quota(r, up->size, up->used, up->quota);
+		upload_fail(up, EFBIG);
+		return 0;
 	}
 	crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len);
 	while (len > 0) {
@@ -315,13 +347,8 @@ static int upload_chunk(struct http_req *r, const char *data, size_t len)
 		if (w <= 0) {
 			int err = w < 0 ? errno : ENOSPC;
 			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(err), NULL);
-			/* the space goes back at once, not when the connection ends */
-			up->failed = true;
-			upload_discard(up);
-			if (err == ENOSPC || err == EDQUOT)
-				return reply_no_space(r, up->size, free_bytes(server_config(r->srv)->data_dir));
-			return http_reply_error(r, 507, "insufficient_storage",
-			                        "the server could not store the upload: %s", strerror(err));
+			upload_fail(up, err);
+			return 0;
 		}
 		data += w;
 		len -= (size_t)w;
@@ -396,7 +423,9 @@ int content_handle_media_put(struct http_req *r)
 		json_t *m = media_json(r, sha);
 		return http_reply_json(r, 200, json_pack("{s:o}", "media", m ? m : json_object()));
 	}
-	if (up->failed || up->fd < 0)
+	if (up->failed)
+		return reply_failed(r, up);
+	if (up->fd < 0)
 		return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload");
 	uint8_t digest[crypto_hash_sha256_BYTES];
 	char hex[65];
