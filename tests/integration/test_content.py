@@ -798,3 +798,30 @@ def test_upload_fsync_does_not_hold_the_write_lock(make_server, tmp_path):
     t.join(timeout=30)
     assert result.get("status") == 201
     assert took < 1.5, "a write waited %.2f s for an upload's fsync" % took
+
+
+def test_publish_takes_every_item_the_server_takes(server, tmp_path):
+    """One schema (issue 8): the CLI once refused rss items the server took.
+    A folder with every kind of item publishes, and a dry run after it
+    finds the channel unchanged (its defaults are the server's)."""
+    import json as jsonlib
+    import subprocess
+    from conftest import CLI_BIN, ADMIN_PASSWORD
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.png").write_bytes(png((50, 60, 70)))
+    (site / "channel.json").write_text(jsonlib.dumps({"name": "Every kind", "width": 200, "height": 100, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 100, "h": 100, "items": [
+            {"file": "a.png"}, {"url": "https://example.org/", "duration": 20},
+            {"text": "Hello", "valid": {"days": [1, 2, 3]}}]},
+        {"name": "news", "x": 100, "y": 0, "w": 100, "h": 100, "z": 2, "items": [
+            {"rss": "https://example.org/feed.xml", "max_items": 5}, {"rss": "https://example.org/other.xml"}]}]}))
+    config = tmp_path / "cli"
+    run = lambda *a, **kw: subprocess.run([CLI_BIN, "--config-dir", str(config)] + list(a), capture_output=True,
+                                          text=True, timeout=90, start_new_session=True, **kw)
+    assert run("--server", server.url, "login", "--user", "admin", "--password-stdin",
+               input=ADMIN_PASSWORD + "\n").returncode == 0
+    out = run("publish", str(site))
+    assert out.returncode == 0, out.stderr
+    out = run("publish", "--dry-run", str(site))
+    assert out.returncode == 0 and "unchanged" in out.stdout, out.stdout + out.stderr
