@@ -812,10 +812,11 @@ def test_publish_takes_every_item_the_server_takes(server, tmp_path):
     (site / "a.png").write_bytes(png((50, 60, 70)))
     (site / "channel.json").write_text(jsonlib.dumps({"name": "Every kind", "width": 200, "height": 100, "zones": [
         {"name": "main", "x": 0, "y": 0, "w": 100, "h": 100, "items": [
-            {"file": "a.png"}, {"url": "https://example.org/", "duration": 20},
+            {"file": "a.png"}, {"url": "http://127.0.0.1:9/", "duration": 20},
             {"text": "Hello", "valid": {"days": [1, 2, 3]}}]},
         {"name": "news", "x": 100, "y": 0, "w": 100, "h": 100, "z": 2, "items": [
-            {"rss": "https://example.org/feed.xml", "max_items": 5}, {"rss": "https://example.org/other.xml"}]}]}))
+            # the server fetches feeds: tests only ever name loopback
+            {"rss": "http://127.0.0.1:9/feed.xml", "max_items": 5}, {"rss": "http://127.0.0.1:9/other.xml"}]}]}))
     config = tmp_path / "cli"
     run = lambda *a, **kw: subprocess.run([CLI_BIN, "--config-dir", str(config)] + list(a), capture_output=True,
                                           text=True, timeout=90, start_new_session=True, **kw)
