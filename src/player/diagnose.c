@@ -14,8 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "config.h"
 #include "state.h"
+#include "transport.h"
 
 struct target {
 	char scheme[8];
@@ -126,7 +127,7 @@ static CURLcode fetch(const struct player_config *cfg, const char *path, const c
 		return CURLE_OUT_OF_MEMORY;
 	char url[2048], auth[256];
 	snprintf(url, sizeof url, "%s%s", cfg->server, path);
-	agent_curl_defaults(c, cfg);
+	transport_curl_defaults(c, cfg);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
