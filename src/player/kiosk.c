@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/range.h"
 
@@ -76,24 +77,25 @@ static char *qr_svg(const char *text)
 	if (!q)
 		return NULL;
 	int w = q->width, margin = 4, size = w + 2 * margin;
-	size_t cap = (size_t)w * (size_t)w * 24 + 512;
-	char *svg = malloc(cap);
-	if (svg) {
-		size_t o =
-		    (size_t)snprintf(svg, cap,
-		                     "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-		                     "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
-		                     "<path fill=\"#000\" d=\"",
-		                     size, size, size, size);
-		for (int y = 0; y < w; y++)
-			for (int x = 0; x < w; x++)
-				if (q->data[y * w + x] & 1)
-					o += (size_t)snprintf(svg + o, cap - o, "M%d %dh1v1h-1z", x + margin,
-					                      y + margin);
-		snprintf(svg + o, cap - o, "\"/></svg>");
-	}
+	struct buf svg;
+	buf_init(&svg, (size_t)w * (size_t)w * 24 + 512);
+	int rc = buf_printf(&svg,
+	                    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+	                    "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
+	                    "<path fill=\"#000\" d=\"",
+	                    size, size, size, size);
+	for (int y = 0; y < w && rc == BUF_OK; y++)
+		for (int x = 0; x < w && rc == BUF_OK; x++)
+			if (q->data[y * w + x] & 1)
+				rc = buf_printf(&svg, "M%d %dh1v1h-1z", x + margin, y + margin);
+	if (rc == BUF_OK)
+		rc = buf_addstr(&svg, "\"/></svg>");
 	QRcode_free(q);
-	return svg;
+	if (rc != BUF_OK) {
+		buf_free(&svg);
+		return NULL;
+	}
+	return buf_take(&svg, NULL);
 }
 
 static void bump(struct kiosk *k)
@@ -297,8 +299,7 @@ static const char *type_of(const char *name)
 }
 
 struct body {
-	char *data;
-	size_t len;
+	struct buf data; /* at most MAX_PLAYED_BODY */
 	bool too_big;
 };
 
@@ -309,7 +310,7 @@ static void free_body(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_
 	(void)toe;
 	if (*ctx && *ctx != (void *)1) {
 		struct body *b = *ctx;
-		free(b->data);
+		buf_free(&b->data);
 		free(b);
 	}
 	*ctx = NULL;
@@ -433,7 +434,7 @@ static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, c
 static enum MHD_Result take_played(struct kiosk *k, struct MHD_Connection *c, struct body *b)
 {
 	json_error_t e;
-	json_t *j = b->too_big ? NULL : json_loadb(b->data ? b->data : "", b->len, 0, &e);
+	json_t *j = b->too_big ? NULL : json_loadb(buf_str(&b->data), buf_len(&b->data), 0, &e);
 	json_t *plays = json_object_get(j, "plays");
 	if (!json_is_array(plays)) {
 		json_decref(j);
@@ -461,6 +462,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			struct body *b = calloc(1, sizeof *b);
 			if (!b)
 				return MHD_NO;
+			buf_init(&b->data, MAX_PLAYED_BODY);
 			*ctx = b;
 		} else {
 			*ctx = (void *)1;
@@ -470,17 +472,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(method, "POST") == 0) {
 		struct body *b = *ctx;
 		if (*upload_size) {
-			if (b->len + *upload_size > MAX_PLAYED_BODY) {
+			int rc = b->too_big ? BUF_TOO_BIG : buf_add(&b->data, upload, *upload_size);
+			if (rc == BUF_NOMEM)
+				return MHD_NO;
+			if (rc == BUF_TOO_BIG)
 				b->too_big = true;
-			} else {
-				char *d = realloc(b->data, b->len + *upload_size + 1);
-				if (!d)
-					return MHD_NO;
-				memcpy(d + b->len, upload, *upload_size);
-				b->data = d;
-				b->len += *upload_size;
-				b->data[b->len] = '\0';
-			}
 			*upload_size = 0;
 			return MHD_YES;
 		}

@@ -108,16 +108,7 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 	size_t len = size * n;
 	if (c->sink)
 		return c->sink(c, ptr, len);
-	if (c->resp_len + len > MAX_RESPONSE)
-		return 0; /* makes curl fail the transfer */
-	char *b = realloc(c->resp, c->resp_len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + c->resp_len, ptr, len);
-	c->resp = b;
-	c->resp_len += len;
-	c->resp[c->resp_len] = '\0';
-	return len;
+	return buf_add(&c->resp, ptr, len) == BUF_OK ? len : 0; /* 0 makes curl fail the transfer */
 }
 
 static int add_header(struct transport_call *c, const char *line)
@@ -195,9 +186,8 @@ int transport_start(struct transport *t, struct transport_call *c, const struct 
 	if (strcmp(req->method, "GET") != 0)
 		curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, req->method);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-	free(c->resp);
-	c->resp = NULL;
-	c->resp_len = 0;
+	buf_free(&c->resp);
+	buf_init(&c->resp, MAX_RESPONSE);
 	c->busy = true;
 	if (transport_mono_ms() < t->quiet_until_ms) { /* sent when the server's hint has passed */
 		c->waiting = true;
@@ -223,7 +213,7 @@ void transport_call_free(struct transport_call *c)
 		curl_easy_cleanup(c->easy);
 	}
 	curl_slist_free_all(c->headers);
-	free(c->resp);
+	buf_free(&c->resp);
 	free(c->body);
 	const struct transport_call_ops *ops = c->ops;
 	void *owner = c->owner;
@@ -235,7 +225,7 @@ void transport_call_free(struct transport_call *c)
 json_t *transport_call_json(struct transport_call *c)
 {
 	json_error_t e;
-	return c->resp ? json_loadb(c->resp, c->resp_len, 0, &e) : NULL;
+	return buf_len(&c->resp) ? json_loadb(buf_str(&c->resp), buf_len(&c->resp), 0, &e) : NULL;
 }
 
 long transport_call_status(struct transport_call *c)
@@ -256,8 +246,8 @@ const char *transport_call_header(struct transport_call *c, const char *name)
 
 void transport_call_wipe(struct transport_call *c)
 {
-	if (c->resp)
-		sodium_memzero(c->resp, c->resp_len);
+	if (buf_ptr(&c->resp))
+		sodium_memzero(buf_ptr(&c->resp), buf_len(&c->resp));
 }
 
 static void note_error(struct transport *t, const char *what, const char *detail)

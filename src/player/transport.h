@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "config.h"
 #include "timers.h"
 
@@ -82,8 +83,7 @@ struct transport_call {
 	struct transport *t;
 	CURL *easy;
 	struct curl_slist *headers;
-	char *resp;
-	size_t resp_len;
+	struct buf resp; /* the answer, when there is no sink */
 	char *body;
 	transport_sink sink;
 	const char *what;
