@@ -116,7 +116,7 @@ def test_a_server_asking_for_quiet_is_not_polled_before_retry_after(fake_api, ma
         if h.path.startswith("/api/v1/device/instructions"):
             if mode["poll"] == "stopping":
                 return as_json({"error": {"code": "unavailable", "message": "the server is stopping"}}, 503,
-                               **{"Retry-After": "3", "Connection": "close"})
+                               **{"Retry-After": "4", "Connection": "close"})
             time.sleep(0.2)  # a long-poll that ends with nothing new
             return as_json({"instructions": [], "server_time": int(time.time() * 1000)})
         if h.path == "/api/v1/device/heartbeat":
@@ -128,12 +128,12 @@ def test_a_server_asking_for_quiet_is_not_polled_before_retry_after(fake_api, ma
     api = fake_api(route)
     player = paired_offline(make_player(api)).start()
     first = wait_for(lambda: api.times("/api/v1/device/instructions"), what="the first poll")[0]
-    time.sleep(max(0, first + 2.8 - time.time()))
+    time.sleep(max(0, first + 3.5 - time.time()))
     assert len(api.times("/api/v1/device/instructions")) == 1, "polled again before Retry-After"
     second = wait_for(lambda: api.times("/api/v1/device/instructions")[1:], timeout=10, what="a later poll")[0]
-    assert 3.0 <= second - first <= 6.0, second - first
-    # nothing at all left while the server asked for quiet
-    assert not [t for t in (t for t, _, _, _ in api.requests) if first + 0.5 < t < first + 2.8]
+    assert 4.0 <= second - first <= 8.0, second - first
+    # nothing at all left while the server asked for quiet (heartbeats are due every 2 s)
+    assert not [t for t, _, _, _ in api.requests if first + 1.0 < t < first + 3.5]
     # a long-poll answered 200 is followed by the next one at once
     mode["poll"] = "ok"
     wait_for(lambda: len([t for t in api.times("/api/v1/device/instructions") if t > time.time() - 2]) >= 5,
