@@ -18,16 +18,6 @@
 #define MANIFEST_NAME "manifest.json"
 #define BACKUP_NAME   "manifest.backup.json"
 
-bool cache_is_sha256(const char *s)
-{
-	if (!s || strlen(s) != 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
 int cache_hash_file(const char *path, char out[65], int64_t *size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -135,7 +125,7 @@ const char *cache_manifest_problem(const json_t *m)
 	json_t *o;
 	json_array_foreach (objects, i, o) {
 		json_t *size = json_object_get(o, "size");
-		if (!cache_is_sha256(json_string_value(json_object_get(o, "sha256"))) || !json_is_integer(size) ||
+		if (!codes_is_sha256(json_string_value(json_object_get(o, "sha256"))) || !json_is_integer(size) ||
 		    json_integer_value(size) < 0)
 			return "an object of the manifest has no valid sha256 or size";
 	}

@@ -14,9 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 64 lower-case hex digits. */
-bool cache_is_sha256(const char *s);
-
 /* SHA-256 of a file as hex, and its size; -1 if unreadable. */
 int cache_hash_file(const char *path, char out[65], int64_t *size);
 /* The same for an open file, read from its start (the offset is kept). */

@@ -20,6 +20,7 @@
 
 #include "cache.h"
 #include "common/buf.h"
+#include "common/codes.h"
 #include "common/log.h"
 #include "common/range.h"
 
@@ -377,7 +378,7 @@ static bool object_intact(struct kiosk *k, const char *sha, int fd, const struct
 
 static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, const char *sha)
 {
-	if (!cache_is_sha256(sha))
+	if (!codes_is_sha256(sha))
 		return error_reply(c, 404, "not_found", "no such object");
 	char path[1400];
 	pthread_mutex_lock(&k->lock);

@@ -1,6 +1,6 @@
 /*
  * Unit tests of src/player/timers.c (the player's table of timers) and of
- * the pure checks of src/player/cache.c (object names, manifest shape).
+ * the pure check of src/player/cache.c (the shape of a manifest).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cache.h"
+#include "common/codes.h"
 #include "timers.h"
 
 struct counter {
@@ -99,10 +100,10 @@ static void test_manifest_shape(void **state)
 {
 	(void)state;
 	static const char sha[] = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
-	assert_true(cache_is_sha256(sha));
-	assert_false(cache_is_sha256("2C26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
-	assert_false(cache_is_sha256("../../etc/passwd"));
-	assert_false(cache_is_sha256(NULL));
+	assert_true(codes_is_sha256(sha));
+	assert_false(codes_is_sha256("2C26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
+	assert_false(codes_is_sha256("../../etc/passwd"));
+	assert_false(codes_is_sha256(NULL));
 	json_t *good = json_pack("{s:i, s:[{s:s, s:i}]}", "version", 3, "objects", "sha256", sha, "size", 10);
 	assert_null(cache_manifest_problem(good));
 	json_t *bad[] = {
