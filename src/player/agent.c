@@ -22,6 +22,7 @@
 #include "actions.h"
 #include "common/codes.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "kiosk.h"
 #include "state.h"
 #include "sync.h"
@@ -370,8 +371,9 @@ static int64_t poll_tick(void *arg, int64_t now)
 	if (a->phase != PAIRED || a->poll.busy)
 		return TIMER_PARK;
 	char path[128];
-	snprintf(path, sizeof path, "/api/v1/device/instructions?after=%" PRId64 "&wait=%u", a->st->last_seq,
-	         a->cfg->poll_wait_s);
+	if (strfmt(path, sizeof path, "/api/v1/device/instructions?after=%" PRId64 "&wait=%u", a->st->last_seq,
+	           a->cfg->poll_wait_s) != 0)
+		return 1000;
 	struct transport_request req = {.what = "instructions",
 	                                .method = "GET",
 	                                .path = path,
@@ -478,7 +480,11 @@ static int64_t work_tick(void *arg, int64_t now)
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	char path[128];
-	snprintf(path, sizeof path, "/api/v1/device/instructions/%s/ack", id);
+	if (strfmt(path, sizeof path, "/api/v1/device/instructions/%s/ack", id) != 0) {
+		free(text);
+		json_array_remove(a->st->pending_acks, 0);
+		return 0;
+	}
 	snprintf(a->ack_id, sizeof a->ack_id, "%s", id);
 	a->work.ops = &ack_ops;
 	if (text)

@@ -13,6 +13,7 @@
 
 #include "common/codes.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "state.h"
 
 #define MANIFEST_NAME "manifest.json"
@@ -50,8 +51,7 @@ int cache_hash_fd(int fd, char out[65], int64_t *size)
 
 int cache_object_path(const char *objects_dir, const char *sha, const char *suffix, char *out, size_t outsz)
 {
-	int n = snprintf(out, outsz, "%s/%s%s", objects_dir, sha, suffix);
-	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+	return strfmt(out, outsz, "%s/%s%s", objects_dir, sha, suffix);
 }
 
 bool cache_object_ok(const char *objects_dir, const char *sha, int64_t size)
@@ -105,8 +105,7 @@ void cache_collect(const char *objects_dir, json_t *keep, json_t *parts)
 		if ((strcmp(rest, ".part") == 0 || strcmp(rest, ".etag") == 0) && json_object_get(parts, sha))
 			continue;
 		char path[1400];
-		int n = snprintf(path, sizeof path, "%s/%s", objects_dir, e->d_name);
-		if (n > 0 && (size_t)n < sizeof path)
+		if (strfmt(path, sizeof path, "%s/%s", objects_dir, e->d_name) == 0)
 			unlink(path);
 	}
 	closedir(d);
@@ -135,8 +134,7 @@ const char *cache_manifest_problem(const json_t *m)
 static json_t *load_checked(const char *dir, const char *name)
 {
 	char path[1200];
-	int n = snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= sizeof path)
+	if (strfmt(path, sizeof path, "%s/%s", dir, name) != 0)
 		return NULL;
 	struct stat sb;
 	if (stat(path, &sb) != 0)

@@ -23,6 +23,7 @@
 #include "common/codes.h"
 #include "common/log.h"
 #include "common/range.h"
+#include "common/strfmt.h"
 
 #include "kiosk_assets.h"
 
@@ -382,8 +383,10 @@ static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, c
 		return error_reply(c, 404, "not_found", "no such object");
 	char path[1400];
 	pthread_mutex_lock(&k->lock);
-	snprintf(path, sizeof path, "%s/%s", k->objects_dir, sha);
+	int cut = strfmt(path, sizeof path, "%s/%s", k->objects_dir, sha);
 	pthread_mutex_unlock(&k->lock);
+	if (cut)
+		return error_reply(c, 404, "not_found", "this object is not in the cache");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) != 0) {

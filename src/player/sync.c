@@ -26,6 +26,7 @@
 
 #include "cache.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "kiosk.h"
 #include "transport.h"
 
@@ -372,7 +373,8 @@ static int start_download(struct sync *s, struct download *d, json_t *o)
 	char part[1200], url[160], range[64], if_range[256], etag[1200], tag[200] = "";
 	if (cache_object_path(s->objects_dir, sha, ".part", part, sizeof part) != 0)
 		return -1;
-	snprintf(url, sizeof url, OBJECT_URL_PREFIX "%s", sha);
+	if (strfmt(url, sizeof url, OBJECT_URL_PREFIX "%s", sha) != 0)
+		return -1;
 	d->have = cache_part_size(s->objects_dir, sha);
 	d->out = fopen(part, "ab");
 	if (!d->out)
@@ -393,8 +395,11 @@ static int start_download(struct sync *s, struct download *d, json_t *o)
 		if (f)
 			fclose(f);
 		tag[strcspn(tag, "\r\n")] = '\0';
-		snprintf(range, sizeof range, "Range: bytes=%lld-", (long long)d->have);
-		snprintf(if_range, sizeof if_range, "If-Range: %s", tag);
+		if (strfmt(range, sizeof range, "Range: bytes=%lld-", (long long)d->have) != 0 ||
+		    strfmt(if_range, sizeof if_range, "If-Range: %s", tag) != 0) {
+			end_download(d);
+			return -1;
+		}
 		req.headers[0] = range;
 		req.headers[1] = if_range;
 	}
@@ -566,8 +571,8 @@ static int64_t sync_tick(void *arg, int64_t now)
 	                                .timeout_s = 60,
 	                                .with_token = true};
 	if (s->active) {
-		snprintf(inm, sizeof inm, "If-None-Match: \"m%lld\"", (long long)s->active_version);
-		req.headers[0] = inm;
+		if (strfmt(inm, sizeof inm, "If-None-Match: \"m%lld\"", (long long)s->active_version) == 0)
+			req.headers[0] = inm;
 	}
 	if (transport_start(s->t, &s->manifest_call, &req) != 0)
 		fail_sync(s, "cannot start the manifest request");
@@ -612,9 +617,8 @@ struct sync *sync_create(struct transport *t, struct kiosk *k, const struct play
 	s->acks = json_array();
 	s->manifest_call.ops = &manifest_ops;
 	s->manifest_call.owner = s;
-	int n1 = snprintf(s->dir, sizeof s->dir, "%s", data_dir);
-	int n2 = snprintf(s->objects_dir, sizeof s->objects_dir, "%s/objects", data_dir);
-	if (!s->acks || n1 < 0 || (size_t)n1 >= sizeof s->dir || n2 < 0 || (size_t)n2 >= sizeof s->objects_dir) {
+	if (!s->acks || strfmt(s->dir, sizeof s->dir, "%s", data_dir) != 0 ||
+	    strfmt(s->objects_dir, sizeof s->objects_dir, "%s/objects", data_dir) != 0) {
 		json_decref(s->acks);
 		free(s);
 		return NULL;

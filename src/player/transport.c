@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "state.h"
 
 #define MAX_RESPONSE      (1u << 20)
@@ -136,8 +137,7 @@ static void unlink_waiting(struct transport_call *c)
 int transport_start(struct transport *t, struct transport_call *c, const struct transport_request *req)
 {
 	char url[2048];
-	int n = snprintf(url, sizeof url, "%s%s", t->cfg->server, req->path);
-	if (n < 0 || (size_t)n >= sizeof url || c->busy)
+	if (strfmt(url, sizeof url, "%s%s", t->cfg->server, req->path) != 0 || c->busy)
 		return -1;
 	if (!c->easy && !(c->easy = curl_easy_init()))
 		return -1;
@@ -163,8 +163,8 @@ int transport_start(struct transport *t, struct transport_call *c, const struct 
 	c->headers = NULL;
 	if (req->with_token) {
 		char auth[256];
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", t->st->token);
-		int rc = add_header(c, auth);
+		int rc =
+		    strfmt(auth, sizeof auth, "Authorization: Bearer %s", t->st->token) == 0 ? add_header(c, auth) : -1;
 		sodium_memzero(auth, sizeof auth);
 		if (rc != 0)
 			return -1;
@@ -173,8 +173,8 @@ int transport_start(struct transport *t, struct transport_call *c, const struct 
 	c->body = NULL;
 	if (req->body) {
 		char ct[128];
-		snprintf(ct, sizeof ct, "Content-Type: %s", req->content_type);
-		if (add_header(c, ct) != 0 || !(c->body = malloc(req->body_len ? req->body_len : 1)))
+		if (strfmt(ct, sizeof ct, "Content-Type: %s", req->content_type) != 0 || add_header(c, ct) != 0 ||
+		    !(c->body = malloc(req->body_len ? req->body_len : 1)))
 			return -1;
 		memcpy(c->body, req->body, req->body_len);
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
