@@ -153,6 +153,14 @@ static json_t *load_checked(const char *dir, const char *name)
 json_t *cache_manifest_load(const char *dir)
 {
 	json_t *m = load_checked(dir, MANIFEST_NAME);
+	char backup[1200];
+	struct stat sb;
+	if (m && strfmt(backup, sizeof backup, "%s/%s", dir, BACKUP_NAME) == 0 && stat(backup, &sb) != 0) {
+		char *text = json_dumps(m, JSON_COMPACT); /* a folder from before the backup copy */
+		if (text)
+			state_write_file(dir, BACKUP_NAME, text, strlen(text), 0600);
+		free(text);
+	}
 	if (m)
 		return m;
 	m = load_checked(dir, BACKUP_NAME);

@@ -58,6 +58,7 @@ struct sync {
 	int64_t active_version;
 	bool wanted; /* a sync should run */
 	bool running;
+	bool verifying;  /* the running sync only checks the active content */
 	int64_t next_ms; /* not before (backoff) */
 	unsigned failures;
 	json_t *pending; /* manifest being completed */
@@ -161,6 +162,7 @@ static void stop_downloads(struct sync *s)
 static void fail_sync_after(struct sync *s, const char *why, int64_t at_least_ms)
 {
 	s->running = false;
+	s->verifying = false;
 	s->wanted = true;
 	s->failures++;
 	int64_t wait = transport_backoff_ms(s->failures);
@@ -215,13 +217,16 @@ static void apply(struct sync *s)
 	s->active_version = version;
 	s->problem[0] = '\0';
 	update_now_playing(s);
-	json_t *keep = json_object();
-	size_t i;
-	json_t *o;
-	json_array_foreach (json_object_get(s->active, "objects"), i, o)
-		json_object_set_new(keep, json_string_value(json_object_get(o, "sha256")), json_true());
-	cache_collect(s->objects_dir, keep, NULL);
-	json_decref(keep);
+	if (!s->verifying) { /* a check of the active content leaves partial files of newer content be */
+		json_t *keep = json_object();
+		size_t i;
+		json_t *o;
+		json_array_foreach (json_object_get(s->active, "objects"), i, o)
+			json_object_set_new(keep, json_string_value(json_object_get(o, "sha256")), json_true());
+		cache_collect(s->objects_dir, keep, NULL);
+		json_decref(keep);
+	}
+	s->verifying = false;
 	show_active(s);
 	if (changed) {
 		char v[24], b[24];
@@ -451,7 +456,7 @@ static void human_bytes(int64_t n, char *out, size_t outsz)
 
 /* Checks the manifest's objects, queues what is missing or damaged, and
  * checks that it fits. 0, or -1 with the reason in why. */
-static int plan(struct sync *s, json_t *manifest, char *why, size_t whysz, bool *local)
+static int plan(struct sync *s, json_t *manifest, bool collect, char *why, size_t whysz, bool *local)
 {
 	const char *problem = cache_manifest_problem(manifest);
 	*local = false;
@@ -469,8 +474,10 @@ static int plan(struct sync *s, json_t *manifest, char *why, size_t whysz, bool 
 		json_object_set_new(keep, json_string_value(json_object_get(o, "sha256")), json_true());
 		json_object_set_new(parts, json_string_value(json_object_get(o, "sha256")), json_true());
 	}
-	/* partial files of content nobody wants any more free their space first */
-	cache_collect(s->objects_dir, keep, parts);
+	/* partial files of content nobody wants any more free their space first
+	 * (not when checking the active content: a newer one may be half-way) */
+	if (collect)
+		cache_collect(s->objects_dir, keep, parts);
 	json_decref(keep);
 	json_decref(parts);
 	json_decref(s->queue);
@@ -499,11 +506,11 @@ static int plan(struct sync *s, json_t *manifest, char *why, size_t whysz, bool 
 	return 0;
 }
 
-static void start_pending(struct sync *s, json_t *m)
+static void start_pending(struct sync *s, json_t *m, bool collect)
 {
 	char why[256];
 	bool local;
-	if (plan(s, m, why, sizeof why, &local) != 0) {
+	if (plan(s, m, collect, why, sizeof why, &local) != 0) {
 		json_decref(m);
 		if (local)
 			fail_locally(s, why);
@@ -539,7 +546,7 @@ static void on_manifest_answer(struct transport_call *c, long status)
 		fail_sync(s, "the manifest is malformed");
 		return;
 	}
-	start_pending(s, m);
+	start_pending(s, m, true);
 }
 
 static void on_manifest_failed(struct transport_call *c, const struct transport_failure *f)
@@ -580,16 +587,20 @@ static int64_t sync_tick(void *arg, int64_t now)
 }
 
 /* Checks the cache against the active manifest without asking the server;
- * fetches what is missing or damaged. */
+ * fetches what is missing or damaged. While a sync runs, one more is asked
+ * for after it (the damage may be in what it already checked). */
 static void verify_cache(struct sync *s)
 {
-	if (s->running || !s->active || !transport_paired(s->t)) {
-		if (!s->running && transport_paired(s->t))
-			sync_request(s, NULL);
+	if (!transport_paired(s->t))
+		return; /* pairing asks for a sync, which checks everything */
+	if (s->running || !s->active) {
+		s->wanted = true;
+		wake(s);
 		return;
 	}
 	s->running = true;
-	start_pending(s, json_deep_copy(s->active));
+	s->verifying = true;
+	start_pending(s, json_deep_copy(s->active), false);
 }
 
 static int64_t watch_tick(void *arg, int64_t now)
