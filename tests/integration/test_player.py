@@ -191,6 +191,15 @@ def test_content_larger_than_the_cache_is_refused_and_later_content_still_plays(
         assert not glob.glob(os.path.join(player.data, "objects", "*.part"))
         url = player.kiosk_url()
         assert requests.get(url + "/manifest").json() == m1  # still playing what it had
+        # and so after a restart: no partial file wedges it
+        assert player.stop() == 0
+        player.start()
+        url = player.kiosk_url()
+        assert wait_for(lambda: requests.get(url + "/manifest").status_code == 200, what="the manifest")
+        assert requests.get(url + "/manifest").json() == m1
+        wait_for(lambda: "not enough space in the content cache" in player.read_log()[player.log_offset:],
+                 timeout=20, what="the refusal after the restart")
+        assert not glob.glob(os.path.join(player.data, "objects", "*.part"))
         # later content that fits is applied
         small = png((4, 5, 6))
         show(admin, sid, "Third", upload(admin, small))
