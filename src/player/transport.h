@@ -73,8 +73,9 @@ struct transport_request {
 	unsigned long long max_recv_speed; /* bytes/s, 0: unlimited */
 };
 
-/* A call slot, owned by the client (embedded in its struct). The fields
- * after `local_errno` are the transport's. */
+/* A call slot, owned by the client (embedded in its struct). Clients set
+ * ops and owner, may read busy, and set local_errno from a sink; the
+ * fields after busy are the transport's. */
 struct transport_call {
 	const struct transport_call_ops *ops;
 	void *owner;     /* the client's pointer, for its ops */
