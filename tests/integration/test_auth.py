@@ -282,3 +282,21 @@ def test_audit_log_records_security_events_and_exports_csv(admin, server):
     assert token_row[5].startswith("'=")  # spreadsheet formula defused
     # nobody can rewrite history: there is no route to edit the log
     assert admin.delete("/api/v1/audit").status_code == 405
+
+
+def test_reenabling_a_user_revives_no_token_or_session(admin, server):
+    """Disabling revokes the user's API tokens and sessions for good."""
+    u = create_user(admin, "rita", "editor")
+    rita = server.client()
+    assert rita.login("rita", "a-long-password-1").status_code == 200
+    r = rita.post("/api/v1/tokens", json={"name": "script"})
+    assert r.status_code == 201
+    token = Client(server.url, token=r.json()["token"])
+    assert token.get("/api/v1/me").status_code == 200
+    assert admin.patch("/api/v1/users/" + u["id"], json={"disabled": True}).status_code == 200
+    assert admin.patch("/api/v1/users/" + u["id"], json={"disabled": False}).status_code == 200
+    r = token.get("/api/v1/me")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    assert rita.get("/api/v1/me").status_code == 401
+    assert rita.login("rita", "a-long-password-1").status_code == 200
+    assert rita.get("/api/v1/tokens").json()["tokens"] == []

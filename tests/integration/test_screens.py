@@ -3,6 +3,7 @@ instructions by long-poll, revocation, heartbeats, survival of restarts."""
 import base64
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -290,3 +291,26 @@ def test_a_long_poll_alone_keeps_the_screen_online(server, admin):
     requests.get(server.url + "/api/v1/device/instructions?wait=1", headers=h)
     screen = admin.get("/api/v1/screens/" + sid).json()["screen"]
     assert screen["online"] and screen["last_seen"] > 0
+
+
+def test_change_channel_refuses_another_accounts_channel(server, admin):
+    """A channel id of another account is as unknown as a made-up one."""
+    _, sid = pair_device(admin)
+    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
+    with db:
+        db.execute("INSERT INTO accounts(id, name, created_at) VALUES('otheraccountaaaa', 'Other', 0)")
+        db.execute("INSERT INTO channels(id, account_id, name, body, created_at, updated_at) "
+                   "VALUES('otherchannelaaaa', 'otheraccountaaaa', 'Theirs', '{}', 0, 0)")
+    db.close()
+    r = admin.post("/api/v1/screens/%s/instructions" % sid,
+                   json={"type": "change_channel", "payload": {"channel_id": "otherchannelaaaa"}})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    r = admin.post("/api/v1/screens/%s/instructions" % sid,
+                   json={"type": "change_channel", "payload": {"channel_id": "nosuchchannelaaa"}})
+    assert r.status_code == 404
+    mine = admin.post("/api/v1/channels", json={"name": "Mine", "width": 1920, "height": 1080, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 1920, "h": 1080, "items": [{"text": "Hello", "duration": 5}]}]})
+    assert mine.status_code == 201, mine.text
+    r = admin.post("/api/v1/screens/%s/instructions" % sid,
+                   json={"type": "change_channel", "payload": {"channel_id": mine.json()["channel"]["id"]}})
+    assert r.status_code == 201, r.text

@@ -81,6 +81,9 @@ int auth_authenticate(struct http_req *r);
  * out_csrf the CSRF token. Returns 0 or -1. */
 int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent, char *out_token,
                         char *out_csrf);
+/* The one session-expiry rule: too long since login (session_max_s) or
+ * idle too long (session_idle_s). */
+bool auth_session_expired(int64_t created, int64_t last_seen, int64_t now);
 /* Sets the session cookie (or clears it when token is NULL) on the reply. */
 void auth_set_cookie(struct http_req *r, const char *token);
 /* JSON view of a user row by id, or NULL. */
