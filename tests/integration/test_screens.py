@@ -314,3 +314,31 @@ def test_change_channel_refuses_another_accounts_channel(server, admin):
     r = admin.post("/api/v1/screens/%s/instructions" % sid,
                    json={"type": "change_channel", "payload": {"channel_id": mine.json()["channel"]["id"]}})
     assert r.status_code == 201, r.text
+
+
+def test_one_users_wrong_codes_do_not_lock_out_others_behind_the_address(server, admin):
+    """Pairing guesses are limited per (user, address), with a larger cap per
+    address: a school behind NAT is not blocked by one user's typos."""
+    def user(login):
+        r = admin.post("/api/v1/users", json={"login": login, "password": "a-long-password-1", "role": "admin"})
+        assert r.status_code == 201, r.text
+        c = Client(server.url)
+        assert c.login(login, "a-long-password-1").status_code == 200
+        return c
+
+    for i in range(10):
+        assert admin.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"}).status_code == 404
+    assert admin.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"}).status_code == 429
+    colleague = user("colleague")
+    assert colleague.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"}).status_code == 404
+    p = requests.post(server.url + "/api/v1/device/pair", json={"hardware_id": "x", "public_key": PUBKEY}).json()
+    r = colleague.post("/api/v1/pairings", json={"user_code": p["user_code"], "name": "Hall"})
+    assert r.status_code == 201, r.text
+    # many accounts guessing from one address meet the address's cap (50)
+    for n in range(4):
+        c = user("guesser%d" % n)
+        for i in range(10):
+            c.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"})
+    late = user("latecomer")
+    r = late.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
