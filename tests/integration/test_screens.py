@@ -1,6 +1,8 @@
 """Screens (SPEC section 2): pairing by code, the player agent, instant
 instructions by long-poll, revocation, heartbeats, survival of restarts."""
 import base64
+import csv
+import io
 import os
 import signal
 import sqlite3
@@ -342,3 +344,95 @@ def test_one_users_wrong_codes_do_not_lock_out_others_behind_the_address(server,
     late = user("latecomer")
     r = late.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"})
     assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+
+
+def play(at, item="intro", **kw):
+    return dict({"channel_id": "", "zone": "main", "item": item, "sha256": "", "started_at": int(at),
+                 "duration_ms": 5000}, **kw)
+
+
+def test_proof_of_play_is_rate_limited_per_screen(make_server):
+    """One device token can no longer write rows without end (755,000 in 10 s)."""
+    server = make_server(env={"VITRINE_PLAYED_ROWS_PER_HOUR": "1500"}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    token, sid = pair_device(admin)
+    h = {"Authorization": "Bearer " + token}
+    now = time.time()
+    r = requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)] * 1000}, headers=h)
+    assert r.status_code == 200 and r.json()["recorded"] == 1000
+    r = requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)] * 1000}, headers=h)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests", r.text
+    assert 1 <= int(r.headers["Retry-After"]) <= 3600
+    # requests per minute, whatever their size (the default is 12)
+    codes = [requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)]},
+                           headers=h).status_code for _ in range(20)]
+    assert codes.count(200) <= 11 and codes[-1] == 429, codes
+    rows = admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"]
+    assert len(rows) == 1000 + codes.count(200)
+    # another screen has its own quota
+    token2, _ = pair_device(admin, name="Other", hardware_id="sim-2")
+    r = requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)]},
+                      headers={"Authorization": "Bearer " + token2})
+    assert r.status_code == 200
+
+
+def test_proof_of_play_csv_defuses_formula_cells(server, admin):
+    token, sid = pair_device(admin)
+    h = {"Authorization": "Bearer " + token}
+    now = time.time()
+    plays = [play(now + i, item=x) for i, x in enumerate(["=1+2", "+1", "-1", "@SUM(A1)", "\tcmd", "\rcmd", "ok"])]
+    assert requests.post(server.url + "/api/v1/device/played", json={"plays": plays}, headers=h).status_code == 200
+    r = admin.get("/api/v1/reports/plays?format=csv")
+    assert r.status_code == 200
+    rows = list(csv.reader(io.StringIO(r.text, newline="")))
+    items = [row[4] for row in rows[1:]]
+    assert items == ["'=1+2", "'+1", "'-1", "'@SUM(A1)", "'\tcmd", "'\rcmd", "ok"], items
+
+
+def test_retention_prunes_audit_instructions_and_folds_old_plays(make_server):
+    server = make_server(env={"VITRINE_AUDIT_RETENTION_DAYS": "2", "VITRINE_INSTRUCTIONS_RETENTION_DAYS": "2",
+                              "VITRINE_PLAYED_RETENTION_DAYS": "2", "VITRINE_RETENTION_CHECK_SECONDS": "1"}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    token, sid = pair_device(admin)
+    h = {"Authorization": "Bearer " + token}
+    now = int(time.time())
+    old_day = now - 5 * 86400
+    plays = [play(old_day), play(old_day + 10), play(now - 60, item="recent")]
+    assert requests.post(server.url + "/api/v1/device/played", json={"plays": plays}, headers=h).status_code == 200
+    done = send(admin, sid, "identify")
+    pending = send(admin, sid, "identify")
+    acked = requests.post(server.url + "/api/v1/device/instructions/%s/ack" % done["id"], json={"status": "ok"},
+                          headers=h)
+    assert acked.status_code == 200, acked.text
+    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
+    with db:
+        account = db.execute("SELECT account_id FROM screens WHERE id = ?", (sid,)).fetchone()[0]
+        db.execute("INSERT INTO audit(id, account_id, at, actor, ip, action) "
+                   "VALUES('oldauditentryaaa', ?, ?, 'admin', '127.0.0.1', 'old.event')", (account, now - 9 * 86400))
+        db.execute("UPDATE instructions SET created_at = ? WHERE id IN (?, ?)", (now - 9 * 86400, done["id"],
+                                                                              pending["id"]))
+    def pruned():
+        with db:
+            audit = db.execute("SELECT COUNT(*) FROM audit WHERE action = 'old.event'").fetchone()[0]
+            ins = db.execute("SELECT COUNT(*) FROM instructions WHERE id = ?", (done["id"],)).fetchone()[0]
+            raw = db.execute("SELECT COUNT(*) FROM proof_of_play WHERE started_at < ?", (now - 86400,)).fetchone()[0]
+        return audit == 0 and ins == 0 and raw == 0
+    wait_for(pruned, timeout=15, what="the retention task")
+    with db:
+        daily = db.execute("SELECT day, plays, duration_ms FROM proof_of_play_daily WHERE screen_id = ?",
+                           (sid,)).fetchall()
+        assert daily == [(old_day - old_day % 86400, 2, 10000)], daily
+        # a pending instruction stays until it expires; recent rows stay
+        assert db.execute("SELECT COUNT(*) FROM instructions WHERE id = ?", (pending["id"],)).fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] > 0
+        # the audit log is still append-only for what is younger than the cutoff
+        try:
+            db.execute("DELETE FROM audit")
+            raise AssertionError("recent audit rows could be deleted")
+        except sqlite3.DatabaseError as e:
+            assert "append-only" in str(e)
+    db.close()
+    rows = admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"]
+    assert [p["item"] for p in rows] == ["recent"]
