@@ -27,6 +27,12 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 WHEN old.at >= (SELECT cutoff FROM audit_retention WHERE id = 1)
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE INDEX audit_at ON audit(at);
+-- REPLACE deletes the old row without firing DELETE triggers: refuse an
+-- insert that would land on an existing entry (an auto-assigned seq is -1
+-- here, so ordinary appends pass)
+CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit
+WHEN EXISTS (SELECT 1 FROM audit WHERE seq = new.seq OR id = new.id)
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 
 CREATE INDEX instructions_created ON instructions(created_at);
 
