@@ -28,6 +28,14 @@ def pair_device(admin, name="Sim", hardware_id="sim-1"):
     return t.json()["access_token"], screen["id"]
 
 
+def text_channel(admin, name="Words"):
+    """A channel of the admin's account (change_channel needs a real one)."""
+    r = admin.post("/api/v1/channels", json={"name": name, "width": 1920, "height": 1080, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 1920, "h": 1080, "items": [{"text": "Hello", "duration": 5}]}]})
+    assert r.status_code == 201, r.text
+    return r.json()["channel"]["id"]
+
+
 def send(admin, screen_id, type_, **payload):
     r = admin.post("/api/v1/screens/%s/instructions" % screen_id, json={"type": type_, "payload": payload})
     assert r.status_code == 201, r.text
@@ -112,7 +120,7 @@ def test_instruction_reaches_a_waiting_player_in_under_a_second(server, admin, m
         assert done["status"] == "ok" and done["result"] == {"seconds": 10}
         assert elapsed < 1.0, elapsed
     # unknown to this player version: acknowledged as failed, with the reason
-    ins = send(admin, sid, "change_channel", channel_id="a" * 16)
+    ins = send(admin, sid, "change_channel", channel_id=text_channel(admin))
     done = wait_ack(admin, sid, ins["id"])
     assert done["status"] == "failed" and "cannot play channels" in done["result"]["reason"]
     detail = admin.get("/api/v1/screens/" + sid).json()["screen"]
@@ -310,11 +318,8 @@ def test_change_channel_refuses_another_accounts_channel(server, admin):
     r = admin.post("/api/v1/screens/%s/instructions" % sid,
                    json={"type": "change_channel", "payload": {"channel_id": "nosuchchannelaaa"}})
     assert r.status_code == 404
-    mine = admin.post("/api/v1/channels", json={"name": "Mine", "width": 1920, "height": 1080, "zones": [
-        {"name": "main", "x": 0, "y": 0, "w": 1920, "h": 1080, "items": [{"text": "Hello", "duration": 5}]}]})
-    assert mine.status_code == 201, mine.text
     r = admin.post("/api/v1/screens/%s/instructions" % sid,
-                   json={"type": "change_channel", "payload": {"channel_id": mine.json()["channel"]["id"]}})
+                   json={"type": "change_channel", "payload": {"channel_id": text_channel(admin)}})
     assert r.status_code == 201, r.text
 
 
