@@ -190,6 +190,25 @@ static void test_generate(void **state)
 	assert_null(strpbrk(a, "0O1lI")); /* easy to read aloud */
 }
 
+/* One session-expiry rule for the request hook and the live streams:
+ * idle too long, or too long since login; exactly at the limit still
+ * counts as alive. */
+static void test_session_expiry_rule(void **state)
+{
+	(void)state;
+	unsigned idle = auth_settings.session_idle_s, max = auth_settings.session_max_s;
+	auth_settings.session_idle_s = 1800;
+	auth_settings.session_max_s = 43200;
+	int64_t t0 = 1700000000;
+	assert_false(auth_session_expired(t0, t0, t0));
+	assert_false(auth_session_expired(t0, t0, t0 + 1800));
+	assert_true(auth_session_expired(t0, t0, t0 + 1801));
+	assert_false(auth_session_expired(t0, t0 + 43000, t0 + 43200));
+	assert_true(auth_session_expired(t0, t0 + 43200, t0 + 43201));
+	auth_settings.session_idle_s = idle;
+	auth_settings.session_max_s = max;
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -207,6 +226,7 @@ int main(void)
 	    cmocka_unit_test(test_login_policy),
 	    cmocka_unit_test(test_hash_verify),
 	    cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_session_expiry_rule),
 	};
 	return cmocka_run_group_tests_name("passwords", tests, NULL, NULL);
 }
