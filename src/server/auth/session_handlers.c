@@ -68,14 +68,15 @@ static int64_t failures_of(struct db *db, const char *kind, const char *subject,
 }
 
 /* Counts one attempt (a failure until the check says otherwise). */
-static void count_failure(struct db *db, const char *kind, const char *subject, int64_t now)
+static int count_failure(struct db *db, const char *kind, const char *subject, int64_t now)
 {
-	db_exec(db,
-	        "INSERT INTO login_failures(kind, subject, failures, last_failure) VALUES(?,?,1,?) "
-	        "ON CONFLICT(kind, subject) DO UPDATE SET "
-	        "failures = CASE WHEN login_failures.last_failure < ? THEN 1 ELSE login_failures.failures + 1 END, "
-	        "last_failure = excluded.last_failure",
-	        "ssii", kind, subject, now, now - AUTH_FAILURE_WINDOW_S);
+	return db_exec(
+	    db,
+	    "INSERT INTO login_failures(kind, subject, failures, last_failure) VALUES(?,?,1,?) "
+	    "ON CONFLICT(kind, subject) DO UPDATE SET "
+	    "failures = CASE WHEN login_failures.last_failure < ? THEN 1 ELSE login_failures.failures + 1 END, "
+	    "last_failure = excluded.last_failure",
+	    "ssii", kind, subject, now, now - AUTH_FAILURE_WINDOW_S);
 }
 
 /* Takes back an attempt counted in advance that turned out not to fail. */
@@ -260,13 +261,12 @@ int auth_handle_login(struct http_req *r)
 		http_reply_error(r, 503, "busy", "too many logins are being checked; retry in a second");
 		return http_reply_header(r, "Retry-After", "1");
 	}
-	if (job->known) {
-		count_failure(db, "device", job->known_id, now);
-	} else {
-		count_failure(db, "login", subject, now);
-		count_failure(db, "ip", r->ip, now);
-	}
-	if (db_commit(db) != DB_DONE) {
+	bool counted = job->known ? count_failure(db, "device", job->known_id, now) == DB_DONE
+	                          : count_failure(db, "login", subject, now) == DB_DONE &&
+	                                count_failure(db, "ip", r->ip, now) == DB_DONE;
+	if (!counted)
+		db_rollback(db);
+	if (!counted || db_commit(db) != DB_DONE) {
 		login_gate_leave(&job->ticket);
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 	}
