@@ -28,8 +28,9 @@
 #include "sync.h"
 #include "transport.h"
 
-#define MAX_SCREENSHOT   (8u << 20)
-#define PLAYED_PERIOD_MS 15000
+#define MAX_SCREENSHOT       (8u << 20)
+#define PLAYED_PERIOD_MS     15000
+#define PLAYED_QUOTA_WAIT_MS 60000 /* after a 429: the quota counts per minute */
 
 volatile sig_atomic_t agent_stop;
 
@@ -554,9 +555,12 @@ static int64_t beat_tick(void *arg, int64_t now)
 
 static void played_answered(struct transport_call *c, long status)
 {
-	(void)status;
 	struct agent *a = c->owner;
-	json_array_clear(a->plays); /* delivered, or refused for good (4xx) */
+	if (status == 429) { /* over the screen's proof-of-play quota: the batch waits for the next minute */
+		timers_set(T(a), a->played_timer, now_ms() + PLAYED_QUOTA_WAIT_MS);
+		return;
+	}
+	json_array_clear(a->plays); /* delivered, or refused for good (another 4xx) */
 	timers_set(T(a), a->played_timer, now_ms() + PLAYED_PERIOD_MS);
 }
 
