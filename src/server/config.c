@@ -50,6 +50,20 @@ static const struct setting keys[CFG_COUNT] = {
                                       "how often the RSS/Atom feeds of channels are fetched again"),
     [CFG_FEED_ALLOW_PRIVATE] = UINT("feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0", 0, 1,
                                     "1: feeds may be fetched from loopback and private addresses"),
+    /* hardening: proof-of-play quota and retention */
+    [CFG_PLAYED_PER_MINUTE] = UINT("played_per_minute", "VITRINE_PLAYED_PER_MINUTE", "12", 1, 100000,
+                                   "proof-of-play uploads a screen may send per minute (then 429)"),
+    [CFG_PLAYED_ROWS_PER_HOUR] = UINT("played_rows_per_hour", "VITRINE_PLAYED_ROWS_PER_HOUR", "20000", 1, 100000000,
+                                      "proof-of-play rows a screen may send per hour (then 429)"),
+    [CFG_PLAYED_RETENTION_DAYS] = UINT("played_retention_days", "VITRINE_PLAYED_RETENTION_DAYS", "90", 0, 36500,
+                                       "proof of play older than this is kept as per-day counts only (0: keep)"),
+    [CFG_AUDIT_RETENTION_DAYS] = UINT("audit_retention_days", "VITRINE_AUDIT_RETENTION_DAYS", "365", 0, 36500,
+                                      "audit entries older than this are deleted (0: keep forever)"),
+    [CFG_INSTRUCTIONS_RETENTION_DAYS] =
+        UINT("instructions_retention_days", "VITRINE_INSTRUCTIONS_RETENTION_DAYS", "30", 0, 36500,
+             "done or expired instructions older than this are deleted (0: keep)"),
+    [CFG_RETENTION_CHECK_SECONDS] = UINT("retention_check_seconds", "VITRINE_RETENTION_CHECK_SECONDS", "3600", 1, 86400,
+                                         "how often the retention task prunes old rows"),
 };
 
 int config_init(struct config *c)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/retention.h"
 #include "auth/auth.h"
 #include "common/log.h"
 #include "common/strfmt.h"
@@ -183,6 +184,21 @@ static int cmd_run(struct config *cfg)
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 2;
 	}
+	/* hardening (issue 9): proof-of-play quota and retention */
+	if (config_uint(cfg, CFG_PLAYED_PER_MINUTE, 1, 100000, &screens_played_per_minute, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_PLAYED_ROWS_PER_HOUR, 1, 100000000, &screens_played_rows_per_hour, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_PLAYED_RETENTION_DAYS, 0, 100000, &retention_settings.played_days, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_AUDIT_RETENTION_DAYS, 0, 100000, &retention_settings.audit_days, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_INSTRUCTIONS_RETENTION_DAYS, 0, 100000, &retention_settings.instructions_days, err,
+	                sizeof err) != 0 ||
+	    config_uint(cfg, CFG_RETENTION_CHECK_SECONDS, 1, 7 * 86400, &retention_settings.check_s, err, sizeof err) !=
+	        0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 2;
+	}
 	if (parse_cidr_list(config_get(cfg, CFG_TRUSTED_PROXIES), sc.trusted_proxies, HTTP_MAX_PROXIES,
 	                    &sc.n_trusted_proxies, "trusted_proxies") != 0 ||
 	    parse_cidr_list(config_get(cfg, CFG_METRICS_ALLOW), ops_metrics_allow, OPS_MAX_METRICS_ALLOW,
@@ -258,6 +274,8 @@ static int cmd_run(struct config *cfg)
 	store_set_notify_hook(wake_notify_hook, server_hub(srv));
 	if (feeds_start(feed_every, feed_private != 0, content_refresh_manifests) != 0)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
+	if (retention_start() != 0)
+		log_event(LOG_WARN, "the retention task did not start: old rows are kept", NULL);
 	char port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));
 	log_event(LOG_INFO, "vitrine-server listening", "version", VITRINE_VERSION, "listen", sc.listen, "port", port,
@@ -267,6 +285,7 @@ static int cmd_run(struct config *cfg)
 out:
 	feeds_stop(); /* it writes to the store and wakes screens */
 	content_media_sweeper_stop();
+	retention_stop();
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
 	store_close();

@@ -406,7 +406,9 @@ def test_send_identify_prints_the_players_answer(server, admin, make_player, tmp
     answer = json.loads(out.stdout)
     assert answer["status"] == "ok" and answer["result"] == {"seconds": 10} and answer["type"] == "identify"
     # a failed instruction is exit 1 with the player's reason
-    out = vitrine(config, "send", "Wall", "change_channel", "channel_id=" + "a" * 16)
+    channel = admin.post("/api/v1/channels", json={"name": "Words", "width": 1920, "height": 1080, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 1920, "h": 1080, "items": [{"text": "Hi", "duration": 5}]}]})
+    out = vitrine(config, "send", "Wall", "change_channel", "channel_id=" + channel.json()["channel"]["id"])
     assert out.returncode == 1 and "change_channel on Wall failed" in out.stderr and "reason" in out.stderr
     # integers are sent as numbers: the server checks level is an integer
     out = vitrine(config, "send", "Wall", "set_volume", "level=400")

@@ -398,6 +398,8 @@ int content_handle_device_played(struct http_req *r)
 	json_t *plays = json_object_get(body, "plays");
 	if (!json_is_array(plays) || json_array_size(plays) > 1000)
 		return http_reply_error(r, 400, "invalid_field", "plays must be a list of at most 1000 entries");
+	if (!screens_played_admit(r, json_array_size(plays)))
+		return 0;
 	size_t i;
 	json_t *p;
 	int64_t now = (int64_t)time(NULL);
@@ -461,7 +463,7 @@ int content_handle_proof_of_play(struct http_req *r)
 			for (int k = 0; k < 7; k++) {
 				const char *v = db_col_text(st, k);
 				fputc('"', out);
-				if (*v == '=' || *v == '+' || *v == '-' || *v == '@')
+				if (*v == '=' || *v == '+' || *v == '-' || *v == '@' || *v == '\t' || *v == '\r')
 					fputc('\'', out);
 				for (; *v; v++) {
 					if (*v == '"')

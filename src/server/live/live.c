@@ -42,8 +42,7 @@ static int live_pull(void *state, struct db *db, struct sse_out *out)
 	s->admin = strcmp(db_col_text(st, 0), "admin") == 0;
 	int64_t now = (int64_t)time(NULL), created = db_col_int(st, 1), last_seen = db_col_int(st, 2);
 	db_done(st);
-	if (s->via_session &&
-	    (now - created > auth_settings.session_max_s || now - last_seen > auth_settings.session_idle_s))
+	if (s->via_session && auth_session_expired(created, last_seen, now))
 		return -1;
 	size_t before = out->len;
 	if (s->admin && audit_stream_pull(db, s->account_id, &s->audit_cursor, out) != 0)
