@@ -24,6 +24,7 @@
 #include "routes.h"
 #include "screens/screens.h"
 #include "store/db.h"
+#include "store/tx.h"
 
 #define VITRINE_VERSION "0.1.0"
 
@@ -251,7 +252,8 @@ static int cmd_run(struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct server_hooks hooks = {.authenticate = auth_authenticate};
+	struct server_hooks hooks = {
+	    .authenticate = auth_authenticate, .tx_begin = store_tx_begin, .tx_end = store_tx_end};
 	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
 	if (!srv || server_start(srv) != 0)
 		goto out;

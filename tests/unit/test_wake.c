@@ -31,6 +31,7 @@
 #include "server/http/server.h"
 #include "server/http/wake.h"
 #include "server/store/db.h"
+#include "server/store/tx.h"
 #include "testutil.h"
 
 #define MANY             1000
@@ -157,7 +158,7 @@ static int server_setup(void **state)
 	    .session_idle_s = 1800,
 	    .session_max_s = 43200,
 	};
-	struct server_hooks hooks = {.authenticate = never_called};
+	struct server_hooks hooks = {.authenticate = never_called, .tx_begin = store_tx_begin, .tx_end = store_tx_end};
 	fx.srv = server_create(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0], &hooks);
 	if (!fx.srv || server_start(fx.srv) != 0)
 		return -1;

@@ -32,6 +32,7 @@
 #include "../../common/log.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/tx.h"
 #include "content.h"
 
 #define FEED_MAX_BYTES   ((size_t)2 << 20)
@@ -458,7 +459,7 @@ static void refresh_feeds(bool only_new)
 		if (!items)
 			log_event(LOG_WARN, "feed not refreshed", "error", err, NULL);
 		struct store_ctx x = {url, items, items ? "" : err, accounts};
-		if (http_with_tx(store_feed, &x) < 0)
+		if (store_with_tx(store_feed, &x) < 0)
 			log_event(LOG_WARN, "feed not stored", NULL);
 		json_decref(items);
 	}

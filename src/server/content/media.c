@@ -21,6 +21,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../tags.h"
 
 static const struct allowed_type {
 	const char *mime;
@@ -446,7 +447,7 @@ int content_handle_media_update(struct http_req *r)
 			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200)
 				return http_reply_error(r, 400, "invalid_field", "filename must be 1-200 bytes");
 		} else if (strcmp(key, "tags") == 0) {
-			if (!http_check_tags(r, v))
+			if (!tags_check(r, v))
 				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)",

@@ -5,6 +5,12 @@
  * handler -> log + metrics), deferred work on a small bounded pool (password
  * hashing), and suspended requests through the wake hub.
  *
+ * The files, by concern: daemon.c (daemons, options, start and graceful
+ * stop, the HTTPS redirect), pipeline.c (the request pipeline and the body),
+ * reply.c (replies and files: Range, ETag), sse.c (Server-Sent Events),
+ * workpool.c (the work pool), client_ip.c (the X-Forwarded-For walk, pure);
+ * internal.h is what they share.
+ *
  * Ownership: the server owns every struct http_req; handlers borrow it for
  * the duration of the call. A response set by http_reply_* is owned by the
  * request until it is queued.
@@ -104,11 +110,19 @@ struct http_req {
 	bool authenticated_early;            /* streaming routes authenticate at the headers */
 };
 
-/* Hooks the areas provide; set before server_start. */
+/* Hooks the areas provide; set before server_start. Through them http/
+ * reaches authentication and the store without linking either, so it is
+ * built and tested on its own. */
 struct server_hooks {
 	/* Authenticates r for route->auth; on failure replies (401/403) and
 	 * returns -1. */
 	int (*authenticate)(struct http_req *r);
+	/* Opens a write or read transaction on this thread's store connection;
+	 * NULL when the store is busy or unavailable. */
+	struct db *(*tx_begin)(bool write);
+	/* Ends the transaction db holds, if any: commits when commit is set
+	 * (-1 when the commit failed), else rolls back (0). */
+	int (*tx_end)(struct db *db, bool commit);
 };
 
 struct server *server_create(const struct server_config *cfg, const struct route *routes, size_t n_routes,
@@ -136,11 +150,6 @@ const char *http_param(struct http_req *r, const char *name);
 const char *http_query(struct http_req *r, const char *name);
 const char *http_header(struct http_req *r, const char *name);
 const char *http_cookie(struct http_req *r, const char *name);
-
-/* Checks a "tags" value (screens, media): at most 32 strings of 1-64 bytes
- * without quotes (tags are searched inside their JSON text). Replies 400
- * and returns false otherwise. */
-bool http_check_tags(struct http_req *r, json_t *tags);
 
 /* Replies; the body reference is stolen. */
 int http_reply_json(struct http_req *r, unsigned status, json_t *body);
@@ -189,10 +198,5 @@ int sse_append(struct sse_out *out, const char *event, const char *id, const cha
 int sse_append_json(struct sse_out *out, const char *event, json_t *obj);
 int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
                 void *state, void (*free_state)(void *state));
-
-/* Runs fn in its own write transaction (for deferred jobs and for audit
- * entries that must survive the request's rollback). Returns fn's result,
- * or -1 if the transaction could not be committed. */
-int http_with_tx(int (*fn)(struct db *db, void *arg), void *arg);
 
 #endif
