@@ -40,6 +40,14 @@ static const struct key_info keys[CFG_COUNT] = {
                                   "how often the RSS/Atom feeds of channels are fetched again"},
     [CFG_FEED_ALLOW_PRIVATE] = {"feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0",
                                 "1: feeds may be fetched from loopback and private addresses"},
+    [CFG_PER_IP_CONNECTION_LIMIT] = {"per_ip_connection_limit", "VITRINE_PER_IP_CONNECTION_LIMIT", "256",
+                                     "open connections per client address (0: none; off behind trusted_proxies)"},
+    [CFG_BODY_MEMORY_MB] = {"body_memory_mb", "VITRINE_BODY_MEMORY_MB", "128",
+                            "MiB of request bodies held in memory at once; past it 503 + Retry-After"},
+    [CFG_HEADER_TIMEOUT_SECONDS] = {"header_timeout_seconds", "VITRINE_HEADER_TIMEOUT_SECONDS", "30",
+                                    "a request's line and headers must arrive within this"},
+    [CFG_BODY_TIMEOUT_SECONDS] = {"body_timeout_seconds", "VITRINE_BODY_TIMEOUT_SECONDS", "30",
+                                  "a body must arrive within this plus 1 s per 16 KiB"},
 };
 
 void config_init(struct config *c)

@@ -174,7 +174,7 @@ static int cmd_run(struct config *cfg)
 	       cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] == '/')
 		cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] = '\0';
 	sc.public_url = config_get(cfg, CFG_PUBLIC_URL);
-	unsigned idle_min, max_h, feed_every, feed_private;
+	unsigned idle_min, max_h, feed_every, feed_private, body_mb;
 	if (config_uint(cfg, CFG_THREADS, 1, 64, &sc.threads, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_WORKERS, 1, 16, &sc.workers, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_CONNECTION_LIMIT, 16, 1000000, &sc.connection_limit, err, sizeof err) != 0 ||
@@ -182,10 +182,16 @@ static int cmd_run(struct config *cfg)
 	    config_uint(cfg, CFG_SESSION_MAX_HOURS, 1, 24 * 30, &max_h, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_PAIRING_TTL_SECONDS, 1, 3600, &screens_pairing_ttl_s, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_FEED_REFRESH_SECONDS, 5, 7 * 86400, &feed_every, err, sizeof err) != 0 ||
-	    config_uint(cfg, CFG_FEED_ALLOW_PRIVATE, 0, 1, &feed_private, err, sizeof err) != 0) {
+	    config_uint(cfg, CFG_FEED_ALLOW_PRIVATE, 0, 1, &feed_private, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_PER_IP_CONNECTION_LIMIT, 0, 1000000, &sc.per_ip_connection_limit, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_BODY_MEMORY_MB, 16, 65536, &body_mb, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_HEADER_TIMEOUT_SECONDS, 1, 3600, &sc.header_timeout_s, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_BODY_TIMEOUT_SECONDS, 1, 3600, &sc.body_timeout_s, err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 2;
 	}
+	sc.body_memory_limit = (size_t)body_mb << 20;
 	if (parse_cidr_list(config_get(cfg, CFG_TRUSTED_PROXIES), sc.trusted_proxies, HTTP_MAX_PROXIES,
 	                    &sc.n_trusted_proxies, "trusted_proxies") != 0 ||
 	    parse_cidr_list(config_get(cfg, CFG_METRICS_ALLOW), ops_metrics_allow, OPS_MAX_METRICS_ALLOW,

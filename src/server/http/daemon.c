@@ -19,13 +19,26 @@
 #include "../../common/log.h"
 #include "internal.h"
 
+/* TLS 1.3, and TLS 1.2 with forward-secret AEAD suites only: ECDHE key
+ * exchange (no static RSA, no DHE), AES-GCM or ChaCha20-Poly1305 (no CBC,
+ * so no SHA-1 MACs). */
+#define TLS_PRIORITIES                                                                                                 \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:+AES-256-GCM:"         \
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
-	(void)conn;
-	(void)socket_ctx;
 	struct server *srv = cls;
-	metrics_connection_delta(srv->metrics, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	bool opened = code == MHD_CONNECTION_NOTIFY_STARTED;
+	metrics_connection_delta(srv->metrics, opened ? 1 : -1);
+	if (opened) {
+		deadline_conn_opened(srv->guard, conn, socket_ctx);
+		unsigned s = srv->cfg.header_timeout_s ? srv->cfg.header_timeout_s : 30;
+		deadline_set(conn, wake_now_ms() + (uint64_t)s * 1000u);
+	} else {
+		deadline_conn_closed(srv->guard, socket_ctx);
+	}
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -57,25 +70,35 @@ static enum MHD_Result on_redirect(void *cls, struct MHD_Connection *conn, const
 		return MHD_YES;
 	}
 	*upload_data_size = 0;
-	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-	char hostname[256] = "localhost";
-	if (host && strlen(host) < sizeof hostname &&
-	    strspn(host, "abcdefghijklmnopqrstuvwxyz"
-	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host)) {
-		snprintf(hostname, sizeof hostname, "%s", host);
-		/* drop the port of the plain listener; keep IPv6 brackets */
-		char *colon = strrchr(hostname, ':');
-		char *bracket = strrchr(hostname, ']');
-		if (colon && (!bracket || colon > bracket))
-			*colon = '\0';
-	}
+	/* The Location never echoes the request's Host (a forged Host would
+	 * send users elsewhere): public_url when set, else the host of the
+	 * HTTPS listen address when it names one; a wildcard listen address
+	 * without public_url gets 421 and a sentence saying what to set. */
 	char location[1024];
 	const char *pub = srv->cfg.public_url;
-	int n = pub && strncmp(pub, "https://", 8) == 0
-	            ? snprintf(location, sizeof location, "%s%s", pub, url)
-	            : snprintf(location, sizeof location, "https://%s:%u%s", hostname, srv->port, url);
-	if (n < 0 || (size_t)n >= sizeof location)
-		snprintf(location, sizeof location, "https://%s:%u/", hostname, srv->port);
+	int n;
+	if (pub && strncmp(pub, "https://", 8) == 0)
+		n = snprintf(location, sizeof location, "%s%s", pub, url);
+	else if (srv->redirect_host[0])
+		n = snprintf(location, sizeof location, "https://%s:%u%s", srv->redirect_host, srv->port, url);
+	else
+		n = -1;
+	if (n >= 0 && (size_t)n >= sizeof location)
+		n = pub && strncmp(pub, "https://", 8) == 0
+		        ? snprintf(location, sizeof location, "%s/", pub)
+		        : snprintf(location, sizeof location, "https://%s:%u/", srv->redirect_host, srv->port);
+	if (n < 0) {
+		static const char nowhere[] = "This server is reached over HTTPS; its address is not configured "
+		                              "(set public_url).\n";
+		struct MHD_Response *resp =
+		    MHD_create_response_from_buffer(sizeof nowhere - 1, (void *)nowhere, MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+		enum MHD_Result ret = MHD_queue_response(conn, 421, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
 	static const char body[] = "This server is reached over HTTPS.\n";
 	struct MHD_Response *resp =
 	    MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
@@ -119,6 +142,23 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t
 	*len = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* The host part of a listen address ("[::1]" kept bracketed), or "" for a
+ * wildcard (0.0.0.0, ::, empty), which names no host to redirect to. */
+static void listen_host(const char *listen, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	const char *end = listen[0] == '[' ? strchr(listen, ']') : strrchr(listen, ':');
+	if (!end)
+		return;
+	size_t n = (size_t)(end - listen) + (listen[0] == '[');
+	if (n == 0 || n >= outsz)
+		return;
+	memcpy(out, listen, n);
+	out[n] = '\0';
+	if (strcmp(out, "0.0.0.0") == 0 || strcmp(out, "[::]") == 0 || strcmp(out, "::") == 0 || strcmp(out, "*") == 0)
+		out[0] = '\0';
 }
 
 static uint16_t daemon_port(struct MHD_Daemon *d)
@@ -175,6 +215,13 @@ int server_start(struct server *srv)
 
 	if (work_pool_start(srv) != 0)
 		return -1;
+	srv->guard = deadline_guard_start();
+	if (!srv->guard)
+		return -1;
+	listen_host(srv->cfg.listen, srv->redirect_host, sizeof srv->redirect_host);
+	/* behind a reverse proxy every connection comes from the proxy: the
+	 * per-address limit is then the proxy's job */
+	unsigned per_ip = srv->cfg.n_trusted_proxies ? 0 : srv->cfg.per_ip_connection_limit;
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	                 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO;
@@ -186,20 +233,20 @@ int server_start(struct server *srv)
 	struct MHD_OptionItem tls_opts[] = {
 	    {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->cfg.tls_cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->cfg.tls_key_pem},
-	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	srv->daemon =
-	    MHD_start_daemon(flags, 0, NULL, NULL, pipeline_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-	                     NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-	                     (unsigned)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, limit,
-	                     /* the per-connection pool holds the request line and headers and
-	                      * the send buffer; 8 KiB (nginx's header limit) keeps an idle
-	                      * long-poll cheap, TLS records need more */
-	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	                     (size_t)(tls ? 32768 : 8192), MHD_OPTION_NOTIFY_COMPLETED, pipeline_on_completed, srv,
-	                     MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	                     (unsigned)4096, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
+	srv->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, pipeline_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
+	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+	    /* the per-connection pool holds the request line and headers and
+	     * the send buffer; 8 KiB (nginx's header limit) keeps an idle
+	     * long-poll cheap, TLS records need more */
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(tls ? 32768 : 8192), MHD_OPTION_NOTIFY_COMPLETED, pipeline_on_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+	    MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
 	if (!srv->daemon) {
 		log_event(LOG_ERROR, "cannot start the HTTP server (address in use? bad TLS files?)", "listen",
 		          srv->cfg.listen, NULL);
@@ -262,7 +309,11 @@ void server_stop(struct server *srv, unsigned grace_ms)
 	MHD_socket lsock = MHD_quiesce_daemon(srv->daemon); /* stop accepting */
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
-	wake_shutdown(srv->hub); /* long-polls answer now, streams end */
+	/* long-polls answer now and new requests on open connections at once,
+	 * 503 + Retry-After + Connection: close; streams end; uploads and other
+	 * requests in flight may finish within the grace */
+	atomic_store(&srv->stopping, true);
+	wake_shutdown(srv->hub);
 	uint64_t until = wake_now_ms() + grace_ms;
 	while (atomic_load(&srv->in_flight) > 0 && wake_now_ms() < until)
 		usleep(10000);
@@ -276,6 +327,8 @@ void server_stop(struct server *srv, unsigned grace_ms)
 	work_pool_stop(srv);
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
+	deadline_guard_stop(srv->guard); /* after MHD's last close notice */
+	srv->guard = NULL;
 }
 
 void server_destroy(struct server *srv)
@@ -284,6 +337,7 @@ void server_destroy(struct server *srv)
 		return;
 	if (srv->daemon)
 		server_stop(srv, 0);
+	deadline_guard_stop(srv->guard);
 	free(srv->pool.threads);
 	wake_hub_destroy(srv->hub);
 	metrics_destroy(srv->metrics);
@@ -299,5 +353,5 @@ void server_run_until_signal(struct server *srv)
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_event(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-	server_stop(srv, 10000);
+	server_stop(srv, srv->cfg.stop_grace_ms ? srv->cfg.stop_grace_ms : 10000);
 }

@@ -38,7 +38,11 @@ struct server {
 	struct wake_hub *hub;
 	struct metrics *metrics;
 	struct work_pool pool;
+	struct deadline_guard *guard;
 	_Atomic long in_flight;
+	_Atomic size_t body_bytes; /* buffered request bodies, against cfg.body_memory_limit */
+	_Atomic bool stopping;     /* SIGTERM: waiting and new requests get 503 + Connection: close */
+	char redirect_host[256];   /* where the HTTPS redirect points without public_url ("" : nowhere) */
 	uint16_t port, redirect_port;
 };
 
@@ -58,6 +62,17 @@ int work_pool_start(struct server *srv);
 bool work_pool_submit(struct server *srv, struct http_req *r);
 /* Runs what is queued, then joins the threads. */
 void work_pool_stop(struct server *srv);
+
+/* deadline.c: a thread that drops connections whose request line and
+ * headers, or body, did not arrive in time (slowloris, trickled bodies);
+ * MHD's own timeout only counts idleness. */
+struct deadline_guard *deadline_guard_start(void);
+void deadline_guard_stop(struct deadline_guard *g);
+/* MHD's connection notifications: *socket_ctx holds the connection's entry. */
+void deadline_conn_opened(struct deadline_guard *g, struct MHD_Connection *conn, void **socket_ctx);
+void deadline_conn_closed(struct deadline_guard *g, void **socket_ctx);
+/* The connection is dropped at at_ms (wake_now_ms clock); 0: no deadline. */
+void deadline_set(struct MHD_Connection *conn, uint64_t at_ms);
 
 /* pipeline.c: MHD's callbacks for the API daemon. */
 enum MHD_Result pipeline_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

@@ -22,8 +22,6 @@
 #include "client_ip.h"
 #include "internal.h"
 
-#define DISCARD_MAX (8u << 20) /* bytes of an oversized body read and dropped */
-
 uint64_t http_now_us(void)
 {
 	struct timespec ts;
@@ -138,6 +136,8 @@ static void end_route_tx(struct http_req *r)
 
 /* ---------- waiting ---------- */
 
+static void stopping_reply(struct http_req *r);
+
 int http_wait(struct http_req *r, const char *key, unsigned timeout_ms, int (*on_wake)(struct http_req *r))
 {
 	uint64_t now = wake_now_ms();
@@ -158,6 +158,11 @@ static bool run_wait_cycle(struct http_req *r)
 {
 	for (int spins = 0; spins < 1000; spins++) {
 		r->wait_again = false;
+		if (atomic_load(&r->srv->stopping)) {
+			/* not an empty answer that players would repeat at once */
+			stopping_reply(r);
+			break;
+		}
 		if (r->route->auth != AUTH_NONE && r->srv->hooks.authenticate(r) != 0)
 			break;
 		if (!begin_route_tx(r, true))
@@ -243,10 +248,6 @@ static bool run_handler(struct http_req *r)
 {
 	struct server *srv = r->srv;
 	const struct route *rt = r->route;
-	/* authentication runs in autocommit mode so it can refresh the
-	 * session's last-seen time; the handler's transaction comes after */
-	if (rt->auth != AUTH_NONE && !r->authenticated_early && srv->hooks.authenticate(r) != 0)
-		return true;
 	if (!begin_route_tx(r, false))
 		return true;
 	if (rt->handler(r) < 0 && !r->resp)
@@ -264,6 +265,187 @@ static bool run_handler(struct http_req *r)
 	if (!r->resp)
 		http_reply_error(r, 500, "internal", "the request produced no response");
 	return true;
+}
+
+static uint64_t body_timeout_ms(struct server *srv)
+{
+	return (uint64_t)(srv->cfg.body_timeout_s ? srv->cfg.body_timeout_s : 30) * 1000u;
+}
+
+/* The body must be in within the body timeout plus one second per
+ * HTTP_BODY_MIN_RATE bytes received so far: a long upload keeps going as
+ * long as it moves, a trickle is dropped. */
+static void extend_body_deadline(struct http_req *r)
+{
+	deadline_set(r->conn,
+	             r->body_start_ms + body_timeout_ms(r->srv) + r->body_received * 1000u / HTTP_BODY_MIN_RATE);
+}
+
+/* A reply decided before the body has arrived (or while it arrives). With
+ * no body to come, or one the client holds back until "100 Continue", it
+ * goes out at once; otherwise the rest of the body is read and dropped
+ * first (see http_refuse), so the client reads the reply, not a reset. */
+static enum MHD_Result refuse(struct http_req *r)
+{
+	if (r->body_pending)
+		http_reply_header(r, "Connection", "close");
+	const char *expect = http_header(r, "Expect");
+	bool will_wait = expect && strcasecmp(expect, "100-continue") == 0 && r->body_received == 0;
+	if (!r->body_pending || will_wait || r->drained > HTTP_DRAIN_MAX) {
+		deadline_set(r->conn, 0);
+		return reply_queue(r);
+	}
+	r->refusing = true;
+	return MHD_YES;
+}
+
+static void stopping_reply(struct http_req *r)
+{
+	http_reply_error(r, 503, "stopping", "the server is stopping; retry in a few seconds");
+	http_reply_header(r, "Retry-After", HTTP_RETRY_AFTER_S);
+	http_reply_header(r, "Connection", "close");
+}
+
+/* RFC 9112 section 6.3: differing Content-Length values make the framing
+ * ambiguous (request smuggling): refuse. */
+struct length_count {
+	const char *first;
+	bool differ;
+};
+
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct length_count *lc = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0 || !value)
+		return MHD_YES;
+	if (!lc->first)
+		lc->first = value;
+	else if (strcmp(lc->first, value) != 0)
+		lc->differ = true;
+	return MHD_YES;
+}
+
+/* The first call, with the headers: route, framing, authentication, limits.
+ * Nothing of the body is taken before the caller is known. */
+static enum MHD_Result on_headers(struct server *srv, struct http_req *r, const char *url, const char *method)
+{
+	const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	r->body_pending = (cl && strtoull(cl, NULL, 10) > 0) || te;
+	r->body_start_ms = wake_now_ms();
+	deadline_set(r->conn, r->body_pending ? r->body_start_ms + body_timeout_ms(srv) : 0);
+	if (atomic_load(&srv->stopping)) {
+		stopping_reply(r);
+		return refuse(r);
+	}
+	struct length_count lc = {NULL, false};
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_lengths, &lc);
+	if (lc.differ) {
+		http_reply_error(r, 400, "bad_request", "the request has two different Content-Length headers");
+		http_reply_header(r, "Connection", "close");
+		deadline_set(r->conn, 0);
+		return reply_queue(r); /* the framing is unknown: no draining */
+	}
+	if (strlen(url) >= sizeof r->path) {
+		http_reply_error(r, 414, "uri_too_long", "the request path is longer than %zu bytes",
+		                 sizeof r->path - 1);
+		return refuse(r);
+	}
+	enum router_match m = router_match(srv->routes, srv->n_routes, method, url, &r->route, &r->params);
+	if (m == ROUTER_NOT_FOUND) {
+		http_reply_error(r, 404, "not_found", "no such route: %s %s", method, r->path);
+		return refuse(r);
+	}
+	if (m == ROUTER_BAD_METHOD) {
+		http_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", method, r->path);
+		char allow[64] = "";
+		for (size_t i = 0; i < srv->n_routes; i++) {
+			struct route_params tmp;
+			const struct route *rt = NULL;
+			if (strlen(allow) + 8 < sizeof allow &&
+			    router_match(&srv->routes[i], 1, srv->routes[i].method, url, &rt, &tmp) == ROUTER_FOUND)
+				snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+				         *allow ? ", " : "", srv->routes[i].method);
+		}
+		http_reply_header(r, "Allow", allow);
+		return refuse(r);
+	}
+	r->route_idx = (size_t)(r->route - srv->routes);
+	/* who calls is known before a byte of the body is taken: an
+	 * unauthenticated body is never buffered. Authentication runs in
+	 * autocommit mode so it can refresh the session's last-seen time; the
+	 * handler's transaction comes after. */
+	if (r->route->auth != AUTH_NONE) {
+		if (srv->hooks.authenticate(r) != 0)
+			return refuse(r);
+		r->authenticated = true;
+	}
+	if (cl && strtoull(cl, NULL, 10) > r->route->body_limit) {
+		http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
+		                 r->route->body_limit);
+		return refuse(r);
+	}
+	if (r->route->stream) {
+		r->route->stream->begin(r);
+		if (r->resp)
+			return refuse(r);
+	}
+	return MHD_YES;
+}
+
+static void reply_too_large(struct http_req *r)
+{
+	http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
+	                 r->route->body_limit);
+}
+
+/* One piece of body. */
+static enum MHD_Result on_body(struct http_req *r, const char *data, size_t n)
+{
+	struct server *srv = r->srv;
+	r->body_received += n;
+	extend_body_deadline(r);
+	if (r->refusing) {
+		r->drained += n;
+		return r->drained > HTTP_DRAIN_MAX ? refuse(r) : MHD_YES;
+	}
+	if (r->body_received > r->route->body_limit) {
+		reply_too_large(r);
+		r->drained += n;
+		return refuse(r);
+	}
+	if (r->route->stream) {
+		r->body_len += n;
+		r->route->stream->chunk(r, data, n);
+		return r->resp ? refuse(r) : MHD_YES;
+	}
+	if (r->body_len + n + 1 > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap : 1024;
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		/* bodies in memory at once are capped, whoever sends them */
+		size_t limit = srv->cfg.body_memory_limit ? srv->cfg.body_memory_limit : (size_t)128 << 20;
+		size_t more = cap - r->body_cap;
+		if (atomic_fetch_add(&srv->body_bytes, more) + more > limit) {
+			atomic_fetch_sub(&srv->body_bytes, more);
+			http_reply_error(r, 503, "busy", "too many request bodies are arriving at once; retry shortly");
+			http_reply_header(r, "Retry-After", "2");
+			r->drained += n;
+			return refuse(r);
+		}
+		char *b = realloc(r->body, cap);
+		if (!b) {
+			atomic_fetch_sub(&srv->body_bytes, more);
+			return MHD_NO;
+		}
+		r->body = b;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return MHD_YES;
 }
 
 enum MHD_Result pipeline_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -288,49 +470,7 @@ enum MHD_Result pipeline_on_request(void *cls, struct MHD_Connection *conn, cons
 		r->tls = srv->cfg.tls_cert_pem != NULL;
 		snprintf(r->path, sizeof r->path, "%s", url);
 		find_client(srv, r);
-		if (strlen(url) >= sizeof r->path) {
-			http_reply_error(r, 414, "uri_too_long", "the request path is longer than %zu bytes",
-			                 sizeof r->path - 1);
-			return reply_queue(r);
-		}
-		enum router_match m = router_match(srv->routes, srv->n_routes, method, url, &r->route, &r->params);
-		if (m == ROUTER_NOT_FOUND) {
-			http_reply_error(r, 404, "not_found", "no such route: %s %s", method, r->path);
-			return reply_queue(r);
-		}
-		if (m == ROUTER_BAD_METHOD) {
-			http_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", method, r->path);
-			char allow[64] = "";
-			for (size_t i = 0; i < srv->n_routes; i++) {
-				struct route_params tmp;
-				const struct route *rt = NULL;
-				if (strlen(allow) + 8 < sizeof allow &&
-				    router_match(&srv->routes[i], 1, srv->routes[i].method, url, &rt, &tmp) ==
-				        ROUTER_FOUND)
-					snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
-					         *allow ? ", " : "", srv->routes[i].method);
-			}
-			http_reply_header(r, "Allow", allow);
-			return reply_queue(r);
-		}
-		r->route_idx = (size_t)(r->route - srv->routes);
-		const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > r->route->body_limit) {
-			http_reply_error(r, 413, "body_too_large",
-			                 "the body is larger than the %zu bytes this route accepts",
-			                 r->route->body_limit);
-			return reply_queue(r);
-		}
-		if (r->route->stream) {
-			/* who uploads is known before a byte of the body is taken */
-			if (r->route->auth != AUTH_NONE && srv->hooks.authenticate(r) != 0)
-				return reply_queue(r);
-			r->authenticated_early = true;
-			r->route->stream->begin(r);
-			if (r->resp)
-				return reply_queue(r);
-		}
-		return MHD_YES;
+		return on_headers(srv, r, url, method);
 	}
 
 	if (r->phase == PHASE_QUEUED) { /* reply sent early: drop whatever body follows */
@@ -338,55 +478,16 @@ enum MHD_Result pipeline_on_request(void *cls, struct MHD_Connection *conn, cons
 		return MHD_YES;
 	}
 
-	if (*upload_data_size && r->route->stream) {
-		size_t n = *upload_data_size;
-		*upload_data_size = 0;
-		r->body_len += n;
-		if (r->body_len > r->route->body_limit)
-			http_reply_error(r, 413, "body_too_large",
-			                 "the body is larger than the %zu bytes this route accepts",
-			                 r->route->body_limit);
-		else
-			r->route->stream->chunk(r, upload_data, n);
-		return r->resp ? reply_queue(r) : MHD_YES;
-	}
-
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (r->discarded || r->body_len + n > r->route->body_limit) {
-			/* A body of unannounced length went over the limit: read and
-			 * drop the rest so the 413 is not lost to a connection reset,
-			 * but only up to a bound; past it, answer and close. */
-			r->discarded += n;
-			if (r->discarded <= DISCARD_MAX)
-				return MHD_YES;
-			http_reply_error(r, 413, "body_too_large",
-			                 "the body is larger than the %zu bytes this route accepts",
-			                 r->route->body_limit);
-			return reply_queue(r);
-		}
-		if (r->body_len + n + 1 > r->body_cap) {
-			size_t cap = r->body_cap ? r->body_cap : 1024;
-			while (cap < r->body_len + n + 1)
-				cap *= 2;
-			char *b = realloc(r->body, cap);
-			if (!b)
-				return MHD_NO;
-			r->body = b;
-			r->body_cap = cap;
-		}
-		memcpy(r->body + r->body_len, upload_data, n);
-		r->body_len += n;
-		r->body[r->body_len] = '\0';
-		return MHD_YES;
+		return on_body(r, upload_data, n);
 	}
 
-	if (r->discarded) {
-		http_reply_error(r, 413, "body_too_large", "the body is larger than the %zu bytes this route accepts",
-		                 r->route->body_limit);
+	if (r->phase == PHASE_BODY)
+		deadline_set(conn, 0); /* the body is in */
+	if (r->refusing)
 		return reply_queue(r);
-	}
 	bool ready;
 	switch (r->phase) {
 	case PHASE_BODY:
@@ -406,7 +507,6 @@ enum MHD_Result pipeline_on_request(void *cls, struct MHD_Connection *conn, cons
 
 void pipeline_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-	(void)conn;
 	(void)toe;
 	struct server *srv = cls;
 	struct http_req *r = *con_cls;
@@ -423,6 +523,10 @@ void pipeline_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	          r->route ? r->route->pattern : "-", "status", st, "ms", ms, "ip", r->ip, "user",
 	          r->auth.ok ? r->auth.login : "-", NULL);
 	wake_cancel(srv->hub, &r->waiter);
+	atomic_fetch_sub(&srv->body_bytes, r->body_cap);
+	/* a kept-alive connection now waits for its next request's headers */
+	deadline_set(conn,
+	             wake_now_ms() + (uint64_t)(srv->cfg.header_timeout_s ? srv->cfg.header_timeout_s : 30) * 1000u);
 	if (r->cleanup)
 		r->cleanup(r);
 	if (r->resp)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../common/range.h"
+#include "../../common/utf8.h"
 #include "internal.h"
 
 static const char oom_json[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
@@ -110,6 +111,16 @@ __attribute__((format(printf, 5, 0))) static void reply_error_v(struct http_req 
 {
 	char msg[512];
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	/* messages quote what the client sent (a path, a field) and may be cut
+	 * inside a character: JSON needs valid UTF-8, so each byte that does
+	 * not start a valid sequence becomes '?' */
+	for (unsigned char *p = (unsigned char *)msg; *p;) {
+		int n = utf8_sequence(p);
+		if (n < 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
 	json_t *err = json_pack("{s:s, s:s}", "code", code, "message", msg);
 	if (err && extra)
 		json_object_update(err, extra);
@@ -132,6 +143,16 @@ int http_reply_error_extra(struct http_req *r, unsigned status, const char *code
 	va_start(ap, fmt);
 	reply_error_v(r, status, code, extra, fmt, ap);
 	va_end(ap);
+	return 0;
+}
+
+int http_refuse(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_error_v(r, status, code, NULL, fmt, ap);
+	va_end(ap);
+	http_reply_header(r, "Connection", "close");
 	return 0;
 }
 

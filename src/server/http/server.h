@@ -35,6 +35,9 @@ struct server;
 
 #define HTTP_MAX_PROXIES    16
 #define HTTP_JSON_MAX_DEPTH 32
+#define HTTP_BODY_MIN_RATE  (16u << 10) /* bytes/s a long body must average */
+#define HTTP_DRAIN_MAX      (64u << 20) /* bytes of a refused body read and dropped */
+#define HTTP_RETRY_AFTER_S  "5"         /* Retry-After of "stopping" and "busy" replies */
 
 struct server_config {
 	const char *data_dir;
@@ -46,6 +49,11 @@ struct server_config {
 	unsigned threads;       /* MHD thread pool */
 	unsigned workers;       /* deferred-work pool (password hashing) */
 	unsigned connection_limit;
+	unsigned per_ip_connection_limit; /* 0: none; not applied behind trusted proxies */
+	size_t body_memory_limit;         /* bytes of buffered request bodies at once; 0: 128 MiB */
+	unsigned header_timeout_s;        /* request line and headers must arrive within; 0: 30 */
+	unsigned body_timeout_s;          /* body: this, plus 1 s per HTTP_BODY_MIN_RATE bytes; 0: 30 */
+	unsigned stop_grace_ms;           /* SIGTERM: in-flight requests may finish within; 0: 10 s */
 	unsigned session_idle_s;
 	unsigned session_max_s;
 	struct cidr trusted_proxies[HTTP_MAX_PROXIES];
@@ -89,7 +97,10 @@ struct http_req {
 
 	char *body;
 	size_t body_len, body_cap;
-	size_t discarded; /* bytes dropped after the body went over the limit */
+	bool body_pending; /* the headers announce a body */
+	bool refusing;     /* a reply was decided before the body ended: drop the rest */
+	size_t drained;    /* bytes of body dropped while refusing */
+	uint64_t body_received, body_start_ms;
 	json_t *json;
 
 	struct http_auth auth;
@@ -107,7 +118,7 @@ struct http_req {
 	struct wake_waiter waiter;
 	void *scratch;                       /* a handler's own state across wake-ups; freed with r */
 	void (*cleanup)(struct http_req *r); /* runs when the request ends, however it ends */
-	bool authenticated_early;            /* streaming routes authenticate at the headers */
+	bool authenticated;                  /* the caller was authenticated at the headers */
 };
 
 /* Hooks the areas provide; set before server_start. Through them http/
@@ -168,6 +179,18 @@ int http_reply_empty(struct http_req *r, unsigned status);
 int http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag);
 /* Adds a header to the reply already set. */
 int http_reply_header(struct http_req *r, const char *name, const char *value);
+
+/* Refusing while the body is still arriving (413 over a quota, 507 disk
+ * full, ...): from a route_stream's begin or chunk, reply with
+ * http_refuse (or any http_reply_*) and return. The pipeline then stops
+ * passing body to the route, reads and drops the rest of the body (at most
+ * HTTP_DRAIN_MAX bytes, within the body deadline), sends the reply with
+ * "Connection: close" and closes, so the client reads the status instead of
+ * a connection reset. The route's handler does not run; r->cleanup does.
+ * Before the body (begin), a client that sent "Expect: 100-continue" gets
+ * the reply at once and never sends the body. */
+int http_refuse(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Runs fn on the work pool, off the network threads (for slow CPU work such
  * as argon2id). fn must reply. If the pool's queue is full the request gets

@@ -90,8 +90,15 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		if (s->waiter.state == WAITER_WOKEN) {
 			enum wake_reason why = s->waiter.reason;
 			s->waiter.state = WAITER_IDLE;
-			if (why == WAKE_SHUTDOWN)
-				return MHD_CONTENT_READER_END_OF_STREAM;
+			if (why == WAKE_SHUTDOWN) {
+				/* the server is stopping: reconnect later, not at once */
+				static const char later[] = "retry: " HTTP_RETRY_AFTER_S "000\n\n";
+				s->ending = true;
+				if (max < sizeof later - 1)
+					return MHD_CONTENT_READER_END_OF_STREAM;
+				memcpy(buf, later, sizeof later - 1);
+				return (ssize_t)(sizeof later - 1);
+			}
 			if (why == WAKE_TIMEOUT) {
 				static const char ka[] = ": keep-alive\n\n";
 				if (max < sizeof ka - 1)
