@@ -122,11 +122,6 @@ static bool valid_time(const char *s)
 	return calendar_minutes(s) >= 0;
 }
 
-static bool is_sha256(const char *s)
-{
-	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
 static bool looks_like_video(const char *name)
 {
 	const char *dot = strrchr(name, '.');
@@ -251,7 +246,7 @@ static void check_item(struct check *c, json_t *item)
 	bool may_be_video = false;
 	if (media) {
 		const char *sha = json_string_value(media);
-		if (!is_sha256(sha)) {
+		if (!codes_is_sha256(sha)) {
 			fault(c, "media",
 			      "must be the SHA-256 of a medium (64 lower-case hex digits); for a file of the "
 			      "folder use \"file\"");

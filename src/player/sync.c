@@ -50,12 +50,7 @@ struct sync {
 
 static bool is_sha256(const char *s)
 {
-	if (!s || strlen(s) != 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
+	return codes_is_sha256(s);
 }
 
 /* SHA-256 of a file as hex; -1 if unreadable. */

@@ -33,12 +33,7 @@ static const struct allowed_type {
 
 bool content_is_sha256(const char *s)
 {
-	if (!s || strlen(s) != 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
+	return codes_is_sha256(s);
 }
 
 int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz)
