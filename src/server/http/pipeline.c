@@ -372,6 +372,7 @@ static enum MHD_Result on_headers(struct server *srv, struct http_req *r, const 
 		return refuse(r);
 	}
 	r->route_idx = (size_t)(r->route - srv->routes);
+	buf_init(&r->body_buf, r->route->body_limit);
 	/* who calls is known before a byte of the body is taken: an
 	 * unauthenticated body is never buffered. Authentication runs in
 	 * autocommit mode so it can refresh the session's last-seen time; the
@@ -420,31 +421,20 @@ static enum MHD_Result on_body(struct http_req *r, const char *data, size_t n)
 		r->route->stream->chunk(r, data, n);
 		return r->resp ? refuse(r) : MHD_YES;
 	}
-	if (r->body_len + n + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 1024;
-		while (cap < r->body_len + n + 1)
-			cap *= 2;
-		/* bodies in memory at once are capped, whoever sends them */
-		size_t limit = srv->cfg.body_memory_limit ? srv->cfg.body_memory_limit : (size_t)128 << 20;
-		size_t more = cap - r->body_cap;
-		if (atomic_fetch_add(&srv->body_bytes, more) + more > limit) {
-			atomic_fetch_sub(&srv->body_bytes, more);
-			http_reply_error(r, 503, "busy", "too many request bodies are arriving at once; retry shortly");
-			http_reply_header(r, "Retry-After", "2");
-			r->drained += n;
-			return refuse(r);
-		}
-		char *b = realloc(r->body, cap);
-		if (!b) {
-			atomic_fetch_sub(&srv->body_bytes, more);
-			return MHD_NO;
-		}
-		r->body = b;
-		r->body_cap = cap;
+	/* bodies in memory at once are capped, whoever sends them */
+	size_t limit = srv->cfg.body_memory_limit ? srv->cfg.body_memory_limit : (size_t)128 << 20;
+	if (atomic_fetch_add(&srv->body_bytes, n) + n > limit) {
+		atomic_fetch_sub(&srv->body_bytes, n);
+		http_reply_error(r, 503, "busy", "too many request bodies are arriving at once; retry shortly");
+		http_reply_header(r, "Retry-After", "2");
+		r->drained += n;
+		return refuse(r);
 	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
+	r->body_accounted += n;
+	if (buf_add(&r->body_buf, data, n) != BUF_OK)
+		return MHD_NO; /* out of memory (the limit was checked above) */
+	r->body = buf_str(&r->body_buf);
+	r->body_len = buf_len(&r->body_buf);
 	return MHD_YES;
 }
 
@@ -461,6 +451,7 @@ enum MHD_Result pipeline_on_request(void *cls, struct MHD_Connection *conn, cons
 		if (!r)
 			return MHD_NO;
 		*con_cls = r;
+		buf_init(&r->body_buf, 0);
 		atomic_fetch_add(&srv->in_flight, 1);
 		r->srv = srv;
 		r->conn = conn;
@@ -523,7 +514,7 @@ void pipeline_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	          r->route ? r->route->pattern : "-", "status", st, "ms", ms, "ip", r->ip, "user",
 	          r->auth.ok ? r->auth.login : "-", NULL);
 	wake_cancel(srv->hub, &r->waiter);
-	atomic_fetch_sub(&srv->body_bytes, r->body_cap);
+	atomic_fetch_sub(&srv->body_bytes, r->body_accounted);
 	/* a kept-alive connection now waits for its next request's headers */
 	deadline_set(conn,
 	             wake_now_ms() + (uint64_t)(srv->cfg.header_timeout_s ? srv->cfg.header_timeout_s : 30) * 1000u);
@@ -533,7 +524,7 @@ void pipeline_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		MHD_destroy_response(r->resp);
 	json_decref(r->json);
 	free(r->scratch);
-	free(r->body);
+	buf_free(&r->body_buf);
 	free(r);
 	atomic_fetch_sub(&srv->in_flight, 1);
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../common/buf.h"
 #include "../../common/cidr.h"
 #include "../../common/codes.h"
 #include "router.h"
@@ -95,11 +96,13 @@ struct http_req {
 	uint64_t start_us;
 	bool tls;
 
-	char *body;
-	size_t body_len, body_cap;
-	bool body_pending; /* the headers announce a body */
-	bool refusing;     /* a reply was decided before the body ended: drop the rest */
-	size_t drained;    /* bytes of body dropped while refusing */
+	struct buf body_buf; /* a buffered body, capped at the route's limit */
+	const char *body;    /* its bytes (NUL-terminated), for handlers */
+	size_t body_len;
+	size_t body_accounted; /* bytes counted against cfg.body_memory_limit */
+	bool body_pending;     /* the headers announce a body */
+	bool refusing;         /* a reply was decided before the body ended: drop the rest */
+	size_t drained;        /* bytes of body dropped while refusing */
 	uint64_t body_received, body_start_ms;
 	json_t *json;
 
@@ -213,8 +216,8 @@ int http_wait(struct http_req *r, const char *key, unsigned timeout_ms, int (*on
  * session behind it was revoked). Keep-alive comments are sent every 15 s.
  * state is owned by the stream and released with free_state. */
 struct sse_out {
-	char *buf;
-	size_t len, cap;
+	struct buf buf; /* pending bytes, at most 1 MiB */
+	size_t len;     /* buf's length, for pulls that look whether they added */
 };
 int sse_append(struct sse_out *out, const char *event, const char *id, const char *data);
 /* Appends an event whose data is obj as compact JSON (obj is stolen). */

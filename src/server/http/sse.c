@@ -27,32 +27,13 @@ struct sse_stream {
 	struct wake_waiter waiter;
 };
 
-static bool sse_reserve(struct sse_out *o, size_t more)
-{
-	if (o->len + more + 1 <= o->cap)
-		return true;
-	if (o->len + more + 1 > SSE_MAX_BUFFER)
-		return false;
-	size_t cap = o->cap ? o->cap : 1024;
-	while (cap < o->len + more + 1)
-		cap *= 2;
-	char *b = realloc(o->buf, cap);
-	if (!b)
-		return false;
-	o->buf = b;
-	o->cap = cap;
-	return true;
-}
-
 int sse_append(struct sse_out *out, const char *event, const char *id, const char *data)
 {
 	/* data must not contain newlines: callers send compact JSON */
-	size_t need = strlen(event) + strlen(data) + (id ? strlen(id) : 0) + 32;
-	if (strchr(data, '\n') || !sse_reserve(out, need))
+	if (strchr(data, '\n') || buf_printf(&out->buf, "%s%s%sevent: %s\ndata: %s\n\n", id ? "id: " : "", id ? id : "",
+	                                     id ? "\n" : "", event, data) != BUF_OK)
 		return -1;
-	int n = snprintf(out->buf + out->len, out->cap - out->len, "%s%s%sevent: %s\ndata: %s\n\n", id ? "id: " : "",
-	                 id ? id : "", id ? "\n" : "", event, data);
-	out->len += (size_t)n;
+	out->len = buf_len(&out->buf);
 	return 0;
 }
 
@@ -70,10 +51,12 @@ static ssize_t sse_copy(struct sse_stream *s, char *buf, size_t max)
 	size_t n = s->out.len - s->sent;
 	if (n > max)
 		n = max;
-	memcpy(buf, s->out.buf + s->sent, n);
+	memcpy(buf, buf_str(&s->out.buf) + s->sent, n);
 	s->sent += n;
-	if (s->sent == s->out.len)
+	if (s->sent == s->out.len) {
+		buf_reset(&s->out.buf);
 		s->sent = s->out.len = 0;
+	}
 	return (ssize_t)n;
 }
 
@@ -135,7 +118,7 @@ static void sse_free(void *cls)
 	wake_cancel(s->srv->hub, &s->waiter);
 	if (s->free_state)
 		s->free_state(s->state);
-	free(s->out.buf);
+	buf_free(&s->out.buf);
 	free(s);
 }
 
@@ -156,12 +139,9 @@ int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, st
 	s->state = state;
 	s->free_state = free_state;
 	/* the first bytes tell the browser how long to wait before reconnecting */
-	static const char hello[] = "retry: 3000\n\n";
-	sse_reserve(&s->out, sizeof hello);
-	if (s->out.buf) {
-		memcpy(s->out.buf, hello, sizeof hello - 1);
-		s->out.len = sizeof hello - 1;
-	}
+	buf_init(&s->out.buf, SSE_MAX_BUFFER);
+	if (buf_addstr(&s->out.buf, "retry: 3000\n\n") == BUF_OK)
+		s->out.len = buf_len(&s->out.buf);
 	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_reader, s, sse_free);
 	if (!resp) {
 		sse_free(s);
