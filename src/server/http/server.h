@@ -7,9 +7,11 @@
  *
  * The files, by concern: daemon.c (daemons, options, start and graceful
  * stop, the HTTPS redirect), pipeline.c (the request pipeline and the body),
- * reply.c (replies and files: Range, ETag), sse.c (Server-Sent Events),
- * workpool.c (the work pool), client_ip.c (the X-Forwarded-For walk, pure);
- * internal.h is what they share.
+ * request.c (what a request says: parameters, headers, cookies), reply.c
+ * (replies and files: Range, ETag), sse.c (Server-Sent Events),
+ * workpool.c (the work pool), deadline.c (header and body deadlines),
+ * client_ip.c (the X-Forwarded-For walk, pure); internal.h is what they
+ * share.
  *
  * Ownership: the server owns every struct http_req; handlers borrow it for
  * the duration of the call. A response set by http_reply_* is owned by the
