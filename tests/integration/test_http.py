@@ -545,3 +545,29 @@ def wait_for_metric(server, text, timeout=20):
     while text not in requests.get(server.url + "/metrics").text:
         assert time.time() < deadline, "metrics never showed " + text
         time.sleep(0.05)
+
+
+def test_slow_clients_of_the_redirect_listener_are_dropped(make_server, tmp_path):
+    from conftest import free_port
+    http_port = free_port()
+    make_server(tls=make_cert(tmp_path, "ec"), args=["--http-listen", "127.0.0.1:%d" % http_port],
+                env={"VITRINE_HEADER_TIMEOUT_SECONDS": "2"}).start()
+    s = socket.create_connection(("127.0.0.1", http_port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < 8:
+            s.sendall(b"a")
+            time.sleep(0.3)
+            s.settimeout(0.01)
+            try:
+                if s.recv(4096) == b"":
+                    break
+            except socket.timeout:
+                pass
+    except OSError:
+        pass
+    s.close()
+    assert time.monotonic() - start < 4.5
+    r = requests.get("http://127.0.0.1:%d/x" % http_port, allow_redirects=False)
+    assert r.status_code == 308

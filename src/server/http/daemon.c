@@ -41,6 +41,21 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	}
 }
 
+/* The redirect listener's connections: the same deadline (a whole
+ * redirect must be asked for within the header timeout), no metrics. */
+static void on_redirect_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                                   enum MHD_ConnectionNotificationCode code)
+{
+	struct server *srv = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		deadline_conn_opened(srv->guard, conn, socket_ctx);
+		unsigned s = srv->cfg.header_timeout_s ? srv->cfg.header_timeout_s : 30;
+		deadline_set(conn, wake_now_ms() + (uint64_t)s * 1000u);
+	} else {
+		deadline_conn_closed(srv->guard, socket_ctx);
+	}
+}
+
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
@@ -261,11 +276,13 @@ int server_start(struct server *srv)
 			          NULL);
 			return -1;
 		}
-		srv->redirect = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-		                                     (rs.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		                                 0, NULL, NULL, on_redirect, srv, MHD_OPTION_EXTERNAL_LOGGER,
-		                                 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&rs,
-		                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+		srv->redirect = MHD_start_daemon(
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		        (rs.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		    0, NULL, NULL, on_redirect, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+		    (struct sockaddr *)&rs, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
+		    MHD_OPTION_NOTIFY_CONNECTION, on_redirect_connection, srv, MHD_OPTION_END);
 		if (!srv->redirect) {
 			log_event(LOG_ERROR, "cannot start the HTTP redirect listener", "listen", srv->cfg.http_listen,
 			          NULL);
