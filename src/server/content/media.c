@@ -25,6 +25,8 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/tx.h"
+#include "../tags.h"
 
 static const struct allowed_type {
 	const char *mime;
@@ -189,10 +191,10 @@ struct upload {
 	crypto_hash_sha256_state hash;
 	uint64_t size;
 	int64_t used, quota;
-	bool exists;                 /* the account has it already: the body is read and dropped */
-	bool failed;                 /* refused while the body arrives: the rest is dropped */
-	int failed_errno;            /* why: ENOSPC/EDQUOT (no room), EFBIG (quota), other */
-	uint64_t failed_at, dropped; /* bytes when it failed, bytes dropped since */
+	bool exists;        /* the account has it already: the body is read and dropped */
+	bool failed;        /* refused while the body arrives: the rest is dropped */
+	int failed_errno;   /* why: ENOSPC/EDQUOT (no room), EFBIG (quota), other */
+	uint64_t failed_at; /* bytes when it failed */
 	char filename[256];
 };
 
@@ -298,13 +300,10 @@ static int upload_begin(struct http_req *r)
 	return 0;
 }
 
-/* Bytes of a refused upload read and dropped so that the client gets the
- * refusal as an answer at the end rather than a connection reset (the core
- * cannot yet send a reply and close while a body is arriving); past them,
- * the refusal is sent at once. */
-#define REFUSED_DROP_MAX ((uint64_t)32 << 20)
-
-/* The refusal of an upload that failed while its body arrived. */
+/* The refusal of an upload that failed while its body arrived: replying
+ * from a chunk makes the core drop the rest of the body, send this answer
+ * and close the connection (http_refuse in http/server.h), so the client
+ * reads why instead of a reset. */
 static int reply_failed(struct http_req *r, const struct upload *up)
 {
 	if (up->failed_errno == EFBIG)
@@ -330,14 +329,12 @@ static int upload_chunk(struct http_req *r, const char *data, size_t len)
 	struct upload *up = r->scratch;
 	if (up->exists)
 		return 0;
-	if (up->failed) {
-		up->dropped += len;
-		return up->dropped > REFUSED_DROP_MAX ? reply_failed(r, up) : 0;
-	}
+	if (up->failed) /* answered already; the core drops the rest */
+		return 0;
 	up->size += len;
 	if (up->used + (int64_t)up->size > up->quota) {
 		upload_fail(up, EFBIG);
-		return 0;
+		return reply_failed(r, up);
 	}
 	crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len);
 	while (len > 0) {
@@ -348,7 +345,7 @@ static int upload_chunk(struct http_req *r, const char *data, size_t len)
 			int err = w < 0 ? errno : ENOSPC;
 			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(err), NULL);
 			upload_fail(up, err);
-			return 0;
+			return reply_failed(r, up);
 		}
 		data += w;
 		len -= (size_t)w;
@@ -386,7 +383,7 @@ static const char *sniff(const char *path)
 	return magic_file(m, path);
 }
 
-/* Records an uploaded object in the write transaction (http_with_tx). */
+/* Records an uploaded object in a short write transaction (store_with_tx). */
 struct record {
 	struct http_req *r;
 	const char *sha;
@@ -468,7 +465,7 @@ int content_handle_media_put(struct http_req *r)
 	int rc = rename(up->tmp, path) == 0 ? 0 : -2;
 	if (rc == 0) {
 		up->tmp[0] = '\0';
-		rc = http_with_tx(record_upload, &x) < 0 ? -1 : 0;
+		rc = store_with_tx(record_upload, &x) < 0 ? -1 : 0;
 	}
 	pthread_mutex_unlock(&objects_lock);
 	if (rc == -2)
@@ -727,7 +724,7 @@ int content_handle_media_update(struct http_req *r)
 			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200)
 				return http_reply_error(r, 400, "invalid_field", "filename must be 1-200 bytes");
 		} else if (strcmp(key, "tags") == 0) {
-			if (!http_check_tags(r, v))
+			if (!tags_check(r, v))
 				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)",

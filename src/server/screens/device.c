@@ -21,6 +21,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../tags.h"
 #include "screens.h"
 
 #define STATE_MAX 16384
@@ -292,7 +293,7 @@ int screens_handle_update(struct http_req *r)
 				return http_reply_error(r, 400, "invalid_field",
 				                        "group must be a string of at most 128 bytes");
 		} else if (strcmp(key, "tags") == 0) {
-			if (!http_check_tags(r, v))
+			if (!tags_check(r, v))
 				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)",
