@@ -72,16 +72,6 @@ export function parseTagList(text) {
   return [...new Set(String(text).split(',').map((t) => t.trim()).filter(Boolean))];
 }
 
-export function debounce(fn, ms) {
-  let timer = null;
-  const wrapped = (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
-  };
-  wrapped.cancel = () => clearTimeout(timer);
-  return wrapped;
-}
-
 /** An integer when the text is one, else the text itself (the server then names the field at fault). */
 export function intOrRaw(value) {
   if (typeof value === 'number') return value;

@@ -150,3 +150,14 @@ export function emptyRow(colspan, text) {
 export function tableWrap(table, label) {
   return h('div', { class: 'table-wrap', role: 'region', 'aria-label': label, tabindex: '0' }, table);
 }
+
+/** fn, called ms after the last call (typing in a filter box); .cancel() drops a pending call. */
+export function debounce(fn, ms) {
+  let timer = null;
+  const wrapped = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  wrapped.cancel = () => clearTimeout(timer);
+  return wrapped;
+}

@@ -405,8 +405,17 @@ int content_handle_channels_list(struct http_req *r)
 	json_t *id;
 	json_array_foreach (ids, i, id) {
 		json_t *ch = channel_json(r->db, r->auth.account_id, json_string_value(id));
-		if (ch)
-			json_array_append_new(list, ch);
+		if (!ch)
+			continue;
+		/* how many screens play it by default (the console's "Default on") */
+		struct db_stmt *on =
+		    db_query(r->db, NULL,
+		             "SELECT COUNT(*) FROM screens WHERE account_id = ? AND channel_id = ? AND "
+		             "deleted_at IS NULL",
+		             "ss", r->auth.account_id, json_string_value(id));
+		json_object_set_new(ch, "default_screens", json_integer(on ? db_col_int(on, 0) : 0));
+		db_done(on);
+		json_array_append_new(list, ch);
 	}
 	json_decref(ids);
 	int rc;

@@ -633,9 +633,13 @@ export async function renderChannelEditor(stale, id) {
   let grants = null;
   let danger = null;
   if (channel && isAdmin()) {
-    const users = ((await api.listUsers().catch(() => ({ users: [] }))).users || []).filter((u) => u.role === 'editor');
+    const [usersRes, grantsRes] = await Promise.all([
+      api.listUsers().catch(() => ({ users: [] })),
+      api.getGrants(channel.id).catch(() => null),
+    ]);
     if (stale()) return h('div');
-    grants = grantsCard(channel, users);
+    const users = (usersRes.users || []).filter((u) => u.role === 'editor');
+    grants = grantsCard(channel, users, grantsRes ? grantsRes.grants || [] : null);
     const del = h('button', { id: 'channel-delete', type: 'button', class: 'btn btn-danger', text: 'Delete channel' });
     del.addEventListener('click', () => busy(del, async () => {
       if (!window.confirm(`Delete the channel “${channel.name}”? Screens that play it by default get none; its schedules and “play now” overrides end. Its media stay in the library.`)) return;

@@ -4,8 +4,9 @@
 import * as api from '../api.js';
 import { $, busy, h, headRow, labelledRow, setError, tableWrap, toast } from '../dom.js';
 
-const knownGrants = new Map(); // channel id -> the grants saved from this tab (the API cannot read them back)
-export function grantsCard(channel, editors) {
+/** inForce: the grants read from the server (GET .../grants), or null when they could not be read. */
+export function grantsCard(channel, editors, inForce) {
+  let saved = inForce;
   const body = h('div', { class: 'stack' });
   const section = h('section', { class: 'card', id: 'channel-grants', 'aria-labelledby': 'card-grants' },
     h('h2', { id: 'card-grants', text: 'Editors' }),
@@ -16,7 +17,6 @@ export function grantsCard(channel, editors) {
       body.replaceChildren(h('p', { class: 'hint', text: 'No user has the editor role. Add editors on the Users page, then choose here which zones they may change.' }));
       return;
     }
-    const saved = knownGrants.get(channel.id);
     const has = (uid, zone) => !!saved && saved.some((g) => g.user_id === uid && (g.zones || []).includes(zone));
     const COLS = ['Editor', 'May change'];
     const tbody = h('tbody');
@@ -51,16 +51,16 @@ export function grantsCard(channel, editors) {
       }
       try {
         const res = await api.putGrants(channel.id, list);
-        knownGrants.set(channel.id, res.grants || list);
+        saved = res.grants || list;
         toast(list.length ? `Editors saved: ${list.length} editor${list.length === 1 ? '' : 's'} may change this channel.` : 'No editor may change this channel now.');
       } catch (e) {
         setError(err, e);
       }
     }));
     body.replaceChildren(
-      h('p', { class: 'hint', text: knownGrants.has(channel.id)
-        ? 'What you saved from this page. Saving replaces every grant of this channel.'
-        : 'The server does not report the grants in force, so the boxes start empty: saving replaces every grant of this channel with what is ticked here.' }),
+      h('p', { id: 'grants-hint', class: 'hint', text: saved
+        ? 'The grants in force. Saving replaces every grant of this channel with what is ticked here.'
+        : 'The grants in force could not be read, so the boxes start empty: saving replaces every grant of this channel with what is ticked here.' }),
       tableWrap(h('table', { id: 'grants-table', class: 'table table-stack' },
         h('caption', { class: 'visually-hidden', text: 'Which editors may change which zones' }),
         headRow(COLS), tbody), 'Editors of this channel'),

@@ -1,16 +1,16 @@
 // The Media library page: uploads (hashed, asked for, then sent), the storage
-// used, and the library with its filters.
+// used, and the library a page at a time, sorted, filtered and paged by the
+// server.
 
 import * as api from '../api.js';
 import { state } from '../session.js';
 import {
   $,
   busy,
+  debounce,
   errorText,
   field,
   h,
-  headRow,
-  labelledRow,
   pageHeader,
   setError,
   tableWrap,
@@ -18,10 +18,10 @@ import {
 } from '../dom.js';
 import { fmtTime, timeEl } from '../format.js';
 import { tagList } from '../screens-common.js';
+import { pagedTable } from '../paged-table.js';
 import {
   ACCEPTED_FILES,
   capital,
-  debounce,
   fileSha256,
   fmtBytes,
   KIND_LABELS,
@@ -47,8 +47,7 @@ function uploadErrorText(err) {
 export async function renderMedia(stale) {
   const filters = { q: '', tag: '', kind: '' };
   const knownTags = new Set();
-  let library = await api.listMedia();
-  if (stale()) return h('div');
+  let library = { used_bytes: 0, quota_bytes: 0 };
 
   // ---- storage
   const quotaFill = h('div', { class: 'quota-fill' });
@@ -73,12 +72,38 @@ export async function renderMedia(stale) {
   }
 
   // ---- the library table
-  const COLS = ['Preview', 'File', 'Kind', 'Size', 'Tags', 'Added', 'Actions'];
-  const tbody = h('tbody');
-  const table = h('table', { id: 'media-table', class: 'table table-stack media-table' },
-    h('caption', { class: 'visually-hidden', text: 'Media of this account, newest first' }),
-    headRow(COLS, true),
-    tbody);
+  const filtered = () => !!(filters.q || filters.tag || filters.kind);
+  const table = pagedTable({
+    id: 'media-table',
+    caption: 'Media of this account, newest first',
+    columns: [
+      { label: 'Preview' }, { label: 'File', sort: 'filename' }, { label: 'Kind', sort: 'kind' },
+      { label: 'Size', sort: 'size' }, { label: 'Tags' }, { label: 'Added', sort: 'created_at' },
+      { label: 'Actions', className: 'col-actions' },
+    ],
+    sort: '-created_at',
+    load: async (page) => {
+      const res = await api.listMedia({ ...filters, ...page });
+      return { ...res, items: res.media || [] };
+    },
+    key: (m) => m.sha256,
+    makeRow: (m) => ({ tr: mediaRow(m), update: () => {} }),
+    empty: () => h('tr', { class: 'empty', id: 'media-empty' }, h('td', { colspan: '7' },
+      h('p', { class: 'empty-title', text: filtered() ? 'Nothing matches these filters' : 'No media yet' }),
+      h('p', { class: 'hint', text: filtered() ? 'Clear the search or choose another kind or tag.'
+        : 'Upload images, videos or HTML pages above; then add them to the playlists of your channels.' }))),
+    onPage: (res) => {
+      library = res;
+      for (const m of res.media || []) for (const t of m.tags || []) knownTags.add(t);
+      paintTags();
+      const total = Number(res.total) || 0;
+      summary.textContent = total
+        ? `${total.toLocaleString()} file${total === 1 ? '' : 's'} · ${fmtBytes(Number(res.total_bytes) || 0)}${filtered() ? ' (filtered)' : ''}` : '';
+      paintQuota();
+    },
+  });
+  table.table.classList.add('media-table');
+  const { tbody } = table;
   const summary = h('p', { id: 'media-summary', class: 'summary', 'aria-live': 'polite' });
   const search = h('input', {
     id: 'media-search', type: 'search', placeholder: 'Search by file name', autocomplete: 'off', spellcheck: 'false',
@@ -107,7 +132,7 @@ export async function renderMedia(stale) {
       type: 'button', class: 'btn btn-small btn-danger', id: `media-delete-${key}`, text: 'Delete',
       'aria-label': `Delete ${m.filename}`,
     });
-    const tr = labelledRow(COLS, { dataset: { sha256: m.sha256, filename: m.filename, kind: m.kind } },
+    const tr = table.row({ dataset: { sha256: m.sha256, filename: m.filename, kind: m.kind } },
       h('td', { class: 'cell-preview' },
         h('a', { class: 'thumb-link', href: api.mediaContentUrl(m.sha256), target: '_blank', rel: 'noopener', 'aria-label': `Open ${m.filename}` },
           mediaThumb(m))),
@@ -160,7 +185,7 @@ export async function renderMedia(stale) {
       h('div', { class: 'field field-button inline' }, save, cancel),
       err);
     const editRow = h('tr', { class: 'edit-row', dataset: { sha256: m.sha256 } },
-      h('td', { colspan: String(COLS.length) }, form));
+      h('td', { colspan: String(table.labels.length) }, form));
     tr.after(editRow);
     editBtn.setAttribute('aria-expanded', 'true');
     const close = () => {
@@ -203,43 +228,26 @@ export async function renderMedia(stale) {
     nameInput.select();
   }
 
-  function fill() {
-    const list = library.media || [];
-    for (const m of list) for (const t of m.tags || []) knownTags.add(t);
-    paintTags();
-    tbody.replaceChildren();
-    const filtered = !!(filters.q || filters.tag || filters.kind);
-    if (!list.length) {
-      tbody.append(h('tr', { class: 'empty', id: 'media-empty' }, h('td', { colspan: String(COLS.length) },
-        h('p', { class: 'empty-title', text: filtered ? 'Nothing matches these filters' : 'No media yet' }),
-        h('p', { class: 'hint', text: filtered ? 'Clear the search or choose another kind or tag.'
-          : 'Upload images, videos or HTML pages above; then add them to the playlists of your channels.' }))));
-    }
-    for (const m of list) tbody.append(mediaRow(m));
-    const total = list.reduce((sum, m) => sum + (Number(m.size) || 0), 0);
-    summary.textContent = list.length
-      ? `${list.length} file${list.length === 1 ? '' : 's'} · ${fmtBytes(total)}${filtered ? ' (filtered)' : ''}` : '';
-  }
-
-  let loadSeq = 0;
   async function reload() {
-    const mine = ++loadSeq;
     try {
-      const res = await api.listMedia(filters);
-      if (mine !== loadSeq || stale()) return;
-      library = res;
-      fill();
-      paintQuota();
+      await table.reload();
+    } catch (err) {
+      if (!stale()) toast(errorText(err), 'error');
+    }
+  }
+  async function refilter() {
+    try {
+      await table.first();
     } catch (err) {
       if (!stale()) toast(errorText(err), 'error');
     }
   }
 
-  const searchLater = debounce(() => { filters.q = search.value.trim(); reload(); }, 250);
+  const searchLater = debounce(() => { filters.q = search.value.trim(); refilter(); }, 250);
   state.cleanup.push(() => searchLater.cancel());
   search.addEventListener('input', searchLater);
-  kindSelect.addEventListener('change', () => { filters.kind = kindSelect.value; reload(); });
-  tagSelect.addEventListener('change', () => { filters.tag = tagSelect.value; reload(); });
+  kindSelect.addEventListener('change', () => { filters.kind = kindSelect.value; refilter(); });
+  tagSelect.addEventListener('change', () => { filters.tag = tagSelect.value; refilter(); });
 
   // ---- uploads: one file at a time, each hashed, asked for, then sent
   const fileInput = h('input', {
@@ -399,8 +407,8 @@ export async function renderMedia(stale) {
     if (current) current.cancel();
   });
 
-  fill();
-  paintQuota();
+  await table.reload();
+  if (stale()) return h('div');
 
   return h('div', { class: 'page media-page' },
     pageHeader('Media library'),
@@ -420,5 +428,6 @@ export async function renderMedia(stale) {
         h('div', { class: 'toolbar-search' }, search),
         kindSelect,
         tagSelect),
-      tableWrap(table, 'Media library')));
+      tableWrap(table.table, 'Media library'),
+      table.pager));
 }
