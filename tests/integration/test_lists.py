@@ -219,6 +219,18 @@ def test_channels_pages_sorts_and_filters(server, admin):
     assert mine["total"] == 1 and [c["name"] for c in mine["channels"]] == ["lobby left"]
 
 
+def test_channels_say_how_many_screens_play_them(fleet):
+    _, admin, rows = fleet
+    played = admin.post("/api/v1/channels", json=channel("Played")).json()["channel"]["id"]
+    admin.post("/api/v1/channels", json=channel("Idle"))
+    for row in rows[:3]:
+        r = admin.put("/api/v1/screens/%s/channel" % row["id"], json={"channel_id": played})
+        assert r.status_code == 200, r.text
+    admin.delete("/api/v1/screens/" + rows[2]["id"])  # a deleted screen plays nothing
+    counts = {c["name"]: c["default_screens"] for c in admin.get("/api/v1/channels?limit=10").json()["channels"]}
+    assert counts == {"Idle": 0, "Played": 2}
+
+
 def test_channel_grants_read_back(server, admin):
     cid = admin.post("/api/v1/channels", json=channel("Cafeteria")).json()["channel"]["id"]
     assert admin.get("/api/v1/channels/%s/grants" % cid).json() == {"grants": []}

@@ -403,20 +403,25 @@ int content_handle_channels_list(struct http_req *r)
 	json_t *list = json_array();
 	size_t i;
 	json_t *id;
+	/* how many screens play each channel by default (the console's "Default on"), in one pass */
+	json_t *playing = json_object();
+	st = db_prepare(r->db, "SELECT channel_id, COUNT(*) FROM screens WHERE account_id = ? AND deleted_at IS NULL "
+	                       "AND channel_id IS NOT NULL GROUP BY channel_id");
+	if (st) {
+		db_bind_text(st, 1, r->auth.account_id);
+		while (db_step(st) == DB_ROW)
+			json_object_set_new(playing, db_col_text(st, 0), json_integer(db_col_int(st, 1)));
+		db_done(st);
+	}
 	json_array_foreach (ids, i, id) {
 		json_t *ch = channel_json(r->db, r->auth.account_id, json_string_value(id));
 		if (!ch)
 			continue;
-		/* how many screens play it by default (the console's "Default on") */
-		struct db_stmt *on =
-		    db_query(r->db, NULL,
-		             "SELECT COUNT(*) FROM screens WHERE account_id = ? AND channel_id = ? AND "
-		             "deleted_at IS NULL",
-		             "ss", r->auth.account_id, json_string_value(id));
-		json_object_set_new(ch, "default_screens", json_integer(on ? db_col_int(on, 0) : 0));
-		db_done(on);
+		json_t *on = json_object_get(playing, json_string_value(id));
+		json_object_set_new(ch, "default_screens", json_integer(on ? json_integer_value(on) : 0));
 		json_array_append_new(list, ch);
 	}
+	json_decref(playing);
 	json_decref(ids);
 	int rc;
 	st = db_query(r->db, &rc, "SELECT COUNT(*)" CHANNELS_MATCHING, "siss", r->auth.account_id, (int64_t)editor,
