@@ -227,8 +227,11 @@ def test_channels_say_how_many_screens_play_them(fleet):
         r = admin.put("/api/v1/screens/%s/channel" % row["id"], json={"channel_id": played})
         assert r.status_code == 200, r.text
     admin.delete("/api/v1/screens/" + rows[2]["id"])  # a deleted screen plays nothing
-    counts = {c["name"]: c["default_screens"] for c in admin.get("/api/v1/channels?limit=10").json()["channels"]}
+    page = admin.get("/api/v1/channels?limit=10").json()
+    counts = {c["name"]: page["default_screens"][c["id"]] for c in page["channels"]}
     assert counts == {"Idle": 0, "Played": 2}
+    assert "default_screens" not in page["channels"][0]  # the channel objects stay as they were (the CLI compares them)
+    assert set(admin.get("/api/v1/channels?limit=1").json()["default_screens"]) == {page["channels"][0]["id"]}
 
 
 def test_channel_grants_read_back(server, admin):

@@ -403,7 +403,8 @@ int content_handle_channels_list(struct http_req *r)
 	json_t *list = json_array();
 	size_t i;
 	json_t *id;
-	/* how many screens play each channel by default (the console's "Default on"), in one pass */
+	/* how many screens play each channel by default (the console's "Default on"), in one
+	 * pass; answered beside the channels, whose objects stay as they were */
 	json_t *playing = json_object();
 	st = db_prepare(r->db, "SELECT channel_id, COUNT(*) FROM screens WHERE account_id = ? AND deleted_at IS NULL "
 	                       "AND channel_id IS NOT NULL GROUP BY channel_id");
@@ -417,11 +418,10 @@ int content_handle_channels_list(struct http_req *r)
 		json_t *ch = channel_json(r->db, r->auth.account_id, json_string_value(id));
 		if (!ch)
 			continue;
-		json_t *on = json_object_get(playing, json_string_value(id));
-		json_object_set_new(ch, "default_screens", json_integer(on ? json_integer_value(on) : 0));
+		if (!json_object_get(playing, json_string_value(id)))
+			json_object_set_new(playing, json_string_value(id), json_integer(0));
 		json_array_append_new(list, ch);
 	}
-	json_decref(playing);
 	json_decref(ids);
 	int rc;
 	st = db_query(r->db, &rc, "SELECT COUNT(*)" CHANNELS_MATCHING, "siss", r->auth.account_id, (int64_t)editor,
@@ -429,7 +429,16 @@ int content_handle_channels_list(struct http_req *r)
 #undef CHANNELS_MATCHING
 	int64_t total = st ? db_col_int(st, 0) : 0;
 	db_done(st);
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "channels", list, "total", (json_int_t)total));
+	/* only the channels of this page (the counts of the others are not wanted) */
+	json_t *shown = json_object();
+	json_array_foreach (list, i, id) {
+		const char *cid = json_string_value(json_object_get(id, "id"));
+		json_object_set(shown, cid, json_object_get(playing, cid));
+	}
+	json_decref(playing);
+	http_reply_json(
+	    r, 200,
+	    json_pack("{s:o, s:I, s:o}", "channels", list, "total", (json_int_t)total, "default_screens", shown));
 	return 0;
 }
 

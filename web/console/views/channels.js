@@ -31,6 +31,7 @@ async function renderChannels(stale) {
     'aria-label': 'Filter channels',
   });
   const summary = h('p', { id: 'channels-summary', class: 'summary', 'aria-live': 'polite' });
+  let playing = {}; // channel id -> how many screens play it by default (this page's channels)
   const table = pagedTable({
     id: 'channels-table',
     caption: isAdmin() ? 'Channels of this account' : 'The channels you may edit',
@@ -42,6 +43,7 @@ async function renderChannels(stale) {
     sort: 'name',
     load: async (page) => {
       const res = await api.listChannels({ ...page, q: filter.value.trim() });
+      playing = res.default_screens || {};
       return { ...res, items: res.channels || [] };
     },
     key: (c) => c.id,
@@ -60,7 +62,7 @@ async function renderChannels(stale) {
   });
 
   function channelRow(c) {
-    const on = Number(c.default_screens) || 0;
+    const on = Number(playing[c.id]) || 0;
     const actions = h('div', { class: 'row-actions' },
       h('a', { class: 'btn btn-small', href: `#/channels/${encodeURIComponent(c.id)}`, text: 'Edit', 'aria-label': `Edit ${c.name}` }));
     if (isAdmin()) {
