@@ -1,13 +1,15 @@
 /*
  * Unit tests of src/server/store/listquery.c: the defaults of a route,
  * limits and offsets in range, whitelisted sort columns (ascending and
- * descending, with the tiebreak), LIKE wildcards escaped in q, and the
- * sentence given back for every bad value.
+ * descending, with the tiebreak), LIKE wildcards escaped in q, the
+ * sentence given back for every bad value, and one lasting pointer per
+ * SQL text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -93,13 +95,27 @@ static void bad_values_are_explained(void **unused)
 	refused(NULL, NULL, NULL, big, "q must be at most 200 bytes");
 }
 
+static void intern_gives_one_pointer_per_text(void **unused)
+{
+	(void)unused;
+	char a[64], b[64];
+	snprintf(a, sizeof a, "SELECT 1 ORDER BY %s", "name ASC");
+	snprintf(b, sizeof b, "SELECT 1 ORDER BY %s", "name ASC");
+	const char *first = listquery_intern(a), *again = listquery_intern(b);
+	assert_non_null(first);
+	assert_ptr_equal(first, again); /* db_prepare's cache is keyed by the address */
+	assert_ptr_not_equal(first, a);
+	assert_string_equal(first, a);
+	snprintf(b, sizeof b, "SELECT 1 ORDER BY %s", "name DESC");
+	assert_ptr_not_equal(listquery_intern(b), first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(defaults_answer_as_before),
-	    cmocka_unit_test(limit_offset_and_sort),
-	    cmocka_unit_test(q_escapes_like_wildcards),
-	    cmocka_unit_test(bad_values_are_explained),
+	    cmocka_unit_test(defaults_answer_as_before),         cmocka_unit_test(limit_offset_and_sort),
+	    cmocka_unit_test(q_escapes_like_wildcards),          cmocka_unit_test(bad_values_are_explained),
+	    cmocka_unit_test(intern_gives_one_pointer_per_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
