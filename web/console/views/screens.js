@@ -100,7 +100,8 @@ async function renderScreens(stale) {
     if (soon) return;
     soon = setTimeout(() => {
       soon = null;
-      if (!stale()) table.reload().catch(() => {});
+      // rows of announced screens are highlighted by this load; the others are not on this page
+      if (!stale()) table.reload().then(() => fresh.clear(), () => {});
     }, 1000);
   }
   state.cleanup.push(() => clearTimeout(soon));
