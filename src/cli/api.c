@@ -11,6 +11,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "common/strfmt.h"
+
 int api_normalize_url(const char *url, char *out, size_t outsz)
 {
 	if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
@@ -77,10 +79,7 @@ int api_set_token(struct api *a, const char *token)
 
 void api_resp_free(struct api_resp *r)
 {
-	if (r->body) {
-		sodium_memzero(r->body, r->cap); /* a login or token answer carries secrets */
-		free(r->body);
-	}
+	buf_free(&r->body); /* wiped: a login or token answer carries secrets */
 	json_decref(r->json);
 	sodium_memzero(r->cookie, sizeof r->cookie);
 	memset(r, 0, sizeof *r);
@@ -107,30 +106,10 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *userdata)
 {
 	struct api_resp *r = userdata;
 	size_t len = size * n;
-	if (r->len + len > API_MAX_RESPONSE) {
+	int rc = buf_add(&r->body, ptr, len);
+	if (rc == BUF_TOO_BIG)
 		r->too_large = true;
-		return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-	}
-	if (r->len + len + 1 > r->cap) {
-		/* grown by hand, not realloc: the old copy may hold a token and is wiped */
-		size_t cap = r->cap ? r->cap * 2 : 4096;
-		while (cap < r->len + len + 1)
-			cap *= 2;
-		char *b = malloc(cap);
-		if (!b)
-			return 0;
-		if (r->body) {
-			memcpy(b, r->body, r->len);
-			sodium_memzero(r->body, r->cap);
-			free(r->body);
-		}
-		r->body = b;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, ptr, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
+	return rc == BUF_OK ? len : 0; /* 0: curl fails the transfer with CURLE_WRITE_ERROR */
 }
 
 /* "Set-Cookie: vitrine_session=VALUE; ..." -> r->cookie = "vitrine_session=VALUE" */
@@ -218,9 +197,13 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 static int prepare(struct api *a, const char *method, const char *path, long timeout_s, struct api_resp *out)
 {
 	memset(out, 0, sizeof *out);
+	buf_init_secret(&out->body, API_MAX_RESPONSE);
 	char url[4096];
-	if ((size_t)snprintf(url, sizeof url, "%s%s", a->base, path) >= sizeof url)
+	if (strfmt(url, sizeof url, "%s%s", a->base, path) != 0) {
+		snprintf(out->errbuf, sizeof out->errbuf, "the request's URL is longer than %zu bytes", sizeof url - 1);
+		out->rc = CURLE_URL_MALFORMAT;
 		return -1;
+	}
 	CURL *e = a->easy;
 	curl_easy_reset(e);
 	free_headers(a->headers);
@@ -244,21 +227,28 @@ static int prepare(struct api *a, const char *method, const char *path, long tim
 	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
 	if (h && a->token) {
 		char auth[256];
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->token);
+		if (strfmt(auth, sizeof auth, "Authorization: Bearer %s", a->token) != 0) {
+			sodium_memzero(auth, sizeof auth);
+			free_headers(h);
+			snprintf(out->errbuf, sizeof out->errbuf,
+			         "the stored token is too long to be one: log in again");
+			out->rc = CURLE_URL_MALFORMAT;
+			return -1;
+		}
 		struct curl_slist *t = curl_slist_append(h, auth);
 		sodium_memzero(auth, sizeof auth);
 		h = t ? t : (free_headers(h), NULL);
 	}
 	bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	if (h && a->cookie[0]) {
-		char cookie[200];
+		char cookie[sizeof "Cookie: " + sizeof a->cookie]; /* always fits */
 		snprintf(cookie, sizeof cookie, "Cookie: %s", a->cookie);
 		struct curl_slist *t = curl_slist_append(h, cookie);
 		sodium_memzero(cookie, sizeof cookie);
 		h = t ? t : (free_headers(h), NULL);
 	}
 	if (h && a->csrf[0] && !safe) {
-		char csrf[160];
+		char csrf[sizeof "X-CSRF-Token: " + sizeof a->csrf]; /* always fits */
 		snprintf(csrf, sizeof csrf, "X-CSRF-Token: %s", a->csrf);
 		struct curl_slist *t = curl_slist_append(h, csrf);
 		h = t ? t : (free_headers(h), NULL);
@@ -301,9 +291,9 @@ static int perform(struct api *a, struct api_resp *out)
 		memcpy(a->cookie, out->cookie, sizeof a->cookie);
 	const char *ct = NULL;
 	curl_easy_getinfo(a->easy, CURLINFO_CONTENT_TYPE, &ct);
-	if (out->body && out->len > 0 && ct && strstr(ct, "json")) {
+	if (buf_len(&out->body) > 0 && ct && strstr(ct, "json")) {
 		json_error_t jerr;
-		out->json = json_loadb(out->body, out->len, 0, &jerr);
+		out->json = json_loadb(buf_str(&out->body), buf_len(&out->body), 0, &jerr);
 	}
 	return 0;
 }
@@ -327,8 +317,10 @@ int api_call(struct api *a, const char *method, const char *path, json_t *body, 
 	rc = perform(a, out);
 	goto out;
 fail:
-	snprintf(out->errbuf, sizeof out->errbuf, "out of memory");
-	out->rc = CURLE_OUT_OF_MEMORY;
+	if (out->rc == CURLE_OK) {
+		snprintf(out->errbuf, sizeof out->errbuf, "out of memory");
+		out->rc = CURLE_OUT_OF_MEMORY;
+	}
 out:
 	if (text) {
 		sodium_memzero(text, strlen(text)); /* a login body holds the password */
@@ -341,9 +333,11 @@ int api_upload(struct api *a, const char *path, int fd, uint64_t size, const cha
                api_progress_fn progress, void *ud, struct api_resp *out)
 {
 	struct upload_src src = {.fd = fd, .progress = progress, .ud = ud, .total = size};
-	if (lseek(fd, 0, SEEK_SET) != 0 || prepare(a, "PUT", path, 0, out) != 0) {
-		snprintf(out->errbuf, sizeof out->errbuf, "cannot start the upload");
-		out->rc = CURLE_READ_ERROR;
+	if (prepare(a, "PUT", path, 0, out) != 0 || lseek(fd, 0, SEEK_SET) != 0) { /* prepare fills out first */
+		if (out->rc == CURLE_OK) {
+			snprintf(out->errbuf, sizeof out->errbuf, "cannot start the upload");
+			out->rc = CURLE_READ_ERROR;
+		}
 		return -1;
 	}
 	/* the name goes in a header: no control characters, bounded */

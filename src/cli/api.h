@@ -5,7 +5,8 @@
  * vitrine_session, taken from Set-Cookie; no cookie engine, no cookie
  * file), and adds "Authorization: Bearer" or the session's X-CSRF-Token. TLS is always
  * verified; --ca adds a CA to the system ones. Responses are read into a
- * buffer capped at API_MAX_RESPONSE and parsed as JSON when they are JSON.
+ * buffer capped at API_MAX_RESPONSE (src/common/buf.h) and parsed as JSON
+ * when they are JSON.
  */
 #ifndef VITRINE_CLI_API_H
 #define VITRINE_CLI_API_H
@@ -15,18 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/buf.h"
+
 #ifndef CLI_VERSION
 #define CLI_VERSION "0" /* meson passes the project's version */
-/* Frees a string made by json_dumps: main.c gives jansson an allocator of
- * its own (one that wipes), so free(3) must not be used on it. */
-static inline void api_json_free(void *p)
-{
-	json_free_t f;
-	json_get_alloc_funcs(NULL, &f);
-	if (p)
-		f(p);
-}
-
 #endif
 
 #define API_MAX_RESPONSE      (64u << 20)
@@ -45,8 +38,7 @@ struct api {
 struct api_resp {
 	CURLcode rc;        /* CURLE_OK when an HTTP answer arrived */
 	long status;        /* HTTP status, 0 without an answer */
-	char *body;         /* owned, NUL-terminated, may be NULL */
-	size_t len, cap;    /* bytes in body, bytes allocated */
+	struct buf body;    /* the answer's bytes (a secret buffer: wiped when freed) */
 	json_t *json;       /* owned, the body parsed when it is JSON */
 	char location[512]; /* Location header of a redirect */
 	bool too_large;     /* the answer went over API_MAX_RESPONSE */

@@ -1,13 +1,14 @@
-/* A publishing folder's channel.json and files; see chfile.h. The limits
- * are the server's (src/server/content/channels.c): checking them here
- * lets the CLI name every fault at once, before uploading anything. */
+/* A publishing folder's channel.json and files; see chfile.h. The rules
+ * are the server's own code (src/common/channel_schema.c) with the folder
+ * as the resolver of "file" and "media": checking them here lets the CLI
+ * name every fault at once, before uploading anything. */
 #include "chfile.h"
-#include "common/calendar.h"
+#include "common/buf.h"
+#include "common/channel_schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,33 +18,18 @@
 
 #include "common/codes.h"
 
-#define MAX_ZONES  32
-#define MAX_ITEMS  500
-#define MAX_CANVAS 16384
 #define HASH_BLOCK (256u * 1024u)
 
-struct check {
+/* The folder as the schema's resolver; the arrays of cf grow in bufs
+ * (at most one entry per item of a channel) and are handed over at the
+ * end of the check. */
+struct folder {
 	struct chfile *cf;
 	const char *dir;
-	char path[160];
+	struct buf files, media;
 };
 
-static void fault(struct check *c, const char *member, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fault(struct check *c, const char *member, const char *fmt, ...)
-{
-	if (json_array_size(c->cf->errors) >= CHFILE_MAX_ERRORS)
-		return;
-	char msg[600], line[800];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (member)
-		snprintf(line, sizeof line, "%s%s%s: %s", c->path, c->path[0] ? "." : "", member, msg);
-	else
-		snprintf(line, sizeof line, "%s: %s", c->path[0] ? c->path : "(top)", msg);
-	json_array_append_new(c->cf->errors, json_string(line));
-}
+#define CHFILE_MAX_REFS ((size_t)CHANNEL_MAX_ZONES * CHANNEL_MAX_ITEMS)
 
 static const char *type_name(json_t *v)
 {
@@ -67,70 +53,16 @@ static const char *type_name(json_t *v)
 	return "something else";
 }
 
-/* Refuses members other than allowed (a typo must not be silently dropped). */
-static bool only_members(struct check *c, json_t *obj, const char *const *allowed, const char *listed)
-{
-	const char *key;
-	json_t *v;
-	bool ok = true;
-	json_object_foreach (obj, key, v) {
-		bool known = false;
-		for (const char *const *a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				known = true;
-		if (!known) {
-			char shown[64];
-			snprintf(shown, sizeof shown, "%.60s", key);
-			fault(c, shown, "unknown field (%s)", listed);
-			ok = false;
-		}
-	}
-	return ok;
-}
-
-/* An integer member within [min, max]. Returns false (after a fault) when
- * it is missing (and required), not an integer or out of range. */
-static bool int_member(struct check *c, json_t *obj, const char *key, bool required, json_int_t min, json_int_t max,
-                       json_int_t *out)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!v) {
-		if (required)
-			fault(c, key, "missing (an integer from %lld to %lld)", (long long)min, (long long)max);
-		return false;
-	}
-	if (!json_is_integer(v)) {
-		fault(c, key, "must be an integer from %lld to %lld, not %s", (long long)min, (long long)max,
-		      type_name(v));
-		return false;
-	}
-	json_int_t n = json_integer_value(v);
-	if (n < min || n > max) {
-		fault(c, key, "%lld is out of range (%lld to %lld)", (long long)n, (long long)min, (long long)max);
-		return false;
-	}
-	*out = n;
-	return true;
-}
-
-static bool valid_date(const char *s)
-{
-	return calendar_valid_date(s);
-}
-static bool valid_time(const char *s)
-{
-	return calendar_minutes(s) >= 0;
-}
-
-static bool is_sha256(const char *s)
-{
-	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
-static bool looks_like_video(const char *name)
+/* The kind of a file of the folder, guessed from its name (the server
+ * sniffs the bytes; this only decides whether duration 0 may be meant). */
+static const char *kind_by_name(const char *name)
 {
 	const char *dot = strrchr(name, '.');
-	return dot && (strcasecmp(dot, ".mp4") == 0 || strcasecmp(dot, ".webm") == 0 || strcasecmp(dot, ".m4v") == 0);
+	if (dot && (strcasecmp(dot, ".mp4") == 0 || strcasecmp(dot, ".webm") == 0 || strcasecmp(dot, ".m4v") == 0))
+		return "video";
+	if (dot && (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0))
+		return "html";
+	return "image";
 }
 
 const struct chfile_file *chfile_find(const struct chfile *cf, const char *rel)
@@ -141,218 +73,136 @@ const struct chfile_file *chfile_find(const struct chfile *cf, const char *rel)
 	return NULL;
 }
 
-/* Checks "file": the path is relative and names a regular file of DIR. */
-static void check_file(struct check *c, const char *rel)
+/* "media": hash; whether the server has it is asked later (publish.c). */
+static int resolve_media_ref(void *ctx, const char *sha256, const char *json_path, struct channel_medium *out,
+                             char *msg, size_t msgsz)
 {
-	if (!*rel || rel[0] == '/' || strlen(rel) > 1024) {
-		fault(c, "file", "must be a path relative to %s (not empty, not absolute)", c->dir);
-		return;
+	struct folder *fo = ctx;
+	(void)out; /* the kind stays unknown until the server is asked */
+	struct chfile_media_ref ref;
+	memset(&ref, 0, sizeof ref);
+	snprintf(ref.sha256, sizeof ref.sha256, "%s", sha256);
+	snprintf(ref.json_path, sizeof ref.json_path, "%s", json_path);
+	if (buf_add(&fo->media, &ref, sizeof ref) != BUF_OK) {
+		snprintf(msg, msgsz, "out of memory");
+		return -1;
 	}
-	if (chfile_find(c->cf, rel))
-		return;
+	fo->cf->media = (struct chfile_media_ref *)buf_ptr(&fo->media);
+	fo->cf->nmedia++;
+	return 0;
+}
+
+/* "file": the path is relative and names a readable regular file of DIR. */
+static int resolve_file(void *ctx, const char *rel, const char *json_path, struct channel_medium *out, char *msg,
+                        size_t msgsz)
+{
+	struct folder *fo = ctx;
+	snprintf(out->kind, sizeof out->kind, "%s", kind_by_name(rel));
+	if (rel[0] == '/' || strlen(rel) > 1024) {
+		snprintf(msg, msgsz, "must be a path relative to %s (not empty, not absolute)", fo->dir);
+		return -1;
+	}
+	if (chfile_find(fo->cf, rel))
+		return 0;
 	char *path = NULL;
-	if (asprintf(&path, "%s/%s", c->dir, rel) < 0) {
-		fault(c, "file", "out of memory");
-		return;
+	if (asprintf(&path, "%s/%s", fo->dir, rel) < 0) {
+		snprintf(msg, msgsz, "out of memory");
+		return -1;
 	}
 	struct stat sb;
 	if (stat(path, &sb) != 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			fault(c, "file", "no such file %s in %s", rel, c->dir);
+			snprintf(msg, msgsz, "no such file %s in %s", rel, fo->dir);
 		else
-			fault(c, "file", "cannot read %s: %s", path, strerror(errno));
+			snprintf(msg, msgsz, "cannot read %s: %s", path, strerror(errno));
 		free(path);
-		return;
+		return -1;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		fault(c, "file", "%s is not a regular file", path);
+	if (!S_ISREG(sb.st_mode) || access(path, R_OK) != 0) {
+		if (!S_ISREG(sb.st_mode))
+			snprintf(msg, msgsz, "%s is not a regular file", path);
+		else
+			snprintf(msg, msgsz, "cannot read %s: %s", path, strerror(errno));
 		free(path);
-		return;
+		return -1;
 	}
-	if (access(path, R_OK) != 0) {
-		fault(c, "file", "cannot read %s: %s", path, strerror(errno));
-		free(path);
-		return;
+	struct chfile_file f;
+	memset(&f, 0, sizeof f);
+	f.rel = strdup(rel);
+	f.path = path;
+	f.size = (uint64_t)sb.st_size;
+	f.json_path = strdup(json_path);
+	if (!f.rel || !f.json_path || buf_add(&fo->files, &f, sizeof f) != BUF_OK) {
+		free(f.rel);
+		free(f.path);
+		free(f.json_path);
+		snprintf(msg, msgsz, "out of memory");
+		return -1;
 	}
-	struct chfile_file *grown = realloc(c->cf->files, (c->cf->nfiles + 1) * sizeof *grown);
-	if (!grown) {
-		free(path);
-		fault(c, "file", "out of memory");
-		return;
-	}
-	c->cf->files = grown;
-	struct chfile_file *f = &grown[c->cf->nfiles];
-	memset(f, 0, sizeof *f);
-	f->rel = strdup(rel);
-	f->path = path;
-	f->size = (uint64_t)sb.st_size;
-	if (asprintf(&f->json_path, "%s.file", c->path) < 0)
-		f->json_path = NULL;
-	if (!f->rel || !f->json_path) {
-		free(f->rel);
-		free(f->path);
-		free(f->json_path);
-		fault(c, "file", "out of memory");
-		return;
-	}
-	c->cf->nfiles++;
+	fo->cf->files = (struct chfile_file *)buf_ptr(&fo->files);
+	out->size = (json_int_t)sb.st_size;
+	fo->cf->nfiles++;
+	return 0;
 }
 
-static void check_valid(struct check *c, json_t *valid)
+/* Checks the document read from path (cf->doc) with the folder dir. */
+static int check_doc(const char *dir, const char *path, struct chfile *cf)
 {
-	static const char *const keys[] = {"from", "until", "days", "start", "end", NULL};
-	size_t n = strlen(c->path);
-	snprintf(c->path + n, sizeof c->path - n, ".valid");
-	if (!json_is_object(valid)) {
-		fault(c, NULL, "must be an object with from, until, days, start, end, not %s", type_name(valid));
-		goto out;
+	if (!json_is_object(cf->doc)) {
+		snprintf(cf->problem, sizeof cf->problem, "%s must hold a JSON object (the channel), not %s", path,
+		         type_name(cf->doc));
+		return -1;
 	}
-	only_members(c, valid, keys, "valid has from, until, days, start, end");
-	const char *dates[] = {"from", "until"}, *times[] = {"start", "end"};
-	for (int i = 0; i < 2; i++) {
-		json_t *d = json_object_get(valid, dates[i]), *t = json_object_get(valid, times[i]);
-		if (d && (!json_is_string(d) || !valid_date(json_string_value(d))))
-			fault(c, dates[i], "must be a date YYYY-MM-DD");
-		if (t && (!json_is_string(t) || !valid_time(json_string_value(t))))
-			fault(c, times[i], "must be a time HH:MM (00:00 to 24:00)");
+	/* the server's rules, the same code (src/common/channel_schema.c) */
+	struct folder fo = {.cf = cf, .dir = dir};
+	buf_init(&fo.files, CHFILE_MAX_REFS * sizeof(struct chfile_file));
+	buf_init(&fo.media, CHFILE_MAX_REFS * sizeof(struct chfile_media_ref));
+	const struct channel_resolver folder = {resolve_media_ref, resolve_file, &fo};
+	json_t *faults = json_array();
+	json_t *norm = faults ? channel_schema_check(cf->doc, &folder, faults, CHFILE_MAX_ERRORS) : NULL;
+	/* the arrays are cf's now (chfile_free releases them) */
+	cf->files = cf->nfiles ? (struct chfile_file *)buf_take(&fo.files, NULL) : NULL;
+	cf->media = cf->nmedia ? (struct chfile_media_ref *)buf_take(&fo.media, NULL) : NULL;
+	buf_free(&fo.files);
+	buf_free(&fo.media);
+	size_t i;
+	json_t *f;
+	json_array_foreach (faults, i, f) {
+		char line[800];
+		channel_schema_fault_text(f, line, sizeof line);
+		json_array_append_new(cf->errors, json_string(line));
 	}
-	json_t *days = json_object_get(valid, "days");
-	if (days) {
-		size_t i;
-		json_t *d;
-		bool ok = json_is_array(days) && json_array_size(days) <= 7;
-		json_array_foreach (days, i, d)
-			if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 7)
-				ok = false;
-		if (!ok)
-			fault(c, "days", "must be a list of ISO weekdays (1 = Monday ... 7 = Sunday)");
-	}
-out:
-	c->path[n] = '\0';
+	if (!faults)
+		json_array_append_new(cf->errors, json_string("out of memory"));
+	json_decref(faults);
+	json_decref(norm);
+	return norm ? 0 : -1;
 }
 
-static void check_item(struct check *c, json_t *item)
-{
-	static const char *const keys[] = {"media",      "file",  "url", "text", "duration",
-	                                   "transition", "valid", "id",  "name", NULL};
-	if (!json_is_object(item)) {
-		fault(c, NULL, "must be an object, not %s", type_name(item));
-		return;
-	}
-	only_members(c, item, keys, "an item has one of media, file, url, text, and duration, transition, valid");
-	json_t *media = json_object_get(item, "media"), *file = json_object_get(item, "file"),
-	       *url = json_object_get(item, "url"), *text = json_object_get(item, "text");
-	int kinds = (media != NULL) + (file != NULL) + (url != NULL) + (text != NULL);
-	if (kinds != 1) {
-		fault(c, NULL, "needs exactly one of \"file\", \"media\", \"url\" or \"text\"%s",
-		      kinds ? ", not several" : "");
-		return;
-	}
-	bool may_be_video = false;
-	if (media) {
-		const char *sha = json_string_value(media);
-		if (!is_sha256(sha)) {
-			fault(c, "media",
-			      "must be the SHA-256 of a medium (64 lower-case hex digits); for a file of the "
-			      "folder use \"file\"");
-		} else {
-			struct chfile_media_ref *grown = realloc(c->cf->media, (c->cf->nmedia + 1) * sizeof *grown);
-			if (grown) {
-				c->cf->media = grown;
-				snprintf(grown[c->cf->nmedia].sha256, sizeof grown->sha256, "%s", sha);
-				snprintf(grown[c->cf->nmedia].json_path, sizeof grown->json_path, "%s.media", c->path);
-				c->cf->nmedia++;
-			}
-		}
-		may_be_video = true; /* the server knows its kind */
-	} else if (file) {
-		if (!json_is_string(file))
-			fault(c, "file", "must be a path relative to %s, not %s", c->dir, type_name(file));
-		else {
-			check_file(c, json_string_value(file));
-			may_be_video = looks_like_video(json_string_value(file));
-		}
-	} else if (url) {
-		const char *u = json_string_value(url);
-		if (!u || strlen(u) > 2048 || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0))
-			fault(c, "url", "must be an http:// or https:// URL of at most 2048 bytes");
-	} else {
-		const char *t = json_string_value(text);
-		if (!t || !*t || strlen(t) > 2000)
-			fault(c, "text", "must be a text of 1 to 2000 bytes");
-	}
-	json_int_t duration;
-	if (json_object_get(item, "duration"))
-		int_member(c, item, "duration", false, may_be_video ? 0 : 1, 86400, &duration);
-	json_t *tr = json_object_get(item, "transition");
-	const char *t = json_string_value(tr);
-	if (tr && (!t || (strcmp(t, "none") && strcmp(t, "fade") && strcmp(t, "slide"))))
-		fault(c, "transition", "must be \"none\", \"fade\" or \"slide\"");
-	json_t *valid = json_object_get(item, "valid");
-	if (valid)
-		check_valid(c, valid);
-}
-
-static void check_zone(struct check *c, json_t *zone, size_t zi, json_int_t width, json_int_t height,
-                       json_t *zone_names)
-{
-	static const char *const keys[] = {"name", "x", "y", "w", "h", "z", "items", "id", NULL};
-	if (!json_is_object(zone)) {
-		fault(c, NULL, "must be an object, not %s", type_name(zone));
-		return;
-	}
-	only_members(c, zone, keys, "a zone has name, x, y, w, h, z, items");
-	const char *name = json_string_value(json_object_get(zone, "name"));
-	if (!name || !*name || strlen(name) > 64) {
-		fault(c, "name", "must be a string of 1 to 64 bytes");
-	} else if (json_object_get(zone_names, name)) {
-		fault(c, "name", "another zone is already called \"%s\"", name);
-	} else {
-		json_object_set_new(zone_names, name, json_true());
-	}
-	json_int_t x = 0, y = 0, w, h, z;
-	bool x_ok = width > 0 && int_member(c, zone, "x", true, 0, width - 1, &x);
-	bool y_ok = height > 0 && int_member(c, zone, "y", true, 0, height - 1, &y);
-	if (width > 0 && x_ok && int_member(c, zone, "w", true, 1, MAX_CANVAS, &w) && x + w > width)
-		fault(c, "w",
-		      "the zone is outside the canvas: from x=%lld it is %lld wide and ends at %lld, past the "
-		      "canvas width %lld",
-		      (long long)x, (long long)w, (long long)(x + w), (long long)width);
-	if (height > 0 && y_ok && int_member(c, zone, "h", true, 1, MAX_CANVAS, &h) && y + h > height)
-		fault(c, "h",
-		      "the zone is outside the canvas: from y=%lld it is %lld high and ends at %lld, past the "
-		      "canvas height %lld",
-		      (long long)y, (long long)h, (long long)(y + h), (long long)height);
-	if (json_object_get(zone, "z"))
-		int_member(c, zone, "z", false, -1000, 1000, &z);
-	json_t *items = json_object_get(zone, "items");
-	if (!json_is_array(items) || json_array_size(items) > MAX_ITEMS) {
-		fault(c, "items", "must be a list of at most %d items%s%s", MAX_ITEMS, items ? ", not " : " (missing)",
-		      items ? (json_is_array(items) ? "a longer one" : type_name(items)) : "");
-		return;
-	}
-	size_t ii;
-	json_t *item;
-	json_array_foreach (items, ii, item) {
-		snprintf(c->path, sizeof c->path, "zones[%zu].items[%zu]", zi, ii);
-		check_item(c, item);
-	}
-}
-
-int chfile_load(const char *dir, struct chfile *cf)
+static int begin(const char *dir, struct chfile *cf, char *path, size_t pathsz)
 {
 	memset(cf, 0, sizeof *cf);
 	cf->errors = json_array();
 	if (!cf->errors)
 		return -1;
-	struct check c = {.cf = cf, .dir = dir};
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, CHFILE_NAME);
+	int n = snprintf(path, pathsz, "%s/%s", dir, CHFILE_NAME);
+	if (n < 0 || (size_t)n >= pathsz) {
+		snprintf(cf->problem, sizeof cf->problem, "the folder's name is too long");
+		return -1;
+	}
 	struct stat sb;
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		snprintf(cf->problem, sizeof cf->problem, "%s is not a folder", dir);
 		return -1;
 	}
+	return 0;
+}
+
+int chfile_load(const char *dir, struct chfile *cf)
+{
+	char path[4200];
+	if (begin(dir, cf, path, sizeof path) != 0)
+		return -1;
 	json_error_t jerr;
 	cf->doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!cf->doc) {
@@ -364,35 +214,22 @@ int chfile_load(const char *dir, struct chfile *cf)
 			         jerr.column, jerr.text);
 		return -1;
 	}
-	if (!json_is_object(cf->doc)) {
-		snprintf(cf->problem, sizeof cf->problem, "%s must hold a JSON object (the channel), not %s", path,
-		         type_name(cf->doc));
+	return check_doc(dir, path, cf);
+}
+
+int chfile_parse(const char *dir, const char *text, size_t len, struct chfile *cf)
+{
+	char path[4200];
+	if (begin(dir, cf, path, sizeof path) != 0)
+		return -1;
+	json_error_t jerr;
+	cf->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!cf->doc) {
+		snprintf(cf->problem, sizeof cf->problem, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
+		         jerr.text);
 		return -1;
 	}
-	static const char *const keys[] = {"name", "width", "height", "zones", "id", NULL};
-	only_members(&c, cf->doc, keys, "a channel has name, width, height, zones");
-	const char *name = json_string_value(json_object_get(cf->doc, "name"));
-	if (!name || !*name || strlen(name) > 128)
-		fault(&c, "name", "must be a string of 1 to 128 bytes (the channel's name)");
-	json_int_t width = 0, height = 0;
-	if (!int_member(&c, cf->doc, "width", true, 1, MAX_CANVAS, &width))
-		width = 0;
-	if (!int_member(&c, cf->doc, "height", true, 1, MAX_CANVAS, &height))
-		height = 0;
-	json_t *zones = json_object_get(cf->doc, "zones");
-	if (!json_is_array(zones) || json_array_size(zones) == 0 || json_array_size(zones) > MAX_ZONES) {
-		fault(&c, "zones", "must be a list of 1 to %d zones", MAX_ZONES);
-		return -1;
-	}
-	json_t *zone_names = json_object();
-	size_t zi;
-	json_t *zone;
-	json_array_foreach (zones, zi, zone) {
-		snprintf(c.path, sizeof c.path, "zones[%zu]", zi);
-		check_zone(&c, zone, zi, width, height, zone_names);
-	}
-	json_decref(zone_names);
-	return json_array_size(cf->errors) ? -1 : 0;
+	return check_doc(dir, path, cf);
 }
 
 int chfile_hash(struct chfile *cf)

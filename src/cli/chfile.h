@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CHFILE_NAME       "channel.json"
@@ -49,6 +50,10 @@ struct chfile {
  * folder or file as a whole, or cf->errors listing the faults inside (up to
  * CHFILE_MAX_ERRORS). cf must be freed with chfile_free either way. */
 int chfile_load(const char *dir, struct chfile *cf);
+
+/* chfile_load with the text of channel.json given (tests, fuzzing): the
+ * files it names are looked for in dir. */
+int chfile_parse(const char *dir, const char *text, size_t len, struct chfile *cf);
 
 /* Hashes every file (SHA-256, read in blocks). Returns 0, or -1 with the
  * reason in cf->errors. */

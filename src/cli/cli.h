@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "api.h"
 #include "credentials.h"
@@ -68,8 +69,11 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, co
                int *exit_code);
 
 /* Prints the help of a command on stdout. Returns 0, or -1 if there is no
- * such command. */
+ * such command (help.c). */
 int cli_print_command_help(const char *name);
+
+/* Prints the overview of every command and global option (help.c). */
+void cli_print_global_help(FILE *out);
 
 /* Loads the credentials for the server (--server or the stored default)
  * and opens the API client with its token. Returns CLI_OK, or an exit code

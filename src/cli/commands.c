@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "common/codes.h"
+#include "common/strfmt.h"
 
 /* --- tables --- */
 
@@ -258,7 +259,11 @@ int cmd_assign(struct cli *cli, int argc, char **argv)
 	    !(channel = resolve_named(cli, "channel", channel_arg, &rc)))
 		goto out;
 	char path[128];
-	snprintf(path, sizeof path, "/api/v1/screens/%.64s/channel", json_string_value(json_object_get(screen, "id")));
+	if (strfmt(path, sizeof path, "/api/v1/screens/%s/channel", str_or(screen, "id", "")) != 0) {
+		cli_error("assigning the channel: the server gave the screen an id too long to be one");
+		rc = CLI_FAILED;
+		goto out;
+	}
 	body = json_pack("{s:O}", "channel_id", json_object_get(channel, "id"));
 	if (api_call(&cli->api, "PUT", path, body, API_DEFAULT_TIMEOUT_S, &resp) != 0 || resp.status != 200) {
 		rc = cli_fail(cli, &resp, "assigning the channel");
@@ -376,7 +381,11 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	char sname[200], tshown[64], path[160];
 	cli_printable(str_or(screen, "name", sid), sname, sizeof sname);
 	cli_printable(type, tshown, sizeof tshown);
-	snprintf(path, sizeof path, "/api/v1/screens/%.64s/instructions", sid);
+	if (!sid || strfmt(path, sizeof path, "/api/v1/screens/%s/instructions", sid) != 0) {
+		cli_error("sending the instruction: the server gave the screen no usable id");
+		rc = CLI_FAILED;
+		goto out;
+	}
 	body = json_pack("{s:s, s:O}", "type", type, "payload", payload);
 	if (!body) {
 		rc = cli_usage_error(cli, "TYPE is not UTF-8");
@@ -413,7 +422,11 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		if (w < 1)
 			break;
 		char wpath[256];
-		snprintf(wpath, sizeof wpath, "/api/v1/screens/%.64s/instructions/%.64s?wait=%ld", sid, iid, w);
+		if (strfmt(wpath, sizeof wpath, "/api/v1/screens/%s/instructions/%s?wait=%ld", sid, iid, w) != 0) {
+			cli_error("waiting for the answer: the screen's id is too long to be one");
+			rc = CLI_FAILED;
+			goto out;
+		}
 		if (api_call(&cli->api, "GET", wpath, NULL, w + 30, &resp) != 0 || resp.status != 200) {
 			rc = cli_fail(cli, &resp, "waiting for the answer");
 			goto out;

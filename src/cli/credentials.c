@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/strfmt.h"
+
 #define MAX_FILE (1u << 20)
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -119,7 +121,10 @@ int credentials_load(const char *dir, const char *server, struct credentials *ou
 {
 	memset(out, 0, sizeof *out);
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE);
+	if (strfmt(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE) != 0) {
+		set_err(err, errsz, "the credentials folder's path is too long");
+		return -1;
+	}
 	bool missing;
 	json_t *doc = read_file(path, &missing, err, errsz);
 	if (!doc)
@@ -150,7 +155,7 @@ out:
 static int make_dirs(const char *dir)
 {
 	char tmp[4096];
-	if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+	if (strfmt(tmp, sizeof tmp, "%s", dir) != 0)
 		return -1;
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
@@ -169,8 +174,11 @@ static int write_atomically(const char *dir, json_t *doc, char *err, size_t errs
 	int rc = -1, fd = -1;
 	char *text = NULL;
 	char tmp[4200], path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE);
-	snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, CREDENTIALS_FILE);
+	if (strfmt(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE) != 0 ||
+	    strfmt(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, CREDENTIALS_FILE) != 0) {
+		set_err(err, errsz, "the credentials folder's path is too long");
+		return -1;
+	}
 	text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text) {
 		set_err(err, errsz, "out of memory");
@@ -240,7 +248,10 @@ int credentials_save(const char *dir, const struct credentials *c, bool fix_dir_
 		return -1;
 	}
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE);
+	if (strfmt(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE) != 0) {
+		set_err(err, errsz, "the credentials folder's path is too long");
+		return -1;
+	}
 	bool missing;
 	char ignored[256];
 	json_t *doc = read_file(path, &missing, ignored, sizeof ignored); /* a damaged file is replaced */
@@ -264,7 +275,10 @@ out:
 int credentials_remove(const char *dir, const char *server, char *err, size_t errsz)
 {
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE);
+	if (strfmt(path, sizeof path, "%s/%s", dir, CREDENTIALS_FILE) != 0) {
+		set_err(err, errsz, "the credentials folder's path is too long");
+		return -1;
+	}
 	bool missing;
 	json_t *doc = read_file(path, &missing, err, errsz);
 	if (!doc)

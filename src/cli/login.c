@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/strfmt.h"
 #include "pow.h"
 #include "prompt.h"
 
@@ -187,7 +188,12 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	} else {
 		if (credentials_load(cli->config_dir, NULL, &previous, err, sizeof err) <= 0 || !previous.server)
 			return cli_usage_error(cli, "which server? pass --server URL");
-		snprintf(server, sizeof server, "%s", previous.server);
+		if (strfmt(server, sizeof server, "%s", previous.server) != 0) {
+			cli_error("the stored server URL is longer than %zu bytes; log in with --server URL",
+			          sizeof server - 1);
+			rc = CLI_FAILED;
+			goto out;
+		}
 	}
 	if (cli->ca_opt) {
 		if (!realpath(cli->ca_opt, ca_abs) || access(ca_abs, R_OK) != 0) {
@@ -196,7 +202,11 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	} else if (previous.ca) {
-		snprintf(ca_abs, sizeof ca_abs, "%s", previous.ca);
+		if (strfmt(ca_abs, sizeof ca_abs, "%s", previous.ca) != 0) {
+			cli_error("the stored CA file's path is too long; pass --ca FILE");
+			rc = CLI_USAGE;
+			goto out;
+		}
 	}
 	if ((rc = cli_connect_anonymous(cli, server, ca_abs[0] ? ca_abs : NULL)) != CLI_OK)
 		goto out;
@@ -205,7 +215,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 
 	/* who */
 	if (user_opt)
-		snprintf(login, sizeof login, "%s", user_opt);
+		snprintf(login, sizeof login, "%s", user_opt); /* its length was checked above */
 	else if ((rc = ask("Login: ", false, login, sizeof login,
 	                   "no terminal to ask the login name on: pass --user LOGIN")) != CLI_OK)
 		goto out;
@@ -228,7 +238,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (totp_opt)
-		snprintf(totp, sizeof totp, "%s", totp_opt);
+		snprintf(totp, sizeof totp, "%s", totp_opt); /* 6 digits, checked above */
 
 	if ((rc = open_session(cli, login, password, totp, sizeof totp)) != CLI_OK)
 		goto out;
@@ -275,18 +285,24 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	/* a token this computer stored before for this server is revoked */
 	if (previous.token_id && previous.server && strcmp(previous.server, server) == 0) {
 		char path[128];
-		snprintf(path, sizeof path, "/api/v1/tokens/%.64s", previous.token_id);
-		api_call(&cli->api, "DELETE", path, NULL, API_DEFAULT_TIMEOUT_S, &resp);
-		api_resp_free(&resp);
+		if (strfmt(path, sizeof path, "/api/v1/tokens/%s", previous.token_id) == 0) {
+			api_call(&cli->api, "DELETE", path, NULL, API_DEFAULT_TIMEOUT_S, &resp);
+			api_resp_free(&resp);
+		} else {
+			cli_note(cli, "the token stored before has an id too long to be one: it was not revoked");
+		}
 	}
 
 	if (credentials_save(cli->config_dir, &fresh, !cli->config_dir_opt, err, sizeof err) != 0) {
 		cli_error("the token could not be stored: %s", err);
 		/* an unusable token must not stay valid on the server */
 		char path[128];
-		snprintf(path, sizeof path, "/api/v1/tokens/%.64s", fresh.token_id);
-		api_call(&cli->api, "DELETE", path, NULL, API_DEFAULT_TIMEOUT_S, &resp);
-		api_resp_free(&resp);
+		if (strfmt(path, sizeof path, "/api/v1/tokens/%s", fresh.token_id) == 0) {
+			api_call(&cli->api, "DELETE", path, NULL, API_DEFAULT_TIMEOUT_S, &resp);
+			api_resp_free(&resp);
+		} else {
+			cli_error("the new token has an id too long to be one: revoke it in the console");
+		}
 		rc = CLI_FAILED;
 		goto out;
 	}
@@ -321,7 +337,11 @@ int cmd_logout(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_connect(cli)) != CLI_OK)
 		return rc;
 	char path[128], err[512];
-	snprintf(path, sizeof path, "/api/v1/tokens/%.64s", cli->cred.token_id);
+	if (strfmt(path, sizeof path, "/api/v1/tokens/%s", cli->cred.token_id) != 0) {
+		cli_error("the stored token's id is too long to be one; delete the credentials file in %s",
+		          cli->config_dir);
+		return CLI_FAILED;
+	}
 	struct api_resp resp;
 	int sent = api_call(&cli->api, "DELETE", path, NULL, API_DEFAULT_TIMEOUT_S, &resp);
 	bool revoked = sent == 0 && resp.status == 200;

@@ -197,10 +197,28 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 	close(fd);
 	if (p->bar)
 		progress_end(&bar);
+	/* a refusal sent while the body was still going out can end in a
+	 * connection reset: what arrived of it still says why */
+	if (sent != 0 && buf_len(&resp.body) && !resp.json) {
+		json_error_t jerr;
+		const char *json_at = strstr(buf_str(&resp.body), "{\"error\"");
+		resp.json = json_at ? json_loads(json_at, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
+	}
 	const char *code = api_error_code(&resp);
 	char msg[600];
 	cli_printable(api_error_message(&resp), msg, sizeof msg);
-	if (sent != 0 || resp.status == 401 || (resp.status != 200 && resp.status != 201 && !code)) {
+	if ((resp.status == 507 || (sent != 0 && code)) && code && strcmp(code, "insufficient_storage") == 0) {
+		json_t *avail = json_object_get(json_object_get(resp.json, "error"), "available");
+		char room[64] = "";
+		if (json_integer_value(avail) > 0)
+			snprintf(room, sizeof room, ", %lld free", (long long)json_integer_value(avail));
+		cli_error("%s/%s: %s: the server's disk is full: no room for %s (%llu bytes%s); delete unused media "
+		          "or free space on the server, then publish again",
+		          p->dir, CHFILE_NAME, f->json_path, rel, (unsigned long long)f->size, room);
+	} else if (sent != 0 && code) {
+		cli_error("%s/%s: %s: the server refused %s and closed the connection: %s (%s)", p->dir, CHFILE_NAME,
+		          f->json_path, rel, msg, code);
+	} else if (sent != 0 || resp.status == 401 || (resp.status != 200 && resp.status != 201 && !code)) {
 		char doing[400];
 		snprintf(doing, sizeof doing, "uploading %s", rel);
 		rc = cli_fail(p->cli, &resp, doing);
@@ -247,10 +265,14 @@ static json_t *comparable(json_t *body, json_t *stored)
 		json_t *stored_items = json_object_get(json_array_get(json_object_get(stored, "zones"), zi), "items");
 		json_array_foreach (json_object_get(z, "items"), ii, it) {
 			json_t *oi = json_object();
-			static const char *const kinds[] = {"media", "url", "text", "valid", NULL};
+			static const char *const kinds[] = {"media", "url", "text", "rss", "valid", NULL};
 			for (const char *const *k = kinds; *k; k++)
 				if (json_object_get(it, *k))
 					json_object_set(oi, *k, json_object_get(it, *k));
+			if (json_object_get(it, "rss")) {
+				json_t *max = json_object_get(it, "max_items");
+				json_object_set_new(oi, "max_items", max ? json_incref(max) : json_integer(10));
+			}
 			json_t *was = json_array_get(stored_items, ii);
 			const char *was_type = json_string_value(json_object_get(was, "type"));
 			bool video = json_equal(json_object_get(was, "media"), json_object_get(it, "media")) &&

@@ -242,6 +242,10 @@ void cli_disconnect(struct cli *cli)
 int cli_fail(struct cli *cli, const struct api_resp *resp, const char *what)
 {
 	const char *server = cli->connected ? cli->api.base : "the server";
+	if (resp->rc == CURLE_URL_MALFORMAT || resp->rc == CURLE_OUT_OF_MEMORY) { /* nothing was sent */
+		cli_error("%s: %s", what, resp->errbuf);
+		return CLI_FAILED;
+	}
 	if (resp->rc != CURLE_OK) {
 		bool tls = resp->rc == CURLE_PEER_FAILED_VERIFICATION || resp->rc == CURLE_SSL_CACERT_BADFILE ||
 		           resp->rc == CURLE_SSL_CONNECT_ERROR || resp->rc == CURLE_SSL_CERTPROBLEM;

@@ -1,6 +1,7 @@
 /* The capped growable byte buffer; see buf.h. */
 #include "buf.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,30 @@ void buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->alloc = 0;
 	b->max = max > BUF_MAX_LIMIT ? BUF_MAX_LIMIT : max;
+	b->secret = false;
+}
+
+void buf_init_secret(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->secret = true;
+}
+
+/* realloc, except that a secret buffer's old block is wiped, not left to
+ * the allocator with its contents */
+static char *buf_grow(struct buf *b, size_t size)
+{
+	if (!b->secret)
+		return realloc(b->data, size);
+	char *p = malloc(size);
+	if (!p)
+		return NULL;
+	if (b->data) {
+		memcpy(p, b->data, b->len + 1);
+		sodium_memzero(b->data, b->alloc);
+		free(b->data);
+	}
+	return p;
 }
 
 /* Makes room for extra more bytes plus the NUL. */
@@ -28,7 +53,7 @@ static int buf_reserve(struct buf *b, size_t extra)
 		grown *= 2; /* grown < need <= SIZE_MAX / 2 + 1: cannot wrap */
 	if (grown > b->max + 1)
 		grown = b->max + 1;
-	char *p = realloc(b->data, grown);
+	char *p = buf_grow(b, grown);
 	if (!p)
 		return BUF_NOMEM;
 	b->data = p;
@@ -89,12 +114,16 @@ void buf_truncate(struct buf *b, size_t len)
 {
 	if (len >= b->len)
 		return;
+	if (b->secret)
+		sodium_memzero(b->data + len, b->len - len);
 	b->len = len;
 	b->data[len] = '\0';
 }
 
 void buf_reset(struct buf *b)
 {
+	if (b->secret && b->data)
+		sodium_memzero(b->data, b->alloc);
 	b->len = 0;
 	if (b->data)
 		b->data[0] = '\0';
@@ -102,6 +131,8 @@ void buf_reset(struct buf *b)
 
 void buf_free(struct buf *b)
 {
+	if (b->secret && b->data)
+		sodium_memzero(b->data, b->alloc);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;

@@ -19,6 +19,7 @@
 #define VITRINE_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum buf_result {
@@ -34,6 +35,7 @@ struct buf {
 	size_t len;   /* bytes held, excluding the NUL */
 	size_t alloc; /* bytes allocated, including the NUL */
 	size_t max;   /* largest len allowed */
+	bool secret;  /* wipe memory before it is moved or released */
 };
 
 /* Largest max accepted by buf_init (larger values are clamped to it). */
@@ -41,6 +43,12 @@ struct buf {
 
 /* An empty buffer that may grow to max bytes. Allocates nothing. */
 void buf_init(struct buf *b, size_t max);
+
+/* The same for contents that may hold a secret (a token, a password): the
+ * bytes are wiped (sodium_memzero) whenever memory is released, reset or
+ * left behind by growth, which then copies instead of realloc(). What
+ * buf_take hands over is the caller's to wipe. */
+void buf_init_secret(struct buf *b, size_t max);
 
 /* Appends len bytes (mem may be NULL when len is 0). */
 int buf_add(struct buf *b, const void *mem, size_t len);
@@ -55,7 +63,7 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
 /* Shortens the contents to len bytes (len larger than the length: no-op). */
 void buf_truncate(struct buf *b, size_t len);
 
-/* Empties the buffer and keeps its memory for reuse. */
+/* Empties the buffer and keeps its memory for reuse (wiped if secret). */
 void buf_reset(struct buf *b);
 
 /* Releases the memory; the buffer is empty again and may be reused with

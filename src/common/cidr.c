@@ -92,3 +92,37 @@ void cidr_format(const struct cidr *c, char *out, unsigned outsz)
 	inet_ntop(c->v6 ? AF_INET6 : AF_INET, c->addr, a, sizeof a);
 	snprintf(out, outsz, "%s/%u", a, c->prefix);
 }
+
+/* IANA IPv4 special-purpose address registry: the blocks not globally
+ * reachable (192.0.0.0/24 whole: its two anycast exceptions are of no use
+ * to a feed). Multicast and above are refused before this list. */
+static const char *const v4_not_global[] = {"0.0.0.0/8",      "10.0.0.0/8",
+                                            "100.64.0.0/10",  "127.0.0.0/8",
+                                            "169.254.0.0/16", "172.16.0.0/12",
+                                            "192.0.0.0/24",   "192.0.2.0/24",
+                                            "192.88.99.0/24", "192.168.0.0/16",
+                                            "198.18.0.0/15",  "198.51.100.0/24",
+                                            "203.0.113.0/24", NULL};
+
+/* IANA IPv6 special-purpose address registry: the blocks inside 2000::/3
+ * that are not global unicast (IETF protocol assignments incl. Teredo,
+ * benchmarking and ORCHID; documentation; 6to4, which tunnels to any IPv4
+ * address, private ones included). */
+static const char *const v6_not_global[] = {"2001::/23", "2001:db8::/32", "2002::/16", "3fff::/20", NULL};
+
+static bool in_any(const char *const *blocks, const struct cidr *addr)
+{
+	for (const char *const *b = blocks; *b; b++) {
+		struct cidr block;
+		if (cidr_parse(*b, &block) == 0 && cidr_contains(&block, addr))
+			return true;
+	}
+	return false;
+}
+
+bool cidr_is_global_unicast(const struct cidr *addr)
+{
+	if (addr->v6)
+		return (addr->addr[0] & 0xe0) == 0x20 && !in_any(v6_not_global, addr); /* 2000::/3 */
+	return addr->addr[0] < 224 && !in_any(v4_not_global, addr);
+}

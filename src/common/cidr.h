@@ -25,6 +25,17 @@ int cidr_parse_addr(const char *text, struct cidr *out);
 
 bool cidr_contains(const struct cidr *block, const struct cidr *addr);
 
+/* Whether a host address is global unicast: one that the IANA
+ * special-purpose registries (RFC 6890 and successors) do not mark as not
+ * globally reachable. An allow rule: IPv6 must be inside 2000::/3, the
+ * only block IANA allocates global unicast from (so ::/128, ::1, ::a.b.c.d,
+ * 64:ff9b::/96, fc00::/7, fe80::/10, fec0::/10 and ff00::/8 are refused by
+ * construction), and outside its special blocks (2001::/23, 2001:db8::/32,
+ * 2002::/16 6to4, 3fff::/20); IPv4 (or IPv4-mapped) must be below
+ * 224.0.0.0 (no multicast, reserved or broadcast) and outside the
+ * special-purpose blocks that are not globally reachable. */
+bool cidr_is_global_unicast(const struct cidr *addr);
+
 /* Canonical text form into out (at least 50 bytes). */
 void cidr_format(const struct cidr *c, char *out, unsigned outsz);
 

@@ -56,12 +56,12 @@ void codes_new_token(const char *prefix3, char out[CODES_TOKEN_LEN])
 
 void codes_hex(const uint8_t *in, size_t len, char *out)
 {
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hx[in[i] >> 4];
-		out[2 * i + 1] = hx[in[i] & 15];
-	}
-	out[2 * len] = '\0';
+	sodium_bin2hex(out, 2 * len + 1, in, len);
+}
+
+bool codes_is_sha256(const char *s)
+{
+	return s && strlen(s) == 2 * crypto_hash_sha256_BYTES && strspn(s, "0123456789abcdef") == strlen(s);
 }
 
 void codes_hash_hex(const char *s, size_t len, char out[CODES_HASH_HEX_LEN])

@@ -46,7 +46,12 @@ void codes_new_user_code(char out[CODES_USER_CODE_LEN + 1]);
  * alphabet and length. Returns false when it cannot be a code. */
 bool codes_normalize_user_code(const char *in, char out[CODES_USER_CODE_LEN + 1]);
 
-/* Hex encoding of raw bytes; out needs 2*len+1 bytes. */
+/* Hex encoding (lower case, libsodium's constant-time sodium_bin2hex) of
+ * raw bytes; out needs 2*len+1 bytes. */
 void codes_hex(const uint8_t *in, size_t len, char *out);
+
+/* True if s is a SHA-256 as codes_hex writes it: exactly 64 lower-case hex
+ * digits (the content address of a medium). NULL is not. */
+bool codes_is_sha256(const char *s);
 
 #endif

@@ -9,7 +9,6 @@
  * the one before.
  */
 #include <curl/curl.h>
-#include <ini.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -19,59 +18,63 @@
 
 #include "agent.h"
 #include "common/log.h"
+#include "common/settings.h"
 #include "diagnose.h"
 #include "kiosk.h"
 #include "state.h"
 
 enum { S_SERVER, S_DATA, S_CA, S_KIOSK, S_REBOOT, S_VOLUME, S_BRIGHTNESS, S_SCREENSHOT, S_HEARTBEAT, S_RATE, S_COUNT };
 
-static const struct setting {
-	const char *flag, *key, *env, *def, *help;
-} settings[S_COUNT] = {
-    [S_SERVER] = {"--server", "server", "VITRINE_SERVER", "", "URL of the Vitrine server (required)"},
-    [S_DATA] = {"--data", "data", "VITRINE_PLAYER_DATA", "player-data", "the player's data folder"},
-    [S_CA] = {"--ca", "ca", "VITRINE_CA", "", "extra CA certificate(s) to trust for the server (PEM)"},
-    [S_KIOSK] = {"--kiosk-listen", "kiosk_listen", "VITRINE_KIOSK_LISTEN", "127.0.0.1:8181",
-                 "loopback address of the kiosk page"},
-    [S_REBOOT] = {"--reboot-command", "reboot_command", "VITRINE_REBOOT_COMMAND", "systemctl reboot",
-                  "command run for the reboot instruction"},
-    [S_VOLUME] = {"--volume-command", "volume_command", "VITRINE_VOLUME_COMMAND", "amixer -q sset Master {level}%",
-                  "command for set_volume ({level} = 0-100)"},
-    [S_BRIGHTNESS] = {"--brightness-command", "brightness_command", "VITRINE_BRIGHTNESS_COMMAND",
-                      "for b in /sys/class/backlight/*; do echo $(( {level} * $(cat $b/max_brightness) / 100 )) "
-                      "> $b/brightness; done",
-                      "command for set_brightness ({level} = 0-100)"},
-    [S_SCREENSHOT] = {"--screenshot-command", "screenshot_command", "VITRINE_SCREENSHOT_COMMAND",
-                      "xwd -root -silent | xwdtopnm 2>/dev/null | pnmtopng",
-                      "command printing a PNG of the display on stdout"},
-    [S_HEARTBEAT] = {"--heartbeat-seconds", "heartbeat_seconds", "VITRINE_HEARTBEAT_SECONDS", "30",
-                     "seconds between heartbeats"},
-    [S_RATE] = {"--download-rate", "download_rate", "VITRINE_DOWNLOAD_RATE", "0",
-                "content download limit in bytes per second (0: none), for slow site links"},
+#define TEXT(flag_, metavar_, key_, env_, def_, help_)                                                                 \
+	{                                                                                                              \
+		.name = key_, .type = SETTING_TEXT, .def = def_, .env = env_, .flag = flag_, .metavar = metavar_,      \
+		.help = help_                                                                                          \
+	}
+
+static const struct setting settings[S_COUNT] = {
+    [S_SERVER] = {.name = "server",
+                  .type = SETTING_URL,
+                  .def = "",
+                  .env = "VITRINE_SERVER",
+                  .flag = "server",
+                  .metavar = "URL",
+                  .help = "URL of the Vitrine server (required)"},
+    [S_DATA] = TEXT("data", "DIR", "data", "VITRINE_PLAYER_DATA", "player-data", "the player's data folder"),
+    [S_CA] = TEXT("ca", "FILE", "ca", "VITRINE_CA", "", "extra CA certificate(s) to trust for the server (PEM)"),
+    [S_KIOSK] = TEXT("kiosk-listen", "HOST:PORT", "kiosk_listen", "VITRINE_KIOSK_LISTEN", "127.0.0.1:8181",
+                     "loopback address of the kiosk page"),
+    [S_REBOOT] = TEXT("reboot-command", "CMD", "reboot_command", "VITRINE_REBOOT_COMMAND", "systemctl reboot",
+                      "command run for the reboot instruction"),
+    [S_VOLUME] = TEXT("volume-command", "CMD", "volume_command", "VITRINE_VOLUME_COMMAND",
+                      "amixer -q sset Master {level}%", "command for set_volume ({level} = 0-100)"),
+    [S_BRIGHTNESS] = TEXT("brightness-command", "CMD", "brightness_command", "VITRINE_BRIGHTNESS_COMMAND",
+                          "for b in /sys/class/backlight/*; do echo $(( {level} * $(cat $b/max_brightness) / 100 )) "
+                          "> $b/brightness; done",
+                          "command for set_brightness ({level} = 0-100)"),
+    [S_SCREENSHOT] =
+        TEXT("screenshot-command", "CMD", "screenshot_command", "VITRINE_SCREENSHOT_COMMAND",
+             "xwd -root -silent | xwdtopnm 2>/dev/null | pnmtopng", "command printing a PNG of the display on stdout"),
+    [S_HEARTBEAT] = {.name = "heartbeat_seconds",
+                     .type = SETTING_UINT,
+                     .def = "30",
+                     .env = "VITRINE_HEARTBEAT_SECONDS",
+                     .flag = "heartbeat-seconds",
+                     .metavar = "N",
+                     .min = 1,
+                     .max = 3600,
+                     .help = "seconds between heartbeats"},
+    [S_RATE] = {.name = "download_rate",
+                .type = SETTING_UINT,
+                .def = "0",
+                .env = "VITRINE_DOWNLOAD_RATE",
+                .flag = "download-rate",
+                .metavar = "BYTES",
+                .min = 0,
+                .max = UINT64_C(1) << 40,
+                .help = "content download limit in bytes per second (0: none), for slow site links"},
 };
 
-static char *values[S_COUNT];
-
-static void set_value(int i, const char *v)
-{
-	free(values[i]);
-	values[i] = strdup(v);
-}
-
-static int on_ini(void *user, const char *section, const char *name, const char *value)
-{
-	(void)user;
-	if (strcmp(section, "player") != 0)
-		return 0;
-	for (int i = 0; i < S_COUNT; i++)
-		if (strcmp(settings[i].key, name) == 0) {
-			set_value(i, value);
-			return 1;
-		}
-	return 0;
-}
-
-static void usage(void)
+static void usage(const struct settings *s)
 {
 	printf("usage: vitrine-player --server URL [--data DIR] [options] [--diagnose]\n\n"
 	       "Runs the Vitrine agent of a screen: while unpaired it prints\n"
@@ -79,10 +82,8 @@ static void usage(void)
 	       "and shows the code on its kiosk page; type it in the console to add the screen.\n\n"
 	       "  --diagnose      check DNS, TCP, TLS, clock and the long-poll path, then exit\n"
 	       "  --config FILE   INI file with a [player] section\n"
-	       "  --help, --version\n\nSettings (flag / config key / environment / default):\n");
-	for (int i = 0; i < S_COUNT; i++)
-		printf("  %-22s %-20s %-28s %s\n      %s\n", settings[i].flag, settings[i].key, settings[i].env,
-		       settings[i].def[0] ? settings[i].def : "(none)", settings[i].help);
+	       "  --help, --version\n\n");
+	settings_print_help(s, stdout);
 }
 
 static void on_signal(int sig)
@@ -97,74 +98,52 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vitrine-player: cannot initialise libsodium/libcurl\n");
 		return 1;
 	}
-	for (int i = 0; i < S_COUNT; i++)
-		set_value(i, settings[i].def);
-	bool diagnose = false;
-	int status = 0;
-	for (int i = 1; i < argc - 1; i++)
-		if (strcmp(argv[i], "--config") == 0) {
-			int rc = ini_parse(argv[i + 1], on_ini, NULL);
-			if (rc != 0) {
-				fprintf(stderr, "vitrine-player: %s: %s\n", argv[i + 1],
-				        rc < 0 ? "cannot open the config file" : "syntax error or unknown setting");
-				return 2;
-			}
-		}
-	for (int i = 0; i < S_COUNT; i++) {
-		const char *v = getenv(settings[i].env);
-		if (v)
-			set_value(i, v);
+	struct settings set;
+	if (settings_init(&set, "player", settings, S_COUNT) != 0) {
+		fprintf(stderr, "vitrine-player: out of memory\n");
+		return 1;
 	}
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage();
+	enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_DIAGNOSE };
+	static const struct option own[] = {{"help", no_argument, NULL, OPT_HELP},
+	                                    {"version", no_argument, NULL, OPT_VERSION},
+	                                    {"diagnose", no_argument, NULL, OPT_DIAGNOSE},
+	                                    {NULL, 0, NULL, 0}};
+	bool diagnose = false;
+	int status = 0, c;
+	char why[512];
+	while ((c = settings_getopt(&set, argc, argv, "h", own, why, sizeof why)) != -1) {
+		switch (c) {
+		case OPT_HELP:
+			usage(&set);
 			goto out;
-		}
-		if (strcmp(a, "--version") == 0) {
+		case OPT_VERSION:
 			printf("vitrine-player 0.1.0\n");
 			goto out;
-		}
-		if (strcmp(a, "--diagnose") == 0) {
+		case OPT_DIAGNOSE:
 			diagnose = true;
-			continue;
-		}
-		if (strcmp(a, "--config") == 0) {
-			i++;
-			continue;
-		}
-		bool known = false;
-		for (int s = 0; s < S_COUNT && !known; s++)
-			if (strcmp(a, settings[s].flag) == 0) {
-				if (i + 1 >= argc) {
-					fprintf(stderr, "vitrine-player: %s needs a value\n", a);
-					status = 2;
-					goto out;
-				}
-				set_value(s, argv[++i]);
-				known = true;
-			}
-		if (!known) {
-			fprintf(stderr, "vitrine-player: unknown argument \"%s\" (see --help)\n", a);
+			break;
+		default:
+			fprintf(stderr, "vitrine-player: %s\n", why);
 			status = 2;
 			goto out;
 		}
 	}
-	const char *server = values[S_SERVER];
-	if (!*server || (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)) {
+	if (optind < argc) {
+		fprintf(stderr, "vitrine-player: unknown argument \"%s\" (see --help)\n", argv[optind]);
+		status = 2;
+		goto out;
+	}
+	if (settings_load(&set, why, sizeof why) != 0) {
+		fprintf(stderr, "vitrine-player: %s\n", why);
+		status = 2;
+		goto out;
+	}
+	if (!*settings_get(&set, S_SERVER)) {
 		fprintf(stderr, "vitrine-player: --server must be the server's http(s):// URL\n");
 		status = 2;
 		goto out;
 	}
-	size_t n = strlen(server);
-	while (n > 0 && values[S_SERVER][n - 1] == '/') /* "https://x/" == "https://x" */
-		values[S_SERVER][--n] = '\0';
-	int heartbeat = atoi(values[S_HEARTBEAT]);
-	if (heartbeat < 1 || heartbeat > 3600) {
-		fprintf(stderr, "vitrine-player: heartbeat_seconds must be 1 to 3600\n");
-		status = 2;
-		goto out;
-	}
+	const char *const *values = (const char *const *)set.values;
 	struct player_config cfg = {
 	    .server = values[S_SERVER],
 	    .ca_file = values[S_CA],
@@ -173,8 +152,8 @@ int main(int argc, char **argv)
 	    .volume_command = values[S_VOLUME],
 	    .brightness_command = values[S_BRIGHTNESS],
 	    .screenshot_command = values[S_SCREENSHOT],
-	    .heartbeat_s = (unsigned)heartbeat,
-	    .download_rate = strtoull(values[S_RATE], NULL, 10),
+	    .heartbeat_s = (unsigned)settings_uint(&set, S_HEARTBEAT),
+	    .download_rate = settings_uint(&set, S_RATE),
 	    .poll_wait_s = 30,
 	    .argv = argv,
 	};
@@ -213,8 +192,7 @@ int main(int argc, char **argv)
 	state_close(&st);
 	log_event(LOG_INFO, "stopped", NULL);
 out:
-	for (int i = 0; i < S_COUNT; i++)
-		free(values[i]);
+	settings_free(&set);
 	curl_global_cleanup();
 	return status;
 }

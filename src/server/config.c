@@ -1,127 +1,84 @@
 /* Settings of vitrine-server; see config.h. */
 #include "config.h"
 
-#include <ini.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct key_info {
-	const char *name;
-	const char *env;
-	const char *def;
-	const char *help;
+#define TEXT(name_, env_, def_, flag_, metavar_, help_)                                                                \
+	{                                                                                                              \
+		.name = name_, .type = SETTING_TEXT, .def = def_, .env = env_, .flag = flag_, .metavar = metavar_,     \
+		.help = help_                                                                                          \
+	}
+#define UINT(name_, env_, def_, min_, max_, help_)                                                                     \
+	{                                                                                                              \
+		.name = name_, .type = SETTING_UINT, .def = def_, .env = env_, .min = min_, .max = max_, .help = help_ \
+	}
+
+static const struct setting keys[CFG_COUNT] = {
+    [CFG_DATA] = TEXT("data", "VITRINE_DATA", "var", "data", "DIR", "data folder (SQLite database, keys, media)"),
+    [CFG_LISTEN] =
+        TEXT("listen", "VITRINE_LISTEN", "127.0.0.1:8080", "listen", "HOST:PORT", "HOST:PORT of the API and console"),
+    [CFG_HTTP_LISTEN] = TEXT("http_listen", "VITRINE_HTTP_LISTEN", "", "http-listen", "HOST:PORT",
+                             "HOST:PORT of a plain-HTTP listener that redirects to HTTPS (with TLS)"),
+    [CFG_TLS_CERT] =
+        TEXT("tls_cert", "VITRINE_TLS_CERT", "", "tls-cert", "FILE", "PEM certificate chain; enables HTTPS"),
+    [CFG_TLS_KEY] = TEXT("tls_key", "VITRINE_TLS_KEY", "", "tls-key", "FILE", "PEM private key of tls_cert"),
+    [CFG_PUBLIC_URL] = {.name = "public_url",
+                        .type = SETTING_URL,
+                        .def = "",
+                        .env = "VITRINE_PUBLIC_URL",
+                        .flag = "public-url",
+                        .metavar = "URL",
+                        .help = "URL users and players reach the server at (links, QR codes)"},
+    [CFG_THREADS] = UINT("threads", "VITRINE_THREADS", "2", 1, 64, "network threads (libmicrohttpd pool)"),
+    [CFG_WORKERS] = UINT("workers", "VITRINE_WORKERS", "2", 1, 16, "password-hashing workers (64 MiB each at work)"),
+    [CFG_CONNECTION_LIMIT] = UINT("connection_limit", "VITRINE_CONNECTION_LIMIT", "19000", 16, 1000000,
+                                  "open connections at most (capped by RLIMIT_NOFILE)"),
+    [CFG_SESSION_IDLE_MINUTES] = UINT("session_idle_minutes", "VITRINE_SESSION_IDLE_MINUTES", "30", 1, 7 * 24 * 60,
+                                      "console sessions end after this much inactivity"),
+    [CFG_SESSION_MAX_HOURS] = UINT("session_max_hours", "VITRINE_SESSION_MAX_HOURS", "12", 1, 24 * 30,
+                                   "console sessions end this long after login"),
+    [CFG_TRUSTED_PROXIES] = TEXT("trusted_proxies", "VITRINE_TRUSTED_PROXIES", "", NULL, NULL,
+                                 "comma-separated CIDRs whose X-Forwarded-For is believed"),
+    [CFG_METRICS_ALLOW] = TEXT("metrics_allow", "VITRINE_METRICS_ALLOW", "127.0.0.0/8,::1/128", NULL, NULL,
+                               "comma-separated CIDRs allowed to read /metrics"),
+    [CFG_LOG_LEVEL] =
+        TEXT("log_level", "VITRINE_LOG_LEVEL", "info", "log-level", "LEVEL", "debug, info, warn or error"),
+    [CFG_PAIRING_TTL_SECONDS] = UINT("pairing_ttl_seconds", "VITRINE_PAIRING_TTL_SECONDS", "600", 1, 3600,
+                                     "how long a screen's pairing code stays valid"),
+    [CFG_FEED_REFRESH_SECONDS] = UINT("feed_refresh_seconds", "VITRINE_FEED_REFRESH_SECONDS", "300", 5, 7 * 86400,
+                                      "how often the RSS/Atom feeds of channels are fetched again"),
+    [CFG_FEED_ALLOW_PRIVATE] = UINT("feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0", 0, 1,
+                                    "1: feeds may be fetched from loopback and private addresses"),
+    /* hardening: proof-of-play quota and retention */
+    [CFG_PLAYED_PER_MINUTE] = UINT("played_per_minute", "VITRINE_PLAYED_PER_MINUTE", "12", 1, 100000,
+                                   "proof-of-play uploads a screen may send per minute (then 429)"),
+    [CFG_PLAYED_ROWS_PER_HOUR] = UINT("played_rows_per_hour", "VITRINE_PLAYED_ROWS_PER_HOUR", "20000", 1, 100000000,
+                                      "proof-of-play rows a screen may send per hour (then 429)"),
+    [CFG_PLAYED_RETENTION_DAYS] = UINT("played_retention_days", "VITRINE_PLAYED_RETENTION_DAYS", "90", 0, 36500,
+                                       "proof of play older than this is kept as per-day counts only (0: keep)"),
+    [CFG_AUDIT_RETENTION_DAYS] = UINT("audit_retention_days", "VITRINE_AUDIT_RETENTION_DAYS", "365", 0, 36500,
+                                      "audit entries older than this are deleted (0: keep forever)"),
+    [CFG_INSTRUCTIONS_RETENTION_DAYS] =
+        UINT("instructions_retention_days", "VITRINE_INSTRUCTIONS_RETENTION_DAYS", "30", 0, 36500,
+             "done or expired instructions older than this are deleted (0: keep)"),
+    [CFG_RETENTION_CHECK_SECONDS] = UINT("retention_check_seconds", "VITRINE_RETENTION_CHECK_SECONDS", "3600", 1, 86400,
+                                         "how often the retention task prunes old rows"),
 };
 
-static const struct key_info keys[CFG_COUNT] = {
-    [CFG_DATA] = {"data", "VITRINE_DATA", "var", "data folder (SQLite database, keys, media)"},
-    [CFG_LISTEN] = {"listen", "VITRINE_LISTEN", "127.0.0.1:8080", "HOST:PORT of the API and console"},
-    [CFG_HTTP_LISTEN] = {"http_listen", "VITRINE_HTTP_LISTEN", "",
-                         "HOST:PORT of a plain-HTTP listener that redirects to HTTPS (with TLS)"},
-    [CFG_TLS_CERT] = {"tls_cert", "VITRINE_TLS_CERT", "", "PEM certificate chain; enables HTTPS"},
-    [CFG_TLS_KEY] = {"tls_key", "VITRINE_TLS_KEY", "", "PEM private key of tls_cert"},
-    [CFG_PUBLIC_URL] = {"public_url", "VITRINE_PUBLIC_URL", "", "URL users and players reach the server at"},
-    [CFG_THREADS] = {"threads", "VITRINE_THREADS", "2", "network threads (libmicrohttpd pool)"},
-    [CFG_WORKERS] = {"workers", "VITRINE_WORKERS", "2", "password-hashing workers (64 MiB each at work)"},
-    [CFG_CONNECTION_LIMIT] = {"connection_limit", "VITRINE_CONNECTION_LIMIT", "19000",
-                              "open connections at most (capped by RLIMIT_NOFILE)"},
-    [CFG_SESSION_IDLE_MINUTES] = {"session_idle_minutes", "VITRINE_SESSION_IDLE_MINUTES", "30",
-                                  "console sessions end after this much inactivity"},
-    [CFG_SESSION_MAX_HOURS] = {"session_max_hours", "VITRINE_SESSION_MAX_HOURS", "12",
-                               "console sessions end this long after login"},
-    [CFG_TRUSTED_PROXIES] = {"trusted_proxies", "VITRINE_TRUSTED_PROXIES", "",
-                             "comma-separated CIDRs whose X-Forwarded-For is believed"},
-    [CFG_METRICS_ALLOW] = {"metrics_allow", "VITRINE_METRICS_ALLOW", "127.0.0.0/8,::1/128",
-                           "comma-separated CIDRs allowed to read /metrics"},
-    [CFG_LOG_LEVEL] = {"log_level", "VITRINE_LOG_LEVEL", "info", "debug, info, warn or error"},
-    [CFG_PAIRING_TTL_SECONDS] = {"pairing_ttl_seconds", "VITRINE_PAIRING_TTL_SECONDS", "600",
-                                 "how long a screen's pairing code stays valid"},
-    [CFG_FEED_REFRESH_SECONDS] = {"feed_refresh_seconds", "VITRINE_FEED_REFRESH_SECONDS", "300",
-                                  "how often the RSS/Atom feeds of channels are fetched again"},
-    [CFG_FEED_ALLOW_PRIVATE] = {"feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0",
-                                "1: feeds may be fetched from loopback and private addresses"},
-};
-
-void config_init(struct config *c)
+int config_init(struct config *c)
 {
-	for (int i = 0; i < CFG_COUNT; i++)
-		c->values[i] = strdup(keys[i].def);
+	return settings_init(&c->settings, "server", keys, CFG_COUNT);
 }
 
 void config_free(struct config *c)
 {
-	for (int i = 0; i < CFG_COUNT; i++) {
-		free(c->values[i]);
-		c->values[i] = NULL;
-	}
-}
-
-int config_set(struct config *c, const char *name, const char *value)
-{
-	for (int i = 0; i < CFG_COUNT; i++)
-		if (strcmp(keys[i].name, name) == 0) {
-			char *v = strdup(value);
-			if (!v)
-				return -1;
-			free(c->values[i]);
-			c->values[i] = v;
-			return 0;
-		}
-	return -1;
+	settings_free(&c->settings);
 }
 
 const char *config_get(const struct config *c, enum config_key k)
 {
-	return c->values[k] ? c->values[k] : "";
-}
-
-struct ini_ctx {
-	struct config *c;
-	char *err;
-	unsigned errsz;
-	int failed;
-};
-
-static int on_ini(void *user, const char *section, const char *name, const char *value)
-{
-	struct ini_ctx *ctx = user;
-	if (strcmp(section, "server") != 0) {
-		snprintf(ctx->err, ctx->errsz, "unknown section [%s] (expected [server])", section);
-		ctx->failed = 1;
-		return 0;
-	}
-	if (config_set(ctx->c, name, value) != 0) {
-		snprintf(ctx->err, ctx->errsz, "unknown setting \"%s\" in [server]", name);
-		ctx->failed = 1;
-		return 0;
-	}
-	return 1;
-}
-
-int config_load_file(struct config *c, const char *path, char *err, unsigned errsz)
-{
-	struct ini_ctx ctx = {c, err, errsz, 0};
-	int rc = ini_parse(path, on_ini, &ctx);
-	if (rc == -1) {
-		snprintf(err, errsz, "cannot open the config file %s", path);
-		return -1;
-	}
-	if (ctx.failed)
-		return -1;
-	if (rc > 0) {
-		snprintf(err, errsz, "syntax error in %s at line %d", path, rc);
-		return -1;
-	}
-	return 0;
-}
-
-void config_load_env(struct config *c)
-{
-	for (int i = 0; i < CFG_COUNT; i++) {
-		const char *v = getenv(keys[i].env);
-		if (v)
-			config_set(c, keys[i].name, v);
-	}
+	return settings_get(&c->settings, k);
 }
 
 int config_uint(const struct config *c, enum config_key k, unsigned min, unsigned max, unsigned *out, char *err,
@@ -130,7 +87,7 @@ int config_uint(const struct config *c, enum config_key k, unsigned min, unsigne
 	const char *v = config_get(c, k);
 	char *end;
 	unsigned long n = strtoul(v, &end, 10);
-	if (*v == '\0' || *end || n < min || n > max) {
+	if (*v < '0' || *v > '9' || *end || n < min || n > max) {
 		snprintf(err, errsz, "%s must be a number from %u to %u (got \"%.40s\")", keys[k].name, min, max, v);
 		return -1;
 	}
@@ -138,10 +95,7 @@ int config_uint(const struct config *c, enum config_key k, unsigned min, unsigne
 	return 0;
 }
 
-void config_print_help(void)
+void config_print_help(const struct config *c, FILE *out)
 {
-	printf("Settings (config file section [server] / environment / default):\n");
-	for (int i = 0; i < CFG_COUNT; i++)
-		printf("  %-22s %-30s %s\n  %22s %s\n", keys[i].name, keys[i].env,
-		       *keys[i].def ? keys[i].def : "(none)", "", keys[i].help);
+	settings_print_help(&c->settings, out);
 }

@@ -2,12 +2,17 @@
  * Settings of vitrine-server, from four layers, each overriding the one
  * before: built-in defaults, the INI file (--config, section [server]),
  * VITRINE_* environment variables, and command-line flags. Every key is
- * listed once in config.c with its environment name and its help text.
+ * listed once in config.c (name, type and bounds, default, environment
+ * name, flag, help); the layers themselves are src/common/settings.c, shared
+ * with the player.
  */
 #ifndef VITRINE_SERVER_CONFIG_H
 #define VITRINE_SERVER_CONFIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
+
+#include "common/settings.h"
 
 enum config_key {
 	CFG_DATA,
@@ -27,27 +32,28 @@ enum config_key {
 	CFG_PAIRING_TTL_SECONDS,
 	CFG_FEED_REFRESH_SECONDS,
 	CFG_FEED_ALLOW_PRIVATE,
+	/* hardening (issue 9): proof-of-play quota and retention */
+	CFG_PLAYED_PER_MINUTE,
+	CFG_PLAYED_ROWS_PER_HOUR,
+	CFG_PLAYED_RETENTION_DAYS,
+	CFG_AUDIT_RETENTION_DAYS,
+	CFG_INSTRUCTIONS_RETENTION_DAYS,
+	CFG_RETENTION_CHECK_SECONDS,
 	CFG_COUNT
 };
 
 struct config {
-	char *values[CFG_COUNT]; /* owned strings */
+	struct settings settings; /* indexed by enum config_key */
 };
 
-/* Fills defaults. */
-void config_init(struct config *c);
+/* Fills defaults. Returns 0, or -1 when out of memory. */
+int config_init(struct config *c);
 void config_free(struct config *c);
-/* Loads an INI file; returns 0, or -1 with a sentence in err. */
-int config_load_file(struct config *c, const char *path, char *err, unsigned errsz);
-/* Applies VITRINE_* variables. */
-void config_load_env(struct config *c);
-/* Sets by INI name (also used for flags). Returns -1 for an unknown key. */
-int config_set(struct config *c, const char *name, const char *value);
 const char *config_get(const struct config *c, enum config_key k);
 /* Parses an unsigned setting within bounds; -1 with a sentence in err. */
 int config_uint(const struct config *c, enum config_key k, unsigned min, unsigned max, unsigned *out, char *err,
                 unsigned errsz);
-/* Prints the keys, env names and defaults (for --help). */
-void config_print_help(void);
+/* Prints the keys, flags, env names and defaults (for --help). */
+void config_print_help(const struct config *c, FILE *out);
 
 #endif

@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/retention.h"
 #include "auth/auth.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "config.h"
 #include "content/content.h"
 #include "http/server.h"
@@ -27,25 +29,20 @@
 
 #define VITRINE_VERSION "0.1.0"
 
-static void usage(FILE *out)
+static void usage(const struct config *cfg)
 {
-	fprintf(out, "usage: vitrine-server [options] [init --admin LOGIN [--account NAME]]\n"
-	             "\n"
-	             "Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
-	             "first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
-	             "printed once as \"admin password: ...\").\n"
-	             "\n"
-	             "options:\n"
-	             "  --data DIR             data folder (default ./var)\n"
-	             "  --listen HOST:PORT     API and console address (default 127.0.0.1:8080)\n"
-	             "  --http-listen HOST:PORT  plain HTTP listener that redirects to HTTPS\n"
-	             "  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
-	             "  --public-url URL       how users and screens reach this server (links, QR codes)\n"
-	             "  --config FILE          INI file with a [server] section\n"
-	             "  --log-level LEVEL      debug, info, warn, error\n"
-	             "  --help, --version\n\n");
-	if (out == stdout)
-		config_print_help();
+	printf("usage: vitrine-server [options] [init --admin LOGIN [--account NAME]]\n"
+	       "\n"
+	       "Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
+	       "first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
+	       "printed once as \"admin password: ...\").\n"
+	       "\n"
+	       "options:\n"
+	       "  --config FILE          INI file with a [server] section\n"
+	       "  --admin LOGIN          (init) the first admin's login name\n"
+	       "  --account NAME         (init) the first account's name (default Default)\n"
+	       "  --help, --version\n\n");
+	config_print_help(cfg, stdout);
 }
 
 /* Reads a whole small file (PEM, keys). Caller frees. */
@@ -92,13 +89,14 @@ static int cmd_init(const char *data, const char *login, const char *account)
 		fprintf(stderr, "vitrine-server: %s\n", problem);
 		return 2;
 	}
-	snprintf(keys, sizeof keys, "%s/keys", data);
+	if (strfmt(keys, sizeof keys, "%s/keys", data) != 0 || secret_path(data, path, sizeof path) != 0) {
+		fprintf(stderr, "vitrine-server: the data folder's path is too long: %s\n", data);
+		return 2;
+	}
 	if (make_dir(data) != 0 || make_dir(keys) != 0) {
 		fprintf(stderr, "vitrine-server: cannot create the data folder %s: %s\n", data, strerror(errno));
 		return 1;
 	}
-	if (secret_path(data, path, sizeof path) != 0)
-		return 1;
 	if (access(path, F_OK) == 0) {
 		fprintf(stderr, "vitrine-server: %s is already initialised (found %s)\n", data, path);
 		return 1;
@@ -147,7 +145,10 @@ static int cmd_init(const char *data, const char *login, const char *account)
 static int parse_cidr_list(const char *text, struct cidr *out, size_t max, size_t *count, const char *what)
 {
 	char buf[2048];
-	snprintf(buf, sizeof buf, "%s", text);
+	if (strfmt(buf, sizeof buf, "%s", text) != 0) {
+		fprintf(stderr, "vitrine-server: %s is longer than %zu bytes\n", what, sizeof buf - 1);
+		return -1;
+	}
 	*count = 0;
 	char *save = NULL;
 	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
@@ -168,10 +169,8 @@ static int cmd_run(struct config *cfg)
 	sc.data_dir = data;
 	sc.listen = config_get(cfg, CFG_LISTEN);
 	sc.http_listen = config_get(cfg, CFG_HTTP_LISTEN);
-	/* "https://x/" and "https://x" are the same public URL */
-	while (strlen(config_get(cfg, CFG_PUBLIC_URL)) > 0 &&
-	       cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] == '/')
-		cfg->values[CFG_PUBLIC_URL][strlen(cfg->values[CFG_PUBLIC_URL]) - 1] = '\0';
+	/* "https://x/" and "https://x" are the same public URL: the settings
+	 * drop trailing slashes */
 	sc.public_url = config_get(cfg, CFG_PUBLIC_URL);
 	unsigned idle_min, max_h, feed_every, feed_private;
 	if (config_uint(cfg, CFG_THREADS, 1, 64, &sc.threads, err, sizeof err) != 0 ||
@@ -182,6 +181,21 @@ static int cmd_run(struct config *cfg)
 	    config_uint(cfg, CFG_PAIRING_TTL_SECONDS, 1, 3600, &screens_pairing_ttl_s, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_FEED_REFRESH_SECONDS, 5, 7 * 86400, &feed_every, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_FEED_ALLOW_PRIVATE, 0, 1, &feed_private, err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 2;
+	}
+	/* hardening (issue 9): proof-of-play quota and retention */
+	if (config_uint(cfg, CFG_PLAYED_PER_MINUTE, 1, 100000, &screens_played_per_minute, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_PLAYED_ROWS_PER_HOUR, 1, 100000000, &screens_played_rows_per_hour, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_PLAYED_RETENTION_DAYS, 0, 100000, &retention_settings.played_days, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_AUDIT_RETENTION_DAYS, 0, 100000, &retention_settings.audit_days, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_INSTRUCTIONS_RETENTION_DAYS, 0, 100000, &retention_settings.instructions_days, err,
+	                sizeof err) != 0 ||
+	    config_uint(cfg, CFG_RETENTION_CHECK_SECONDS, 1, 7 * 86400, &retention_settings.check_s, err, sizeof err) !=
+	        0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 2;
 	}
@@ -251,22 +265,27 @@ static int cmd_run(struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (content_media_sweeper_start(data, 600) != 0)
+		log_event(LOG_WARN, "the disk sweeper did not start: crash leftovers stay until the next start", NULL);
 	struct server_hooks hooks = {.authenticate = auth_authenticate};
 	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
 	if (!srv || server_start(srv) != 0)
 		goto out;
 	store_set_notify_hook(wake_notify_hook, server_hub(srv));
-	if (feeds_start(feed_every, feed_private != 0) != 0)
+	if (feeds_start(feed_every, feed_private != 0, content_refresh_manifests) != 0)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
-	char url[128], port[16];
+	if (retention_start() != 0)
+		log_event(LOG_WARN, "the retention task did not start: old rows are kept", NULL);
+	char port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));
-	snprintf(url, sizeof url, "%s://%s", cert_pem ? "https" : "http", sc.listen);
 	log_event(LOG_INFO, "vitrine-server listening", "version", VITRINE_VERSION, "listen", sc.listen, "port", port,
 	          "tls", cert_pem ? "on" : "off", NULL);
 	server_run_until_signal(srv);
 	status = 0;
 out:
 	feeds_stop(); /* it writes to the store and wakes screens */
+	content_media_sweeper_stop();
+	retention_stop();
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
 	store_close();
@@ -277,6 +296,8 @@ out:
 	return status;
 }
 
+enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_ADMIN, OPT_ACCOUNT };
+
 int main(int argc, char **argv)
 {
 	if (sodium_init() < 0) {
@@ -284,79 +305,58 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct config cfg;
-	config_init(&cfg);
-	const char *config_file = NULL, *admin = NULL, *account = "Default";
-	bool init = false;
-	/* the config file is read first so flags win over it */
-	for (int i = 1; i < argc - 1; i++)
-		if (strcmp(argv[i], "--config") == 0)
-			config_file = argv[i + 1];
-	if (config_file) {
-		char err[256];
-		if (config_load_file(&cfg, config_file, err, sizeof err) != 0) {
-			fprintf(stderr, "vitrine-server: %s\n", err);
-			config_free(&cfg);
-			return 2;
-		}
+	if (config_init(&cfg) != 0) {
+		fprintf(stderr, "vitrine-server: out of memory\n");
+		return 1;
 	}
-	config_load_env(&cfg);
-	static const struct {
-		const char *flag, *key;
-	} flags[] = {{"--data", "data"},
-	             {"--listen", "listen"},
-	             {"--http-listen", "http_listen"},
-	             {"--tls-cert", "tls_cert"},
-	             {"--tls-key", "tls_key"},
-	             {"--log-level", "log_level"},
-	             {"--public-url", "public_url"}};
-	int status = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
+	static const struct option own[] = {{"help", no_argument, NULL, OPT_HELP},
+	                                    {"version", no_argument, NULL, OPT_VERSION},
+	                                    {"admin", required_argument, NULL, OPT_ADMIN},
+	                                    {"account", required_argument, NULL, OPT_ACCOUNT},
+	                                    {NULL, 0, NULL, 0}};
+	const char *admin = NULL, *account = NULL;
+	char err[512];
+	int status = 0, c;
+	while ((c = settings_getopt(&cfg.settings, argc, argv, "h", own, err, sizeof err)) != -1) {
+		switch (c) {
+		case OPT_HELP:
+			usage(&cfg);
 			goto done;
-		}
-		if (strcmp(a, "--version") == 0) {
+		case OPT_VERSION:
 			printf("vitrine-server %s\n", VITRINE_VERSION);
 			goto done;
-		}
-		if (strcmp(a, "init") == 0 && !init) {
-			init = true;
-			continue;
-		}
-		bool known = false;
-		if (strcmp(a, "--config") == 0 ||
-		    (init && (strcmp(a, "--admin") == 0 || strcmp(a, "--account") == 0))) {
-			known = true;
-			if (i + 1 >= argc)
-				goto missing;
-			if (strcmp(a, "--admin") == 0)
-				admin = argv[i + 1];
-			else if (strcmp(a, "--account") == 0)
-				account = argv[i + 1];
-			i++;
-			continue;
-		}
-		for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
-			if (strcmp(a, flags[f].flag) == 0) {
-				if (i + 1 >= argc)
-					goto missing;
-				config_set(&cfg, flags[f].key, argv[++i]);
-				known = true;
-				break;
-			}
-		if (!known) {
-			fprintf(stderr, "vitrine-server: unknown argument \"%s\" (see --help)\n", a);
+		case OPT_ADMIN:
+			admin = optarg;
+			break;
+		case OPT_ACCOUNT:
+			account = optarg;
+			break;
+		default:
+			fprintf(stderr, "vitrine-server: %s\n", err);
 			status = 2;
 			goto done;
 		}
-		continue;
-	missing:
-		fprintf(stderr, "vitrine-server: %s needs a value\n", a);
+	}
+	bool init = optind < argc && strcmp(argv[optind], "init") == 0;
+	if (optind + (init ? 1 : 0) < argc) {
+		fprintf(stderr, "vitrine-server: unknown argument \"%s\" (see --help)\n",
+		        argv[optind + (init ? 1 : 0)]);
+		status = 2;
+		goto done;
+	}
+	if (!init && (admin || account)) {
+		fprintf(stderr, "vitrine-server: --admin and --account go with init (see --help)\n");
+		status = 2;
+		goto done;
+	}
+	if (settings_load(&cfg.settings, err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
 		status = 2;
 		goto done;
 	}
 	if (init) {
+		if (!account)
+			account = "Default";
 		if (strlen(account) == 0 || strlen(account) > 128) {
 			fprintf(stderr, "vitrine-server: --account must have 1 to 128 characters\n");
 			status = 2;

@@ -97,7 +97,8 @@ const struct route server_routes[] = {
     /* media library (uploads are streamed to disk while hashed) */
     {"GET", "/api/v1/media", content_handle_media_list, AUTH_USER, EDITORS, 0, R},
     {"GET", "/api/v1/media/{sha256}", content_handle_media_get, AUTH_USER, EDITORS, 0, R},
-    {"PUT", "/api/v1/media/{sha256}", content_handle_media_put, AUTH_USER, EDITORS, CONTENT_MAX_UPLOAD, W,
+    /* no route transaction: the handler fsyncs first, then writes its row in one of its own */
+    {"PUT", "/api/v1/media/{sha256}", content_handle_media_put, AUTH_USER, EDITORS, CONTENT_MAX_UPLOAD, 0,
      &content_media_upload},
     {"PATCH", "/api/v1/media/{sha256}", content_handle_media_update, AUTH_USER, EDITORS, 4 * KB, W},
     {"DELETE", "/api/v1/media/{sha256}", content_handle_media_delete, AUTH_USER, EDITORS, 0, W},

@@ -1,12 +1,17 @@
 """Accounts, users and security (SPEC section 1) against the real server."""
 import base64
+import collections
 import csv
 import http.client
 import hashlib
 import hmac
 import io
+import itertools
+import json
 import struct
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from conftest import ADMIN_PASSWORD, Client, solve_challenge
 
@@ -282,3 +287,150 @@ def test_audit_log_records_security_events_and_exports_csv(admin, server):
     assert token_row[5].startswith("'=")  # spreadsheet formula defused
     # nobody can rewrite history: there is no route to edit the log
     assert admin.delete("/api/v1/audit").status_code == 405
+
+
+def test_reenabling_a_user_revives_no_token_or_session(admin, server):
+    """Disabling revokes the user's API tokens and sessions for good."""
+    u = create_user(admin, "rita", "editor")
+    rita = server.client()
+    assert rita.login("rita", "a-long-password-1").status_code == 200
+    r = rita.post("/api/v1/tokens", json={"name": "script"})
+    assert r.status_code == 201
+    token = Client(server.url, token=r.json()["token"])
+    assert token.get("/api/v1/me").status_code == 200
+    assert admin.patch("/api/v1/users/" + u["id"], json={"disabled": True}).status_code == 200
+    assert admin.patch("/api/v1/users/" + u["id"], json={"disabled": False}).status_code == 200
+    r = token.get("/api/v1/me")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    assert rita.get("/api/v1/me").status_code == 401
+    assert rita.login("rita", "a-long-password-1").status_code == 200
+    assert rita.get("/api/v1/tokens").json()["tokens"] == []
+
+
+def login_from(server, source, body, headers=None, timeout=60):
+    """POST /api/v1/session from a loopback source address (127.0.0.0/8 can
+    all be bound); returns the status."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout, source_address=(source, 0))
+    try:
+        conn.request("POST", "/api/v1/session", body=json.dumps(body),
+                     headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def test_parallel_wrong_logins_are_counted_before_they_are_checked(server):
+    """250 parallel wrong passwords: only the first 5 are checked, the rest
+    must answer the challenge (counters are not read before and written
+    after the check)."""
+    def attempt(_):
+        return Client(server.url).login("admin", "guessing-wrong-1").status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = list(pool.map(attempt, range(250)))
+    counts = collections.Counter(codes)
+    assert counts[401] <= 5, counts
+    assert counts[429] >= 100, counts
+    assert set(counts) <= {401, 429, 503}, counts  # 503 busy: the address's share of the hashing lane
+
+
+def test_totp_code_replayed_by_parallel_logins_works_once(admin, server):
+    secret = admin.post("/api/v1/me/totp", json={}).json()["secret"]
+    assert admin.post("/api/v1/me/totp/confirm", json={"code": totp(secret)}).status_code == 200
+    code = totp(secret, step_offset=1)
+    barrier = threading.Barrier(4)
+
+    def attempt(_):
+        c = Client(server.url)
+        barrier.wait()
+        r = c.login(totp=code)
+        return r.status_code, r.json().get("error", {}).get("code")
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(attempt, range(4)))
+    assert sorted(results, key=str) == sorted([(200, None)] + [(401, "invalid_totp")] * 3, key=str), results
+
+
+def test_login_takes_only_json_from_its_own_origin(server):
+    """No login CSRF: a form or text/plain POST from another site is refused."""
+    c = Client(server.url)
+    body = json.dumps({"login": "admin", "password": ADMIN_PASSWORD})
+    r = c.s.post(server.url + "/api/v1/session", data=body, headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type", r.text
+    r = c.s.post(server.url + "/api/v1/session", data="login=admin&password=x",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415
+    r = c.s.post(server.url + "/api/v1/session", data=body,
+                 headers={"Content-Type": "application/json", "Origin": "https://evil.example"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "cross_origin", r.text
+    r = c.s.post(server.url + "/api/v1/session", data=body, headers={"Content-Type": "application/json",
+                                                                     "Origin": "null"})
+    assert r.status_code == 403
+    assert "vitrine_session" not in c.s.cookies
+    r = c.s.post(server.url + "/api/v1/session", data=body,
+                 headers={"Content-Type": "application/json; charset=utf-8", "Origin": server.url})
+    assert r.status_code == 200, r.text
+    assert Client(server.url).login().status_code == 200  # clients that send no Origin (CLI, scripts)
+
+
+def test_failures_of_others_do_not_lock_out_a_known_client(server):
+    """The lockout is no weapon: a browser that logged in before (device
+    cookie) is not made to answer challenges for an attacker's failures."""
+    admin = server.client()
+    assert admin.login().status_code == 200
+    cookie = next(c for c in admin.s.cookies if c.name == "vitrine_device")
+    assert cookie.path == "/api/v1/session" and cookie.has_nonstandard_attr("HttpOnly")
+    for _ in range(8):
+        assert login_from(server, "127.0.0.2", {"login": "admin", "password": "guessing-wrong-1"}) in (401, 429)
+    assert server.client().login().status_code == 429  # a new browser proves work
+    assert admin.login().status_code == 200, "the known client gets in without a challenge"
+    # the cookie is bound to its user: it does not help another login
+    other = Client(server.url)
+    other.s.cookies.set("vitrine_device", cookie.value, path="/api/v1/session")
+    assert other.login().status_code == 200  # admin again, still fine
+    forged = Client(server.url)
+    forged.s.cookies.set("vitrine_device", cookie.value[:-4] + "0000", path="/api/v1/session")
+    assert forged.login().status_code == 429
+
+
+def test_a_flood_from_many_addresses_does_not_keep_the_admin_out(server):
+    """Rotating addresses fill the password-hashing queue with free attempts;
+    the admin, with the device cookie of an earlier login, still gets in."""
+    admin = server.client()
+    assert admin.login().status_code == 200
+    stop = threading.Event()
+    seen = collections.Counter()
+    counter = itertools.count(1)
+
+    def flood():
+        deadline = time.time() + 40
+        while not stop.is_set() and time.time() < deadline:
+            i = next(counter)
+            source = "127.0.%d.%d" % (2 + (i // 250) % 250, 1 + i % 250)
+            try:
+                status = login_from(server, source, {"login": "nobody%d" % i, "password": "flooding-wrong-1"})
+            except OSError:
+                status = "error"
+            seen[status] += 1
+            if status != 401:
+                time.sleep(0.02)
+
+    threads = [threading.Thread(target=flood, daemon=True) for _ in range(300)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(3)
+        results = []
+        for _ in range(3):
+            r = admin.login()
+            results.append(r.status_code)
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    refused = sum(n for k, n in seen.items() if k in (429, 503))
+    assert refused > 100, seen  # the flood was real and was held back
+    assert results == [200, 200, 200], (results, seen)

@@ -3,7 +3,9 @@ player: login (password on stdin or on a terminal, challenge, TOTP), the
 stored token and its revocation, publishing a folder with uploads of only
 what changed, validation errors with JSON paths, listings, pairing,
 instructions with the player's answer, exit codes, and the progress bar and
-password prompt on a real terminal (tmux)."""
+password prompt on a real terminal (tmux). Also the command lines of
+vitrine-server and vitrine-player: their settings layers (default, config
+file, environment, flag) and refusals of paths too long to be used."""
 import base64
 import hashlib
 import hmac
@@ -20,7 +22,7 @@ import zlib
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, CLI_BIN, wait_for
+from conftest import ADMIN_PASSWORD, CLI_BIN, PLAYER_BIN, SERVER_BIN, wait_for
 
 PUBKEY = base64.b64encode(bytes(range(32))).decode()
 REVOKED = "your token was revoked or has expired: run `vitrine login`"
@@ -404,7 +406,9 @@ def test_send_identify_prints_the_players_answer(server, admin, make_player, tmp
     answer = json.loads(out.stdout)
     assert answer["status"] == "ok" and answer["result"] == {"seconds": 10} and answer["type"] == "identify"
     # a failed instruction is exit 1 with the player's reason
-    out = vitrine(config, "send", "Wall", "change_channel", "channel_id=" + "a" * 16)
+    channel = admin.post("/api/v1/channels", json={"name": "Words", "width": 1920, "height": 1080, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 1920, "h": 1080, "items": [{"text": "Hi", "duration": 5}]}]})
+    out = vitrine(config, "send", "Wall", "change_channel", "channel_id=" + channel.json()["channel"]["id"])
     assert out.returncode == 1 and "change_channel on Wall failed" in out.stderr and "reason" in out.stderr
     # integers are sent as numbers: the server checks level is an integer
     out = vitrine(config, "send", "Wall", "set_volume", "level=400")
@@ -460,6 +464,97 @@ def test_remote_usage_help_and_exit_codes(server, tmp_path):
     assert vitrine(config, "--version").stdout.startswith("vitrine ")
     out = vitrine(config, "--quiet", "channels")
     assert out.returncode == 0 and out.stdout == ""
+
+
+def test_stored_values_too_long_for_a_request_are_refused(server, tmp_path):
+    """A token or token id that would be cut to fit a header or a path is
+    refused with a sentence (a cut one would name another token)."""
+    config = tmp_path / "config"
+    os.makedirs(config, mode=0o700)
+    entry = {"token": "vt_" + "a" * 400, "token_id": "b" * 16, "login": "admin"}
+    (config / "credentials").write_text(json.dumps({"default": server.url, "servers": {server.url: entry}}))
+    os.chmod(config / "credentials", 0o600)
+    out = vitrine(config, "screens")
+    assert out.returncode == 1 and "the stored token is too long to be one: log in again" in out.stderr
+    entry.update(token="vt_short", token_id="c" * 200)
+    (config / "credentials").write_text(json.dumps({"default": server.url, "servers": {server.url: entry}}))
+    out = vitrine(config, "logout")
+    assert out.returncode == 1 and "id is too long to be one" in out.stderr
+
+
+# --- the command lines of vitrine-server and vitrine-player ---
+
+def run_bin(args, env=None, timeout=30):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VITRINE_")}
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=dict(base, **(env or {})))
+
+
+def test_server_settings_layers_each_override_the_one_before(tmp_path):
+    """public_url from the file, the environment and a flag: the error names
+    the value (and layer) that won; values are checked before anything
+    starts."""
+    ini = tmp_path / "server.ini"
+    ini.write_text("[server]\npublic_url = ftp://from-file\n")
+    cmd = [SERVER_BIN, "--data", str(tmp_path / "d"), "--config", str(ini)]
+    out = run_bin(cmd)
+    assert out.returncode == 2 and '"ftp://from-file", from the config file' in out.stderr, out.stderr
+    env = {"VITRINE_PUBLIC_URL": "ftp://from-env"}
+    out = run_bin(cmd, env)
+    assert out.returncode == 2 and '"ftp://from-env", from the environment' in out.stderr, out.stderr
+    out = run_bin(cmd + ["--public-url=ftp://from-flag"], env)
+    assert out.returncode == 2 and '"ftp://from-flag", from the command line' in out.stderr, out.stderr
+    # a flag before --config still wins over the file
+    out = run_bin([SERVER_BIN, "--public-url", "ftp://first", "--config", str(ini)])
+    assert out.returncode == 2 and '"ftp://first"' in out.stderr, out.stderr
+    # every usage error is a sentence with exit status 2
+    for args, text in ((["--listen"], "--listen needs a value"),
+                       (["--threads", "4"], 'unknown argument "--threads"'),
+                       (["--admin", "boss"], "--admin and --account go with init"),
+                       (["init", "again"], 'unknown argument "again"')):
+        out = run_bin([SERVER_BIN] + args)
+        assert out.returncode == 2 and text in out.stderr, (args, out.stderr)
+    ini.write_text("[server]\nthreads = 4\nlisten = 127.0.0.1:0\nnot_a_setting = 1\n")
+    out = run_bin(cmd)
+    assert out.returncode == 2 and 'unknown setting "not_a_setting" in [server]' in out.stderr
+    assert "line 4" in out.stderr
+    help_text = run_bin([SERVER_BIN, "--help"]).stdout
+    for name in ("--data DIR", "VITRINE_DATA", "--listen HOST:PORT", "VITRINE_FEED_ALLOW_PRIVATE", "--config FILE",
+                 "--admin LOGIN", "--account NAME"):
+        assert name in help_text, name
+
+
+def test_player_settings_layers_each_override_the_one_before(tmp_path):
+    ini = tmp_path / "player.ini"
+    ini.write_text("[player]\nserver = ftp://from-file\nheartbeat_seconds = 5\n")
+    cmd = [PLAYER_BIN, "--data", str(tmp_path / "p"), "--config", str(ini)]
+    out = run_bin(cmd)
+    assert out.returncode == 2 and '"ftp://from-file", from the config file' in out.stderr, out.stderr
+    out = run_bin(cmd, {"VITRINE_SERVER": "ftp://from-env"})
+    assert out.returncode == 2 and '"ftp://from-env", from the environment' in out.stderr, out.stderr
+    out = run_bin(cmd + ["--server", "ftp://from-flag"], {"VITRINE_SERVER": "ftp://from-env"})
+    assert out.returncode == 2 and '"ftp://from-flag", from the command line' in out.stderr, out.stderr
+    out = run_bin([PLAYER_BIN, "--server", "http://127.0.0.1:9", "--heartbeat-seconds", "0"])
+    assert out.returncode == 2 and "heartbeat_seconds must be a number from 1 to 3600" in out.stderr
+    out = run_bin([PLAYER_BIN, "--server", "http://127.0.0.1:9", "--download-rate", "fast"])
+    assert out.returncode == 2 and "download_rate must be a number" in out.stderr
+    out = run_bin([PLAYER_BIN])
+    assert out.returncode == 2 and "--server must be the server's http(s):// URL" in out.stderr
+    ini.write_text("[server]\nserver = http://x\n")
+    out = run_bin(cmd)
+    assert out.returncode == 2 and "unknown section [server] (expected [player])" in out.stderr
+    out = run_bin([PLAYER_BIN, "--bogus"])
+    assert out.returncode == 2 and 'unknown argument "--bogus"' in out.stderr
+    help_text = run_bin([PLAYER_BIN, "--help"]).stdout
+    for name in ("--server URL", "VITRINE_SERVER", "--kiosk-listen HOST:PORT", "heartbeat_seconds", "--diagnose"):
+        assert name in help_text, name
+
+
+def test_server_refuses_a_data_folder_path_too_long_to_use(tmp_path):
+    data = str(tmp_path) + ("/" + "a" * 200) * 21
+    out = run_bin([SERVER_BIN, "--data", data, "init", "--admin", "boss"],
+                  {"VITRINE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    assert out.returncode == 2 and "the data folder's path is too long" in out.stderr, out.stderr
+    assert not os.path.exists(tmp_path / ("a" * 200))
 
 
 # --- on a real terminal ---

@@ -162,6 +162,12 @@ def test_channel_validation_names_the_json_path(admin):
         r = admin.post("/api/v1/channels", json=body)
         assert r.status_code == 400, (path, r.text)
         assert r.json()["error"]["path"] == path and r.json()["error"]["message"].startswith(path)
+    # the sentences are the CLI's own (one schema: src/common/channel_schema.c)
+    body = copy.deepcopy(base)
+    body["zones"][1]["w"] = 700
+    assert admin.post("/api/v1/channels", json=body).json()["error"]["message"] == (
+        "zones[1].w: the zone is outside the canvas: from x=1280 it is 700 wide and ends at 1980, "
+        "past the canvas width 1920")
     assert admin.get("/api/v1/channels").json()["channels"] == []  # nothing half-written
     assert admin.post("/api/v1/channels", json=base).status_code == 201
     r = admin.post("/api/v1/channels", json=base)
@@ -374,7 +380,7 @@ RSS = """<?xml version="1.0"?>
 <rss version="2.0"><channel><title>News</title>
 <item><title>%s</title><description>&lt;p&gt;First &lt;b&gt;story&lt;/b&gt;&lt;/p&gt;</description>
 <link>https://example.org/1</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>
-<item><title>%s</title><description>Second</description></item>
+<item><title>%s</title><description>&lt;p&gt;It&amp;#8217;s caf&amp;eacute;&lt;/p&gt;</description></item>
 </channel></rss>"""
 
 ATOM = """<?xml version="1.0" encoding="utf-8"?>
@@ -472,6 +478,7 @@ def test_rss_and_atom_feeds_reach_the_manifest(make_server):
         rss, atom = feeds_of(m, cid)
         assert [i["title"] for i in rss["items"]] == ["Hello & welcome", "Second title"]
         assert rss["items"][0]["summary"] == "First story"
+        assert rss["items"][1]["summary"] == "It\u2019s caf\u00e9"  # HTML entities decoded (issue 8)
         assert rss["items"][0]["link"] == "https://example.org/1"
         assert rss["items"][0]["published"].startswith("Mon, 23 Nov 2026")
         assert "error" not in rss and rss["fetched_at"] > 0
@@ -525,3 +532,297 @@ def test_feeds_refuse_private_addresses_and_entities(make_server, tmp_path):
         assert [i["title"] for i in feeds_of(m, cid)[0]["items"]] == ["Leak here"]
     finally:
         feeds.close()
+
+
+# --- disk space (issue 9): crash leftovers, deleted media, a full disk ---
+
+def html_page(n, tag="x"):
+    """An HTML medium of about n bytes (libmagic calls it text/html)."""
+    head = ("<!DOCTYPE html>\n<html><head><title>%s</title></head><body>\n" % tag).encode()
+    return head + b"<p>" + (tag.encode() * n)[:max(0, n - len(head) - 20)] + b"</p></body></html>\n"
+
+
+def object_path(server, sha):
+    return os.path.join(server.data, "media", sha[:2], sha)
+
+
+def tmp_files(server):
+    d = os.path.join(server.data, "media", "tmp")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def start_slow_upload(server, admin, data):
+    """Sends the headers and half the body of an upload, and holds on."""
+    import socket
+    sha = hashlib.sha256(data).hexdigest()
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    cookies = "; ".join("%s=%s" % (c.name, c.value) for c in admin.s.cookies)
+    s.sendall(("PUT /api/v1/media/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: %s\r\nX-CSRF-Token: %s\r\n"
+               "X-Filename: slow.html\r\nContent-Length: %d\r\n\r\n" % (sha, cookies, admin.csrf, len(data))).encode())
+    s.sendall(data[:len(data) // 2])
+    return s, data[len(data) // 2:]
+
+
+def finish_upload(s, rest):
+    s.sendall(rest)
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    s.close()
+    return int(reply.split(b" ", 2)[1])
+
+
+def test_sweep_removes_crash_leftovers(make_server):
+    server = make_server().start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    kept = upload(admin, png((4, 5, 6)), "kept.png")
+    server.stop()
+    # what a kill -9 leaves: upload and thumbnail temp files, an object
+    # moved into place whose row was never committed
+    tmp = os.path.join(server.data, "media", "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    for name in ("0123456789abcdef01234567.part", "fedcba9876543210fedcba98.part", "aaaaaaaaaaaaaaaaaaaaaaaa.thumb"):
+        with open(os.path.join(tmp, name), "wb") as f:
+            f.write(os.urandom(100000))
+    orphan = hashlib.sha256(b"never committed").hexdigest()
+    os.makedirs(os.path.dirname(object_path(server, orphan)), exist_ok=True)
+    with open(object_path(server, orphan), "wb") as f:
+        f.write(b"never committed")
+    server.start()
+    assert tmp_files(server) == []
+    assert not os.path.exists(object_path(server, orphan))
+    assert os.path.exists(object_path(server, kept))  # linked: kept
+    assert "disk space reclaimed" in server.read_log()
+
+    # later sweeps (each upload runs one) keep the temp file of a live upload
+    admin = server.client()
+    assert admin.login().status_code == 200
+    sock, rest = start_slow_upload(server, admin, html_page(300000, "slow"))
+    live = wait_for(lambda: tmp_files(server) or None, timeout=10, interval=0.05, what="the live upload's file")
+    stale = os.path.join(tmp, "bbbbbbbbbbbbbbbbbbbbbbbb.part")
+    with open(stale, "wb") as f:
+        f.write(b"left by a crash an hour ago")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    upload(admin, png((7, 8, 9)), "another.png")
+    assert not os.path.exists(stale)
+    assert tmp_files(server) == live  # the live one stays
+    assert finish_upload(sock, rest) == 201
+    assert tmp_files(server) == []
+
+
+def test_deleted_media_frees_its_bytes_at_once(server, admin):
+    sha = upload(admin, png((10, 20, 30), w=64, h=64), "soon-gone.png")
+    thumb = os.path.join(server.data, "media", "thumbs", sha + ".png")
+    assert os.path.exists(object_path(server, sha)) and os.path.exists(thumb)
+    assert admin.delete("/api/v1/media/" + sha).status_code == 200
+    # the old code kept objects younger than 10 minutes, and never came back for them
+    wait_for(lambda: not (os.path.exists(object_path(server, sha)) or os.path.exists(thumb)) or None, timeout=5,
+             what="the bytes freed")
+    # and it uploads again
+    assert upload(admin, png((10, 20, 30), w=64, h=64)) == sha
+    assert os.path.exists(object_path(server, sha))
+
+
+class Tmpfs:
+    """A small tmpfs mounted on dir (the tests run as root)."""
+
+    def __init__(self, path, size="4m"):
+        import subprocess
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs", path],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            import pytest
+            pytest.skip("cannot mount a tmpfs: " + out.stderr.strip())
+
+    def umount(self):
+        import subprocess
+        subprocess.run(["umount", "-l", self.path], check=False)
+
+
+def test_disk_full_gives_507_and_recovers(tmp_path):
+    import http.client
+    import json as jsonlib
+    import subprocess
+    from conftest import CLI_BIN, Server, ADMIN_PASSWORD
+    disk = Tmpfs(str(tmp_path / "data"))
+    server = None
+    try:
+        server = Server(str(tmp_path)).start()  # its data folder is the 4 MiB tmpfs
+        admin = server.client()
+        assert admin.login().status_code == 200
+        # fill the disk with media until the next one does not fit
+        shas = []
+        for i in range(10):
+            data = html_page(700000, "fill%d" % i)
+            sha = hashlib.sha256(data).hexdigest()
+            r = admin.put("/api/v1/media/" + sha, data=data, headers={"X-Filename": "fill%d.html" % i})
+            if r.status_code == 507:
+                break
+            assert r.status_code == 201, r.text
+            shas.append(sha)
+        assert shas and r.status_code == 507, "the disk never filled"
+        err = r.json()["error"]
+        assert err["code"] == "insufficient_storage" and "no room" in err["message"], err
+        assert tmp_files(server) == []  # nothing half-written is left
+        # announced with Expect: 100-continue, the refusal comes before the body
+        big = html_page(5 << 20, "big")
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        cookies = "; ".join("%s=%s" % (k.name, k.value) for k in admin.s.cookies)
+        c.putrequest("PUT", "/api/v1/media/" + hashlib.sha256(big).hexdigest())
+        for k, v in (("Cookie", cookies), ("X-CSRF-Token", admin.csrf), ("Content-Length", str(len(big))),
+                     ("Expect", "100-continue")):
+            c.putheader(k, v)
+        c.endheaders()
+        resp = c.getresponse()
+        assert resp.status == 507 and resp.getheader("Content-Type").startswith("application/json")
+        assert jsonlib.loads(resp.read())["error"]["code"] == "insufficient_storage"
+        c.close()
+        # chunked (no Content-Length): the write fails on the full disk, the
+        # rest is read and dropped, and the answer is the same 507
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        c.putrequest("PUT", "/api/v1/media/" + hashlib.sha256(big).hexdigest())
+        for k, v in (("Cookie", cookies), ("X-CSRF-Token", admin.csrf), ("Transfer-Encoding", "chunked")):
+            c.putheader(k, v)
+        c.endheaders()
+        for i in range(0, len(big), 65536):
+            part = big[i:i + 65536]
+            c.send(b"%x\r\n" % len(part) + part + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        resp = c.getresponse()
+        assert resp.status == 507, resp.read()
+        assert jsonlib.loads(resp.read())["error"]["code"] == "insufficient_storage"
+        c.close()
+        assert tmp_files(server) == []
+        # vitrine publish says what happened, not "cannot reach the server"
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "big.html").write_bytes(big)
+        (site / "channel.json").write_text(jsonlib.dumps({"name": "Big", "width": 100, "height": 100, "zones": [
+            {"name": "m", "x": 0, "y": 0, "w": 100, "h": 100, "items": [{"file": "big.html"}]}]}))
+        config = tmp_path / "cli"
+        env = dict(os.environ)
+        run = lambda *a, **kw: subprocess.run([CLI_BIN, "--config-dir", str(config)] + list(a), capture_output=True,
+                                              text=True, timeout=90, start_new_session=True, env=env, **kw)
+        assert run("--server", server.url, "login", "--user", "admin", "--password-stdin",
+                   input=ADMIN_PASSWORD + "\n").returncode == 0
+        out = run("publish", str(site))
+        assert out.returncode == 1
+        assert "cannot reach" not in out.stderr, out.stderr
+        assert "disk is full: no room for big.html" in out.stderr, out.stderr
+        # the server recovers: delete media, and later uploads work
+        assert admin.delete("/api/v1/media/" + shas[0]).status_code == 200
+        wait_for(lambda: not os.path.exists(object_path(server, shas[0])) or None, timeout=5, what="bytes freed")
+        assert upload(admin, html_page(500000, "after")) and upload(admin, png((1, 1, 1)))
+        assert admin.get("/api/v1/media").status_code == 200
+    finally:
+        if server:
+            server.stop()
+        disk.umount()
+
+
+SLOW_FSYNC_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+/* fsync of an upload's temporary file takes 3 s, like a large file on a slow disk */
+int fsync(int fd)
+{
+	static int (*real)(int);
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	char link[64], path[4096];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		if (strstr(path, "/media/tmp/") && strstr(path, ".part"))
+			sleep(3);
+	}
+	return real(fd);
+}
+"""
+
+
+def test_upload_fsync_does_not_hold_the_write_lock(make_server, tmp_path):
+    """Issue 9: a large upload's fsync ran inside the write transaction, so
+    every other write waited for it. Now it runs before the lock is taken."""
+    import shutil
+    import subprocess
+    import threading
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        import pytest
+        pytest.skip("no C compiler for the fsync shim")
+    src, so = tmp_path / "slow_fsync.c", tmp_path / "slow_fsync.so"
+    src.write_text(SLOW_FSYNC_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(so), str(src), "-ldl"], check=True)
+    from conftest import SERVER_BIN
+    preload = str(so)
+    asan = [w for w in subprocess.run(["ldd", SERVER_BIN], capture_output=True, text=True).stdout.split()
+            if "libasan" in w and w.startswith("/")]
+    if asan:  # the sanitizer's runtime must come first
+        preload = asan[0] + ":" + preload
+    server = make_server(env={"LD_PRELOAD": preload}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    other = upload(admin, png((3, 3, 3)), "other.png")  # its fsync is slow too: before the test
+    data = png((200, 100, 50), w=300, h=300)
+    result = {}
+    other_client = server.client()
+    assert other_client.login().status_code == 200
+
+    def slow_upload():
+        r = admin.put("/api/v1/media/" + hashlib.sha256(data).hexdigest(), data=data, headers={"X-Filename": "s.png"})
+        result["status"] = r.status_code
+    t = threading.Thread(target=slow_upload)
+    t.start()
+    wait_for(lambda: tmp_files(server) or None, timeout=10, interval=0.02, what="the upload's temp file")
+    time.sleep(0.7)  # the upload is in its 3 s fsync now
+    # a new connection: the network thread busy with the upload does not
+    # accept it, so only the write lock could hold this request up
+    fresh = server.client()
+    fresh.s.cookies.update(other_client.s.cookies)
+    fresh.csrf = other_client.csrf
+    started = time.time()
+    r = fresh.patch("/api/v1/media/" + other, json={"tags": ["lobby"]})
+    took = time.time() - started
+    assert r.status_code == 200, r.text
+    t.join(timeout=30)
+    assert result.get("status") == 201
+    assert took < 1.5, "a write waited %.2f s for an upload's fsync" % took
+
+
+def test_publish_takes_every_item_the_server_takes(server, tmp_path):
+    """One schema (issue 8): the CLI once refused rss items the server took.
+    A folder with every kind of item publishes, and a dry run after it
+    finds the channel unchanged (its defaults are the server's)."""
+    import json as jsonlib
+    import subprocess
+    from conftest import CLI_BIN, ADMIN_PASSWORD
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.png").write_bytes(png((50, 60, 70)))
+    (site / "channel.json").write_text(jsonlib.dumps({"name": "Every kind", "width": 200, "height": 100, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 100, "h": 100, "items": [
+            {"file": "a.png"}, {"url": "http://127.0.0.1:9/", "duration": 20},
+            {"text": "Hello", "valid": {"days": [1, 2, 3]}}]},
+        {"name": "news", "x": 100, "y": 0, "w": 100, "h": 100, "z": 2, "items": [
+            # the server fetches feeds: tests only ever name loopback
+            {"rss": "http://127.0.0.1:9/feed.xml", "max_items": 5}, {"rss": "http://127.0.0.1:9/other.xml"}]}]}))
+    config = tmp_path / "cli"
+    run = lambda *a, **kw: subprocess.run([CLI_BIN, "--config-dir", str(config)] + list(a), capture_output=True,
+                                          text=True, timeout=90, start_new_session=True, **kw)
+    assert run("--server", server.url, "login", "--user", "admin", "--password-stdin",
+               input=ADMIN_PASSWORD + "\n").returncode == 0
+    out = run("publish", str(site))
+    assert out.returncode == 0, out.stderr
+    out = run("publish", "--dry-run", str(site))
+    assert out.returncode == 0 and "unchanged" in out.stdout, out.stdout + out.stderr

@@ -1,8 +1,11 @@
 """Screens (SPEC section 2): pairing by code, the player agent, instant
 instructions by long-poll, revocation, heartbeats, survival of restarts."""
 import base64
+import csv
+import io
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -23,6 +26,14 @@ def pair_device(admin, name="Sim", hardware_id="sim-1"):
     t = requests.post(admin.url + "/api/v1/device/token", json={"device_code": p["device_code"]})
     assert t.status_code == 200, t.text
     return t.json()["access_token"], screen["id"]
+
+
+def text_channel(admin, name="Words"):
+    """A channel of the admin's account (change_channel needs a real one)."""
+    r = admin.post("/api/v1/channels", json={"name": name, "width": 1920, "height": 1080, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 1920, "h": 1080, "items": [{"text": "Hello", "duration": 5}]}]})
+    assert r.status_code == 201, r.text
+    return r.json()["channel"]["id"]
 
 
 def send(admin, screen_id, type_, **payload):
@@ -109,7 +120,7 @@ def test_instruction_reaches_a_waiting_player_in_under_a_second(server, admin, m
         assert done["status"] == "ok" and done["result"] == {"seconds": 10}
         assert elapsed < 1.0, elapsed
     # unknown to this player version: acknowledged as failed, with the reason
-    ins = send(admin, sid, "change_channel", channel_id="a" * 16)
+    ins = send(admin, sid, "change_channel", channel_id=text_channel(admin))
     done = wait_ack(admin, sid, ins["id"])
     assert done["status"] == "failed" and "cannot play channels" in done["result"]["reason"]
     detail = admin.get("/api/v1/screens/" + sid).json()["screen"]
@@ -290,3 +301,143 @@ def test_a_long_poll_alone_keeps_the_screen_online(server, admin):
     requests.get(server.url + "/api/v1/device/instructions?wait=1", headers=h)
     screen = admin.get("/api/v1/screens/" + sid).json()["screen"]
     assert screen["online"] and screen["last_seen"] > 0
+
+
+def test_change_channel_refuses_another_accounts_channel(server, admin):
+    """A channel id of another account is as unknown as a made-up one."""
+    _, sid = pair_device(admin)
+    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
+    with db:
+        db.execute("INSERT INTO accounts(id, name, created_at) VALUES('otheraccountaaaa', 'Other', 0)")
+        db.execute("INSERT INTO channels(id, account_id, name, body, created_at, updated_at) "
+                   "VALUES('otherchannelaaaa', 'otheraccountaaaa', 'Theirs', '{}', 0, 0)")
+    db.close()
+    r = admin.post("/api/v1/screens/%s/instructions" % sid,
+                   json={"type": "change_channel", "payload": {"channel_id": "otherchannelaaaa"}})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    r = admin.post("/api/v1/screens/%s/instructions" % sid,
+                   json={"type": "change_channel", "payload": {"channel_id": "nosuchchannelaaa"}})
+    assert r.status_code == 404
+    r = admin.post("/api/v1/screens/%s/instructions" % sid,
+                   json={"type": "change_channel", "payload": {"channel_id": text_channel(admin)}})
+    assert r.status_code == 201, r.text
+
+
+def test_one_users_wrong_codes_do_not_lock_out_others_behind_the_address(server, admin):
+    """Pairing guesses are limited per (user, address), with a larger cap per
+    address: a school behind NAT is not blocked by one user's typos."""
+    def user(login):
+        r = admin.post("/api/v1/users", json={"login": login, "password": "a-long-password-1", "role": "admin"})
+        assert r.status_code == 201, r.text
+        c = Client(server.url)
+        assert c.login(login, "a-long-password-1").status_code == 200
+        return c
+
+    for i in range(10):
+        assert admin.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"}).status_code == 404
+    assert admin.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"}).status_code == 429
+    colleague = user("colleague")
+    assert colleague.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"}).status_code == 404
+    p = requests.post(server.url + "/api/v1/device/pair", json={"hardware_id": "x", "public_key": PUBKEY}).json()
+    r = colleague.post("/api/v1/pairings", json={"user_code": p["user_code"], "name": "Hall"})
+    assert r.status_code == 201, r.text
+    # many accounts guessing from one address meet the address's cap (50)
+    for n in range(4):
+        c = user("guesser%d" % n)
+        for i in range(10):
+            c.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"})
+    late = user("latecomer")
+    r = late.post("/api/v1/pairings", json={"user_code": "ZZZZ-ZZZZ", "name": "x"})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+
+
+def play(at, item="intro", **kw):
+    return dict({"channel_id": "", "zone": "main", "item": item, "sha256": "", "started_at": int(at),
+                 "duration_ms": 5000}, **kw)
+
+
+def test_proof_of_play_is_rate_limited_per_screen(make_server):
+    """One device token can no longer write rows without end (755,000 in 10 s)."""
+    server = make_server(env={"VITRINE_PLAYED_ROWS_PER_HOUR": "1500"}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    token, sid = pair_device(admin)
+    h = {"Authorization": "Bearer " + token}
+    now = time.time()
+    r = requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)] * 1000}, headers=h)
+    assert r.status_code == 200 and r.json()["recorded"] == 1000
+    r = requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)] * 1000}, headers=h)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests", r.text
+    assert 1 <= int(r.headers["Retry-After"]) <= 3600
+    # requests per minute, whatever their size (the default is 12)
+    codes = [requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)]},
+                           headers=h).status_code for _ in range(20)]
+    assert codes.count(200) <= 11 and codes[-1] == 429, codes
+    rows = admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"]
+    assert len(rows) == 1000 + codes.count(200)
+    # another screen has its own quota
+    token2, _ = pair_device(admin, name="Other", hardware_id="sim-2")
+    r = requests.post(server.url + "/api/v1/device/played", json={"plays": [play(now)]},
+                      headers={"Authorization": "Bearer " + token2})
+    assert r.status_code == 200
+
+
+def test_proof_of_play_csv_defuses_formula_cells(server, admin):
+    token, sid = pair_device(admin)
+    h = {"Authorization": "Bearer " + token}
+    now = time.time()
+    plays = [play(now + i, item=x) for i, x in enumerate(["=1+2", "+1", "-1", "@SUM(A1)", "\tcmd", "\rcmd", "ok"])]
+    assert requests.post(server.url + "/api/v1/device/played", json={"plays": plays}, headers=h).status_code == 200
+    r = admin.get("/api/v1/reports/plays?format=csv")
+    assert r.status_code == 200
+    rows = list(csv.reader(io.StringIO(r.text, newline="")))
+    items = [row[4] for row in rows[1:]]
+    assert items == ["'=1+2", "'+1", "'-1", "'@SUM(A1)", "'\tcmd", "'\rcmd", "ok"], items
+
+
+def test_retention_prunes_audit_instructions_and_folds_old_plays(make_server):
+    server = make_server(env={"VITRINE_AUDIT_RETENTION_DAYS": "2", "VITRINE_INSTRUCTIONS_RETENTION_DAYS": "2",
+                              "VITRINE_PLAYED_RETENTION_DAYS": "2", "VITRINE_RETENTION_CHECK_SECONDS": "1"}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    token, sid = pair_device(admin)
+    h = {"Authorization": "Bearer " + token}
+    now = int(time.time())
+    old_day = now - 5 * 86400
+    plays = [play(old_day), play(old_day + 10), play(now - 60, item="recent")]
+    assert requests.post(server.url + "/api/v1/device/played", json={"plays": plays}, headers=h).status_code == 200
+    done = send(admin, sid, "identify")
+    pending = send(admin, sid, "identify")
+    acked = requests.post(server.url + "/api/v1/device/instructions/%s/ack" % done["id"], json={"status": "ok"},
+                          headers=h)
+    assert acked.status_code == 200, acked.text
+    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
+    with db:
+        account = db.execute("SELECT account_id FROM screens WHERE id = ?", (sid,)).fetchone()[0]
+        db.execute("INSERT INTO audit(id, account_id, at, actor, ip, action) "
+                   "VALUES('oldauditentryaaa', ?, ?, 'admin', '127.0.0.1', 'old.event')", (account, now - 9 * 86400))
+        db.execute("UPDATE instructions SET created_at = ? WHERE id IN (?, ?)", (now - 9 * 86400, done["id"],
+                                                                              pending["id"]))
+    def pruned():
+        with db:
+            audit = db.execute("SELECT COUNT(*) FROM audit WHERE action = 'old.event'").fetchone()[0]
+            ins = db.execute("SELECT COUNT(*) FROM instructions WHERE id = ?", (done["id"],)).fetchone()[0]
+            raw = db.execute("SELECT COUNT(*) FROM proof_of_play WHERE started_at < ?", (now - 86400,)).fetchone()[0]
+        return audit == 0 and ins == 0 and raw == 0
+    wait_for(pruned, timeout=15, what="the retention task")
+    with db:
+        daily = db.execute("SELECT day, plays, duration_ms FROM proof_of_play_daily WHERE screen_id = ?",
+                           (sid,)).fetchall()
+        assert daily == [(old_day - old_day % 86400, 2, 10000)], daily
+        # a pending instruction stays until it expires; recent rows stay
+        assert db.execute("SELECT COUNT(*) FROM instructions WHERE id = ?", (pending["id"],)).fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] > 0
+        # the audit log is still append-only for what is younger than the cutoff
+        try:
+            db.execute("DELETE FROM audit")
+            raise AssertionError("recent audit rows could be deleted")
+        except sqlite3.DatabaseError as e:
+            assert "append-only" in str(e)
+    db.close()
+    rows = admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"]
+    assert [p["item"] for p in rows] == ["recent"]

@@ -193,6 +193,32 @@ static void test_take(void **state)
 	free(s);
 }
 
+/* A secret buffer grows by copying (contents kept) and wipes what it
+ * resets or truncates. */
+static void test_secret(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init_secret(&b, 1 << 16);
+	assert_int_equal(buf_addstr(&b, "vt_token"), BUF_OK);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(buf_printf(&b, "%03d", i), BUF_OK);
+	assert_int_equal(buf_len(&b), 8 + 300);
+	assert_memory_equal(buf_str(&b), "vt_token000001002", 17);
+	assert_memory_equal(buf_str(&b) + 305, "099", 4);
+	char *p = buf_ptr(&b);
+	buf_truncate(&b, 3);
+	assert_string_equal(buf_str(&b), "vt_");
+	for (size_t i = 3; i < 308; i++)
+		assert_int_equal(p[i], 0);
+	buf_reset(&b);
+	assert_ptr_equal(buf_ptr(&b), p);
+	for (size_t i = 0; i < 308; i++)
+		assert_int_equal(p[i], 0);
+	assert_int_equal(buf_add(&b, "x", 1 << 17), BUF_TOO_BIG);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +233,7 @@ int main(void)
 	    cmocka_unit_test(test_reset_keeps_memory),
 	    cmocka_unit_test(test_truncate),
 	    cmocka_unit_test(test_take),
+	    cmocka_unit_test(test_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

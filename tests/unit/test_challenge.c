@@ -307,11 +307,6 @@ static void test_malformed_part_count(void **state)
 		solve(bad[i], 4, false, sol[i]);
 		v[i] = verify("alice", bad[i], sol[i], 4, NOW);
 	}
-	KNOWN_BUG_IF(v[0] == CHALLENGE_OK || v[1] == CHALLENGE_OK,
-	             "auth_challenge_verify accepts a valid challenge with a 6th part (\"%s.extra\") or "
-	             "leading/trailing/doubled dots: strtok_r in challenge.c skips empty tokens and stops "
-	             "after 5",
-	             ch);
 	assert_int_equal(v[0], CHALLENGE_MALFORMED);
 	assert_int_equal(v[1], CHALLENGE_MALFORMED);
 	char dbl[AUTH_CHALLENGE_MAX_LEN + 16];
@@ -322,12 +317,84 @@ static void test_malformed_part_count(void **state)
 static void test_difficulty_never_wraps(void **state)
 {
 	(void)state;
-	unsigned d = auth_challenge_difficulty(UINT_MAX);
-	KNOWN_BUG_IF(d != 22,
-	             "auth_challenge_difficulty(UINT_MAX) = %u: 16 + (failures - 5) wraps around for huge "
-	             "failure counts; clamp extra before adding",
-	             d);
+	assert_int_equal(auth_challenge_difficulty(UINT_MAX), 22);
 	assert_int_equal(auth_challenge_difficulty(UINT_MAX - 3), 22);
+}
+
+/* The hashing gate (login_gate.c): fair shares per address and network,
+ * a proof of work to go over one's share, a lane no flood can fill, and
+ * the reserved lane for known clients. */
+static void test_gate_fair_shares(void **state)
+{
+	(void)state;
+	struct login_ticket t[LOGIN_GATE_GENERAL + LOGIN_GATE_KNOWN + 8];
+	size_t n = 0;
+	for (int i = 0; i < LOGIN_GATE_PER_ADDRESS; i++)
+		assert_int_equal(login_gate_enter("10.0.0.1", false, false, &t[n++]), LOGIN_GATE_ADMITTED);
+	struct login_ticket extra;
+	assert_int_equal(login_gate_enter("10.0.0.1", false, false, &extra), LOGIN_GATE_SHARE_USED);
+	assert_int_equal(login_gate_enter("::ffff:10.0.0.1", false, false, &extra), LOGIN_GATE_SHARE_USED);
+	assert_int_equal(login_gate_enter("10.0.0.1", false, true, &t[n++]), LOGIN_GATE_ADMITTED);
+	/* the same /24: the network's share */
+	while (n < LOGIN_GATE_PER_PREFIX)
+		assert_int_equal(login_gate_enter("10.0.0.2", false, true, &t[n++]), LOGIN_GATE_ADMITTED);
+	assert_true(login_gate_busy());
+	assert_int_equal(login_gate_enter("10.0.0.3", false, false, &extra), LOGIN_GATE_SHARE_USED);
+	/* one IPv6 /64 is one address */
+	assert_int_equal(login_gate_enter("2001:db8:0:1::1", false, false, &t[n++]), LOGIN_GATE_ADMITTED);
+	assert_int_equal(login_gate_enter("2001:db8:0:1::2", false, false, &t[n++]), LOGIN_GATE_ADMITTED);
+	assert_int_equal(login_gate_enter("2001:db8:0:1:ffff::3", false, false, &t[n++]), LOGIN_GATE_ADMITTED);
+	assert_int_equal(login_gate_enter("2001:db8:0:1::4", false, false, &t[n++]), LOGIN_GATE_ADMITTED);
+	assert_int_equal(login_gate_enter("2001:db8:0:1::5", false, false, &extra), LOGIN_GATE_SHARE_USED);
+	/* fill the general lane from many networks: then nobody gets in there */
+	for (unsigned i = 0; n < LOGIN_GATE_GENERAL; i++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "192.0.%u.1", i);
+		assert_int_equal(login_gate_enter(ip, false, false, &t[n++]), LOGIN_GATE_ADMITTED);
+	}
+	assert_int_equal(login_gate_enter("198.51.100.1", false, true, &extra), LOGIN_GATE_FULL);
+	/* known clients have their own lane */
+	for (int i = 0; i < LOGIN_GATE_KNOWN; i++) {
+		assert_int_equal(login_gate_enter("198.51.100.1", true, false, &t[n]), LOGIN_GATE_ADMITTED);
+		assert_int_equal(t[n++].lane, LOGIN_LANE_KNOWN);
+	}
+	assert_int_equal(login_gate_enter("198.51.100.1", true, false, &extra), LOGIN_GATE_FULL);
+	/* leaving gives the place back, once */
+	login_gate_leave(&t[0]);
+	login_gate_leave(&t[0]);
+	assert_int_equal(login_gate_enter("198.51.100.1", false, false, &extra), LOGIN_GATE_ADMITTED);
+	assert_int_equal(login_gate_enter("198.51.100.2", false, false, &t[0]), LOGIN_GATE_FULL);
+	login_gate_leave(&extra);
+	for (size_t i = 1; i < n; i++)
+		login_gate_leave(&t[i]);
+	assert_false(login_gate_busy());
+}
+
+/* The device cookie of known clients (known_client.c). */
+static void test_known_client_cookie(void **state)
+{
+	(void)state;
+	char cookie[AUTH_KNOWN_CLIENT_MAX_LEN], id[CODES_ID_LEN + 1], other[CODES_ID_LEN + 1];
+	auth_known_client_make("useraaaaaaaaaaaa", NOW, cookie);
+	assert_true(strlen(cookie) < AUTH_KNOWN_CLIENT_MAX_LEN);
+	assert_true(auth_known_client_check(cookie, "useraaaaaaaaaaaa", NOW, id));
+	assert_true(codes_is_id(id));
+	assert_false(auth_known_client_check(cookie, "userbbbbbbbbbbbb", NOW, other));
+	assert_false(auth_known_client_check(cookie, "", NOW, other));
+	assert_false(auth_known_client_check(cookie, "useraaaaaaaaaaaa", NOW + 181 * 86400, other));
+	char bad[AUTH_KNOWN_CLIENT_MAX_LEN + 8];
+	snprintf(bad, sizeof bad, "%s", cookie);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	assert_false(auth_known_client_check(bad, "useraaaaaaaaaaaa", NOW, other));
+	snprintf(bad, sizeof bad, "%s.x", cookie);
+	assert_false(auth_known_client_check(bad, "useraaaaaaaaaaaa", NOW, other));
+	assert_false(auth_known_client_check("k1..aaaaaaaaaaaaaaaa.00", "useraaaaaaaaaaaa", NOW, other));
+	assert_false(auth_known_client_check(NULL, "useraaaaaaaaaaaa", NOW, other));
+	/* another id each time */
+	char second[AUTH_KNOWN_CLIENT_MAX_LEN];
+	auth_known_client_make("useraaaaaaaaaaaa", NOW, second);
+	assert_true(auth_known_client_check(second, "useraaaaaaaaaaaa", NOW, other));
+	assert_string_not_equal(id, other);
 }
 
 int main(void)
@@ -349,6 +416,8 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_malformed_part_count),
 	    cmocka_unit_test(test_difficulty_never_wraps),
+	    cmocka_unit_test(test_gate_fair_shares),
+	    cmocka_unit_test(test_known_client_cookie),
 	};
 	return cmocka_run_group_tests_name("challenge", tests, NULL, NULL);
 }

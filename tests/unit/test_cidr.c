@@ -282,6 +282,104 @@ static void test_format_roundtrip(void **state)
 	assert_string_equal(small, "2001:");
 }
 
+static bool global(const char *addr)
+{
+	struct cidr a = addr_ok(addr);
+	return cidr_is_global_unicast(&a);
+}
+
+/* Issue 9: the feed address rule is "global unicast or refused"; each
+ * address the old list of bad ranges let through is refused. */
+static void test_global_unicast_refuses_the_old_gaps(void **state)
+{
+	(void)state;
+	const char *refused_now[] = {
+	    "198.18.0.1",     "198.19.255.254",  /* benchmarking 198.18.0.0/15 */
+	    "192.0.0.1",      "192.0.0.170",     /* IETF protocol assignments 192.0.0.0/24 */
+	    "64:ff9b::a00:1", "64:ff9b::7f00:1", /* NAT64 64:ff9b::/96 (to 10.0.0.1, 127.0.0.1) */
+	    "2002:a00:1::1",  "2002:7f00:1::",   /* 6to4 2002::/16 */
+	    "::10.0.0.1",     "::127.0.0.1",     /* IPv4-compatible ::a.b.c.d */
+	    "::8.8.8.8",      "fec0::1",         /* site-local fec0::/10 */
+	    "fefe::1",
+	};
+	for (size_t i = 0; i < sizeof refused_now / sizeof refused_now[0]; i++) {
+		if (global(refused_now[i]))
+			print_error("%s counted as global unicast\n", refused_now[i]);
+		assert_false(global(refused_now[i]));
+	}
+}
+
+static void test_global_unicast_refuses_special_purpose(void **state)
+{
+	(void)state;
+	const char *special[] = {
+	    "0.0.0.0",
+	    "0.1.2.3",
+	    "10.1.2.3",
+	    "100.64.0.1",
+	    "100.127.255.255",
+	    "127.0.0.1",
+	    "127.9.9.9",
+	    "169.254.1.1",
+	    "172.16.0.1",
+	    "172.31.255.255",
+	    "192.0.2.1",
+	    "192.88.99.1",
+	    "192.168.1.1",
+	    "198.51.100.1",
+	    "203.0.113.9",
+	    "224.0.0.1",
+	    "239.255.255.250",
+	    "240.0.0.1",
+	    "255.255.255.255",
+	    "::ffff:127.0.0.1",
+	    "::ffff:10.0.0.1",
+	    "::",
+	    "::1",
+	    "100::1",
+	    "2001::1",
+	    "2001:2::1",
+	    "2001:10::1",
+	    "2001:20::1",
+	    "2001:db8::1",
+	    "3fff::1",
+	    "fc00::1",
+	    "fd12:3456::1",
+	    "fe80::1",
+	    "ff02::1",
+	    "ff0e::1",
+	    "4000::1",
+	    "8000::1",
+	    "::ffff:0:a00:1",
+	    "1::1",
+	};
+	for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+		if (global(special[i]))
+			print_error("%s counted as global unicast\n", special[i]);
+		assert_false(global(special[i]));
+	}
+}
+
+static void test_global_unicast_allows_the_internet(void **state)
+{
+	(void)state;
+	/* parsed, never contacted */
+	const char *ok[] = {"1.1.1.1",        "8.8.8.8",
+	                    "9.9.9.9",        "100.63.255.255",
+	                    "100.128.0.0",    "172.15.255.255",
+	                    "172.32.0.0",     "192.0.1.255",
+	                    "192.0.3.0",      "198.17.255.255",
+	                    "198.20.0.0",     "223.255.255.254",
+	                    "::ffff:8.8.8.8", "2001:4860:4860::8888",
+	                    "2a00:1450::1",   "2606:4700::1111",
+	                    "2001:200::1",    "3ffe::1"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		if (!global(ok[i]))
+			print_error("%s refused\n", ok[i]);
+		assert_true(global(ok[i]));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +394,9 @@ int main(void)
 	    cmocka_unit_test(test_zero_prefix_matches_family),
 	    cmocka_unit_test(test_garbage_refused),
 	    cmocka_unit_test(test_format_roundtrip),
+	    cmocka_unit_test(test_global_unicast_refuses_the_old_gaps),
+	    cmocka_unit_test(test_global_unicast_refuses_special_purpose),
+	    cmocka_unit_test(test_global_unicast_allows_the_internet),
 	};
 	return cmocka_run_group_tests_name("cidr", tests, NULL, NULL);
 }

@@ -93,6 +93,24 @@ static void test_hex(void **state)
 	assert_string_equal(out, "");
 }
 
+static void test_is_sha256(void **state)
+{
+	(void)state;
+	char h[CODES_HASH_HEX_LEN];
+	codes_hash_hex("abc", 3, h);
+	assert_true(codes_is_sha256(h));
+	assert_true(codes_is_sha256("0000000000000000000000000000000000000000000000000000000000000000"));
+	assert_false(codes_is_sha256(NULL));
+	assert_false(codes_is_sha256(""));
+	/* 63 and 65 digits */
+	assert_false(codes_is_sha256("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"));
+	assert_false(codes_is_sha256("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0"));
+	/* upper case, a non-hex letter, a path */
+	assert_false(codes_is_sha256("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
+	assert_false(codes_is_sha256("ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	assert_false(codes_is_sha256("../7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+}
+
 static void test_equal(void **state)
 {
 	(void)state;
@@ -200,6 +218,7 @@ int main(void)
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_hash_hex),
 	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_is_sha256),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_user_codes),
 	    cmocka_unit_test(test_normalize_user_code),

@@ -225,8 +225,8 @@ static void test_audit_append_only(void **state)
 
 /* REPLACE resolves a conflict by deleting the old row, and SQLite fires
  * DELETE triggers for that only with PRAGMA recursive_triggers=ON; without
- * it (or a BEFORE INSERT trigger refusing an existing seq/id) an entry can
- * be rewritten. */
+ * it an entry can be rewritten. db_open_file() turns it on for every
+ * connection. */
 static void test_audit_replace_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -249,10 +249,6 @@ static void test_audit_replace_refused(void **state)
 	bool rewritten = strcmp(db_col_text(st, 0), "login") != 0 || strcmp(db_col_text(st, 1), "alice") != 0;
 	int64_t rows = db_col_int(st, 2);
 	db_done(st);
-	KNOWN_BUG_IF(rewritten || rc1 == DB_DONE || rc2 == DB_DONE,
-	             "REPLACE INTO audit rewrites an entry despite the append-only triggers; fix: "
-	             "PRAGMA recursive_triggers=ON in db_open_file(), or a BEFORE INSERT trigger refusing an "
-	             "existing seq/id");
 	assert_int_not_equal(rc1, DB_DONE);
 	assert_int_not_equal(rc2, DB_DONE);
 	assert_false(rewritten);

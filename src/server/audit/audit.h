@@ -1,7 +1,8 @@
 /*
  * The audit log: an append-only record of security-relevant events (who,
- * what, from where, when), per account. Rows cannot be updated or deleted
- * (triggers refuse it). Admins read it page by page, live over SSE, or as
+ * what, from where, when), per account. Rows cannot be updated, replaced
+ * or deleted (triggers refuse it), except that the retention task
+ * (retention.c) deletes rows older than the cutoff it records first. Admins read it page by page, live over SSE, or as
  * CSV. Writers append inside their own transaction; the append wakes the
  * account's live streams (key "account:<id>") after commit.
  */

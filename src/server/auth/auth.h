@@ -66,6 +66,35 @@ enum challenge_verdict auth_challenge_verify(const char *login, const char *chal
 /* Leading zero bits of SHA-256(challenge ":" solution). */
 unsigned auth_challenge_zero_bits(const char *challenge, const char *solution);
 
+/* --- known_client.c: device cookies of earlier good logins --- */
+#define AUTH_KNOWN_CLIENT_MAX_LEN 128
+void auth_known_client_make(const char *user_id, int64_t now, char out[AUTH_KNOWN_CLIENT_MAX_LEN]);
+/* True when value is an unexpired cookie this server issued for user_id;
+ * id_out then receives its id (what its failures are counted against). */
+bool auth_known_client_check(const char *value, const char *user_id, int64_t now, char id_out[17]);
+/* Adds a fresh vitrine_device cookie for user_id to the reply. */
+void auth_known_client_set_cookie(struct http_req *r, const char *user_id);
+
+/* --- login_gate.c: admission to password hashing --- */
+#define LOGIN_GATE_GENERAL     32 /* places for unknown clients */
+#define LOGIN_GATE_KNOWN       16 /* reserved for known clients */
+#define LOGIN_GATE_PER_ADDRESS 4  /* of the general places, per IPv4 /32 or IPv6 /64 */
+#define LOGIN_GATE_PER_PREFIX  8  /* per IPv4 /24 or IPv6 /48 */
+#define LOGIN_GATE_POW_FROM    8  /* taken places from which unknown clients need a proof of work */
+enum login_lane { LOGIN_LANE_NONE, LOGIN_LANE_GENERAL, LOGIN_LANE_KNOWN };
+struct login_ticket {
+	enum login_lane lane;
+	unsigned slot;
+};
+enum login_gate_verdict { LOGIN_GATE_ADMITTED, LOGIN_GATE_SHARE_USED, LOGIN_GATE_FULL };
+/* Is the general lane busy enough that unknown clients must prove work? */
+bool login_gate_busy(void);
+/* Takes a place for a login from ip; the ticket says which, for leave. A
+ * login that proved work may go over its address's share. */
+enum login_gate_verdict login_gate_enter(const char *ip, bool known, bool proved_work, struct login_ticket *t);
+/* Gives the place back (idempotent). */
+void login_gate_leave(struct login_ticket *t);
+
 /* --- totp.c --- */
 /* A fresh base32 secret (160 bits) into out[40]. */
 void auth_totp_new_secret(char out[40]);
@@ -81,6 +110,9 @@ int auth_authenticate(struct http_req *r);
  * out_csrf the CSRF token. Returns 0 or -1. */
 int auth_session_create(struct db *db, const char *user_id, const char *ip, const char *user_agent, char *out_token,
                         char *out_csrf);
+/* The one session-expiry rule: too long since login (session_max_s) or
+ * idle too long (session_idle_s). */
+bool auth_session_expired(int64_t created, int64_t last_seen, int64_t now);
 /* Sets the session cookie (or clears it when token is NULL) on the reply. */
 void auth_set_cookie(struct http_req *r, const char *token);
 /* JSON view of a user row by id, or NULL. */

@@ -97,6 +97,11 @@ static int by_token(struct http_req *r, struct db *db, const char *token)
 	return 0;
 }
 
+bool auth_session_expired(int64_t created, int64_t last_seen, int64_t now)
+{
+	return now - created > auth_settings.session_max_s || now - last_seen > auth_settings.session_idle_s;
+}
+
 static int by_session(struct http_req *r, struct db *db, const char *token)
 {
 	char hash[CODES_HASH_HEX_LEN];
@@ -121,7 +126,7 @@ static int by_session(struct http_req *r, struct db *db, const char *token)
 	snprintf(csrf, sizeof csrf, "%s", db_col_text(st, 8));
 	fill_auth(r, st, true);
 	db_done(st);
-	if (now - created > auth_settings.session_max_s || now - last_seen > auth_settings.session_idle_s) {
+	if (auth_session_expired(created, last_seen, now)) {
 		if (!db_in_tx(db))
 			db_exec(db, "DELETE FROM sessions WHERE id = ?", "s", r->auth.session_id);
 		r->auth.ok = false;

@@ -3,18 +3,24 @@
  * /api/v1/session, /api/v1/me (password, TOTP, log out everywhere).
  *
  * A login attempt is checked in three steps: (1) on the network thread,
- * the failure counters of the login name and of the source address decide
+ * in one write transaction, the failure counters (of the known-client
+ * cookie, or else of the login name and the source address) decide
  * whether a proof-of-work answer is required (429 challenge_required, with
- * the challenge, costs no password hashing); (2) on the work pool, the
- * password is checked with argon2id, always, even for unknown logins, so
- * timing does not reveal which logins exist; (3) the outcome is written in
- * one transaction: counters, session, audit entry.
+ * the challenge, costs no password hashing), the hashing gate
+ * (login_gate.c) admits it or answers 503 busy, and the attempt is counted
+ * as a failure before it is checked; (2) on the work pool, the password is
+ * checked with argon2id, always, even for unknown logins, so timing does
+ * not reveal which logins exist; (3) the outcome is written in one
+ * transaction: the counters taken back on success, the TOTP step, the
+ * session, the audit entry. Only JSON from this server's own pages (or
+ * from clients that send no Origin) is taken: no login CSRF.
  */
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../../common/codes.h"
@@ -29,6 +35,11 @@ struct login_job {
 	char password[AUTH_PASSWORD_MAX + 1];
 	char totp[8];
 	char user_agent[256];
+	/* what the attempt was counted against before the check: the known
+	 * client's cookie id, or the login name and the address */
+	bool known;
+	char known_id[CODES_ID_LEN + 1];
+	struct login_ticket ticket;
 };
 
 static const char *json_str(json_t *body, const char *key)
@@ -56,6 +67,25 @@ static int64_t failures_of(struct db *db, const char *kind, const char *subject,
 	return n;
 }
 
+/* Counts one attempt (a failure until the check says otherwise). */
+static int count_failure(struct db *db, const char *kind, const char *subject, int64_t now)
+{
+	return db_exec(
+	    db,
+	    "INSERT INTO login_failures(kind, subject, failures, last_failure) VALUES(?,?,1,?) "
+	    "ON CONFLICT(kind, subject) DO UPDATE SET "
+	    "failures = CASE WHEN login_failures.last_failure < ? THEN 1 ELSE login_failures.failures + 1 END, "
+	    "last_failure = excluded.last_failure",
+	    "ssii", kind, subject, now, now - AUTH_FAILURE_WINDOW_S);
+}
+
+/* Takes back an attempt counted in advance that turned out not to fail. */
+static void uncount_failure(struct db *db, const char *kind, const char *subject)
+{
+	db_exec(db, "UPDATE login_failures SET failures = MAX(failures - 1, 0) WHERE kind = ? AND subject = ?", "ss",
+	        kind, subject);
+}
+
 /* The account a login belongs to (for audit entries), or "" */
 static void account_of(struct db *db, const char *login, char out[CODES_ID_LEN + 1])
 {
@@ -64,8 +94,6 @@ static void account_of(struct db *db, const char *login, char out[CODES_ID_LEN +
 	snprintf(out, CODES_ID_LEN + 1, "%s", st ? db_col_text(st, 0) : "");
 	db_done(st);
 }
-
-static void lower_copy(char *out, size_t outsz, const char *in);
 
 static int reply_challenge(struct http_req *r, const char *login, unsigned difficulty, const char *why)
 {
@@ -89,10 +117,70 @@ static int reply_challenge(struct http_req *r, const char *login, unsigned diffi
 	return 0;
 }
 
+/* Login CSRF: a browser always sends Origin on a cross-site POST; a login
+ * is taken only from this server's own pages (public_url, or the Host the
+ * browser used, by either scheme: a TLS proxy may sit in front). */
+static bool same_origin(struct http_req *r, const char *origin)
+{
+	const char *pub = server_config(r->srv)->public_url;
+	if (pub && *pub) {
+		const char *host = strstr(pub, "://");
+		const char *slash = host ? strchr(host + 3, '/') : NULL;
+		size_t n = slash ? (size_t)(slash - pub) : strlen(pub);
+		if (strlen(origin) == n && strncasecmp(origin, pub, n) == 0)
+			return true;
+	}
+	const char *host = http_header(r, "Host");
+	if (!host || !*host)
+		return false;
+	const char *rest = strncasecmp(origin, "https://", 8) == 0  ? origin + 8
+	                   : strncasecmp(origin, "http://", 7) == 0 ? origin + 7
+	                                                            : NULL;
+	return rest && strcasecmp(rest, host) == 0;
+}
+
+static bool is_json_type(const char *type)
+{
+	size_t n = strlen("application/json");
+	return type && strncasecmp(type, "application/json", n) == 0 &&
+	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
+}
+
 static int login_job_run(struct http_req *r);
 
+static void login_job_cleanup(struct http_req *r)
+{
+	struct login_job *job = r->scratch;
+	if (job) {
+		login_gate_leave(&job->ticket);
+		sodium_memzero(job->password, sizeof job->password);
+	}
+}
+
+static const char *const challenge_why[] = {
+    [CHALLENGE_MALFORMED] = "the challenge answer is malformed: answer the new challenge",
+    [CHALLENGE_FORGED] = "the challenge was not issued for this login: answer the new challenge",
+    [CHALLENGE_EXPIRED] = "the challenge has expired: answer the new challenge",
+    [CHALLENGE_TOO_EASY] = "more failures happened since: answer the new, harder challenge",
+    [CHALLENGE_WRONG] = "the solution does not solve the challenge: answer the new challenge",
+};
+
+/*
+ * Admission, on the network thread, in one write transaction (so parallel
+ * attempts are counted one after the other, never all against the same
+ * old count): the failures decide whether a proof of work is required,
+ * the hashing gate whether there is room, and then the attempt is counted
+ * as a failure before the password is even looked at; the check takes it
+ * back if it succeeds.
+ */
 int auth_handle_login(struct http_req *r)
 {
+	if (!is_json_type(http_header(r, "Content-Type")))
+		return http_reply_error(r, 415, "unsupported_media_type",
+		                        "a login is sent as JSON (Content-Type: application/json)");
+	const char *origin = http_header(r, "Origin");
+	if (origin && !same_origin(r, origin))
+		return http_reply_error(r, 403, "cross_origin", "logins are only taken from this server's own pages");
 	json_t *body = http_json_body(r);
 	if (!body)
 		return 0;
@@ -115,45 +203,79 @@ int auth_handle_login(struct http_req *r)
 		db_exec(db, "DELETE FROM rate_counters WHERE window_start < ?", "i", now - 86400);
 		db_exec(db, "DELETE FROM used_challenges WHERE expires_at < ?", "i", now);
 	}
-	char subject[130];
-	lower_copy(subject, sizeof subject, login);
-	int64_t lf = failures_of(db, "login", subject, now), ipf = failures_of(db, "ip", r->ip, now);
-	unsigned required = auth_challenge_difficulty((unsigned)(lf > ipf ? lf : ipf));
-	if (required) {
-		const char *challenge = json_str(body, "challenge"), *solution = json_str(body, "solution");
-		if (!challenge || !solution)
-			return reply_challenge(r, login, required,
-			                       "too many failed logins: answer the challenge to try again");
-		char nonce_id[32];
-		int64_t expires = 0;
-		enum challenge_verdict v =
-		    auth_challenge_verify(login, challenge, solution, required, now, nonce_id, &expires);
-		static const char *why[] = {
-		    [CHALLENGE_MALFORMED] = "the challenge answer is malformed: answer the new challenge",
-		    [CHALLENGE_FORGED] = "the challenge was not issued for this login: answer the new challenge",
-		    [CHALLENGE_EXPIRED] = "the challenge has expired: answer the new challenge",
-		    [CHALLENGE_TOO_EASY] = "more failures happened since: answer the new, harder challenge",
-		    [CHALLENGE_WRONG] = "the solution does not solve the challenge: answer the new challenge",
-		};
-		if (v != CHALLENGE_OK)
-			return reply_challenge(r, login, required, why[v]);
-		db_exec(db, "DELETE FROM used_challenges WHERE expires_at < ?", "i", now);
-		if (db_exec(db, "INSERT INTO used_challenges(nonce_id, expires_at) VALUES(?,?)", "si", nonce_id,
-		            expires) != DB_DONE)
-			return reply_challenge(r, login, required,
-			                       "this challenge was already used: answer the new challenge");
-	}
 	struct login_job *job = calloc(1, sizeof *job);
 	if (!job)
 		return http_reply_error(r, 503, "unavailable", "out of memory");
+	r->scratch = job;
+	r->cleanup = login_job_cleanup;
+	char subject[130];
+	lower_copy(subject, sizeof subject, login);
+	if (db_begin(db, true) != DB_DONE)
+		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT id FROM users WHERE login = ?", "s", login);
+	char user_id[CODES_ID_LEN + 1];
+	snprintf(user_id, sizeof user_id, "%s", st ? db_col_text(st, 0) : "");
+	db_done(st);
+	job->known = auth_known_client_check(http_cookie(r, "vitrine_device"), user_id, now, job->known_id);
+	int64_t failures = 0;
+	if (job->known) {
+		failures = failures_of(db, "device", job->known_id, now);
+	} else {
+		int64_t lf = failures_of(db, "login", subject, now), ipf = failures_of(db, "ip", r->ip, now);
+		failures = lf > ipf ? lf : ipf;
+	}
+	unsigned required = auth_challenge_difficulty(failures > UINT32_MAX ? UINT32_MAX : (unsigned)failures);
+	const char *why = "too many failed logins: answer the challenge to try again";
+	if (!job->known && login_gate_busy() && required < auth_challenge_difficulty(AUTH_FAILURES_BEFORE_CHALLENGE)) {
+		required = auth_challenge_difficulty(AUTH_FAILURES_BEFORE_CHALLENGE);
+		why = "many logins are being checked: answer the challenge to get in line";
+	}
+	if (required) {
+		const char *challenge = json_str(body, "challenge"), *solution = json_str(body, "solution");
+		char nonce_id[32];
+		int64_t expires = 0;
+		enum challenge_verdict v =
+		    challenge && solution
+		        ? auth_challenge_verify(login, challenge, solution, required, now, nonce_id, &expires)
+		        : CHALLENGE_MALFORMED;
+		if (v == CHALLENGE_OK && db_exec(db, "INSERT INTO used_challenges(nonce_id, expires_at) VALUES(?,?)",
+		                                 "si", nonce_id, expires) != DB_DONE) {
+			v = CHALLENGE_MALFORMED;
+			why = "this challenge was already used: answer the new challenge";
+		} else if (v != CHALLENGE_OK && challenge && solution) {
+			why = challenge_why[v];
+		}
+		if (v != CHALLENGE_OK) {
+			db_rollback(db);
+			return reply_challenge(r, login, required, why);
+		}
+	}
+	enum login_gate_verdict gate = login_gate_enter(r->ip, job->known, required > 0, &job->ticket);
+	if (gate != LOGIN_GATE_ADMITTED) {
+		db_rollback(db);                   /* not checked, so not counted (and a used challenge stays usable) */
+		if (gate == LOGIN_GATE_SHARE_USED) /* over its share only with a proof of work */
+			return reply_challenge(r, login, auth_challenge_difficulty(AUTH_FAILURES_BEFORE_CHALLENGE),
+			                       "many logins from your network are being checked: answer the "
+			                       "challenge to get in line");
+		http_reply_error(r, 503, "busy", "too many logins are being checked; retry in a second");
+		return http_reply_header(r, "Retry-After", "1");
+	}
+	bool counted = job->known ? count_failure(db, "device", job->known_id, now) == DB_DONE
+	                          : count_failure(db, "login", subject, now) == DB_DONE &&
+	                                count_failure(db, "ip", r->ip, now) == DB_DONE;
+	if (!counted)
+		db_rollback(db);
+	if (!counted || db_commit(db) != DB_DONE) {
+		login_gate_leave(&job->ticket);
+		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+	}
 	snprintf(job->login, sizeof job->login, "%s", login);
 	snprintf(job->password, sizeof job->password, "%s", password);
 	snprintf(job->totp, sizeof job->totp, "%s", totp ? totp : "");
 	const char *ua = http_header(r, "User-Agent");
 	snprintf(job->user_agent, sizeof job->user_agent, "%s", ua ? ua : "");
-	r->scratch = job;
-	http_defer(r, login_job_run);
-	return 0;
+	return http_defer(r, login_job_run);
 }
 
 /* A hash to verify against when the login does not exist, so that an unknown
@@ -170,14 +292,23 @@ static void make_decoy(void)
 
 enum login_outcome { LOGIN_OK, LOGIN_BAD, LOGIN_TOTP_REQUIRED, LOGIN_TOTP_BAD };
 
-static void count_failure(struct db *db, const char *kind, const char *subject, int64_t now)
+/* The attempt counted in advance was no failure after all. */
+static void take_back_attempt(struct db *db, const struct login_job *job, const char *subject, const char *ip,
+                              bool logged_in)
 {
-	db_exec(db,
-	        "INSERT INTO login_failures(kind, subject, failures, last_failure) VALUES(?,?,1,?) "
-	        "ON CONFLICT(kind, subject) DO UPDATE SET "
-	        "failures = CASE WHEN login_failures.last_failure < ? THEN 1 ELSE login_failures.failures + 1 END, "
-	        "last_failure = excluded.last_failure",
-	        "ssii", kind, subject, now, now - AUTH_FAILURE_WINDOW_S);
+	if (job->known) {
+		if (logged_in)
+			db_exec(db, "DELETE FROM login_failures WHERE kind = 'device' AND subject = ?", "s",
+			        job->known_id);
+		else
+			uncount_failure(db, "device", job->known_id);
+		return;
+	}
+	if (logged_in)
+		db_exec(db, "DELETE FROM login_failures WHERE kind = 'login' AND subject = ?", "s", subject);
+	else
+		uncount_failure(db, "login", subject);
+	uncount_failure(db, "ip", ip);
 }
 
 static int login_job_run(struct http_req *r)
@@ -230,6 +361,7 @@ static int login_job_run(struct http_req *r)
 	bool password_ok = auth_password_verify(*user_id ? hash : decoy_hash, job->password) && *user_id && !disabled;
 	sodium_memzero(job->password, sizeof job->password);
 	sodium_memzero(hash, sizeof hash);
+	login_gate_leave(&job->ticket); /* the costly part is over */
 
 	int64_t now = (int64_t)time(NULL), step = 0;
 	enum login_outcome outcome = password_ok ? LOGIN_OK : LOGIN_BAD;
@@ -243,24 +375,28 @@ static int login_job_run(struct http_req *r)
 
 	if (db_begin(db, true) != DB_DONE)
 		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+	/* A code is good once: of two parallel logins with the same code, the
+	 * one that records its step second finds it already used. */
+	if (outcome == LOGIN_OK && totp_enabled &&
+	    (db_exec(db, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", "isi", step,
+	             user_id, step) != DB_DONE ||
+	     db_changes(db) != 1))
+		outcome = LOGIN_TOTP_BAD;
 	char subject[130];
 	lower_copy(subject, sizeof subject, job->login);
 	const char *acct = *account_id ? account_id : NULL, *actor_id = *user_id ? user_id : NULL;
 	char token[CODES_TOKEN_LEN], csrf[CODES_TOKEN_LEN];
 	switch (outcome) {
 	case LOGIN_BAD:
-	case LOGIN_TOTP_BAD:
-		count_failure(db, "login", subject, now);
-		count_failure(db, "ip", r->ip, now);
+	case LOGIN_TOTP_BAD: /* counted before the check */
 		audit_append(db, acct, actor_id, job->login, r->ip, "login.failed", job->login,
 		             outcome == LOGIN_BAD ? "wrong login or password" : "wrong TOTP code");
 		break;
 	case LOGIN_TOTP_REQUIRED:
+		take_back_attempt(db, job, subject, r->ip, false);
 		break;
 	case LOGIN_OK:
-		db_exec(db, "DELETE FROM login_failures WHERE kind = 'login' AND subject = ?", "s", subject);
-		if (totp_enabled)
-			db_exec(db, "UPDATE users SET totp_last_step = ? WHERE id = ?", "is", step, user_id);
+		take_back_attempt(db, job, subject, r->ip, true);
 		if (auth_session_create(db, user_id, r->ip, job->user_agent, token, csrf) != 0 ||
 		    audit_append(db, acct, actor_id, job->login, r->ip, "login.ok", job->login, "") != 0) {
 			db_rollback(db);
@@ -285,6 +421,7 @@ static int login_job_run(struct http_req *r)
 	}
 	http_reply_json(r, 200, json_pack("{s:o, s:s}", "user", user ? user : json_object(), "csrf_token", csrf));
 	auth_set_cookie(r, token);
+	auth_known_client_set_cookie(r, user_id);
 	sodium_memzero(token, sizeof token);
 	return 0;
 }

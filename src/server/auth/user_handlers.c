@@ -229,8 +229,10 @@ int auth_handle_user_update(struct http_req *r)
 	if (jdis) {
 		db_exec(r->db, "UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?", "iis",
 		        (int64_t)json_is_true(jdis), now, id);
-		if (json_is_true(jdis)) /* a disabled user is out at once */
+		if (json_is_true(jdis)) { /* a disabled user is out at once, for good: re-enabling revives nothing */
 			db_exec(r->db, "DELETE FROM sessions WHERE user_id = ?", "s", id);
+			db_exec(r->db, "DELETE FROM api_tokens WHERE user_id = ?", "s", id);
+		}
 		snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s ",
 		         json_is_true(jdis) ? "disabled" : "enabled");
 	}

@@ -1,20 +1,22 @@
 /*
  * Channels: a canvas (width x height) of zones (rectangles with a z-order),
  * each with a playlist of items (a medium of the library, a web page, a
- * text/ticker, or an RSS/Atom feed fetched by the server: feeds.c) with a duration, a transition and an optional
- * validity window. A channel body is validated completely before anything is written, and every error names the JSON
- * path at fault ("zones[1].items[0].duration").
+ * text/ticker, or an RSS/Atom feed fetched by the server: feeds.c) with a
+ * duration, a transition and an optional validity window. A channel body
+ * is validated completely before anything is written, by the schema the
+ * CLI's publish uses too (src/common/channel_schema.c, the store resolving
+ * media), and the error names the JSON path at fault
+ * ("zones[1].items[0].duration").
  *
  * Editors change only the zones an admin granted them (editor_grants);
  * the layout itself (zones added, removed or moved) needs the '*' grant.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../../common/calendar.h"
+#include "../../common/channel_schema.h"
 #include "../../common/codes.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
@@ -23,293 +25,52 @@
 #include "../store/listquery.h"
 #include "content.h"
 
-#define MAX_ZONES  32
-#define MAX_ITEMS  500
-#define MAX_CANVAS 16384
-
-struct check {
-	struct http_req *r;
-	char path[160];
-	bool failed;
+/* The store as the schema's resolver: a medium must be in the account's
+ * library; each one found is listed in media_used. */
+struct store_media {
+	struct db *db;
+	const char *account_id;
+	json_t *media_used;
 };
 
-static bool fail(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool fail(struct check *c, const char *fmt, ...)
+static int resolve_stored_medium(void *ctx, const char *sha256, const char *json_path, struct channel_medium *out,
+                                 char *msg, size_t msgsz)
 {
-	char msg[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	http_reply_error_extra(c->r, 400, "invalid_channel", json_pack("{s:s}", "path", c->path), "%s: %s", c->path,
-	                       msg);
-	c->failed = true;
-	return false;
+	struct store_media *sm = ctx;
+	(void)json_path;
+	json_t *m = content_media_json(sm->db, sm->account_id, sha256);
+	if (!m) {
+		snprintf(msg, msgsz, "this account has no media %s (upload it first)", sha256);
+		return -1;
+	}
+	snprintf(out->kind, sizeof out->kind, "%s", json_string_value(json_object_get(m, "kind")));
+	snprintf(out->mime, sizeof out->mime, "%s", json_string_value(json_object_get(m, "mime")));
+	out->size = json_integer_value(json_object_get(m, "size"));
+	json_array_append_new(sm->media_used, json_string(sha256));
+	json_decref(m);
+	return 0;
 }
 
-static bool only_keys(struct check *c, json_t *obj, const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach (obj, key, v) {
-		bool ok = false;
-		for (const char *const *a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				ok = true;
-		if (!ok) {
-			size_t n = strlen(c->path);
-			snprintf(c->path + n, sizeof c->path - n, "%s%.40s", n ? "." : "", key);
-			return fail(c, "unknown field");
-		}
-	}
-	return true;
-}
-
-static bool int_in(struct check *c, json_t *v, const char *name, json_int_t min, json_int_t max, json_int_t *out)
-{
-	size_t n = strlen(c->path);
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		snprintf(c->path + n, sizeof c->path - n, "%s%s", n ? "." : "", name);
-		return fail(c, "must be an integer from %lld to %lld", (long long)min, (long long)max);
-	}
-	*out = json_integer_value(v);
-	return true;
-}
-
-static bool valid_date(const char *s)
-{
-	return calendar_valid_date(s);
-}
-static bool valid_time(const char *s)
-{
-	return calendar_minutes(s) >= 0;
-}
-
-/* Validates an item; returns its normalised form (new reference) or NULL. */
-static json_t *check_item(struct check *c, struct db *db, const char *account_id, json_t *item, json_t *media_used)
-{
-	static const char *const keys[] = {"media",      "url",   "text", "rss",  "max_items", "duration",
-	                                   "transition", "valid", "id",   "name", NULL};
-	if (!json_is_object(item))
-		return fail(c, "must be an object"), NULL;
-	if (!only_keys(c, item, keys))
-		return NULL;
-	json_t *media = json_object_get(item, "media"), *url = json_object_get(item, "url"),
-	       *text = json_object_get(item, "text"), *rss = json_object_get(item, "rss");
-	int kinds = (media != NULL) + (url != NULL) + (text != NULL) + (rss != NULL);
-	if (kinds != 1)
-		return fail(c, "needs exactly one of \"media\", \"url\", \"text\" or \"rss\""), NULL;
-	json_t *out = json_object();
-	const char *kind = "text";
-	size_t n = strlen(c->path);
-	json_t *jmax = json_object_get(item, "max_items");
-	if (jmax && !rss) {
-		snprintf(c->path + n, sizeof c->path - n, ".max_items");
-		json_decref(out);
-		return fail(c, "only an \"rss\" item has max_items"), NULL;
-	}
-	if (media) {
-		const char *sha = json_string_value(media);
-		json_t *m = content_is_sha256(sha) ? content_media_json(db, account_id, sha) : NULL;
-		if (!m) {
-			snprintf(c->path + n, sizeof c->path - n, ".media");
-			json_decref(out);
-			return fail(c, "this account has no media %.64s (upload it first)",
-			            sha ? sha : "(not a string)"),
-			       NULL;
-		}
-		json_object_set_new(out, "media", json_string(sha));
-		json_object_set(out, "mime", json_object_get(m, "mime"));
-		json_object_set(out, "size", json_object_get(m, "size"));
-		json_array_append_new(media_used, json_string(sha));
-		kind = strcmp(json_string_value(json_object_get(m, "kind")), "image") == 0   ? "image"
-		       : strcmp(json_string_value(json_object_get(m, "kind")), "video") == 0 ? "video"
-		                                                                             : "html";
-		json_object_set_new(out, "type", json_string(kind));
-		json_decref(m);
-	} else if (url) {
-		const char *u = json_string_value(url);
-		if (!u || strlen(u) > 2048 || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)) {
-			snprintf(c->path + n, sizeof c->path - n, ".url");
-			json_decref(out);
-			return fail(c, "must be an http(s):// URL of at most 2048 bytes"), NULL;
-		}
-		json_object_set_new(out, "type", json_string("web"));
-		json_object_set(out, "url", url);
-	} else if (rss) {
-		const char *u = json_string_value(rss);
-		if (!u || strlen(u) > 2048 || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)) {
-			snprintf(c->path + n, sizeof c->path - n, ".rss");
-			json_decref(out);
-			return fail(c, "must be an http(s):// URL of at most 2048 bytes"), NULL;
-		}
-		json_int_t max_items = 10;
-		if (jmax && !int_in(c, jmax, "max_items", 1, 50, &max_items)) {
-			json_decref(out);
-			return NULL;
-		}
-		json_object_set_new(out, "type", json_string("rss"));
-		json_object_set(out, "rss", rss);
-		json_object_set_new(out, "max_items", json_integer(max_items));
-	} else {
-		const char *t = json_string_value(text);
-		if (!t || strlen(t) == 0 || strlen(t) > 2000) {
-			snprintf(c->path + n, sizeof c->path - n, ".text");
-			json_decref(out);
-			return fail(c, "must be a text of 1 to 2000 bytes"), NULL;
-		}
-		json_object_set_new(out, "type", json_string("text"));
-		json_object_set(out, "text", text);
-	}
-	json_int_t duration = 10;
-	json_t *jd = json_object_get(item, "duration");
-	/* a video may play to its end: duration 0 */
-	if (jd && !int_in(c, jd, "duration", strcmp(kind, "video") == 0 ? 0 : 1, 86400, &duration)) {
-		json_decref(out);
-		return NULL;
-	}
-	if (!jd && strcmp(kind, "video") == 0)
-		duration = 0;
-	json_object_set_new(out, "duration", json_integer(duration));
-	const char *transition = "fade";
-	json_t *jt = json_object_get(item, "transition");
-	if (jt) {
-		transition = json_string_value(jt);
-		if (!transition ||
-		    (strcmp(transition, "none") && strcmp(transition, "fade") && strcmp(transition, "slide"))) {
-			snprintf(c->path + n, sizeof c->path - n, ".transition");
-			json_decref(out);
-			return fail(c, "must be \"none\", \"fade\" or \"slide\""), NULL;
-		}
-	}
-	json_object_set_new(out, "transition", json_string(transition));
-	json_t *valid = json_object_get(item, "valid");
-	if (valid) {
-		static const char *const vkeys[] = {"from", "until", "days", "start", "end", NULL};
-		snprintf(c->path + n, sizeof c->path - n, ".valid");
-		if (!json_is_object(valid) || !only_keys(c, valid, vkeys)) {
-			if (!c->failed)
-				fail(c, "must be an object with from, until, days, start, end");
-			json_decref(out);
-			return NULL;
-		}
-		size_t vn = strlen(c->path);
-		const char *dates[] = {"from", "until"}, *times[] = {"start", "end"};
-		for (int i = 0; i < 2; i++) {
-			json_t *d = json_object_get(valid, dates[i]), *t = json_object_get(valid, times[i]);
-			if (d && (!json_is_string(d) || !valid_date(json_string_value(d)))) {
-				snprintf(c->path + vn, sizeof c->path - vn, ".%s", dates[i]);
-				json_decref(out);
-				return fail(c, "must be a date YYYY-MM-DD"), NULL;
-			}
-			if (t && (!json_is_string(t) || !valid_time(json_string_value(t)))) {
-				snprintf(c->path + vn, sizeof c->path - vn, ".%s", times[i]);
-				json_decref(out);
-				return fail(c, "must be a time HH:MM"), NULL;
-			}
-		}
-		json_t *days = json_object_get(valid, "days");
-		if (days) {
-			size_t i;
-			json_t *d;
-			bool ok = json_is_array(days) && json_array_size(days) <= 7;
-			json_array_foreach (days, i, d)
-				if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 7)
-					ok = false;
-			if (!ok) {
-				snprintf(c->path + vn, sizeof c->path - vn, ".days");
-				json_decref(out);
-				return fail(c, "must be a list of ISO weekdays (1 = Monday ... 7 = Sunday)"), NULL;
-			}
-		}
-		json_object_set(out, "valid", valid);
-		c->path[n] = '\0';
-	}
-	return out;
-}
-
-/* Validates a whole channel body; returns the normalised body or NULL after
- * replying 400. media_used receives the sha256 of every medium. */
+/* Validates a whole channel body (src/common/channel_schema.c); returns the
+ * normalised body or NULL after replying 400 with the first fault and its
+ * JSON path. media_used receives the sha256 of every medium. */
 static json_t *check_channel(struct http_req *r, json_t *body, json_t *media_used)
 {
-	static const char *const keys[] = {"name", "width", "height", "zones", "id", NULL};
-	static const char *const zkeys[] = {"name", "x", "y", "w", "h", "z", "items", "id", NULL};
-	struct check c = {.r = r};
-	if (!only_keys(&c, body, keys))
-		return NULL;
-	const char *name = json_string_value(json_object_get(body, "name"));
-	if (!name || strlen(name) == 0 || strlen(name) > 128) {
-		snprintf(c.path, sizeof c.path, "name");
-		return fail(&c, "must be a string of 1 to 128 bytes"), NULL;
+	struct store_media sm = {r->db, r->auth.account_id, media_used};
+	const struct channel_resolver store = {resolve_stored_medium, NULL, &sm};
+	json_t *faults = json_array();
+	json_t *norm = faults ? channel_schema_check(body, &store, faults, 1) : NULL;
+	if (!norm) {
+		json_t *first = json_array_get(faults, 0);
+		char text[800];
+		channel_schema_fault_text(first, text, sizeof text);
+		http_reply_error_extra(
+		    r, 400, "invalid_channel",
+		    json_pack("{s:s}", "path", first ? json_string_value(json_object_get(first, "path")) : ""), "%s",
+		    first ? text : "out of memory");
 	}
-	json_int_t width = 0, height = 0;
-	if (!int_in(&c, json_object_get(body, "width"), "width", 1, MAX_CANVAS, &width) ||
-	    !int_in(&c, json_object_get(body, "height"), "height", 1, MAX_CANVAS, &height))
-		return NULL;
-	json_t *zones = json_object_get(body, "zones");
-	if (!json_is_array(zones) || json_array_size(zones) == 0 || json_array_size(zones) > MAX_ZONES) {
-		snprintf(c.path, sizeof c.path, "zones");
-		return fail(&c, "must be a list of 1 to %d zones", MAX_ZONES), NULL;
-	}
-	json_t *out = json_pack("{s:s, s:I, s:I, s:[]}", "name", name, "width", width, "height", height, "zones");
-	json_t *out_zones = json_object_get(out, "zones");
-	size_t zi;
-	json_t *zone;
-	json_array_foreach (zones, zi, zone) {
-		snprintf(c.path, sizeof c.path, "zones[%zu]", zi);
-		if (!json_is_object(zone) || !only_keys(&c, zone, zkeys)) {
-			if (!c.failed)
-				fail(&c, "must be an object");
-			json_decref(out);
-			return NULL;
-		}
-		const char *zname = json_string_value(json_object_get(zone, "name"));
-		if (!zname || !*zname || strlen(zname) > 64) {
-			snprintf(c.path + strlen(c.path), sizeof c.path - strlen(c.path), ".name");
-			json_decref(out);
-			return fail(&c, "must be a string of 1 to 64 bytes"), NULL;
-		}
-		for (size_t k = 0; k < zi; k++)
-			if (strcmp(json_string_value(json_object_get(json_array_get(out_zones, k), "name")), zname) ==
-			    0) {
-				snprintf(c.path + strlen(c.path), sizeof c.path - strlen(c.path), ".name");
-				json_decref(out);
-				return fail(&c, "another zone is already called \"%s\"", zname), NULL;
-			}
-		json_int_t x = 0, y = 0, w = 0, h = 0, z = (json_int_t)zi;
-		if (!int_in(&c, json_object_get(zone, "x"), "x", 0, width - 1, &x) ||
-		    !int_in(&c, json_object_get(zone, "y"), "y", 0, height - 1, &y) ||
-		    !int_in(&c, json_object_get(zone, "w"), "w", 1, width - x, &w) ||
-		    !int_in(&c, json_object_get(zone, "h"), "h", 1, height - y, &h) ||
-		    (json_object_get(zone, "z") && !int_in(&c, json_object_get(zone, "z"), "z", -1000, 1000, &z))) {
-			json_decref(out);
-			return NULL;
-		}
-		json_t *items = json_object_get(zone, "items");
-		if (!json_is_array(items) || json_array_size(items) > MAX_ITEMS) {
-			snprintf(c.path + strlen(c.path), sizeof c.path - strlen(c.path), ".items");
-			json_decref(out);
-			return fail(&c, "must be a list of at most %d items", MAX_ITEMS), NULL;
-		}
-		json_t *oz = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:[]}", "name", zname, "x", x, "y", y, "w", w,
-		                       "h", h, "z", z, "items");
-		json_array_append_new(out_zones, oz);
-		size_t ii;
-		json_t *item;
-		json_array_foreach (items, ii, item) {
-			snprintf(c.path, sizeof c.path, "zones[%zu].items[%zu]", zi, ii);
-			json_t *oi = check_item(&c, r->db, r->auth.account_id, item, media_used);
-			if (!oi) {
-				json_decref(out);
-				return NULL;
-			}
-			char id[48];
-			snprintf(id, sizeof id, "z%ui%u", (unsigned)zi, (unsigned)ii);
-			json_object_set_new(oi, "id", json_string(id));
-			json_array_append_new(json_object_get(oz, "items"), oi);
-		}
-	}
-	return out;
+	json_decref(faults);
+	return norm;
 }
 
 static json_t *editor_zones(struct http_req *r, const char *channel_id);

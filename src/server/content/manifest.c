@@ -7,7 +7,9 @@
  * screen's compiled manifest, its version goes up and the screen gets a
  * manifest_changed instruction through its long-poll at once.
  *
- * Also schedules, "play now", and proof of play (what played when).
+ * This file reads the store and keeps versions; the assembling itself is
+ * pure, in manifest_compile.c. Also schedules, "play now", and proof of
+ * play (what played when).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "../screens/screens.h"
 #include "../store/db.h"
 #include "content.h"
+#include "manifest_compile.h"
 
 static json_t *channel_body(struct db *db, const char *account_id, const char *id)
 {
@@ -63,7 +66,14 @@ static json_t *minutes_text(int64_t m)
 	return json_string(t);
 }
 
-/* The manifest of a screen, without its version. NULL if it is gone. */
+/* The cached feed of an rss item (manifest_compile.c asks). */
+static json_t *stored_feed(void *ctx, const char *url, json_int_t max_items)
+{
+	return feeds_manifest_json(ctx, url, max_items);
+}
+
+/* The manifest of a screen, without its version, from what the store
+ * holds (manifest_compile.c assembles it). NULL if it is gone. */
 static json_t *compile(struct db *db, const char *account_id, const char *screen_id)
 {
 	int rc;
@@ -116,47 +126,7 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 		}
 		json_decref(rows);
 	}
-	/* every object of every channel the screen may play */
-	json_t *objects = json_array(), *seen = json_object();
-	const char *cid;
-	json_t *ch;
-	json_object_foreach (channels, cid, ch) {
-		size_t zi, ii;
-		json_t *zone, *item;
-		json_array_foreach (json_object_get(ch, "zones"), zi, zone) {
-			json_array_foreach (json_object_get(zone, "items"), ii, item) {
-				const char *sha = json_string_value(json_object_get(item, "media"));
-				if (!sha || json_object_get(seen, sha))
-					continue;
-				json_object_set_new(seen, sha, json_true());
-				char url[128];
-				snprintf(url, sizeof url, "/api/v1/device/objects/%s", sha);
-				json_array_append_new(objects, json_pack("{s:s, s:O, s:O, s:s}", "sha256", sha, "size",
-				                                         json_object_get(item, "size"), "mime",
-				                                         json_object_get(item, "mime"), "url", url));
-			}
-		}
-	}
-	json_decref(seen);
-	/* rss items carry the cached feed: a new feed is a new manifest */
-	json_object_foreach (channels, cid, ch) {
-		size_t zi, ii;
-		json_t *zone, *item;
-		json_array_foreach (json_object_get(ch, "zones"), zi, zone) {
-			json_array_foreach (json_object_get(zone, "items"), ii, item) {
-				const char *url = json_string_value(json_object_get(item, "rss"));
-				json_t *max = json_object_get(item, "max_items");
-				if (url)
-					json_object_set_new(
-					    item, "feed",
-					    feeds_manifest_json(db, url, max ? json_integer_value(max) : 10));
-			}
-		}
-	}
-	json_t *def_body = *def ? json_object_get(channels, def) : NULL;
-	return json_pack("{s:O, s:o, s:s?, s:o, s:o, s:o}", "channel", def_body ? def_body : json_null(), "channels",
-	                 channels, "default_channel", *def && def_body ? def : NULL, "schedule", schedule, "play_now",
-	                 play_now, "objects", objects);
+	return manifest_assemble(channels, def, schedule, play_now, stored_feed, db);
 }
 
 /* Compiles a screen's manifest and, if its content changed, bumps its
@@ -428,6 +398,8 @@ int content_handle_device_played(struct http_req *r)
 	json_t *plays = json_object_get(body, "plays");
 	if (!json_is_array(plays) || json_array_size(plays) > 1000)
 		return http_reply_error(r, 400, "invalid_field", "plays must be a list of at most 1000 entries");
+	if (!screens_played_admit(r, json_array_size(plays)))
+		return 0;
 	size_t i;
 	json_t *p;
 	int64_t now = (int64_t)time(NULL);
@@ -491,7 +463,7 @@ int content_handle_proof_of_play(struct http_req *r)
 			for (int k = 0; k < 7; k++) {
 				const char *v = db_col_text(st, k);
 				fputc('"', out);
-				if (*v == '=' || *v == '+' || *v == '-' || *v == '@')
+				if (*v == '=' || *v == '+' || *v == '-' || *v == '@' || *v == '\t' || *v == '\r')
 					fputc('\'', out);
 				for (; *v; v++) {
 					if (*v == '"')

@@ -1,6 +1,9 @@
-/* The media library and object downloads; see content.h. */
+/* The media library and object downloads; see content.h. Also the disk
+ * space they take: upload temporary files left by a crash are swept, and
+ * objects no media row links are collected (content_media_sweep). */
 #include "content.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,16 +35,6 @@ static const struct allowed_type {
     {"video/mp4", "video"}, {"video/webm", "video"}, {"text/html", "html"},
 };
 
-bool content_is_sha256(const char *s)
-{
-	if (!s || strlen(s) != 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
 int content_object_path(const char *data_dir, const char *sha256, char *out, size_t outsz)
 {
 	int n = snprintf(out, outsz, "%s/media/%.2s/%s", data_dir, sha256, sha256);
@@ -50,6 +44,36 @@ int content_object_path(const char *data_dir, const char *sha256, char *out, siz
 static int ensure_dir(const char *path)
 {
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Held while an object moves into place and its media row is committed,
+ * and while an unlinked object is checked and removed: so an object is
+ * never removed between an upload's rename and its commit, and the bytes
+ * of deleted media can go at once (no grace period to skip them). */
+static pthread_mutex_t objects_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Room kept free beside an upload (the database and its journal need
+ * some): an upload that would leave less is refused with 507. */
+#define DISK_RESERVE ((uint64_t)1 << 20)
+
+/* Bytes free for the server in dir, or UINT64_MAX when unknown. */
+static uint64_t free_bytes(const char *dir)
+{
+	struct statvfs sv;
+	if (statvfs(dir, &sv) != 0)
+		return UINT64_MAX;
+	return (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+}
+
+static int reply_no_space(struct http_req *r, uint64_t size, uint64_t available)
+{
+	return http_reply_error_extra(r, 507, "insufficient_storage",
+	                              json_pack("{s:I, s:I}", "size", (json_int_t)size, "available",
+	                                        (json_int_t)(available == UINT64_MAX ? -1 : (int64_t)available)),
+	                              "the server's disk has no room for this upload (%llu bytes; %llu free): "
+	                              "delete unused media or free space on the server",
+	                              (unsigned long long)size,
+	                              (unsigned long long)(available == UINT64_MAX ? 0 : available));
 }
 
 /* Thumbnails of images: data/media/thumbs/<sha256>.png, at most
@@ -166,19 +190,28 @@ struct upload {
 	crypto_hash_sha256_state hash;
 	uint64_t size;
 	int64_t used, quota;
-	bool exists; /* the account has it already: the body is read and dropped */
+	bool exists;                 /* the account has it already: the body is read and dropped */
+	bool failed;                 /* refused while the body arrives: the rest is dropped */
+	int failed_errno;            /* why: ENOSPC/EDQUOT (no room), EFBIG (quota), other */
+	uint64_t failed_at, dropped; /* bytes when it failed, bytes dropped since */
 	char filename[256];
 };
+
+static void upload_discard(struct upload *up)
+{
+	if (up->fd >= 0)
+		close(up->fd);
+	up->fd = -1;
+	if (up->tmp[0])
+		unlink(up->tmp); /* a no-op once renamed into place */
+	up->tmp[0] = '\0';
+}
 
 static void upload_cleanup(struct http_req *r)
 {
 	struct upload *up = r->scratch;
-	if (!up)
-		return;
-	if (up->fd >= 0)
-		close(up->fd);
-	if (up->tmp[0])
-		unlink(up->tmp); /* a no-op once renamed into place */
+	if (up)
+		upload_discard(up);
 }
 
 static void sanitize_filename(const char *in, const char *fallback, char *out, size_t outsz)
@@ -213,10 +246,12 @@ static int reply_quota(struct http_req *r, uint64_t size, int64_t used, int64_t 
 	return 0;
 }
 
+static unsigned sweep_temp_files(const char *data_dir, bool at_start);
+
 static int upload_begin(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	if (!content_is_sha256(sha))
+	if (!codes_is_sha256(sha))
 		return http_reply_error(r, 400, "invalid_sha256",
 		                        "the URL must end in the SHA-256 of the body (64 lower-case hex digits)");
 	struct upload *up = calloc(1, sizeof *up);
@@ -237,14 +272,20 @@ static int upload_begin(struct http_req *r)
 	}
 	up->used = account_usage(db, r->auth.account_id, &up->quota);
 	const char *cl = http_header(r, "Content-Length");
-	if (cl && up->used + (int64_t)strtoull(cl, NULL, 10) > up->quota)
-		return reply_quota(r, strtoull(cl, NULL, 10), up->used, up->quota);
+	uint64_t announced = cl ? strtoull(cl, NULL, 10) : 0;
+	if (cl && up->used + (int64_t)announced > up->quota)
+		return reply_quota(r, announced, up->used, up->quota);
 	const char *data = server_config(r->srv)->data_dir;
 	char dir[3000];
 	snprintf(dir, sizeof dir, "%s/media", data);
 	ensure_dir(dir);
 	snprintf(dir, sizeof dir, "%s/media/tmp", data);
 	ensure_dir(dir);
+	sweep_temp_files(data, false); /* a few files: those of live uploads and crash leftovers */
+	/* refused from the headers, before a byte of the body is read */
+	uint64_t available = free_bytes(dir);
+	if (cl && available != UINT64_MAX && (available < DISK_RESERVE || announced > available - DISK_RESERVE))
+		return reply_no_space(r, announced, available);
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	snprintf(up->tmp, sizeof up->tmp, "%s/%s.part", dir, id);
@@ -258,23 +299,57 @@ static int upload_begin(struct http_req *r)
 	return 0;
 }
 
+/* Bytes of a refused upload read and dropped so that the client gets the
+ * refusal as an answer at the end rather than a connection reset (the core
+ * cannot yet send a reply and close while a body is arriving); past them,
+ * the refusal is sent at once. */
+#define REFUSED_DROP_MAX ((uint64_t)32 << 20)
+
+/* The refusal of an upload that failed while its body arrived. */
+static int reply_failed(struct http_req *r, const struct upload *up)
+{
+	if (up->failed_errno == EFBIG)
+		return reply_quota(r, up->failed_at, up->used, up->quota);
+	if (up->failed_errno == ENOSPC || up->failed_errno == EDQUOT)
+		return reply_no_space(r, up->failed_at, free_bytes(server_config(r->srv)->data_dir));
+	return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload: %s",
+	                        strerror(up->failed_errno));
+}
+
+/* Fails the upload (the temporary file goes at once, not when the
+ * connection ends); the rest of the body is dropped. */
+static void upload_fail(struct upload *up, int err)
+{
+	up->failed = true;
+	up->failed_errno = err;
+	up->failed_at = up->size;
+	upload_discard(up);
+}
+
 static int upload_chunk(struct http_req *r, const char *data, size_t len)
 {
 	struct upload *up = r->scratch;
 	if (up->exists)
 		return 0;
+	if (up->failed) {
+		up->dropped += len;
+		return up->dropped > REFUSED_DROP_MAX ? reply_failed(r, up) : 0;
+	}
 	up->size += len;
-	if (up->used + (int64_t)up->size > up->quota)
-		return reply_quota(r, up->size, up->used, up->quota);
+	if (up->used + (int64_t)up->size > up->quota) {
+		upload_fail(up, EFBIG);
+		return 0;
+	}
 	crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len);
 	while (len > 0) {
 		ssize_t w = write(up->fd, data, len);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(errno), NULL);
-			return http_reply_error(r, 507, "insufficient_storage",
-			                        "the server could not store the upload");
+			int err = w < 0 ? errno : ENOSPC;
+			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(err), NULL);
+			upload_fail(up, err);
+			return 0;
 		}
 		data += w;
 		len -= (size_t)w;
@@ -312,6 +387,35 @@ static const char *sniff(const char *path)
 	return magic_file(m, path);
 }
 
+/* Records an uploaded object in the write transaction (http_with_tx). */
+struct record {
+	struct http_req *r;
+	const char *sha;
+	const struct upload *up;
+	const struct allowed_type *type;
+};
+
+static int record_upload(struct db *db, void *arg)
+{
+	struct record *x = arg;
+	struct http_req *r = x->r;
+	int rc = db_exec(db,
+	                 "INSERT INTO media(account_id, sha256, size, mime, kind, filename, created_at, created_by) "
+	                 "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(account_id, sha256) DO NOTHING",
+	                 "ssisssis", r->auth.account_id, x->sha, (int64_t)x->up->size, x->type->mime, x->type->kind,
+	                 x->up->filename, (int64_t)time(NULL), r->auth.login);
+	if (rc != DB_DONE)
+		return -1;
+	r->db = db; /* the audit entry joins this transaction */
+	rc = audit_request(r, "media.uploaded", x->up->filename, x->sha);
+	r->db = NULL;
+	return rc;
+}
+
+/* The end of an upload. The route has no transaction of its own: the
+ * slow steps (fsync of the whole file, type sniffing, the thumbnail) run
+ * before the write lock is taken, so a large upload never stalls other
+ * writers; only the row is written in a (short) transaction. */
 int content_handle_media_put(struct http_req *r)
 {
 	struct upload *up = r->scratch;
@@ -320,6 +424,10 @@ int content_handle_media_put(struct http_req *r)
 		json_t *m = media_json(r, sha);
 		return http_reply_json(r, 200, json_pack("{s:o}", "media", m ? m : json_object()));
 	}
+	if (up->failed)
+		return reply_failed(r, up);
+	if (up->fd < 0)
+		return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload");
 	uint8_t digest[crypto_hash_sha256_BYTES];
 	char hex[65];
 	crypto_hash_sha256_final(&up->hash, digest);
@@ -328,8 +436,15 @@ int content_handle_media_put(struct http_req *r)
 		return http_reply_error_extra(r, 400, "hash_mismatch", json_pack("{s:s}", "actual", hex),
 		                              "the body's SHA-256 is %s, not the %s of the URL: nothing was stored",
 		                              hex, sha);
-	if (fsync(up->fd) != 0)
+	const char *data = server_config(r->srv)->data_dir;
+	/* no transaction is open here: the write lock is not held */
+	if (fsync(up->fd) != 0) {
+		int err = errno;
+		upload_discard(up);
+		if (err == ENOSPC || err == EDQUOT)
+			return reply_no_space(r, up->size, free_bytes(data));
 		return http_reply_error(r, 507, "insufficient_storage", "the upload could not be written to disk");
+	}
 	close(up->fd);
 	up->fd = -1;
 	const char *mime = sniff(up->tmp);
@@ -343,27 +458,193 @@ int content_handle_media_put(struct http_req *r)
 		    "this file is %s; the library takes PNG, JPEG, WebP and GIF images, MP4 and WebM "
 		    "videos, and HTML pages",
 		    mime ? mime : "of an unknown type");
-	char path[4096], dir[4096];
-	const char *data = server_config(r->srv)->data_dir;
-	snprintf(dir, sizeof dir, "%s/media/%.2s", data, sha);
-	if (ensure_dir(dir) != 0 || content_object_path(data, sha, path, sizeof path) != 0 ||
-	    rename(up->tmp, path) != 0)
-		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
-	up->tmp[0] = '\0';
-	int64_t now = (int64_t)time(NULL);
-	int rc = db_exec(r->db,
-	                 "INSERT INTO media(account_id, sha256, size, mime, kind, filename, created_at, created_by) "
-	                 "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(account_id, sha256) DO NOTHING",
-	                 "ssisssis", r->auth.account_id, sha, (int64_t)up->size, type->mime, type->kind, up->filename,
-	                 now, r->auth.login);
-	if (rc != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the upload could not be recorded");
-	audit_request(r, "media.uploaded", up->filename, sha);
 	if (strcmp(type->kind, "image") == 0 && !has_thumbnail(data, sha))
-		make_thumbnail(data, sha, path);
+		make_thumbnail(data, sha, up->tmp);
+	char path[4096], dir[4096];
+	snprintf(dir, sizeof dir, "%s/media/%.2s", data, sha);
+	if (ensure_dir(dir) != 0 || content_object_path(data, sha, path, sizeof path) != 0)
+		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
+	struct record x = {r, sha, up, type};
+	pthread_mutex_lock(&objects_lock);
+	int rc = rename(up->tmp, path) == 0 ? 0 : -2;
+	if (rc == 0) {
+		up->tmp[0] = '\0';
+		rc = http_with_tx(record_upload, &x) < 0 ? -1 : 0;
+	}
+	pthread_mutex_unlock(&objects_lock);
+	if (rc == -2)
+		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
+	if (rc != 0) /* the object stays unlinked: the next sweep collects it */
+		return http_reply_error(r, 503, "store_unavailable", "the upload could not be recorded");
 	json_t *m = media_json(r, sha);
 	http_reply_json(r, 201, json_pack("{s:o}", "media", m ? m : json_object()));
 	return 0;
+}
+
+/* --- disk space: crash leftovers --- */
+
+/* Removes an object (and its thumbnail) if no media row of any account
+ * links it. Under objects_lock, so an upload between its rename and its
+ * commit is never undone. */
+static void collect_object(struct db *db, const char *data_dir, const char *sha)
+{
+	char path[4096];
+	if (content_object_path(data_dir, sha, path, sizeof path) != 0)
+		return;
+	pthread_mutex_lock(&objects_lock);
+	int rc;
+	struct db_stmt *st = db_query(db, &rc, "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", "s", sha);
+	db_done(st);
+	if (!st && rc == DB_DONE) {
+		unlink(path);
+		if (thumb_path(data_dir, sha, path, sizeof path) == 0)
+			unlink(path);
+	}
+	pthread_mutex_unlock(&objects_lock);
+}
+
+/* A temporary file untouched for this long is no live upload's: a live
+ * one is written at least every connection timeout (60 s). */
+#define TEMP_STALE_S 900
+
+/* Removes upload and thumbnail temporary files of data/media/tmp: at start
+ * every one (no upload is live yet), later those untouched for
+ * TEMP_STALE_S. Returns how many went. */
+static unsigned sweep_temp_files(const char *data_dir, bool at_start)
+{
+	char dir[4096];
+	int n = snprintf(dir, sizeof dir, "%s/media/tmp", data_dir);
+	DIR *d = n > 0 && (size_t)n < sizeof dir ? opendir(dir) : NULL;
+	if (!d)
+		return 0;
+	unsigned removed = 0;
+	time_t now = time(NULL);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *dot = strrchr(e->d_name, '.');
+		if (!dot || (strcmp(dot, ".part") != 0 && strcmp(dot, ".thumb") != 0))
+			continue;
+		struct stat sb;
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if (!at_start && now - sb.st_mtime < TEMP_STALE_S)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+/* Collects every object of data/media/xx/ that no media row links (an
+ * upload killed between its rename and its commit, a failed commit). */
+static unsigned collect_unlinked_objects(struct db *db, const char *data_dir)
+{
+	char media[4096];
+	int n = snprintf(media, sizeof media, "%s/media", data_dir);
+	DIR *top = n > 0 && (size_t)n < sizeof media ? opendir(media) : NULL;
+	if (!top)
+		return 0;
+	unsigned removed = 0;
+	struct dirent *e;
+	while ((e = readdir(top))) {
+		if (strlen(e->d_name) != 2 || strspn(e->d_name, "0123456789abcdef") != 2)
+			continue;
+		char sub[4200];
+		snprintf(sub, sizeof sub, "%s/%s", media, e->d_name);
+		DIR *d = opendir(sub);
+		struct dirent *o;
+		while (d && (o = readdir(d))) {
+			if (!codes_is_sha256(o->d_name) || strncmp(o->d_name, e->d_name, 2) != 0)
+				continue;
+			char path[4096];
+			struct stat before, after;
+			if (content_object_path(data_dir, o->d_name, path, sizeof path) != 0 ||
+			    stat(path, &before) != 0)
+				continue;
+			collect_object(db, data_dir, o->d_name);
+			if (stat(path, &after) != 0)
+				removed++;
+		}
+		if (d)
+			closedir(d);
+	}
+	closedir(top);
+	return removed;
+}
+
+void content_media_sweep(const char *data_dir, bool at_start)
+{
+	unsigned temps = sweep_temp_files(data_dir, at_start);
+	struct db *db = store_db();
+	unsigned objects = db && !db_in_tx(db) ? collect_unlinked_objects(db, data_dir) : 0;
+	if (temps || objects) {
+		char t[16], o[16];
+		snprintf(t, sizeof t, "%u", temps);
+		snprintf(o, sizeof o, "%u", objects);
+		log_event(LOG_INFO, "disk space reclaimed", "temporary_files", t, "unlinked_objects", o, NULL);
+	}
+}
+
+/* The sweeper thread: content_media_sweep every sweep_every_s. */
+static pthread_t sweep_thread;
+static pthread_mutex_t sweep_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweep_cond;
+static bool sweep_running, sweep_stopping;
+static unsigned sweep_every_s;
+static char sweep_dir[4096];
+
+static void *sweep_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sweep_mutex);
+	while (!sweep_stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += sweep_every_s;
+		int rc = 0;
+		while (!sweep_stopping && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&sweep_cond, &sweep_mutex, &until);
+		if (sweep_stopping)
+			break;
+		pthread_mutex_unlock(&sweep_mutex);
+		content_media_sweep(sweep_dir, false);
+		pthread_mutex_lock(&sweep_mutex);
+	}
+	pthread_mutex_unlock(&sweep_mutex);
+	return NULL;
+}
+
+int content_media_sweeper_start(const char *data_dir, unsigned every_s)
+{
+	content_media_sweep(data_dir, true);
+	snprintf(sweep_dir, sizeof sweep_dir, "%s", data_dir);
+	sweep_every_s = every_s ? every_s : 600;
+	sweep_stopping = false;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sweep_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&sweep_thread, NULL, sweep_main, NULL) != 0) {
+		pthread_cond_destroy(&sweep_cond);
+		return -1;
+	}
+	sweep_running = true;
+	return 0;
+}
+
+void content_media_sweeper_stop(void)
+{
+	if (!sweep_running)
+		return;
+	pthread_mutex_lock(&sweep_mutex);
+	sweep_stopping = true;
+	pthread_cond_signal(&sweep_cond);
+	pthread_mutex_unlock(&sweep_mutex);
+	pthread_join(sweep_thread, NULL);
+	pthread_cond_destroy(&sweep_cond);
+	sweep_running = false;
 }
 
 /* --- the library --- */
@@ -371,7 +652,7 @@ int content_handle_media_put(struct http_req *r)
 int content_handle_media_get(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? media_json(r, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? media_json(r, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	struct db_stmt *st = db_prepare(r->db, "SELECT c.id, c.name FROM channel_media cm JOIN channels c ON "
@@ -461,7 +742,7 @@ int content_handle_media_update(struct http_req *r)
 	if (!body)
 		return 0;
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	json_decref(m);
@@ -495,32 +776,21 @@ int content_handle_media_update(struct http_req *r)
 	return 0;
 }
 
-/* Runs when the delete request ends, after its transaction. An object that
- * was written in the last 10 minutes stays: an upload by another account
- * may have just moved it into place and not yet committed its row. */
+/* Runs when the delete request ends, after its transaction: the bytes go
+ * at once when no account links them any more. */
 static void unlink_unreferenced(struct http_req *r)
 {
 	const char *sha = r->scratch;
 	struct db *db = store_db();
-	char path[4096];
-	if (r->status != 200 || !db || db_in_tx(db) ||
-	    content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) != 0)
+	if (r->status != 200 || !db || db_in_tx(db))
 		return;
-	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", "s", sha);
-	db_done(st);
-	struct stat sb;
-	if (!st && rc == DB_DONE && stat(path, &sb) == 0 && time(NULL) - sb.st_mtime > 600) {
-		unlink(path);
-		if (thumb_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0)
-			unlink(path);
-	}
+	collect_object(db, server_config(r->srv)->data_dir, sha);
 }
 
 int content_handle_media_delete(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	int rc;
@@ -559,7 +829,7 @@ _Atomic uint64_t content_object_bytes_total, content_object_responses_total;
 
 static int serve_object(struct http_req *r, const char *account_id, const char *sha, const char *cache)
 {
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "no such object");
 	char path[4096], mime[64], etag[72];
@@ -603,7 +873,7 @@ int content_handle_device_object(struct http_req *r)
 int content_handle_media_thumbnail(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
-	json_t *m = content_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
+	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, r->auth.account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this account has no such media");
 	json_decref(m);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../../common/codes.h"
+#include "../../common/strfmt.h"
 #include "../audit/audit.h"
 #include "../auth/auth.h"
 #include "../http/server.h"
@@ -41,8 +42,7 @@ static int live_pull(void *state, struct db *db, struct sse_out *out)
 	s->admin = strcmp(db_col_text(st, 0), "admin") == 0;
 	int64_t now = (int64_t)time(NULL), created = db_col_int(st, 1), last_seen = db_col_int(st, 2);
 	db_done(st);
-	if (s->via_session &&
-	    (now - created > auth_settings.session_max_s || now - last_seen > auth_settings.session_idle_s))
+	if (s->via_session && auth_session_expired(created, last_seen, now))
 		return -1;
 	size_t before = out->len;
 	if (s->admin && audit_stream_pull(db, s->account_id, &s->audit_cursor, out) != 0)
@@ -63,8 +63,13 @@ int live_handle_events(struct http_req *r)
 	struct live_stream *s = calloc(1, sizeof *s);
 	if (!s)
 		return http_reply_error(r, 503, "unavailable", "out of memory");
-	snprintf(s->account_id, sizeof s->account_id, "%s", r->auth.account_id);
-	snprintf(s->credential_id, sizeof s->credential_id, "%s", r->auth.session_id);
+	char key[WAKE_KEY_LEN];
+	if (strfmt(s->account_id, sizeof s->account_id, "%s", r->auth.account_id) != 0 ||
+	    strfmt(s->credential_id, sizeof s->credential_id, "%s", r->auth.session_id) != 0 ||
+	    strfmt(key, sizeof key, "account:%s", r->auth.account_id) != 0) {
+		free(s);
+		return http_reply_error(r, 500, "internal", "an id does not fit the live stream's key");
+	}
 	s->via_session = r->auth.via_session;
 	s->admin = (r->auth.role_bit & ROLE_ADMIN) != 0;
 	const char *last = http_header(r, "Last-Event-ID");
@@ -77,8 +82,6 @@ int live_handle_events(struct http_req *r)
 		s->audit_cursor = audit_last_seq(r->db, r->auth.account_id);
 		s->screen_cursor = screens_change_seq(r->db, r->auth.account_id);
 	}
-	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "account:%s", r->auth.account_id);
 	http_stream(r, key, live_pull, s, free);
 	return 0;
 }

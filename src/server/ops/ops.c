@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/strfmt.h"
 #include "../content/content.h"
-
 #include "../http/server.h"
 #include "../store/db.h"
 
@@ -34,8 +34,9 @@ int ops_handle_healthz(struct http_req *r)
 	return 0;
 }
 
-/* host and port of an http(s) URL or HOST:PORT listen address */
-static void split_endpoint(const char *text, bool *tls, char *host, size_t hostsz, unsigned *port)
+/* host and port of an http(s) URL or HOST:PORT listen address; -1 when
+ * the host does not fit host[hostsz] */
+static int split_endpoint(const char *text, bool *tls, char *host, size_t hostsz, unsigned *port)
 {
 	const char *p = text;
 	if (strncmp(p, "https://", 8) == 0) {
@@ -47,14 +48,16 @@ static void split_endpoint(const char *text, bool *tls, char *host, size_t hosts
 	}
 	size_t n = strcspn(p, "/");
 	char hp[300];
-	snprintf(hp, sizeof hp, "%.*s", (int)(n < sizeof hp ? n : sizeof hp - 1), p);
+	if (n >= sizeof hp)
+		return -1;
+	snprintf(hp, sizeof hp, "%.*s", (int)n, p);
 	char *colon = strrchr(hp, ':'), *bracket = strrchr(hp, ']');
 	*port = *tls ? 443 : 80;
 	if (colon && (!bracket || colon > bracket)) {
 		*port = (unsigned)strtoul(colon + 1, NULL, 10);
 		*colon = '\0';
 	}
-	snprintf(host, hostsz, "%.255s", hp);
+	return strfmt(host, hostsz, "%s", hp);
 }
 
 int ops_handle_firewall(struct http_req *r)
@@ -63,14 +66,17 @@ int ops_handle_firewall(struct http_req *r)
 	bool tls = cfg->tls_cert_pem != NULL, pub_tls = tls;
 	char host[256], listen_host[256];
 	unsigned port, listen_port;
-	split_endpoint(cfg->listen, &tls, listen_host, sizeof listen_host, &listen_port);
+	if (split_endpoint(cfg->listen, &tls, listen_host, sizeof listen_host, &listen_port) != 0)
+		return http_reply_error(r, 500, "internal", "the listen address's host is longer than 255 bytes");
 	if (cfg->public_url && *cfg->public_url) {
-		split_endpoint(cfg->public_url, &pub_tls, host, sizeof host, &port);
+		if (split_endpoint(cfg->public_url, &pub_tls, host, sizeof host, &port) != 0)
+			return http_reply_error(r, 500, "internal", "public_url's host is longer than 255 bytes");
 	} else {
 		/* no public URL configured: the address this request came in by */
 		const char *h = http_header(r, "Host");
 		pub_tls = tls;
-		split_endpoint(h && strlen(h) < 256 ? h : listen_host, &pub_tls, host, sizeof host, &port);
+		if (split_endpoint(h && strlen(h) < 256 ? h : listen_host, &pub_tls, host, sizeof host, &port) != 0)
+			return http_reply_error(r, 500, "internal", "the host name is longer than 255 bytes");
 		if (!h || !strchr(h, ':'))
 			port = listen_port;
 	}
@@ -91,7 +97,10 @@ int ops_handle_firewall(struct http_req *r)
 		bool t = false;
 		char h2[256];
 		unsigned p2;
-		split_endpoint(cfg->http_listen, &t, h2, sizeof h2, &p2);
+		if (split_endpoint(cfg->http_listen, &t, h2, sizeof h2, &p2) != 0) {
+			json_decref(rules);
+			return http_reply_error(r, 500, "internal", "http_listen's host is longer than 255 bytes");
+		}
 		json_array_append_new(rules,
 		                      json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "browsers", "to", host,
 		                                "transport", "TCP", "port", (int)p2, "protocol", "HTTP", "direction",

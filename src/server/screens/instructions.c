@@ -39,6 +39,17 @@ static const char *check_channel(json_t *payload)
 	return NULL;
 }
 
+/* A channel id from a request names a channel of the caller's account, or
+ * nothing: another account's id is as unknown as a made-up one. */
+static bool channel_in_account(struct http_req *r, json_t *payload)
+{
+	int rc;
+	struct db_stmt *st = db_query(r->db, &rc, "SELECT 1 FROM channels WHERE id = ? AND account_id = ?", "ss",
+	                              json_string_value(json_object_get(payload, "channel_id")), r->auth.account_id);
+	db_done(st);
+	return st != NULL;
+}
+
 static const struct instruction_type {
 	const char *name;
 	const char *(*check)(json_t *payload);
@@ -138,6 +149,10 @@ int screens_handle_instruction_create(struct http_req *r)
 		json_decref(p);
 	if (problem)
 		return http_reply_error(r, 400, "invalid_payload", "%s", problem);
+	if (strcmp(type->name, "change_channel") == 0 && !channel_in_account(r, payload)) {
+		free(payload_text);
+		return http_reply_error(r, 404, "not_found", "payload.channel_id: no such channel in this account");
+	}
 	if (!payload_text || strlen(payload_text) > 8192) {
 		free(payload_text);
 		return http_reply_error(r, 400, "invalid_payload", "payload is larger than 8 KiB");

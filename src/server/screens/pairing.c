@@ -10,8 +10,8 @@
  *      once confirmed, receives its access token, which exists in clear only
  *      in that response. The pairing (and its code) is then deleted.
  * Codes expire after 10 minutes; polling faster than the interval gets
- * slow_down (and a longer interval); wrong codes are rate-limited per user
- * and per source address.
+ * slow_down (and a longer interval); wrong codes are rate-limited per
+ * (user, source address) pair, with a larger cap per address.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -27,9 +27,10 @@
 
 unsigned screens_pairing_ttl_s = 600;
 
-#define PAIR_REQUESTS_PER_IP 30 /* per 10 minutes */
-#define GUESSES_PER_SUBJECT  10 /* wrong codes per 10 minutes */
-#define GUESS_WINDOW_S       600
+#define PAIR_REQUESTS_PER_IP         30 /* per 10 minutes */
+#define GUESSES_PER_USER_AND_ADDRESS 10 /* wrong codes per 10 minutes */
+#define GUESSES_PER_ADDRESS          50 /* wrong codes per 10 minutes, all users */
+#define GUESS_WINDOW_S               600
 
 static const char *json_str(json_t *body, const char *key)
 {
@@ -197,19 +198,20 @@ int screens_handle_device_token(struct http_req *r)
 	return 0;
 }
 
-/* Counts a wrong code; true when the caller is over the limit. */
+/* Counts a wrong code; true when the caller is over the limit. The limit
+ * is kept per (user, address) pair, so one user's typos never lock out the
+ * other users behind the same address (a school behind NAT), with a larger
+ * cap per address against guessing from many accounts. */
 static bool guess_limited(struct http_req *r, bool count_it)
 {
 	int64_t now = (int64_t)time(NULL);
-	int64_t u, ip;
-	if (count_it) {
-		u = ratelimit_hit(r->db, "pair_guess_user", r->auth.user_id, GUESS_WINDOW_S, now);
-		ip = ratelimit_hit(r->db, "pair_guess_ip", r->ip, GUESS_WINDOW_S, now);
-	} else {
-		u = ratelimit_count(r->db, "pair_guess_user", r->auth.user_id, GUESS_WINDOW_S, now);
-		ip = ratelimit_count(r->db, "pair_guess_ip", r->ip, GUESS_WINDOW_S, now);
-	}
-	return u >= GUESSES_PER_SUBJECT || ip >= GUESSES_PER_SUBJECT;
+	char pair[CODES_ID_LEN + 1 + sizeof r->ip];
+	snprintf(pair, sizeof pair, "%s|%s", r->auth.user_id, r->ip);
+	int64_t (*op)(struct db *, const char *, const char *, int64_t, int64_t) =
+	    count_it ? ratelimit_hit : ratelimit_count;
+	int64_t u = op(r->db, "pair_guess_user_ip", pair, GUESS_WINDOW_S, now);
+	int64_t ip = op(r->db, "pair_guess_ip", r->ip, GUESS_WINDOW_S, now);
+	return u >= GUESSES_PER_USER_AND_ADDRESS || ip >= GUESSES_PER_ADDRESS;
 }
 
 static void reply_guess_limited(struct http_req *r)

@@ -62,4 +62,11 @@ int screens_handle_update(struct http_req *r);
 int screens_handle_delete(struct http_req *r);
 int screens_handle_screenshot_get(struct http_req *r);
 
+/* played_quota.c: per-screen limits of POST /api/v1/device/played
+ * (settings played_per_minute, played_rows_per_hour). True when the batch
+ * of rows may be stored; otherwise replies 429 with Retry-After. */
+extern unsigned screens_played_per_minute;
+extern unsigned screens_played_rows_per_hour;
+bool screens_played_admit(struct http_req *r, size_t rows);
+
 #endif

@@ -17,4 +17,10 @@ int64_t ratelimit_count(struct db *db, const char *kind, const char *subject, in
 /* Counts one event; returns the new count in the window, or -1 on error. */
 int64_t ratelimit_hit(struct db *db, const char *kind, const char *subject, int64_t window_s, int64_t now);
 
+/* Counts n events at once (rows of a batch); the new count, or -1. */
+int64_t ratelimit_add(struct db *db, const char *kind, const char *subject, int64_t n, int64_t window_s, int64_t now);
+
+/* Seconds until the current window ends (at least 1): for Retry-After. */
+int64_t ratelimit_retry_after(struct db *db, const char *kind, const char *subject, int64_t window_s, int64_t now);
+
 #endif

@@ -3,17 +3,18 @@
  * keys, one connection per thread with a small prepared-statement cache.
  * Writers take the lock up front (BEGIN IMMEDIATE) so a read transaction is
  * never upgraded mid-way, which in WAL mode can fail with SQLITE_BUSY
- * without the busy handler being consulted.
+ * without the busy handler being consulted. Which connection a thread uses
+ * and when migrations run is store.c's business, not this file's.
  */
 #include "db.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/buf.h"
 #include "../../common/log.h"
 
 #define STMT_CACHE     96
@@ -31,26 +32,11 @@ struct db {
 	bool in_tx;
 	struct db_stmt cache[STMT_CACHE];
 	size_t ncache;
-	char (*notify)[NOTIFY_KEY_LEN]; /* grows as a transaction queues keys */
-	size_t nnotify, notify_cap;
-	struct db *next_open; /* list of all connections, closed by store_close */
+	struct buf notify; /* keys queued by the transaction, NOTIFY_KEY_LEN bytes each */
 };
 
-extern const struct migration store_migrations[];
-extern const size_t store_migrations_count;
-
-static char db_path[4096];
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct db *open_list;
 static void (*notify_hook)(const char *, void *);
 static void *notify_arg;
-
-static void tls_init(void)
-{
-	pthread_key_create(&tls_key, NULL);
-}
 
 void store_set_notify_hook(void (*hook)(const char *key, void *arg), void *arg)
 {
@@ -63,6 +49,7 @@ struct db *db_open_file(const char *path)
 	struct db *db = calloc(1, sizeof *db);
 	if (!db)
 		return NULL;
+	buf_init(&db->notify, (size_t)MAX_NOTIFY * NOTIFY_KEY_LEN);
 	int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		log_event(LOG_ERROR, "cannot open database", "path", path, "error",
@@ -90,53 +77,8 @@ void db_close(struct db *db)
 	for (size_t i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].st);
 	sqlite3_close(db->h);
-	free(db->notify);
+	buf_free(&db->notify);
 	free(db);
-}
-
-int store_open(const char *data_dir)
-{
-	pthread_once(&tls_once, tls_init);
-	int n = snprintf(db_path, sizeof db_path, "%s/vitrine.db", data_dir);
-	if (n < 0 || (size_t)n >= sizeof db_path)
-		return -1;
-	struct db *db = store_db();
-	if (!db)
-		return -1;
-	return store_migrate(db, store_migrations, store_migrations_count);
-}
-
-struct db *store_db(void)
-{
-	pthread_once(&tls_once, tls_init);
-	struct db *db = pthread_getspecific(tls_key);
-	if (db)
-		return db;
-	db = db_open_file(db_path);
-	if (!db)
-		return NULL;
-	pthread_mutex_lock(&open_lock);
-	db->next_open = open_list;
-	open_list = db;
-	pthread_mutex_unlock(&open_lock);
-	pthread_setspecific(tls_key, db);
-	return db;
-}
-
-void store_close(void)
-{
-	pthread_mutex_lock(&open_lock);
-	struct db *db = open_list;
-	open_list = NULL;
-	pthread_mutex_unlock(&open_lock);
-	while (db) {
-		struct db *next = db->next_open;
-		db_close(db);
-		db = next;
-	}
-	/* other threads' TLS slots now dangle; only the main thread calls this,
-	 * after every worker has stopped */
-	pthread_setspecific(tls_key, NULL);
 }
 
 int db_exec_script(struct db *db, const char *sql)
@@ -177,7 +119,7 @@ int db_begin(struct db *db, bool write)
 	if (rc != SQLITE_OK)
 		return map_rc(db, rc);
 	db->in_tx = true;
-	db->nnotify = 0;
+	buf_reset(&db->notify);
 	return DB_DONE;
 }
 
@@ -192,11 +134,11 @@ int db_commit(struct db *db)
 		return r;
 	}
 	db->in_tx = false;
-	size_t n = db->nnotify;
-	db->nnotify = 0;
+	const char *keys = buf_str(&db->notify);
 	if (notify_hook)
-		for (size_t i = 0; i < n; i++)
-			notify_hook(db->notify[i], notify_arg);
+		for (size_t at = 0; at < buf_len(&db->notify); at += NOTIFY_KEY_LEN)
+			notify_hook(keys + at, notify_arg);
+	buf_reset(&db->notify);
 	return DB_DONE;
 }
 
@@ -206,7 +148,7 @@ void db_rollback(struct db *db)
 		return;
 	sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->in_tx = false;
-	db->nnotify = 0;
+	buf_reset(&db->notify);
 }
 
 bool db_in_tx(const struct db *db)
@@ -216,29 +158,24 @@ bool db_in_tx(const struct db *db)
 
 void db_notify(struct db *db, const char *key)
 {
-	/* a repeat of the last key is dropped; other repeats only cost a wake-up
-	 * of nobody, so the queue is not searched */
-	if (db->nnotify && strcmp(db->notify[db->nnotify - 1], key) == 0)
+	if (!db->in_tx) {
+		if (notify_hook)
+			notify_hook(key, notify_arg);
 		return;
-	if (strlen(key) >= NOTIFY_KEY_LEN) {
+	}
+	size_t n = strlen(key), queued = buf_len(&db->notify);
+	if (n >= NOTIFY_KEY_LEN) {
 		log_event(LOG_WARN, "notification key too long", "key", key, NULL);
 		return;
 	}
-	if (db->nnotify == db->notify_cap) {
-		size_t cap = db->notify_cap ? db->notify_cap * 2 : 64;
-		void *grown = cap <= MAX_NOTIFY ? realloc(db->notify, cap * NOTIFY_KEY_LEN) : NULL;
-		if (!grown) {
-			log_event(LOG_ERROR, "notification dropped (queue full)", "key", key, NULL);
-			return;
-		}
-		db->notify = grown;
-		db->notify_cap = cap;
-	}
-	strcpy(db->notify[db->nnotify++], key);
-	if (!db->in_tx && notify_hook) {
-		db->nnotify = 0;
-		notify_hook(key, notify_arg);
-	}
+	/* a repeat of the last key is dropped; other repeats only cost a wake-up
+	 * of nobody, so the queue is not searched */
+	if (queued && strcmp(buf_str(&db->notify) + queued - NOTIFY_KEY_LEN, key) == 0)
+		return;
+	char slot[NOTIFY_KEY_LEN] = {0};
+	memcpy(slot, key, n);
+	if (buf_add(&db->notify, slot, sizeof slot) != BUF_OK)
+		log_event(LOG_ERROR, "notification dropped (queue full)", "key", key, NULL);
 }
 
 struct db_stmt *db_prepare(struct db *db, const char *sql)

@@ -1,0 +1,187 @@
+/*
+ * The retention task; see retention.h. Each table is pruned in batches of
+ * BATCH rows, one short write transaction each, so the pass never holds
+ * the write lock for long. The audit log stays append-only for everything
+ * younger than the cutoff: the prune first moves the recorded cutoff
+ * forward (table audit_retention; a trigger keeps it at least a day in
+ * the past and only moving forward), and the delete trigger lets through
+ * only rows older than it.
+ */
+#include "retention.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "../../common/log.h"
+#include "../store/db.h"
+
+#define BATCH 5000
+#define DAY_S 86400
+
+struct retention_settings retention_settings = {
+    .audit_days = 365,
+    .instructions_days = 30,
+    .played_days = 90,
+    .check_s = 3600,
+};
+
+/* A step removes one batch of rows older than cutoff; it returns how many,
+ * or -1. */
+typedef int64_t (*prune_step)(struct db *db, int64_t cutoff, int64_t now);
+
+/* Runs one step in its own write transaction. */
+static int64_t batch(struct db *db, prune_step step, int64_t cutoff, int64_t now)
+{
+	if (db_begin(db, true) != DB_DONE)
+		return -1;
+	int64_t n = step(db, cutoff, now);
+	if (n < 0) {
+		db_rollback(db);
+		return -1;
+	}
+	if (db_commit(db) != DB_DONE)
+		return -1;
+	return n;
+}
+
+static int64_t deleted(struct db *db, int rc)
+{
+	return rc == DB_DONE ? db_changes(db) : -1;
+}
+
+static int64_t audit_step(struct db *db, int64_t cutoff, int64_t now)
+{
+	(void)now;
+	if (db_exec(db, "UPDATE audit_retention SET cutoff = ? WHERE id = 1 AND cutoff < ?", "ii", cutoff, cutoff) !=
+	    DB_DONE)
+		return -1;
+	return deleted(db, db_exec(db,
+	                           "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? ORDER BY seq "
+	                           "LIMIT ?)",
+	                           "ii", cutoff, (int64_t)BATCH));
+}
+
+static int64_t instructions_step(struct db *db, int64_t cutoff, int64_t now)
+{
+	/* a pending instruction is kept until it expires, however old */
+	return deleted(db, db_exec(db,
+	                           "DELETE FROM instructions WHERE id IN (SELECT id FROM instructions WHERE "
+	                           "created_at < ? AND (status IN ('ok','failed') OR expires_at <= ?) LIMIT ?)",
+	                           "iii", cutoff, now, (int64_t)BATCH));
+}
+
+/* Folds the oldest batch of rows before cutoff into per-day counts, then
+ * deletes them. */
+static int64_t played_step(struct db *db, int64_t cutoff, int64_t now)
+{
+	(void)now;
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+	                              "SELECT MAX(seq) FROM (SELECT seq FROM proof_of_play WHERE started_at < ? "
+	                              "ORDER BY seq LIMIT ?)",
+	                              "ii", cutoff, (int64_t)BATCH);
+	if (!st)
+		return rc == DB_DONE ? 0 : -1;
+	bool none = db_col_is_null(st, 0);
+	int64_t last = db_col_int(st, 0);
+	db_done(st);
+	if (none)
+		return 0;
+	rc = db_exec(db,
+	             "INSERT INTO proof_of_play_daily(account_id, screen_id, day, channel_id, zone, item, sha256, "
+	             "plays, duration_ms) SELECT account_id, screen_id, started_at - started_at % 86400, channel_id, "
+	             "zone, item, sha256, COUNT(*), SUM(duration_ms) FROM proof_of_play WHERE started_at < ? AND "
+	             "seq <= ? GROUP BY 1, 2, 3, 4, 5, 6, 7 "
+	             "ON CONFLICT(account_id, screen_id, day, channel_id, zone, item, sha256) DO UPDATE SET "
+	             "plays = plays + excluded.plays, duration_ms = duration_ms + excluded.duration_ms",
+	             "ii", cutoff, last);
+	if (rc != DB_DONE)
+		return -1;
+	return deleted(db,
+	               db_exec(db, "DELETE FROM proof_of_play WHERE started_at < ? AND seq <= ?", "ii", cutoff, last));
+}
+
+static int prune(struct db *db, const char *what, prune_step step, unsigned days, int64_t now)
+{
+	if (days == 0)
+		return 0;
+	int64_t cutoff = now - (int64_t)days * DAY_S, total = 0, n;
+	while ((n = batch(db, step, cutoff, now)) > 0)
+		total += n;
+	if (total > 0) {
+		char count[24];
+		snprintf(count, sizeof count, "%" PRId64, total);
+		log_event(LOG_INFO, "retention: old rows removed", "table", what, "rows", count, NULL);
+	}
+	if (n < 0) {
+		log_event(LOG_WARN, "retention: pruning failed; will retry", "table", what, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int retention_run_once(struct db *db, int64_t now)
+{
+	int rc = 0;
+	rc |= prune(db, "audit", audit_step, retention_settings.audit_days, now);
+	rc |= prune(db, "instructions", instructions_step, retention_settings.instructions_days, now);
+	rc |= prune(db, "proof_of_play", played_step, retention_settings.played_days, now);
+	return rc ? -1 : 0;
+}
+
+static pthread_t thread;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond;
+static bool running, stopping;
+
+static void *retention_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	while (!stopping) {
+		pthread_mutex_unlock(&lock);
+		struct db *db = store_db();
+		if (db)
+			retention_run_once(db, (int64_t)time(NULL));
+		pthread_mutex_lock(&lock);
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += retention_settings.check_s;
+		while (!stopping && pthread_cond_timedwait(&cond, &lock, &until) == 0) {
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+int retention_start(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cond, &ca);
+	pthread_condattr_destroy(&ca);
+	stopping = false;
+	if (pthread_create(&thread, NULL, retention_main, NULL) != 0) {
+		pthread_cond_destroy(&cond);
+		return -1;
+	}
+	running = true;
+	return 0;
+}
+
+void retention_stop(void)
+{
+	if (!running)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = true;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+	pthread_join(thread, NULL);
+	pthread_cond_destroy(&cond);
+	running = false;
+}
