@@ -28,6 +28,7 @@ const struct route server_routes[] = {
     /* console (static, embedded) */
     {"GET", "/", assets_handle_index, AUTH_NONE, 0, 0, 0},
     {"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/{folder}/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
     {"GET", "/firewall", assets_handle_index, AUTH_NONE, 0, 0, 0}, /* the console shows the page */
     {"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, 0},
 
@@ -110,6 +111,7 @@ const struct route server_routes[] = {
     {"GET", "/api/v1/channels/{id}", content_handle_channel_get, AUTH_USER, EDITORS, 0, R},
     {"PUT", "/api/v1/channels/{id}", content_handle_channel_replace, AUTH_USER, EDITORS, 256 * KB, W},
     {"DELETE", "/api/v1/channels/{id}", content_handle_channel_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/channels/{id}/grants", content_handle_grants_get, AUTH_USER, ADMIN, 0, R},
     {"PUT", "/api/v1/channels/{id}/grants", content_handle_grants_put, AUTH_USER, ADMIN, 64 * KB, W},
     {"GET", "/api/v1/schedules", content_handle_schedules_list, AUTH_USER, EDITORS, 0, R},
     {"POST", "/api/v1/schedules", content_handle_schedule_create, AUTH_USER, ADMIN, 4 * KB, W},

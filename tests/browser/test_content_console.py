@@ -245,7 +245,7 @@ def test_channel_editor_then_assign_to_a_real_player(server, driver, start_playe
 
     click(driver, "channel-save")
     error = wait(driver).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#zone-1-h ~ .field-error, .field:has(#zone-1-h) .field-error")))
-    assert "integer" in error.text
+    assert "past the canvas height 1080" in error.text  # the schema says how far
     assert driver.find_element(By.ID, "zone-1-h").get_attribute("aria-invalid") == "true"
     assert "zones[1].h" in driver.find_element(By.ID, "channel-error").text
     assert driver.switch_to.active_element.get_attribute("id") == "zone-1-h"

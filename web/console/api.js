@@ -117,13 +117,11 @@ export const getAllowlist = () => request('GET', '/api/v1/account/allowlist');
 export const putAllowlist = (lists) => request('PUT', '/api/v1/account/allowlist', lists);
 
 // Audit (admin)
-export function listAudit({ limit = 50, before } = {}) {
-  const q = new URLSearchParams({ limit: String(limit) });
-  if (before !== undefined && before !== null) q.set('before', String(before));
-  return request('GET', `/api/v1/audit?${q}`);
-}
+/** A page of the log: { limit, before, offset, sort, q } (see docs/api.yaml). */
+export const listAudit = ({ limit = 50, ...rest } = {}) => request('GET', `/api/v1/audit${query({ limit, ...rest })}`);
 // Screens
-export const listScreens = () => request('GET', '/api/v1/screens');
+/** Every screen, or a page of them with { limit, offset, sort, q }: the answer has total and online. */
+export const listScreens = (params = {}) => request('GET', `/api/v1/screens${query(params)}`);
 export const getScreen = (id) => request('GET', `/api/v1/screens/${enc(id)}`);
 export const updateScreen = (id, fields) => request('PATCH', `/api/v1/screens/${enc(id)}`, fields);
 export const deleteScreen = (id) => request('DELETE', `/api/v1/screens/${enc(id)}`);
@@ -236,11 +234,13 @@ export function uploadMedia(sha, file, { filename, onProgress } = {}) {
 }
 
 // Channels (admin; editors within their grants)
-export const listChannels = () => request('GET', '/api/v1/channels');
+/** Every channel the caller may edit, or a page of them with { limit, offset, sort, q }. */
+export const listChannels = (params = {}) => request('GET', `/api/v1/channels${query(params)}`);
 export const getChannel = (id) => request('GET', `/api/v1/channels/${enc(id)}`);
 export const createChannel = (body) => request('POST', '/api/v1/channels', body);
 export const replaceChannel = (id, body) => request('PUT', `/api/v1/channels/${enc(id)}`, body);
 export const deleteChannel = (id) => request('DELETE', `/api/v1/channels/${enc(id)}`);
+export const getGrants = (id) => request('GET', `/api/v1/channels/${enc(id)}/grants`);
 export const putGrants = (id, grants) => request('PUT', `/api/v1/channels/${enc(id)}/grants`, { grants });
 
 // Schedules (list: admin, editor; change: admin)

@@ -12,6 +12,7 @@
 #include "../../common/log.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/listquery.h"
 #include "../store/tx.h"
 
 #define AUDIT_PAGE_MAX     500
@@ -86,28 +87,47 @@ static json_t *row_json(struct db_stmt *st)
 static const char list_sql[] = "SELECT seq, id, at, actor_id, actor, ip, action, target, detail FROM audit "
                                "WHERE account_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?";
 
+/* GET /api/v1/audit[?before&limit&offset&sort&q]: a page of the log, newest
+ * first unless sorted, and how many entries match q (total) */
 int audit_handle_list(struct http_req *r)
 {
-	int64_t before = INT64_MAX, limit = 100;
-	const char *b = http_query(r, "before"), *l = http_query(r, "limit");
-	char *end;
+	static const struct listquery_column sorts[] = {
+	    {"seq", "seq"},
+	    {"at", "at"},
+	    {"actor", "actor COLLATE NOCASE"},
+	    {"action", "action"},
+	};
+	static const struct listquery_spec spec = {
+	    sorts, sizeof sorts / sizeof sorts[0], "seq DESC", "seq", 100, AUDIT_PAGE_MAX};
+	int64_t before = INT64_MAX;
+	const char *b = http_query(r, "before");
+	char *end, err[256], sql[1024];
 	if (b) {
 		before = strtoll(b, &end, 10);
 		if (*b == '\0' || *end || before < 0)
 			return http_reply_error(r, 400, "invalid_parameter", "before must be a sequence number");
 	}
-	if (l) {
-		limit = strtoll(l, &end, 10);
-		if (*l == '\0' || *end || limit < 1 || limit > AUDIT_PAGE_MAX)
-			return http_reply_error(r, 400, "invalid_parameter", "limit must be between 1 and %d",
-			                        AUDIT_PAGE_MAX);
-	}
-	struct db_stmt *st = db_prepare(r->db, list_sql);
+	struct listquery lq;
+	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
+	                    http_query(r, "q"), err, sizeof err) != 0)
+		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
+#define AUDIT_MATCHING                                                                                                 \
+	" FROM audit WHERE account_id = ?1 AND (?2 = '' OR actor LIKE ?2 ESCAPE '\\' OR "                              \
+	"action LIKE ?2 ESCAPE '\\' OR target LIKE ?2 ESCAPE '\\' OR ip LIKE ?2 ESCAPE '\\' OR "                       \
+	"detail LIKE ?2 ESCAPE '\\')"
+	int n = snprintf(sql, sizeof sql,
+	                 "SELECT seq, id, at, actor_id, actor, ip, action, target, detail" AUDIT_MATCHING
+	                 " AND seq < ?3 ORDER BY %s LIMIT ?4 OFFSET ?5",
+	                 lq.order_by);
+	const char *text = n > 0 && (size_t)n < sizeof sql ? listquery_intern(sql) : NULL;
+	struct db_stmt *st = text ? db_prepare(r->db, text) : NULL;
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot read the audit log");
 	db_bind_text(st, 1, r->auth.account_id);
-	db_bind_int(st, 2, before);
-	db_bind_int(st, 3, limit);
+	db_bind_text(st, 2, lq.like);
+	db_bind_int(st, 3, before);
+	db_bind_int(st, 4, lq.limit);
+	db_bind_int(st, 5, lq.offset);
 	json_t *entries = json_array();
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW)
@@ -117,7 +137,11 @@ int audit_handle_list(struct http_req *r)
 		json_decref(entries);
 		return http_reply_error(r, 500, "internal", "cannot read the audit log");
 	}
-	http_reply_json(r, 200, json_pack("{s:o}", "entries", entries));
+	st = db_query(r->db, &rc, "SELECT COUNT(*)" AUDIT_MATCHING, "ss", r->auth.account_id, lq.like);
+#undef AUDIT_MATCHING
+	int64_t total = st ? db_col_int(st, 0) : 0;
+	db_done(st);
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "entries", entries, "total", (json_int_t)total));
 	return 0;
 }
 

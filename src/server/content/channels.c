@@ -22,6 +22,7 @@
 #include "../http/server.h"
 #include "../screens/screens.h"
 #include "../store/db.h"
+#include "../store/listquery.h"
 #include "content.h"
 
 /* The store as the schema's resolver: a medium must be in the account's
@@ -124,18 +125,38 @@ static int save_media_links(struct db *db, const char *account_id, const char *c
 	return 0;
 }
 
+/* GET /api/v1/channels[?limit&offset&sort&q]: a page of the channels the
+ * caller may edit and how many match (total); without parameters all by name */
 int content_handle_channels_list(struct http_req *r)
 {
+	static const struct listquery_column sorts[] = {
+	    {"name", "name COLLATE NOCASE"},
+	    {"updated_at", "updated_at"},
+	    {"created_at", "created_at"},
+	    {"version", "version"},
+	};
+	static const struct listquery_spec spec = {sorts, sizeof sorts / sizeof sorts[0], "name", "id", -1, 500};
+	struct listquery lq;
+	char err[256], sql[1024];
+	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
+	                    http_query(r, "q"), err, sizeof err) != 0)
+		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
 	bool editor = !(r->auth.role_bit & ROLE_ADMIN);
-	struct db_stmt *st =
-	    db_prepare(r->db, "SELECT id FROM channels c WHERE account_id = ? AND (? = 0 OR EXISTS "
-	                      "(SELECT 1 FROM editor_grants g WHERE g.channel_id = c.id AND g.user_id = ?)) "
-	                      "ORDER BY name");
+#define CHANNELS_MATCHING                                                                                              \
+	" FROM channels c WHERE account_id = ?1 AND (?2 = 0 OR EXISTS "                                                \
+	"(SELECT 1 FROM editor_grants g WHERE g.channel_id = c.id AND g.user_id = ?3)) "                               \
+	"AND (?4 = '' OR name LIKE ?4 ESCAPE '\\')"
+	int n = snprintf(sql, sizeof sql, "SELECT id" CHANNELS_MATCHING " ORDER BY %s LIMIT ?5 OFFSET ?6", lq.order_by);
+	const char *text = n > 0 && (size_t)n < sizeof sql ? listquery_intern(sql) : NULL;
+	struct db_stmt *st = text ? db_prepare(r->db, text) : NULL;
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list channels");
 	db_bind_text(st, 1, r->auth.account_id);
 	db_bind_int(st, 2, editor);
 	db_bind_text(st, 3, r->auth.user_id);
+	db_bind_text(st, 4, lq.like);
+	db_bind_int(st, 5, lq.limit);
+	db_bind_int(st, 6, lq.offset);
 	json_t *ids = json_array();
 	while (db_step(st) == DB_ROW)
 		json_array_append_new(ids, json_string(db_col_text(st, 0)));
@@ -143,13 +164,42 @@ int content_handle_channels_list(struct http_req *r)
 	json_t *list = json_array();
 	size_t i;
 	json_t *id;
+	/* how many screens play each channel by default (the console's "Default on"), in one
+	 * pass; answered beside the channels, whose objects stay as they were */
+	json_t *playing = json_object();
+	st = db_prepare(r->db, "SELECT channel_id, COUNT(*) FROM screens WHERE account_id = ? AND deleted_at IS NULL "
+	                       "AND channel_id IS NOT NULL GROUP BY channel_id");
+	if (st) {
+		db_bind_text(st, 1, r->auth.account_id);
+		while (db_step(st) == DB_ROW)
+			json_object_set_new(playing, db_col_text(st, 0), json_integer(db_col_int(st, 1)));
+		db_done(st);
+	}
 	json_array_foreach (ids, i, id) {
 		json_t *ch = channel_json(r->db, r->auth.account_id, json_string_value(id));
-		if (ch)
-			json_array_append_new(list, ch);
+		if (!ch)
+			continue;
+		if (!json_object_get(playing, json_string_value(id)))
+			json_object_set_new(playing, json_string_value(id), json_integer(0));
+		json_array_append_new(list, ch);
 	}
 	json_decref(ids);
-	http_reply_json(r, 200, json_pack("{s:o}", "channels", list));
+	int rc;
+	st = db_query(r->db, &rc, "SELECT COUNT(*)" CHANNELS_MATCHING, "siss", r->auth.account_id, (int64_t)editor,
+	              r->auth.user_id, lq.like);
+#undef CHANNELS_MATCHING
+	int64_t total = st ? db_col_int(st, 0) : 0;
+	db_done(st);
+	/* only the channels of this page (the counts of the others are not wanted) */
+	json_t *shown = json_object();
+	json_array_foreach (list, i, id) {
+		const char *cid = json_string_value(json_object_get(id, "id"));
+		json_object_set(shown, cid, json_object_get(playing, cid));
+	}
+	json_decref(playing);
+	http_reply_json(
+	    r, 200,
+	    json_pack("{s:o, s:I, s:o}", "channels", list, "total", (json_int_t)total, "default_screens", shown));
 	return 0;
 }
 
@@ -404,6 +454,36 @@ int content_handle_channel_delete(struct http_req *r)
 }
 
 /* PUT /api/v1/channels/{id}/grants {"grants":[{"user_id","zones":["*"|name...]}]} */
+/* GET /api/v1/channels/{id}/grants: the grants in force, one entry per editor
+ * (by login), in the shape PUT takes */
+int content_handle_grants_get(struct http_req *r)
+{
+	const char *id = http_param(r, "id");
+	json_t *ch = codes_is_id(id) ? channel_json(r->db, r->auth.account_id, id) : NULL;
+	if (!ch)
+		return http_reply_error(r, 404, "not_found", "no such channel in this account");
+	json_decref(ch);
+	struct db_stmt *st = db_prepare(r->db, "SELECT g.user_id, u.login, g.zone FROM editor_grants g JOIN users u ON "
+	                                       "u.id = g.user_id WHERE g.channel_id = ? AND u.account_id = ? "
+	                                       "ORDER BY u.login, g.user_id, g.zone");
+	if (!st)
+		return http_reply_error(r, 500, "internal", "cannot read the grants");
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, r->auth.account_id);
+	json_t *grants = json_array(), *last = NULL;
+	while (db_step(st) == DB_ROW) {
+		const char *uid = db_col_text(st, 0);
+		if (!last || strcmp(json_string_value(json_object_get(last, "user_id")), uid) != 0) {
+			last = json_pack("{s:s, s:s, s:[]}", "user_id", uid, "login", db_col_text(st, 1), "zones");
+			json_array_append_new(grants, last);
+		}
+		json_array_append_new(json_object_get(last, "zones"), json_string(db_col_text(st, 2)));
+	}
+	db_done(st);
+	http_reply_json(r, 200, json_pack("{s:o}", "grants", grants));
+	return 0;
+}
+
 int content_handle_grants_put(struct http_req *r)
 {
 	json_t *body = http_json_body(r);

@@ -58,6 +58,7 @@ int content_handle_channel_create(struct http_req *r);
 int content_handle_channel_get(struct http_req *r);
 int content_handle_channel_replace(struct http_req *r);
 int content_handle_channel_delete(struct http_req *r);
+int content_handle_grants_get(struct http_req *r);
 int content_handle_grants_put(struct http_req *r);
 int content_handle_screen_channel(struct http_req *r);
 

@@ -25,6 +25,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/listquery.h"
 #include "../store/tx.h"
 #include "../tags.h"
 
@@ -667,26 +668,44 @@ int content_handle_media_get(struct http_req *r)
 	return 0;
 }
 
+/* GET /api/v1/media[?q&tag&kind&limit&offset&sort]: a page of the library
+ * (newest first unless sorted) and how much matches (total, total_bytes) */
 int content_handle_media_list(struct http_req *r)
 {
-	const char *q = http_query(r, "q"), *tag = http_query(r, "tag"), *kind = http_query(r, "kind");
-	char like[300], tagq[200];
-	snprintf(like, sizeof like, "%%%s%%", q && strlen(q) < 200 ? q : "");
+	static const struct listquery_column sorts[] = {
+	    {"created_at", "created_at"},
+	    {"filename", "filename COLLATE NOCASE"},
+	    {"size", "size"},
+	    {"kind", "kind"},
+	};
+	static const struct listquery_spec spec = {
+	    sorts, sizeof sorts / sizeof sorts[0], "created_at DESC, sha256", "sha256", 1000, 1000};
+	const char *tag = http_query(r, "tag"), *kind = http_query(r, "kind");
+	char tagq[200], err[256], sql[1024];
+	struct listquery lq;
+	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
+	                    http_query(r, "q"), err, sizeof err) != 0)
+		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
 	if (tag && (strlen(tag) > 64 || strchr(tag, '"')))
 		return http_reply_error(r, 400, "invalid_parameter",
 		                        "tag must be at most 64 characters, without quotes");
 	snprintf(tagq, sizeof tagq, "%%\"%s\"%%", tag ? tag : "");
-	struct db_stmt *st = db_prepare(r->db, "SELECT sha256 FROM media WHERE account_id = ? AND filename LIKE ? "
-	                                       "AND (? = '' OR tags LIKE ?) AND (? = '' OR kind = ?) "
-	                                       "ORDER BY created_at DESC, sha256 LIMIT 1000");
+#define MEDIA_MATCHING                                                                                                 \
+	" FROM media WHERE account_id = ?1 AND (?2 = '' OR filename LIKE ?2 ESCAPE '\\') "                             \
+	"AND (?3 = '' OR tags LIKE ?4) AND (?5 = '' OR kind = ?5)"
+	int n =
+	    snprintf(sql, sizeof sql, "SELECT sha256" MEDIA_MATCHING " ORDER BY %s LIMIT ?6 OFFSET ?7", lq.order_by);
+	const char *text = n > 0 && (size_t)n < sizeof sql ? listquery_intern(sql) : NULL;
+	struct db_stmt *st = text ? db_prepare(r->db, text) : NULL;
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list media");
 	db_bind_text(st, 1, r->auth.account_id);
-	db_bind_text(st, 2, like);
+	db_bind_text(st, 2, lq.like);
 	db_bind_text(st, 3, tag ? tag : "");
 	db_bind_text(st, 4, tagq);
 	db_bind_text(st, 5, kind ? kind : "");
-	db_bind_text(st, 6, kind ? kind : "");
+	db_bind_int(st, 6, lq.limit);
+	db_bind_int(st, 7, lq.offset);
 	json_t *shas = json_array();
 	while (db_step(st) == DB_ROW)
 		json_array_append_new(shas, json_string(db_col_text(st, 0)));
@@ -700,10 +719,17 @@ int content_handle_media_list(struct http_req *r)
 			json_array_append_new(list, m);
 	}
 	json_decref(shas);
+	int rc;
+	st = db_query(r->db, &rc, "SELECT COUNT(*), COALESCE(SUM(size), 0)" MEDIA_MATCHING, "sssss", r->auth.account_id,
+	              lq.like, tag ? tag : "", tagq, kind ? kind : "");
+#undef MEDIA_MATCHING
+	int64_t total = st ? db_col_int(st, 0) : 0, total_bytes = st ? db_col_int(st, 1) : 0;
+	db_done(st);
 	int64_t quota, used = account_usage(r->db, r->auth.account_id, &quota);
 	http_reply_json(r, 200,
-	                json_pack("{s:o, s:I, s:I}", "media", list, "used_bytes", (json_int_t)used, "quota_bytes",
-	                          (json_int_t)quota));
+	                json_pack("{s:o, s:I, s:I, s:I, s:I}", "media", list, "used_bytes", (json_int_t)used,
+	                          "quota_bytes", (json_int_t)quota, "total", (json_int_t)total, "total_bytes",
+	                          (json_int_t)total_bytes));
 	return 0;
 }
 

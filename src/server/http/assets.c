@@ -1,6 +1,7 @@
 /* Serving the embedded console files; see assets.h. */
 #include "assets.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "server.h"
@@ -51,9 +52,16 @@ int assets_handle_index(struct http_req *r)
 	return 0;
 }
 
+/* GET /assets/{name} and /assets/{folder}/{name} (the console's ES modules
+ * live in folders: views/, channel-editor/) */
 int assets_handle_file(struct http_req *r)
 {
-	const char *name = http_param(r, "name");
+	const char *folder = http_param(r, "folder"), *name = http_param(r, "name");
+	char path[256];
+	if (folder && name) {
+		int n = snprintf(path, sizeof path, "%s/%s", folder, name);
+		name = n > 0 && (size_t)n < sizeof path ? path : NULL;
+	}
 	const struct embedded_asset *a = name ? assets_find(name) : NULL;
 	if (!a || strcmp(name, "index.html") == 0)
 		return http_reply_error(r, 404, "not_found", "no such console file");

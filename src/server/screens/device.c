@@ -21,6 +21,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/listquery.h"
 #include "../tags.h"
 #include "screens.h"
 
@@ -217,20 +218,51 @@ int screens_handle_device_screenshot(struct http_req *r)
 
 /* --- console side --- */
 
+/* GET /api/v1/screens[?limit&offset&sort&q]: a page of the screens and how
+ * many match (total, online); without parameters every screen by name */
 int screens_handle_list(struct http_req *r)
 {
-	struct db_stmt *st = db_prepare(r->db, "SELECT " SCREEN_COLUMNS " FROM screens WHERE account_id = ? AND "
-	                                       "deleted_at IS NULL ORDER BY name");
+	static const struct listquery_column sorts[] = {
+	    {"name", "name COLLATE NOCASE"},
+	    {"last_seen", "last_seen"},
+	    {"group", "group_name COLLATE NOCASE"},
+	    {"created_at", "created_at"},
+	};
+	static const struct listquery_spec spec = {sorts, sizeof sorts / sizeof sorts[0], "name", "id", -1, 500};
+	struct listquery lq;
+	char err[256], sql[1024];
+	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
+	                    http_query(r, "q"), err, sizeof err) != 0)
+		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
+#define SCREENS_MATCHING                                                                                               \
+	" FROM screens WHERE account_id = ?1 AND deleted_at IS NULL AND (?2 = '' OR name LIKE ?2 ESCAPE '\\' OR "      \
+	"group_name LIKE ?2 ESCAPE '\\' OR tags LIKE ?2 ESCAPE '\\' OR "                                               \
+	"CASE WHEN json_valid(info) THEN json_extract(info, '$.hostname') END LIKE ?2 ESCAPE '\\')"
+	int n = snprintf(sql, sizeof sql, "SELECT " SCREEN_COLUMNS SCREENS_MATCHING " ORDER BY %s LIMIT ?3 OFFSET ?4",
+	                 lq.order_by);
+	const char *text = n > 0 && (size_t)n < sizeof sql ? listquery_intern(sql) : NULL;
+	struct db_stmt *st = text ? db_prepare(r->db, text) : NULL;
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot list screens");
 	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_text(st, 2, lq.like);
+	db_bind_int(st, 3, lq.limit);
+	db_bind_int(st, 4, lq.offset);
 	json_t *list = json_array();
 	while (db_step(st) == DB_ROW)
 		json_array_append_new(list, row_json(st));
 	db_done(st);
+	int rc;
+	st = db_query(r->db, &rc,
+	              "SELECT COUNT(*), COALESCE(SUM(last_seen > 0 AND last_seen >= ?3), 0)" SCREENS_MATCHING, "ssi",
+	              r->auth.account_id, lq.like, (int64_t)time(NULL) - SCREENS_ONLINE_GRACE_S);
+#undef SCREENS_MATCHING
+	int64_t total = st ? db_col_int(st, 0) : 0, online = st ? db_col_int(st, 1) : 0;
+	db_done(st);
 	http_reply_json(r, 200,
-	                json_pack("{s:o, s:I}", "screens", list, "change_seq",
-	                          (json_int_t)screens_change_seq(r->db, r->auth.account_id)));
+	                json_pack("{s:o, s:I, s:I, s:I}", "screens", list, "change_seq",
+	                          (json_int_t)screens_change_seq(r->db, r->auth.account_id), "total", (json_int_t)total,
+	                          "online", (json_int_t)online));
 	return 0;
 }
 
