@@ -24,6 +24,7 @@
 #include "http/server.h"
 #include "ops/ops.h"
 #include "routes.h"
+#include "screens/presence.h"
 #include "screens/screens.h"
 #include "store/db.h"
 
@@ -276,6 +277,8 @@ static int cmd_run(struct config *cfg)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
 	if (retention_start() != 0)
 		log_event(LOG_WARN, "the retention task did not start: old rows are kept", NULL);
+	if (presence_start() != 0)
+		log_event(LOG_WARN, "the presence step did not start: last_seen is written only by heartbeats", NULL);
 	char port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));
 	log_event(LOG_INFO, "vitrine-server listening", "version", VITRINE_VERSION, "listen", sc.listen, "port", port,
@@ -288,6 +291,7 @@ out:
 	retention_stop();
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
+	presence_stop(); /* after the last poll: writes what they saw */
 	store_close();
 	if (status == 0)
 		log_event(LOG_INFO, "stopped", NULL);
