@@ -212,7 +212,7 @@ int auth_handle_login(struct http_req *r)
 	char subject[130];
 	lower_copy(subject, sizeof subject, login);
 	if (db_begin(db, true) != DB_DONE)
-		return store_reply_error(r, DB_ERROR, NULL);
+		return store_reply_error(r, DB_ERROR, "the login attempt could not be recorded");
 	int rc;
 	struct db_stmt *st = db_query(db, &rc, "SELECT id FROM users WHERE login = ?", "s", login);
 	char user_id[CODES_ID_LEN + 1];
@@ -269,7 +269,7 @@ int auth_handle_login(struct http_req *r)
 		db_rollback(db);
 	if (!counted || db_commit(db) != DB_DONE) {
 		login_gate_leave(&job->ticket);
-		return store_reply_error(r, DB_ERROR, NULL);
+		return store_reply_error(r, DB_ERROR, "the login attempt could not be recorded");
 	}
 	snprintf(job->login, sizeof job->login, "%s", login);
 	snprintf(job->password, sizeof job->password, "%s", password);
@@ -375,7 +375,7 @@ static int login_job_run(struct http_req *r)
 	sodium_memzero(totp_secret, sizeof totp_secret);
 
 	if (db_begin(db, true) != DB_DONE)
-		return store_reply_error(r, DB_ERROR, NULL);
+		return store_reply_error(r, DB_ERROR, "the login could not be recorded");
 	/* A code is good once: of two parallel logins with the same code, the
 	 * one that records its step second finds it already used. */
 	if (outcome == LOGIN_OK && totp_enabled &&
@@ -408,7 +408,7 @@ static int login_job_run(struct http_req *r)
 	json_t *user = outcome == LOGIN_OK ? auth_user_json(db, user_id) : NULL;
 	if (db_commit(db) != DB_DONE) {
 		json_decref(user);
-		return store_reply_error(r, DB_ERROR, NULL);
+		return store_reply_error(r, DB_ERROR, "the login could not be recorded");
 	}
 	switch (outcome) {
 	case LOGIN_BAD:
