@@ -162,3 +162,39 @@ def test_a_full_disk_refuses_writes_with_507_and_recovers(small_disk):
         logins = {row[0] for row in db.execute("SELECT login FROM users")}
         assert logins == {"admin", "after"}, logins
     check_store(server, stored)
+
+
+def test_the_audit_export_is_capped_in_memory_and_comes_in_parts(make_server):
+    """The CSV is built in a buffer of at most 16 MiB: a bigger export is
+    refused whole (422, never cut short) and says how to get it in parts."""
+    server = make_server()
+    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"))
+    try:
+        account, = db.execute("SELECT id FROM accounts").fetchone()
+        detail = "x" * 1000
+        db.executemany("INSERT INTO audit(id, account_id, at, actor, ip, action, target, detail) "
+                       "VALUES(?,?,?,?,?,?,?,?)",
+                       (("bulk%012d" % i, account, int(time.time()), "bulk", "127.0.0.1", "test.bulk", str(i),
+                         detail) for i in range(20000)))
+        db.commit()
+    finally:
+        db.close()
+    server.start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    r = admin.get("/api/v1/audit.csv")
+    assert r.status_code == 422, r.status_code
+    err = r.json()["error"]
+    assert err["code"] == "export_too_large" and "in parts" in err["message"]
+    fit, older = err["rows_that_fit"], err["next_before"]
+    assert 0 < fit < 20000 and older > 0
+    newest = admin.get("/api/v1/audit.csv", params={"limit": fit})
+    assert newest.status_code == 200 and len(newest.content) <= err["max_bytes"]
+    rows = newest.text.split("\r\n")
+    assert rows[0].startswith("seq,") and len([l for l in rows[1:] if l]) == fit
+    assert int(rows[fit].split(",", 1)[0]) == older  # the last row of the part
+    rest = admin.get("/api/v1/audit.csv", params={"before": older})
+    assert rest.status_code == 200, rest.text[:200]
+    assert int(rest.text.split("\r\n")[1].split(",", 1)[0]) < older
+    assert admin.get("/api/v1/audit.csv", params={"limit": "0"}).status_code == 400
+    assert admin.get("/api/v1/audit.csv", params={"before": "x"}).status_code == 400
