@@ -28,3 +28,8 @@ int store_reply_error(struct http_req *r, int rc, const char *what)
 	return http_reply_error(r, 503, "store_unavailable", "the database failed; %s (see the server log)",
 	                        what ? what : "the request could not be served");
 }
+
+int store_reply_last_error(struct http_req *r)
+{
+	return store_reply_error(r, DB_ERROR, NULL);
+}

@@ -22,4 +22,9 @@ struct http_req;
  * not be saved"), or NULL. */
 int store_reply_error(struct http_req *r, int rc, const char *what);
 
+/* The same for a transaction the caller did not run itself (the HTTP
+ * core's route transaction, through its hooks): this thread's latest
+ * failure decides. */
+int store_reply_last_error(struct http_req *r);
+
 #endif
