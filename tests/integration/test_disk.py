@@ -124,8 +124,12 @@ def test_a_full_disk_does_not_stop_the_long_poll(small_disk):
     assert_disk_full(requests.post(server.url + "/api/v1/device/heartbeat", headers=device,
                                    json={"version": "1", "now_playing": None}, timeout=10))
     assert admin.get("/api/v1/screens/" + sid).json()["screen"]["online"]
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * (256 << 10)
+    assert_disk_full(requests.post(server.url + "/api/v1/device/screenshot", headers=device, data=png, timeout=10))
 
     os.unlink(filler)
+    assert requests.post(server.url + "/api/v1/device/screenshot", headers=device, data=png,
+                         timeout=10).status_code == 200
     r = requests.post(server.url + "/api/v1/device/heartbeat", headers=device, json={"version": "1"}, timeout=10)
     assert r.status_code == 200, r.text
     wait_for(lambda: admin.get("/api/v1/screens/%s/instructions/%s" % (sid, queued["id"]))

@@ -235,12 +235,26 @@ int screens_handle_device_screenshot(struct http_req *r)
 		return http_reply_error(r, 500, "internal", "cannot store screenshots");
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	bool ok = fd >= 0 && write(fd, r->body, r->body_len) == (ssize_t)r->body_len && fsync(fd) == 0;
+	bool ok = fd >= 0;
+	for (size_t done = 0; ok && done < r->body_len;) { /* a short write is followed by the reason */
+		ssize_t n = write(fd, r->body + done, r->body_len - done);
+		ok = n > 0 || (n < 0 && errno == EINTR);
+		done += n > 0 ? (size_t)n : 0;
+	}
+	ok = ok && fsync(fd) == 0;
+	int err = ok ? 0 : errno;
 	if (fd >= 0)
 		close(fd);
-	if (!ok || rename(tmp, path) != 0) { /* atomic: the old screenshot stays until the new one is whole */
+	if (ok && rename(tmp, path) != 0) { /* atomic: the old screenshot stays until the new one is whole */
+		ok = false;
+		err = errno;
+	}
+	if (!ok) {
 		unlink(tmp);
-		log_event(LOG_ERROR, "cannot write screenshot", "path", path, NULL);
+		if (err == ENOSPC || err == EDQUOT)
+			return http_reply_error(r, 507, "insufficient_storage",
+			                        "the server's disk is full; the screenshot could not be stored");
+		log_event(LOG_ERROR, "cannot write screenshot", "path", path, "error", strerror(err), NULL);
 		return http_reply_error(r, 500, "internal", "the screenshot could not be stored");
 	}
 	db_exec(r->db, "UPDATE screens SET screenshot_at = ? WHERE id = ?", "is", (int64_t)time(NULL),
