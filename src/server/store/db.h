@@ -81,8 +81,9 @@ struct db_stmt *db_query(struct db *db, int *rc, const char *sql, const char *ty
 int db_exec(struct db *db, const char *sql, const char *types, ...);
 
 /* The result of this connection's latest failure since its last
- * db_begin (DB_BUSY, DB_FULL, DB_CONSTRAINT or DB_ERROR), or DB_DONE when
- * nothing failed: for callers that only kept "it failed" (store_reply.h). */
+ * db_begin or successful db_commit (DB_BUSY, DB_FULL, DB_CONSTRAINT or
+ * DB_ERROR), or DB_DONE when nothing failed: for callers that only kept
+ * "it failed" (store_reply.h). */
 int db_last_error(const struct db *db);
 
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */

@@ -174,6 +174,7 @@ int db_commit(struct db *db)
 		return r;
 	}
 	db->in_tx = false;
+	db->last_error = DB_DONE; /* what failed inside was handled: nothing is left to explain */
 	const char *keys = buf_str(&db->notify);
 	if (notify_hook)
 		for (size_t at = 0; at < buf_len(&db->notify); at += NOTIFY_KEY_LEN)
