@@ -3,6 +3,7 @@
  * as the resolver of "file" and "media": checking them here lets the CLI
  * name every fault at once, before uploading anything. */
 #include "chfile.h"
+#include "common/buf.h"
 #include "common/channel_schema.h"
 
 #include <errno.h>
@@ -19,11 +20,16 @@
 
 #define HASH_BLOCK (256u * 1024u)
 
-/* The folder as the schema's resolver. */
+/* The folder as the schema's resolver; the arrays of cf grow in bufs
+ * (at most one entry per item of a channel) and are handed over at the
+ * end of the check. */
 struct folder {
 	struct chfile *cf;
 	const char *dir;
+	struct buf files, media;
 };
+
+#define CHFILE_MAX_REFS ((size_t)CHANNEL_MAX_ZONES * CHANNEL_MAX_ITEMS)
 
 static const char *type_name(json_t *v)
 {
@@ -73,14 +79,15 @@ static int resolve_media_ref(void *ctx, const char *sha256, const char *json_pat
 {
 	struct folder *fo = ctx;
 	(void)out; /* the kind stays unknown until the server is asked */
-	struct chfile_media_ref *grown = realloc(fo->cf->media, (fo->cf->nmedia + 1) * sizeof *grown);
-	if (!grown) {
+	struct chfile_media_ref ref;
+	memset(&ref, 0, sizeof ref);
+	snprintf(ref.sha256, sizeof ref.sha256, "%s", sha256);
+	snprintf(ref.json_path, sizeof ref.json_path, "%s", json_path);
+	if (buf_add(&fo->media, &ref, sizeof ref) != BUF_OK) {
 		snprintf(msg, msgsz, "out of memory");
 		return -1;
 	}
-	fo->cf->media = grown;
-	snprintf(grown[fo->cf->nmedia].sha256, sizeof grown->sha256, "%s", sha256);
-	snprintf(grown[fo->cf->nmedia].json_path, sizeof grown->json_path, "%s", json_path);
+	fo->cf->media = (struct chfile_media_ref *)buf_ptr(&fo->media);
 	fo->cf->nmedia++;
 	return 0;
 }
@@ -119,26 +126,20 @@ static int resolve_file(void *ctx, const char *rel, const char *json_path, struc
 		free(path);
 		return -1;
 	}
-	struct chfile_file *grown = realloc(fo->cf->files, (fo->cf->nfiles + 1) * sizeof *grown);
-	if (!grown) {
-		free(path);
+	struct chfile_file f;
+	memset(&f, 0, sizeof f);
+	f.rel = strdup(rel);
+	f.path = path;
+	f.size = (uint64_t)sb.st_size;
+	f.json_path = strdup(json_path);
+	if (!f.rel || !f.json_path || buf_add(&fo->files, &f, sizeof f) != BUF_OK) {
+		free(f.rel);
+		free(f.path);
+		free(f.json_path);
 		snprintf(msg, msgsz, "out of memory");
 		return -1;
 	}
-	fo->cf->files = grown;
-	struct chfile_file *f = &grown[fo->cf->nfiles];
-	memset(f, 0, sizeof *f);
-	f->rel = strdup(rel);
-	f->path = path;
-	f->size = (uint64_t)sb.st_size;
-	f->json_path = strdup(json_path);
-	if (!f->rel || !f->json_path) {
-		free(f->rel);
-		free(f->path);
-		free(f->json_path);
-		snprintf(msg, msgsz, "out of memory");
-		return -1;
-	}
+	fo->cf->files = (struct chfile_file *)buf_ptr(&fo->files);
 	out->size = (json_int_t)sb.st_size;
 	fo->cf->nfiles++;
 	return 0;
@@ -153,10 +154,17 @@ static int check_doc(const char *dir, const char *path, struct chfile *cf)
 		return -1;
 	}
 	/* the server's rules, the same code (src/common/channel_schema.c) */
-	struct folder fo = {cf, dir};
+	struct folder fo = {.cf = cf, .dir = dir};
+	buf_init(&fo.files, CHFILE_MAX_REFS * sizeof(struct chfile_file));
+	buf_init(&fo.media, CHFILE_MAX_REFS * sizeof(struct chfile_media_ref));
 	const struct channel_resolver folder = {resolve_media_ref, resolve_file, &fo};
 	json_t *faults = json_array();
 	json_t *norm = faults ? channel_schema_check(cf->doc, &folder, faults, CHFILE_MAX_ERRORS) : NULL;
+	/* the arrays are cf's now (chfile_free releases them) */
+	cf->files = cf->nfiles ? (struct chfile_file *)buf_take(&fo.files, NULL) : NULL;
+	cf->media = cf->nmedia ? (struct chfile_media_ref *)buf_take(&fo.media, NULL) : NULL;
+	buf_free(&fo.files);
+	buf_free(&fo.media);
 	size_t i;
 	json_t *f;
 	json_array_foreach (faults, i, f) {

@@ -13,32 +13,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+
+/* command with {level} replaced by level (when >= 0); caller frees. */
 static char *substitute(const char *command, int level)
 {
-	size_t cap = strlen(command) + 16;
-	char *out = malloc(cap);
-	if (!out)
-		return NULL;
-	size_t o = 0;
-	for (const char *p = command; *p;) {
+	struct buf out;
+	buf_init(&out, strlen(command) * 4 + 64); /* {level} is 7 bytes, a level at most 3 */
+	int rc = BUF_OK;
+	for (const char *p = command; *p && rc == BUF_OK;) {
 		if (level >= 0 && strncmp(p, "{level}", 7) == 0) {
-			o += (size_t)snprintf(out + o, cap - o, "%d", level);
+			rc = buf_printf(&out, "%d", level);
 			p += 7;
-			if (o + strlen(p) + 16 > cap) {
-				cap = o + strlen(p) + 16;
-				char *n = realloc(out, cap);
-				if (!n) {
-					free(out);
-					return NULL;
-				}
-				out = n;
-			}
 			continue;
 		}
-		out[o++] = *p++;
+		rc = buf_add(&out, p++, 1);
 	}
-	out[o] = '\0';
-	return out;
+	if (rc != BUF_OK) {
+		buf_free(&out);
+		return NULL;
+	}
+	return buf_take(&out, NULL);
 }
 
 static long long now_ms(void)
@@ -76,7 +71,8 @@ int action_run(const char *command, int level, unsigned timeout_s, size_t max_ou
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
-	size_t cap = 0;
+	struct buf output;
+	buf_init(&output, max_out);
 	char errbuf[4096];
 	size_t errlen = 0;
 	long long deadline = now_ms() + (long long)timeout_s * 1000;
@@ -95,16 +91,8 @@ int action_run(const char *command, int level, unsigned timeout_s, size_t max_ou
 			ssize_t n = read(outp[0], buf, sizeof buf);
 			if (n <= 0) {
 				out_open = false;
-			} else if (res->out_len + (size_t)n <= max_out) {
-				if (res->out_len + (size_t)n > cap) {
-					cap = (res->out_len + (size_t)n) * 2;
-					char *b = realloc(res->out, cap);
-					if (!b)
-						break;
-					res->out = b;
-				}
-				memcpy(res->out + res->out_len, buf, (size_t)n);
-				res->out_len += (size_t)n;
+			} else if (buf_add(&output, buf, (size_t)n) == BUF_NOMEM) {
+				break; /* past max_out: the rest is read and dropped */
 			}
 		}
 		if (pf[1].revents) {
@@ -136,6 +124,7 @@ int action_run(const char *command, int level, unsigned timeout_s, size_t max_ou
 		snprintf(res->err, sizeof res->err, "the command took longer than %u s and was stopped", timeout_s);
 	else if (WIFEXITED(status))
 		res->exit_status = WEXITSTATUS(status);
+	res->out = buf_take(&output, &res->out_len);
 	close(outp[0]);
 	close(errp[0]);
 	free(cmd);

@@ -1,7 +1,13 @@
-/* The player agent's event loop; see agent.h. */
+/*
+ * The player agent (see agent.h): the clients of the transport that speak
+ * for the screen. Pairing, the instruction long-poll, acknowledgements and
+ * screenshots (the work slot), heartbeats and proof of play each have a
+ * call slot and a timer; an answer's ops decide when the timer is due
+ * again. Content is sync.c's, told by this file what to fetch; sync never
+ * calls back here except through the sync_ops it was given.
+ */
 #include "agent.h"
 
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -11,134 +17,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "actions.h"
-#include "agent_internal.h"
+#include "common/codes.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "kiosk.h"
 #include "state.h"
+#include "sync.h"
+#include "transport.h"
 
-#define MAX_RESPONSE   (1u << 20)
-#define MAX_SCREENSHOT (8u << 20)
-#define BACKOFF_MAX_MS 60000
+#define MAX_SCREENSHOT       (8u << 20)
+#define PLAYED_PERIOD_MS     15000
+#define PLAYED_QUOTA_WAIT_MS 60000 /* after a 429: the quota counts per minute */
 
 volatile sig_atomic_t agent_stop;
 
-int64_t mono_ms(void)
+enum phase { UNPAIRED, PAIRING, PAIRED };
+
+struct agent {
+	const struct player_config *cfg;
+	struct player_state *st;
+	struct kiosk *kiosk;
+	struct transport *t;
+	struct sync *sync;
+	enum phase phase;
+	struct transport_call pair, poll, beat, work, played;
+	int pair_timer, poll_timer, beat_timer, work_timer, played_timer;
+	char device_code[128];
+	int64_t interval_ms, pair_expires_ms;
+	int64_t next_work_ms; /* the work slot backs off on its own */
+	json_t *plays;        /* proof of play not yet delivered */
+	char ack_id[CODES_ID_LEN + 1];
+	/* a captured screenshot waiting to be uploaded */
+	char *shot;
+	size_t shot_len;
+	char shot_id[CODES_ID_LEN + 1];
+};
+
+static struct timers *T(struct agent *a)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return transport_timers(a->t);
 }
 
-int64_t wall_ms(void)
+static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t backoff_ms(unsigned failures)
-{
-	int64_t base = 1000;
-	for (unsigned i = 0; i < failures && base < BACKOFF_MAX_MS; i++)
-		base *= 2;
-	if (base > BACKOFF_MAX_MS)
-		base = BACKOFF_MAX_MS;
-	/* full jitter in [base/2, base): a fleet that lost its server does not
-	 * come back in lock step */
-	return base / 2 + (int64_t)randombytes_uniform((uint32_t)(base / 2));
-}
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
-{
-	struct call *c = userdata;
-	size_t len = size * n;
-	if (c->out)
-		return fwrite(ptr, 1, len, c->out);
-	if (c->resp_len + len > MAX_RESPONSE)
-		return 0; /* makes curl fail the transfer */
-	char *b = realloc(c->resp, c->resp_len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + c->resp_len, ptr, len);
-	c->resp = b;
-	c->resp_len += len;
-	c->resp[c->resp_len] = '\0';
-	return len;
-}
-
-void agent_curl_defaults(void *easy, const struct player_config *cfg)
-{
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (cfg->ca_file && *cfg->ca_file)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->ca_file);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "vitrine-player/" PLAYER_VERSION);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-}
-
-/* Starts a request on slot c. body (copied) may be NULL for GET. */
-int call_start(struct agent *a, struct call *c, const char *method, const char *path, const void *body, size_t body_len,
-               const char *content_type, long timeout_s, bool with_token, call_done done)
-{
-	char url[2048];
-	snprintf(url, sizeof url, "%s%s", a->cfg->server, path);
-	if (!c->easy && !(c->easy = curl_easy_init()))
-		return -1;
-	curl_easy_reset(c->easy);
-	c->out = NULL;
-	agent_curl_defaults(c->easy, a->cfg);
-	curl_easy_setopt(c->easy, CURLOPT_URL, url);
-	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT, timeout_s);
-	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-	curl_slist_free_all(c->headers);
-	c->headers = NULL;
-	if (with_token) {
-		char auth[256];
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->st->token);
-		c->headers = curl_slist_append(c->headers, auth);
-		sodium_memzero(auth, sizeof auth);
-	}
-	free(c->body);
-	c->body = NULL;
-	if (body) {
-		char ct[128];
-		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
-		c->headers = curl_slist_append(c->headers, ct);
-		c->body = malloc(body_len ? body_len : 1);
-		if (!c->body)
-			return -1;
-		memcpy(c->body, body, body_len);
-		c->body_len = body_len;
-		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
-		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)body_len);
-	}
-	if (strcmp(method, "GET") != 0)
-		curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-	free(c->resp);
-	c->resp = NULL;
-	c->resp_len = 0;
-	c->done = done;
-	c->sent_wall_ms = wall_ms();
-	if (curl_multi_add_handle(a->multi, c->easy) != CURLM_OK)
-		return -1;
-	c->busy = true;
-	return 0;
-}
-
-json_t *resp_json(struct call *c)
-{
-	json_error_t e;
-	return c->resp ? json_loadb(c->resp, c->resp_len, 0, &e) : NULL;
+	return transport_mono_ms();
 }
 
 static const char *error_code(json_t *j)
@@ -146,99 +71,93 @@ static const char *error_code(json_t *j)
 	return json_string_value(json_object_get(json_object_get(j, "error"), "code"));
 }
 
-void note_error(struct agent *a, const char *what, CURLcode rc, long status)
-{
-	if (rc != CURLE_OK)
-		snprintf(a->last_error, sizeof a->last_error, "%s: %s", what, curl_easy_strerror(rc));
-	else
-		snprintf(a->last_error, sizeof a->last_error, "%s: HTTP %ld", what, status);
-	a->failures++;
-	if (a->online || a->failures == 1)
-		log_event(LOG_WARN, "server unreachable, backing off", "detail", a->last_error, NULL);
-	a->online = false;
-	kiosk_set_status(a->kiosk, a->phase == PAIRED ? "offline" : "pairing", a->last_error);
-}
+/* ---------- what the transport tells its owner ---------- */
 
-void note_success(struct agent *a)
+static void on_connectivity(void *arg, bool online, const char *detail)
 {
-	a->failures = 0;
-	if (!a->online && a->phase == PAIRED) {
-		log_event(LOG_INFO, "connected to the server", "server", a->cfg->server, NULL);
+	struct agent *a = arg;
+	if (online)
 		kiosk_set_status(a->kiosk, "online", "");
-	}
-	a->online = a->phase == PAIRED;
+	else
+		kiosk_set_status(a->kiosk, a->phase == PAIRED ? "offline" : "pairing", detail);
 }
 
-void forget_token(struct agent *a)
+static void on_token_revoked(void *arg)
 {
-	log_event(LOG_WARN, "the server revoked this screen's token; pairing again", NULL);
-	state_forget_token(a->st);
+	struct agent *a = arg;
 	a->phase = UNPAIRED;
-	a->next_pair_ms = mono_ms();
-	a->online = false;
+	timers_set(T(a), a->pair_timer, now_ms());
 	kiosk_set_status(a->kiosk, "pairing", "");
 }
 
 /* ---------- pairing ---------- */
 
-static void on_token(struct agent *a, struct call *c, CURLcode rc, long status)
+static void token_answered(struct transport_call *c, long status)
 {
-	json_t *j = resp_json(c);
+	struct agent *a = c->owner;
+	json_t *j = transport_call_json(c);
 	const char *code = error_code(j);
-	if (rc != CURLE_OK || status >= 500 || (status != 200 && !code)) {
-		note_error(a, "pairing", rc, status);
-		a->next_token_ms = mono_ms() + backoff_ms(a->failures);
+	int64_t now = now_ms();
+	if (status != 200 && !code) {
+		timers_set(T(a), a->pair_timer, now + transport_note_failure(a->t, "pairing", status));
 	} else if (status == 200) {
 		const char *token = json_string_value(json_object_get(j, "access_token"));
 		const char *device_id = json_string_value(json_object_get(j, "device_id"));
-		if (token && device_id && state_save_token(a->st, token, device_id) == 0) {
+		if (token && device_id && transport_save_token(a->t, token, device_id) == 0) {
 			log_event(LOG_INFO, "paired", "device_id", device_id, NULL);
 			a->phase = PAIRED;
-			a->failures = 0;
 			kiosk_set_pairing(a->kiosk, NULL, NULL);
 			kiosk_set_status(a->kiosk, "online", "");
-			a->online = true;
-			a->next_poll_ms = a->next_beat_ms = mono_ms();
+			timers_set(T(a), a->poll_timer, now);
+			timers_set(T(a), a->beat_timer, now);
 			sync_request(a->sync, NULL);
 		} else {
 			log_event(LOG_ERROR, "cannot store the access token", "dir", a->st->dir, NULL);
 			a->phase = UNPAIRED;
-			a->next_pair_ms = mono_ms() + 5000;
+			timers_set(T(a), a->pair_timer, now + 5000);
 		}
-		sodium_memzero(c->resp, c->resp_len);
+		transport_call_wipe(c);
 	} else if (strcmp(code, "authorization_pending") == 0) {
-		a->failures = 0;
-		a->next_token_ms = mono_ms() + a->interval_ms;
+		transport_note_success(a->t);
+		timers_set(T(a), a->pair_timer, now + a->interval_ms);
 	} else if (strcmp(code, "slow_down") == 0) {
 		json_t *iv = json_object_get(json_object_get(j, "error"), "interval");
 		a->interval_ms = json_is_integer(iv) ? json_integer_value(iv) * 1000 : a->interval_ms + 5000;
-		a->next_token_ms = mono_ms() + a->interval_ms;
+		timers_set(T(a), a->pair_timer, now + a->interval_ms);
 	} else { /* expired_token or anything else: start again */
 		a->phase = UNPAIRED;
-		a->next_pair_ms = mono_ms();
+		timers_set(T(a), a->pair_timer, now);
 	}
 	json_decref(j);
 }
 
-static void on_pair(struct agent *a, struct call *c, CURLcode rc, long status)
+static void pairing_failed(struct transport_call *c, const struct transport_failure *f)
 {
-	json_t *j = resp_json(c);
+	struct agent *a = c->owner;
+	timers_set(T(a), a->pair_timer, now_ms() + f->retry_ms);
+}
+
+static const struct transport_call_ops token_ops = {.answered = token_answered, .failed = pairing_failed};
+
+static void pair_answered(struct transport_call *c, long status)
+{
+	struct agent *a = c->owner;
+	json_t *j = transport_call_json(c);
 	const char *device_code = json_string_value(json_object_get(j, "device_code"));
 	const char *user_code = json_string_value(json_object_get(j, "user_code"));
 	const char *uri = json_string_value(json_object_get(j, "verification_uri_complete"));
 	json_t *interval = json_object_get(j, "interval"), *expires = json_object_get(j, "expires_in");
-	if (rc != CURLE_OK || status != 200 || !device_code || !user_code || strlen(user_code) != 8 ||
+	if (status != 200 || !device_code || !user_code || strlen(user_code) != 8 ||
 	    strlen(device_code) >= sizeof a->device_code) {
-		note_error(a, "pairing", rc, status);
-		a->next_pair_ms = mono_ms() + backoff_ms(a->failures);
+		timers_set(T(a), a->pair_timer, now_ms() + transport_note_failure(a->t, "pairing", status));
 		json_decref(j);
 		return;
 	}
-	a->failures = 0;
+	transport_note_success(a->t);
 	snprintf(a->device_code, sizeof a->device_code, "%s", device_code);
 	a->interval_ms = (json_is_integer(interval) ? json_integer_value(interval) : 5) * 1000;
-	a->pair_expires_ms = mono_ms() + (json_is_integer(expires) ? json_integer_value(expires) : 600) * 1000;
-	a->next_token_ms = mono_ms() + a->interval_ms;
+	a->pair_expires_ms = now_ms() + (json_is_integer(expires) ? json_integer_value(expires) : 600) * 1000;
+	timers_set(T(a), a->pair_timer, now_ms() + a->interval_ms);
 	a->phase = PAIRING;
 	char shown[10];
 	snprintf(shown, sizeof shown, "%.4s-%.4s", user_code, user_code + 4);
@@ -249,6 +168,8 @@ static void on_pair(struct agent *a, struct call *c, CURLcode rc, long status)
 	json_decref(j);
 }
 
+static const struct transport_call_ops pair_ops = {.answered = pair_answered, .failed = pairing_failed};
+
 static void os_name(char *out, size_t outsz)
 {
 	struct utsname u;
@@ -256,6 +177,20 @@ static void os_name(char *out, size_t outsz)
 		snprintf(out, outsz, "%.64s %.64s %.64s", u.sysname, u.release, u.machine);
 	else
 		snprintf(out, outsz, "unknown");
+}
+
+static void post_json(struct agent *a, struct transport_call *c, const char *what, const char *path, const char *text)
+{
+	struct transport_request req = {.what = what,
+	                                .method = "POST",
+	                                .path = path,
+	                                .body = text,
+	                                .body_len = strlen(text),
+	                                .content_type = "application/json",
+	                                .timeout_s = 30,
+	                                .with_token = c != &a->pair};
+	if (transport_start(a->t, c, &req) != 0)
+		log_event(LOG_ERROR, "cannot start a request", "what", what, NULL);
 }
 
 static void start_pairing(struct agent *a)
@@ -267,23 +202,42 @@ static void start_pairing(struct agent *a)
 		snprintf(host, sizeof host, "%.64s", u.nodename);
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "hardware_id", a->st->hardware_id, "public_key",
 	                         a->st->public_key_b64, "os", os, "hostname", host, "version", PLAYER_VERSION);
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
+	a->pair.ops = &pair_ops;
 	if (text)
-		call_start(a, &a->pair, "POST", "/api/v1/device/pair", text, strlen(text), "application/json", 30,
-		           false, on_pair);
+		post_json(a, &a->pair, "pairing", "/api/v1/device/pair", text);
 	free(text);
+}
+
+static int64_t pair_tick(void *arg, int64_t now)
+{
+	struct agent *a = arg;
+	if (a->phase == PAIRED || a->pair.busy)
+		return TIMER_PARK;
+	if (a->phase == PAIRING && now >= a->pair_expires_ms)
+		a->phase = UNPAIRED; /* the code expired: show a new one */
+	if (a->phase == PAIRING) {
+		char body[200];
+		snprintf(body, sizeof body, "{\"device_code\":\"%s\"}", a->device_code);
+		a->pair.ops = &token_ops;
+		post_json(a, &a->pair, "pairing", "/api/v1/device/token", body);
+	} else {
+		start_pairing(a);
+	}
+	return TIMER_PARK;
 }
 
 /* ---------- instructions ---------- */
 
-void queue_ack(struct agent *a, const char *id, bool ok, json_t *result, const char *then)
+static void queue_ack(struct agent *a, const char *id, bool ok, json_t *result, const char *then)
 {
 	json_t *ack = json_pack("{s:s, s:s, s:o}", "id", id, "status", ok ? "ok" : "failed", "result",
 	                        result ? result : json_object());
 	if (then)
 		json_object_set_new(ack, "then", json_string(then));
 	json_array_append_new(a->st->pending_acks, ack);
+	timers_set_sooner(T(a), a->work_timer, a->next_work_ms);
 }
 
 static json_t *reason(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -315,6 +269,30 @@ static void run_command(struct agent *a, const char *id, const char *command, in
 	action_output_free(&out);
 }
 
+static void take_screenshot(struct agent *a, const char *id)
+{
+	struct action_output out;
+	const char *cmd = a->cfg->screenshot_command;
+	int rc = cmd && *cmd ? action_run(cmd, -1, 20, MAX_SCREENSHOT, &out) : -1;
+	static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	if (rc == 0 && out.out_len > 8 && memcmp(out.out, png, 8) == 0) {
+		free(a->shot);
+		a->shot = out.out;
+		a->shot_len = out.out_len;
+		snprintf(a->shot_id, sizeof a->shot_id, "%s", id);
+		timers_set_sooner(T(a), a->work_timer, a->next_work_ms);
+		return;
+	}
+	queue_ack(a, id, false,
+	          reason("the screenshot could not be taken: %s", !cmd || !*cmd ? "no screenshot command is configured"
+	                                                          : rc == 0    ? "the command did not print a PNG image"
+	                                                          : out.err[0] ? out.err
+	                                                                       : "the command failed"),
+	          NULL);
+	if (cmd && *cmd)
+		action_output_free(&out);
+}
+
 static void execute(struct agent *a, json_t *ins)
 {
 	const char *id = json_string_value(json_object_get(ins, "id"));
@@ -340,26 +318,7 @@ static void execute(struct agent *a, json_t *ins)
 		run_command(a, id, volume ? a->cfg->volume_command : a->cfg->brightness_command,
 		            (int)json_integer_value(level), volume ? "volume" : "brightness");
 	} else if (strcmp(type, "screenshot") == 0) {
-		struct action_output out;
-		const char *cmd = a->cfg->screenshot_command;
-		int rc = cmd && *cmd ? action_run(cmd, -1, 20, MAX_SCREENSHOT, &out) : -1;
-		static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-		if (rc == 0 && out.out_len > 8 && memcmp(out.out, png, 8) == 0) {
-			free(a->shot);
-			a->shot = out.out;
-			a->shot_len = out.out_len;
-			snprintf(a->shot_id, sizeof a->shot_id, "%s", id);
-		} else {
-			queue_ack(a, id, false,
-			          reason("the screenshot could not be taken: %s",
-			                 !cmd || !*cmd ? "no screenshot command is configured"
-			                 : rc == 0     ? "the command did not print a PNG image"
-			                 : out.err[0]  ? out.err
-			                               : "the command failed"),
-			          NULL);
-			if (cmd && *cmd)
-				action_output_free(&out);
-		}
+		take_screenshot(a, id);
 	} else if (strcmp(type, "manifest_changed") == 0) {
 		sync_request(a->sync, id); /* acknowledged once the new content is complete */
 	} else if (strcmp(type, "change_channel") == 0) {
@@ -369,22 +328,17 @@ static void execute(struct agent *a, json_t *ins)
 	}
 }
 
-static void on_poll(struct agent *a, struct call *c, CURLcode rc, long status)
+static void poll_answered(struct transport_call *c, long status)
 {
-	json_t *j = resp_json(c);
-	if (status == 401) {
-		json_decref(j);
-		forget_token(a);
-		return;
-	}
+	struct agent *a = c->owner;
+	json_t *j = transport_call_json(c);
 	json_t *list = json_object_get(j, "instructions");
-	if (rc != CURLE_OK || status != 200 || !json_is_array(list)) {
-		note_error(a, "instructions", rc, status);
-		a->next_poll_ms = mono_ms() + backoff_ms(a->failures);
+	if (status != 200 || !json_is_array(list)) {
+		timers_set(T(a), a->poll_timer, now_ms() + transport_note_failure(a->t, "instructions", status));
 		json_decref(j);
 		return;
 	}
-	note_success(a);
+	transport_note_success(a->t);
 	size_t i;
 	json_t *ins;
 	bool changed = false;
@@ -398,8 +352,37 @@ static void on_poll(struct agent *a, struct call *c, CURLcode rc, long status)
 	}
 	if (changed && state_save(a->st) != 0)
 		log_event(LOG_ERROR, "cannot save the player state", "dir", a->st->dir, NULL);
-	a->next_poll_ms = mono_ms();
+	/* a long-poll answered 200: the next one may leave at once */
+	timers_set(T(a), a->poll_timer, now_ms());
 	json_decref(j);
+}
+
+static void poll_failed(struct transport_call *c, const struct transport_failure *f)
+{
+	struct agent *a = c->owner;
+	timers_set(T(a), a->poll_timer, now_ms() + f->retry_ms);
+}
+
+static const struct transport_call_ops poll_ops = {.answered = poll_answered, .failed = poll_failed};
+
+static int64_t poll_tick(void *arg, int64_t now)
+{
+	(void)now;
+	struct agent *a = arg;
+	if (a->phase != PAIRED || a->poll.busy)
+		return TIMER_PARK;
+	char path[128];
+	if (strfmt(path, sizeof path, "/api/v1/device/instructions?after=%" PRId64 "&wait=%u", a->st->last_seq,
+	           a->cfg->poll_wait_s) != 0)
+		return 1000;
+	struct transport_request req = {.what = "instructions",
+	                                .method = "GET",
+	                                .path = path,
+	                                .timeout_s = (long)a->cfg->poll_wait_s + 15,
+	                                .with_token = true};
+	if (transport_start(a->t, &a->poll, &req) != 0)
+		return 1000;
+	return TIMER_PARK;
 }
 
 /* ---------- acknowledgements and uploads (the work slot) ---------- */
@@ -418,43 +401,41 @@ static void after_ack(struct agent *a, const char *then)
 	}
 }
 
-static void on_ack(struct agent *a, struct call *c, CURLcode rc, long status)
+static void work_again(struct agent *a, int64_t at)
 {
-	if (status == 401) {
-		forget_token(a);
-		return;
-	}
-	if (rc != CURLE_OK || status >= 500) {
-		note_error(a, "acknowledgement", rc, status);
-		a->next_work_ms = mono_ms() + backoff_ms(a->failures);
-		return;
-	}
-	/* delivered (or refused for good: 4xx would never succeed either) */
+	a->next_work_ms = at;
+	timers_set(T(a), a->work_timer, at);
+}
+
+static void work_failed(struct transport_call *c, const struct transport_failure *f)
+{
+	struct agent *a = c->owner;
+	work_again(a, now_ms() + f->retry_ms);
+}
+
+static void ack_answered(struct transport_call *c, long status)
+{
+	(void)status; /* delivered (or refused for good: 4xx would never succeed either) */
+	struct agent *a = c->owner;
 	char then[16] = "";
 	json_t *first = json_array_get(a->st->pending_acks, 0);
-	if (first && strcmp(json_string_value(json_object_get(first, "id")), c->ack_id) == 0) {
+	const char *first_id = json_string_value(json_object_get(first, "id"));
+	if (first_id && strcmp(first_id, a->ack_id) == 0) {
 		const char *t = json_string_value(json_object_get(first, "then"));
 		snprintf(then, sizeof then, "%s", t ? t : "");
 		json_array_remove(a->st->pending_acks, 0);
 		state_save(a->st);
 	}
-	a->next_work_ms = mono_ms();
+	work_again(a, now_ms());
 	if (*then)
 		after_ack(a, then);
 }
 
-static void on_screenshot(struct agent *a, struct call *c, CURLcode rc, long status)
+static const struct transport_call_ops ack_ops = {.answered = ack_answered, .failed = work_failed};
+
+static void screenshot_answered(struct transport_call *c, long status)
 {
-	(void)c;
-	if (status == 401) {
-		forget_token(a);
-		return;
-	}
-	if (rc != CURLE_OK || status >= 500) {
-		note_error(a, "screenshot upload", rc, status);
-		a->next_work_ms = mono_ms() + backoff_ms(a->failures);
-		return;
-	}
+	struct agent *a = c->owner;
 	queue_ack(a, a->shot_id, status == 200,
 	          status == 200 ? json_pack("{s:I}", "bytes", (json_int_t)a->shot_len)
 	                        : reason("the server refused the screenshot (HTTP %s)", status == 413 ? "413" : "4xx"),
@@ -463,240 +444,216 @@ static void on_screenshot(struct agent *a, struct call *c, CURLcode rc, long sta
 	free(a->shot);
 	a->shot = NULL;
 	a->shot_len = 0;
-	a->next_work_ms = mono_ms();
+	work_again(a, now_ms());
 }
 
-static void start_work(struct agent *a)
+static const struct transport_call_ops screenshot_ops = {.answered = screenshot_answered, .failed = work_failed};
+
+static int64_t work_tick(void *arg, int64_t now)
 {
+	(void)now;
+	struct agent *a = arg;
+	if (a->phase != PAIRED || a->work.busy)
+		return TIMER_PARK;
 	if (a->shot) {
-		call_start(a, &a->work, "POST", "/api/v1/device/screenshot", a->shot, a->shot_len, "image/png", 60,
-		           true, on_screenshot);
-		return;
+		struct transport_request req = {.what = "screenshot upload",
+		                                .method = "POST",
+		                                .path = "/api/v1/device/screenshot",
+		                                .body = a->shot,
+		                                .body_len = a->shot_len,
+		                                .content_type = "image/png",
+		                                .timeout_s = 60,
+		                                .with_token = true};
+		a->work.ops = &screenshot_ops;
+		transport_start(a->t, &a->work, &req);
+		return TIMER_PARK;
 	}
 	json_t *ack = json_array_get(a->st->pending_acks, 0);
 	if (!ack)
-		return;
+		return TIMER_PARK; /* queue_ack() wakes the slot */
 	const char *id = json_string_value(json_object_get(ack, "id"));
 	if (!id || !codes_is_id(id)) { /* damaged entry: drop it */
 		json_array_remove(a->st->pending_acks, 0);
-		return;
+		return 0;
 	}
 	json_t *body =
 	    json_pack("{s:O, s:O}", "status", json_object_get(ack, "status"), "result", json_object_get(ack, "result"));
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	char path[128];
-	snprintf(path, sizeof path, "/api/v1/device/instructions/%s/ack", id);
-	snprintf(a->work.ack_id, sizeof a->work.ack_id, "%s", id);
+	if (strfmt(path, sizeof path, "/api/v1/device/instructions/%s/ack", id) != 0) {
+		free(text);
+		json_array_remove(a->st->pending_acks, 0);
+		return 0;
+	}
+	snprintf(a->ack_id, sizeof a->ack_id, "%s", id);
+	a->work.ops = &ack_ops;
 	if (text)
-		call_start(a, &a->work, "POST", path, text, strlen(text), "application/json", 30, true, on_ack);
+		post_json(a, &a->work, "acknowledgement", path, text);
 	free(text);
+	return TIMER_PARK;
 }
 
 /* ---------- heartbeat ---------- */
 
-static void on_beat(struct agent *a, struct call *c, CURLcode rc, long status)
+static void beat_answered(struct transport_call *c, long status)
 {
-	if (status == 401) {
-		forget_token(a);
-		return;
-	}
-	json_t *j = resp_json(c);
+	struct agent *a = c->owner;
+	json_t *j = transport_call_json(c);
 	json_t *st = json_object_get(j, "server_time");
-	if (rc == CURLE_OK && status == 200 && json_is_integer(st)) {
-		int64_t now = wall_ms();
-		a->clock_offset_ms = json_integer_value(st) - (c->sent_wall_ms + now) / 2;
-		kiosk_set_clock_offset(a->kiosk, a->clock_offset_ms);
+	if (status == 200 && json_is_integer(st)) {
+		transport_note_server_time(a->t, c, json_integer_value(st));
+		kiosk_set_clock_offset(a->kiosk, transport_clock_offset_ms(a->t));
 		json_t *mv = json_object_get(j, "manifest_version");
 		if (json_is_integer(mv))
 			sync_note_version(a->sync, json_integer_value(mv));
-		note_success(a);
+		transport_note_success(a->t);
 	} else {
-		note_error(a, "heartbeat", rc, status);
+		transport_note_failure(a->t, "heartbeat", status);
 	}
 	json_decref(j);
 }
 
-static void start_beat(struct agent *a)
+static void beat_failed(struct transport_call *c, const struct transport_failure *f)
 {
+	(void)c; /* counted by the transport; the next beat leaves on its period */
+	(void)f;
+}
+
+static const struct transport_call_ops beat_ops = {.answered = beat_answered, .failed = beat_failed};
+
+static int64_t beat_tick(void *arg, int64_t now)
+{
+	(void)now;
+	struct agent *a = arg;
+	if (a->phase != PAIRED)
+		return TIMER_PARK; /* pairing sets it again */
+	if (a->beat.busy)
+		return 1000;
 	char os[200];
 	os_name(os, sizeof os);
 	const char *playing = sync_now_playing(a->sync);
+	/* a local problem with the content says more than the last network error */
+	const char *problem = sync_problem(a->sync);
 	json_t *body = json_pack("{s:s, s:I, s:I, s:s?, s:I, s:s, s:s, s:I}", "version", PLAYER_VERSION, "uptime_s",
-	                         (json_int_t)((mono_ms() - a->started_ms) / 1000), "clock_offset_ms",
-	                         (json_int_t)a->clock_offset_ms, "now_playing", playing, "cache_bytes",
-	                         (json_int_t)sync_cache_bytes(a->sync), "last_error", a->last_error, "os", os,
-	                         "last_seq", (json_int_t)a->st->last_seq);
+	                         (json_int_t)(transport_uptime_ms(a->t) / 1000), "clock_offset_ms",
+	                         (json_int_t)transport_clock_offset_ms(a->t), "now_playing", playing, "cache_bytes",
+	                         (json_int_t)sync_cache_bytes(a->sync), "last_error",
+	                         problem ? problem : transport_last_error(a->t), "os", os, "last_seq",
+	                         (json_int_t)a->st->last_seq);
 	if (body && !playing)
 		json_object_set_new(body, "now_playing", json_null());
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text)
-		call_start(a, &a->beat, "POST", "/api/v1/device/heartbeat", text, strlen(text), "application/json", 30,
-		           true, on_beat);
+		post_json(a, &a->beat, "heartbeat", "/api/v1/device/heartbeat", text);
 	free(text);
+	return (int64_t)a->cfg->heartbeat_s * 1000;
 }
 
 /* ---------- proof of play ---------- */
 
-static void on_played(struct agent *a, struct call *c, CURLcode rc, long status)
+static void played_answered(struct transport_call *c, long status)
 {
-	(void)c;
-	if (status == 401) {
-		forget_token(a);
+	struct agent *a = c->owner;
+	if (status == 429) { /* over the screen's proof-of-play quota: the batch waits for the next minute */
+		timers_set(T(a), a->played_timer, now_ms() + PLAYED_QUOTA_WAIT_MS);
 		return;
 	}
-	if (rc != CURLE_OK || status >= 500) {
-		note_error(a, "proof of play", rc, status);
-		a->next_played_ms = mono_ms() + backoff_ms(a->failures);
-		return; /* the batch stays and goes with the next attempt */
-	}
-	json_array_clear(a->plays); /* delivered, or refused for good (4xx) */
-	a->next_played_ms = mono_ms() + 15000;
+	json_array_clear(a->plays); /* delivered, or refused for good (another 4xx) */
+	timers_set(T(a), a->played_timer, now_ms() + PLAYED_PERIOD_MS);
 }
 
-static void start_played(struct agent *a)
+static void played_failed(struct transport_call *c, const struct transport_failure *f)
 {
+	struct agent *a = c->owner; /* the batch stays and goes with the next attempt */
+	timers_set(T(a), a->played_timer, now_ms() + f->retry_ms);
+}
+
+static const struct transport_call_ops played_ops = {.answered = played_answered, .failed = played_failed};
+
+static int64_t played_tick(void *arg, int64_t now)
+{
+	(void)now;
+	struct agent *a = arg;
+	if (a->phase != PAIRED)
+		return PLAYED_PERIOD_MS;
+	if (a->played.busy)
+		return TIMER_PARK;
 	json_t *fresh = kiosk_take_plays(a->kiosk);
 	if (fresh && json_array_size(a->plays) < 10000)
 		json_array_extend(a->plays, fresh);
 	json_decref(fresh);
-	if (json_array_size(a->plays) == 0) {
-		a->next_played_ms = mono_ms() + 15000;
-		return;
-	}
+	if (json_array_size(a->plays) == 0)
+		return PLAYED_PERIOD_MS;
 	while (json_array_size(a->plays) > 1000) /* the server takes 1000 a request */
 		json_array_remove(a->plays, 0);
 	json_t *body = json_pack("{s:O}", "plays", a->plays);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text)
-		call_start(a, &a->played, "POST", "/api/v1/device/played", text, strlen(text), "application/json", 30,
-		           true, on_played);
+		post_json(a, &a->played, "proof of play", "/api/v1/device/played", text);
 	free(text);
+	return TIMER_PARK;
+}
+
+/* ---------- content sync acknowledgements ---------- */
+
+static void sync_acknowledge(void *arg, const char *id, bool ok, json_t *result)
+{
+	struct agent *a = arg;
+	queue_ack(a, id, ok, result, NULL);
+	state_save(a->st);
 }
 
 /* ---------- the loop ---------- */
 
-static void schedule(struct agent *a)
-{
-	int64_t now = mono_ms();
-	if (a->phase == UNPAIRED && !a->pair.busy && now >= a->next_pair_ms) {
-		start_pairing(a);
-	} else if (a->phase == PAIRING && !a->pair.busy) {
-		if (now >= a->pair_expires_ms) {
-			a->phase = UNPAIRED; /* the code expired: show a new one */
-			a->next_pair_ms = now;
-		} else if (now >= a->next_token_ms) {
-			char body[200];
-			snprintf(body, sizeof body, "{\"device_code\":\"%s\"}", a->device_code);
-			call_start(a, &a->pair, "POST", "/api/v1/device/token", body, strlen(body), "application/json",
-			           30, false, on_token);
-		}
-	}
-	if (a->phase != PAIRED)
-		return;
-	if (!a->poll.busy && now >= a->next_poll_ms) {
-		char path[128];
-		snprintf(path, sizeof path, "/api/v1/device/instructions?after=%" PRId64 "&wait=%u", a->st->last_seq,
-		         a->cfg->poll_wait_s);
-		call_start(a, &a->poll, "GET", path, NULL, 0, NULL, (long)a->cfg->poll_wait_s + 15, true, on_poll);
-	}
-	if (!a->beat.busy && now >= a->next_beat_ms) {
-		a->next_beat_ms = now + (int64_t)a->cfg->heartbeat_s * 1000;
-		start_beat(a);
-	}
-	if (!a->work.busy && now >= a->next_work_ms)
-		start_work(a);
-	if (!a->played.busy && now >= a->next_played_ms)
-		start_played(a);
-	sync_schedule(a->sync);
-}
-
-static int64_t next_timer(struct agent *a)
-{
-	int64_t t = mono_ms() + 1000, now = mono_ms();
-	int64_t cand[] = {
-	    a->phase == UNPAIRED ? a->next_pair_ms : INT64_MAX, a->phase == PAIRING ? a->next_token_ms : INT64_MAX,
-	    a->phase == PAIRED && !a->poll.busy ? a->next_poll_ms : INT64_MAX,
-	    a->phase == PAIRED && !a->beat.busy ? a->next_beat_ms : INT64_MAX,
-	    /* the work slot wakes the loop only when there is work */
-	    a->phase == PAIRED && !a->work.busy && (a->shot || json_array_size(a->st->pending_acks)) ? a->next_work_ms
-	                                                                                             : INT64_MAX,
-	    a->phase == PAIRED && !a->played.busy ? a->next_played_ms : INT64_MAX,
-	    a->phase == PAIRED ? sync_next_due(a->sync) : INT64_MAX};
-	for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++)
-		if (cand[i] < t)
-			t = cand[i];
-	return t > now ? t - now : 0;
-}
-
-void free_call(struct agent *a, struct call *c)
-{
-	if (c->easy) {
-		if (c->busy)
-			curl_multi_remove_handle(a->multi, c->easy);
-		curl_easy_cleanup(c->easy);
-	}
-	curl_slist_free_all(c->headers);
-	free(c->resp);
-	free(c->body);
-	memset(c, 0, sizeof *c);
-}
-
 int agent_run(const struct player_config *cfg, struct player_state *st, struct kiosk *kiosk)
 {
 	struct agent a = {.cfg = cfg, .st = st, .kiosk = kiosk};
-	a.multi = curl_multi_init();
-	if (!a.multi)
-		return 1;
-	a.started_ms = mono_ms();
+	struct transport_call *calls[] = {&a.pair, &a.poll, &a.beat, &a.work, &a.played};
+	int status = 1;
+	static const struct transport_events events = {.connectivity = on_connectivity,
+	                                               .token_revoked = on_token_revoked};
+	static const struct sync_ops sync_ops = {.acknowledge = sync_acknowledge};
+	a.t = transport_create(cfg, st, &events, &a);
+	a.plays = json_array();
+	if (!a.t || !a.plays)
+		goto out;
 	/* a follow-up action is never replayed from disk (no reboot loops) */
 	size_t i;
 	json_t *ack;
 	json_array_foreach (st->pending_acks, i, ack)
 		json_object_del(ack, "then");
-	a.phase = st->token[0] ? PAIRED : UNPAIRED;
-	a.plays = json_array();
-	a.next_played_ms = mono_ms() + 15000;
-	a.sync = sync_create(&a);
-	if (!a.sync) {
-		curl_multi_cleanup(a.multi);
-		json_decref(a.plays);
-		return 1;
-	}
+	a.phase = transport_paired(a.t) ? PAIRED : UNPAIRED;
+	for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)
+		calls[k]->owner = &a;
+	a.poll.ops = &poll_ops;
+	a.beat.ops = &beat_ops;
+	a.played.ops = &played_ops;
+	a.work.ops = &ack_ops;
+	a.pair.ops = &pair_ops;
+	int64_t now = now_ms(), paired_now = a.phase == PAIRED ? now : TIMER_NEVER;
+	a.next_work_ms = now;
+	a.pair_timer = timers_add(T(&a), a.phase == PAIRED ? TIMER_NEVER : now, pair_tick, &a);
+	a.poll_timer = timers_add(T(&a), paired_now, poll_tick, &a);
+	a.beat_timer = timers_add(T(&a), paired_now, beat_tick, &a);
+	a.work_timer = timers_add(T(&a), paired_now, work_tick, &a);
+	a.played_timer = timers_add(T(&a), now + PLAYED_PERIOD_MS, played_tick, &a);
+	a.sync = sync_create(a.t, kiosk, cfg, st->dir, &sync_ops, &a);
+	if (!a.sync || a.pair_timer < 0 || a.poll_timer < 0 || a.beat_timer < 0 || a.work_timer < 0 ||
+	    a.played_timer < 0)
+		goto out;
 	kiosk_set_status(kiosk, a.phase == PAIRED ? "connecting" : "pairing", "");
-	while (!agent_stop) {
-		schedule(&a);
-		int still = 0;
-		curl_multi_perform(a.multi, &still);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(a.multi, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct call *c = NULL;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-			long status = 0;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-			CURLcode rc = msg->data.result;
-			curl_multi_remove_handle(a.multi, msg->easy_handle);
-			c->busy = false;
-			c->done(&a, c, rc, status);
-		}
-		schedule(&a);
-		int numfds;
-		curl_multi_poll(a.multi, NULL, 0, (int)next_timer(&a), &numfds);
-	}
-	free_call(&a, &a.pair);
-	free_call(&a, &a.poll);
-	free_call(&a, &a.beat);
-	free_call(&a, &a.work);
-	free_call(&a, &a.played);
+	status = transport_run(a.t, &agent_stop);
+out:
 	sync_destroy(a.sync);
+	for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)
+		if (calls[k]->t)
+			transport_call_free(calls[k]);
+	transport_destroy(a.t);
 	json_decref(a.plays);
 	free(a.shot);
-	curl_multi_cleanup(a.multi);
 	sodium_memzero(a.device_code, sizeof a.device_code);
-	return 0;
+	return status;
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "common/strfmt.h"
+#include "config.h"
 #include "state.h"
+#include "transport.h"
 
 struct target {
 	char scheme[8];
@@ -125,8 +128,11 @@ static CURLcode fetch(const struct player_config *cfg, const char *path, const c
 	if (!c)
 		return CURLE_OUT_OF_MEMORY;
 	char url[2048], auth[256];
-	snprintf(url, sizeof url, "%s%s", cfg->server, path);
-	agent_curl_defaults(c, cfg);
+	if (strfmt(url, sizeof url, "%s%s", cfg->server, path) != 0) {
+		curl_easy_cleanup(c);
+		return CURLE_URL_MALFORMAT;
+	}
+	transport_curl_defaults(c, cfg);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -135,9 +141,11 @@ static CURLcode fetch(const struct player_config *cfg, const char *path, const c
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, b);
 	struct curl_slist *h = NULL;
 	if (token && *token) {
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		if (strfmt(auth, sizeof auth, "Authorization: Bearer %s", token) == 0) {
+			h = curl_slist_append(h, auth);
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		}
+		sodium_memzero(auth, sizeof auth);
 	}
 	double start = now_s();
 	CURLcode rc = curl_easy_perform(c);

@@ -18,11 +18,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
+#include "common/buf.h"
+#include "common/codes.h"
+#include "common/log.h"
 #include "common/range.h"
+#include "common/strfmt.h"
 
 #include "kiosk_assets.h"
 
 #define KEEPALIVE_S 15
+
+/* An object file found intact, known by its identity on disk: served again
+ * without hashing until the file changes. */
+struct verified {
+	char sha[65];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+#define VERIFIED_MAX 64
 
 struct kiosk {
 	struct MHD_Daemon *d;
@@ -33,8 +50,13 @@ struct kiosk {
 	char code[16], uri[512], status[32], detail[256];
 	int64_t identify_until_ms;
 	char *qr_svg;
-	char manifest_path[1200], objects_dir[1200];
+	char objects_dir[1200];
+	char *manifest_text; /* the active manifest, as the page gets it */
+	json_t *manifest;    /* the same, parsed (object types) */
 	int64_t manifest_version;
+	struct verified verified[VERIFIED_MAX];
+	unsigned verified_next;
+	bool damaged;
 	int64_t clock_offset_ms; /* server clock minus ours, from heartbeats */
 	uint16_t port;
 	json_t *plays; /* posted by the page, taken by the agent */
@@ -57,24 +79,25 @@ static char *qr_svg(const char *text)
 	if (!q)
 		return NULL;
 	int w = q->width, margin = 4, size = w + 2 * margin;
-	size_t cap = (size_t)w * (size_t)w * 24 + 512;
-	char *svg = malloc(cap);
-	if (svg) {
-		size_t o =
-		    (size_t)snprintf(svg, cap,
-		                     "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-		                     "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
-		                     "<path fill=\"#000\" d=\"",
-		                     size, size, size, size);
-		for (int y = 0; y < w; y++)
-			for (int x = 0; x < w; x++)
-				if (q->data[y * w + x] & 1)
-					o += (size_t)snprintf(svg + o, cap - o, "M%d %dh1v1h-1z", x + margin,
-					                      y + margin);
-		snprintf(svg + o, cap - o, "\"/></svg>");
-	}
+	struct buf svg;
+	buf_init(&svg, (size_t)w * (size_t)w * 24 + 512);
+	int rc = buf_printf(&svg,
+	                    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+	                    "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
+	                    "<path fill=\"#000\" d=\"",
+	                    size, size, size, size);
+	for (int y = 0; y < w && rc == BUF_OK; y++)
+		for (int x = 0; x < w && rc == BUF_OK; x++)
+			if (q->data[y * w + x] & 1)
+				rc = buf_printf(&svg, "M%d %dh1v1h-1z", x + margin, y + margin);
+	if (rc == BUF_OK)
+		rc = buf_addstr(&svg, "\"/></svg>");
 	QRcode_free(q);
-	return svg;
+	if (rc != BUF_OK) {
+		buf_free(&svg);
+		return NULL;
+	}
+	return buf_take(&svg, NULL);
 }
 
 static void bump(struct kiosk *k)
@@ -120,19 +143,34 @@ void kiosk_identify(struct kiosk *k, unsigned seconds)
 	pthread_mutex_unlock(&k->lock);
 }
 
-void kiosk_set_content(struct kiosk *k, const char *manifest_path, const char *objects_dir)
+void kiosk_set_objects_dir(struct kiosk *k, const char *objects_dir)
 {
 	pthread_mutex_lock(&k->lock);
-	snprintf(k->manifest_path, sizeof k->manifest_path, "%s", manifest_path);
 	snprintf(k->objects_dir, sizeof k->objects_dir, "%s", objects_dir);
 	pthread_mutex_unlock(&k->lock);
 }
 
-void kiosk_set_manifest_version(struct kiosk *k, int64_t version)
+bool kiosk_take_damaged(struct kiosk *k)
+{
+	pthread_mutex_lock(&k->lock);
+	bool damaged = k->damaged;
+	k->damaged = false;
+	pthread_mutex_unlock(&k->lock);
+	return damaged;
+}
+
+void kiosk_set_manifest(struct kiosk *k, const char *text, int64_t version)
 {
 	if (!k)
 		return;
+	char *copy = text ? strdup(text) : NULL;
+	json_error_t e;
+	json_t *parsed = copy ? json_loads(copy, 0, &e) : NULL;
 	pthread_mutex_lock(&k->lock);
+	free(k->manifest_text);
+	json_decref(k->manifest);
+	k->manifest_text = copy;
+	k->manifest = parsed;
 	if (k->manifest_version != version) {
 		k->manifest_version = version;
 		bump(k);
@@ -263,8 +301,7 @@ static const char *type_of(const char *name)
 }
 
 struct body {
-	char *data;
-	size_t len;
+	struct buf data; /* at most MAX_PLAYED_BODY */
 	bool too_big;
 };
 
@@ -275,7 +312,7 @@ static void free_body(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_
 	(void)toe;
 	if (*ctx && *ctx != (void *)1) {
 		struct body *b = *ctx;
-		free(b->data);
+		buf_free(&b->data);
 		free(b);
 	}
 	*ctx = NULL;
@@ -295,41 +332,76 @@ static enum MHD_Result error_reply(struct MHD_Connection *c, unsigned status, co
 /* The type the manifest gives the object (application/octet-stream if none). */
 static void object_mime(struct kiosk *k, const char *sha, char *out, size_t outsz)
 {
-	char path[1200];
-	pthread_mutex_lock(&k->lock);
-	snprintf(path, sizeof path, "%s", k->manifest_path);
-	pthread_mutex_unlock(&k->lock);
 	snprintf(out, outsz, "application/octet-stream");
-	json_error_t e;
-	json_t *m = path[0] ? json_load_file(path, 0, &e) : NULL;
+	pthread_mutex_lock(&k->lock);
 	size_t i;
 	json_t *o;
-	json_array_foreach (json_object_get(m, "objects"), i, o) {
+	json_array_foreach (json_object_get(k->manifest, "objects"), i, o) {
 		const char *mime = json_string_value(json_object_get(o, "mime"));
-		if (mime && strcmp(json_string_value(json_object_get(o, "sha256")), sha) == 0 &&
+		const char *name = json_string_value(json_object_get(o, "sha256"));
+		if (mime && name && strcmp(name, sha) == 0 &&
 		    strspn(mime, "abcdefghijklmnopqrstuvwxyz0123456789/.+-") == strlen(mime))
 			snprintf(out, outsz, "%s", mime);
 	}
-	json_decref(m);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static bool same_file(const struct verified *v, const char *sha, const struct stat *sb)
+{
+	return strcmp(v->sha, sha) == 0 && v->dev == sb->st_dev && v->ino == sb->st_ino && v->size == sb->st_size &&
+	       v->mtime.tv_sec == sb->st_mtim.tv_sec && v->mtime.tv_nsec == sb->st_mtim.tv_nsec;
+}
+
+/* Is the open object file intact? Hashed once per version of the file. */
+static bool object_intact(struct kiosk *k, const char *sha, int fd, const struct stat *sb)
+{
+	pthread_mutex_lock(&k->lock);
+	for (unsigned i = 0; i < VERIFIED_MAX; i++)
+		if (same_file(&k->verified[i], sha, sb)) {
+			pthread_mutex_unlock(&k->lock);
+			return true;
+		}
+	pthread_mutex_unlock(&k->lock);
+	char hex[65];
+	int64_t size;
+	if (cache_hash_fd(fd, hex, &size) != 0 || strcmp(hex, sha) != 0)
+		return false;
+	pthread_mutex_lock(&k->lock);
+	struct verified *v = &k->verified[k->verified_next++ % VERIFIED_MAX];
+	snprintf(v->sha, sizeof v->sha, "%s", sha);
+	v->dev = sb->st_dev;
+	v->ino = sb->st_ino;
+	v->size = sb->st_size;
+	v->mtime = sb->st_mtim;
+	pthread_mutex_unlock(&k->lock);
+	return true;
 }
 
 static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, const char *sha)
 {
-	bool hex = strlen(sha) == 64;
-	for (const char *p = sha; hex && *p; p++)
-		hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
-	if (!hex)
+	if (!codes_is_sha256(sha))
 		return error_reply(c, 404, "not_found", "no such object");
 	char path[1400];
 	pthread_mutex_lock(&k->lock);
-	snprintf(path, sizeof path, "%s/%s", k->objects_dir, sha);
+	int cut = strfmt(path, sizeof path, "%s/%s", k->objects_dir, sha);
 	pthread_mutex_unlock(&k->lock);
+	if (cut)
+		return error_reply(c, 404, "not_found", "this object is not in the cache");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		if (fd >= 0)
 			close(fd);
 		return error_reply(c, 404, "not_found", "this object is not in the cache");
+	}
+	if (!object_intact(k, sha, fd, &sb)) {
+		close(fd);
+		log_event(LOG_WARN, "cached object damaged; fetching it again", "sha256", sha, NULL);
+		unlink(path);
+		pthread_mutex_lock(&k->lock);
+		k->damaged = true;
+		pthread_mutex_unlock(&k->lock);
+		return error_reply(c, 404, "not_found", "this object was damaged in the cache; it is fetched again");
 	}
 	uint64_t size = (uint64_t)sb.st_size, from = 0, to = size ? size - 1 : 0;
 	int rr = range_parse(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range"), size, &from, &to);
@@ -366,7 +438,7 @@ static enum MHD_Result serve_object(struct kiosk *k, struct MHD_Connection *c, c
 static enum MHD_Result take_played(struct kiosk *k, struct MHD_Connection *c, struct body *b)
 {
 	json_error_t e;
-	json_t *j = b->too_big ? NULL : json_loadb(b->data ? b->data : "", b->len, 0, &e);
+	json_t *j = b->too_big ? NULL : json_loadb(buf_str(&b->data), buf_len(&b->data), 0, &e);
 	json_t *plays = json_object_get(j, "plays");
 	if (!json_is_array(plays)) {
 		json_decref(j);
@@ -394,6 +466,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			struct body *b = calloc(1, sizeof *b);
 			if (!b)
 				return MHD_NO;
+			buf_init(&b->data, MAX_PLAYED_BODY);
 			*ctx = b;
 		} else {
 			*ctx = (void *)1;
@@ -403,17 +476,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(method, "POST") == 0) {
 		struct body *b = *ctx;
 		if (*upload_size) {
-			if (b->len + *upload_size > MAX_PLAYED_BODY) {
+			int rc = b->too_big ? BUF_TOO_BIG : buf_add(&b->data, upload, *upload_size);
+			if (rc == BUF_NOMEM)
+				return MHD_NO;
+			if (rc == BUF_TOO_BIG)
 				b->too_big = true;
-			} else {
-				char *d = realloc(b->data, b->len + *upload_size + 1);
-				if (!d)
-					return MHD_NO;
-				memcpy(d + b->len, upload, *upload_size);
-				b->data = d;
-				b->len += *upload_size;
-				b->data[b->len] = '\0';
-			}
 			*upload_size = 0;
 			return MHD_YES;
 		}
@@ -432,24 +499,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 	}
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/manifest") == 0) {
-		char path[1200];
 		pthread_mutex_lock(&k->lock);
-		snprintf(path, sizeof path, "%s", k->manifest_path);
+		char *text = k->manifest_text ? strdup(k->manifest_text) : NULL;
 		pthread_mutex_unlock(&k->lock);
-		FILE *f = path[0] ? fopen(path, "rb") : NULL;
-		char *text = NULL;
-		long len = 0;
-		if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len < (64 << 20) &&
-		    fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)len)) &&
-		    fread(text, 1, (size_t)len, f) != (size_t)len) {
-			free(text);
-			text = NULL;
-		}
-		if (f)
-			fclose(f);
 		if (!text)
 			return error_reply(c, 404, "no_manifest", "no content has been received yet");
-		return reply(c, 200, "application/json", text, (size_t)len, MHD_RESPMEM_MUST_FREE);
+		return reply(c, 200, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
 	}
 	if (strcmp(method, "GET") == 0 && strncmp(url, "/objects/", 9) == 0)
 		return serve_object(k, c, url + 9);
@@ -556,6 +611,8 @@ void kiosk_stop(struct kiosk *k)
 	pthread_mutex_destroy(&k->lock);
 	pthread_cond_destroy(&k->changed);
 	free(k->qr_svg);
+	free(k->manifest_text);
+	json_decref(k->manifest);
 	json_decref(k->plays);
 	free(k);
 }

@@ -9,6 +9,7 @@
 #ifndef VITRINE_PLAYER_KIOSK_H
 #define VITRINE_PLAYER_KIOSK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct kiosk;
@@ -23,13 +24,18 @@ void kiosk_set_pairing(struct kiosk *k, const char *code, const char *uri);
 void kiosk_set_status(struct kiosk *k, const char *status, const char *detail);
 void kiosk_identify(struct kiosk *k, unsigned seconds);
 
-/* Where the active manifest and the object cache are (set once at start). */
-void kiosk_set_content(struct kiosk *k, const char *manifest_path, const char *objects_dir);
+/* Where the object cache is (set once at start). Objects are verified
+ * (SHA-256) before they are served: a damaged one is deleted, logged, and
+ * reported by kiosk_take_damaged(). */
+void kiosk_set_objects_dir(struct kiosk *k, const char *objects_dir);
+/* Was a damaged object found since the last call? */
+bool kiosk_take_damaged(struct kiosk *k);
 /* The server's clock minus ours: the page's clock ("now") follows the
  * server, so schedules switch on time even when the screen's clock is off. */
 void kiosk_set_clock_offset(struct kiosk *k, int64_t offset_ms);
-/* A new complete manifest is active: the page reloads it. */
-void kiosk_set_manifest_version(struct kiosk *k, int64_t version);
+/* The active manifest (JSON text, copied; NULL for none), served from
+ * memory; when its version changes the page reloads it. */
+void kiosk_set_manifest(struct kiosk *k, const char *text, int64_t version);
 /* The proof-of-play entries the page posted since the last call (a JSON
  * array the caller owns). */
 struct json_t;

@@ -9,11 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/strfmt.h"
+
 int state_write_file(const char *dir, const char *name, const void *data, size_t len, int mode)
 {
 	char path[1200], tmp[1210];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if (strfmt(path, sizeof path, "%s/%s", dir, name) != 0 || strfmt(tmp, sizeof tmp, "%s.tmp", path) != 0)
+		return -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
 	if (fd < 0)
 		return -1;
@@ -30,7 +32,8 @@ int state_write_file(const char *dir, const char *name, const void *data, size_t
 static ssize_t read_small(const char *dir, const char *name, void *buf, size_t bufsz)
 {
 	char path[1200];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (strfmt(path, sizeof path, "%s/%s", dir, name) != 0)
+		return -1;
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;
@@ -94,9 +97,8 @@ int state_open(struct player_state *st, const char *dir, char *err, size_t errsz
 	if (read_small(dir, "device_id", st->device_id, sizeof st->device_id) > 0)
 		trim(st->device_id);
 	char path[1200];
-	snprintf(path, sizeof path, "%s/state.json", dir);
 	json_error_t jerr;
-	json_t *j = json_load_file(path, 0, &jerr);
+	json_t *j = strfmt(path, sizeof path, "%s/state.json", dir) == 0 ? json_load_file(path, 0, &jerr) : NULL;
 	st->pending_acks = json_array();
 	if (j) {
 		json_t *seq = json_object_get(j, "last_seq"), *acks = json_object_get(j, "pending_acks");
@@ -144,10 +146,10 @@ void state_forget_token(struct player_state *st)
 	char path[1200];
 	sodium_memzero(st->token, sizeof st->token);
 	st->device_id[0] = '\0';
-	snprintf(path, sizeof path, "%s/token", st->dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/device_id", st->dir);
-	unlink(path);
+	if (strfmt(path, sizeof path, "%s/token", st->dir) == 0)
+		unlink(path);
+	if (strfmt(path, sizeof path, "%s/device_id", st->dir) == 0)
+		unlink(path);
 	st->last_seq = 0;
 	json_array_clear(st->pending_acks);
 	state_save(st);

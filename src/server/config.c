@@ -50,6 +50,15 @@ static const struct setting keys[CFG_COUNT] = {
                                       "how often the RSS/Atom feeds of channels are fetched again"),
     [CFG_FEED_ALLOW_PRIVATE] = UINT("feed_allow_private", "VITRINE_FEED_ALLOW_PRIVATE", "0", 0, 1,
                                     "1: feeds may be fetched from loopback and private addresses"),
+    [CFG_PER_IP_CONNECTION_LIMIT] =
+        UINT("per_ip_connection_limit", "VITRINE_PER_IP_CONNECTION_LIMIT", "256", 0, 1000000,
+             "open connections per client address (0: none; not applied behind trusted_proxies)"),
+    [CFG_BODY_MEMORY_MB] = UINT("body_memory_mb", "VITRINE_BODY_MEMORY_MB", "128", 16, 65536,
+                                "MiB of request bodies held in memory at once; past it 503 + Retry-After"),
+    [CFG_HEADER_TIMEOUT_SECONDS] = UINT("header_timeout_seconds", "VITRINE_HEADER_TIMEOUT_SECONDS", "30", 1, 3600,
+                                        "a request's line and headers must arrive within this"),
+    [CFG_BODY_TIMEOUT_SECONDS] = UINT("body_timeout_seconds", "VITRINE_BODY_TIMEOUT_SECONDS", "30", 1, 3600,
+                                      "a body must arrive within this plus 1 s per 16 KiB"),
     /* hardening: proof-of-play quota and retention */
     [CFG_PLAYED_PER_MINUTE] = UINT("played_per_minute", "VITRINE_PLAYED_PER_MINUTE", "12", 1, 100000,
                                    "proof-of-play uploads a screen may send per minute (then 429)"),

@@ -27,6 +27,7 @@
 #include "screens/presence.h"
 #include "screens/screens.h"
 #include "store/db.h"
+#include "store/tx.h"
 
 #define VITRINE_VERSION "0.1.0"
 
@@ -173,7 +174,7 @@ static int cmd_run(struct config *cfg)
 	/* "https://x/" and "https://x" are the same public URL: the settings
 	 * drop trailing slashes */
 	sc.public_url = config_get(cfg, CFG_PUBLIC_URL);
-	unsigned idle_min, max_h, feed_every, feed_private;
+	unsigned idle_min, max_h, feed_every, feed_private, body_mb;
 	if (config_uint(cfg, CFG_THREADS, 1, 64, &sc.threads, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_WORKERS, 1, 16, &sc.workers, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_CONNECTION_LIMIT, 16, 1000000, &sc.connection_limit, err, sizeof err) != 0 ||
@@ -181,10 +182,16 @@ static int cmd_run(struct config *cfg)
 	    config_uint(cfg, CFG_SESSION_MAX_HOURS, 1, 24 * 30, &max_h, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_PAIRING_TTL_SECONDS, 1, 3600, &screens_pairing_ttl_s, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_FEED_REFRESH_SECONDS, 5, 7 * 86400, &feed_every, err, sizeof err) != 0 ||
-	    config_uint(cfg, CFG_FEED_ALLOW_PRIVATE, 0, 1, &feed_private, err, sizeof err) != 0) {
+	    config_uint(cfg, CFG_FEED_ALLOW_PRIVATE, 0, 1, &feed_private, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_PER_IP_CONNECTION_LIMIT, 0, 1000000, &sc.per_ip_connection_limit, err, sizeof err) !=
+	        0 ||
+	    config_uint(cfg, CFG_BODY_MEMORY_MB, 16, 65536, &body_mb, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_HEADER_TIMEOUT_SECONDS, 1, 3600, &sc.header_timeout_s, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_BODY_TIMEOUT_SECONDS, 1, 3600, &sc.body_timeout_s, err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 2;
 	}
+	sc.body_memory_limit = (size_t)body_mb << 20;
 	/* hardening (issue 9): proof-of-play quota and retention */
 	if (config_uint(cfg, CFG_PLAYED_PER_MINUTE, 1, 100000, &screens_played_per_minute, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_PLAYED_ROWS_PER_HOUR, 1, 100000000, &screens_played_rows_per_hour, err, sizeof err) !=
@@ -268,7 +275,8 @@ static int cmd_run(struct config *cfg)
 
 	if (content_media_sweeper_start(data, 600) != 0)
 		log_event(LOG_WARN, "the disk sweeper did not start: crash leftovers stay until the next start", NULL);
-	struct server_hooks hooks = {.authenticate = auth_authenticate};
+	struct server_hooks hooks = {
+	    .authenticate = auth_authenticate, .tx_begin = store_tx_begin, .tx_end = store_tx_end};
 	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
 	if (!srv || server_start(srv) != 0)
 		goto out;

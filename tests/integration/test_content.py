@@ -683,6 +683,22 @@ def test_disk_full_gives_507_and_recovers(tmp_path):
         assert resp.status == 507 and resp.getheader("Content-Type").startswith("application/json")
         assert jsonlib.loads(resp.read())["error"]["code"] == "insufficient_storage"
         c.close()
+        # chunked (no Content-Length): the write fails on the full disk, the
+        # rest is read and dropped, and the answer is the same 507
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        c.putrequest("PUT", "/api/v1/media/" + hashlib.sha256(big).hexdigest())
+        for k, v in (("Cookie", cookies), ("X-CSRF-Token", admin.csrf), ("Transfer-Encoding", "chunked")):
+            c.putheader(k, v)
+        c.endheaders()
+        for i in range(0, len(big), 65536):
+            part = big[i:i + 65536]
+            c.send(b"%x\r\n" % len(part) + part + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        resp = c.getresponse()
+        assert resp.status == 507, resp.read()
+        assert jsonlib.loads(resp.read())["error"]["code"] == "insufficient_storage"
+        c.close()
+        assert tmp_files(server) == []
         # vitrine publish says what happened, not "cannot reach the server"
         site = tmp_path / "site"
         site.mkdir()
@@ -708,3 +724,105 @@ def test_disk_full_gives_507_and_recovers(tmp_path):
         if server:
             server.stop()
         disk.umount()
+
+
+SLOW_FSYNC_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+/* fsync of an upload's temporary file takes 3 s, like a large file on a slow disk */
+int fsync(int fd)
+{
+	static int (*real)(int);
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	char link[64], path[4096];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		if (strstr(path, "/media/tmp/") && strstr(path, ".part"))
+			sleep(3);
+	}
+	return real(fd);
+}
+"""
+
+
+def test_upload_fsync_does_not_hold_the_write_lock(make_server, tmp_path):
+    """Issue 9: a large upload's fsync ran inside the write transaction, so
+    every other write waited for it. Now it runs before the lock is taken."""
+    import shutil
+    import subprocess
+    import threading
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        import pytest
+        pytest.skip("no C compiler for the fsync shim")
+    src, so = tmp_path / "slow_fsync.c", tmp_path / "slow_fsync.so"
+    src.write_text(SLOW_FSYNC_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(so), str(src), "-ldl"], check=True)
+    from conftest import SERVER_BIN
+    preload = str(so)
+    asan = [w for w in subprocess.run(["ldd", SERVER_BIN], capture_output=True, text=True).stdout.split()
+            if "libasan" in w and w.startswith("/")]
+    if asan:  # the sanitizer's runtime must come first
+        preload = asan[0] + ":" + preload
+    server = make_server(env={"LD_PRELOAD": preload}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    other = upload(admin, png((3, 3, 3)), "other.png")  # its fsync is slow too: before the test
+    data = png((200, 100, 50), w=300, h=300)
+    result = {}
+    other_client = server.client()
+    assert other_client.login().status_code == 200
+
+    def slow_upload():
+        r = admin.put("/api/v1/media/" + hashlib.sha256(data).hexdigest(), data=data, headers={"X-Filename": "s.png"})
+        result["status"] = r.status_code
+    t = threading.Thread(target=slow_upload)
+    t.start()
+    wait_for(lambda: tmp_files(server) or None, timeout=10, interval=0.02, what="the upload's temp file")
+    time.sleep(0.7)  # the upload is in its 3 s fsync now
+    # a new connection: the network thread busy with the upload does not
+    # accept it, so only the write lock could hold this request up
+    fresh = server.client()
+    fresh.s.cookies.update(other_client.s.cookies)
+    fresh.csrf = other_client.csrf
+    started = time.time()
+    r = fresh.patch("/api/v1/media/" + other, json={"tags": ["lobby"]})
+    took = time.time() - started
+    assert r.status_code == 200, r.text
+    t.join(timeout=30)
+    assert result.get("status") == 201
+    assert took < 1.5, "a write waited %.2f s for an upload's fsync" % took
+
+
+def test_publish_takes_every_item_the_server_takes(server, tmp_path):
+    """One schema (issue 8): the CLI once refused rss items the server took.
+    A folder with every kind of item publishes, and a dry run after it
+    finds the channel unchanged (its defaults are the server's)."""
+    import json as jsonlib
+    import subprocess
+    from conftest import CLI_BIN, ADMIN_PASSWORD
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.png").write_bytes(png((50, 60, 70)))
+    (site / "channel.json").write_text(jsonlib.dumps({"name": "Every kind", "width": 200, "height": 100, "zones": [
+        {"name": "main", "x": 0, "y": 0, "w": 100, "h": 100, "items": [
+            {"file": "a.png"}, {"url": "http://127.0.0.1:9/", "duration": 20},
+            {"text": "Hello", "valid": {"days": [1, 2, 3]}}]},
+        {"name": "news", "x": 100, "y": 0, "w": 100, "h": 100, "z": 2, "items": [
+            # the server fetches feeds: tests only ever name loopback
+            {"rss": "http://127.0.0.1:9/feed.xml", "max_items": 5}, {"rss": "http://127.0.0.1:9/other.xml"}]}]}))
+    config = tmp_path / "cli"
+    run = lambda *a, **kw: subprocess.run([CLI_BIN, "--config-dir", str(config)] + list(a), capture_output=True,
+                                          text=True, timeout=90, start_new_session=True, **kw)
+    assert run("--server", server.url, "login", "--user", "admin", "--password-stdin",
+               input=ADMIN_PASSWORD + "\n").returncode == 0
+    out = run("publish", str(site))
+    assert out.returncode == 0, out.stderr
+    out = run("publish", "--dry-run", str(site))
+    assert out.returncode == 0 and "unchanged" in out.stdout, out.stdout + out.stderr

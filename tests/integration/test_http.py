@@ -228,3 +228,346 @@ def test_firewall_rules_come_from_the_running_configuration(make_server):
     ed = Client(server.url)
     ed.login("ed", "a-long-password-1")
     assert ed.get("/api/v1/firewall").status_code == 403
+
+
+# ---------- hardening of the HTTP listener (issue 9) ----------
+
+PUBKEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # 32 bytes, base64
+
+
+def proc_status(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(field)
+
+
+def raw_request(port, data, timeout=10, source=None):
+    """Sends data on a fresh connection; returns everything read until the
+    server closes (or the timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def pair_devices(server, admin, n):
+    """n device tokens (the pairing limit is per address: each device
+    comes from its own address through a trusted proxy)."""
+    tokens = []
+    for i in range(n):
+        xff = {"X-Forwarded-For": "198.51.%d.%d" % (100 + i // 250, 1 + i % 250)}
+        p = requests.post(server.url + "/api/v1/device/pair", json={"hardware_id": "hw-%d" % i, "public_key": PUBKEY},
+                          headers=xff)
+        assert p.status_code == 200, p.text
+        p = p.json()
+        r = admin.post("/api/v1/pairings", json={"user_code": p["user_code"], "name": "S%d" % i})
+        assert r.status_code == 201 or r.status_code == 200, r.text
+        t = requests.post(server.url + "/api/v1/device/token", json={"device_code": p["device_code"]}, headers=xff)
+        assert t.status_code == 200, t.text
+        tokens.append(t.json()["access_token"])
+    return tokens
+
+
+def test_unauthenticated_bodies_are_refused_before_they_are_read(server):
+    """An unauthenticated 8 MiB upload gets 401 at once and is never kept:
+    50 of them at the same time leave the server's peak memory flat."""
+    body = b"x" * (8 << 20)
+    url = server.url + "/api/v1/device/screenshot"
+    start = time.monotonic()
+    r = requests.post(url, data=body, headers={"Content-Type": "image/png"}, timeout=20)
+    assert r.status_code == 401 and r.json()["error"]["code"] in ("unauthenticated", "invalid_token"), r.text
+    assert time.monotonic() - start < 5
+    peak_before = proc_status(server.proc.pid, "VmHWM")
+    results = []
+
+    def send():
+        try:
+            results.append(requests.post(url, data=body, headers={"Authorization": "Bearer nope"},
+                                         timeout=60).status_code)
+        except requests.RequestException as e:
+            results.append(repr(e))
+
+    threads = [threading.Thread(target=send) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [401] * 50, results
+    grown = proc_status(server.proc.pid, "VmHWM") - peak_before
+    assert grown < (32 << 20), "peak memory grew by %d MiB" % (grown >> 20)
+
+
+def test_two_different_content_lengths_are_refused(server):
+    reply = raw_request(server.port, b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                     b"Content-Length: 2\r\nContent-Length: 20\r\n\r\n{}")
+    assert reply.startswith(b"HTTP/1.1 400"), reply
+    assert b"two different Content-Length" in reply
+
+
+def test_non_utf8_paths_get_a_clear_404(server):
+    r = requests.get(server.url + "/%ff")
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["code"] == "not_found"
+    assert r.json()["error"]["message"].startswith("no such route: GET /")
+    # a message cut inside a two-byte character is still valid JSON
+    r = requests.get(server.url + "/" + "%C3%A9" * 250)
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["message"].startswith("no such route: GET /\u00e9\u00e9")
+
+
+def test_bodies_in_memory_are_capped(make_server):
+    server = make_server(env={"VITRINE_BODY_MEMORY_MB": "16"}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    token = pair_devices(server, admin, 1)[0]
+    head = ("POST /api/v1/device/screenshot HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: image/png\r\nContent-Length: %d\r\n\r\n" % (token, 8 << 20)).encode()
+    held = []
+    for _ in range(2):  # two bodies of 8 MiB on their way: the cap is full
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        s.sendall(head + b"y" * (6 << 20))
+        held.append(s)
+        time.sleep(0.5)
+    reply = raw_request(server.port, head + b"z" * (8 << 20), timeout=20)
+    assert reply.startswith(b"HTTP/1.1 503"), reply[:200]
+    assert b"Retry-After: 2\r\n" in reply and b"too many request bodies" in reply
+    for s in held:
+        s.close()
+    # once they are gone there is room again
+    time.sleep(0.5)
+    reply = raw_request(server.port, head + b"z" * (8 << 20), timeout=20)
+    assert not reply.startswith(b"HTTP/1.1 503"), reply[:200]
+
+
+def test_one_address_cannot_hold_every_connection(make_server):
+    server = make_server(env={"VITRINE_PER_IP_CONNECTION_LIMIT": "20"}).start()
+    socks = []
+    for _ in range(30):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        socks.append(s)
+    time.sleep(0.5)
+    refused = 0
+    for s in socks:
+        s.settimeout(0.2)
+        try:
+            if s.recv(1) == b"":
+                refused += 1
+        except socket.timeout:
+            pass
+        except OSError:
+            refused += 1
+    assert refused >= 10, refused
+    # another address still gets in
+    reply = raw_request(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        source="127.0.0.2")
+    assert reply.startswith(b"HTTP/1.1 200"), reply
+    for s in socks:
+        s.close()
+
+
+def test_slow_headers_and_trickled_bodies_are_dropped(make_server):
+    server = make_server(env={"VITRINE_HEADER_TIMEOUT_SECONDS": "2", "VITRINE_BODY_TIMEOUT_SECONDS": "2"}).start()
+
+    def trickle(first, byte, seconds=8):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        s.sendall(first)
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < seconds:
+                s.sendall(byte)
+                time.sleep(0.3)
+                s.settimeout(0.01)
+                try:
+                    if s.recv(4096) == b"":
+                        break
+                except socket.timeout:
+                    pass
+        except OSError:
+            pass
+        s.close()
+        return time.monotonic() - start
+
+    # slowloris: a header line that never ends
+    assert trickle(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", b"a") < 4.5
+    # a body of 1,000 bytes sent a byte at a time
+    assert trickle(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: 1000\r\n\r\n", b" ") < 4.5
+    # a prompt client is not affected
+    assert requests.get(server.url + "/healthz").status_code == 200
+
+
+def test_refusal_during_a_chunked_upload_reaches_the_client(make_server):
+    import sqlite3
+    server = make_server()
+    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"))
+    db.execute("UPDATE accounts SET quota_bytes = 1048576")
+    db.commit()
+    db.close()
+    server.start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    body = os.urandom(24 << 20)
+    import hashlib
+    sha = hashlib.sha256(body).hexdigest()
+    path = os.path.join(server.data, "..", "upload.bin")
+    with open(path, "wb") as f:
+        f.write(body)
+    cookie = "vitrine_session=" + admin.s.cookies.get("vitrine_session")
+    out = subprocess.run(["curl", "-sS", "-X", "PUT", "-H", "Transfer-Encoding: chunked", "-H", "Cookie: " + cookie,
+                          "-H", "X-CSRF-Token: " + admin.csrf, "-H", "Content-Type: application/octet-stream",
+                          "--data-binary", "@" + path, "-w", "\n%{http_code}",
+                          server.url + "/api/v1/media/" + sha], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text, code = out.stdout.rsplit("\n", 1)
+    assert code == "413", out.stdout
+    assert json.loads(text)["error"]["code"] == "quota_exceeded"
+
+
+def make_cert(tmp_path, kind):
+    cert, key = str(tmp_path / ("%s-cert.pem" % kind)), str(tmp_path / ("%s-key.pem" % kind))
+    newkey = ["-newkey", "rsa:2048"] if kind == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    subprocess.run(["openssl", "req", "-x509"] + newkey + ["-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_redirect_never_echoes_the_host_header(make_server, tmp_path):
+    from conftest import free_port
+    tls = make_cert(tmp_path, "ec")
+    http_port = free_port()
+    server = make_server(tls=tls, args=["--http-listen", "127.0.0.1:%d" % http_port]).start()
+    r = requests.get("http://127.0.0.1:%d/x" % http_port, headers={"Host": "evil.example"}, allow_redirects=False)
+    assert r.status_code == 308
+    assert r.headers["Location"] == "https://127.0.0.1:%d/x" % server.port
+    # listening on every address, without public_url, names no host to send users to
+    port2, http2 = free_port(), free_port()
+    wild = make_server(tls=tls, args=["--listen", "0.0.0.0:%d" % port2, "--http-listen", "127.0.0.1:%d" % http2])
+    wild.port, wild.url = port2, "https://127.0.0.1:%d" % port2
+    wild.start()
+    r = requests.get("http://127.0.0.1:%d/x" % http2, headers={"Host": "evil.example"}, allow_redirects=False)
+    assert r.status_code == 421 and "Location" not in r.headers
+    assert "public_url" in r.text
+    # with public_url the redirect goes there
+    http3 = free_port()
+    pub = make_server(tls=tls, args=["--http-listen", "127.0.0.1:%d" % http3],
+                      env={"VITRINE_PUBLIC_URL": "https://signage.example.org"}).start()
+    r = requests.get("http://127.0.0.1:%d/x" % http3, headers={"Host": "evil.example"}, allow_redirects=False)
+    assert r.status_code == 308 and r.headers["Location"] == "https://signage.example.org/x"
+    assert pub.port
+
+
+def tls_handshake(port, *args):
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost"]
+                         + list(args), input=b"", capture_output=True, timeout=20)
+    return out.returncode == 0 and b"Cipher is (NONE)" not in out.stdout
+
+
+def test_tls_offers_only_forward_secret_aead_suites(make_server, tmp_path):
+    rsa = make_server(tls=make_cert(tmp_path, "rsa")).start()
+    assert tls_handshake(rsa.port, "-tls1_3")
+    assert tls_handshake(rsa.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+    assert tls_handshake(rsa.port, "-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305")
+    for weak in ("AES128-GCM-SHA256", "AES256-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384",
+                 "DHE-RSA-AES128-GCM-SHA256"):
+        assert not tls_handshake(rsa.port, "-tls1_2", "-cipher", weak), weak
+    ec = make_server(tls=make_cert(tmp_path, "ec")).start()
+    assert tls_handshake(ec.port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384")
+    assert not tls_handshake(ec.port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA")
+
+
+def test_sigterm_with_a_fleet_waiting_and_an_upload_in_flight(make_server):
+    """200 waiting long-polls each get 503 + Retry-After + Connection: close
+    at once (not an empty 200 to repeat), the upload in flight finishes,
+    and the process is gone within the grace period."""
+    server = make_server(env={"VITRINE_TRUSTED_PROXIES": "127.0.0.1/32"}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    tokens = pair_devices(server, admin, 200)
+    polls = []
+    for t in tokens:
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        s.sendall(("GET /api/v1/device/instructions?after=0&wait=30 HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: Bearer %s\r\n\r\n" % t).encode())
+        polls.append(s)
+    wait_for_metric(server, "vitrine_http_suspended_requests 200")
+    body = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + os.urandom((16 << 20) - 24)  # an MP4 by its magic
+    import hashlib
+    sha = hashlib.sha256(body).hexdigest()
+    up = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    up.sendall(("PUT /api/v1/media/%s HTTP/1.1\r\nHost: x\r\nCookie: vitrine_session=%s\r\nX-CSRF-Token: %s\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+                % (sha, admin.s.cookies.get("vitrine_session"), admin.csrf, len(body))).encode())
+    up.sendall(body[:1 << 20])
+    start = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    for i in range(1, 16):  # the rest of the upload over a second and a half
+        time.sleep(0.1)
+        up.sendall(body[i << 20:(i + 1) << 20])
+    answers = []
+    for s in polls:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        answers.append(data)
+        s.close()
+    for a in answers:
+        assert a.startswith(b"HTTP/1.1 503"), a[:200]
+        assert b"Retry-After: 5\r\n" in a and b"Connection: close\r\n" in a.replace(b"connection", b"Connection")
+    up_reply = up.recv(65536)
+    up.close()
+    assert up_reply.startswith(b"HTTP/1.1 201") or up_reply.startswith(b"HTTP/1.1 200"), up_reply[:300]
+    server.proc.wait(timeout=15)
+    assert time.monotonic() - start < 11
+    assert server.proc.returncode == 0
+    assert "msg=stopped" in server.read_log()
+
+
+def wait_for_metric(server, text, timeout=20):
+    deadline = time.time() + timeout
+    while text not in requests.get(server.url + "/metrics").text:
+        assert time.time() < deadline, "metrics never showed " + text
+        time.sleep(0.05)
+
+
+def test_slow_clients_of_the_redirect_listener_are_dropped(make_server, tmp_path):
+    from conftest import free_port
+    http_port = free_port()
+    make_server(tls=make_cert(tmp_path, "ec"), args=["--http-listen", "127.0.0.1:%d" % http_port],
+                env={"VITRINE_HEADER_TIMEOUT_SECONDS": "2"}).start()
+    s = socket.create_connection(("127.0.0.1", http_port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < 8:
+            s.sendall(b"a")
+            time.sleep(0.3)
+            s.settimeout(0.01)
+            try:
+                if s.recv(4096) == b"":
+                    break
+            except socket.timeout:
+                pass
+    except OSError:
+        pass
+    s.close()
+    assert time.monotonic() - start < 4.5
+    r = requests.get("http://127.0.0.1:%d/x" % http_port, allow_redirects=False)
+    assert r.status_code == 308

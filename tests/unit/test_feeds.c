@@ -3,7 +3,8 @@
  * RSS 1.0 and Atom items, HTML text with its entities decoded (issue 8:
  * "<p>It&#8217;s caf&eacute;</p>" must reach screens as "It’s café"),
  * limits, links, and documents that are not feeds or carry XML entities
- * (never substituted).
+ * (never substituted); and the address gate of feed connections
+ * (feed_fetch.c: global unicast only).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,12 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "server/content/feed_fetch.h"
 #include "server/content/feed_parse.h"
 
 static json_t *parse_ok(const char *doc)
@@ -185,6 +192,61 @@ static void test_xml_entities_not_substituted(void **state)
 	json_decref(items);
 }
 
+static bool allowed(const char *addr)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1)
+		v4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1)
+		v6->sin6_family = AF_INET6;
+	else
+		fail_msg("bad test address %s", addr);
+	return feed_address_allowed((const struct sockaddr *)&ss);
+}
+
+/* The gate every feed connection passes (curl's open-socket callback): the
+ * socket address as curl gives it, v4, v6 and v4-mapped v6. */
+static void test_feed_addresses(void **state)
+{
+	(void)state;
+	const char *refused[] = {"127.0.0.1",
+	                         "10.0.0.1",
+	                         "192.168.1.1",
+	                         "169.254.169.254",
+	                         "198.18.0.1",
+	                         "192.0.0.1",
+	                         "100.64.0.1",
+	                         "0.0.0.0",
+	                         "::1",
+	                         "::",
+	                         "::ffff:127.0.0.1",
+	                         "::ffff:169.254.169.254",
+	                         "64:ff9b::a9fe:a9fe",
+	                         "2002:a9fe:a9fe::1",
+	                         "::127.0.0.1",
+	                         "fec0::1",
+	                         "fe80::1",
+	                         "fd00::1",
+	                         "ff02::1"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		if (allowed(refused[i]))
+			print_error("%s allowed\n", refused[i]);
+		assert_false(allowed(refused[i]));
+	}
+	/* parsed, never contacted */
+	assert_true(allowed("93.184.215.14"));
+	assert_true(allowed("::ffff:93.184.215.14"));
+	assert_true(allowed("2606:2800:21f:cb07:6820:80da:af6b:8b2c"));
+	/* not an IP socket */
+	struct sockaddr_un un;
+	memset(&un, 0, sizeof un);
+	un.sun_family = AF_UNIX;
+	assert_false(feed_address_allowed((const struct sockaddr *)&un));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +257,7 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_not_feeds),
 	    cmocka_unit_test(test_xml_entities_not_substituted),
+	    cmocka_unit_test(test_feed_addresses),
 	};
 	return cmocka_run_group_tests_name("feeds", tests, NULL, NULL);
 }

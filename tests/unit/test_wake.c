@@ -31,6 +31,7 @@
 #include "server/http/server.h"
 #include "server/http/wake.h"
 #include "server/store/db.h"
+#include "server/store/tx.h"
 #include "testutil.h"
 
 #define MANY             1000
@@ -157,7 +158,7 @@ static int server_setup(void **state)
 	    .session_idle_s = 1800,
 	    .session_max_s = 43200,
 	};
-	struct server_hooks hooks = {.authenticate = never_called};
+	struct server_hooks hooks = {.authenticate = never_called, .tx_begin = store_tx_begin, .tx_end = store_tx_end};
 	fx.srv = server_create(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0], &hooks);
 	if (!fx.srv || server_start(fx.srv) != 0)
 		return -1;
@@ -355,7 +356,9 @@ static void test_body_limits(void **state)
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "invalid_json"));
 
-	static const char big[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+	/* a client that waits for "100 Continue" gets the refusal at once */
+	static const char big[] =
+	    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n";
 	client_send_raw(fd, big, sizeof big - 1);
 	assert_int_equal(client_read(fd, &r, 5000), 0);
 	assert_int_equal(r.status, 413);
@@ -647,8 +650,10 @@ static void test_client_gone(void **state)
 	close(fd);
 }
 
-/* (d) server_stop with waiters: each gets an answer (woken:false) and
- * stop returns promptly instead of waiting out the grace period. */
+/* (d) server_stop with waiters: each gets an answer at once (503 with
+ * Retry-After and Connection: close, not an empty 200 that players would
+ * repeat on the same connection) and stop returns promptly instead of
+ * waiting out the grace period. */
 static void test_stop_with_waiters(void **state)
 {
 	(void)state;
@@ -670,8 +675,10 @@ static void test_stop_with_waiters(void **state)
 	for (int i = 0; i < N; i++) {
 		struct resp r;
 		assert_int_equal(client_read(fds[i], &r, 2000), 0);
-		assert_true(body_says_woken(&r, false));
-		assert_non_null(strstr(r.body, "\"reason\":\"shutdown\""));
+		assert_int_equal(r.status, 503);
+		assert_non_null(strstr(r.buf, "Retry-After: 5\r\n"));
+		assert_non_null(strcasestr(r.buf, "Connection: close\r\n"));
+		assert_non_null(strstr(r.body, "\"code\":\"stopping\""));
 		close(fds[i]);
 	}
 	assert_int_equal(wake_suspended_count(server_hub(fx.srv)), 0);

@@ -48,17 +48,4 @@ static inline uint64_t test_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* A bug that was reported but is not fixed yet: say so loudly and skip
- * (cmocka's skip()), so the suite stays green while the hole stays
- * visible. Once the bug is fixed the condition is false and the rest of
- * the test runs for real. Use only inside a cmocka test. */
-#define KNOWN_BUG_IF(cond, ...)                                                                                        \
-	do {                                                                                                           \
-		if (cond) {                                                                                            \
-			print_message("KNOWN BUG (reported, see tests/unit): " __VA_ARGS__);                           \
-			print_message("\n");                                                                           \
-			skip();                                                                                        \
-		}                                                                                                      \
-	} while (0)
-
 #endif

@@ -14,6 +14,7 @@
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
+#include "../store/tx.h"
 
 #define AUDIT_PAGE_MAX      500
 #define AUDIT_CSV_MAX_ROWS  100000
@@ -73,7 +74,7 @@ void audit_request_detached(struct http_req *r, const char *action, const char *
 		             r->auth.ok ? r->auth.login : "", r->ip, action, target, detail);
 		return;
 	}
-	http_with_tx(append_detached, &d);
+	store_with_tx(append_detached, &d);
 }
 
 static json_t *row_json(struct db_stmt *st)

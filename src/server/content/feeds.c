@@ -22,6 +22,7 @@
 #include "../../common/log.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/tx.h"
 #include "content.h"
 #include "feed_fetch.h"
 #include "feed_parse.h"
@@ -153,7 +154,7 @@ static void refresh_feeds(bool only_new)
 		if (!items)
 			log_event(LOG_WARN, "feed not refreshed", "error", err, NULL);
 		struct store_ctx x = {url, items, items ? "" : err, accounts};
-		if (http_with_tx(store_feed, &x) < 0)
+		if (store_with_tx(store_feed, &x) < 0)
 			log_event(LOG_WARN, "feed not stored", NULL);
 		json_decref(items);
 	}

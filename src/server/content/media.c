@@ -26,6 +26,8 @@
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
+#include "../store/tx.h"
+#include "../tags.h"
 
 static const struct allowed_type {
 	const char *mime;
@@ -190,8 +192,10 @@ struct upload {
 	crypto_hash_sha256_state hash;
 	uint64_t size;
 	int64_t used, quota;
-	bool exists; /* the account has it already: the body is read and dropped */
-	bool failed; /* refused while the body arrives: the rest is dropped */
+	bool exists;        /* the account has it already: the body is read and dropped */
+	bool failed;        /* refused while the body arrives: the rest is dropped */
+	int failed_errno;   /* why: ENOSPC/EDQUOT (no room), EFBIG (quota), other */
+	uint64_t failed_at; /* bytes when it failed */
 	char filename[256];
 };
 
@@ -297,16 +301,41 @@ static int upload_begin(struct http_req *r)
 	return 0;
 }
 
+/* The refusal of an upload that failed while its body arrived: replying
+ * from a chunk makes the core drop the rest of the body, send this answer
+ * and close the connection (http_refuse in http/server.h), so the client
+ * reads why instead of a reset. */
+static int reply_failed(struct http_req *r, const struct upload *up)
+{
+	if (up->failed_errno == EFBIG)
+		return reply_quota(r, up->failed_at, up->used, up->quota);
+	if (up->failed_errno == ENOSPC || up->failed_errno == EDQUOT)
+		return reply_no_space(r, up->failed_at, free_bytes(server_config(r->srv)->data_dir));
+	return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload: %s",
+	                        strerror(up->failed_errno));
+}
+
+/* Fails the upload (the temporary file goes at once, not when the
+ * connection ends); the rest of the body is dropped. */
+static void upload_fail(struct upload *up, int err)
+{
+	up->failed = true;
+	up->failed_errno = err;
+	up->failed_at = up->size;
+	upload_discard(up);
+}
+
 static int upload_chunk(struct http_req *r, const char *data, size_t len)
 {
 	struct upload *up = r->scratch;
-	if (up->exists || up->failed)
+	if (up->exists)
+		return 0;
+	if (up->failed) /* answered already; the core drops the rest */
 		return 0;
 	up->size += len;
 	if (up->used + (int64_t)up->size > up->quota) {
-		up->failed = true;
-		upload_discard(up);
-		return reply_quota(r, up->size, up->used, up->quota);
+		upload_fail(up, EFBIG);
+		return reply_failed(r, up);
 	}
 	crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len);
 	while (len > 0) {
@@ -316,13 +345,8 @@ static int upload_chunk(struct http_req *r, const char *data, size_t len)
 		if (w <= 0) {
 			int err = w < 0 ? errno : ENOSPC;
 			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(err), NULL);
-			/* the space goes back at once, not when the connection ends */
-			up->failed = true;
-			upload_discard(up);
-			if (err == ENOSPC || err == EDQUOT)
-				return reply_no_space(r, up->size, free_bytes(server_config(r->srv)->data_dir));
-			return http_reply_error(r, 507, "insufficient_storage",
-			                        "the server could not store the upload: %s", strerror(err));
+			upload_fail(up, err);
+			return reply_failed(r, up);
 		}
 		data += w;
 		len -= (size_t)w;
@@ -360,7 +384,7 @@ static const char *sniff(const char *path)
 	return magic_file(m, path);
 }
 
-/* Records an uploaded object in the write transaction (http_with_tx). */
+/* Records an uploaded object in a short write transaction (store_with_tx). */
 struct record {
 	struct http_req *r;
 	const char *sha;
@@ -397,7 +421,9 @@ int content_handle_media_put(struct http_req *r)
 		json_t *m = media_json(r, sha);
 		return http_reply_json(r, 200, json_pack("{s:o}", "media", m ? m : json_object()));
 	}
-	if (up->failed || up->fd < 0)
+	if (up->failed)
+		return reply_failed(r, up);
+	if (up->fd < 0)
 		return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload");
 	uint8_t digest[crypto_hash_sha256_BYTES];
 	char hex[65];
@@ -440,7 +466,7 @@ int content_handle_media_put(struct http_req *r)
 	int rc = rename(up->tmp, path) == 0 ? 0 : -2;
 	if (rc == 0) {
 		up->tmp[0] = '\0';
-		rc = http_with_tx(record_upload, &x) < 0 ? -1 : 0;
+		rc = store_with_tx(record_upload, &x) < 0 ? -1 : 0;
 	}
 	pthread_mutex_unlock(&objects_lock);
 	if (rc == -2)
@@ -699,7 +725,7 @@ int content_handle_media_update(struct http_req *r)
 			if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200)
 				return http_reply_error(r, 400, "invalid_field", "filename must be 1-200 bytes");
 		} else if (strcmp(key, "tags") == 0) {
-			if (!http_check_tags(r, v))
+			if (!tags_check(r, v))
 				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (filename, tags)",

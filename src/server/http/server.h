@@ -5,6 +5,14 @@
  * handler -> log + metrics), deferred work on a small bounded pool (password
  * hashing), and suspended requests through the wake hub.
  *
+ * The files, by concern: daemon.c (daemons, options, start and graceful
+ * stop, the HTTPS redirect), pipeline.c (the request pipeline and the body),
+ * request.c (what a request says: parameters, headers, cookies), reply.c
+ * (replies and files: Range, ETag), sse.c (Server-Sent Events),
+ * workpool.c (the work pool), deadline.c (header and body deadlines),
+ * client_ip.c (the X-Forwarded-For walk, pure); internal.h is what they
+ * share.
+ *
  * Ownership: the server owns every struct http_req; handlers borrow it for
  * the duration of the call. A response set by http_reply_* is owned by the
  * request until it is queued.
@@ -17,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../common/buf.h"
 #include "../../common/cidr.h"
 #include "../../common/codes.h"
 #include "router.h"
@@ -29,6 +38,9 @@ struct server;
 
 #define HTTP_MAX_PROXIES    16
 #define HTTP_JSON_MAX_DEPTH 32
+#define HTTP_BODY_MIN_RATE  (16u << 10) /* bytes/s a long body must average */
+#define HTTP_DRAIN_MAX      (64u << 20) /* bytes of a refused body read and dropped */
+#define HTTP_RETRY_AFTER_S  "5"         /* Retry-After of "stopping" and "busy" replies */
 
 struct server_config {
 	const char *data_dir;
@@ -40,6 +52,11 @@ struct server_config {
 	unsigned threads;       /* MHD thread pool */
 	unsigned workers;       /* deferred-work pool (password hashing) */
 	unsigned connection_limit;
+	unsigned per_ip_connection_limit; /* 0: none; not applied behind trusted proxies */
+	size_t body_memory_limit;         /* bytes of buffered request bodies at once; 0: 128 MiB */
+	unsigned header_timeout_s;        /* request line and headers must arrive within; 0: 30 */
+	unsigned body_timeout_s;          /* body: this, plus 1 s per HTTP_BODY_MIN_RATE bytes; 0: 30 */
+	unsigned stop_grace_ms;           /* SIGTERM: in-flight requests may finish within; 0: 10 s */
 	unsigned session_idle_s;
 	unsigned session_max_s;
 	struct cidr trusted_proxies[HTTP_MAX_PROXIES];
@@ -81,9 +98,14 @@ struct http_req {
 	uint64_t start_us;
 	bool tls;
 
-	char *body;
-	size_t body_len, body_cap;
-	size_t discarded; /* bytes dropped after the body went over the limit */
+	struct buf body_buf; /* a buffered body, capped at the route's limit */
+	const char *body;    /* its bytes (NUL-terminated), for handlers */
+	size_t body_len;
+	size_t body_accounted; /* bytes counted against cfg.body_memory_limit */
+	bool body_pending;     /* the headers announce a body */
+	bool refusing;         /* a reply was decided before the body ended: drop the rest */
+	size_t drained;        /* bytes of body dropped while refusing */
+	uint64_t body_received, body_start_ms;
 	json_t *json;
 
 	struct http_auth auth;
@@ -101,14 +123,22 @@ struct http_req {
 	struct wake_waiter waiter;
 	void *scratch;                       /* a handler's own state across wake-ups; freed with r */
 	void (*cleanup)(struct http_req *r); /* runs when the request ends, however it ends */
-	bool authenticated_early;            /* streaming routes authenticate at the headers */
+	bool authenticated;                  /* the caller was authenticated at the headers */
 };
 
-/* Hooks the areas provide; set before server_start. */
+/* Hooks the areas provide; set before server_start. Through them http/
+ * reaches authentication and the store without linking either, so it is
+ * built and tested on its own. */
 struct server_hooks {
 	/* Authenticates r for route->auth; on failure replies (401/403) and
 	 * returns -1. */
 	int (*authenticate)(struct http_req *r);
+	/* Opens a write or read transaction on this thread's store connection;
+	 * NULL when the store is busy or unavailable. */
+	struct db *(*tx_begin)(bool write);
+	/* Ends the transaction db holds, if any: commits when commit is set
+	 * (-1 when the commit failed), else rolls back (0). */
+	int (*tx_end)(struct db *db, bool commit);
 };
 
 struct server *server_create(const struct server_config *cfg, const struct route *routes, size_t n_routes,
@@ -137,11 +167,6 @@ const char *http_query(struct http_req *r, const char *name);
 const char *http_header(struct http_req *r, const char *name);
 const char *http_cookie(struct http_req *r, const char *name);
 
-/* Checks a "tags" value (screens, media): at most 32 strings of 1-64 bytes
- * without quotes (tags are searched inside their JSON text). Replies 400
- * and returns false otherwise. */
-bool http_check_tags(struct http_req *r, json_t *tags);
-
 /* Replies; the body reference is stolen. */
 int http_reply_json(struct http_req *r, unsigned status, json_t *body);
 int http_reply_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
@@ -159,6 +184,18 @@ int http_reply_empty(struct http_req *r, unsigned status);
 int http_reply_file(struct http_req *r, int fd, uint64_t size, const char *content_type, const char *etag);
 /* Adds a header to the reply already set. */
 int http_reply_header(struct http_req *r, const char *name, const char *value);
+
+/* Refusing while the body is still arriving (413 over a quota, 507 disk
+ * full, ...): from a route_stream's begin or chunk, reply with
+ * http_refuse (or any http_reply_*) and return. The pipeline then stops
+ * passing body to the route, reads and drops the rest of the body (at most
+ * HTTP_DRAIN_MAX bytes, within the body deadline), sends the reply with
+ * "Connection: close" and closes, so the client reads the status instead of
+ * a connection reset. The route's handler does not run; r->cleanup does.
+ * Before the body (begin), a client that sent "Expect: 100-continue" gets
+ * the reply at once and never sends the body. */
+int http_refuse(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Runs fn on the work pool, off the network threads (for slow CPU work such
  * as argon2id). fn must reply. If the pool's queue is full the request gets
@@ -181,18 +218,13 @@ int http_wait(struct http_req *r, const char *key, unsigned timeout_ms, int (*on
  * session behind it was revoked). Keep-alive comments are sent every 15 s.
  * state is owned by the stream and released with free_state. */
 struct sse_out {
-	char *buf;
-	size_t len, cap;
+	struct buf buf; /* pending bytes, at most 1 MiB */
+	size_t len;     /* buf's length, for pulls that look whether they added */
 };
 int sse_append(struct sse_out *out, const char *event, const char *id, const char *data);
 /* Appends an event whose data is obj as compact JSON (obj is stolen). */
 int sse_append_json(struct sse_out *out, const char *event, json_t *obj);
 int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, struct db *db, struct sse_out *out),
                 void *state, void (*free_state)(void *state));
-
-/* Runs fn in its own write transaction (for deferred jobs and for audit
- * entries that must survive the request's rollback). Returns fn's result,
- * or -1 if the transaction could not be committed. */
-int http_with_tx(int (*fn)(struct db *db, void *arg), void *arg);
 
 #endif

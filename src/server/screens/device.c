@@ -29,6 +29,7 @@
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
+#include "../tags.h"
 #include "presence.h"
 #include "screens.h"
 
@@ -342,7 +343,7 @@ int screens_handle_update(struct http_req *r)
 				return http_reply_error(r, 400, "invalid_field",
 				                        "group must be a string of at most 128 bytes");
 		} else if (strcmp(key, "tags") == 0) {
-			if (!http_check_tags(r, v))
+			if (!tags_check(r, v))
 				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)",

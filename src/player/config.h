@@ -1,0 +1,26 @@
+/*
+ * The player's settings as the agent and its parts read them (filled by
+ * main.c from defaults, the config file, the environment and flags), and
+ * the version it reports. A header of plain data: every part of the player
+ * may include it.
+ */
+#ifndef VITRINE_PLAYER_CONFIG_H
+#define VITRINE_PLAYER_CONFIG_H
+
+#define PLAYER_VERSION "0.1.0"
+
+struct player_config {
+	const char *server;  /* base URL, e.g. https://vitrine.example.org */
+	const char *ca_file; /* extra CA bundle to trust (optional) */
+	const char *kiosk_listen;
+	const char *reboot_command;
+	const char *volume_command;
+	const char *brightness_command;
+	const char *screenshot_command;
+	unsigned heartbeat_s;
+	unsigned poll_wait_s;
+	unsigned long long download_rate; /* bytes/s per download, 0 = unlimited */
+	char *const *argv;                /* for restart_player */
+};
+
+#endif
