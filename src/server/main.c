@@ -27,6 +27,7 @@
 #include "screens/presence.h"
 #include "screens/screens.h"
 #include "store/db.h"
+#include "store/store_reply.h"
 #include "store/tx.h"
 
 #define VITRINE_VERSION "0.1.0"
@@ -275,8 +276,10 @@ static int cmd_run(struct config *cfg)
 
 	if (content_media_sweeper_start(data, 600) != 0)
 		log_event(LOG_WARN, "the disk sweeper did not start: crash leftovers stay until the next start", NULL);
-	struct server_hooks hooks = {
-	    .authenticate = auth_authenticate, .tx_begin = store_tx_begin, .tx_end = store_tx_end};
+	struct server_hooks hooks = {.authenticate = auth_authenticate,
+	                             .tx_begin = store_tx_begin,
+	                             .tx_end = store_tx_end,
+	                             .tx_failed = store_reply_last_error};
 	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
 	if (!srv || server_start(srv) != 0)
 		goto out;

@@ -154,6 +154,8 @@ def test_a_full_disk_refuses_writes_with_507_and_recovers(small_disk):
     assert_disk_full(server.client().login())
     assert_disk_full(admin.post("/api/v1/users", json={"login": "refused", "password": "a-long-password-1",
                                                        "role": "editor"}))
+    # a write whose transaction the HTTP core commits (route-level) says the same
+    assert_disk_full(admin.post("/api/v1/tokens", json={"name": "refused"}))
     assert "the disk is full" in server.read_log()
 
     os.unlink(filler)
@@ -165,6 +167,7 @@ def test_a_full_disk_refuses_writes_with_507_and_recovers(small_disk):
     def stored(db):
         logins = {row[0] for row in db.execute("SELECT login FROM users")}
         assert logins == {"admin", "after"}, logins
+        assert db.execute("SELECT COUNT(*) FROM api_tokens WHERE name = 'refused'").fetchone()[0] == 0
     check_store(server, stored)
 
 

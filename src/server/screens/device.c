@@ -39,34 +39,6 @@
 	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "            \
 	"manifest_version"
 
-void screens_touch(struct db *db, const char *account_id, const char *screen_id)
-{
-	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-	                              "UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ? "
-	                              "RETURNING change_seq",
-	                              "s", account_id);
-	int64_t seq = st ? db_col_int(st, 0) : 0;
-	if (st) {
-		while (db_step(st) == DB_ROW)
-			;
-		db_done(st);
-	}
-	db_exec(db, "UPDATE screens SET change_seq = ? WHERE id = ?", "is", seq, screen_id);
-	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "account:%s", account_id);
-	db_notify(db, key);
-}
-
-int64_t screens_change_seq(struct db *db, const char *account_id)
-{
-	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT change_seq FROM accounts WHERE id = ?", "s", account_id);
-	int64_t n = st ? db_col_int(st, 0) : 0;
-	db_done(st);
-	return n;
-}
-
 static json_t *parse_or(const char *text, json_t *fallback)
 {
 	json_error_t e;
