@@ -24,8 +24,10 @@
 #include "http/server.h"
 #include "ops/ops.h"
 #include "routes.h"
+#include "screens/presence.h"
 #include "screens/screens.h"
 #include "store/db.h"
+#include "store/store_reply.h"
 #include "store/tx.h"
 
 #define VITRINE_VERSION "0.1.0"
@@ -274,8 +276,10 @@ static int cmd_run(struct config *cfg)
 
 	if (content_media_sweeper_start(data, 600) != 0)
 		log_event(LOG_WARN, "the disk sweeper did not start: crash leftovers stay until the next start", NULL);
-	struct server_hooks hooks = {
-	    .authenticate = auth_authenticate, .tx_begin = store_tx_begin, .tx_end = store_tx_end};
+	struct server_hooks hooks = {.authenticate = auth_authenticate,
+	                             .tx_begin = store_tx_begin,
+	                             .tx_end = store_tx_end,
+	                             .tx_failed = store_reply_last_error};
 	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
 	if (!srv || server_start(srv) != 0)
 		goto out;
@@ -284,6 +288,8 @@ static int cmd_run(struct config *cfg)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
 	if (retention_start() != 0)
 		log_event(LOG_WARN, "the retention task did not start: old rows are kept", NULL);
+	if (presence_start() != 0)
+		log_event(LOG_WARN, "the presence step did not start: last_seen is written only by heartbeats", NULL);
 	char port[16];
 	snprintf(port, sizeof port, "%u", server_port(srv));
 	log_event(LOG_INFO, "vitrine-server listening", "version", VITRINE_VERSION, "listen", sc.listen, "port", port,
@@ -296,6 +302,7 @@ out:
 	retention_stop();
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
+	presence_stop(); /* after the last poll: writes what they saw */
 	store_close();
 	if (status == 0)
 		log_event(LOG_INFO, "stopped", NULL);

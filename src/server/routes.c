@@ -77,9 +77,11 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/pairings", screens_handle_pairing_confirm, AUTH_USER, ADMIN, 1 * KB, 0},
 
     /* the device API (device access token) */
-    {"GET", "/api/v1/device/instructions", screens_handle_device_poll, AUTH_DEVICE, 0, 0, W},
+    /* the long-poll writes nothing (last_seen in memory: screens/presence.h);
+     * the heartbeat commits itself, so a full disk is answered 507 */
+    {"GET", "/api/v1/device/instructions", screens_handle_device_poll, AUTH_DEVICE, 0, 0, R},
     {"POST", "/api/v1/device/instructions/{id}/ack", screens_handle_device_ack, AUTH_DEVICE, 0, 32 * KB, W},
-    {"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, W},
+    {"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, 0},
     {"POST", "/api/v1/device/screenshot", screens_handle_device_screenshot, AUTH_DEVICE, 0, 8192 * KB, W},
 
     /* screens */

@@ -8,15 +8,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../common/buf.h"
 #include "../../common/codes.h"
 #include "../../common/log.h"
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/listquery.h"
+#include "../store/store_reply.h"
 #include "../store/tx.h"
 
-#define AUDIT_PAGE_MAX     500
-#define AUDIT_CSV_MAX_ROWS 100000
+#define AUDIT_PAGE_MAX      500
+#define AUDIT_CSV_MAX_ROWS  100000
+#define AUDIT_CSV_MAX_BYTES (16u << 20) /* the export is built in memory: at most this */
 
 int audit_append(struct db *db, const char *account_id, const char *actor_id, const char *actor, const char *ip,
                  const char *action, const char *target, const char *detail)
@@ -145,58 +148,91 @@ int audit_handle_list(struct http_req *r)
 	return 0;
 }
 
-/* RFC 4180 field; a leading = + - @ is prefixed with ' so spreadsheet
- * programs do not run it as a formula (CSV injection). */
-static void csv_field(FILE *f, const char *s, bool last)
+/* RFC 4180 field; a leading = + - @ tab or CR is prefixed with ' so
+ * spreadsheet programs do not run it as a formula (CSV injection). */
+static int csv_field(struct buf *b, const char *s, bool last)
 {
-	fputc('"', f);
-	if (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r')
-		fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-	fputs(last ? "\r\n" : ",", f);
+	int rc = buf_addstr(b, "\"");
+	if (rc == BUF_OK && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r'))
+		rc = buf_addstr(b, "'");
+	for (const char *q; rc == BUF_OK && (q = strchr(s, '"')); s = q + 1) /* quotes doubled */
+		rc = buf_add(b, s, (size_t)(q - s) + 1) == BUF_OK ? buf_addstr(b, "\"") : BUF_TOO_BIG;
+	if (rc == BUF_OK)
+		rc = buf_addstr(b, s);
+	return rc == BUF_OK ? buf_addstr(b, last ? "\"\r\n" : "\",") : rc;
 }
 
+static int csv_row(struct buf *row, struct db_stmt *st)
+{
+	char when[32];
+	time_t at = (time_t)db_col_int(st, 2);
+	struct tm tm;
+	gmtime_r(&at, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_reset(row);
+	int rc = buf_printf(row, "%" PRId64 ",%s,", db_col_int(st, 0), when);
+	for (int col = 4; col <= 8 && rc == BUF_OK; col++)
+		rc = csv_field(row, db_col_text(st, col), col == 8);
+	return rc;
+}
+
+/* GET /api/v1/audit.csv[?before=SEQ&limit=N]: the newest entries first, built
+ * in a buffer of at most AUDIT_CSV_MAX_BYTES. An export that would not fit
+ * is refused whole (422 export_too_large, never cut short), saying how
+ * many of the newest rows fit and where the next part starts. */
 int audit_handle_csv(struct http_req *r)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return http_reply_error(r, 500, "internal", "out of memory");
-	fputs("seq,time_utc,actor,ip,action,target,detail\r\n", f);
+	int64_t before = INT64_MAX, limit = AUDIT_CSV_MAX_ROWS;
+	const char *b = http_query(r, "before"), *l = http_query(r, "limit");
+	char *end;
+	if (b && (before = strtoll(b, &end, 10), *b == '\0' || *end || before < 0))
+		return http_reply_error(r, 400, "invalid_parameter", "before must be a sequence number");
+	if (l && (limit = strtoll(l, &end, 10), *l == '\0' || *end || limit < 1 || limit > AUDIT_CSV_MAX_ROWS))
+		return http_reply_error(r, 400, "invalid_parameter", "limit must be between 1 and %d",
+		                        AUDIT_CSV_MAX_ROWS);
 	struct db_stmt *st = db_prepare(r->db, list_sql);
-	int rc = DB_ERROR;
-	if (st) {
-		db_bind_text(st, 1, r->auth.account_id);
-		db_bind_int(st, 2, INT64_MAX);
-		db_bind_int(st, 3, AUDIT_CSV_MAX_ROWS);
-		while ((rc = db_step(st)) == DB_ROW) {
-			char seq[24], when[32];
-			time_t at = (time_t)db_col_int(st, 2);
-			struct tm tm;
-			gmtime_r(&at, &tm);
-			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			snprintf(seq, sizeof seq, "%" PRId64, db_col_int(st, 0));
-			fprintf(f, "%s,%s,", seq, when);
-			csv_field(f, db_col_text(st, 4), false);
-			csv_field(f, db_col_text(st, 5), false);
-			csv_field(f, db_col_text(st, 6), false);
-			csv_field(f, db_col_text(st, 7), false);
-			csv_field(f, db_col_text(st, 8), true);
+	if (!st)
+		return store_reply_error(r, DB_ERROR, "the audit log could not be read");
+	struct buf out, row;
+	buf_init(&out, AUDIT_CSV_MAX_BYTES);
+	buf_init(&row, AUDIT_CSV_MAX_BYTES);
+	int added = buf_addstr(&out, "seq,time_utc,actor,ip,action,target,detail\r\n"), rc = DB_DONE;
+	int64_t rows = 0, last_seq = 0;
+	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_int(st, 2, before);
+	db_bind_int(st, 3, limit);
+	while (added == BUF_OK && (rc = db_step(st)) == DB_ROW) {
+		added = csv_row(&row, st);
+		if (added == BUF_OK)
+			added = buf_add(&out, buf_str(&row), buf_len(&row));
+		if (added == BUF_OK) {
+			rows++;
+			last_seq = db_col_int(st, 0);
 		}
-		db_done(st);
 	}
-	fclose(f);
+	db_done(st);
+	buf_free(&row);
+	if (added != BUF_OK) {
+		buf_free(&out);
+		if (added == BUF_NOMEM)
+			return http_reply_error(r, 503, "unavailable", "out of memory");
+		return http_reply_error_extra(
+		    r, 422, "export_too_large",
+		    json_pack("{s:I, s:I, s:I}", "max_bytes", (json_int_t)AUDIT_CSV_MAX_BYTES, "rows_that_fit",
+		              (json_int_t)rows, "next_before", (json_int_t)last_seq),
+		    "the export would be larger than %u MiB: export it in parts, newest first: ?limit=%" PRId64
+		    " (the rows that fit), then ?before=%" PRId64 " for the older ones",
+		    AUDIT_CSV_MAX_BYTES >> 20, rows, last_seq);
+	}
 	if (rc != DB_DONE) {
-		free(buf);
-		return http_reply_error(r, 500, "internal", "cannot read the audit log");
+		buf_free(&out);
+		return store_reply_error(r, rc, "the audit log could not be read");
 	}
-	http_reply_owned(r, 200, "text/csv; charset=utf-8", buf, len);
+	size_t len;
+	char *csv = buf_take(&out, &len);
+	if (!csv)
+		return http_reply_error(r, 503, "unavailable", "out of memory");
+	http_reply_owned(r, 200, "text/csv; charset=utf-8", csv, len);
 	http_reply_header(r, "Content-Disposition", "attachment; filename=\"audit.csv\"");
 	if (strcmp(r->method, "HEAD") != 0)
 		audit_request(r, "audit.export", "", "");

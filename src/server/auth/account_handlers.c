@@ -15,6 +15,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/store_reply.h"
 #include "auth.h"
 
 #define ALLOWLIST_MAX 256
@@ -131,7 +132,7 @@ int auth_handle_allowlist_put(struct http_req *r)
 			int rc = db_exec(r->db, "INSERT INTO allowlist(account_id, scope, cidr) VALUES(?,?,?)", "sss",
 			                 r->auth.account_id, scopes[s], json_string_value(v));
 			if (rc != DB_DONE && rc != DB_CONSTRAINT) { /* duplicates collapse */
-				http_reply_error(r, 503, "store_unavailable", "the allowlist could not be saved");
+				store_reply_error(r, rc, "the allowlist could not be saved");
 				ok = false;
 				break;
 			}

@@ -20,6 +20,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/store_reply.h"
 #include "auth.h"
 
 #define LAST_SEEN_GRANULARITY_S 60
@@ -84,7 +85,7 @@ static int by_token(struct http_req *r, struct db *db, const char *token)
 	                              "s", hash);
 	if (!st) {
 		if (rc != DB_DONE)
-			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+			store_reply_error(r, rc, NULL);
 		else
 			http_reply_error(r, 401, "invalid_token", "the API token is unknown or revoked");
 		return -1;
@@ -115,7 +116,7 @@ static int by_session(struct http_req *r, struct db *db, const char *token)
 	                              "s", hash);
 	if (!st) {
 		if (rc != DB_DONE)
-			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+			store_reply_error(r, rc, NULL);
 		else
 			http_reply_error(r, 401, "unauthenticated", "the session has ended; log in again");
 		return -1;
@@ -163,7 +164,7 @@ static int by_device_token(struct http_req *r, struct db *db)
 	    db, &rc, "SELECT id, account_id, name FROM screens WHERE token_hash = ? AND deleted_at IS NULL", "s", hash);
 	if (!st) {
 		if (rc != DB_DONE)
-			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+			store_reply_error(r, rc, NULL);
 		else
 			http_reply_error(r, 401, "invalid_token", "the device token is unknown or revoked");
 		return -1;
@@ -182,7 +183,7 @@ int auth_authenticate(struct http_req *r)
 {
 	struct db *db = store_db();
 	if (!db) {
-		http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+		store_reply_error(r, DB_ERROR, NULL);
 		return -1;
 	}
 	memset(&r->auth, 0, sizeof r->auth);

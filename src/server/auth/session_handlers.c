@@ -28,6 +28,7 @@
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/ratelimit.h"
+#include "../store/store_reply.h"
 #include "auth.h"
 
 struct login_job {
@@ -196,7 +197,7 @@ int auth_handle_login(struct http_req *r)
 		return http_reply_error(r, 400, "invalid_field", "totp must be the 6-digit code");
 	struct db *db = store_db();
 	if (!db)
-		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+		return store_reply_error(r, DB_ERROR, NULL);
 	int64_t now = (int64_t)time(NULL);
 	if (randombytes_uniform(64) == 0) { /* counters nobody needs any more */
 		db_exec(db, "DELETE FROM login_failures WHERE last_failure < ?", "i", now - AUTH_FAILURE_WINDOW_S);
@@ -211,7 +212,7 @@ int auth_handle_login(struct http_req *r)
 	char subject[130];
 	lower_copy(subject, sizeof subject, login);
 	if (db_begin(db, true) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, "the login attempt could not be recorded");
 	int rc;
 	struct db_stmt *st = db_query(db, &rc, "SELECT id FROM users WHERE login = ?", "s", login);
 	char user_id[CODES_ID_LEN + 1];
@@ -268,7 +269,7 @@ int auth_handle_login(struct http_req *r)
 		db_rollback(db);
 	if (!counted || db_commit(db) != DB_DONE) {
 		login_gate_leave(&job->ticket);
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, "the login attempt could not be recorded");
 	}
 	snprintf(job->login, sizeof job->login, "%s", login);
 	snprintf(job->password, sizeof job->password, "%s", password);
@@ -317,7 +318,7 @@ static int login_job_run(struct http_req *r)
 	struct db *db = store_db();
 	if (!db) {
 		sodium_memzero(job->password, sizeof job->password);
-		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+		return store_reply_error(r, DB_ERROR, NULL);
 	}
 	char user_id[CODES_ID_LEN + 1] = "", account_id[CODES_ID_LEN + 1] = "", hash[crypto_pwhash_STRBYTES] = "";
 	char totp_secret[40] = "", role[16] = "";
@@ -340,7 +341,7 @@ static int login_job_run(struct http_req *r)
 		db_done(st);
 	} else if (rc != DB_DONE) {
 		sodium_memzero(job->password, sizeof job->password);
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	}
 	/* The allowlist is checked before the password, so that from outside it
 	 * a right guess and a wrong one get the same answer. */
@@ -374,7 +375,7 @@ static int login_job_run(struct http_req *r)
 	sodium_memzero(totp_secret, sizeof totp_secret);
 
 	if (db_begin(db, true) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, "the login could not be recorded");
 	/* A code is good once: of two parallel logins with the same code, the
 	 * one that records its step second finds it already used. */
 	if (outcome == LOGIN_OK && totp_enabled &&
@@ -400,14 +401,14 @@ static int login_job_run(struct http_req *r)
 		if (auth_session_create(db, user_id, r->ip, job->user_agent, token, csrf) != 0 ||
 		    audit_append(db, acct, actor_id, job->login, r->ip, "login.ok", job->login, "") != 0) {
 			db_rollback(db);
-			return http_reply_error(r, 503, "store_unavailable", "the session could not be saved");
+			return store_reply_error(r, DB_ERROR, "the session could not be saved");
 		}
 		break;
 	}
 	json_t *user = outcome == LOGIN_OK ? auth_user_json(db, user_id) : NULL;
 	if (db_commit(db) != DB_DONE) {
 		json_decref(user);
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, "the login could not be recorded");
 	}
 	switch (outcome) {
 	case LOGIN_BAD:
@@ -504,7 +505,7 @@ static int change_password_run(struct http_req *r)
 	if (hashed != 0)
 		return http_reply_error(r, 503, "unavailable", "out of memory while hashing");
 	if (db_begin(db, true) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	int64_t now = (int64_t)time(NULL);
 	db_exec(db, "UPDATE users SET password_hash = ?, must_change_password = 0, updated_at = ? WHERE id = ?", "sis",
 	        fresh, now, r->auth.user_id);
@@ -514,7 +515,7 @@ static int change_password_run(struct http_req *r)
 	audit_append(db, r->auth.account_id, r->auth.user_id, r->auth.login, r->ip, "password.changed", r->auth.login,
 	             "");
 	if (db_commit(db) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 	return 0;
 }

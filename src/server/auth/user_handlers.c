@@ -13,6 +13,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/store_reply.h"
 #include "auth.h"
 
 static const char *json_str(json_t *body, const char *key)
@@ -127,7 +128,7 @@ static int user_create_run(struct http_req *r)
 		return http_reply_error(r, 503, "unavailable", "out of memory while hashing");
 	struct db *db = store_db();
 	if (!db || db_begin(db, true) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	int64_t now = (int64_t)time(NULL);
@@ -143,12 +144,12 @@ static int user_create_run(struct http_req *r)
 	snprintf(detail, sizeof detail, "role=%s", job->role);
 	if (rc != DB_DONE || audit_request(r, "user.created", job->login, detail) != 0) {
 		db_rollback(db);
-		return http_reply_error(r, 503, "store_unavailable", "the user could not be saved");
+		return store_reply_error(r, DB_ERROR, "the user could not be saved");
 	}
 	json_t *user = auth_user_json(db, id);
 	if (db_commit(db) != DB_DONE) {
 		json_decref(user);
-		return http_reply_error(r, 503, "store_unavailable", "the user could not be saved");
+		return store_reply_error(r, DB_ERROR, "the user could not be saved");
 	}
 	http_reply_json(r, 201, json_pack("{s:o}", "user", user));
 	return 0;
@@ -258,7 +259,7 @@ int auth_handle_user_delete(struct http_req *r)
 	if (strcmp(role, "admin") == 0 && !disabled && enabled_admins(r->db, r->auth.account_id) <= 1)
 		return http_reply_error(r, 409, "last_admin", "the account must keep at least one enabled admin");
 	if (db_exec(r->db, "DELETE FROM users WHERE id = ?", "s", id) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the user could not be deleted");
+		return store_reply_error(r, DB_ERROR, "the user could not be deleted");
 	audit_request(r, "user.deleted", login, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 	return 0;
@@ -283,7 +284,7 @@ static int reset_password_run(struct http_req *r)
 	struct db *db = store_db();
 	if (!db || db_begin(db, true) != DB_DONE) {
 		sodium_memzero(job->password, sizeof job->password);
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	}
 	db_exec(db,
 	        "UPDATE users SET password_hash = ?, must_change_password = 1, updated_at = ? WHERE id = ? "
@@ -310,7 +311,7 @@ static int reset_password_run(struct http_req *r)
 	}
 	if (db_commit(db) != DB_DONE) {
 		sodium_memzero(job->password, sizeof job->password);
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	}
 	json_t *out = json_pack("{s:b}", "must_change_password", 1);
 	if (job->generated) /* shown once, to the admin who asked */
@@ -401,7 +402,7 @@ int auth_handle_token_create(struct http_req *r)
 	codes_hash_hex(token, strlen(token), hash);
 	if (db_exec(r->db, "INSERT INTO api_tokens(id, token_hash, user_id, name, created_at) VALUES(?,?,?,?,?)",
 	            "ssssi", id, hash, r->auth.user_id, name, (int64_t)time(NULL)) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the token could not be saved");
+		return store_reply_error(r, DB_ERROR, "the token could not be saved");
 	audit_request(r, "token.created", name, id);
 	/* the token is returned once; the server keeps only its hash */
 	http_reply_json(r, 201, json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "token", token));

@@ -23,6 +23,7 @@
 #include "../screens/screens.h"
 #include "../store/db.h"
 #include "../store/listquery.h"
+#include "../store/store_reply.h"
 #include "content.h"
 
 /* The store as the schema's resolver: a medium must be in the account's
@@ -235,7 +236,7 @@ int content_handle_channel_create(struct http_req *r)
 	if (rc != DB_DONE || save_media_links(r->db, r->auth.account_id, id, media_used) != 0) {
 		json_decref(norm);
 		json_decref(media_used);
-		return http_reply_error(r, 503, "store_unavailable", "the channel could not be saved");
+		return store_reply_error(r, DB_ERROR, "the channel could not be saved");
 	}
 	if (uses_feed(norm))
 		feeds_kick();
@@ -418,7 +419,7 @@ int content_handle_channel_replace(struct http_req *r)
 	    content_refresh_manifests(r->db, r->auth.account_id, id) != 0) {
 		json_decref(norm);
 		json_decref(media_used);
-		return http_reply_error(r, 503, "store_unavailable", "the channel could not be saved");
+		return store_reply_error(r, DB_ERROR, "the channel could not be saved");
 	}
 	if (uses_feed(norm))
 		feeds_kick();
@@ -445,7 +446,7 @@ int content_handle_channel_delete(struct http_req *r)
 	db_exec(r->db, "DELETE FROM channels WHERE id = ?", "s", id);
 	if (content_refresh_manifests(r->db, r->auth.account_id, NULL) != 0) {
 		json_decref(ch);
-		return http_reply_error(r, 503, "store_unavailable", "the screens could not be updated");
+		return store_reply_error(r, DB_ERROR, "the screens could not be updated");
 	}
 	audit_request(r, "channel.deleted", json_string_value(json_object_get(ch, "name")), id);
 	json_decref(ch);
@@ -563,7 +564,7 @@ int content_handle_screen_channel(struct http_req *r)
 	}
 	db_exec(r->db, "UPDATE screens SET channel_id = ? WHERE id = ?", "ss", cid, sid);
 	if (content_refresh_screen(r->db, r->auth.account_id, sid) != 0)
-		return http_reply_error(r, 503, "store_unavailable", "the screen could not be updated");
+		return store_reply_error(r, DB_ERROR, "the screen could not be updated");
 	audit_request(r, "screen.channel_set", sid, cid ? cid : "none");
 	http_reply_json(r, 200, json_pack("{s:s, s:s?}", "screen_id", sid, "channel_id", cid));
 	return 0;

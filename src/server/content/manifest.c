@@ -22,6 +22,7 @@
 #include "../http/server.h"
 #include "../screens/screens.h"
 #include "../store/db.h"
+#include "../store/store_reply.h"
 #include "content.h"
 #include "manifest_compile.h"
 
@@ -211,7 +212,7 @@ int content_handle_device_manifest(struct http_req *r)
 	int64_t version = 0;
 	if (refresh(r->db, r->auth.account_id, r->auth.device_id, &m, &version) != 0) {
 		json_decref(m);
-		return http_reply_error(r, 503, "store_unavailable", "the manifest could not be compiled");
+		return store_reply_error(r, DB_ERROR, "the manifest could not be compiled");
 	}
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "this screen has no manifest");
@@ -329,7 +330,7 @@ int content_handle_schedule_create(struct http_req *r)
 	            from ? from : "", until ? until : "", jp ? (int64_t)json_integer_value(jp) : (int64_t)0,
 	            (int64_t)time(NULL)) != DB_DONE ||
 	    content_refresh_manifests(r->db, r->auth.account_id, cid) != 0)
-		return http_reply_error(r, 503, "store_unavailable", "the schedule could not be saved");
+		return store_reply_error(r, DB_ERROR, "the schedule could not be saved");
 	audit_request(r, "schedule.created", target, id);
 	http_reply_json(r, 201, json_pack("{s:{s:s}}", "schedule", "id", id));
 	return 0;
@@ -344,7 +345,7 @@ int content_handle_schedule_delete(struct http_req *r)
 	if (db_changes(r->db) != 1)
 		return http_reply_error(r, 404, "not_found", "no such schedule");
 	if (content_refresh_manifests(r->db, r->auth.account_id, NULL) != 0)
-		return http_reply_error(r, 503, "store_unavailable", "the screens could not be updated");
+		return store_reply_error(r, DB_ERROR, "the screens could not be updated");
 	audit_request(r, "schedule.deleted", id, "");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 	return 0;
@@ -382,7 +383,7 @@ int content_handle_play_now(struct http_req *r)
 	db_exec(r->db, "UPDATE screens SET play_now_channel = ?, play_now_until = ? WHERE id = ?", "sis", cid, until,
 	        sid);
 	if (content_refresh_screen(r->db, r->auth.account_id, sid) != 0)
-		return http_reply_error(r, 503, "store_unavailable", "the screen could not be updated");
+		return store_reply_error(r, DB_ERROR, "the screen could not be updated");
 	audit_request(r, cid ? "screen.play_now" : "screen.play_now_ended", sid, cid ? cid : "");
 	http_reply_json(r, 200, json_pack("{s:s?, s:I}", "channel_id", cid, "until", (json_int_t)until));
 	return 0;
@@ -423,7 +424,7 @@ int content_handle_device_played(struct http_req *r)
 		        "duration_ms) VALUES(?,?,?,?,?,?,?,?)",
 		        "ssssssii", r->auth.account_id, r->auth.device_id, vals[0], vals[1], vals[2], vals[3],
 		        (int64_t)json_integer_value(at), (int64_t)json_integer_value(dur)) != DB_DONE)
-			return http_reply_error(r, 503, "store_unavailable", "the plays could not be saved");
+			return store_reply_error(r, DB_ERROR, "the plays could not be saved");
 	}
 	http_reply_json(r, 200, json_pack("{s:I}", "recorded", (json_int_t)json_array_size(plays)));
 	return 0;

@@ -26,6 +26,7 @@
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/listquery.h"
+#include "../store/store_reply.h"
 #include "../store/tx.h"
 #include "../tags.h"
 
@@ -265,7 +266,7 @@ static int upload_begin(struct http_req *r)
 	sanitize_filename(http_header(r, "X-Filename"), sha, up->filename, sizeof up->filename);
 	struct db *db = store_db();
 	if (!db)
-		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+		return store_reply_error(r, DB_ERROR, NULL);
 	json_t *existing = content_media_json(db, r->auth.account_id, sha);
 	if (existing) {
 		json_decref(existing);
@@ -472,7 +473,7 @@ int content_handle_media_put(struct http_req *r)
 	if (rc == -2)
 		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
 	if (rc != 0) /* the object stays unlinked: the next sweep collects it */
-		return http_reply_error(r, 503, "store_unavailable", "the upload could not be recorded");
+		return store_reply_error(r, DB_ERROR, "the upload could not be recorded");
 	json_t *m = media_json(r, sha);
 	http_reply_json(r, 201, json_pack("{s:o}", "media", m ? m : json_object()));
 	return 0;

@@ -86,7 +86,10 @@ static bool begin_route_tx(struct http_req *r, bool always)
 		return true;
 	r->db = r->srv->hooks.tx_begin((f & ROUTE_TX_WRITE) != 0);
 	if (!r->db) {
-		http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		if (r->srv->hooks.tx_failed)
+			r->srv->hooks.tx_failed(r);
+		else
+			http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
 		return false;
 	}
 	return true;
@@ -100,8 +103,12 @@ static void end_route_tx(struct http_req *r)
 	/* a request about to wait (long-poll) keeps what it wrote so far */
 	bool waiting = !r->resp && r->wait_again;
 	bool commit = (r->status >= 200 && r->status < 400) || waiting;
-	if (r->srv->hooks.tx_end(r->db, commit) != 0)
-		http_reply_error(r, 503, "store_unavailable", "the change could not be saved; retry shortly");
+	if (r->srv->hooks.tx_end(r->db, commit) != 0) {
+		if (r->srv->hooks.tx_failed)
+			r->srv->hooks.tx_failed(r);
+		else
+			http_reply_error(r, 503, "store_unavailable", "the change could not be saved; retry shortly");
+	}
 	r->db = NULL;
 }
 

@@ -139,6 +139,9 @@ struct server_hooks {
 	/* Ends the transaction db holds, if any: commits when commit is set
 	 * (-1 when the commit failed), else rolls back (0). */
 	int (*tx_end)(struct db *db, bool commit);
+	/* Replies when tx_begin or tx_end failed, by cause (507 disk full, 503
+	 * busy with Retry-After); NULL: a plain 503 store_unavailable. */
+	int (*tx_failed)(struct http_req *r);
 };
 
 struct server *server_create(const struct server_config *cfg, const struct route *routes, size_t n_routes,

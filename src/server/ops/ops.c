@@ -15,6 +15,7 @@
 #include "../content/content.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/store_reply.h"
 
 struct cidr ops_metrics_allow[OPS_MAX_METRICS_ALLOW];
 size_t ops_metrics_allow_count;
@@ -26,7 +27,7 @@ int ops_handle_healthz(struct http_req *r)
 	struct db_stmt *st = db ? db_query(db, &rc, "SELECT 1", NULL) : NULL;
 	db_done(st);
 	if (!st) {
-		http_reply_error(r, 503, "store_unavailable", "the database cannot be reached");
+		store_reply_error(r, rc, "the health check could not read it");
 		return 0;
 	}
 	static const char ok[] = "{\"status\":\"ok\"}";

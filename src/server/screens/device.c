@@ -5,6 +5,13 @@
  * fails authentication: the waiting request ends with 401 and the token can
  * never be used again. The row stays (soft delete) so history and audit keep
  * their meaning.
+ *
+ * last_seen and last_ip are read through presence.h (the long-poll keeps
+ * them in memory and writes them in batches), so a screen stays online in
+ * the console while the store cannot take writes. A heartbeat records the
+ * presence first, then writes its state in a transaction of its own: on a
+ * full disk the screen still counts as online and the heartbeat is answered
+ * 507 (its state was not saved).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +29,9 @@
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/listquery.h"
+#include "../store/store_reply.h"
 #include "../tags.h"
+#include "presence.h"
 #include "screens.h"
 
 #define STATE_MAX 16384
@@ -30,34 +39,6 @@
 	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "           \
 	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "            \
 	"manifest_version"
-
-void screens_touch(struct db *db, const char *account_id, const char *screen_id)
-{
-	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-	                              "UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ? "
-	                              "RETURNING change_seq",
-	                              "s", account_id);
-	int64_t seq = st ? db_col_int(st, 0) : 0;
-	if (st) {
-		while (db_step(st) == DB_ROW)
-			;
-		db_done(st);
-	}
-	db_exec(db, "UPDATE screens SET change_seq = ? WHERE id = ?", "is", seq, screen_id);
-	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "account:%s", account_id);
-	db_notify(db, key);
-}
-
-int64_t screens_change_seq(struct db *db, const char *account_id)
-{
-	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT change_seq FROM accounts WHERE id = ?", "s", account_id);
-	int64_t n = st ? db_col_int(st, 0) : 0;
-	db_done(st);
-	return n;
-}
 
 static json_t *parse_or(const char *text, json_t *fallback)
 {
@@ -72,16 +53,19 @@ static json_t *parse_or(const char *text, json_t *fallback)
 static json_t *row_json(struct db_stmt *st)
 {
 	int64_t now = (int64_t)time(NULL), last_seen = db_col_int(st, 8);
+	char ip[64];
+	snprintf(ip, sizeof ip, "%s", db_col_text(st, 9));
+	presence_last_seen(db_col_text(st, 0), last_seen, &last_seen, ip, sizeof ip);
 	bool deleted = !db_col_is_null(st, 14);
 	json_t *state = parse_or(db_col_text(st, 5), json_object());
-	json_t *j = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b, s:I, s:s, s:I, s:s, s:I, s:b}", "id", db_col_text(st, 0),
-	    "name", db_col_text(st, 1), "hardware_id", db_col_text(st, 2), "public_key", db_col_text(st, 3), "info",
-	    parse_or(db_col_text(st, 4), json_object()), "state", state, "tags",
-	    parse_or(db_col_text(st, 6), json_array()), "group", db_col_text(st, 7), "online",
-	    !deleted && last_seen && now - last_seen <= SCREENS_ONLINE_GRACE_S, "last_seen", (json_int_t)last_seen,
-	    "last_ip", db_col_text(st, 9), "created_at", (json_int_t)db_col_int(st, 10), "created_by",
-	    db_col_text(st, 11), "screenshot_at", (json_int_t)db_col_int(st, 13), "deleted", deleted);
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b, s:I, s:s, s:I, s:s, s:I, s:b}", "id",
+	              db_col_text(st, 0), "name", db_col_text(st, 1), "hardware_id", db_col_text(st, 2), "public_key",
+	              db_col_text(st, 3), "info", parse_or(db_col_text(st, 4), json_object()), "state", state, "tags",
+	              parse_or(db_col_text(st, 6), json_array()), "group", db_col_text(st, 7), "online",
+	              !deleted && last_seen && now - last_seen <= SCREENS_ONLINE_GRACE_S, "last_seen",
+	              (json_int_t)last_seen, "last_ip", ip, "created_at", (json_int_t)db_col_int(st, 10), "created_by",
+	              db_col_text(st, 11), "screenshot_at", (json_int_t)db_col_int(st, 13), "deleted", deleted);
 	if (!j)
 		return NULL;
 	/* what it is told to play */
@@ -131,22 +115,16 @@ int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, 
 
 /* --- device side --- */
 
-int screens_handle_device_heartbeat(struct http_req *r)
+/* The heartbeat's writes, in the transaction the handler opened. */
+static int heartbeat_save(struct http_req *r, struct db *db, json_t *body, const char *state, int64_t now,
+                          int64_t *manifest_version)
 {
-	json_t *body = http_json_body(r);
-	if (!body)
-		return 0;
-	char *state = json_dumps(body, JSON_COMPACT);
-	if (!state || strlen(state) > STATE_MAX) {
-		free(state);
-		return http_reply_error(r, 400, "invalid_field", "the heartbeat state must be at most %d bytes",
-		                        STATE_MAX);
-	}
-	int64_t now = (int64_t)time(NULL);
-	int qrc;
+	int rc;
 	struct db_stmt *old =
-	    db_query(r->db, &qrc, "SELECT state, last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
-	bool notable = !old || now - db_col_int(old, 1) > SCREENS_ONLINE_GRACE_S;
+	    db_query(db, &rc, "SELECT state, last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
+	if (!old && rc != DB_DONE)
+		return rc;
+	bool notable = presence_seen(r->auth.device_id, r->auth.account_id, r->ip, now, old ? db_col_int(old, 1) : 0);
 	if (old) {
 		/* the console is told when what it shows changes, not every 30 s */
 		json_error_t e;
@@ -159,20 +137,50 @@ int screens_handle_device_heartbeat(struct http_req *r)
 		json_decref(prev);
 		db_done(old);
 	}
-	int rc = db_exec(r->db, "UPDATE screens SET state = ?, last_seen = ?, last_ip = ? WHERE id = ?", "siss", state,
-	                 now, r->ip, r->auth.device_id);
+	rc = db_exec(db, "UPDATE screens SET state = ?, last_seen = MAX(last_seen, ?), last_ip = ? WHERE id = ?",
+	             "siss", state, now, r->ip, r->auth.device_id);
+	if (rc != DB_DONE)
+		return rc;
+	if (notable)
+		screens_touch(db, r->auth.account_id, r->auth.device_id);
+	struct db_stmt *mv =
+	    db_query(db, &rc, "SELECT manifest_version FROM screens WHERE id = ?", "s", r->auth.device_id);
+	*manifest_version = mv ? db_col_int(mv, 0) : 0;
+	db_done(mv);
+	return rc == DB_ROW || rc == DB_DONE ? DB_DONE : rc;
+}
+
+int screens_handle_device_heartbeat(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return 0;
+	char *state = json_dumps(body, JSON_COMPACT);
+	if (!state || strlen(state) > STATE_MAX) {
+		free(state);
+		return http_reply_error(r, 400, "invalid_field", "the heartbeat state must be at most %d bytes",
+		                        STATE_MAX);
+	}
+	int64_t now = (int64_t)time(NULL), manifest_version = 0;
+	struct db *db = store_db();
+	int rc = db ? db_begin(db, true) : DB_ERROR;
+	if (rc == DB_DONE) {
+		rc = heartbeat_save(r, db, body, state, now, &manifest_version);
+		if (rc == DB_DONE)
+			rc = db_commit(db);
+		else
+			db_rollback(db);
+	} else {
+		presence_seen(r->auth.device_id, r->auth.account_id, r->ip, now, 0);
+	}
 	free(state);
 	if (rc != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the heartbeat could not be saved");
-	if (notable)
-		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+		return store_reply_error(r, rc,
+		                         "the heartbeat's state could not be saved (the screen is still shown "
+		                         "online)");
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	struct db_stmt *mv =
-	    db_query(r->db, &qrc, "SELECT manifest_version FROM screens WHERE id = ?", "s", r->auth.device_id);
-	int64_t manifest_version = mv ? db_col_int(mv, 0) : 0;
-	db_done(mv);
 	http_reply_json(r, 200,
 	                json_pack("{s:I, s:I}", "server_time", (json_int_t)now_ms, "manifest_version",
 	                          (json_int_t)manifest_version));
@@ -201,12 +209,26 @@ int screens_handle_device_screenshot(struct http_req *r)
 		return http_reply_error(r, 500, "internal", "cannot store screenshots");
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	bool ok = fd >= 0 && write(fd, r->body, r->body_len) == (ssize_t)r->body_len && fsync(fd) == 0;
+	bool ok = fd >= 0;
+	for (size_t done = 0; ok && done < r->body_len;) { /* a short write is followed by the reason */
+		ssize_t n = write(fd, r->body + done, r->body_len - done);
+		ok = n > 0 || (n < 0 && errno == EINTR);
+		done += n > 0 ? (size_t)n : 0;
+	}
+	ok = ok && fsync(fd) == 0;
+	int err = ok ? 0 : errno;
 	if (fd >= 0)
 		close(fd);
-	if (!ok || rename(tmp, path) != 0) { /* atomic: the old screenshot stays until the new one is whole */
+	if (ok && rename(tmp, path) != 0) { /* atomic: the old screenshot stays until the new one is whole */
+		ok = false;
+		err = errno;
+	}
+	if (!ok) {
 		unlink(tmp);
-		log_event(LOG_ERROR, "cannot write screenshot", "path", path, NULL);
+		if (err == ENOSPC || err == EDQUOT)
+			return http_reply_error(r, 507, "insufficient_storage",
+			                        "the server's disk is full; the screenshot could not be stored");
+		log_event(LOG_ERROR, "cannot write screenshot", "path", path, "error", strerror(err), NULL);
 		return http_reply_error(r, 500, "internal", "the screenshot could not be stored");
 	}
 	db_exec(r->db, "UPDATE screens SET screenshot_at = ? WHERE id = ?", "is", (int64_t)time(NULL),

@@ -5,6 +5,10 @@
  * again on every poll until the screen acknowledges it (at-least-once; the
  * player skips sequence numbers it has done), and stops being delivered
  * once it expires (a reboot queued yesterday must not run today).
+ *
+ * The long-poll writes nothing itself (a read route): last_seen and the
+ * "delivered" marks go through presence.h, so a screen can wait and be
+ * answered even when the store refuses writes (a full disk).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +20,8 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
+#include "../store/store_reply.h"
+#include "presence.h"
 #include "screens.h"
 
 #define DEFAULT_TTL_S  3600
@@ -169,7 +175,7 @@ int screens_handle_instruction_create(struct http_req *r)
 	int64_t seq = screens_instruction_add(r->db, screen_id, type->name, payload_text, ttl, r->auth.login, id);
 	free(payload_text);
 	if (seq < 0)
-		return http_reply_error(r, 503, "store_unavailable", "the instruction could not be saved");
+		return store_reply_error(r, DB_ERROR, "the instruction could not be saved");
 	audit_request(r, "instruction.sent", screen_id, type->name);
 	http_reply_json(r, 201,
 	                json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type", type->name,
@@ -251,7 +257,7 @@ static int poll_deliver(struct http_req *r)
 	                                       "AND seq > ? AND status IN ('pending','delivered') AND expires_at > ? "
 	                                       "ORDER BY seq LIMIT 50");
 	if (!st)
-		return http_reply_error(r, 503, "store_unavailable", "cannot read instructions");
+		return store_reply_error(r, DB_ERROR, "the instructions could not be read");
 	db_bind_text(st, 1, r->auth.device_id);
 	db_bind_int(st, 2, ps->after);
 	db_bind_int(st, 3, now);
@@ -275,12 +281,8 @@ static int poll_deliver(struct http_req *r)
 	}
 	size_t i;
 	json_t *ins;
-	json_array_foreach (list, i, ins) {
-		db_exec(r->db,
-		        "UPDATE instructions SET status = 'delivered', deliveries = deliveries + 1, delivered_at = ? "
-		        "WHERE id = ? AND status IN ('pending','delivered')",
-		        "is", now, json_string_value(json_object_get(ins, "id")));
-	}
+	json_array_foreach (list, i, ins)
+		presence_mark_delivered(json_string_value(json_object_get(ins, "id")), now);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	http_reply_json(r, 200,
@@ -316,12 +318,10 @@ int screens_handle_device_poll(struct http_req *r)
 	int qrc;
 	struct db_stmt *seen =
 	    db_query(r->db, &qrc, "SELECT last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
-	bool was_offline = !seen || now - db_col_int(seen, 0) > SCREENS_ONLINE_GRACE_S;
+	int64_t stored_seen = seen ? db_col_int(seen, 0) : 0;
 	db_done(seen);
-	db_exec(r->db, "UPDATE screens SET last_seen = ?, last_ip = ? WHERE id = ?", "iss", now, r->ip,
-	        r->auth.device_id);
-	if (was_offline) /* the console hears of it only when it comes online */
-		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
+	/* in memory; the console hears of it (once) when it comes online */
+	presence_seen(r->auth.device_id, r->auth.account_id, r->ip, now, stored_seen);
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "screen:%s", r->auth.device_id);
 	http_wait(r, key, (unsigned)w * 1000u, poll_deliver);
@@ -355,7 +355,7 @@ int screens_handle_device_ack(struct http_req *r)
 	                 "ssiss", status, result_text, (int64_t)time(NULL), id, r->auth.device_id);
 	free(result_text);
 	if (rc != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the acknowledgement could not be saved");
+		return store_reply_error(r, rc, "the acknowledgement could not be saved");
 	if (db_changes(r->db) == 0) {
 		/* already acknowledged (a redelivery): fine; unknown: 404 */
 		int qrc;

@@ -23,6 +23,7 @@
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/ratelimit.h"
+#include "../store/store_reply.h"
 #include "screens.h"
 
 unsigned screens_pairing_ttl_s = 600;
@@ -118,7 +119,7 @@ int screens_handle_device_pair(struct http_req *r)
 	}
 	free(info_text);
 	if (rc != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the pairing could not be saved");
+		return store_reply_error(r, rc, "the pairing could not be saved");
 	char uri[512], uri_complete[512];
 	verification_uri(r, uri, sizeof uri, NULL);
 	verification_uri(r, uri_complete, sizeof uri_complete, user_code);
@@ -139,7 +140,7 @@ int screens_handle_device_token(struct http_req *r)
 	 * poll (slow_down), so each write below commits on its own */
 	r->db = store_db();
 	if (!r->db)
-		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+		return store_reply_error(r, DB_ERROR, NULL);
 	const char *code = json_str(body, "device_code");
 	if (!code || strlen(code) >= CODES_TOKEN_LEN + 8)
 		return http_reply_error(r, 400, "invalid_request", "device_code is required");
@@ -182,13 +183,13 @@ int screens_handle_device_token(struct http_req *r)
 	codes_new_token("vd_", token);
 	codes_hash_hex(token, strlen(token), token_hash);
 	if (db_begin(r->db, true) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	bool claimed = db_exec(r->db, "UPDATE screens SET token_hash = ? WHERE id = ? AND deleted_at IS NULL", "ss",
 	                       token_hash, screen_id) == DB_DONE &&
 	               db_changes(r->db) == 1;
 	db_exec(r->db, "DELETE FROM pairings WHERE device_code_hash = ?", "s", hash);
 	if (db_commit(r->db) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	if (!claimed)
 		return http_reply_error(r, 400, "expired_token", "the screen was deleted before pairing completed");
 	http_reply_json(
@@ -253,7 +254,7 @@ int screens_handle_pairing_preview(struct http_req *r)
 {
 	r->db = store_db();
 	if (!r->db)
-		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+		return store_reply_error(r, DB_ERROR, NULL);
 	char code[CODES_USER_CODE_LEN + 1];
 	struct db_stmt *st = find_pairing(r, http_param(r, "code"), code);
 	if (!st)
@@ -275,7 +276,7 @@ int screens_handle_pairing_confirm(struct http_req *r)
 		return 0;
 	r->db = store_db();
 	if (!r->db)
-		return http_reply_error(r, 503, "store_unavailable", "the database is unavailable");
+		return store_reply_error(r, DB_ERROR, NULL);
 	const char *typed = json_str(body, "user_code"), *name = json_str(body, "name");
 	if (!typed)
 		return http_reply_error(r, 400, "invalid_field",
@@ -297,7 +298,7 @@ int screens_handle_pairing_confirm(struct http_req *r)
 	codes_new_id(id);
 	int64_t now = (int64_t)time(NULL);
 	if (db_begin(r->db, true) != DB_DONE)
-		return http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		return store_reply_error(r, DB_ERROR, NULL);
 	/* the pairing is claimed only if nobody confirmed it meanwhile */
 	if (db_exec(r->db,
 	            "INSERT INTO screens(id, account_id, name, hardware_id, public_key, info, last_ip, created_at, "
@@ -314,7 +315,7 @@ int screens_handle_pairing_confirm(struct http_req *r)
 	json_t *screen = screens_json(r->db, r->auth.account_id, id);
 	if (db_commit(r->db) != DB_DONE) {
 		json_decref(screen);
-		return http_reply_error(r, 503, "store_unavailable", "the screen could not be saved");
+		return store_reply_error(r, DB_ERROR, "the screen could not be saved");
 	}
 	http_reply_json(r, 201, json_pack("{s:o}", "screen", screen));
 	return 0;

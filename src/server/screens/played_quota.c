@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "../http/server.h"
+#include "../store/db.h"
 #include "../store/ratelimit.h"
+#include "../store/store_reply.h"
 #include "screens.h"
 
 unsigned screens_played_per_minute = 12;
@@ -33,7 +35,7 @@ bool screens_played_admit(struct http_req *r, size_t rows)
 	const char *screen = r->auth.device_id;
 	int64_t n = ratelimit_hit(r->db, "played_requests", screen, 60, now);
 	if (n < 0) {
-		http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		store_reply_error(r, DB_ERROR, NULL);
 		return false;
 	}
 	if (n > (int64_t)screens_played_per_minute) {
@@ -51,7 +53,7 @@ bool screens_played_admit(struct http_req *r, size_t rows)
 		return false;
 	}
 	if (ratelimit_add(r->db, "played_rows", screen, (int64_t)rows, 3600, now) < 0) {
-		http_reply_error(r, 503, "store_unavailable", "the database is busy; retry shortly");
+		store_reply_error(r, DB_ERROR, NULL);
 		return false;
 	}
 	return true;

@@ -28,6 +28,7 @@ enum db_result {
 	DB_ERROR = -1,      /* anything unexpected: already logged */
 	DB_CONSTRAINT = -2, /* a UNIQUE/CHECK/FOREIGN KEY constraint failed */
 	DB_BUSY = -3,       /* lock not obtained within the busy timeout */
+	DB_FULL = -4,       /* the disk (or quota) is full: nothing was written */
 };
 
 struct migration {
@@ -78,6 +79,12 @@ struct db_stmt *db_query(struct db *db, int *rc, const char *sql, const char *ty
 
 /* Prepares, binds, runs to completion. Returns DB_DONE or an error code. */
 int db_exec(struct db *db, const char *sql, const char *types, ...);
+
+/* The result of this connection's latest failure since its last
+ * db_begin or successful db_commit (DB_BUSY, DB_FULL, DB_CONSTRAINT or
+ * DB_ERROR), or DB_DONE when nothing failed: for callers that only kept
+ * "it failed" (store_reply.h). */
+int db_last_error(const struct db *db);
 
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t db_changes(struct db *db);

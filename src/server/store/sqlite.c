@@ -5,21 +5,31 @@
  * never upgraded mid-way, which in WAL mode can fail with SQLITE_BUSY
  * without the busy handler being consulted. Which connection a thread uses
  * and when migrations run is store.c's business, not this file's.
+ *
+ * Failures are told apart by cause: a lock not obtained in time is DB_BUSY
+ * (retry shortly), a full disk (SQLITE_FULL, or an I/O error whose errno is
+ * ENOSPC/EDQUOT) is DB_FULL (retrying will not help until space is freed),
+ * anything else DB_ERROR. A full disk is logged at most every
+ * FULL_LOG_EVERY_S seconds, not once per refused request.
  */
 #include "db.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../common/buf.h"
 #include "../../common/log.h"
 
-#define STMT_CACHE     96
-#define MAX_NOTIFY     262144 /* keys queued by one transaction (16 MiB) */
-#define NOTIFY_KEY_LEN 64
+#define STMT_CACHE       96
+#define MAX_NOTIFY       262144 /* keys queued by one transaction (16 MiB) */
+#define NOTIFY_KEY_LEN   64
+#define FULL_LOG_EVERY_S 10
 
 struct db_stmt {
 	sqlite3_stmt *st;
@@ -30,6 +40,7 @@ struct db_stmt {
 struct db {
 	sqlite3 *h;
 	bool in_tx;
+	int last_error; /* db_last_error() */
 	struct db_stmt cache[STMT_CACHE];
 	size_t ncache;
 	struct buf notify; /* keys queued by the transaction, NOTIFY_KEY_LEN bytes each */
@@ -92,29 +103,58 @@ int db_exec_script(struct db *db, const char *sql)
 	return 0;
 }
 
+static bool disk_full(struct db *db, int rc)
+{
+	if ((rc & 0xff) == SQLITE_FULL)
+		return true;
+	int e = sqlite3_system_errno(db->h);
+	return (rc & 0xff) == SQLITE_IOERR && (e == ENOSPC || e == EDQUOT);
+}
+
 static int map_rc(struct db *db, int rc)
 {
+	static _Atomic int64_t full_logged_at;
+	int r;
 	switch (rc & 0xff) {
 	case SQLITE_ROW:
 		return DB_ROW;
 	case SQLITE_DONE:
 		return DB_DONE;
 	case SQLITE_CONSTRAINT:
-		return DB_CONSTRAINT;
+		r = DB_CONSTRAINT;
+		break;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		log_event(LOG_WARN, "database busy", "error", sqlite3_errmsg(db->h), NULL);
-		return DB_BUSY;
+		r = DB_BUSY;
+		break;
 	default:
-		log_event(LOG_ERROR, "database error", "error", sqlite3_errmsg(db->h), NULL);
-		return DB_ERROR;
+		if (disk_full(db, rc)) {
+			int64_t now = (int64_t)time(NULL), last = atomic_load(&full_logged_at);
+			if (now - last >= FULL_LOG_EVERY_S &&
+			    atomic_compare_exchange_strong(&full_logged_at, &last, now))
+				log_event(LOG_ERROR, "the disk is full: writes are refused until space is freed",
+				          "error", sqlite3_errmsg(db->h), NULL);
+			r = DB_FULL;
+		} else {
+			log_event(LOG_ERROR, "database error", "error", sqlite3_errmsg(db->h), NULL);
+			r = DB_ERROR;
+		}
 	}
+	db->last_error = r;
+	return r;
+}
+
+int db_last_error(const struct db *db)
+{
+	return db->last_error;
 }
 
 int db_begin(struct db *db, bool write)
 {
 	if (db->in_tx)
 		return DB_ERROR;
+	db->last_error = DB_DONE;
 	int rc = sqlite3_exec(db->h, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(db, rc);
@@ -134,6 +174,7 @@ int db_commit(struct db *db)
 		return r;
 	}
 	db->in_tx = false;
+	db->last_error = DB_DONE; /* what failed inside was handled: nothing is left to explain */
 	const char *keys = buf_str(&db->notify);
 	if (notify_hook)
 		for (size_t at = 0; at < buf_len(&db->notify); at += NOTIFY_KEY_LEN)
