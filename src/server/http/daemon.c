@@ -214,6 +214,16 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* MHD's accept policy: every connection while running, none once
+ * server_stop has begun (the socket is closed at once). */
+static enum MHD_Result accept_while_running(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	(void)addr;
+	(void)addrlen;
+	const struct server *srv = cls;
+	return atomic_load(&srv->stopping) ? MHD_NO : MHD_YES;
+}
+
 int server_start(struct server *srv)
 {
 	struct sockaddr_storage ss;
@@ -252,7 +262,7 @@ int server_start(struct server *srv)
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	srv->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, pipeline_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    flags, 0, accept_while_running, srv, pipeline_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 	    /* the per-connection pool holds the request line and headers and
@@ -323,12 +333,14 @@ void server_stop(struct server *srv, unsigned grace_ms)
 		MHD_stop_daemon(srv->redirect);
 		srv->redirect = NULL;
 	}
-	MHD_socket lsock = MHD_quiesce_daemon(srv->daemon); /* stop accepting */
-	if (lsock != MHD_INVALID_SOCKET)
-		close(lsock);
-	/* long-polls answer now and new requests on open connections at once,
-	 * 503 + Retry-After + Connection: close; streams end; uploads and other
-	 * requests in flight may finish within the grace */
+	/* From here new connections are closed as soon as they are accepted
+	 * (accept_while_running). Not MHD_quiesce_daemon: with a thread pool
+	 * and epoll, it races each worker removing the listen socket from its
+	 * own epoll set, and the loser aborts the process ("Failed to remove
+	 * listen FD from epoll set"). Long-polls answer now and new requests
+	 * on open connections at once, 503 + Retry-After + Connection: close;
+	 * streams end; uploads and other requests in flight may finish within
+	 * the grace. */
 	atomic_store(&srv->stopping, true);
 	wake_shutdown(srv->hub);
 	uint64_t until = wake_now_ms() + grace_ms;
