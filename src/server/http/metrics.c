@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/buf.h"
 #include "router.h"
 
 #define STATUS_MIN  100
@@ -67,9 +68,12 @@ long metrics_open_connections(struct metrics *m)
 	return atomic_load(&m->open_connections);
 }
 
+/* The rendered text: a buf capped at METRICS_MAX_BYTES (a few hundred
+ * routes x statuses x buckets stay far below it); once a line does not fit
+ * the render fails as a whole rather than answering a cut exposition. */
+#define METRICS_MAX_BYTES (8u << 20)
 struct out {
-	char *buf;
-	size_t len, cap;
+	struct buf b;
 	int failed;
 };
 
@@ -78,36 +82,17 @@ static void outf(struct out *o, const char *fmt, ...)
 {
 	if (o->failed)
 		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->failed = 1;
-			return;
-		}
-		if ((size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = o->cap * 2 + (size_t)n;
-		char *b = realloc(o->buf, cap);
-		if (!b) {
-			o->failed = 1;
-			return;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	if (buf_vprintf(&o->b, fmt, ap) != BUF_OK)
+		o->failed = 1;
+	va_end(ap);
 }
 
 char *metrics_render(struct metrics *m, size_t suspended, uint64_t resumes)
 {
-	struct out o = {.buf = malloc(16384), .cap = 16384};
-	if (!o.buf)
-		return NULL;
-	o.buf[0] = '\0';
+	struct out o = {.failed = 0};
+	buf_init(&o.b, METRICS_MAX_BYTES);
 	outf(&o, "# HELP vitrine_http_requests_total HTTP requests by route and status.\n"
 	         "# TYPE vitrine_http_requests_total counter\n");
 	for (size_t r = 0; r <= m->n_routes; r++) {
@@ -166,8 +151,8 @@ char *metrics_render(struct metrics *m, size_t suspended, uint64_t resumes)
 	     "vitrine_http_resumes_total %llu\n",
 	     (unsigned long long)resumes);
 	if (o.failed) {
-		free(o.buf);
+		buf_free(&o.b);
 		return NULL;
 	}
-	return o.buf;
+	return buf_take(&o.b, NULL); /* NULL only when out of memory */
 }

@@ -21,58 +21,17 @@
 #include "../../common/log.h"
 #include "client_ip.h"
 #include "internal.h"
-
-/* Nesting depth of a JSON text, counted outside strings; cheap guard run
- * before the parser so a hostile body cannot recurse deeply. */
-static int json_depth(const char *s, size_t len)
-{
-	int depth = 0, max = 0;
-	bool in_str = false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				max = depth;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return max;
-}
+#include "json_body.h"
 
 json_t *http_json_body(struct http_req *r)
 {
 	if (r->json)
 		return r->json;
-	if (r->body_len == 0) {
-		http_reply_error(r, 400, "invalid_json", "a JSON object body is required");
-		return NULL;
-	}
-	if (json_depth(r->body, r->body_len) > HTTP_JSON_MAX_DEPTH) {
-		http_reply_error(r, 400, "invalid_json", "JSON nested deeper than %d levels", HTTP_JSON_MAX_DEPTH);
-		return NULL;
-	}
-	json_error_t jerr;
-	json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j) {
-		http_reply_error(r, 400, "invalid_json", "malformed JSON at line %d, column %d: %s", jerr.line,
-		                 jerr.column, jerr.text);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		http_reply_error(r, 400, "invalid_json", "the body must be a JSON object");
-		return NULL;
-	}
-	r->json = j;
-	return j;
+	char msg[300];
+	r->json = json_body_parse(r->body, r->body_len, msg, sizeof msg);
+	if (!r->json)
+		http_reply_error(r, 400, "invalid_json", "%s", msg);
+	return r->json;
 }
 
 /* ---------- transactions (through the hooks) ---------- */
