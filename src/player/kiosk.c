@@ -146,7 +146,8 @@ void kiosk_identify(struct kiosk *k, unsigned seconds)
 void kiosk_set_objects_dir(struct kiosk *k, const char *objects_dir)
 {
 	pthread_mutex_lock(&k->lock);
-	snprintf(k->objects_dir, sizeof k->objects_dir, "%s", objects_dir);
+	if (strfmt(k->objects_dir, sizeof k->objects_dir, "%s", objects_dir) != 0)
+		k->objects_dir[0] = '\0'; /* serves nothing rather than another folder */
 	pthread_mutex_unlock(&k->lock);
 }
 

@@ -36,9 +36,7 @@ int audit_append(struct db *db, const char *account_id, const char *actor_id, co
 		return -1;
 	}
 	if (account_id) {
-		char key[WAKE_KEY_LEN];
-		snprintf(key, sizeof key, "account:%s", account_id);
-		db_notify(db, key);
+		db_notifyf(db, "account:%s", account_id);
 	}
 	return 0;
 }

@@ -17,6 +17,8 @@
 
 #include "../../common/cidr.h"
 #include "../../common/codes.h"
+#include "../../common/log.h"
+#include "../../common/strfmt.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
@@ -249,12 +251,15 @@ int auth_session_create(struct db *db, const char *user_id, const char *ip, cons
 void auth_set_cookie(struct http_req *r, const char *token)
 {
 	char cookie[256];
-	if (token)
-		snprintf(cookie, sizeof cookie, "vitrine_session=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Strict%s",
-		         token, auth_settings.session_max_s, auth_settings.tls ? "; Secure" : "");
-	else
-		snprintf(cookie, sizeof cookie, "vitrine_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
-		         auth_settings.tls ? "; Secure" : "");
+	int cut =
+	    token ? strfmt(cookie, sizeof cookie, "vitrine_session=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Strict%s",
+	                   token, auth_settings.session_max_s, auth_settings.tls ? "; Secure" : "")
+	          : strfmt(cookie, sizeof cookie, "vitrine_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
+	                   auth_settings.tls ? "; Secure" : "");
+	if (cut != 0) { /* a cut cookie would drop its flags: none at all */
+		log_event(LOG_ERROR, "the session cookie does not fit its header", NULL);
+		return;
+	}
 	http_reply_header(r, "Set-Cookie", cookie);
 }
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../common/strfmt.h"
+
 /* Every object of every channel, once, in the order first met. */
 static json_t *objects_of(json_t *channels)
 {
@@ -20,8 +22,9 @@ static json_t *objects_of(json_t *channels)
 				if (!sha || strlen(sha) != 64 || json_object_get(seen, sha))
 					continue;
 				json_object_set_new(seen, sha, json_true());
-				char url[128];
-				snprintf(url, sizeof url, "/api/v1/device/objects/%s", sha);
+				char url[128]; /* sha is 64 characters: it fits */
+				if (strfmt(url, sizeof url, "/api/v1/device/objects/%s", sha) != 0)
+					continue;
 				json_t *size = json_object_get(item, "size"), *mime = json_object_get(item, "mime");
 				json_array_append_new(objects, json_pack("{s:s, s:O, s:O, s:s}", "sha256", sha, "size",
 				                                         size ? size : json_null(), "mime",

@@ -21,6 +21,7 @@
 
 #include "../../common/codes.h"
 #include "../../common/log.h"
+#include "../../common/strfmt.h"
 #include "../../common/utf8.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
@@ -125,7 +126,10 @@ static void make_thumbnail(const char *data_dir, const char *sha256, const char 
 			g_error_free(err);
 		return;
 	}
-	snprintf(dir, sizeof dir, "%s/media/thumbs", data_dir);
+	if (strfmt(dir, sizeof dir, "%s/media/thumbs", data_dir) != 0) {
+		g_object_unref(pb);
+		return;
+	}
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	int n = snprintf(tmp, sizeof tmp, "%s/media/tmp/%s.thumb", data_dir, id);
@@ -280,9 +284,11 @@ static int upload_begin(struct http_req *r)
 		return reply_quota(r, announced, up->used, up->quota);
 	const char *data = server_config(r->srv)->data_dir;
 	char dir[3000];
-	snprintf(dir, sizeof dir, "%s/media", data);
+	if (strfmt(dir, sizeof dir, "%s/media", data) != 0)
+		return http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads");
 	ensure_dir(dir);
-	snprintf(dir, sizeof dir, "%s/media/tmp", data);
+	if (strfmt(dir, sizeof dir, "%s/media/tmp", data) != 0)
+		return http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads");
 	ensure_dir(dir);
 	sweep_temp_files(data, false); /* a few files: those of live uploads and crash leftovers */
 	/* refused from the headers, before a byte of the body is read */
@@ -291,7 +297,10 @@ static int upload_begin(struct http_req *r)
 		return reply_no_space(r, announced, available);
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
-	snprintf(up->tmp, sizeof up->tmp, "%s/%s.part", dir, id);
+	if (strfmt(up->tmp, sizeof up->tmp, "%s/%s.part", dir, id) != 0) {
+		up->tmp[0] = '\0';
+		return http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads");
+	}
 	up->fd = open(up->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (up->fd < 0) {
 		up->tmp[0] = '\0';
@@ -459,8 +468,8 @@ int content_handle_media_put(struct http_req *r)
 	if (strcmp(type->kind, "image") == 0 && !has_thumbnail(data, sha))
 		make_thumbnail(data, sha, up->tmp);
 	char path[4096], dir[4096];
-	snprintf(dir, sizeof dir, "%s/media/%.2s", data, sha);
-	if (ensure_dir(dir) != 0 || content_object_path(data, sha, path, sizeof path) != 0)
+	if (strfmt(dir, sizeof dir, "%s/media/%.2s", data, sha) != 0 || ensure_dir(dir) != 0 ||
+	    content_object_path(data, sha, path, sizeof path) != 0)
 		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
 	struct record x = {r, sha, up, type};
 	pthread_mutex_lock(&objects_lock);
@@ -549,8 +558,7 @@ static unsigned collect_unlinked_objects(struct db *db, const char *data_dir)
 		if (strlen(e->d_name) != 2 || strspn(e->d_name, "0123456789abcdef") != 2)
 			continue;
 		char sub[4200];
-		snprintf(sub, sizeof sub, "%s/%s", media, e->d_name);
-		DIR *d = opendir(sub);
+		DIR *d = strfmt(sub, sizeof sub, "%s/%s", media, e->d_name) == 0 ? opendir(sub) : NULL;
 		struct dirent *o;
 		while (d && (o = readdir(d))) {
 			if (!codes_is_sha256(o->d_name) || strncmp(o->d_name, e->d_name, 2) != 0)
@@ -616,7 +624,8 @@ static void *sweep_main(void *arg)
 int content_media_sweeper_start(const char *data_dir, unsigned every_s)
 {
 	content_media_sweep(data_dir, true);
-	snprintf(sweep_dir, sizeof sweep_dir, "%s", data_dir);
+	if (strfmt(sweep_dir, sizeof sweep_dir, "%s", data_dir) != 0)
+		return -1;
 	sweep_every_s = every_s ? every_s : 600;
 	sweep_stopping = false;
 	pthread_condattr_t ca;

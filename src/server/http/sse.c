@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/strfmt.h"
 #include "internal.h"
 
 #define SSE_KEEPALIVE_MS 15000
@@ -126,15 +127,18 @@ int http_stream(struct http_req *r, const char *key, int (*pull)(void *state, st
                 void *state, void (*free_state)(void *state))
 {
 	struct sse_stream *s = calloc(1, sizeof *s);
-	if (!s) {
+	if (!s || strfmt(s->key, sizeof s->key, "%s", key) != 0) {
 		if (free_state)
 			free_state(state);
-		http_reply_error(r, 503, "unavailable", "out of memory");
+		if (s)
+			http_reply_error(r, 500, "internal", "the stream's wake-up key does not fit");
+		else
+			http_reply_error(r, 503, "unavailable", "out of memory");
+		free(s);
 		return 0;
 	}
 	s->srv = r->srv;
 	s->conn = r->conn;
-	snprintf(s->key, sizeof s->key, "%s", key);
 	s->pull = pull;
 	s->state = state;
 	s->free_state = free_state;

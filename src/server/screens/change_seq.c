@@ -26,9 +26,7 @@ void screens_touch(struct db *db, const char *account_id, const char *screen_id)
 		db_done(st);
 	}
 	db_exec(db, "UPDATE screens SET change_seq = ? WHERE id = ?", "is", seq, screen_id);
-	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "account:%s", account_id);
-	db_notify(db, key);
+	db_notifyf(db, "account:%s", account_id);
 }
 
 int64_t screens_change_seq(struct db *db, const char *account_id)

@@ -25,6 +25,7 @@
 
 #include "../../common/codes.h"
 #include "../../common/log.h"
+#include "../../common/strfmt.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
@@ -207,7 +208,8 @@ int screens_handle_device_screenshot(struct http_req *r)
 	char path[4096], tmp[4200];
 	if (screenshot_path(r, r->auth.device_id, path, sizeof path, true) != 0)
 		return http_reply_error(r, 500, "internal", "cannot store screenshots");
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if (strfmt(tmp, sizeof tmp, "%s.tmp", path) != 0)
+		return http_reply_error(r, 500, "internal", "cannot store screenshots");
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	bool ok = fd >= 0;
 	for (size_t done = 0; ok && done < r->body_len;) { /* a short write is followed by the reason */
@@ -379,9 +381,7 @@ int screens_handle_delete(struct http_req *r)
 	db_exec(r->db, "UPDATE screens SET deleted_at = ?, token_hash = NULL WHERE id = ?", "is", (int64_t)time(NULL),
 	        id);
 	db_exec(r->db, "DELETE FROM pairings WHERE screen_id = ?", "s", id);
-	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "screen:%s", id); /* its waiting long-poll ends with 401 */
-	db_notify(r->db, key);
+	db_notifyf(r->db, "screen:%s", id); /* its waiting long-poll ends with 401 */
 	screens_touch(r->db, r->auth.account_id, id);
 	audit_request(r, "screen.deleted", json_string_value(json_object_get(screen, "name")), id);
 	json_decref(screen);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../../common/codes.h"
+#include "../../common/strfmt.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
@@ -122,9 +123,7 @@ int64_t screens_instruction_add(struct db *db, const char *screen_id, const char
 	            "VALUES(?,?,?,?,?,?,?,?)",
 	            "ssissisi", id_out, screen_id, seq, type, payload, now, by, now + ttl_s) != DB_DONE)
 		return -1;
-	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "screen:%s", screen_id);
-	db_notify(db, key); /* its long-poll answers as soon as this commits */
+	db_notifyf(db, "screen:%s", screen_id); /* its long-poll answers as soon as this commits */
 	return seq;
 }
 
@@ -207,7 +206,8 @@ static int instruction_reply(struct http_req *r)
 	if (!done && waiting && !ending) {
 		db_done(st);
 		char key[WAKE_KEY_LEN];
-		snprintf(key, sizeof key, "instruction:%s", w->id);
+		if (strfmt(key, sizeof key, "instruction:%s", w->id) != 0)
+			return http_reply_error(r, 500, "internal", "the wake-up key does not fit");
 		return http_wait(r, key, 0, instruction_reply);
 	}
 	json_t *j = instruction_json(st);
@@ -238,9 +238,9 @@ int screens_handle_instruction_get(struct http_req *r)
 	if (secs == 0)
 		return instruction_reply(r);
 	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "instruction:%s", iid);
-	http_wait(r, key, (unsigned)secs * 1000u, instruction_reply);
-	return 0;
+	if (strfmt(key, sizeof key, "instruction:%s", iid) != 0)
+		return http_reply_error(r, 500, "internal", "the wake-up key does not fit");
+	return http_wait(r, key, (unsigned)secs * 1000u, instruction_reply);
 }
 
 /* --- the device side --- */
@@ -276,7 +276,8 @@ static int poll_deliver(struct http_req *r)
 	if (json_array_size(list) == 0 && !ending) {
 		json_decref(list);
 		char key[WAKE_KEY_LEN];
-		snprintf(key, sizeof key, "screen:%s", r->auth.device_id);
+		if (strfmt(key, sizeof key, "screen:%s", r->auth.device_id) != 0)
+			return http_reply_error(r, 500, "internal", "the wake-up key does not fit");
 		return http_wait(r, key, 0, poll_deliver);
 	}
 	size_t i;
@@ -323,9 +324,9 @@ int screens_handle_device_poll(struct http_req *r)
 	/* in memory; the console hears of it (once) when it comes online */
 	presence_seen(r->auth.device_id, r->auth.account_id, r->ip, now, stored_seen);
 	char key[WAKE_KEY_LEN];
-	snprintf(key, sizeof key, "screen:%s", r->auth.device_id);
-	http_wait(r, key, (unsigned)w * 1000u, poll_deliver);
-	return 0;
+	if (strfmt(key, sizeof key, "screen:%s", r->auth.device_id) != 0)
+		return http_reply_error(r, 500, "internal", "the wake-up key does not fit");
+	return http_wait(r, key, (unsigned)w * 1000u, poll_deliver);
 }
 
 int screens_handle_device_ack(struct http_req *r)
@@ -365,9 +366,7 @@ int screens_handle_device_ack(struct http_req *r)
 		if (!st)
 			return http_reply_error(r, 404, "not_found", "no such instruction for this screen");
 	} else {
-		char key[WAKE_KEY_LEN];
-		snprintf(key, sizeof key, "instruction:%s", id);
-		db_notify(r->db, key);
+		db_notifyf(r->db, "instruction:%s", id);
 		screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	}
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));

@@ -91,6 +91,9 @@ int64_t db_changes(struct db *db);
 
 /* Queues a wake-up for key, delivered after commit. */
 void db_notify(struct db *db, const char *key);
+/* db_notify of a formatted key ("screen:%s"); a key that does not fit is
+ * logged and dropped, never cut (a cut key would wake somebody else). */
+void db_notifyf(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Runs raw SQL (several statements, no parameters): migrations, pragmas. */
 int db_exec_script(struct db *db, const char *sql);

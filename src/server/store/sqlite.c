@@ -219,6 +219,20 @@ void db_notify(struct db *db, const char *key)
 		log_event(LOG_ERROR, "notification dropped (queue full)", "key", key, NULL);
 }
 
+void db_notifyf(struct db *db, const char *fmt, ...)
+{
+	char key[NOTIFY_KEY_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(key, sizeof key, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof key) {
+		log_event(LOG_ERROR, "notification key too long: dropped", "format", fmt, NULL);
+		return;
+	}
+	db_notify(db, key);
+}
+
 struct db_stmt *db_prepare(struct db *db, const char *sql)
 {
 	for (size_t i = 0; i < db->ncache; i++)
