@@ -125,6 +125,16 @@ function afterTransition(anim, done) {
   setTimeout(once, FADE_MS * 20); // an animation that never finishes (a stalled timeline) still ends
 }
 
+// Calls done once the video has presented a frame (or after a second, so a
+// video that never paints does not keep the previous slide forever).
+function afterFirstFrame(video, done) {
+  let called = false;
+  const once = () => { if (!called) { called = true; done(); } };
+  if (typeof video.requestVideoFrameCallback === 'function') video.requestVideoFrameCallback(() => once());
+  else video.addEventListener('playing', once, { once: true });
+  setTimeout(once, 1000);
+}
+
 // A slide is one item made ready in a zone: its element is in the zone but
 // hidden ("pending") until it is shown, so images are decoded, videos have
 // their first frame and frames have loaded before they replace anything.
@@ -419,7 +429,12 @@ class ZonePlayer {
       }
       if (prev) {
         prev.finish();
-        afterTransition(anim, () => prev.dispose());
+        // a video shown again may need a moment to present its first frame
+        // (a slow or busy device): the slide below stays until it has one,
+        // so the zone never flashes black between items
+        const handOver = () => afterTransition(anim, () => prev.dispose());
+        if (slide.video) afterFirstFrame(slide.video, handOver);
+        else handOver();
       }
     }
     this.cur = slide;

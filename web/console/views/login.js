@@ -61,8 +61,9 @@ export function renderLogin() {
 async function attemptLogin(body, ui) {
   const { status, error, totpField, totpInput, passwordInput } = ui;
   status.textContent = 'Signing in…';
-  // A login may need a proof of work first (after repeated failures); the
-  // server answers 429 with a fresh challenge, which we solve and resend.
+  // A login may need a proof of work first (after repeated failures, or
+  // while many logins are being checked); the server answers 429 with a
+  // fresh challenge, which we solve and resend. A 503 busy is retried.
   for (let round = 0; round < 4; round++) {
     try {
       const res = await api.login(body);
@@ -80,7 +81,8 @@ async function attemptLogin(body, ui) {
           setError(error, `Unsupported challenge algorithm ${ch.algorithm}.`);
           return;
         }
-        status.textContent = 'Too many failed attempts — verifying your browser…';
+        // the server says why: repeated failures, or many logins at once
+        status.textContent = `${err.message || 'A check is needed'} — verifying your browser…`;
         try {
           body.challenge = ch.challenge;
           body.solution = await solveChallenge(ch.challenge, Number(ch.difficulty));
@@ -90,6 +92,12 @@ async function attemptLogin(body, ui) {
           return;
         }
         status.textContent = 'Verified. Signing in…';
+        continue;
+      }
+      if (err.status === 503 && err.code === 'busy' && round < 3) {
+        // the password check queue is full for a moment: wait and resend
+        status.textContent = 'The server is busy checking other logins — retrying…';
+        await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 1000));
         continue;
       }
       status.textContent = '';
@@ -111,7 +119,7 @@ async function attemptLogin(body, ui) {
     }
   }
   status.textContent = '';
-  setError(error, 'Browser verification did not succeed. Please try again.');
+  setError(error, 'The login did not go through after several tries. Please try again.');
 }
 
 export async function doLogout() {
