@@ -441,3 +441,9 @@ def test_retention_prunes_audit_instructions_and_folds_old_plays(make_server):
     db.close()
     rows = admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"]
     assert [p["item"] for p in rows] == ["recent"]
+    # the per-day report reads the folded counts and the raw rows together
+    days = admin.get("/api/v1/reports/plays?group=day&screen_id=" + sid).json()["days"]
+    assert [(d["day"], d["plays"], d["duration_ms"]) for d in days] == [
+        (old_day - old_day % 86400, 2, 10000), ((now - 60) - (now - 60) % 86400, 1, 5000)], days
+    r = admin.get("/api/v1/reports/plays?group=week")
+    assert r.status_code == 400 and "group" in r.json()["error"]["message"]
