@@ -115,12 +115,28 @@ static void test_presence_waits_for_a_refusing_store(void **state)
 	assert_int_equal(number(f->db, "SELECT deliveries FROM instructions WHERE id = ?", "ins1"), 1);
 }
 
+static void test_presence_forgets_a_deleted_screen(void **state)
+{
+	(void)state;
+	int64_t seen;
+	char ip[64];
+	presence_seen("gone1", "acct", "192.0.2.9", 5000, 0);
+	presence_seen("kept1", "acct", "192.0.2.10", 5000, 0);
+	assert_true(presence_last_seen("gone1", 0, &seen, ip, sizeof ip));
+	presence_forget("gone1");
+	assert_false(presence_last_seen("gone1", 0, &seen, ip, sizeof ip));
+	assert_true(presence_last_seen("kept1", 0, &seen, ip, sizeof ip)); /* its neighbours stay */
+	assert_string_equal(ip, "192.0.2.10");
+	presence_forget("never-seen"); /* nothing to drop: no harm */
+}
+
 int main(void)
 {
 	log_set_level((enum log_level)(LOG_ERROR + 1)); /* failures are expected here */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_full_database_is_db_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_presence_waits_for_a_refusing_store, setup, teardown),
+	    cmocka_unit_test(test_presence_forgets_a_deleted_screen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

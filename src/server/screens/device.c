@@ -382,6 +382,7 @@ int screens_handle_delete(struct http_req *r)
 	        id);
 	db_exec(r->db, "DELETE FROM pairings WHERE screen_id = ?", "s", id);
 	db_notifyf(r->db, "screen:%s", id); /* its waiting long-poll ends with 401 */
+	presence_forget(id);
 	screens_touch(r->db, r->auth.account_id, id);
 	audit_request(r, "screen.deleted", json_string_value(json_object_get(screen, "name")), id);
 	json_decref(screen);

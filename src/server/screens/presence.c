@@ -109,6 +109,19 @@ bool presence_seen(const char *screen_id, const char *account_id, const char *ip
 	return was_offline;
 }
 
+void presence_forget(const char *screen_id)
+{
+	pthread_mutex_lock(&lock);
+	for (struct seen **at = &table[bucket_of(screen_id)]; *at; at = &(*at)->next)
+		if (strcmp((*at)->id, screen_id) == 0) {
+			struct seen *gone = *at;
+			*at = gone->next;
+			free(gone);
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
 bool presence_last_seen(const char *screen_id, int64_t store_last_seen, int64_t *last_seen, char *ip, size_t ipsz)
 {
 	pthread_mutex_lock(&lock);

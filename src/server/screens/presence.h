@@ -31,6 +31,10 @@ struct db;
  * background step then tells the console (screens_touch). */
 bool presence_seen(const char *screen_id, const char *account_id, const char *ip, int64_t now, int64_t store_last_seen);
 
+/* Drops what is kept of screen_id (a deleted screen); a last_seen not
+ * written yet is dropped with it. */
+void presence_forget(const char *screen_id);
+
 /* The newest last_seen (and its address) known for screen_id, when it is
  * newer than store_last_seen; otherwise false and nothing is written. */
 bool presence_last_seen(const char *screen_id, int64_t store_last_seen, int64_t *last_seen, char *ip, size_t ipsz);
