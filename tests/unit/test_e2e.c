@@ -535,6 +535,42 @@ static void test_vectors(void **state)
 		assert_memory_equal(f, want, n);
 		expect_text(from_guest ? h : g, want, wl, text);
 	}
+
+	/* a fresh session, then the frame that carries TAG_REKEY and one after it */
+	json_t *r = json_object_get(v, "rekey");
+	assert_non_null(r);
+	assert_int_equal(e2e_init_with_ephemeral_for_tests(g, E2E_GUEST, sid, th, pk, ge), E2E_OK);
+	assert_int_equal(e2e_init_with_ephemeral_for_tests(h, E2E_HOST, sid, th, sk, he), E2E_OK);
+	uint8_t m1[E2E_HANDSHAKE_OUT], m2[E2E_HANDSHAKE_OUT], m3[E2E_HANDSHAKE_OUT];
+	size_t l1, l2, l3;
+	assert_int_equal(e2e_handshake(g, NULL, 0, &used, m1, sizeof m1, &l1), E2E_OK);
+	assert_int_equal(e2e_handshake(h, m1, l1, &used, m2, sizeof m2, &l2), E2E_OK);
+	assert_int_equal(e2e_handshake(g, m2, l2, &used, m3, sizeof m3, &l3), E2E_OK);
+	assert_int_equal(e2e_handshake(h, m3, l3, &used, none, sizeof none, &l), E2E_OK);
+	bool from_guest = strcmp(str(r, "from"), "guest") == 0;
+	struct e2e *tx = from_guest ? g : h, *rx = from_guest ? h : g;
+	json_int_t empties = json_integer_value(json_object_get(r, "empty_frames_before"));
+	assert_true(empties > 0);
+	for (json_int_t k = 0; k < empties; k++) {
+		uint8_t f[E2E_MAX_FRAME];
+		size_t n;
+		assert_int_equal(e2e_seal(tx, NULL, 0, false, f, sizeof f, &n), E2E_OK);
+		expect_text(rx, f, n, "");
+	}
+	assert_int_equal(tx->rekeys_sent, 0);
+	json_array_foreach (json_object_get(r, "frames"), i, fr) {
+		const char *text = str(fr, "plaintext");
+		uint8_t f[E2E_MAX_FRAME];
+		size_t n;
+		assert_int_equal(e2e_seal(tx, (const uint8_t *)text, strlen(text), false, f, sizeof f, &n), E2E_OK);
+		wl = unhex(str(fr, "frame"), want, sizeof want);
+		assert_int_equal(n, wl);
+		assert_memory_equal(f, want, n);
+		expect_text(rx, want, wl, text);
+	}
+	assert_int_equal(tx->rekeys_sent, 1);
+	assert_int_equal(rx->rekeys_received, 1);
+
 	e2e_wipe(g);
 	e2e_wipe(h);
 	free(g);
