@@ -64,6 +64,21 @@ void e2e_ticket_hash(const char *ticket, size_t len, uint8_t out[E2E_TICKET_HASH
 	crypto_generichash(out, E2E_TICKET_HASH, (const uint8_t *)ticket, len, NULL, 0);
 }
 
+int e2e_host_pk_from_base64(const char *b64, uint8_t out[E2E_HOST_PK])
+{
+	size_t n = 0;
+	const char *end = NULL;
+	if (!b64 || !out || sodium_init() < 0)
+		return E2E_USAGE;
+	size_t len = strlen(b64);
+	if (sodium_base642bin(out, E2E_HOST_PK, b64, len, NULL, &n, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    n != E2E_HOST_PK || end != b64 + len) {
+		sodium_memzero(out, E2E_HOST_PK);
+		return E2E_USAGE;
+	}
+	return E2E_OK;
+}
+
 /* Every protocol failure ends the session: keys gone, the code kept. */
 static int fail(struct e2e *e, enum e2e_status status)
 {

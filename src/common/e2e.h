@@ -94,6 +94,11 @@ const char *e2e_status_code(int status);
  * the ticket text as the server issued it. */
 void e2e_ticket_hash(const char *ticket, size_t len, uint8_t out[E2E_TICKET_HASH]);
 
+/* Decodes host_public_key as the server hands it out (standard base64 with
+ * padding, as the player registers it) into out. Returns E2E_OK, or
+ * E2E_USAGE when b64 is not exactly 32 bytes in that form. */
+int e2e_host_pk_from_base64(const char *b64, uint8_t out[E2E_HOST_PK]);
+
 /* Starts a session with a fresh ephemeral key. host_key is the host's
  * Ed25519 secret key (E2E_HOST_SK bytes) for E2E_HOST, and the expected
  * host public key (E2E_HOST_PK bytes, from host_public_key) for E2E_GUEST.

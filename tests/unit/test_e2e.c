@@ -453,6 +453,26 @@ static void test_no_data_before_handshake(void **state)
 	free_pair(p);
 }
 
+static void test_host_pk_from_base64(void **state)
+{
+	(void)state;
+	uint8_t pk[E2E_HOST_PK], got[E2E_HOST_PK];
+	char b64[sodium_base64_ENCODED_LEN(E2E_HOST_PK, sodium_base64_VARIANT_ORIGINAL)];
+	randombytes_buf(pk, sizeof pk);
+	sodium_bin2base64(b64, sizeof b64, pk, sizeof pk, sodium_base64_VARIANT_ORIGINAL);
+	assert_int_equal(e2e_host_pk_from_base64(b64, got), E2E_OK);
+	assert_memory_equal(got, pk, sizeof pk);
+	b64[strlen(b64) - 1] = '\0'; /* padding cut */
+	assert_int_equal(e2e_host_pk_from_base64(b64, got), E2E_USAGE);
+	assert_int_equal(e2e_host_pk_from_base64("AAAA", got), E2E_USAGE); /* 3 bytes */
+	assert_int_equal(e2e_host_pk_from_base64("not base64 at all!", got), E2E_USAGE);
+	assert_int_equal(e2e_host_pk_from_base64(NULL, got), E2E_USAGE);
+	char longer[sizeof b64 + 4];
+	sodium_bin2base64(b64, sizeof b64, pk, sizeof pk, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(longer, sizeof longer, "%sAAAA", b64); /* 35 bytes */
+	assert_int_equal(e2e_host_pk_from_base64(longer, got), E2E_USAGE);
+}
+
 /* ---- tests/vectors/e2e.json ---- */
 
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
@@ -595,6 +615,7 @@ int main(void)
 	    cmocka_unit_test(test_rekey_across_many_frames),
 	    cmocka_unit_test(test_final_frame_and_truncation),
 	    cmocka_unit_test(test_no_data_before_handshake),
+	    cmocka_unit_test(test_host_pk_from_base64),
 	    cmocka_unit_test(test_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
