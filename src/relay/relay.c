@@ -237,11 +237,7 @@ static void side_close(struct side *s)
 		return;
 	if (s->state == SIDE_WAITING)
 		s->relay->stats.sides_waiting--;
-	s->state = SIDE_CLOSING;
-	if (s->reading) {
-		uv_read_stop((uv_stream_t *)&s->tcp);
-		s->reading = false;
-	}
+	s->state = SIDE_CLOSING; /* what it still sends is read and dropped, so no reset cuts the status line */
 	session_leave(s);
 	uv_timer_start(&s->timer, on_close_deadline, SHUTDOWN_MS, 0);
 	uv_shutdown_t *req = malloc(sizeof *req);
@@ -309,10 +305,6 @@ static void side_refuse(struct side *s, enum relay_refusal why)
 	char line[64];
 	size_t n = first_frame_status(REFUSAL_NAMES[why], line);
 	s->relay->stats.refusals[why]++;
-	if (s->reading) {
-		uv_read_stop((uv_stream_t *)&s->tcp);
-		s->reading = false;
-	}
 	side_write_copy(s, line, n);
 	side_close(s);
 }
@@ -498,8 +490,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	struct side *s = stream->data;
 	if (nread < 0) {
 		free(buf->base);
-		if (s->state == SIDE_CLOSING)
+		if (s->state == SIDE_CLOSING) {
+			if (nread != UV_EOF)
+				side_close_now(s); /* a reset: nothing more can reach it */
 			return;
+		}
 		if (nread != UV_EOF || s->state != SIDE_PAIRED) {
 			side_close_now(s);
 			return;

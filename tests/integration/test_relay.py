@@ -364,3 +364,17 @@ def test_key_file_raw_or_base64_nothing_else(tmp_path, keys):
                          capture_output=True, text=True, timeout=10)
     assert out.returncode == 2
     assert "not an Ed25519 public key" in out.stderr
+
+
+def test_idle_pair_is_ended(tmp_path, keys):
+    r = Relay(str(tmp_path), keys, args=("--idle-timeout", "1"))
+    try:
+        guest, host = pair(r, keys)
+        assert exchange(guest, host, 1000)
+        started = time.time()
+        assert status_line(guest) == "error session_ended\n"
+        assert status_line(host) == "error session_ended\n"
+        assert time.time() - started < 4
+        assert r.metrics()["vitrine_relay_sessions_active"] == 0
+    finally:
+        r.stop()
