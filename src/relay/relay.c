@@ -100,6 +100,7 @@ const struct relay_stats *relay_stats(const struct relay *r)
 
 static void side_close(struct side *s);
 static void side_read_start(struct side *s);
+static void on_idle_timeout(uv_timer_t *t);
 
 /* --- the table of seen tickets ------------------------------------------ */
 
@@ -264,8 +265,12 @@ static void on_written(uv_write_t *req, int status)
 	free(f);
 	/* the other side may read again once this one has drained */
 	struct side *from = to->session ? to->session->side[!to->role] : NULL;
-	if (from && from->state == SIDE_PAIRED && to->state == SIDE_PAIRED && !from->reading &&
-	    to->queued <= to->relay->opt.queue_cap / 2)
+	if (!from || from->state != SIDE_PAIRED || to->state != SIDE_PAIRED)
+		return;
+	/* a slow reader that drains is activity too */
+	uv_timer_start(&to->timer, on_idle_timeout, to->relay->opt.idle_timeout_ms, 0);
+	uv_timer_start(&from->timer, on_idle_timeout, to->relay->opt.idle_timeout_ms, 0);
+	if (!from->reading && to->queued <= to->relay->opt.queue_cap / 2)
 		side_read_start(from);
 }
 

@@ -378,3 +378,25 @@ def test_idle_pair_is_ended(tmp_path, keys):
         assert r.metrics()["vitrine_relay_sessions_active"] == 0
     finally:
         r.stop()
+
+
+def test_connections_over_the_limit_are_closed(tmp_path, keys):
+    r = Relay(str(tmp_path), keys, args=("--max-connections", "5"))
+    try:
+        held = [r.connect(raw=b"\x00") for _ in range(5)]
+        time.sleep(0.2)
+        extra = r.connect(raw=b"\x00")
+        extra.settimeout(5)
+        try:
+            assert extra.recv(10) == b""
+        except ConnectionResetError:
+            pass
+        assert r.metrics()['vitrine_relay_refusals_total{reason="connection_limit"}'] == 1
+        for s in held:
+            s.close()
+        time.sleep(0.2)
+        sid = session_id()
+        g, h = r.connect(keys.ticket(sid, "guest")), r.connect(keys.ticket(sid, "host"))
+        assert status_line(g) == "paired\n" and status_line(h) == "paired\n"
+    finally:
+        r.stop()
