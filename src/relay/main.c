@@ -1,0 +1,232 @@
+/*
+ * vitrine-relay: the command line (docs/PROTOCOL.md "Remote control: relay
+ * and CLI") around the relay core (relay.c) and its admin port (admin.c),
+ * on one libuv loop. SIGTERM or SIGINT closes the listeners and every
+ * connection, and the process exits 0.
+ *
+ *   vitrine-relay --listen HOST:PORT --server-key FILE [--admin-listen HOST:PORT]
+ *                 [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]
+ *                 [--queue-cap BYTES] [--max-connections N]
+ *   (--ws-listen, --tls-cert and --tls-key: the WebSocket fallback is not built yet)
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "admin.h"
+#include "relay.h"
+#include "server_key.h"
+
+#define KEY_FILE_MAX 256
+
+static struct relay *the_relay;
+static struct admin *the_admin;
+static uv_signal_t sigterm, sigint;
+
+static void usage(FILE *f)
+{
+	fputs("usage: vitrine-relay --listen HOST:PORT --server-key FILE [--admin-listen HOST:PORT]\n"
+	      "                     [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]\n"
+	      "                     [--queue-cap BYTES] [--max-connections N]\n"
+	      "  --server-key FILE: the server's Ed25519 public key, 32 raw bytes or their base64\n",
+	      f);
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into host and port. */
+static int split_host_port(const char *arg, char *host, size_t hostsz, int *port)
+{
+	const char *colon = strrchr(arg, ':');
+	if (!colon || colon == arg)
+		return -1;
+	const char *h = arg;
+	size_t hlen = (size_t)(colon - arg);
+	if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= hostsz)
+		return -1;
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || p < 0 || p > 65535)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+static int parse_number(const char *flag, const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+	if (!v || errno || *end || end == v || v[0] == '-' || n == 0 || n > max) {
+		fprintf(stderr, "vitrine-relay: %s wants a whole number from 1 to %llu\n", flag, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int read_key_file(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES])
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "vitrine-relay: --server-key %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	unsigned char buf[KEY_FILE_MAX];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	if (n == sizeof buf || server_key_parse(buf, n, pk) != 0) {
+		fprintf(
+		    stderr,
+		    "vitrine-relay: --server-key %s: not an Ed25519 public key (want 32 raw bytes or their base64)\n",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+	(void)sig;
+	(void)signum;
+	relay_stop(the_relay);
+	if (the_admin)
+		admin_stop(the_admin);
+	uv_close((uv_handle_t *)&sigterm, NULL);
+	uv_close((uv_handle_t *)&sigint, NULL);
+}
+
+/* Many idle sessions are many descriptors: take what the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *listen = NULL, *admin_listen = NULL, *key_path = NULL;
+	struct relay_options opt = {
+	    .first_frame_timeout_ms = 5000,
+	    .pair_timeout_ms = 30000,
+	    .idle_timeout_ms = 300000,
+	    .queue_cap = 256 * 1024,
+	    .max_connections = 20000,
+	};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		unsigned long long n;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--ws-listen") == 0 || strcmp(a, "--tls-cert") == 0 ||
+		           strcmp(a, "--tls-key") == 0) {
+			fprintf(
+			    stderr,
+			    "vitrine-relay: %s: the WebSocket/TLS fallback is not built yet; this relay serves raw TCP "
+			    "(--listen) only\n",
+			    a);
+			return 2;
+		} else if (!v) {
+			fprintf(stderr, "vitrine-relay: %s: unknown option or missing value\n", a);
+			usage(stderr);
+			return 2;
+		} else if (strcmp(a, "--listen") == 0) {
+			listen = v;
+		} else if (strcmp(a, "--admin-listen") == 0) {
+			admin_listen = v;
+		} else if (strcmp(a, "--server-key") == 0) {
+			key_path = v;
+		} else if (strcmp(a, "--pair-timeout") == 0) {
+			if (parse_number(a, v, 86400, &n) != 0)
+				return 2;
+			opt.pair_timeout_ms = n * 1000;
+		} else if (strcmp(a, "--first-frame-timeout") == 0) {
+			if (parse_number(a, v, 3600, &n) != 0)
+				return 2;
+			opt.first_frame_timeout_ms = n * 1000;
+		} else if (strcmp(a, "--idle-timeout") == 0) {
+			if (parse_number(a, v, 86400, &n) != 0)
+				return 2;
+			opt.idle_timeout_ms = n * 1000;
+		} else if (strcmp(a, "--queue-cap") == 0) {
+			if (parse_number(a, v, 64ull * 1024 * 1024, &n) != 0)
+				return 2;
+			opt.queue_cap = (size_t)n;
+		} else if (strcmp(a, "--max-connections") == 0) {
+			if (parse_number(a, v, 1000000, &n) != 0)
+				return 2;
+			opt.max_connections = (unsigned)n;
+		} else {
+			fprintf(stderr, "vitrine-relay: %s: unknown option\n", a);
+			usage(stderr);
+			return 2;
+		}
+		i++;
+	}
+	if (!listen || !key_path) {
+		fprintf(stderr, "vitrine-relay: --listen and --server-key are required\n");
+		usage(stderr);
+		return 2;
+	}
+	char host[256], admin_host[256], err[512];
+	int port, admin_port = 0;
+	if (split_host_port(listen, host, sizeof host, &port) != 0) {
+		fprintf(stderr, "vitrine-relay: --listen %s: want HOST:PORT\n", listen);
+		return 2;
+	}
+	if (admin_listen && split_host_port(admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) {
+		fprintf(stderr, "vitrine-relay: --admin-listen %s: want HOST:PORT\n", admin_listen);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "vitrine-relay: libsodium did not start\n");
+		return 1;
+	}
+	if (read_key_file(key_path, opt.server_pk) != 0)
+		return 2;
+	raise_fd_limit();
+	uv_loop_t *loop = uv_default_loop();
+	the_relay = relay_start(loop, host, port, &opt, err, sizeof err);
+	if (!the_relay) {
+		fprintf(stderr, "vitrine-relay: %s\n", err);
+		return 1;
+	}
+	if (admin_listen) {
+		the_admin = admin_start(loop, admin_host, admin_port, the_relay, err, sizeof err);
+		if (!the_admin) {
+			fprintf(stderr, "vitrine-relay: %s\n", err);
+			relay_stop(the_relay);
+			uv_run(loop, UV_RUN_DEFAULT);
+			relay_free(the_relay);
+			return 1;
+		}
+	}
+	uv_signal_init(loop, &sigterm);
+	uv_signal_init(loop, &sigint);
+	uv_signal_start(&sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&sigint, on_stop_signal, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	fprintf(stderr, "vitrine-relay: listening on %s%s%s\n", listen, admin_listen ? ", admin on " : "",
+	        admin_listen ? admin_listen : "");
+	uv_run(loop, UV_RUN_DEFAULT);
+	relay_free(the_relay);
+	if (the_admin)
+		admin_free(the_admin);
+	uv_loop_close(loop);
+	fprintf(stderr, "vitrine-relay: stopped\n");
+	return 0;
+}
