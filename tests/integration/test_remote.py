@@ -298,3 +298,28 @@ def admin_token(admin):
     r = admin.post("/api/v1/tokens", json={"name": "t"})
     assert r.status_code == 201, r.text
     return r.json()["token"]
+
+
+def test_relay_key_command_refuses_bad_use_with_a_sentence(make_server, tmp_path):
+    s = make_server().start()
+
+    def run(*args):
+        return subprocess.run([SERVER_BIN, *args], capture_output=True, text=True, timeout=30)
+
+    out = run("--data", s.data, "relay-key", "--out", str(tmp_path / "no" / "such" / "k"))
+    assert out.returncode == 1 and "cannot write" in out.stderr
+    out = run("--data", str(tmp_path / "empty"), "relay-key")
+    assert out.returncode == 1 and "not initialised" in out.stderr
+    out = run("--data", s.data, "--out", str(tmp_path / "k"))
+    assert out.returncode == 2 and "--out goes with relay-key" in out.stderr
+    out = run("--data", s.data, "relay-key", "extra")
+    assert out.returncode == 2 and "unknown argument" in out.stderr
+    assert "relay-key [--out FILE]" in run("--help").stdout
+    # a damaged key is never replaced by a new one (tickets signed with it would change)
+    path = os.path.join(s.data, "keys", "relay-signing.secret")
+    with open(path, "wb") as f:
+        f.write(b"short")
+    out = run("--data", s.data, "relay-key")
+    assert out.returncode == 1 and "damaged" in out.stderr
+    with open(path, "rb") as f:
+        assert f.read() == b"short"
