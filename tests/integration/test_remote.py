@@ -214,6 +214,12 @@ def test_who_may_ask_for_a_session(server, admin):
     assert support.get("/api/v1/remote-sessions").status_code == 403
     assert support.delete("/api/v1/remote-sessions/" + r.json()["session_id"]).status_code == 403
     assert editor.get("/api/v1/relays").status_code == 403
+    # with an API token (what `vitrine remote` will use): the ticket names the token's user
+    by_token = Client(server.url, token=admin_token(support))
+    r = by_token.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201, r.text
+    assert verify_ticket(r.json()["ticket"], relay_key(server).strip())["user"] == support.get(
+        "/api/v1/me").json()["user"]["id"]
 
     # another account's screen is unknown here
     other = other_account_admin(server)
