@@ -1,8 +1,9 @@
 /*
  * vitrine-server: the hub (API, web console, and later the device gateway,
  * connection manager and chat). This file parses the command line, runs
- * `init` (data folder, keys, first admin) or starts the HTTP server, and
- * stops gracefully on SIGTERM.
+ * `init` (data folder, keys, first admin) or `relay-key` (the public key
+ * relays check tickets with), or starts the HTTP server, and stops
+ * gracefully on SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include "content/content.h"
 #include "http/server.h"
 #include "ops/ops.h"
+#include "remote/remote.h"
 #include "routes.h"
 #include "screens/presence.h"
 #include "screens/screens.h"
@@ -35,15 +37,19 @@
 static void usage(const struct config *cfg)
 {
 	printf("usage: vitrine-server [options] [init --admin LOGIN [--account NAME]]\n"
+	       "       vitrine-server [options] relay-key [--out FILE]\n"
 	       "\n"
 	       "Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
 	       "first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
 	       "printed once as \"admin password: ...\").\n"
+	       "`relay-key` prints the public key (base64, one line) that relays check\n"
+	       "remote-control tickets with (vitrine-relay --server-key FILE).\n"
 	       "\n"
 	       "options:\n"
 	       "  --config FILE          INI file with a [server] section\n"
 	       "  --admin LOGIN          (init) the first admin's login name\n"
 	       "  --account NAME         (init) the first account's name (default Default)\n"
+	       "  --out FILE             (relay-key) write the key to FILE instead of printing it\n"
 	       "  --help, --version\n\n");
 	config_print_help(cfg, stdout);
 }
@@ -137,11 +143,48 @@ static int cmd_init(const char *data, const char *login, const char *account)
 	}
 	close(fd);
 	sodium_memzero(secret, sizeof secret);
+	char err[512];
+	int krc = remote_key_load(data, err, sizeof err);
+	remote_key_forget();
+	if (krc != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 1;
+	}
 	printf("initialised %s: account \"%s\", admin \"%s\"\n", data, account, login);
 	if (*generated)
 		printf("admin password: %s\n", generated);
 	fflush(stdout);
 	sodium_memzero(generated, sizeof generated);
+	return 0;
+}
+
+/* relay-key [--out FILE]: the public key relays check tickets with; the
+ * key pair is made on the way when the data folder has none yet. */
+static int cmd_relay_key(const char *data, const char *out)
+{
+	char path[4096], err[512];
+	if (secret_path(data, path, sizeof path) != 0 || access(path, F_OK) != 0) {
+		fprintf(stderr,
+		        "vitrine-server: %s is not initialised: run `vitrine-server --data %s init --admin LOGIN`\n",
+		        data, data);
+		return 1;
+	}
+	if (remote_key_load(data, err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 1;
+	}
+	char b64[REMOTE_KEY_B64LEN];
+	remote_key_public_b64(b64);
+	remote_key_forget();
+	if (!out) {
+		printf("%s\n", b64);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	FILE *f = fopen(out, "w");
+	if (!f || fprintf(f, "%s\n", b64) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "vitrine-server: cannot write %s: %s\n", out, strerror(errno));
+		return 1;
+	}
 	return 0;
 }
 
@@ -256,6 +299,12 @@ static int cmd_run(struct config *cfg)
 	memcpy(auth_settings.secret, secret, AUTH_SECRET_BYTES);
 	sodium_memzero(secret, slen);
 	free(secret);
+	if (remote_key_load(data, err, sizeof err) != 0) { /* made here for folders older than remote control */
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		free(cert_pem);
+		free(key_pem);
+		return 1;
+	}
 	auth_settings.session_idle_s = idle_min * 60;
 	auth_settings.session_max_s = max_h * 3600;
 	auth_settings.tls = cert_pem != NULL;
@@ -308,10 +357,11 @@ out:
 		log_event(LOG_INFO, "stopped", NULL);
 	free(cert_pem);
 	free(key_pem);
+	remote_key_forget();
 	return status;
 }
 
-enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_ADMIN, OPT_ACCOUNT };
+enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_ADMIN, OPT_ACCOUNT, OPT_OUT };
 
 int main(int argc, char **argv)
 {
@@ -324,12 +374,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vitrine-server: out of memory\n");
 		return 1;
 	}
-	static const struct option own[] = {{"help", no_argument, NULL, OPT_HELP},
-	                                    {"version", no_argument, NULL, OPT_VERSION},
-	                                    {"admin", required_argument, NULL, OPT_ADMIN},
-	                                    {"account", required_argument, NULL, OPT_ACCOUNT},
-	                                    {NULL, 0, NULL, 0}};
-	const char *admin = NULL, *account = NULL;
+	static const struct option own[] = {
+	    {"help", no_argument, NULL, OPT_HELP},         {"version", no_argument, NULL, OPT_VERSION},
+	    {"admin", required_argument, NULL, OPT_ADMIN}, {"account", required_argument, NULL, OPT_ACCOUNT},
+	    {"out", required_argument, NULL, OPT_OUT},     {NULL, 0, NULL, 0}};
+	const char *admin = NULL, *account = NULL, *out = NULL;
 	char err[512];
 	int status = 0, c;
 	while ((c = settings_getopt(&cfg.settings, argc, argv, "h", own, err, sizeof err)) != -1) {
@@ -346,6 +395,9 @@ int main(int argc, char **argv)
 		case OPT_ACCOUNT:
 			account = optarg;
 			break;
+		case OPT_OUT:
+			out = optarg;
+			break;
 		default:
 			fprintf(stderr, "vitrine-server: %s\n", err);
 			status = 2;
@@ -353,9 +405,15 @@ int main(int argc, char **argv)
 		}
 	}
 	bool init = optind < argc && strcmp(argv[optind], "init") == 0;
-	if (optind + (init ? 1 : 0) < argc) {
+	bool relay_key = optind < argc && strcmp(argv[optind], "relay-key") == 0;
+	if (optind + (init || relay_key ? 1 : 0) < argc) {
 		fprintf(stderr, "vitrine-server: unknown argument \"%s\" (see --help)\n",
-		        argv[optind + (init ? 1 : 0)]);
+		        argv[optind + (init || relay_key ? 1 : 0)]);
+		status = 2;
+		goto done;
+	}
+	if (!relay_key && out) {
+		fprintf(stderr, "vitrine-server: --out goes with relay-key (see --help)\n");
 		status = 2;
 		goto done;
 	}
@@ -378,6 +436,8 @@ int main(int argc, char **argv)
 		} else {
 			status = cmd_init(config_get(&cfg, CFG_DATA), admin, account);
 		}
+	} else if (relay_key) {
+		status = cmd_relay_key(config_get(&cfg, CFG_DATA), out);
 	} else {
 		status = cmd_run(&cfg);
 	}

@@ -11,6 +11,7 @@
 #include "http/assets.h"
 #include "live/live.h"
 #include "ops/ops.h"
+#include "remote/remote.h"
 #include "screens/screens.h"
 
 #define KB      1024
@@ -30,7 +31,7 @@ const struct route server_routes[] = {
     {"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
     {"GET", "/assets/{folder}/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
     {"GET", "/firewall", assets_handle_index, AUTH_NONE, 0, 0, 0}, /* the console shows the page */
-    {"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, 0},
+    {"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, R},
 
     /* sessions and the caller's own profile */
     {"POST", "/api/v1/session", auth_handle_login, AUTH_NONE, 0, 4 * KB, 0},
@@ -95,6 +96,16 @@ const struct route server_routes[] = {
     {"PUT", "/api/v1/screens/{id}/channel", content_handle_screen_channel, AUTH_USER, ADMIN, 1 * KB, W},
     {"POST", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 1 * KB, W},
     {"DELETE", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 0, W},
+
+    /* remote control (connection manager): relays, sessions */
+    {"POST", "/api/v1/screens/{id}/remote", remote_handle_session_create, AUTH_USER, SUPPORT, 0, W},
+    {"GET", "/api/v1/remote-sessions", remote_handle_sessions_list, AUTH_USER, ADMIN, 0, R},
+    {"DELETE", "/api/v1/remote-sessions/{id}", remote_handle_session_end, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/relays", remote_handle_relays_list, AUTH_USER, ADMIN, 0, R},
+    {"POST", "/api/v1/relays", remote_handle_relay_create, AUTH_USER, ADMIN, 4 * KB, W},
+    {"DELETE", "/api/v1/relays/{id}", remote_handle_relay_delete, AUTH_USER, ADMIN, 0, W},
+    /* the relay's own token ("Bearer vr_..."), checked by the handler */
+    {"POST", "/api/v1/relays/{id}/report", remote_handle_relay_report, AUTH_NONE, 0, 1 * KB, W},
 
     /* media library (uploads are streamed to disk while hashed) */
     {"GET", "/api/v1/media", content_handle_media_list, AUTH_USER, EDITORS, 0, R},

@@ -14,6 +14,7 @@
 #include "../../common/strfmt.h"
 #include "../content/content.h"
 #include "../http/server.h"
+#include "../remote/remote.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
 
@@ -115,6 +116,10 @@ int ops_handle_firewall(struct http_req *r)
 	                                       "your DNS resolvers", "transport", "UDP/TCP", "port", 53, "protocol",
 	                                       "DNS", "direction", "outbound from the screen", "purpose",
 	                                       "resolving the server's name"));
+	/* the relays this account's screens and guests may be sent to */
+	json_t *relays = remote_firewall_rules(r->db, r->auth.account_id);
+	json_array_extend(rules, relays);
+	json_decref(relays);
 	json_t *notes =
 	    json_pack("[s, s]", "Screens never accept connections: no inbound port is needed on the screens' network.",
 	              "The kiosk page of each screen listens on 127.0.0.1 only.");

@@ -1,0 +1,73 @@
+/*
+ * Remote control, the server's part (issue 10, the connection manager):
+ * the Ed25519 key the server signs relay tickets with (signing_key.c), the
+ * registry of relays with their reported load and the choice of a relay for
+ * a session (relays.c), and the remote sessions themselves: asking for
+ * one, listing and ending them (sessions.c). The relay (src/relay/) checks
+ * the tickets offline with the public half of the key; the player gets its
+ * host ticket as a `remote_session` instruction through its long-poll.
+ */
+#ifndef VITRINE_REMOTE_H
+#define VITRINE_REMOTE_H
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/codes.h"
+
+struct http_req;
+struct db;
+
+/* --- signing_key.c --- */
+#define REMOTE_KEY_FILE   "relay-signing.secret" /* in DATA/keys/, mode 0600 */
+#define REMOTE_KEY_B64LEN sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, sodium_base64_VARIANT_ORIGINAL)
+
+/* Loads DATA/keys/relay-signing.secret, creating it first when it is
+ * missing (a new data folder, or one made before remote control). Returns
+ * 0, or -1 with a sentence in err. */
+int remote_key_load(const char *data_dir, char *err, size_t errsz);
+/* The loaded key pair (remote_key_load first). */
+const unsigned char *remote_key_secret(void);
+/* The public key in standard base64 (what `relay-key` prints). */
+void remote_key_public_b64(char out[REMOTE_KEY_B64LEN]);
+/* Forgets the loaded key (zeroes it). */
+void remote_key_forget(void);
+
+/* --- relays.c --- */
+#define REMOTE_RELAY_PORT_DEFAULT 1970
+#define REMOTE_RELAY_HEALTHY_S    15 /* a relay not heard of for longer is skipped */
+
+struct remote_relay {
+	char id[CODES_ID_LEN + 1];
+	char host[254];
+	unsigned port;
+	char ws_url[513];
+};
+
+enum remote_choice { REMOTE_CHOSEN, REMOTE_NO_RELAY, REMOTE_NO_HEALTHY_PRIVATE, REMOTE_STORE_ERROR };
+/* Picks the relay for a session of account_id at now: when the account
+ * has private relays, only those (the healthy one with the lowest load);
+ * otherwise the healthy shared relay with the lowest load. */
+enum remote_choice remote_relay_choose(struct db *db, const char *account_id, int64_t now, struct remote_relay *out);
+/* "host:port" (IPv6 in brackets): what a ticket names the relay by. */
+int remote_relay_address(const struct remote_relay *relay, char *out, size_t outsz);
+/* Firewall rules (ops/ /firewall) for the relays the account's screens may
+ * use: TCP to each relay's port and HTTPS/HTTP to its WebSocket URL. */
+json_t *remote_firewall_rules(struct db *db, const char *account_id);
+
+int remote_handle_relays_list(struct http_req *r);
+int remote_handle_relay_create(struct http_req *r);
+int remote_handle_relay_delete(struct http_req *r);
+int remote_handle_relay_report(struct http_req *r);
+
+/* --- sessions.c --- */
+#define REMOTE_TICKET_LIFETIME_S 60
+
+int remote_handle_session_create(struct http_req *r);
+int remote_handle_sessions_list(struct http_req *r);
+int remote_handle_session_end(struct http_req *r);
+
+#endif

@@ -1,0 +1,331 @@
+"""Remote control, the server's part (issue 10, connection manager): the
+ticket-signing key and `relay-key`, the relays registry and the choice of a
+relay, POST /api/v1/screens/{id}/remote (tickets for guest and host, the
+host's through its long-poll), the sessions list and ending a session."""
+import base64
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import stat
+import subprocess
+import time
+
+import requests
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from conftest import SERVER_BIN, Client
+
+PUBKEY = base64.b64encode(bytes(range(32))).decode()
+PASSWORD = "a-long-password-1"
+
+
+def relay_key(server, *extra):
+    out = subprocess.run([SERVER_BIN, "--data", server.data, "relay-key", *extra], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_ticket(ticket, key_b64):
+    """The ticket format of src/common/ticket.h, checked with the key that
+    `relay-key` printed; returns the payload."""
+    prefix, payload, sig = ticket.split(".")
+    assert prefix == "vt1"
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key_b64))
+    key.verify(b64url(sig), b"vitrine-ticket-v1\0" + b64url(payload))  # raises InvalidSignature
+    return json.loads(b64url(payload))
+
+
+def db(server):
+    return sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
+
+
+def pair_device(admin, hardware_id="sim-1", online=True):
+    r = requests.post(admin.url + "/api/v1/device/pair", json={"hardware_id": hardware_id, "public_key": PUBKEY})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    screen = admin.post("/api/v1/pairings", json={"user_code": p["user_code"], "name": hardware_id}).json()["screen"]
+    token = requests.post(admin.url + "/api/v1/device/token", json={"device_code": p["device_code"]}).json()
+    token = token["access_token"]
+    if online:  # one long-poll makes it online
+        requests.get(admin.url + "/api/v1/device/instructions?wait=0", headers={"Authorization": "Bearer " + token})
+    return token, screen["id"]
+
+
+def add_relay(client, host="127.0.0.1", **kw):
+    body = dict(host=host, ws_url="wss://%s/relay" % host, **kw)
+    r = client.post("/api/v1/relays", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["relay"]["id"], r.json()["token"]
+
+
+def report(server, relay_id, token, sessions=0, bytes_=0):
+    return requests.post(server.url + "/api/v1/relays/%s/report" % relay_id,
+                         headers={"Authorization": "Bearer " + token}, json={"sessions": sessions, "bytes": bytes_})
+
+
+def user(admin, server, login, role):
+    r = admin.post("/api/v1/users", json={"login": login, "password": PASSWORD, "role": role})
+    assert r.status_code == 201, r.text
+    c = Client(server.url)
+    assert c.login(login, PASSWORD).status_code == 200
+    return c
+
+
+def other_account_admin(server):
+    """An admin of a second account (through an API token made in the store)."""
+    token = "vt_" + secrets.token_hex(26)
+    with db(server) as d:
+        d.execute("INSERT INTO accounts(id, name, created_at) VALUES('otheraccountaaaa', 'Other', ?)",
+                  (int(time.time()) + 5,))
+        d.execute("INSERT INTO users(id, account_id, login, role, password_hash, created_at, updated_at) "
+                  "VALUES('otheruseraaaaaaa', 'otheraccountaaaa', 'other-admin', 'admin', 'x', 0, 0)")
+        d.execute("INSERT INTO api_tokens(id, token_hash, user_id, name, created_at) "
+                  "VALUES('othertokenaaaaaa', ?, 'otheruseraaaaaaa', 't', 0)",
+                  (hashlib.sha256(token.encode()).hexdigest(),))
+    return Client(server.url, token=token)
+
+
+def test_relay_key_verifies_both_tickets_and_the_host_gets_its_own(server, admin, tmp_path):
+    key = relay_key(server).strip()
+    assert len(base64.b64decode(key)) == 32
+    relay_key(server, "--out", str(tmp_path / "k"))
+    assert (tmp_path / "k").read_text().strip() == key
+    mode = os.stat(os.path.join(server.data, "keys", "relay-signing.secret")).st_mode
+    assert stat.S_IMODE(mode) == 0o600
+
+    relay_id, relay_token = add_relay(admin, shared=True)
+    assert report(server, relay_id, relay_token).status_code == 200
+    device, sid = pair_device(admin)
+    before = time.time()
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert set(body) == {"session_id", "relay", "ticket", "host_public_key"}
+    assert body["relay"] == {"host": "127.0.0.1", "port": 1970, "ws_url": "wss://127.0.0.1/relay"}
+    assert body["host_public_key"] == PUBKEY
+    me = admin.get("/api/v1/me").json()["user"]
+    guest = verify_ticket(body["ticket"], key)
+    assert guest["sid"] == body["session_id"] and guest["role"] == "guest"
+    assert guest["relay"] == "127.0.0.1:1970" and guest["screen"] == sid and guest["user"] == me["id"]
+    assert before < guest["exp"] <= time.time() + 60
+    # a changed payload no longer verifies
+    prefix, payload, sig = body["ticket"].split(".")
+    forged = dict(guest, role="host")
+    forged_text = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    try:
+        verify_ticket(".".join([prefix, forged_text, sig]), key)
+        raise AssertionError("a forged ticket verified")
+    except InvalidSignature:
+        pass
+
+    # the host hears of it through its long-poll, with a host ticket
+    polled = requests.get(server.url + "/api/v1/device/instructions?after=0&wait=5",
+                          headers={"Authorization": "Bearer " + device}).json()["instructions"]
+    ins = [i for i in polled if i["type"] == "remote_session"]
+    assert len(ins) == 1, polled
+    p = ins[0]["payload"]
+    assert p["session_id"] == body["session_id"] and p["relay"] == body["relay"]
+    host = verify_ticket(p["ticket"], key)
+    assert host["role"] == "host" and host["sid"] == body["session_id"] and host["screen"] == sid
+    assert ins[0]["expires_at"] <= time.time() + 60
+
+    audit = admin.get("/api/v1/audit").json()["entries"]
+    assert any(e["action"] == "remote.requested" and e["target"] == sid for e in audit)
+
+
+def test_an_older_data_folder_gets_its_key_on_first_start(make_server):
+    s = make_server()
+    path = os.path.join(s.data, "keys", "relay-signing.secret")
+    os.remove(path)
+    s.start()
+    assert os.path.getsize(path) == 64 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    key = relay_key(s).strip()
+    s.stop()
+    s.start()
+    assert relay_key(s).strip() == key  # kept, not made again
+
+
+def test_relay_choice_private_first_unhealthy_skipped_lowest_load(server, admin):
+    _, sid = pair_device(admin)
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "no_relay", r.text
+
+    busy, busy_token = add_relay(admin, host="busy.example", shared=True)
+    idle, idle_token = add_relay(admin, host="idle.example", shared=True, port=2000, region="eu-west")
+    # registered but never heard of: unhealthy
+    assert admin.post("/api/v1/screens/%s/remote" % sid).status_code == 503
+    assert report(server, busy, busy_token, sessions=9, bytes_=10).status_code == 200
+    assert report(server, idle, idle_token, sessions=1, bytes_=99999).status_code == 200
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201 and r.json()["relay"]["host"] == "idle.example" and r.json()["relay"]["port"] == 2000
+    # the idle one stops reporting for more than 15 s: skipped
+    with db(server) as d:
+        d.execute("UPDATE relays SET last_report = last_report - 16 WHERE id = ?", (idle,))
+    listed = {x["id"]: x for x in admin.get("/api/v1/relays").json()["relays"]}
+    assert not listed[idle]["healthy"] and listed[busy]["healthy"] and listed[idle]["region"] == "eu-west"
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201 and r.json()["relay"]["host"] == "busy.example"
+
+    # another account's private relay is never used for this one, and is unknown to it
+    other = other_account_admin(server)
+    theirs, theirs_token = add_relay(other, host="theirs.example")
+    assert report(server, theirs, theirs_token).status_code == 200
+    assert admin.post("/api/v1/screens/%s/remote" % sid).json()["relay"]["host"] == "busy.example"
+    assert theirs not in {x["id"] for x in admin.get("/api/v1/relays").json()["relays"]}
+    assert admin.delete("/api/v1/relays/" + theirs).status_code == 404
+
+    # a private relay of the account: used first; silent, no fallback to shared ones
+    mine, mine_token = add_relay(admin, host="mine.example")
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "no_relay" and "private" in r.text
+    assert report(server, mine, mine_token, sessions=50).status_code == 200
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201 and r.json()["relay"]["host"] == "mine.example"
+
+    # /firewall lists the relays this account's screens may use
+    rules = admin.get("/api/v1/firewall").json()["rules"]
+    tcp = [x for x in rules if x["to"] == "mine.example"]
+    assert {(x["port"], x["protocol"]) for x in tcp} == {(1970, "vitrine-relay"), (443, "WSS")}, tcp
+    assert not any(x["to"] in ("busy.example", "theirs.example") for x in rules)
+    assert admin.delete("/api/v1/relays/" + mine).status_code == 204
+    rules = admin.get("/api/v1/firewall").json()["rules"]
+    assert any(x["to"] == "busy.example" and x["port"] == 1970 for x in rules)
+
+
+def test_who_may_ask_for_a_session(server, admin):
+    relay_id, relay_token = add_relay(admin, shared=True)
+    report(server, relay_id, relay_token)
+    _, sid = pair_device(admin)
+    editor = user(admin, server, "ed", "editor")
+    operator = user(admin, server, "op", "operator")
+    support = user(admin, server, "sup", "support")
+    assert editor.post("/api/v1/screens/%s/remote" % sid).status_code == 403
+    assert operator.post("/api/v1/screens/%s/remote" % sid).status_code == 403
+    r = support.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201, r.text  # support users of the account: every screen (no per-screen grants yet)
+    assert support.get("/api/v1/remote-sessions").status_code == 403
+    assert support.delete("/api/v1/remote-sessions/" + r.json()["session_id"]).status_code == 403
+    assert editor.get("/api/v1/relays").status_code == 403
+    # with an API token (what `vitrine remote` will use): the ticket names the token's user
+    by_token = Client(server.url, token=admin_token(support))
+    r = by_token.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201, r.text
+    assert verify_ticket(r.json()["ticket"], relay_key(server).strip())["user"] == support.get(
+        "/api/v1/me").json()["user"]["id"]
+
+    # another account's screen is unknown here
+    other = other_account_admin(server)
+    assert other.post("/api/v1/screens/%s/remote" % sid).status_code == 404
+    assert admin.post("/api/v1/screens/nosuchscreenaaaa/remote").status_code == 404
+    # an offline screen, a screen without a key
+    _, offline = pair_device(admin, hardware_id="sim-2", online=False)
+    r = admin.post("/api/v1/screens/%s/remote" % offline)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "screen_offline", r.text
+    with db(server) as d:
+        d.execute("UPDATE screens SET public_key = '' WHERE id = ?", (sid,))
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "no_host_key", r.text
+
+
+def test_admin_lists_and_ends_sessions(server, admin):
+    relay_id, relay_token = add_relay(admin, shared=True)
+    report(server, relay_id, relay_token)
+    _, sid = pair_device(admin)
+    first = admin.post("/api/v1/screens/%s/remote" % sid).json()["session_id"]
+    second = admin.post("/api/v1/screens/%s/remote" % sid).json()["session_id"]
+    sessions = admin.get("/api/v1/remote-sessions").json()["sessions"]
+    assert [s["id"] for s in sessions] == [second, first]
+    s = sessions[0]
+    assert s["screen_id"] == sid and s["user"] == "admin" and s["relay"]["host"] == "127.0.0.1"
+    assert s["ended_at"] is None and s["end_reason"] is None and s["bytes_guest_to_host"] == 0
+
+    r = admin.delete("/api/v1/remote-sessions/" + first)
+    assert r.status_code == 200, r.text
+    ended = r.json()["session"]
+    assert ended["ended_at"] and ended["end_reason"] == "ended_by_admin"
+    r = admin.delete("/api/v1/remote-sessions/" + first)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_ended"
+    assert admin.delete("/api/v1/remote-sessions/nosuchsessionaaa").status_code == 404
+    audit = admin.get("/api/v1/audit").json()["entries"]
+    assert any(e["action"] == "remote.ended" and first in e["detail"] for e in audit)
+    # another account sees none of them and cannot end them
+    other = other_account_admin(server)
+    assert other.get("/api/v1/remote-sessions").json()["sessions"] == []
+    assert other.delete("/api/v1/remote-sessions/" + second).status_code == 404
+
+
+def test_bad_relay_input_is_refused_with_a_message(server, admin):
+    bad = [
+        {"ws_url": "wss://x/"},
+        {"host": "", "ws_url": "wss://x/"},
+        {"host": "a b", "ws_url": "wss://x/"},
+        {"host": "x", "ws_url": "https://x/"},
+        {"host": "x", "ws_url": "wss://x:99999/"},
+        {"host": "x", "ws_url": "wss:///"},
+        {"host": "x", "port": 0, "ws_url": "wss://x/"},
+        {"host": "x", "port": "1970", "ws_url": "wss://x/"},
+        {"host": "x", "ws_url": "wss://x/", "region": "r" * 65},
+        {"host": "x", "ws_url": "wss://x/", "shared": "yes"},
+    ]
+    for body in bad:
+        r = admin.post("/api/v1/relays", json=body)
+        assert r.status_code == 400 and r.json()["error"]["message"], (body, r.text)
+    # only the server's first account registers shared relays
+    other = other_account_admin(server)
+    r = other.post("/api/v1/relays", json={"host": "x", "ws_url": "wss://x/", "shared": True})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "shared_relay_forbidden"
+    shared, token = add_relay(admin, shared=True)
+    assert other.delete("/api/v1/relays/" + shared).status_code == 403
+    # reports: the relay's own token only, and a sane body
+    assert report(server, shared, "vr_wrong").status_code == 401
+    assert report(server, shared, admin_token(admin)).status_code == 401
+    r = requests.post(server.url + "/api/v1/relays/%s/report" % shared, json={"sessions": 1, "bytes": 1})
+    assert r.status_code == 401
+    r = requests.post(server.url + "/api/v1/relays/%s/report" % shared, headers={"Authorization": "Bearer " + token},
+                      json={"sessions": -1, "bytes": 0})
+    assert r.status_code == 400 and "sessions" in r.json()["error"]["message"]
+    r = requests.post(server.url + "/api/v1/relays/%s/report" % shared, headers={"Authorization": "Bearer " + token},
+                      data="not json")
+    assert r.status_code == 400
+    assert admin.delete("/api/v1/relays/nosuchrelayaaaaa").status_code == 404
+    assert admin.delete("/api/v1/relays/" + shared).status_code == 204
+    assert report(server, shared, token).status_code == 401  # a removed relay's token is dead
+
+
+def admin_token(admin):
+    r = admin.post("/api/v1/tokens", json={"name": "t"})
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+def test_relay_key_command_refuses_bad_use_with_a_sentence(make_server, tmp_path):
+    s = make_server().start()
+
+    def run(*args):
+        return subprocess.run([SERVER_BIN, *args], capture_output=True, text=True, timeout=30)
+
+    out = run("--data", s.data, "relay-key", "--out", str(tmp_path / "no" / "such" / "k"))
+    assert out.returncode == 1 and "cannot write" in out.stderr
+    out = run("--data", str(tmp_path / "empty"), "relay-key")
+    assert out.returncode == 1 and "not initialised" in out.stderr
+    out = run("--data", s.data, "--out", str(tmp_path / "k"))
+    assert out.returncode == 2 and "--out goes with relay-key" in out.stderr
+    out = run("--data", s.data, "relay-key", "extra")
+    assert out.returncode == 2 and "unknown argument" in out.stderr
+    assert "relay-key [--out FILE]" in run("--help").stdout
+    # a damaged key is never replaced by a new one (tickets signed with it would change)
+    path = os.path.join(s.data, "keys", "relay-signing.secret")
+    with open(path, "wb") as f:
+        f.write(b"short")
+    out = run("--data", s.data, "relay-key")
+    assert out.returncode == 1 and "damaged" in out.stderr
+    with open(path, "rb") as f:
+        assert f.read() == b"short"
