@@ -136,6 +136,10 @@ def test_relay_key_verifies_both_tickets_and_the_host_gets_its_own(server, admin
     host = verify_ticket(p["ticket"], key)
     assert host["role"] == "host" and host["sid"] == body["session_id"] and host["screen"] == sid
     assert ins[0]["expires_at"] <= time.time() + 60
+    # users of the account see that it was sent, not the host's ticket
+    seen = admin.get("/api/v1/screens/%s/instructions/%s" % (sid, ins[0]["id"])).json()["instruction"]
+    assert seen["type"] == "remote_session" and "ticket" not in seen["payload"], seen
+    assert seen["payload"]["session_id"] == body["session_id"]
 
     audit = admin.get("/api/v1/audit").json()["entries"]
     assert any(e["action"] == "remote.requested" and e["target"] == sid for e in audit)

@@ -212,6 +212,9 @@ static int instruction_reply(struct http_req *r)
 	}
 	json_t *j = instruction_json(st);
 	db_done(st);
+	/* the host's ticket is for the screen alone: users see that one was sent */
+	if (strcmp(json_string_value(json_object_get(j, "type")), "remote_session") == 0)
+		json_object_del(json_object_get(j, "payload"), "ticket");
 	http_reply_json(r, 200, json_pack("{s:o}", "instruction", j));
 	return 0;
 }
