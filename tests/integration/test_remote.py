@@ -333,3 +333,18 @@ def test_relay_key_command_refuses_bad_use_with_a_sentence(make_server, tmp_path
     assert out.returncode == 1 and "damaged" in out.stderr
     with open(path, "rb") as f:
         assert f.read() == b"short"
+
+
+def test_remote_requests_are_limited_per_user(server, admin):
+    """Each request queues an instruction and a session row: 30 per user in
+    10 minutes, then 429 with Retry-After (other users are not held up)."""
+    relay_id, relay_token = add_relay(admin, shared=True)
+    assert report(server, relay_id, relay_token).status_code == 200
+    _, sid = pair_device(admin)
+    codes = [admin.post("/api/v1/screens/%s/remote" % sid).status_code for _ in range(30)]
+    assert codes == [201] * 30, codes
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests", r.text
+    assert 0 < int(r.headers["Retry-After"]) <= 600
+    support = user(admin, server, "helpdesk", "support")
+    assert support.post("/api/v1/screens/%s/remote" % sid).status_code == 201

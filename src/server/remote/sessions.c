@@ -23,10 +23,13 @@
 #include "../screens/presence.h"
 #include "../screens/screens.h"
 #include "../store/db.h"
+#include "../store/ratelimit.h"
 #include "../store/store_reply.h"
 #include "remote.h"
 
-#define MAX_SESSIONS_LISTED 200
+#define MAX_SESSIONS_LISTED      200
+#define REMOTE_REQUESTS_PER_USER 30
+#define REMOTE_REQUEST_WINDOW_S  600
 
 static int sign_for(const char *session_id, enum ticket_role role, const char *relay_addr, int64_t exp,
                     const char *screen_id, const char *user_id, char out[TICKET_TEXT_MAX])
@@ -61,6 +64,20 @@ int remote_handle_session_create(struct http_req *r)
 	const char *screen_id = http_param(r, "id");
 	if (!screens_require(r, screen_id))
 		return 0;
+	/* each request queues an instruction and a session row: a user (or a
+	 * script with their token) gets REMOTE_REQUESTS_PER_USER per window */
+	int64_t hits =
+	    ratelimit_hit(r->db, "remote_request_user", r->auth.user_id, REMOTE_REQUEST_WINDOW_S, (int64_t)time(NULL));
+	if (hits > REMOTE_REQUESTS_PER_USER) {
+		char after[24];
+		snprintf(after, sizeof after, "%lld",
+		         (long long)ratelimit_retry_after(r->db, "remote_request_user", r->auth.user_id,
+		                                          REMOTE_REQUEST_WINDOW_S, (int64_t)time(NULL)));
+		http_reply_error(r, 429, "too_many_requests",
+		                 "more than %d remote sessions asked for in %d minutes: wait before the next one",
+		                 REMOTE_REQUESTS_PER_USER, REMOTE_REQUEST_WINDOW_S / 60);
+		return http_reply_header(r, "Retry-After", after);
+	}
 	int rc;
 	struct db_stmt *st =
 	    db_query(r->db, &rc, "SELECT public_key, last_seen, name FROM screens WHERE id = ?", "s", screen_id);
