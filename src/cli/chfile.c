@@ -31,28 +31,6 @@ struct folder {
 
 #define CHFILE_MAX_REFS ((size_t)CHANNEL_MAX_ZONES * CHANNEL_MAX_ITEMS)
 
-static const char *type_name(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "a list";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number with a fraction";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "something else";
-}
-
 /* The kind of a file of the folder, guessed from its name (the server
  * sniffs the bytes; this only decides whether duration 0 may be meant). */
 static const char *kind_by_name(const char *name)
@@ -150,7 +128,7 @@ static int check_doc(const char *dir, const char *path, struct chfile *cf)
 {
 	if (!json_is_object(cf->doc)) {
 		snprintf(cf->problem, sizeof cf->problem, "%s must hold a JSON object (the channel), not %s", path,
-		         type_name(cf->doc));
+		         channel_schema_type_name(cf->doc));
 		return -1;
 	}
 	/* the server's rules, the same code (src/common/channel_schema.c) */

@@ -44,7 +44,7 @@ void channel_schema_fault_text(json_t *f, char *out, size_t outsz)
 	snprintf(out, outsz, "%s: %s", path && *path ? path : "(top)", msg ? msg : "invalid");
 }
 
-static const char *type_name(json_t *v)
+const char *channel_schema_type_name(json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -103,7 +103,7 @@ static bool int_member(struct check *c, json_t *obj, const char *key, bool requi
 	}
 	if (!json_is_integer(v)) {
 		fault(c, key, "must be an integer from %lld to %lld, not %s", (long long)min, (long long)max,
-		      type_name(v));
+		      channel_schema_type_name(v));
 		return false;
 	}
 	json_int_t n = json_integer_value(v);
@@ -121,7 +121,8 @@ static void check_valid(struct check *c, json_t *valid)
 	size_t n = strlen(c->path);
 	snprintf(c->path + n, sizeof c->path - n, ".valid");
 	if (!json_is_object(valid)) {
-		fault(c, NULL, "must be an object with from, until, days, start, end, not %s", type_name(valid));
+		fault(c, NULL, "must be an object with from, until, days, start, end, not %s",
+		      channel_schema_type_name(valid));
 		goto out;
 	}
 	only_members(c, valid, keys, "valid has from, until, days, start, end");
@@ -173,7 +174,7 @@ static json_t *check_item(struct check *c, json_t *item)
 	                                   "duration", "transition", "valid", "id",   "name", NULL};
 	bool files = c->res && c->res->file;
 	if (!json_is_object(item)) {
-		fault(c, NULL, "must be an object, not %s", type_name(item));
+		fault(c, NULL, "must be an object, not %s", channel_schema_type_name(item));
 		return NULL;
 	}
 	size_t before = c->count;
@@ -210,7 +211,7 @@ static json_t *check_item(struct check *c, json_t *item)
 			      files ? "; for a file of the folder use \"file\"" : "");
 		} else if (file && (!ref || !*ref)) {
 			fault(c, "file", "must be a path relative to the folder, not %s",
-			      ref ? "empty" : type_name(file));
+			      ref ? "empty" : channel_schema_type_name(file));
 		} else if (resolve(c, file != NULL, ref, member, &m)) {
 			json_object_set_new(out, member, json_string(ref));
 			type = strcmp(m.kind, "image") == 0   ? "image"
@@ -276,7 +277,7 @@ static json_t *check_zone(struct check *c, json_t *zone, size_t zi, json_int_t w
 {
 	static const char *const keys[] = {"name", "x", "y", "w", "h", "z", "items", "id", NULL};
 	if (!json_is_object(zone)) {
-		fault(c, NULL, "must be an object, not %s", type_name(zone));
+		fault(c, NULL, "must be an object, not %s", channel_schema_type_name(zone));
 		return NULL;
 	}
 	size_t before = c->count;
@@ -307,7 +308,7 @@ static json_t *check_zone(struct check *c, json_t *zone, size_t zi, json_int_t w
 	if (!json_is_array(items) || json_array_size(items) > CHANNEL_MAX_ITEMS) {
 		fault(c, "items", "must be a list of at most %d items%s%s", CHANNEL_MAX_ITEMS,
 		      items ? ", not " : " (missing)",
-		      items ? (json_is_array(items) ? "a longer one" : type_name(items)) : "");
+		      items ? (json_is_array(items) ? "a longer one" : channel_schema_type_name(items)) : "");
 		return NULL;
 	}
 	json_t *out = json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:[]}", "name", name, "x", x, "y", y, "w", w, "h", h,
@@ -337,7 +338,8 @@ json_t *channel_schema_check(json_t *body, const struct channel_resolver *res, j
 	static const struct channel_resolver none = {0};
 	struct check c = {.res = res ? res : &none, .faults = faults, .max_faults = max_faults};
 	if (!json_is_object(body)) {
-		fault(&c, NULL, "must be a JSON object (the channel), not %s", body ? type_name(body) : "nothing");
+		fault(&c, NULL, "must be a JSON object (the channel), not %s",
+		      body ? channel_schema_type_name(body) : "nothing");
 		return NULL;
 	}
 	static const char *const keys[] = {"name", "width", "height", "zones", "id", NULL};

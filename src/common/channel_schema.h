@@ -62,4 +62,7 @@ json_t *channel_schema_check(json_t *body, const struct channel_resolver *res, j
 /* "PATH: MESSAGE" of a fault into out ("(top)" for the body itself). */
 void channel_schema_fault_text(json_t *fault, char *out, size_t outsz);
 
+/* How a JSON value is named in a fault: "an object", "a list", "a string"... */
+const char *channel_schema_type_name(json_t *v);
+
 #endif
