@@ -249,7 +249,7 @@ def test_device_api_refuses_bad_input(server, admin):
                       json={"status": "ok", "result": {"x": 1}}, headers=h)
     assert r.status_code == 200
     r = requests.get(server.url + "/api/v1/device/instructions?after=0&wait=0", headers=h)
-    assert r.json()["instructions"] == []
+    assert r.status_code == 200 and r.json()["instructions"] == [], (r.status_code, r.text)
     # another account's user cannot see or command this screen: covered by
     # ids being per account (404); editors cannot send instructions
     admin.post("/api/v1/users", json={"login": "ed", "password": "a-long-password-1", "role": "editor"})

@@ -93,6 +93,7 @@ int http_wait(struct http_req *r, const char *key, unsigned timeout_ms, int (*on
  * Returns true when a reply is ready to queue. */
 static bool run_wait_cycle(struct http_req *r)
 {
+	bool timeout_shown = false;
 	for (int spins = 0; spins < 1000; spins++) {
 		r->wait_again = false;
 		if (atomic_load(&r->srv->stopping)) {
@@ -113,9 +114,18 @@ static bool run_wait_cycle(struct http_req *r)
 			http_reply_error(r, 500, "internal", "the request produced no response");
 			break;
 		}
+		if (r->waiter.state == WAITER_WOKEN && r->waiter.reason == WAKE_TIMEOUT && !timeout_shown) {
+			/* the deadline passed while the handler was looking (a short
+			 * wait on a busy machine): run it once more, now that it can
+			 * see its timeout, so it answers as a timeout */
+			timeout_shown = true;
+			continue;
+		}
 		if (r->waiter.state == WAITER_WOKEN && r->waiter.reason != WAKE_EVENT) {
-			/* timeout or shutdown and the handler still wants to wait */
-			http_reply_error(r, 503, "unavailable", "the server is stopping");
+			if (r->waiter.reason == WAKE_SHUTDOWN)
+				stopping_reply(r);
+			else /* the handler wants to wait past its own deadline */
+				http_reply_error(r, 500, "internal", "the request kept waiting after its deadline");
 			break;
 		}
 		if (wake_suspend(r->srv->hub, &r->waiter)) {
