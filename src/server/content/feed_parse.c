@@ -157,8 +157,13 @@ static char *field(const xmlNode *item, const char *const *names, size_t cap, bo
 	return NULL;
 }
 
+/* An http(s) URL with no control character or space in it (a link is
+ * shown and followed as is). */
 static bool http_url(const char *s)
 {
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return false;
 	return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
 }
 
