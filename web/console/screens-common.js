@@ -65,7 +65,7 @@ export async function keyFingerprint(b64) {
   return hex.replace(/(.{4})(?=.)/g, '$1 ');
 }
 
-/** A screenshot <img>, or a placeholder when there is none (or it cannot be loaded). */
+/** A screenshot <img>, or the words "No screenshot" when there is none (or it cannot be loaded). */
 export function screenshotBox(screen, { id, cls }) {
   const box = h('div', { class: `shot ${cls}` });
   let shownAt = -1;

@@ -102,16 +102,15 @@ int audit_handle_list(struct http_req *r)
 	    sorts, sizeof sorts / sizeof sorts[0], "seq DESC", "seq", 100, AUDIT_PAGE_MAX};
 	int64_t before = INT64_MAX;
 	const char *b = http_query(r, "before");
-	char *end, err[256], sql[1024];
+	char *end, sql[1024];
 	if (b) {
 		before = strtoll(b, &end, 10);
 		if (*b == '\0' || *end || before < 0)
 			return http_reply_error(r, 400, "invalid_parameter", "before must be a sequence number");
 	}
 	struct listquery lq;
-	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
-	                    http_query(r, "q"), err, sizeof err) != 0)
-		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
+	if (listquery_from_request(r, &spec, &lq) != 0)
+		return 0;
 #define AUDIT_MATCHING                                                                                                 \
 	" FROM audit WHERE account_id = ?1 AND (?2 = '' OR actor LIKE ?2 ESCAPE '\\' OR "                              \
 	"action LIKE ?2 ESCAPE '\\' OR target LIKE ?2 ESCAPE '\\' OR ip LIKE ?2 ESCAPE '\\' OR "                       \

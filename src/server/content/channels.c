@@ -138,10 +138,9 @@ int content_handle_channels_list(struct http_req *r)
 	};
 	static const struct listquery_spec spec = {sorts, sizeof sorts / sizeof sorts[0], "name", "id", -1, 500};
 	struct listquery lq;
-	char err[256], sql[1024];
-	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
-	                    http_query(r, "q"), err, sizeof err) != 0)
-		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
+	char sql[1024];
+	if (listquery_from_request(r, &spec, &lq) != 0)
+		return 0;
 	bool editor = !(r->auth.role_bit & ROLE_ADMIN);
 #define CHANNELS_MATCHING                                                                                              \
 	" FROM channels c WHERE account_id = ?1 AND (?2 = 0 OR EXISTS "                                                \

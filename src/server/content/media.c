@@ -691,11 +691,10 @@ int content_handle_media_list(struct http_req *r)
 	static const struct listquery_spec spec = {
 	    sorts, sizeof sorts / sizeof sorts[0], "created_at DESC, sha256", "sha256", 1000, 1000};
 	const char *tag = http_query(r, "tag"), *kind = http_query(r, "kind");
-	char tagq[200], err[256], sql[1024];
+	char tagq[200], sql[1024];
 	struct listquery lq;
-	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
-	                    http_query(r, "q"), err, sizeof err) != 0)
-		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
+	if (listquery_from_request(r, &spec, &lq) != 0)
+		return 0;
 	if (tag && (strlen(tag) > 64 || strchr(tag, '"')))
 		return http_reply_error(r, 400, "invalid_parameter",
 		                        "tag must be at most 64 characters, without quotes");

@@ -254,10 +254,9 @@ int screens_handle_list(struct http_req *r)
 	};
 	static const struct listquery_spec spec = {sorts, sizeof sorts / sizeof sorts[0], "name", "id", -1, 500};
 	struct listquery lq;
-	char err[256], sql[1024];
-	if (listquery_parse(&lq, &spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
-	                    http_query(r, "q"), err, sizeof err) != 0)
-		return http_reply_error(r, 400, "invalid_parameter", "%s", err);
+	char sql[1024];
+	if (listquery_from_request(r, &spec, &lq) != 0)
+		return 0;
 #define SCREENS_MATCHING                                                                                               \
 	" FROM screens WHERE account_id = ?1 AND deleted_at IS NULL AND (?2 = '' OR name LIKE ?2 ESCAPE '\\' OR "      \
 	"group_name LIKE ?2 ESCAPE '\\' OR tags LIKE ?2 ESCAPE '\\' OR "                                               \

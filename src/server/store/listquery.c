@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../http/server.h"
+
 static bool parse_count(const char *text, int64_t min, int64_t max, int64_t *out)
 {
 	if (!text || *text < '0' || *text > '9')
@@ -111,4 +113,14 @@ const char *listquery_intern(const char *sql)
 		found = interned[interned_count++];
 	pthread_mutex_unlock(&interned_lock);
 	return found;
+}
+
+int listquery_from_request(struct http_req *r, const struct listquery_spec *spec, struct listquery *lq)
+{
+	char err[256];
+	if (listquery_parse(lq, spec, http_query(r, "limit"), http_query(r, "offset"), http_query(r, "sort"),
+	                    http_query(r, "q"), err, sizeof err) == 0)
+		return 0;
+	http_reply_error(r, 400, "invalid_parameter", "%s", err);
+	return -1;
 }

@@ -6,8 +6,8 @@
  *
  * Only the SQL fragments of a route's own table of sort columns reach the
  * SQL text; q is always bound as a parameter, with LIKE's wildcards
- * escaped (use it as `col LIKE ? ESCAPE '\'`). Pure: the route reads the
- * parameters and replies 400 with the message this gives back.
+ * escaped (use it as `col LIKE ? ESCAPE '\'`). listquery_parse is pure;
+ * listquery_from_request reads a request's parameters and answers its 400.
  */
 #ifndef VITRINE_LISTQUERY_H
 #define VITRINE_LISTQUERY_H
@@ -50,6 +50,14 @@ struct listquery {
  */
 int listquery_parse(struct listquery *lq, const struct listquery_spec *spec, const char *limit, const char *offset,
                     const char *sort, const char *q, char *err, size_t errlen);
+
+struct http_req;
+
+/*
+ * listquery_parse on a request's own limit, offset, sort and q. Returns 0,
+ * or -1 after answering 400 invalid_parameter with the sentence.
+ */
+int listquery_from_request(struct http_req *r, const struct listquery_spec *spec, struct listquery *lq);
 
 /*
  * The one lasting copy of an SQL text built at run time, to hand to
