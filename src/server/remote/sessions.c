@@ -267,12 +267,18 @@ static int consent_wake(struct http_req *r)
 {
 	struct pending *p = r->scratch;
 	int rc;
-	struct db_stmt *st = db_query(r->db, &rc, "SELECT consent FROM remote_sessions WHERE id = ?", "s", p->sid);
+	struct db_stmt *st =
+	    db_query(r->db, &rc, "SELECT consent, end_reason FROM remote_sessions WHERE id = ?", "s", p->sid);
 	if (!st)
 		return store_reply_error(r, rc != DB_DONE ? rc : DB_ERROR, "the session could not be read");
-	char consent[16];
+	char consent[16], end_reason[64];
 	snprintf(consent, sizeof consent, "%s", db_col_text(st, 0));
+	snprintf(end_reason, sizeof end_reason, "%s", db_col_text(st, 1));
 	db_done(st);
+	bool open_question = strcmp(consent, "waiting") == 0 || strcmp(consent, "accepted") == 0;
+	if (*end_reason && open_question)
+		return http_reply_error(r, 409, "session_ended",
+		                        "the session was ended (%s) while the screen was asked", end_reason);
 	if (strcmp(consent, "accepted") == 0)
 		return issue(r, p);
 	if (strcmp(consent, "refused") == 0)
@@ -290,7 +296,7 @@ static int consent_wake(struct http_req *r)
 	 * would roll the route's transaction back) */
 	rc = db_exec(r->db,
 	             "UPDATE remote_sessions SET consent = 'timeout', ended_at = ?, end_reason = 'consent_timeout' "
-	             "WHERE id = ? AND consent = 'waiting'",
+	             "WHERE id = ? AND consent = 'waiting' AND ended_at IS NULL",
 	             "is", (int64_t)time(NULL), p->sid);
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the timeout could not be recorded");
@@ -459,6 +465,7 @@ int remote_handle_session_end(struct http_req *r)
 	             "is", now, id);
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the session could not be ended");
+	db_notifyf(r->db, "remote-consent:%s", id); /* a guest still waiting for consent is answered */
 	char detail[200];
 	snprintf(detail, sizeof detail, "session %s ended by an admin", id);
 	audit_request(r, "remote.ended", screen_id, detail);
@@ -487,8 +494,8 @@ int remote_handle_consent(struct http_req *r)
 	const char *id = http_param(r, "id");
 	int rc;
 	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
-	                                                "SELECT consent, consent_until, user_login FROM "
-	                                                "remote_sessions WHERE id = ? AND screen_id = ?",
+	                                                "SELECT consent, consent_until, user_login, ended_at IS NOT "
+	                                                "NULL FROM remote_sessions WHERE id = ? AND screen_id = ?",
 	                                                "ss", id, r->auth.device_id)
 	                                     : NULL;
 	if (!st)
@@ -497,9 +504,12 @@ int remote_handle_consent(struct http_req *r)
 	snprintf(consent, sizeof consent, "%s", db_col_text(st, 0));
 	snprintf(guest, sizeof guest, "%s", db_col_text(st, 2));
 	int64_t until = db_col_int(st, 1), now = (int64_t)time(NULL);
+	bool ended = db_col_int(st, 3) != 0;
 	db_done(st);
 	if (strcmp(consent, "none") == 0)
 		return http_reply_error(r, 409, "not_asked", "this session did not ask for consent");
+	if (ended && strcmp(consent, "waiting") == 0)
+		return http_reply_error(r, 409, "session_ended", "the session was ended before the answer");
 	if (strcmp(consent, "waiting") != 0)
 		return http_reply_error(r, 409, "already_answered", "this session's question was answered already (%s)",
 		                        consent);
@@ -508,11 +518,12 @@ int remote_handle_consent(struct http_req *r)
 		                        "the answer came after the %d s the guest waits: the session was not allowed",
 		                        REMOTE_CONSENT_TIMEOUT_S);
 	rc = accepted ? db_exec(r->db,
-	                        "UPDATE remote_sessions SET consent = 'accepted' WHERE id = ? AND consent = 'waiting'",
+	                        "UPDATE remote_sessions SET consent = 'accepted' WHERE id = ? AND consent = 'waiting' "
+	                        "AND ended_at IS NULL",
 	                        "s", id)
 	              : db_exec(r->db,
 	                        "UPDATE remote_sessions SET consent = 'refused', ended_at = ?, end_reason = "
-	                        "'consent_refused' WHERE id = ? AND consent = 'waiting'",
+	                        "'consent_refused' WHERE id = ? AND consent = 'waiting' AND ended_at IS NULL",
 	                        "is", now, id);
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the answer could not be saved");
