@@ -158,7 +158,11 @@ static bool may_control(struct http_req *r, const char *screen_id)
 		store_reply_error(r, rc, "the remote grants could not be read");
 		return false;
 	}
-	audit_request_detached(r, "remote.denied", screen_id, "not granted to this support user");
+	/* kept although the request is refused: committed before the 403 (the
+	 * route's transaction has written nothing else yet) */
+	audit_request(r, "remote.denied", screen_id, "not granted to this support user");
+	if (db_commit(r->db) != DB_DONE)
+		db_rollback(r->db);
 	http_reply_error(r, 403, "forbidden",
 	                 "you may not control this screen remotely: an admin grants screens (by id or by tag) to "
 	                 "support users");
