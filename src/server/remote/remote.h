@@ -2,10 +2,13 @@
  * Remote control, the server's part (issue 10, the connection manager):
  * the Ed25519 key the server signs relay tickets with (signing_key.c), the
  * registry of relays with their reported load and the choice of a relay for
- * a session (relays.c), and the remote sessions themselves: asking for
- * one, listing and ending them (sessions.c). The relay (src/relay/) checks
- * the tickets offline with the public half of the key; the player gets its
- * host ticket as a `remote_session` instruction through its long-poll.
+ * a session, nearest to the guest's region first (relays.c, region.c), and
+ * the remote sessions themselves: asking for one (with the person at the
+ * screen's consent when the screen asks it), the session secret, support
+ * users' grants, listing and ending sessions (sessions.c). The relay
+ * (src/relay/) checks the tickets offline with the public half of the key;
+ * the player gets its host ticket as a `remote_session` instruction through
+ * its long-poll.
  */
 #ifndef VITRINE_REMOTE_H
 #define VITRINE_REMOTE_H
