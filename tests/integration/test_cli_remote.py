@@ -466,7 +466,7 @@ def test_a_host_with_another_key_is_host_key_mismatch(world):
 @pytest.mark.parametrize("at, code", [(7 + 10, "handshake_invalid"), (7 + 134 + 30, "frame_tampered")])
 def test_a_relay_flipping_a_byte_ends_the_session(world, at, code):
     flipper = Flipper(world.relay.port, at)
-    world.use_relay(flipper.port, "")
+    world.use_relay(flipper.port, "ws://127.0.0.1:9/relay")
     cli = world.remote()
     host = world.host()
     if code == "frame_tampered":
