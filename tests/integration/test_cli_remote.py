@@ -524,3 +524,45 @@ def test_bad_use_is_refused_with_a_sentence(world):
                          text=True, timeout=30, start_new_session=True)
     assert out.returncode == 1, out.stderr
     sanitizer_clean(out.stderr)
+
+
+VIEWER = r'''
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+got = b""
+while len(got) < 6:
+    got += s.recv(6 - len(got))
+assert got == b"HELLO\n", got
+s.sendall(b"ping" * 1000)
+back = b""
+while len(back) < 4000:
+    back += s.recv(65536)
+assert back == b"ping" * 1000
+print("viewer: ok", flush=True)
+'''
+
+
+def test_exec_starts_the_viewer_and_its_exit_ends_the_session(world, tmp_path):
+    viewer = tmp_path / "viewer.py"
+    viewer.write_text(VIEWER)
+    cli = world.remote("--exec", "/usr/bin/python3 %s {port}" % viewer)
+    host = world.host()
+    rc, out, err = finish(cli, timeout=60)
+    assert rc == 0, out + err
+    assert "VNC: 127.0.0.1:" in out and "viewer: ok" in out and "session ended" in out, out
+    hrc, hout, herr = finish(host)
+    assert hrc == 0 and "host_tool: ended" in hout, hout + herr
+
+
+def test_consent_refused_is_the_servers_message(world):
+    r = world.admin.patch("/api/v1/screens/" + world.screen_id, json={"remote_consent": True})
+    if r.status_code != 200 or "remote_consent" not in r.json().get("screen", {}):
+        pytest.skip("this server has no remote_consent setting")
+    cli = world.remote()
+    q = wait_for(lambda: next((i for i in world.poll() if i["type"] == "remote_consent"), None), timeout=20,
+                 what="the consent question")
+    a = requests.post(world.server.url + "/device/v1/remote-sessions/%s/consent" % q["payload"]["session_id"],
+                      headers={"Authorization": "Bearer " + world.device}, json={"accepted": False}, timeout=15)
+    assert a.status_code in (200, 204), a.text
+    rc, out, err = finish(cli)
+    assert rc == 1 and "refused remote control" in err and "VNC:" not in out, out + err
