@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "kiosk.h"
+#include "remote_host.h"
 #include "state.h"
 #include "sync.h"
 #include "transport.h"
@@ -44,6 +45,7 @@ struct agent {
 	struct kiosk *kiosk;
 	struct transport *t;
 	struct sync *sync;
+	struct remote_host *remote; /* NULL when it could not be set up */
 	enum phase phase;
 	struct transport_call pair, poll, beat, work, played, consent;
 	int pair_timer, poll_timer, beat_timer, work_timer, played_timer, consent_timer;
@@ -345,6 +347,13 @@ static void execute(struct agent *a, json_t *ins)
 		take_screenshot(a, id);
 	} else if (strcmp(type, "manifest_changed") == 0) {
 		sync_request(a->sync, id); /* acknowledged once the new content is complete */
+	} else if (strcmp(type, "remote_session") == 0) {
+		char err[256];
+		if (remote_host_start(a->remote, payload, err, sizeof err) == 0)
+			queue_ack(a, id, true,
+			          json_pack("{s:O?}", "session_id", json_object_get(payload, "session_id")), NULL);
+		else
+			queue_ack(a, id, false, reason("%s", err), NULL);
 	} else if (strcmp(type, "remote_consent") == 0) {
 		ask_consent(a, id, payload);
 	} else if (strcmp(type, "change_channel") == 0) {
@@ -711,12 +720,22 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.played_timer = timers_add(T(&a), now + PLAYED_PERIOD_MS, played_tick, &a);
 	a.consent_timer = timers_add(T(&a), TIMER_NEVER, consent_tick, &a);
 	a.sync = sync_create(a.t, kiosk, cfg, st->dir, &sync_ops, &a);
+	struct remote_host_config rcfg = {.vnc_command = cfg->vnc_command,
+	                                  .vnc_server = cfg->vnc_server,
+	                                  .vnc_password_file = cfg->vnc_password_file,
+	                                  .relay_ca = cfg->relay_ca,
+	                                  .run_dir = st->dir,
+	                                  .host_sk = st->secret_key};
+	a.remote = remote_host_create(&rcfg);
+	if (!a.remote)
+		log_event(LOG_ERROR, "remote control cannot be set up (out of memory?)", NULL);
 	if (!a.sync || a.pair_timer < 0 || a.poll_timer < 0 || a.beat_timer < 0 || a.work_timer < 0 ||
 	    a.played_timer < 0 || a.consent_timer < 0)
 		goto out;
 	kiosk_set_status(kiosk, a.phase == PAIRED ? "connecting" : "pairing", "");
 	status = transport_run(a.t, &agent_stop);
 out:
+	remote_host_destroy(a.remote);
 	sync_destroy(a.sync);
 	for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)
 		if (calls[k]->t)
