@@ -10,6 +10,7 @@
 #include "tunnel.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +369,9 @@ int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats
 	int rc = 0;
 	bool plain_in_open = true, plain_out_open = true;
 	int64_t final_deadline = INT64_MAX;
+	int fl = fcntl(plain_fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(plain_fd, F_SETFL, fl | O_NONBLOCK);
 	uint8_t *buf = malloc(E2E_MAX_PLAINTEXT);
 	if (!buf) {
 		rc = fail_e2e(t, E2E_INTERNAL);
@@ -416,7 +420,7 @@ int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats
 		if (!plain_pending && t->eof) {
 			if (t->final_sent) /* we ended; the peer went without its final: fine */
 				goto out;
-			rc = fail_e2e(t, e2e_end_of_input(&t->e) == E2E_OK ? E2E_INTERNAL : E2E_STREAM_TRUNCATED);
+			rc = fail_e2e(t, E2E_STREAM_TRUNCATED);
 			goto out;
 		}
 		if (!plain_pending && relay_conn_buffered(t->rc)) {

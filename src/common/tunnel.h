@@ -68,12 +68,13 @@ int tunnel_write_all(struct tunnel *t, const void *buf, size_t len);
 ssize_t tunnel_read_some(struct tunnel *t, void *buf, size_t cap, int timeout_ms);
 
 /* Pumps plain_fd <-> tunnel until either ends or stop_fd (-1: none) is
- * readable. plain_fd's EOF or stop_fd: our final frame goes out, and the
- * peer's is awaited up to TUNNEL_FINAL_WAIT_MS (what arrives meanwhile still
- * goes to plain_fd). The peer's final frame: ours goes out, plain_fd is shut
- * for writing. Returns 0 (clean) or -1 (code set; a plain_fd error is
- * "plain_io"). st (may be NULL) receives tunnel_get_stats. plain_fd is not
- * closed. */
+ * readable; plain_fd is made non-blocking and is not closed. plain_fd's EOF
+ * (or a read/write error of it: the viewer went away) or stop_fd: our final
+ * frame goes out, and the peer's is awaited up to TUNNEL_FINAL_WAIT_MS
+ * (what arrives meanwhile still goes to plain_fd). The peer's final frame:
+ * plain_fd is shut for writing and ours goes out. Returns 0 (a clean end)
+ * or -1 (tunnel_code set: frame_tampered, stream_truncated, ...). st (may
+ * be NULL) receives tunnel_get_stats. */
 int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats *st);
 
 /* Sends our final frame (once; later calls do nothing). Returns 0 or -1. */
