@@ -1,7 +1,9 @@
 """Remote control, the server's part (issue 10, connection manager): the
 ticket-signing key and `relay-key`, the relays registry and the choice of a
-relay, POST /api/v1/screens/{id}/remote (tickets for guest and host, the
-host's through its long-poll), the sessions list and ending a session."""
+relay (by the guest's region, then by load), POST /api/v1/screens/{id}/remote
+(tickets and the session secret for guest and host, the host's through its
+long-poll; view-only beside a live session), support users' remote grants,
+the sessions list and ending a session. Consent: test_remote_consent.py."""
 import base64
 import hashlib
 import json
@@ -108,7 +110,9 @@ def test_relay_key_verifies_both_tickets_and_the_host_gets_its_own(server, admin
     r = admin.post("/api/v1/screens/%s/remote" % sid)
     assert r.status_code == 201, r.text
     body = r.json()
-    assert set(body) == {"session_id", "relay", "ticket", "host_public_key"}
+    assert set(body) == {"session_id", "relay", "ticket", "host_public_key", "session_secret", "view_only"}
+    secret = base64.b64decode(body["session_secret"], validate=True)
+    assert len(secret) == 32 and body["view_only"] is False
     assert body["relay"] == {"host": "127.0.0.1", "port": 1970, "ws_url": "wss://127.0.0.1/relay"}
     assert body["host_public_key"] == PUBKEY
     me = admin.get("/api/v1/me").json()["user"]
@@ -136,10 +140,37 @@ def test_relay_key_verifies_both_tickets_and_the_host_gets_its_own(server, admin
     host = verify_ticket(p["ticket"], key)
     assert host["role"] == "host" and host["sid"] == body["session_id"] and host["screen"] == sid
     assert ins[0]["expires_at"] <= time.time() + 60
-    # users of the account see that it was sent, not the host's ticket
+    # the payload the shared contract lists: the guest ticket's hash (hex
+    # BLAKE2b-256 of its text) and the same secret as the guest's
+    assert set(p) == {"session_id", "relay", "ticket", "guest_ticket_hash", "session_secret", "guest", "view_only",
+                      "expires_at"}, p
+    assert p["guest_ticket_hash"] == hashlib.blake2b(body["ticket"].encode(), digest_size=32).hexdigest()
+    assert p["session_secret"] == body["session_secret"] and p["guest"] == "admin" and p["view_only"] is False
+    assert p["expires_at"] == guest["exp"]
+    # users of the account see that it was sent, neither the host's ticket nor the secret
     seen = admin.get("/api/v1/screens/%s/instructions/%s" % (sid, ins[0]["id"])).json()["instruction"]
     assert seen["type"] == "remote_session" and "ticket" not in seen["payload"], seen
+    assert not {"session_secret", "secret_sealed"} & set(seen["payload"]), seen
     assert seen["payload"]["session_id"] == body["session_id"]
+    # the secret is stored nowhere in plain: not in the database, not in the log
+    raw = secret.hex()
+    with db(server) as d:
+        for table in ("instructions", "remote_sessions", "audit"):
+            for row in d.execute("SELECT * FROM " + table):
+                text = " ".join(str(c) for c in row)
+                assert body["session_secret"] not in text and raw not in text, (table, row)
+    assert body["session_secret"] not in server.read_log()
+    # a redelivery opens the sealed secret again
+    again = requests.get(server.url + "/api/v1/device/instructions?after=0&wait=0",
+                         headers={"Authorization": "Bearer " + device}).json()["instructions"]
+    assert [i["payload"]["session_secret"] for i in again if i["type"] == "remote_session"] == [p["session_secret"]]
+    # a second session while this one is live: view-only, for both sides, with its own secret
+    r2 = admin.post("/api/v1/screens/%s/remote" % sid).json()
+    assert r2["view_only"] is True and r2["session_secret"] != body["session_secret"]
+    polled = requests.get(server.url + "/api/v1/device/instructions?after=%d&wait=5" % ins[0]["seq"],
+                          headers={"Authorization": "Bearer " + device}).json()["instructions"]
+    assert [i["payload"]["view_only"] for i in polled if i["type"] == "remote_session"] == [True]
+    assert [s["consent"] for s in admin.get("/api/v1/remote-sessions").json()["sessions"]] == ["none", "none"]
 
     audit = admin.get("/api/v1/audit").json()["entries"]
     assert any(e["action"] == "remote.requested" and e["target"] == sid for e in audit)
@@ -214,7 +245,12 @@ def test_who_may_ask_for_a_session(server, admin):
     assert editor.post("/api/v1/screens/%s/remote" % sid).status_code == 403
     assert operator.post("/api/v1/screens/%s/remote" % sid).status_code == 403
     r = support.post("/api/v1/screens/%s/remote" % sid)
-    assert r.status_code == 201, r.text  # support users of the account: every screen (no per-screen grants yet)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text  # not granted yet
+    assert "grant" in r.json()["error"]["message"]
+    sup_id = support.get("/api/v1/me").json()["user"]["id"]
+    assert admin.put("/api/v1/users/%s/remote-grants" % sup_id, json={"screens": [sid]}).status_code == 200
+    r = support.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201, r.text
     assert support.get("/api/v1/remote-sessions").status_code == 403
     assert support.delete("/api/v1/remote-sessions/" + r.json()["session_id"]).status_code == 403
     assert editor.get("/api/v1/relays").status_code == 403
@@ -347,4 +383,6 @@ def test_remote_requests_are_limited_per_user(server, admin):
     assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests", r.text
     assert 0 < int(r.headers["Retry-After"]) <= 600
     support = user(admin, server, "helpdesk", "support")
+    sup_id = support.get("/api/v1/me").json()["user"]["id"]
+    assert admin.put("/api/v1/users/%s/remote-grants" % sup_id, json={"screens": [sid]}).status_code == 200
     assert support.post("/api/v1/screens/%s/remote" % sid).status_code == 201
