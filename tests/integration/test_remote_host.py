@@ -7,13 +7,12 @@ relay and end-to-end tunnel is the screen's (pixels checked), over raw TCP
 and over the relay's WebSocket when TCP is closed. Also: x11vnc is stopped
 when the session ends, a failed session logs its code and no secret, and
 the kiosk page's consent prompt with its answer to the server."""
-import base64
 import ctypes.util
 import json
 import os
-import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -136,10 +135,9 @@ class Relay:
 
 def register(admin, server, relay, tcp_port=None):
     """Registers the relay with the server (as a shared relay) and reports it healthy."""
-    ws_url = "ws://127.0.0.1:%d/relay" % relay.ws_port if relay.ws_port else ""
-    body = {"host": "127.0.0.1", "port": tcp_port or relay.port, "shared": True}
-    if ws_url:
-        body["ws_url"] = ws_url
+    # without a WebSocket listener the fallback points where nothing listens
+    ws_url = "ws://127.0.0.1:%d/relay" % (relay.ws_port or free_port())
+    body = {"host": "127.0.0.1", "port": tcp_port or relay.port, "shared": True, "ws_url": ws_url}
     r = admin.post("/api/v1/relays", json=body)
     assert r.status_code == 201, r.text
     rid, token = r.json()["relay"]["id"], r.json()["token"]
@@ -288,9 +286,12 @@ def test_a_session_that_cannot_reach_its_relay_logs_its_code_and_no_secret(tmp_p
     wait_for(lambda: not x11vnc_children(player), timeout=10, what="x11vnc to be stopped")
     # the instruction was carried out and acknowledged
     def acked():
-        done = admin.get("/api/v1/screens/%s/instructions" % screen).json()["instructions"]
-        return [i for i in done if i["type"] == "remote_session" and i.get("status") in ("ok", "done", "acknowledged")]
-    wait_for(acked, timeout=20, what="the acknowledgement of remote_session")
+        with sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10) as d:
+            return d.execute("SELECT status, result FROM instructions WHERE screen_id = ? AND type = 'remote_session'",
+                             (screen,)).fetchall()
+    status, result = wait_for(lambda: [a for a in acked() if a[0] != "pending" and a[0] != "delivered"], timeout=20,
+                              what="the acknowledgement of remote_session")[0]
+    assert status == "ok" and json.loads(result) == {"session_id": r.json()["session_id"]}, (status, result)
 
 
 def consent_request(admin, screen, result):
