@@ -96,7 +96,7 @@ def display(tmp_path):
 class Relay:
     """vitrine-relay with the server's ticket key; TCP and (when built) a plain WebSocket listener."""
 
-    def __init__(self, tmp, server, ws=False):
+    def __init__(self, tmp, server, ws=False, tls=None):
         key = os.path.join(tmp, "server-key.pub")
         out = subprocess.run([SERVER_BIN, "--data", server.data, "relay-key", "--out", key], capture_output=True,
                              text=True, timeout=30)
@@ -105,8 +105,11 @@ class Relay:
         self.ws_port = free_port() if ws else None
         args = [RELAY_BIN, "--listen", "127.0.0.1:%d" % self.port, "--server-key", key,
                 "--admin-listen", "127.0.0.1:%d" % self.admin_port]
+        self.scheme = "wss" if tls else "ws"
         if ws:
             args += ["--ws-listen", "127.0.0.1:%d" % self.ws_port]
+        if tls:
+            args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.log_path = os.path.join(tmp, "relay.log")
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
@@ -136,7 +139,7 @@ class Relay:
 def register(admin, server, relay, tcp_port=None):
     """Registers the relay with the server (as a shared relay) and reports it healthy."""
     # without a WebSocket listener the fallback points where nothing listens
-    ws_url = "ws://127.0.0.1:%d/relay" % (relay.ws_port or free_port())
+    ws_url = "%s://127.0.0.1:%d/relay" % (relay.scheme, relay.ws_port or free_port())
     body = {"host": "127.0.0.1", "port": tcp_port or relay.port, "shared": True, "ws_url": ws_url}
     r = admin.post("/api/v1/relays", json=body)
     assert r.status_code == 201, r.text
@@ -165,12 +168,12 @@ def cli_login(server, config):
 class Guest:
     """`vitrine remote SCREEN --port P` until it prints its VNC line."""
 
-    def __init__(self, config, screen_id, tmp):
+    def __init__(self, config, screen_id, tmp, extra=()):
         self.port = free_port()
         self.out_path = os.path.join(tmp, "guest.out")
         self.out = open(self.out_path, "w+")
         self.proc = subprocess.Popen([cli_bin(), "--config-dir", str(config), "remote", screen_id, "--port",
-                                      str(self.port)], stdout=self.out, stderr=subprocess.STDOUT,
+                                      str(self.port), *extra], stdout=self.out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
     def text(self):
@@ -221,12 +224,13 @@ def x11vnc_children(player):
     return [int(p) for p in out.stdout.split()]
 
 
-def run_session(tmp_path, server, admin, make_player, display, relay, tcp_port=None):
+def run_session(tmp_path, server, admin, make_player, display, relay, tcp_port=None, ca=None):
     register(admin, server, relay, tcp_port=tcp_port)
-    player, screen = paired_player(make_player, server, admin, display)
+    ca_args = ["--relay-ca", ca] if ca else []
+    player, screen = paired_player(make_player, server, admin, display, extra=ca_args)
     config = tmp_path / "cli"
     cli_login(server, config)
-    guest = Guest(config, screen, str(tmp_path))
+    guest = Guest(config, screen, str(tmp_path), extra=ca_args)
     try:
         guest.wait_vnc()
         img = snapshot(guest.port, str(tmp_path / "shot.jpg"))
@@ -261,6 +265,28 @@ def test_through_the_websocket_when_tcp_is_closed(tmp_path, server, admin, make_
         closed = free_port()  # nothing listens there: TCP is refused at once
         _, log = run_session(tmp_path, server, admin, make_player, display, relay, tcp_port=closed)
         assert "transport=ws" in log, log
+    finally:
+        relay.stop()
+
+
+@pytest.fixture
+def cert(tmp_path):
+    crt, key = str(tmp_path / "relay.crt"), str(tmp_path / "relay.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def test_through_wss_with_the_relay_ca_when_tcp_is_closed(tmp_path, server, admin, make_player, display, cert):
+    try:
+        relay = Relay(str(tmp_path), server, ws=True, tls=cert)
+    except RuntimeError as e:
+        pytest.skip("this vitrine-relay has no WSS listener: %s" % e)
+    try:
+        closed = free_port()
+        _, log = run_session(tmp_path, server, admin, make_player, display, relay, tcp_port=closed, ca=cert[0])
+        assert "transport=wss" in log, log
     finally:
         relay.stop()
 
