@@ -269,6 +269,56 @@ def test_through_the_websocket_when_tcp_is_closed(tmp_path, server, admin, make_
         relay.stop()
 
 
+def mouse(display):
+    out = subprocess.run(["xdotool", "getmouselocation"], env=dict(os.environ, DISPLAY=display), capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    fields = dict(f.split(":", 1) for f in out.stdout.split())
+    return int(fields["x"]), int(fields["y"])
+
+
+def test_two_guests_at_once_the_second_only_watches(tmp_path, server, admin, make_player, display):
+    if not shutil.which("xdotool"):
+        pytest.skip("xdotool is not installed")
+    from rfb import RFBClient
+    relay = Relay(str(tmp_path), server)
+    guests = []
+    try:
+        register(admin, server, relay)
+        player, screen = paired_player(make_player, server, admin, display)
+        config = tmp_path / "cli"
+        cli_login(server, config)
+        for name in ("a", "b"):
+            d = tmp_path / name
+            d.mkdir()
+            guests.append(Guest(config, screen, str(d)))
+            guests[-1].wait_vnc()
+        full, watch = RFBClient("127.0.0.1", guests[0].port), RFBClient("127.0.0.1", guests[1].port)
+        for c in (full, watch):
+            c.update()
+            assert (c.width, c.height) == (W, H)
+            assert close_to(c.pixel(W // 4, H // 2), (255, 0, 0)) and close_to(c.pixel(3 * W // 4, H // 2), (0, 0, 255))
+        log = player.read_log()
+        assert log.count("x11vnc started") == 1, log  # one server for both
+        assert "view_only=no" in log and "view_only=yes" in log, log
+        start = mouse(display)
+        watch.pointer(201, 101)
+        time.sleep(1.5)
+        assert mouse(display) == start  # x11vnc drops the view-only guest's pointer
+        full.pointer(250, 50)
+        wait_for(lambda: mouse(display) == (250, 50), timeout=10, what="the full guest's pointer to move")
+        full.close()
+        watch.close()
+    finally:
+        for g in guests:
+            g.stop()
+        relay.stop()
+    wait_for(lambda: player.read_log().count("remote session ended") + player.read_log().count("remote session failed")
+             >= 2, timeout=20, what="both sessions to end")
+    wait_for(lambda: not x11vnc_children(player), timeout=10, what="x11vnc to be stopped")
+    assert player.read_log().count("x11vnc stopped") == 1
+
+
 @pytest.fixture
 def cert(tmp_path):
     crt, key = str(tmp_path / "relay.crt"), str(tmp_path / "relay.key")
