@@ -155,7 +155,10 @@ def paired_player(make_player, server, admin, display, extra=()):
     r = admin.post("/api/v1/pairings", json={"user_code": player.wait_code().replace("-", ""), "name": "Lobby"})
     assert r.status_code in (200, 201), r.text
     wait_for(player.token, timeout=20, what="the player's token")
-    return player, r.json()["screen"]["id"]
+    sid = r.json()["screen"]["id"]
+    wait_for(lambda: admin.get("/api/v1/screens/" + sid).json()["screen"].get("online"), timeout=20,
+             what="the screen to be online")
+    return player, sid
 
 
 def cli_login(server, config):
