@@ -7,7 +7,9 @@ relay and end-to-end tunnel is the screen's (pixels checked), over raw TCP
 and over the relay's WebSocket when TCP is closed. Also: x11vnc is stopped
 when the session ends, a failed session logs its code and no secret, and
 the kiosk page's consent prompt with its answer to the server."""
+import base64
 import ctypes.util
+import hashlib
 import json
 import os
 import shutil
@@ -410,5 +412,43 @@ def test_the_kiosk_page_asks_and_the_server_hears_the_answer(tmp_path, server, a
             assert resp.status_code == 201, resp.text
         else:
             assert resp.status_code == 403 and resp.json()["error"]["code"] == "consent_refused", resp.text
+    finally:
+        relay.stop()
+
+
+def test_diagnose_shows_the_host_key_fingerprint_guests_see(tmp_path, server, admin, make_player, display):
+    player, screen = paired_player(make_player, server, admin, display)
+    key = base64.b64decode(admin.get("/api/v1/screens/" + screen).json()["screen"]["public_key"])
+    digest = hashlib.sha256(key).hexdigest()[:32]
+    want = " ".join(digest[i:i + 4] for i in range(0, 32, 4))
+    out = subprocess.run([os.path.join(BUILD, "vitrine-player"), "--diagnose", "--data", player.data, "--server",
+                          server.url], capture_output=True, text=True, timeout=60)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("host key")]
+    assert lines and lines[0].split(None, 2)[2] == want, out.stdout
+
+
+def test_stopping_the_player_ends_its_sessions_and_x11vnc(tmp_path, server, admin, make_player, display):
+    from rfb import RFBClient
+    relay = Relay(str(tmp_path), server)
+    try:
+        register(admin, server, relay)
+        player, screen = paired_player(make_player, server, admin, display)
+        config = tmp_path / "cli"
+        cli_login(server, config)
+        guest = Guest(config, screen, str(tmp_path))
+        guest.wait_vnc()
+        viewer = RFBClient("127.0.0.1", guest.port)
+        viewer.update()
+        vnc = x11vnc_children(player)
+        assert len(vnc) == 1
+        started = time.time()
+        assert player.stop() == 0
+        assert time.time() - started < 8
+        log = player.read_log()
+        assert "remote session ended" in log, log  # a clean end: the final frame went out
+        assert not os.path.exists("/proc/%d" % vnc[0]) or open("/proc/%d/stat" % vnc[0]).read().split()[2] == "Z"
+        guest.proc.wait(timeout=15)  # the guest hears of the end
+        viewer.close()
+        guest.stop()
     finally:
         relay.stop()
