@@ -341,18 +341,12 @@ int cmd_remote(struct cli *cli, int argc, char **argv)
 		          key_b64);
 		goto out;
 	}
-	if (*secret_b64) {
-		if (sodium_base642bin(secret, sizeof secret, secret_b64, strlen(secret_b64), NULL, &sl, NULL,
-		                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		    sl != sizeof secret) {
-			cli_error("the server's session_secret is not base64 of 32 bytes");
-			goto out;
-		}
-	} else {
-#ifdef E2E_SESSION_SECRET
-		cli_error("the server's answer has no session_secret: this server is too old for this vitrine");
+	if (sodium_base642bin(secret, sizeof secret, secret_b64, strlen(secret_b64), NULL, &sl, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    sl != sizeof secret) {
+		cli_error("the server's answer has no usable session_secret (base64 of 32 bytes): is the server older "
+		          "than this vitrine?");
 		goto out;
-#endif
 	}
 	if ((rc = check_pin(cli, sid, sname, key_b64, pk)) != CLI_OK)
 		goto out;

@@ -164,8 +164,8 @@ static int wait_in(struct tunnel *t, int64_t deadline)
 }
 
 int tunnel_open(struct tunnel **out, struct relay_conn *rc, enum e2e_role role, const char *session_id,
-                const uint8_t ticket_hash[32], const uint8_t session_secret[32], const uint8_t *host_key,
-                unsigned timeout_ms, char code[TUNNEL_CODE_MAX])
+                const uint8_t ticket_hash[E2E_TICKET_HASH], const uint8_t session_secret[E2E_SESSION_SECRET],
+                const uint8_t *host_key, unsigned timeout_ms, char code[TUNNEL_CODE_MAX])
 {
 	*out = NULL;
 	code[0] = '\0';
@@ -176,12 +176,7 @@ int tunnel_open(struct tunnel **out, struct relay_conn *rc, enum e2e_role role, 
 		return -1;
 	}
 	t->rc = rc;
-#ifdef E2E_SESSION_SECRET
 	int s = e2e_init(&t->e, role, session_id, ticket_hash, session_secret, host_key);
-#else
-	(void)session_secret; /* main's e2e.c before the session secret (BRIEF "E2E change") */
-	int s = e2e_init(&t->e, role, session_id, ticket_hash, host_key);
-#endif
 	if (s != E2E_OK) {
 		fail_e2e(t, s);
 		goto failed;

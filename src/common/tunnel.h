@@ -55,8 +55,8 @@ struct tunnel_stats {
  * handshake_invalid, stream_truncated, session_ended on the deadline,
  * e2e_usage, e2e_internal). */
 int tunnel_open(struct tunnel **out, struct relay_conn *rc, enum e2e_role role, const char *session_id,
-                const uint8_t ticket_hash[32], const uint8_t session_secret[32], const uint8_t *host_key,
-                unsigned timeout_ms, char code[TUNNEL_CODE_MAX]);
+                const uint8_t ticket_hash[E2E_TICKET_HASH], const uint8_t session_secret[E2E_SESSION_SECRET],
+                const uint8_t *host_key, unsigned timeout_ms, char code[TUNNEL_CODE_MAX]);
 
 /* Seals buf into frames and writes them (waits for room at most
  * TUNNEL_WRITE_TIMEOUT_MS). Returns 0, or -1 (tunnel_code set). */

@@ -30,6 +30,11 @@ const struct route server_routes[] = {
     {"GET", "/", assets_handle_index, AUTH_NONE, 0, 0, 0},
     {"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
     {"GET", "/assets/{folder}/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
+    /* the vendored libraries (scripts/vendor-js), in their own folder trees */
+    {"GET", "/assets/vendor/{pkg}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/vendor/{pkg}/{folder}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/vendor/{pkg}/{folder}/{sub}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/vendor/novnc/vendor/pako/{folder}/{sub}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
     {"GET", "/firewall", assets_handle_index, AUTH_NONE, 0, 0, 0}, /* the console shows the page */
     {"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, R},
 

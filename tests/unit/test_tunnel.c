@@ -251,7 +251,6 @@ static void test_wrong_host_key_is_refused(void **state)
 static void test_other_session_secret_is_refused(void **state)
 {
 	(void)state;
-#ifdef E2E_SESSION_SECRET
 	struct side s = {0};
 	keys(&s);
 	int sv[2];
@@ -271,9 +270,6 @@ static void test_other_session_secret_is_refused(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(s.rc, -1);
 	assert_string_equal(s.code, "handshake_invalid");
-#else
-	skip();
-#endif
 }
 
 struct middle {

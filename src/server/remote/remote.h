@@ -2,10 +2,13 @@
  * Remote control, the server's part (issue 10, the connection manager):
  * the Ed25519 key the server signs relay tickets with (signing_key.c), the
  * registry of relays with their reported load and the choice of a relay for
- * a session (relays.c), and the remote sessions themselves: asking for
- * one, listing and ending them (sessions.c). The relay (src/relay/) checks
- * the tickets offline with the public half of the key; the player gets its
- * host ticket as a `remote_session` instruction through its long-poll.
+ * a session, nearest to the guest's region first (relays.c, region.c), and
+ * the remote sessions themselves: asking for one (with the person at the
+ * screen's consent when the screen asks it), the session secret, support
+ * users' grants, listing and ending sessions (sessions.c). The relay
+ * (src/relay/) checks the tickets offline with the public half of the key;
+ * the player gets its host ticket as a `remote_session` instruction through
+ * its long-poll.
  */
 #ifndef VITRINE_REMOTE_H
 #define VITRINE_REMOTE_H
@@ -95,5 +98,11 @@ int remote_handle_grants_put(struct http_req *r);
  * it and the host's ticket. Both change payload in place. */
 void remote_payload_for_host(json_t *payload);
 void remote_payload_for_users(json_t *payload);
+/* Seals secret for a stored payload's "secret_sealed" (standard base64).
+ * Returns 0, or -1 when the ticket key is not loaded. */
+#define REMOTE_SEALED_B64_LEN                                                                                          \
+	sodium_base64_ENCODED_LEN(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + REMOTE_SECRET_BYTES,       \
+	                          sodium_base64_VARIANT_ORIGINAL)
+int remote_secret_seal(const uint8_t secret[REMOTE_SECRET_BYTES], char out[REMOTE_SEALED_B64_LEN]);
 
 #endif

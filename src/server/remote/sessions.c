@@ -41,8 +41,6 @@
 #define REMOTE_REQUEST_WINDOW_S  600
 #define MAX_GRANTS               1000 /* screens, and tags, per user */
 #define SECRET_B64_LEN           sodium_base64_ENCODED_LEN(REMOTE_SECRET_BYTES, sodium_base64_VARIANT_ORIGINAL)
-#define SEALED_BYTES             (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + REMOTE_SECRET_BYTES)
-#define SEALED_B64_LEN           sodium_base64_ENCODED_LEN(SEALED_BYTES, sodium_base64_VARIANT_ORIGINAL)
 
 static int sign_for(const char *session_id, enum ticket_role role, const char *relay_addr, int64_t exp,
                     const char *screen_id, const char *user_id, char out[TICKET_TEXT_MAX])
@@ -70,61 +68,6 @@ static int reply_no_relay(struct http_req *r, enum remote_choice c)
 	                        "no relay has reported in the last %d s: remote control is "
 	                        "unavailable until one does",
 	                        REMOTE_RELAY_HEALTHY_S);
-}
-
-/* --- the session secret at rest --- */
-
-/* The key that seals secrets in stored instructions: derived from the
- * ticket-signing key, so it lives and dies with it. */
-static bool rest_key(unsigned char key[crypto_secretbox_KEYBYTES])
-{
-	static const char label[] = "vitrine remote session secret at rest v1";
-	const unsigned char *sk = remote_key_secret();
-	return sk && crypto_generichash(key, crypto_secretbox_KEYBYTES, (const unsigned char *)label, sizeof label - 1,
-	                                sk, crypto_sign_SECRETKEYBYTES) == 0;
-}
-
-static int seal_secret(const uint8_t secret[REMOTE_SECRET_BYTES], char out[SEALED_B64_LEN])
-{
-	unsigned char key[crypto_secretbox_KEYBYTES], sealed[SEALED_BYTES];
-	if (!rest_key(key))
-		return -1;
-	randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
-	crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, secret, REMOTE_SECRET_BYTES, sealed, key);
-	sodium_memzero(key, sizeof key);
-	sodium_bin2base64(out, SEALED_B64_LEN, sealed, sizeof sealed, sodium_base64_VARIANT_ORIGINAL);
-	return 0;
-}
-
-void remote_payload_for_host(json_t *payload)
-{
-	const char *text = json_string_value(json_object_get(payload, "secret_sealed"));
-	unsigned char key[crypto_secretbox_KEYBYTES], sealed[SEALED_BYTES], secret[REMOTE_SECRET_BYTES];
-	size_t len = 0;
-	char b64[SECRET_B64_LEN];
-	if (text &&
-	    sodium_base642bin(sealed, sizeof sealed, text, strlen(text), NULL, &len, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    len == sizeof sealed && rest_key(key)) {
-		if (crypto_secretbox_open_easy(secret, sealed + crypto_secretbox_NONCEBYTES,
-		                               sizeof sealed - crypto_secretbox_NONCEBYTES, sealed, key) == 0) {
-			sodium_bin2base64(b64, sizeof b64, secret, sizeof secret, sodium_base64_VARIANT_ORIGINAL);
-			json_object_set_new(payload, "session_secret", json_string(b64));
-			sodium_memzero(b64, sizeof b64);
-			sodium_memzero(secret, sizeof secret);
-		}
-		sodium_memzero(key, sizeof key);
-	}
-	/* without a secret the host cannot finish the handshake: it fails the
-	 * session rather than running it with a wrong key */
-	json_object_del(payload, "secret_sealed");
-}
-
-void remote_payload_for_users(json_t *payload)
-{
-	json_object_del(payload, "ticket");
-	json_object_del(payload, "secret_sealed");
-	json_object_del(payload, "session_secret");
 }
 
 /* --- who may control which screen --- */
@@ -158,7 +101,11 @@ static bool may_control(struct http_req *r, const char *screen_id)
 		store_reply_error(r, rc, "the remote grants could not be read");
 		return false;
 	}
-	audit_request_detached(r, "remote.denied", screen_id, "not granted to this support user");
+	/* kept although the request is refused: committed before the 403 (the
+	 * route's transaction has written nothing else yet) */
+	audit_request(r, "remote.denied", screen_id, "not granted to this support user");
+	if (db_commit(r->db) != DB_DONE)
+		db_rollback(r->db);
 	http_reply_error(r, 403, "forbidden",
 	                 "you may not control this screen remotely: an admin grants screens (by id or by tag) to "
 	                 "support users");
@@ -208,10 +155,10 @@ static int issue(struct http_req *r, const struct pending *p)
 		return http_reply_error(r, 500, "internal", "the tickets could not be signed");
 	}
 	uint8_t secret[REMOTE_SECRET_BYTES], hash[E2E_TICKET_HASH];
-	char secret_b64[SECRET_B64_LEN], sealed[SEALED_B64_LEN], hash_hex[2 * E2E_TICKET_HASH + 1];
+	char secret_b64[SECRET_B64_LEN], sealed[REMOTE_SEALED_B64_LEN], hash_hex[2 * E2E_TICKET_HASH + 1];
 	randombytes_buf(secret, sizeof secret);
 	sodium_bin2base64(secret_b64, sizeof secret_b64, secret, sizeof secret, sodium_base64_VARIANT_ORIGINAL);
-	int sealed_rc = seal_secret(secret, sealed);
+	int sealed_rc = remote_secret_seal(secret, sealed);
 	sodium_memzero(secret, sizeof secret);
 	e2e_ticket_hash(guest_ticket, strlen(guest_ticket), hash);
 	sodium_bin2hex(hash_hex, sizeof hash_hex, hash, sizeof hash);
@@ -267,12 +214,18 @@ static int consent_wake(struct http_req *r)
 {
 	struct pending *p = r->scratch;
 	int rc;
-	struct db_stmt *st = db_query(r->db, &rc, "SELECT consent FROM remote_sessions WHERE id = ?", "s", p->sid);
+	struct db_stmt *st =
+	    db_query(r->db, &rc, "SELECT consent, end_reason FROM remote_sessions WHERE id = ?", "s", p->sid);
 	if (!st)
 		return store_reply_error(r, rc != DB_DONE ? rc : DB_ERROR, "the session could not be read");
-	char consent[16];
+	char consent[16], end_reason[64];
 	snprintf(consent, sizeof consent, "%s", db_col_text(st, 0));
+	snprintf(end_reason, sizeof end_reason, "%s", db_col_text(st, 1));
 	db_done(st);
+	bool open_question = strcmp(consent, "waiting") == 0 || strcmp(consent, "accepted") == 0;
+	if (*end_reason && open_question)
+		return http_reply_error(r, 409, "session_ended",
+		                        "the session was ended (%s) while the screen was asked", end_reason);
 	if (strcmp(consent, "accepted") == 0)
 		return issue(r, p);
 	if (strcmp(consent, "refused") == 0)
@@ -290,7 +243,7 @@ static int consent_wake(struct http_req *r)
 	 * would roll the route's transaction back) */
 	rc = db_exec(r->db,
 	             "UPDATE remote_sessions SET consent = 'timeout', ended_at = ?, end_reason = 'consent_timeout' "
-	             "WHERE id = ? AND consent = 'waiting'",
+	             "WHERE id = ? AND consent = 'waiting' AND ended_at IS NULL",
 	             "is", (int64_t)time(NULL), p->sid);
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the timeout could not be recorded");
@@ -459,6 +412,7 @@ int remote_handle_session_end(struct http_req *r)
 	             "is", now, id);
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the session could not be ended");
+	db_notifyf(r->db, "remote-consent:%s", id); /* a guest still waiting for consent is answered */
 	char detail[200];
 	snprintf(detail, sizeof detail, "session %s ended by an admin", id);
 	audit_request(r, "remote.ended", screen_id, detail);
@@ -487,8 +441,8 @@ int remote_handle_consent(struct http_req *r)
 	const char *id = http_param(r, "id");
 	int rc;
 	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
-	                                                "SELECT consent, consent_until, user_login FROM "
-	                                                "remote_sessions WHERE id = ? AND screen_id = ?",
+	                                                "SELECT consent, consent_until, user_login, ended_at IS NOT "
+	                                                "NULL FROM remote_sessions WHERE id = ? AND screen_id = ?",
 	                                                "ss", id, r->auth.device_id)
 	                                     : NULL;
 	if (!st)
@@ -497,9 +451,12 @@ int remote_handle_consent(struct http_req *r)
 	snprintf(consent, sizeof consent, "%s", db_col_text(st, 0));
 	snprintf(guest, sizeof guest, "%s", db_col_text(st, 2));
 	int64_t until = db_col_int(st, 1), now = (int64_t)time(NULL);
+	bool ended = db_col_int(st, 3) != 0;
 	db_done(st);
 	if (strcmp(consent, "none") == 0)
 		return http_reply_error(r, 409, "not_asked", "this session did not ask for consent");
+	if (ended && strcmp(consent, "waiting") == 0)
+		return http_reply_error(r, 409, "session_ended", "the session was ended before the answer");
 	if (strcmp(consent, "waiting") != 0)
 		return http_reply_error(r, 409, "already_answered", "this session's question was answered already (%s)",
 		                        consent);
@@ -508,11 +465,12 @@ int remote_handle_consent(struct http_req *r)
 		                        "the answer came after the %d s the guest waits: the session was not allowed",
 		                        REMOTE_CONSENT_TIMEOUT_S);
 	rc = accepted ? db_exec(r->db,
-	                        "UPDATE remote_sessions SET consent = 'accepted' WHERE id = ? AND consent = 'waiting'",
+	                        "UPDATE remote_sessions SET consent = 'accepted' WHERE id = ? AND consent = 'waiting' "
+	                        "AND ended_at IS NULL",
 	                        "s", id)
 	              : db_exec(r->db,
 	                        "UPDATE remote_sessions SET consent = 'refused', ended_at = ?, end_reason = "
-	                        "'consent_refused' WHERE id = ? AND consent = 'waiting'",
+	                        "'consent_refused' WHERE id = ? AND consent = 'waiting' AND ended_at IS NULL",
 	                        "is", now, id);
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the answer could not be saved");
