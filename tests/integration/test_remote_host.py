@@ -4,9 +4,12 @@ it, the display an Xvfb with a known picture (red left half, blue right
 half, drawn through libX11 with ctypes), and a guest through `vitrine
 remote` with vncsnapshot as the VNC viewer: the image it captures through
 relay and end-to-end tunnel is the screen's (pixels checked), over raw TCP
-and over the relay's WebSocket when TCP is closed. Also: x11vnc is stopped
-when the session ends, a failed session logs its code and no secret, and
-the kiosk page's consent prompt with its answer to the server."""
+and over the relay's WebSocket (ws and wss) when TCP is closed. Also: one
+x11vnc for two guests, the second view-only; x11vnc stopped when the last
+session ends or the player stops; a VNC server already running
+(--vnc-server, as with wayvnc) used and left alone; a failed session logs
+its code and no secret; the fingerprint in --diagnose; the kiosk page's
+consent prompt with its answer to the server."""
 import base64
 import ctypes.util
 import hashlib
@@ -452,3 +455,37 @@ def test_stopping_the_player_ends_its_sessions_and_x11vnc(tmp_path, server, admi
         guest.stop()
     finally:
         relay.stop()
+
+
+def test_a_vnc_server_already_running_is_used_and_left_running(tmp_path, server, admin, make_player, display):
+    """--vnc-server (how wayvnc is used on Wayland), with an x11vnc the test runs as the stand-in: the player
+    authenticates with --vnc-password-file, starts and stops nothing."""
+    pw = tmp_path / "vnc.pass"
+    pw.write_text("extpw123\n")
+    os.chmod(pw, 0o600)
+    port = free_port()
+    ext = subprocess.Popen(["x11vnc", "-localhost", "-rfbport", str(port), "-passwdfile", str(pw), "-display", display,
+                            "-shared", "-forever", "-norc", "-quiet"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    relay = Relay(str(tmp_path), server)
+    try:
+        register(admin, server, relay)
+        player, screen = paired_player(make_player, server, admin, display,
+                                       extra=["--vnc-server", "127.0.0.1:%d" % port, "--vnc-password-file", str(pw)])
+        config = tmp_path / "cli"
+        cli_login(server, config)
+        guest = Guest(config, screen, str(tmp_path))
+        try:
+            guest.wait_vnc()
+            assert_red_blue(snapshot(guest.port, str(tmp_path / "shot.jpg")))
+        finally:
+            guest.stop()
+        wait_for(lambda: "remote session ended" in player.read_log(), timeout=20, what="the end of the session")
+        log = player.read_log()
+        assert "x11vnc started" not in log and not x11vnc_children(player), log
+        assert ext.poll() is None  # not ours to stop
+        assert "extpw123" not in log
+    finally:
+        relay.stop()
+        ext.kill()
+        ext.wait()
