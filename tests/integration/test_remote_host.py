@@ -4,10 +4,15 @@ it, the display an Xvfb with a known picture (red left half, blue right
 half, drawn through libX11 with ctypes), and a guest through `vitrine
 remote` with vncsnapshot as the VNC viewer: the image it captures through
 relay and end-to-end tunnel is the screen's (pixels checked), over raw TCP
-and over the relay's WebSocket when TCP is closed. Also: x11vnc is stopped
-when the session ends, a failed session logs its code and no secret, and
-the kiosk page's consent prompt with its answer to the server."""
+and over the relay's WebSocket (ws and wss) when TCP is closed. Also: one
+x11vnc for two guests, the second view-only; x11vnc stopped when the last
+session ends or the player stops; a VNC server already running
+(--vnc-server, as with wayvnc) used and left alone; a failed session logs
+its code and no secret; the fingerprint in --diagnose; the kiosk page's
+consent prompt with its answer to the server."""
+import base64
 import ctypes.util
+import hashlib
 import json
 import os
 import shutil
@@ -155,7 +160,10 @@ def paired_player(make_player, server, admin, display, extra=()):
     r = admin.post("/api/v1/pairings", json={"user_code": player.wait_code().replace("-", ""), "name": "Lobby"})
     assert r.status_code in (200, 201), r.text
     wait_for(player.token, timeout=20, what="the player's token")
-    return player, r.json()["screen"]["id"]
+    sid = r.json()["screen"]["id"]
+    wait_for(lambda: admin.get("/api/v1/screens/" + sid).json()["screen"].get("online"), timeout=20,
+             what="the screen to be online")
+    return player, sid
 
 
 def cli_login(server, config):
@@ -409,3 +417,75 @@ def test_the_kiosk_page_asks_and_the_server_hears_the_answer(tmp_path, server, a
             assert resp.status_code == 403 and resp.json()["error"]["code"] == "consent_refused", resp.text
     finally:
         relay.stop()
+
+
+def test_diagnose_shows_the_host_key_fingerprint_guests_see(tmp_path, server, admin, make_player, display):
+    player, screen = paired_player(make_player, server, admin, display)
+    key = base64.b64decode(admin.get("/api/v1/screens/" + screen).json()["screen"]["public_key"])
+    digest = hashlib.sha256(key).hexdigest()[:32]
+    want = " ".join(digest[i:i + 4] for i in range(0, 32, 4))
+    out = subprocess.run([os.path.join(BUILD, "vitrine-player"), "--diagnose", "--data", player.data, "--server",
+                          server.url], capture_output=True, text=True, timeout=60)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("host key")]
+    assert lines and lines[0].split(None, 2)[2] == want, out.stdout
+
+
+def test_stopping_the_player_ends_its_sessions_and_x11vnc(tmp_path, server, admin, make_player, display):
+    from rfb import RFBClient
+    relay = Relay(str(tmp_path), server)
+    try:
+        register(admin, server, relay)
+        player, screen = paired_player(make_player, server, admin, display)
+        config = tmp_path / "cli"
+        cli_login(server, config)
+        guest = Guest(config, screen, str(tmp_path))
+        guest.wait_vnc()
+        viewer = RFBClient("127.0.0.1", guest.port)
+        viewer.update()
+        vnc = x11vnc_children(player)
+        assert len(vnc) == 1
+        started = time.time()
+        assert player.stop() == 0
+        assert time.time() - started < 8
+        log = player.read_log()
+        assert "remote session ended" in log, log  # a clean end: the final frame went out
+        assert not os.path.exists("/proc/%d" % vnc[0]) or open("/proc/%d/stat" % vnc[0]).read().split()[2] == "Z"
+        guest.proc.wait(timeout=15)  # the guest hears of the end
+        viewer.close()
+        guest.stop()
+    finally:
+        relay.stop()
+
+
+def test_a_vnc_server_already_running_is_used_and_left_running(tmp_path, server, admin, make_player, display):
+    """--vnc-server (how wayvnc is used on Wayland), with an x11vnc the test runs as the stand-in: the player
+    authenticates with --vnc-password-file, starts and stops nothing."""
+    pw = tmp_path / "vnc.pass"
+    pw.write_text("extpw123\n")
+    os.chmod(pw, 0o600)
+    port = free_port()
+    ext = subprocess.Popen(["x11vnc", "-localhost", "-rfbport", str(port), "-passwdfile", str(pw), "-display", display,
+                            "-shared", "-forever", "-norc", "-quiet"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    relay = Relay(str(tmp_path), server)
+    try:
+        register(admin, server, relay)
+        player, screen = paired_player(make_player, server, admin, display,
+                                       extra=["--vnc-server", "127.0.0.1:%d" % port, "--vnc-password-file", str(pw)])
+        config = tmp_path / "cli"
+        cli_login(server, config)
+        guest = Guest(config, screen, str(tmp_path))
+        try:
+            guest.wait_vnc()
+            assert_red_blue(snapshot(guest.port, str(tmp_path / "shot.jpg")))
+        finally:
+            guest.stop()
+        wait_for(lambda: "remote session ended" in player.read_log(), timeout=20, what="the end of the session")
+        log = player.read_log()
+        assert "x11vnc started" not in log and not x11vnc_children(player), log
+        assert ext.poll() is None  # not ours to stop
+        assert "extpw123" not in log
+    finally:
+        relay.stop()
+        ext.kill()
+        ext.wait()

@@ -5,9 +5,13 @@
  * refusals, a wrong password, garbage, silence), the None front against a
  * scripted guest, and the client side against a real x11vnc on Xvfb with
  * a full and a view-only password (skipped when either is not installed).
+ * Also the front door of src/player/remote_host.c, which uses them: what
+ * remote_host_start refuses in a remote_session payload, the duplicate and
+ * the fifth session, and a clean destroy.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,8 +30,11 @@
 
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <netinet/in.h>
+#include <sodium.h>
 
+#include "remote_host.h"
 #include "rfb_auth.h"
 #include "testutil.h"
 
@@ -548,6 +555,117 @@ static void test_real_x11vnc_full_and_view_only_passwords(void **state)
 	assert_true(removed); /* rm: x11vnc deleted the password file */
 }
 
+/* ---------- remote_host_start ---------- */
+
+static json_t *payload(const char *sid, unsigned port)
+{
+	char secret[64];
+	uint8_t raw[32] = {1, 2, 3};
+	sodium_bin2base64(secret, sizeof secret, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
+	return json_pack("{s:s, s:{s:s, s:i, s:s}, s:s, s:s, s:s, s:s, s:b}", "session_id", sid, "relay", "host",
+	                 "127.0.0.1", "port", (int)port, "ws_url", "", "ticket", "vt1.x.y", "guest_ticket_hash",
+	                 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "session_secret", secret,
+	                 "guest", "sam", "view_only", 0);
+}
+
+static void refused(struct remote_host *h, json_t *p, const char *field, json_t *value, const char *words)
+{
+	json_t *copy = json_deep_copy(p);
+	if (strcmp(field, "port") == 0)
+		json_object_set(json_object_get(copy, "relay"), "port", value);
+	else if (value)
+		json_object_set(copy, field, value);
+	else
+		json_object_del(copy, field);
+	char err[256] = "";
+	assert_int_equal(remote_host_start(h, copy, err, sizeof err), -1);
+	if (!strstr(err, words))
+		fail_msg("%s: \"%s\" does not say \"%s\"", field, err, words);
+	json_decref(copy);
+	json_decref(value);
+}
+
+static void test_remote_host_refuses_bad_payloads_and_a_fifth_session(void **state)
+{
+	(void)state;
+	char dir[256];
+	assert_int_equal(test_tmpdir(dir, sizeof dir), 0);
+	uint8_t pk[32], sk[64];
+	crypto_sign_keypair(pk, sk);
+	struct remote_host_config cfg = {.vnc_command = "/nonexistent/x11vnc", /* never starts: not the subject */
+	                                 .vnc_server = "",
+	                                 .vnc_password_file = "",
+	                                 .display = ":999",
+	                                 .run_dir = dir,
+	                                 .host_sk = sk};
+	struct remote_host *h = remote_host_create(&cfg);
+	assert_non_null(h);
+	/* a "relay" that takes connections and never answers, until we close it */
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof sa;
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(ls, 16), 0);
+	getsockname(ls, (struct sockaddr *)&sa, &len);
+	unsigned port = ntohs(sa.sin_port);
+	json_t *p = payload("sessionaaaaaaaaa", port);
+
+	refused(h, p, "session_id", json_string("../../etc"), "session_id");
+	refused(h, p, "session_id", NULL, "session_id");
+	refused(h, p, "relay", json_string("relay.example"), "relay");
+	refused(h, p, "port", json_integer(70000), "relay");
+	refused(h, p, "port", json_string("1970"), "relay");
+	refused(h, p, "ticket", json_integer(3), "ticket");
+	refused(h, p, "guest_ticket_hash", json_string("abcd"), "guest_ticket_hash");
+	refused(h, p, "guest_ticket_hash",
+	        json_string("zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"), "guest_ticket_hash");
+	refused(h, p, "session_secret", json_string("AAAA"), "session_secret");
+	refused(h, p, "session_secret", json_string("not base64 at all!"), "session_secret");
+	refused(h, p, "view_only", json_string("yes"), "view_only");
+	char big[2000];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	refused(h, p, "ticket", json_string(big), "ticket");
+	char err[256];
+	assert_int_equal(remote_host_start(h, NULL, err, sizeof err), -1);
+	assert_int_equal(remote_host_active(h), 0);
+
+	const char *sids[] = {"sessionaaaaaaaaa", "sessionbbbbbbbbb", "sessioncccccccccc", "sessiondddddddddd"};
+	for (int i = 0; i < 4; i++) {
+		json_t *q = payload(sids[i], port);
+		assert_int_equal(remote_host_start(h, q, err, sizeof err), 0);
+		json_decref(q);
+	}
+	assert_int_equal(remote_host_active(h), 4);
+	json_t *again = payload("sessionaaaaaaaaa", port);
+	assert_int_equal(remote_host_start(h, again, err, sizeof err), -1);
+	assert_non_null(strstr(err, "already running"));
+	json_decref(again);
+	json_t *fifth = payload("sessioneeeeeeeee", port);
+	assert_int_equal(remote_host_start(h, fifth, err, sizeof err), -1);
+	assert_non_null(strstr(err, "too many"));
+	json_decref(fifth);
+
+	/* the relay goes away: every session fails and ends on its own */
+	for (int i = 0; i < 4; i++) {
+		struct pollfd pfd = {.fd = ls, .events = POLLIN};
+		if (poll(&pfd, 1, 2000) == 1) {
+			int c = accept(ls, NULL, NULL);
+			if (c >= 0)
+				close(c);
+		}
+	}
+	close(ls);
+	uint64_t t0 = test_now_us();
+	while (remote_host_active(h) > 0 && test_now_us() - t0 < 20000000)
+		usleep(50000);
+	assert_int_equal(remote_host_active(h), 0);
+	remote_host_destroy(h);
+	json_decref(p);
+	test_rmtree(dir);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -560,6 +678,7 @@ int main(void)
 	    cmocka_unit_test(test_front_offers_none_to_each_version),
 	    cmocka_unit_test(test_front_refuses_other_types_and_garbage),
 	    cmocka_unit_test(test_real_x11vnc_full_and_view_only_passwords),
+	    cmocka_unit_test(test_remote_host_refuses_bad_payloads_and_a_fifth_session),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
