@@ -663,7 +663,7 @@ static int64_t consent_tick(void *arg, int64_t now)
 		    kiosk_take_consent(a->kiosk, a->consent_sid, sizeof a->consent_sid, &a->consent_accepted);
 	if (a->consent_waiting && a->phase == PAIRED) {
 		char path[128], body[32];
-		if (strfmt(path, sizeof path, "/device/v1/remote-sessions/%s/consent", a->consent_sid) != 0) {
+		if (strfmt(path, sizeof path, "/api/v1/device/remote-sessions/%s/consent", a->consent_sid) != 0) {
 			a->consent_waiting = false;
 			return 0;
 		}

@@ -94,7 +94,6 @@ const struct route server_routes[] = {
     /* the person at the screen allows or refuses a remote session; the
      * second path is the one the remote-control contract names */
     {"POST", "/api/v1/device/remote-sessions/{id}/consent", remote_handle_consent, AUTH_DEVICE, 0, 1 * KB, W},
-    {"POST", "/device/v1/remote-sessions/{id}/consent", remote_handle_consent, AUTH_DEVICE, 0, 1 * KB, W},
 
     /* screens */
     {"GET", "/api/v1/screens", screens_handle_list, AUTH_USER, 0, 0, R},

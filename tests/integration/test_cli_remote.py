@@ -473,6 +473,8 @@ def test_a_relay_flipping_a_byte_ends_the_session(world, at, code):
     flipper = Flipper(world.relay.port, at)
     world.use_relay(flipper.port, "ws://127.0.0.1:9/relay")
     cli = world.remote()
+    # the guest must be the flipper's first connection: the host joins after it
+    wait_for(lambda: flipper.count >= 1, timeout=30, what="the guest to reach the relay")
     host = world.host()
     if code == "frame_tampered":
         port, _ = vnc_line(cli)
@@ -566,7 +568,7 @@ def test_consent_refused_is_the_servers_message(world):
     cli = world.remote()
     q = wait_for(lambda: next((i for i in world.poll() if i["type"] == "remote_consent"), None), timeout=20,
                  what="the consent question")
-    a = requests.post(world.server.url + "/device/v1/remote-sessions/%s/consent" % q["payload"]["session_id"],
+    a = requests.post(world.server.url + "/api/v1/device/remote-sessions/%s/consent" % q["payload"]["session_id"],
                       headers={"Authorization": "Bearer " + world.device}, json={"accepted": False}, timeout=15)
     assert a.status_code in (200, 204), a.text
     rc, out, err = finish(cli)

@@ -12,7 +12,7 @@ import requests
 
 from test_remote import add_relay, db, pair_device, report
 
-CONSENT_PATHS = ("/device/v1/remote-sessions/%s/consent", "/api/v1/device/remote-sessions/%s/consent")
+CONSENT_PATH = "/api/v1/device/remote-sessions/%s/consent"
 
 
 def ask_in_background(admin, sid):
@@ -41,7 +41,7 @@ def consent_question(server, device, after=0):
     raise AssertionError("no remote_consent instruction arrived")
 
 
-def answer(server, device, session_id, body, path=CONSENT_PATHS[0]):
+def answer(server, device, session_id, body, path=CONSENT_PATH):
     return requests.post(server.url + path % session_id, headers={"Authorization": "Bearer " + device}, json=body,
                          timeout=15)
 
@@ -92,11 +92,11 @@ def test_accepted_gives_the_session_and_bad_answers_are_refused(server, admin):
     for body in ({"accepted": "yes"}, {"accepted": 1}, {"accepted": None}, {}):
         r = answer(server, device, session_id, body)
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_field", (body, r.text)
-    r = requests.post(server.url + CONSENT_PATHS[0] % session_id, headers={"Authorization": "Bearer " + device},
+    r = requests.post(server.url + CONSENT_PATH % session_id, headers={"Authorization": "Bearer " + device},
                       data="not json", timeout=15)
     assert r.status_code == 400
     assert answer(server, other_device, session_id, {"accepted": True}).status_code == 404
-    assert requests.post(server.url + CONSENT_PATHS[0] % session_id, json={"accepted": True}).status_code == 401
+    assert requests.post(server.url + CONSENT_PATH % session_id, json={"accepted": True}).status_code == 401
     assert answer(server, device, "nosuchsessionaaa", {"accepted": True}).status_code == 404
     assert answer(server, device, "../../x", {"accepted": True}).status_code == 404
     assert t.is_alive()
@@ -109,10 +109,9 @@ def test_accepted_gives_the_session_and_bad_answers_are_refused(server, admin):
     assert g.status_code == 201, g.text
     assert g.json()["session_id"] == session_id and g.json()["session_secret"]
     assert box["t1"] - box["t0"] < 10
-    # answering twice: 409 (on either path)
-    for path in CONSENT_PATHS:
-        r = answer(server, device, session_id, {"accepted": False}, path=path)
-        assert r.status_code == 409 and r.json()["error"]["code"] == "already_answered", r.text
+    # answering twice: 409
+    r = answer(server, device, session_id, {"accepted": False})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_answered", r.text
     # then the host gets its ticket as usual
     got = requests.get(server.url + "/api/v1/device/instructions?after=%d&wait=5" % q["seq"],
                        headers={"Authorization": "Bearer " + device}).json()["instructions"]
@@ -132,7 +131,7 @@ def test_refused_is_a_clear_403_and_recorded(server, admin):
     device, sid = consent_screen(server, admin)
     t, box = ask_in_background(admin, sid)
     session_id = consent_question(server, device)["payload"]["session_id"]
-    r = answer(server, device, session_id, {"accepted": False}, path=CONSENT_PATHS[1])
+    r = answer(server, device, session_id, {"accepted": False})
     assert r.status_code == 200 and r.json()["accepted"] is False, r.text
     t.join(15)
     g = box["r"]
