@@ -50,15 +50,30 @@ size_t admin_render_metrics(const struct relay_stats *st, char *out, size_t outs
 	                 "# TYPE vitrine_relay_bytes_total counter\n"
 	                 "vitrine_relay_bytes_total{direction=\"guest_to_host\"} %" PRIu64 "\n"
 	                 "vitrine_relay_bytes_total{direction=\"host_to_guest\"} %" PRIu64 "\n"
+	                 "# TYPE vitrine_relay_rate_pauses_total counter\n"
+	                 "vitrine_relay_rate_pauses_total %" PRIu64 "\n"
 	                 "# TYPE vitrine_relay_refusals_total counter\n",
 	                 st->sessions_active, st->sessions_total, st->sides_waiting, st->connections,
-	                 st->bytes_guest_to_host, st->bytes_host_to_guest);
+	                 st->bytes_guest_to_host, st->bytes_host_to_guest, st->rate_pauses);
 	size_t len = n > 0 ? (size_t)n : 0;
 	for (int i = 0; i < REFUSAL_REASONS && len < outsz; i++) {
 		n = snprintf(out + len, outsz - len, "vitrine_relay_refusals_total{reason=\"%s\"} %" PRIu64 "\n",
 		             relay_refusal_name((enum relay_refusal)i), st->refusals[i]);
 		if (n > 0)
 			len += (size_t)n;
+	}
+	static const char *const KINDS[2] = {"connections_open", "connections_accepted_total"};
+	for (int k = 0; k < 2 && len < outsz; k++) {
+		n = snprintf(out + len, outsz - len, "# TYPE vitrine_relay_%s %s\n", KINDS[k], k ? "counter" : "gauge");
+		if (n > 0)
+			len += (size_t)n;
+		for (int t = 0; t < RELAY_TRANSPORTS && len < outsz; t++) {
+			n = snprintf(out + len, outsz - len, "vitrine_relay_%s{transport=\"%s\"} %" PRIu64 "\n",
+			             KINDS[k], relay_transport_name((enum relay_transport)t),
+			             k ? st->connections_total[t] : st->connections_open[t]);
+			if (n > 0)
+				len += (size_t)n;
+		}
 	}
 	return len < outsz ? len : outsz - 1;
 }

@@ -1,13 +1,16 @@
 /*
- * vitrine-relay: the command line (docs/PROTOCOL.md "Remote control: relay
- * and CLI") around the relay core (relay.c) and its admin port (admin.c),
- * on one libuv loop. SIGTERM or SIGINT closes the listeners and every
- * connection, and the process exits 0.
+ * vitrine-relay: the command line (docs/PROTOCOL.md "Remote control: the
+ * relay") around the relay core (relay.c: raw TCP, WebSocket, WebSocket
+ * over TLS), its admin port (admin.c) and its link to the server (link.c),
+ * on one libuv loop. SIGTERM or SIGINT closes the listeners, every
+ * connection and the link, and the process exits 0.
  *
  *   vitrine-relay --listen HOST:PORT --server-key FILE [--admin-listen HOST:PORT]
+ *                 [--ws-listen HOST:PORT [--tls-cert F --tls-key F]] [--ws-plain-listen HOST:PORT]
+ *                 [--public-address HOST:PORT] [--session-rate B] [--total-rate B]
+ *                 [--server-url URL --relay-id ID --relay-token-file FILE]
  *                 [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]
  *                 [--queue-cap BYTES] [--max-connections N]
- *   (--ws-listen, --tls-cert and --tls-key: the WebSocket fallback is not built yet)
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +24,7 @@
 #include "admin.h"
 #include "relay.h"
 #include "server_key.h"
+#include "ws.h"
 
 #define KEY_FILE_MAX 256
 
@@ -31,9 +35,18 @@ static uv_signal_t sigterm, sigint;
 static void usage(FILE *f)
 {
 	fputs("usage: vitrine-relay --listen HOST:PORT --server-key FILE [--admin-listen HOST:PORT]\n"
-	      "                     [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]\n"
-	      "                     [--queue-cap BYTES] [--max-connections N]\n"
-	      "  --server-key FILE: the server's Ed25519 public key, 32 raw bytes or their base64\n",
+	      "         [--ws-listen HOST:PORT [--tls-cert FILE --tls-key FILE]] [--ws-plain-listen HOST:PORT]\n"
+	      "         [--public-address HOST:PORT] [--session-rate BYTES_PER_S] [--total-rate BYTES_PER_S]\n"
+	      "         [--server-url URL --relay-id ID --relay-token-file FILE]\n"
+	      "         [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]\n"
+	      "         [--queue-cap BYTES] [--max-connections N]\n"
+	      "  --server-key FILE: the server's Ed25519 public key, 32 raw bytes or their base64\n"
+	      "  --ws-listen: WebSocket (WSS with --tls-cert and --tls-key, PEM; TLS 1.2 or 1.3);\n"
+	      "    --ws-plain-listen: a plain WebSocket listener beside it. Any request path.\n"
+	      "  --public-address HOST:PORT: refuse tickets naming another relay (ticket_invalid)\n"
+	      "  --session-rate: bytes/s in each direction of a session; --total-rate: all sessions\n"
+	      "  --server-url, --relay-id, --relay-token-file: report to the server every 5 s and\n"
+	      "    cut the sessions an admin ends (the vr_ token of POST /api/v1/relays)\n",
 	      f);
 }
 
@@ -116,9 +129,20 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Parses a HOST:PORT flag value; prints the error. */
+static int host_port_arg(const char *flag, const char *v, char *host, size_t hostsz, int *port)
+{
+	if (split_host_port(v, host, hostsz, port) != 0) {
+		fprintf(stderr, "vitrine-relay: %s %s: want HOST:PORT\n", flag, v);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *listen = NULL, *admin_listen = NULL, *key_path = NULL;
+	const char *listen = NULL, *admin_listen = NULL, *key_path = NULL, *ws_listen = NULL, *ws_plain = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL, *public_address = NULL;
 	struct relay_options opt = {
 	    .first_frame_timeout_ms = 5000,
 	    .pair_timeout_ms = 30000,
@@ -132,14 +156,6 @@ int main(int argc, char **argv)
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
 			return 0;
-		} else if (strcmp(a, "--ws-listen") == 0 || strcmp(a, "--tls-cert") == 0 ||
-		           strcmp(a, "--tls-key") == 0) {
-			fprintf(
-			    stderr,
-			    "vitrine-relay: %s: the WebSocket/TLS fallback is not built yet; this relay serves raw TCP "
-			    "(--listen) only\n",
-			    a);
-			return 2;
 		} else if (!v) {
 			fprintf(stderr, "vitrine-relay: %s: unknown option or missing value\n", a);
 			usage(stderr);
@@ -150,6 +166,24 @@ int main(int argc, char **argv)
 			admin_listen = v;
 		} else if (strcmp(a, "--server-key") == 0) {
 			key_path = v;
+		} else if (strcmp(a, "--ws-listen") == 0) {
+			ws_listen = v;
+		} else if (strcmp(a, "--ws-plain-listen") == 0) {
+			ws_plain = v;
+		} else if (strcmp(a, "--tls-cert") == 0) {
+			tls_cert = v;
+		} else if (strcmp(a, "--tls-key") == 0) {
+			tls_key = v;
+		} else if (strcmp(a, "--public-address") == 0) {
+			public_address = v;
+		} else if (strcmp(a, "--session-rate") == 0) {
+			if (parse_number(a, v, 1ull << 40, &n) != 0)
+				return 2;
+			opt.session_rate = n;
+		} else if (strcmp(a, "--total-rate") == 0) {
+			if (parse_number(a, v, 1ull << 40, &n) != 0)
+				return 2;
+			opt.total_rate = n;
 		} else if (strcmp(a, "--pair-timeout") == 0) {
 			if (parse_number(a, v, 86400, &n) != 0)
 				return 2;
@@ -182,15 +216,28 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	char host[256], admin_host[256], err[512];
-	int port, admin_port = 0;
-	if (split_host_port(listen, host, sizeof host, &port) != 0) {
-		fprintf(stderr, "vitrine-relay: --listen %s: want HOST:PORT\n", listen);
+	if (!tls_cert != !tls_key) {
+		fprintf(stderr, "vitrine-relay: --tls-cert and --tls-key go together\n");
 		return 2;
 	}
-	if (admin_listen && split_host_port(admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) {
-		fprintf(stderr, "vitrine-relay: --admin-listen %s: want HOST:PORT\n", admin_listen);
+	if (tls_cert && !ws_listen) {
+		fprintf(stderr, "vitrine-relay: --tls-cert and --tls-key are for --ws-listen (WSS)\n");
 		return 2;
+	}
+	char host[256], admin_host[256], ws_host[256], plain_host[256], pub_host[256], err[512];
+	int port, admin_port = 0, ws_port = 0, plain_port = 0, pub_port = 0;
+	if (host_port_arg("--listen", listen, host, sizeof host, &port) != 0 ||
+	    (admin_listen &&
+	     host_port_arg("--admin-listen", admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) ||
+	    (ws_listen && host_port_arg("--ws-listen", ws_listen, ws_host, sizeof ws_host, &ws_port) != 0) ||
+	    (ws_plain && host_port_arg("--ws-plain-listen", ws_plain, plain_host, sizeof plain_host, &plain_port) != 0))
+		return 2;
+	if (public_address) {
+		if (strlen(public_address) >= sizeof opt.public_address ||
+		    host_port_arg("--public-address", public_address, pub_host, sizeof pub_host, &pub_port) != 0 ||
+		    pub_port == 0)
+			return 2;
+		memcpy(opt.public_address, public_address, strlen(public_address) + 1);
 	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "vitrine-relay: libsodium did not start\n");
@@ -198,35 +245,56 @@ int main(int argc, char **argv)
 	}
 	if (read_key_file(key_path, opt.server_pk) != 0)
 		return 2;
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_priority_t prio = NULL;
+	if (tls_cert && ws_tls_load(tls_cert, tls_key, &cred, &prio, err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-relay: %s\n", err);
+		return 2;
+	}
 	raise_fd_limit();
 	uv_loop_t *loop = uv_default_loop();
-	the_relay = relay_start(loop, host, port, &opt, err, sizeof err);
-	if (!the_relay) {
-		fprintf(stderr, "vitrine-relay: %s\n", err);
-		return 1;
-	}
-	if (admin_listen) {
+	the_relay = relay_create(loop, &opt);
+	int rc = the_relay ? 0 : -1;
+	if (!the_relay)
+		snprintf(err, sizeof err, "out of memory");
+	if (rc == 0)
+		rc = relay_listen(the_relay, RELAY_TCP, host, port, NULL, NULL, err, sizeof err);
+	if (rc == 0 && ws_listen)
+		rc =
+		    relay_listen(the_relay, cred ? RELAY_WSS : RELAY_WS, ws_host, ws_port, cred, prio, err, sizeof err);
+	if (rc == 0 && ws_plain)
+		rc = relay_listen(the_relay, RELAY_WS, plain_host, plain_port, NULL, NULL, err, sizeof err);
+	if (rc == 0 && admin_listen) {
 		the_admin = admin_start(loop, admin_host, admin_port, the_relay, err, sizeof err);
-		if (!the_admin) {
-			fprintf(stderr, "vitrine-relay: %s\n", err);
+		rc = the_admin ? 0 : -1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "vitrine-relay: %s\n", err);
+		if (the_relay) {
 			relay_stop(the_relay);
 			uv_run(loop, UV_RUN_DEFAULT);
 			relay_free(the_relay);
-			return 1;
 		}
+		return 1;
 	}
 	uv_signal_init(loop, &sigterm);
 	uv_signal_init(loop, &sigint);
 	uv_signal_start(&sigterm, on_stop_signal, SIGTERM);
 	uv_signal_start(&sigint, on_stop_signal, SIGINT);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "vitrine-relay: listening on %s%s%s\n", listen, admin_listen ? ", admin on " : "",
+	fprintf(stderr, "vitrine-relay: listening on %s (tcp)%s%s%s%s%s%s%s%s\n", listen, ws_listen ? ", " : "",
+	        ws_listen ? ws_listen : "", ws_listen ? (cred ? " (wss)" : " (ws)") : "", ws_plain ? ", " : "",
+	        ws_plain ? ws_plain : "", ws_plain ? " (ws)" : "", admin_listen ? ", admin on " : "",
 	        admin_listen ? admin_listen : "");
 	uv_run(loop, UV_RUN_DEFAULT);
 	relay_free(the_relay);
 	if (the_admin)
 		admin_free(the_admin);
 	uv_loop_close(loop);
+	if (cred) {
+		gnutls_priority_deinit(prio);
+		gnutls_certificate_free_credentials(cred);
+	}
 	fprintf(stderr, "vitrine-relay: stopped\n");
 	return 0;
 }

@@ -337,13 +337,6 @@ def test_sigterm_stops_quickly_with_exit_0(relay, keys):
             pass
 
 
-def test_ws_listen_is_refused_as_not_built(keys):
-    out = subprocess.run([RELAY_BIN, "--listen", "127.0.0.1:0", "--server-key", keys.pk,
-                          "--ws-listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=10)
-    assert out.returncode == 2
-    assert "not built yet" in out.stderr
-
-
 def test_key_file_raw_or_base64_nothing_else(tmp_path, keys):
     import base64
     raw = os.path.join(str(tmp_path), "raw.pk")
