@@ -15,8 +15,10 @@ tunnel itself (docs/PROTOCOL.md: Noise-NK-like handshake, secretstream
 frames; X25519/Ed25519 from `cryptography`, BLAKE2b from hashlib,
 secretstream from the system libsodium through ctypes) and an RFB 3.8
 server with security type None and a two-colour framebuffer. It shares no
-code with the console's JS. The whole chain with vitrine-relay,
-vitrine-player and x11vnc is test_remote_page_through_the_real_chain.
+code with the console's JS. The whole chain, Xvfb + x11vnc + vitrine-player
+as the host + vitrine-relay's WebSocket, is
+test_remote_page_through_the_real_chain (the pointer read back with
+xdotool).
 
 Run: VITRINE_BUILD=build /usr/bin/python3 -m pytest -q tests/browser/test_remote_console.py
 """
@@ -24,15 +26,16 @@ import base64
 import ctypes
 import ctypes.util
 import hashlib
-import json
 import os
 import queue
+import shutil
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -42,7 +45,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, build_binary, free_port
 from test_console import api_login, browser_login, csp_problems, wait
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "vectors"))
@@ -512,9 +515,174 @@ def test_sessions_page_lists_a_session_and_ends_it(server, driver, admin, fake_s
     assert not csp_problems(driver)
 
 
-@pytest.mark.skip(reason="the whole chain (vitrine-relay --ws-listen, vitrine-player's remote host with x11vnc, "
-                         "the server's session_secret) is on the relay, player, tunnel and server branches, not "
-                         "merged into main yet; the double above covers the page")
-def test_remote_page_through_the_real_chain():
-    """Xvfb + x11vnc + vitrine-player (host) + vitrine-relay (WS) + Chromium: the same checks as
-    test_remote_page_renders_the_screen_and_a_click_reaches_it, with xdotool reading the pointer."""
+# ---------------------------------------------------------------- the whole chain
+
+PAINTER = r"""
+import ctypes, sys, time
+x = ctypes.CDLL("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x.XDefaultRootWindow.restype = ctypes.c_ulong
+x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+x.XCreateSimpleWindow.restype = ctypes.c_ulong
+x.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
+                                  ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong]
+x.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+d = x.XOpenDisplay(sys.argv[1].encode())
+if not d:
+    sys.exit("cannot open display")
+root = x.XDefaultRootWindow(d)
+w, h = int(sys.argv[2]), int(sys.argv[3])
+for left, colour in ((0, 0xFF0000), (w // 2, 0x0000FF)):
+    x.XMapWindow(d, x.XCreateSimpleWindow(d, root, left, 0, w // 2, h, 0, 0, colour))
+x.XSync(d, 0)
+print("painted", flush=True)
+time.sleep(3600)
+"""
+X_W, X_H = 320, 240
+
+
+@pytest.fixture
+def display():
+    """An Xvfb display painted red | blue (through libX11 with ctypes); its name (":N")."""
+    for tool in ("Xvfb", "x11vnc", "xdotool"):
+        if not shutil.which(tool):
+            pytest.skip(tool + " is not installed")
+    if not ctypes.util.find_library("X11"):
+        pytest.skip("libX11 is not installed")
+    procs = []
+    for n in range(470 + os.getpid() % 200, 700):
+        if os.path.exists(f"/tmp/.X{n}-lock"):
+            continue
+        xvfb = subprocess.Popen(["Xvfb", f":{n}", "-noreset", "-nolisten", "tcp", "-screen", "0", f"{X_W}x{X_H}x24"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and xvfb.poll() is None and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            time.sleep(0.05)  # polling for the X socket, not a test wait
+        if xvfb.poll() is None and os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            procs.append(xvfb)
+            break
+        xvfb.kill()
+        xvfb.wait()
+    else:
+        pytest.skip("no free X display number")
+    name = f":{n}"
+    painter = subprocess.Popen([sys.executable, "-c", PAINTER, name, str(X_W), str(X_H)], stdout=subprocess.PIPE,
+                               text=True)
+    procs.append(painter)
+    assert painter.stdout.readline().strip() == "painted"
+    yield name
+    for p in reversed(procs):
+        p.kill()
+        p.wait()
+
+
+@pytest.fixture
+def relay(server, tmp_path):
+    """vitrine-relay with the server's ticket key: raw TCP and a plain WebSocket listener."""
+    binary = build_binary("vitrine-relay")
+    key = tmp_path / "server-key.pub"
+    out = subprocess.run([str(build_binary("vitrine-server")), "--data", str(server.data_dir), "relay-key", "--out",
+                          str(key)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    ports = {k: free_port() for k in ("tcp", "ws", "admin")}
+    log = open(tmp_path / "relay.log", "w+")
+    proc = subprocess.Popen([str(binary), "--listen", f"127.0.0.1:{ports['tcp']}", "--server-key", str(key),
+                             "--admin-listen", f"127.0.0.1:{ports['admin']}", "--ws-listen",
+                             f"127.0.0.1:{ports['ws']}"], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail("vitrine-relay exited: " + log.read())
+        try:
+            if requests.get(f"http://127.0.0.1:{ports['admin']}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "vitrine-relay did not start"
+        time.sleep(0.05)  # readiness probe, not a test wait
+    yield ports
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def mouse(display):
+    out = subprocess.run(["xdotool", "getmouselocation"], env=dict(os.environ, DISPLAY=display), capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    fields = dict(f.split(":", 1) for f in out.stdout.split())
+    return int(fields["x"]), int(fields["y"])
+
+
+def test_remote_page_through_the_real_chain(server, driver, admin, display, relay, start_player, monkeypatch):
+    """Xvfb + x11vnc + vitrine-player (the host) + vitrine-relay (its WebSocket for the browser) + Chromium:
+    the canvas shows the display's red | blue halves, and a click in it moves the display's pointer there."""
+    monkeypatch.setenv("DISPLAY", display)
+    player = start_player()
+    r = admin.post(server.url + "/api/v1/pairings", json={"user_code": player.wait_code(), "name": "Lobby"},
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    screen_id = r.json()["screen"]["id"]
+    deadline = time.monotonic() + 60
+    while not admin.get(server.url + f"/api/v1/screens/{screen_id}", timeout=30).json()["screen"].get("last_seen"):
+        assert time.monotonic() < deadline, "the player did not come online:\n" + player.log()
+        time.sleep(0.2)  # polling for the player's first contact, not a test wait
+    r = admin.post(server.url + "/api/v1/relays", timeout=30, json={
+        "host": "127.0.0.1", "port": relay["tcp"], "ws_url": f"ws://127.0.0.1:{relay['ws']}/relay", "shared": True})
+    assert r.status_code == 201, r.text
+    relay_id, token = r.json()["relay"]["id"], r.json()["token"]
+    r = requests.post(server.url + f"/api/v1/relays/{relay_id}/report", headers={"Authorization": "Bearer " + token},
+                      json={"sessions": 0, "bytes": 0}, timeout=30)
+    assert r.status_code == 200, r.text
+
+    try:
+        browser_login(driver, server, server.admin_login, server.admin_password)
+        driver.get(server.url + f"/#/remote/{screen_id}")
+        wait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#remote-screen[data-connected]")
+                               or d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
+        err = driver.find_element(By.ID, "remote-error")
+        assert err.get_attribute("hidden") is not None, err.text + "\n--- player log ---\n" + player.log()
+        key = base64.b64decode(admin.get(server.url + f"/api/v1/screens/{screen_id}", timeout=30)
+                               .json()["screen"]["public_key"])
+        assert driver.find_element(By.ID, "remote-fingerprint").text == fingerprint(key)
+
+        red, blue = (255, 0, 0), (0, 0, 255)
+        wait(driver, TIMEOUT).until(lambda d: close_to(canvas_pixel(d, 10, 10), red, 40))
+        for fx, fy in ((X_W // 4, X_H // 2), (X_W // 2 - 10, X_H - 10)):
+            assert close_to(canvas_pixel(driver, fx, fy), red, 40), (fx, fy, canvas_pixel(driver, fx, fy))
+        for fx, fy in ((X_W // 2 + 10, 10), (3 * X_W // 4, X_H // 2), (X_W - 10, X_H - 10)):
+            assert close_to(canvas_pixel(driver, fx, fy), blue, 40), (fx, fy, canvas_pixel(driver, fx, fy))
+
+        # a click at framebuffer (80, 60) moves the display's pointer there (x11vnc got the event)
+        canvas = driver.find_element(By.CSS_SELECTOR, "#remote-screen canvas")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+        box = driver.execute_script("const c = arguments[0], r = c.getBoundingClientRect();"
+                                    "return [r.width, r.height, c.width, c.height];", canvas)
+        fx, fy = 80, 60
+        dx = (fx + 0.5) * box[0] / box[2] - box[0] / 2
+        dy = (fy + 0.5) * box[1] / box[3] - box[1] / 2
+        ActionChains(driver).move_to_element_with_offset(canvas, int(dx), int(dy)).click().perform()
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            x, y = mouse(display)
+            if abs(x - fx) <= 3 and abs(y - fy) <= 3:
+                break
+            assert time.monotonic() < deadline, f"the display's pointer is at {(x, y)}, not near {(fx, fy)}"
+            time.sleep(0.1)  # polling the X server, not a test wait
+
+        driver.find_element(By.ID, "remote-disconnect").click()
+        wait(driver).until(lambda d: "ended" in d.find_element(By.ID, "remote-status").text)
+        deadline = time.monotonic() + 20
+        while "remote session ended" not in player.log():
+            assert time.monotonic() < deadline, "the host did not end the session cleanly:\n" + player.log()
+            time.sleep(0.1)  # polling the player's log, not a test wait
+        assert not csp_problems(driver)
+    finally:
+        admin.delete(server.url + f"/api/v1/relays/{relay_id}", timeout=30)
