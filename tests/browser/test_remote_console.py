@@ -5,7 +5,9 @@ handshake as the guest (web/console/remote/e2e.js on the vendored
 libsodium.js), and noVNC renders the screen's framebuffer in its canvas
 (pixels checked); a click in the canvas reaches the screen. Also: a wrong
 host key ends the session with host_key_mismatch, an altered frame with
-frame_tampered, and the sessions page lists a session and ends it.
+frame_tampered; the consent toggle of the screen page, a refusal shown with
+the server's reason, then a consent; the sessions page lists a session and
+ends it.
 
 The far side here is a test double, `FakeScreen`: a device paired through
 the device API with its own Ed25519 key (so the server pins it), which hears
@@ -180,14 +182,17 @@ class WebSocketConn:
 class FakeScreen:
     """A paired device whose host side answers on a WebSocket listener registered as the relay."""
 
-    def __init__(self, server, admin, tamper=False, other_key=False):
+    def __init__(self, server, admin, tamper=False, other_key=False, consent=None):
         self.server, self.admin = server, admin
+        self.consent = consent  # the answer of "the person at the screen" (None: no answer)
+        self.consent_asked = []
         self.lib = _sodium()
         self.key = Ed25519PrivateKey.generate()
         self.tamper = tamper  # alter one byte of the first frame the host sends
         self.pointer = []  # (mask, x, y) of the PointerEvents received
         self.sessions = queue.Queue()  # remote_session payloads heard through the long-poll
         self.errors = []
+        self.active = None  # the guest's socket while a session runs
         self.stop = threading.Event()
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -230,6 +235,12 @@ class FakeScreen:
     def close(self):
         self.stop.set()
         self.listener.close()
+        active = self.active
+        if active:  # a guest still connected (the browser outlives this fixture): cut it
+            try:
+                active.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for t in self.threads:
             t.join(timeout=30)
 
@@ -244,6 +255,13 @@ class FakeScreen:
                     after = max(after, ins.get("seq", 0))
                     if ins["type"] == "remote_session":
                         self.sessions.put(ins["payload"])
+                    elif ins["type"] == "remote_consent":
+                        sid = ins["payload"]["session_id"]
+                        self.consent_asked.append(ins["payload"])
+                        if self.consent is not None:
+                            requests.post(self.server.url + f"/api/v1/device/remote-sessions/{sid}/consent",
+                                          headers={"Authorization": "Bearer " + self.device_token},
+                                          json={"accepted": self.consent}, timeout=30)
             except (requests.RequestException, ValueError) as e:
                 if not self.stop.is_set():
                     self.errors.append(f"long-poll: {e}")
@@ -257,6 +275,7 @@ class FakeScreen:
             except (socket.timeout, OSError):
                 continue
             sock.settimeout(TIMEOUT)
+            self.active = sock
             try:
                 self._session(WebSocketConn(sock))
             except (EOFError, OSError, ValueError):
@@ -264,6 +283,7 @@ class FakeScreen:
             except Exception as e:  # a bug of the double: the test reports it
                 self.errors.append(f"host: {e!r}")
             finally:
+                self.active = None
                 sock.close()
 
     def _session(self, ws):
@@ -491,6 +511,39 @@ def test_a_wrong_host_key_or_an_altered_frame_ends_the_session_with_its_code(ser
     err = driver.find_element(By.ID, "remote-error")
     assert err.get_attribute("data-code") == "frame_tampered", err.text
     assert "altered" in err.text
+
+
+def test_consent_set_on_the_screen_page_refused_then_given(server, driver, admin, fake_screen):
+    screen = fake_screen(consent=False)
+    browser_login(driver, server, server.admin_login, server.admin_password)
+    driver.get(server.url + f"/#/screens/{screen.screen_id}")
+    box = wait(driver).until(lambda d: d.find_element(By.ID, "screen-remote-consent"))
+    assert not box.is_selected()
+    box.click()
+    driver.find_element(By.ID, "screen-save").click()
+    wait(driver).until(lambda d: admin.get(server.url + f"/api/v1/screens/{screen.screen_id}", timeout=30)
+                       .json()["screen"]["remote_consent"] is True)
+
+    # refused: the guest gets the server's reason, and no session
+    driver.find_element(By.ID, "screen-remote-open").click()
+    wait(driver, 45).until(lambda d: d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
+    err = driver.find_element(By.ID, "remote-error")
+    assert err.get_attribute("data-code") == "consent_refused", err.text
+    assert "refused remote control" in err.text
+    assert screen.consent_asked and screen.consent_asked[-1]["guest"] == server.admin_login
+    assert not driver.find_elements(By.CSS_SELECTOR, "#remote-screen canvas")
+
+    # allowed: the same page connects
+    screen.consent = True
+    driver.find_element(By.ID, "remote-reconnect").click()
+    wait(driver, 45).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#remote-screen[data-connected]")
+                           or d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
+    assert driver.find_element(By.ID, "remote-error").get_attribute("hidden") is not None, \
+        driver.find_element(By.ID, "remote-error").text
+    wait(driver, TIMEOUT).until(lambda d: close_to(canvas_pixel(d, 10, 10), LEFT))
+    assert len(screen.consent_asked) == 2
+    assert not screen.errors, screen.errors
+    assert not csp_problems(driver)
 
 
 def test_sessions_page_lists_a_session_and_ends_it(server, driver, admin, fake_screen):
