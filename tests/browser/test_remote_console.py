@@ -3,7 +3,8 @@ in Chromium, #/remote/{screen} asks the real vitrine-server for a session,
 reaches the screen through the relay's WebSocket, runs the end-to-end
 handshake as the guest (web/console/remote/e2e.js on the vendored
 libsodium.js), and noVNC renders the screen's framebuffer in its canvas
-(pixels checked); a click in the canvas reaches the screen. Also: a wrong
+(pixels checked); a click in the canvas reaches the screen; the clipboard
+both ways and Ctrl-Alt-Del reach it, view only holds clicks back. Also: a wrong
 host key ends the session with host_key_mismatch, an altered frame with
 frame_tampered; the consent toggle of the screen page, a refusal shown with
 the server's reason, then a consent; the sessions page lists a session and
@@ -190,6 +191,8 @@ class FakeScreen:
         self.key = Ed25519PrivateKey.generate()
         self.tamper = tamper  # alter one byte of the first frame the host sends
         self.pointer = []  # (mask, x, y) of the PointerEvents received
+        self.keys = []  # (down, keysym) of the KeyEvents received
+        self.cut_text = []  # ClientCutText received
         self.sessions = queue.Queue()  # remote_session payloads heard through the long-poll
         self.errors = []
         self.active = None  # the guest's socket while a session runs
@@ -371,14 +374,17 @@ class FakeScreen:
                 incremental = read(9)[0]
                 if not incremental:
                     send(self._update(fmt))
+                    text = b"copied on the screen"
+                    send(struct.pack(">B3xI", 3, len(text)) + text)  # ServerCutText
             elif kind == 4:  # KeyEvent
-                read(7)
+                down, keysym = struct.unpack(">B2xI", read(7))
+                self.keys.append((down, keysym))
             elif kind == 5:  # PointerEvent
                 mask, x, y = struct.unpack(">BHH", read(5))
                 self.pointer.append((mask, x, y))
             elif kind == 6:  # ClientCutText
                 n = struct.unpack(">3xI", read(7))[0]
-                read(n)
+                self.cut_text.append(read(n).decode("latin-1"))
             else:
                 raise ValueError(f"RFB client message {kind}")
 
@@ -440,6 +446,13 @@ def close_to(got, want, slack=8):
     return got is not None and all(abs(a - b) <= slack for a, b in zip(got, want))
 
 
+def click(driver, element_id):
+    """Clicks a control of the page once it is scrolled clear of the sticky header."""
+    el = driver.find_element(By.ID, element_id)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    el.click()
+
+
 def fingerprint(key_bytes):
     hexa = hashlib.sha256(key_bytes).hexdigest()[:32]
     return " ".join(hexa[i:i + 4] for i in range(0, 32, 4))
@@ -479,15 +492,29 @@ def test_remote_page_renders_the_screen_and_a_click_reaches_it(server, driver, a
     assert abs(x - FB_W // 2) <= 12 and abs(y - FB_H // 2) <= 12, screen.pointer
     assert any(m == 0 for m, _, _ in screen.pointer[screen.pointer.index((mask, x, y)):]), "no button release"
 
+    # clipboard both ways, Ctrl-Alt-Del
+    wait(driver).until(lambda d: d.find_element(By.ID, "remote-clipboard").get_attribute("value")
+                       == "copied on the screen")
+    clip = driver.find_element(By.ID, "remote-clipboard")
+    clip.clear()
+    clip.send_keys("pasted from the console")
+    click(driver, "remote-clipboard-send")
+    wait(driver).until(lambda d: "pasted from the console" in screen.cut_text)
+    click(driver, "remote-cad")
+    ctrl, alt, delete = 0xFFE3, 0xFFE9, 0xFFFF
+    wait(driver).until(lambda d: (0, ctrl) in screen.keys)
+    down = [k for d_, k in screen.keys if d_]
+    assert [ctrl, alt, delete] == down[-3:], screen.keys
+
     # view only: clicks stay in the page
-    driver.find_element(By.ID, "remote-view-only").click()
+    click(driver, "remote-view-only")
     seen = len(screen.pointer)
     ActionChains(driver).move_to_element_with_offset(canvas, 20, 20).click().perform()
     time.sleep(1)  # a click that must NOT arrive: give it the time it would take
     assert not any(m & 1 for m, _, _ in screen.pointer[seen:]), screen.pointer[seen:]
 
     # ending the session from the page is a clean end
-    driver.find_element(By.ID, "remote-disconnect").click()
+    click(driver, "remote-disconnect")
     wait(driver).until(lambda d: "ended" in d.find_element(By.ID, "remote-status").text)
     assert driver.find_element(By.ID, "remote-error").get_attribute("hidden") is not None
     assert not screen.errors, screen.errors
@@ -535,7 +562,7 @@ def test_consent_set_on_the_screen_page_refused_then_given(server, driver, admin
 
     # allowed: the same page connects
     screen.consent = True
-    driver.find_element(By.ID, "remote-reconnect").click()
+    click(driver, "remote-reconnect")
     wait(driver, 45).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#remote-screen[data-connected]")
                            or d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
     assert driver.find_element(By.ID, "remote-error").get_attribute("hidden") is not None, \
@@ -730,7 +757,7 @@ def test_remote_page_through_the_real_chain(server, driver, admin, display, rela
             assert time.monotonic() < deadline, f"the display's pointer is at {(x, y)}, not near {(fx, fy)}"
             time.sleep(0.1)  # polling the X server, not a test wait
 
-        driver.find_element(By.ID, "remote-disconnect").click()
+        click(driver, "remote-disconnect")
         wait(driver).until(lambda d: "ended" in d.find_element(By.ID, "remote-status").text)
         deadline = time.monotonic() + 20
         while "remote session ended" not in player.log():
