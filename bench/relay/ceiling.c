@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 	if (!g || !h)
 		return 1;
 	int rc;
-	if ((rc = e2e_init(g, E2E_GUEST, "bench", th, secret, pk)) || (rc = e2e_init(h, E2E_HOST, "bench", th, secret, sk)))
+	if ((rc = e2e_init(g, E2E_GUEST, "bench", th, secret, pk)) ||
+	    (rc = e2e_init(h, E2E_HOST, "bench", th, secret, sk)))
 		die("init", rc);
 	uint8_t m1[E2E_HANDSHAKE_OUT], m2[E2E_HANDSHAKE_OUT], m3[E2E_HANDSHAKE_OUT], none[E2E_HANDSHAKE_OUT];
 	size_t l1, l2, l3, l, used;

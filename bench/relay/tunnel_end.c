@@ -192,8 +192,9 @@ static void handshake(struct e2e *e, int relay)
 	if (ol)
 		write_all(relay, out, ol);
 	while (!e2e_established(e)) {
-		size_t want = e->role == E2E_GUEST ? E2E_MSG2_LEN : e->state == E2E_STATE_WAIT_MSG1 ? E2E_MSG1_LEN
-		                                                                                      : E2E_MSG3_LEN;
+		size_t want = e->role == E2E_GUEST              ? E2E_MSG2_LEN
+		              : e->state == E2E_STATE_WAIT_MSG1 ? E2E_MSG1_LEN
+		                                                : E2E_MSG3_LEN;
 		read_exact(relay, in, want);
 		int rc = e2e_handshake(e, in, want, &used, out, sizeof out, &ol);
 		if (rc != E2E_OK) {
@@ -208,9 +209,10 @@ static void handshake(struct e2e *e, int relay)
 int main(int argc, char **argv)
 {
 	if ((argc != 9 && argc != 10) || sodium_init() < 0) {
-		fputs("usage: bench_tunnel_end guest|host RELAY SESSION_ID TICKET GUEST_TICKET SECRET_HEX HOST_SEED_HEX "
-		      "ADDR [--raw]\n",
-		      stderr);
+		fputs(
+		    "usage: bench_tunnel_end guest|host RELAY SESSION_ID TICKET GUEST_TICKET SECRET_HEX HOST_SEED_HEX "
+		    "ADDR [--raw]\n",
+		    stderr);
 		return 2;
 	}
 	bool guest = strcmp(argv[1], "guest") == 0, raw = argc == 10 && strcmp(argv[9], "--raw") == 0;

@@ -75,7 +75,7 @@ int dial_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err, si
 {
 	char portstr[8];
 	snprintf(portstr, sizeof portstr, "%u", port);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0) {

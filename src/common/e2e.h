@@ -72,8 +72,8 @@ struct e2e {
 	size_t session_id_len;
 	uint8_t ticket_hash[E2E_TICKET_HASH];
 	uint8_t session_secret[E2E_SESSION_SECRET]; /* wiped once the keys are derived */
-	uint8_t host_pk[E2E_HOST_PK]; /* guest: expected; host: own */
-	uint8_t host_sk[E2E_HOST_SK]; /* host only */
+	uint8_t host_pk[E2E_HOST_PK];               /* guest: expected; host: own */
+	uint8_t host_sk[E2E_HOST_SK];               /* host only */
 	uint8_t eph_pk[crypto_scalarmult_BYTES];
 	uint8_t eph_sk[crypto_scalarmult_SCALARBYTES];
 	uint8_t msg1[E2E_MSG1_LEN];

@@ -632,10 +632,10 @@ ssize_t ws_client_write_some(struct ws_client *w, const void *buf, size_t len)
 		errno = w->io_errno ? w->io_errno : EPIPE;
 		return -1;
 	}
-	if (wslay_event_get_queued_msg_count(w->ctx) > 0) {
+	if (wslay_event_want_write(w->ctx)) { /* one message at a time, the last one wholly sent */
 		if (ws_client_flush(w) < 0)
 			return -1;
-		if (wslay_event_get_queued_msg_count(w->ctx) > 0) {
+		if (wslay_event_want_write(w->ctx)) {
 			errno = EAGAIN;
 			return -1;
 		}

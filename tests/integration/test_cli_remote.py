@@ -43,14 +43,19 @@ def fingerprint(pk):
     return " ".join(h[i:i + 4] for i in range(0, 32, 4))
 
 
+def relay_has_websocket():
+    out = subprocess.run([RELAY_BIN, "--help"], capture_output=True, text=True, timeout=10)
+    return "--ws-plain-listen" in out.stdout + out.stderr
+
+
 class Relay:
-    def __init__(self, tmp, key_file):
+    def __init__(self, tmp, key_file, args=(), name="relay"):
         self.port = free_port()
         self.admin_port = free_port()
-        self.log = open(os.path.join(tmp, "relay.log"), "w+")
+        self.log = open(os.path.join(tmp, name + ".log"), "w+")
         self.proc = subprocess.Popen(
             [RELAY_BIN, "--listen", "127.0.0.1:%d" % self.port, "--server-key", key_file,
-             "--admin-listen", "127.0.0.1:%d" % self.admin_port, "--pair-timeout", "20"],
+             "--admin-listen", "127.0.0.1:%d" % self.admin_port, "--pair-timeout", "20", *args],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self.healthy, what="the relay")
 
@@ -288,7 +293,7 @@ class World:
 
     def __init__(self, server, admin, tmp):
         self.server, self.admin, self.tmp = server, admin, tmp
-        key_file = os.path.join(tmp, "relay-key")
+        key_file = self.key_file = os.path.join(tmp, "relay-key")
         out = subprocess.run([SERVER_BIN, "--data", server.data, "relay-key", "--out", key_file],
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
@@ -566,3 +571,30 @@ def test_consent_refused_is_the_servers_message(world):
     assert a.status_code in (200, 204), a.text
     rc, out, err = finish(cli)
     assert rc == 1 and "refused remote control" in err and "VNC:" not in out, out + err
+
+
+def test_websocket_fallback_through_vitrine_relay(world, tmp_path):
+    """The same through vitrine-relay's own WebSocket listeners (WSS with a
+    test CA, and plain WS), when this relay has them."""
+    if not relay_has_websocket():
+        pytest.skip("this vitrine-relay has no WebSocket listeners")
+    ca, cert, key = make_ca(str(tmp_path))
+    wss, ws = free_port(), free_port()
+    relay = Relay(str(tmp_path), world.key_file, name="relay-ws",
+                  args=("--ws-listen", "127.0.0.1:%d" % wss, "--tls-cert", cert, "--tls-key", key,
+                        "--ws-plain-listen", "127.0.0.1:%d" % ws))
+    try:
+        closed = free_port()
+        for url, env in (("wss://127.0.0.1:%d/relay" % wss, {"VITRINE_RELAY_CA": ca}),
+                         ("ws://127.0.0.1:%d/relay" % ws, {})):
+            world.use_relay(closed, url)
+            cli = world.remote(env=env)
+            host = world.host(env=env)
+            port, _ = vnc_line(cli)
+            exchange(port, 500000)
+            rc, out, err = finish(cli)
+            assert rc == 0, out + err
+            hrc, hout, herr = finish(host)
+            assert hrc == 0 and "paired ws" in hout, hout + herr
+    finally:
+        relay.stop()

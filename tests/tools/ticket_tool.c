@@ -82,7 +82,8 @@ static int sign_many(const char *sk_path, const char *count, const char *expires
 	char guest[TICKET_TEXT_MAX], host[TICKET_TEXT_MAX], sid[CODES_ID_LEN + 1];
 	for (long i = 0; i < n; i++) {
 		codes_new_id(sid);
-		if (sign_with(sk, sid, "guest", expires_in, guest) != 0 || sign_with(sk, sid, "host", expires_in, host) != 0)
+		if (sign_with(sk, sid, "guest", expires_in, guest) != 0 ||
+		    sign_with(sk, sid, "host", expires_in, host) != 0)
 			return 1;
 		printf("%s %s %s\n", sid, guest, host);
 	}

@@ -98,5 +98,11 @@ int remote_handle_grants_put(struct http_req *r);
  * it and the host's ticket. Both change payload in place. */
 void remote_payload_for_host(json_t *payload);
 void remote_payload_for_users(json_t *payload);
+/* Seals secret for a stored payload's "secret_sealed" (standard base64).
+ * Returns 0, or -1 when the ticket key is not loaded. */
+#define REMOTE_SEALED_B64_LEN                                                                                          \
+	sodium_base64_ENCODED_LEN(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + REMOTE_SECRET_BYTES,       \
+	                          sodium_base64_VARIANT_ORIGINAL)
+int remote_secret_seal(const uint8_t secret[REMOTE_SECRET_BYTES], char out[REMOTE_SEALED_B64_LEN]);
 
 #endif

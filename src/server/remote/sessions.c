@@ -41,8 +41,6 @@
 #define REMOTE_REQUEST_WINDOW_S  600
 #define MAX_GRANTS               1000 /* screens, and tags, per user */
 #define SECRET_B64_LEN           sodium_base64_ENCODED_LEN(REMOTE_SECRET_BYTES, sodium_base64_VARIANT_ORIGINAL)
-#define SEALED_BYTES             (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + REMOTE_SECRET_BYTES)
-#define SEALED_B64_LEN           sodium_base64_ENCODED_LEN(SEALED_BYTES, sodium_base64_VARIANT_ORIGINAL)
 
 static int sign_for(const char *session_id, enum ticket_role role, const char *relay_addr, int64_t exp,
                     const char *screen_id, const char *user_id, char out[TICKET_TEXT_MAX])
@@ -70,61 +68,6 @@ static int reply_no_relay(struct http_req *r, enum remote_choice c)
 	                        "no relay has reported in the last %d s: remote control is "
 	                        "unavailable until one does",
 	                        REMOTE_RELAY_HEALTHY_S);
-}
-
-/* --- the session secret at rest --- */
-
-/* The key that seals secrets in stored instructions: derived from the
- * ticket-signing key, so it lives and dies with it. */
-static bool rest_key(unsigned char key[crypto_secretbox_KEYBYTES])
-{
-	static const char label[] = "vitrine remote session secret at rest v1";
-	const unsigned char *sk = remote_key_secret();
-	return sk && crypto_generichash(key, crypto_secretbox_KEYBYTES, (const unsigned char *)label, sizeof label - 1,
-	                                sk, crypto_sign_SECRETKEYBYTES) == 0;
-}
-
-static int seal_secret(const uint8_t secret[REMOTE_SECRET_BYTES], char out[SEALED_B64_LEN])
-{
-	unsigned char key[crypto_secretbox_KEYBYTES], sealed[SEALED_BYTES];
-	if (!rest_key(key))
-		return -1;
-	randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
-	crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, secret, REMOTE_SECRET_BYTES, sealed, key);
-	sodium_memzero(key, sizeof key);
-	sodium_bin2base64(out, SEALED_B64_LEN, sealed, sizeof sealed, sodium_base64_VARIANT_ORIGINAL);
-	return 0;
-}
-
-void remote_payload_for_host(json_t *payload)
-{
-	const char *text = json_string_value(json_object_get(payload, "secret_sealed"));
-	unsigned char key[crypto_secretbox_KEYBYTES], sealed[SEALED_BYTES], secret[REMOTE_SECRET_BYTES];
-	size_t len = 0;
-	char b64[SECRET_B64_LEN];
-	if (text &&
-	    sodium_base642bin(sealed, sizeof sealed, text, strlen(text), NULL, &len, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    len == sizeof sealed && rest_key(key)) {
-		if (crypto_secretbox_open_easy(secret, sealed + crypto_secretbox_NONCEBYTES,
-		                               sizeof sealed - crypto_secretbox_NONCEBYTES, sealed, key) == 0) {
-			sodium_bin2base64(b64, sizeof b64, secret, sizeof secret, sodium_base64_VARIANT_ORIGINAL);
-			json_object_set_new(payload, "session_secret", json_string(b64));
-			sodium_memzero(b64, sizeof b64);
-			sodium_memzero(secret, sizeof secret);
-		}
-		sodium_memzero(key, sizeof key);
-	}
-	/* without a secret the host cannot finish the handshake: it fails the
-	 * session rather than running it with a wrong key */
-	json_object_del(payload, "secret_sealed");
-}
-
-void remote_payload_for_users(json_t *payload)
-{
-	json_object_del(payload, "ticket");
-	json_object_del(payload, "secret_sealed");
-	json_object_del(payload, "session_secret");
 }
 
 /* --- who may control which screen --- */
@@ -212,10 +155,10 @@ static int issue(struct http_req *r, const struct pending *p)
 		return http_reply_error(r, 500, "internal", "the tickets could not be signed");
 	}
 	uint8_t secret[REMOTE_SECRET_BYTES], hash[E2E_TICKET_HASH];
-	char secret_b64[SECRET_B64_LEN], sealed[SEALED_B64_LEN], hash_hex[2 * E2E_TICKET_HASH + 1];
+	char secret_b64[SECRET_B64_LEN], sealed[REMOTE_SEALED_B64_LEN], hash_hex[2 * E2E_TICKET_HASH + 1];
 	randombytes_buf(secret, sizeof secret);
 	sodium_bin2base64(secret_b64, sizeof secret_b64, secret, sizeof secret, sodium_base64_VARIANT_ORIGINAL);
-	int sealed_rc = seal_secret(secret, sealed);
+	int sealed_rc = remote_secret_seal(secret, sealed);
 	sodium_memzero(secret, sizeof secret);
 	e2e_ticket_hash(guest_ticket, strlen(guest_ticket), hash);
 	sodium_bin2hex(hash_hex, sizeof hash_hex, hash, sizeof hash);
