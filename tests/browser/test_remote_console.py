@@ -494,7 +494,8 @@ def test_remote_page_renders_the_screen_and_a_click_reaches_it(server, driver, a
     wait(driver, TIMEOUT).until(lambda d: any(m & 1 for m, _, _ in screen.pointer))
     mask, x, y = next(p for p in screen.pointer if p[0] & 1)
     assert abs(x - FB_W // 2) <= 12 and abs(y - FB_H // 2) <= 12, screen.pointer
-    assert any(m == 0 for m, _, _ in screen.pointer[screen.pointer.index((mask, x, y)):]), "no button release"
+    pressed_at = screen.pointer.index((mask, x, y))
+    wait(driver, TIMEOUT).until(lambda d: any(m == 0 for m, _, _ in screen.pointer[pressed_at:]))  # the release
 
     # clipboard both ways, Ctrl-Alt-Del
     wait(driver).until(lambda d: d.find_element(By.ID, "remote-clipboard").get_attribute("value")
