@@ -3,9 +3,12 @@ in Chromium, #/remote/{screen} asks the real vitrine-server for a session,
 reaches the screen through the relay's WebSocket, runs the end-to-end
 handshake as the guest (web/console/remote/e2e.js on the vendored
 libsodium.js), and noVNC renders the screen's framebuffer in its canvas
-(pixels checked); a click in the canvas reaches the screen. Also: a wrong
+(pixels checked); a click in the canvas reaches the screen; the clipboard
+both ways and Ctrl-Alt-Del reach it, view only holds clicks back. Also: a wrong
 host key ends the session with host_key_mismatch, an altered frame with
-frame_tampered, and the sessions page lists a session and ends it.
+frame_tampered; the consent toggle of the screen page, a refusal shown with
+the server's reason, then a consent; the sessions page lists a session and
+ends it.
 
 The far side here is a test double, `FakeScreen`: a device paired through
 the device API with its own Ed25519 key (so the server pins it), which hears
@@ -15,8 +18,10 @@ tunnel itself (docs/PROTOCOL.md: Noise-NK-like handshake, secretstream
 frames; X25519/Ed25519 from `cryptography`, BLAKE2b from hashlib,
 secretstream from the system libsodium through ctypes) and an RFB 3.8
 server with security type None and a two-colour framebuffer. It shares no
-code with the console's JS. The whole chain with vitrine-relay,
-vitrine-player and x11vnc is test_remote_page_through_the_real_chain.
+code with the console's JS. The whole chain, Xvfb + x11vnc + vitrine-player
+as the host + vitrine-relay's WebSocket, is
+test_remote_page_through_the_real_chain (the pointer read back with
+xdotool).
 
 Run: VITRINE_BUILD=build /usr/bin/python3 -m pytest -q tests/browser/test_remote_console.py
 """
@@ -24,15 +29,16 @@ import base64
 import ctypes
 import ctypes.util
 import hashlib
-import json
 import os
 import queue
+import shutil
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -42,7 +48,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, build_binary, free_port
 from test_console import api_login, browser_login, csp_problems, wait
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "vectors"))
@@ -177,14 +183,19 @@ class WebSocketConn:
 class FakeScreen:
     """A paired device whose host side answers on a WebSocket listener registered as the relay."""
 
-    def __init__(self, server, admin, tamper=False, other_key=False):
+    def __init__(self, server, admin, tamper=False, other_key=False, consent=None):
         self.server, self.admin = server, admin
+        self.consent = consent  # the answer of "the person at the screen" (None: no answer)
+        self.consent_asked = []
         self.lib = _sodium()
         self.key = Ed25519PrivateKey.generate()
         self.tamper = tamper  # alter one byte of the first frame the host sends
         self.pointer = []  # (mask, x, y) of the PointerEvents received
+        self.keys = []  # (down, keysym) of the KeyEvents received
+        self.cut_text = []  # ClientCutText received
         self.sessions = queue.Queue()  # remote_session payloads heard through the long-poll
         self.errors = []
+        self.active = None  # the guest's socket while a session runs
         self.stop = threading.Event()
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -227,6 +238,12 @@ class FakeScreen:
     def close(self):
         self.stop.set()
         self.listener.close()
+        active = self.active
+        if active:  # a guest still connected (the browser outlives this fixture): cut it
+            try:
+                active.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for t in self.threads:
             t.join(timeout=30)
 
@@ -235,12 +252,23 @@ class FakeScreen:
         after = 0
         while not self.stop.is_set():
             try:
+                # the server picks only relays that reported in the last 15 s (a deleted one gets a 404: fine)
+                requests.post(self.server.url + f"/api/v1/relays/{self.relay_id}/report", timeout=30,
+                              headers={"Authorization": "Bearer " + self.relay_token},
+                              json={"sessions": 0, "bytes": 0})
                 r = requests.get(self.server.url + f"/api/v1/device/instructions?after={after}&wait=2",
                                  headers={"Authorization": "Bearer " + self.device_token}, timeout=30)
                 for ins in r.json().get("instructions", []):
                     after = max(after, ins.get("seq", 0))
                     if ins["type"] == "remote_session":
                         self.sessions.put(ins["payload"])
+                    elif ins["type"] == "remote_consent":
+                        sid = ins["payload"]["session_id"]
+                        self.consent_asked.append(ins["payload"])
+                        if self.consent is not None:
+                            requests.post(self.server.url + f"/api/v1/device/remote-sessions/{sid}/consent",
+                                          headers={"Authorization": "Bearer " + self.device_token},
+                                          json={"accepted": self.consent}, timeout=30)
             except (requests.RequestException, ValueError) as e:
                 if not self.stop.is_set():
                     self.errors.append(f"long-poll: {e}")
@@ -254,6 +282,7 @@ class FakeScreen:
             except (socket.timeout, OSError):
                 continue
             sock.settimeout(TIMEOUT)
+            self.active = sock
             try:
                 self._session(WebSocketConn(sock))
             except (EOFError, OSError, ValueError):
@@ -261,6 +290,7 @@ class FakeScreen:
             except Exception as e:  # a bug of the double: the test reports it
                 self.errors.append(f"host: {e!r}")
             finally:
+                self.active = None
                 sock.close()
 
     def _session(self, ws):
@@ -348,14 +378,17 @@ class FakeScreen:
                 incremental = read(9)[0]
                 if not incremental:
                     send(self._update(fmt))
+                    text = b"copied on the screen"
+                    send(struct.pack(">B3xI", 3, len(text)) + text)  # ServerCutText
             elif kind == 4:  # KeyEvent
-                read(7)
+                down, keysym = struct.unpack(">B2xI", read(7))
+                self.keys.append((down, keysym))
             elif kind == 5:  # PointerEvent
                 mask, x, y = struct.unpack(">BHH", read(5))
                 self.pointer.append((mask, x, y))
             elif kind == 6:  # ClientCutText
                 n = struct.unpack(">3xI", read(7))[0]
-                read(n)
+                self.cut_text.append(read(n).decode("latin-1"))
             else:
                 raise ValueError(f"RFB client message {kind}")
 
@@ -417,6 +450,13 @@ def close_to(got, want, slack=8):
     return got is not None and all(abs(a - b) <= slack for a, b in zip(got, want))
 
 
+def click(driver, element_id):
+    """Clicks a control of the page once it is scrolled clear of the sticky header."""
+    el = driver.find_element(By.ID, element_id)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    el.click()
+
+
 def fingerprint(key_bytes):
     hexa = hashlib.sha256(key_bytes).hexdigest()[:32]
     return " ".join(hexa[i:i + 4] for i in range(0, 32, 4))
@@ -454,17 +494,32 @@ def test_remote_page_renders_the_screen_and_a_click_reaches_it(server, driver, a
     wait(driver, TIMEOUT).until(lambda d: any(m & 1 for m, _, _ in screen.pointer))
     mask, x, y = next(p for p in screen.pointer if p[0] & 1)
     assert abs(x - FB_W // 2) <= 12 and abs(y - FB_H // 2) <= 12, screen.pointer
-    assert any(m == 0 for m, _, _ in screen.pointer[screen.pointer.index((mask, x, y)):]), "no button release"
+    pressed_at = screen.pointer.index((mask, x, y))
+    wait(driver, TIMEOUT).until(lambda d: any(m == 0 for m, _, _ in screen.pointer[pressed_at:]))  # the release
+
+    # clipboard both ways, Ctrl-Alt-Del
+    wait(driver).until(lambda d: d.find_element(By.ID, "remote-clipboard").get_attribute("value")
+                       == "copied on the screen")
+    clip = driver.find_element(By.ID, "remote-clipboard")
+    clip.clear()
+    clip.send_keys("pasted from the console")
+    click(driver, "remote-clipboard-send")
+    wait(driver).until(lambda d: "pasted from the console" in screen.cut_text)
+    click(driver, "remote-cad")
+    ctrl, alt, delete = 0xFFE3, 0xFFE9, 0xFFFF
+    wait(driver).until(lambda d: (0, ctrl) in screen.keys)
+    down = [k for d_, k in screen.keys if d_]
+    assert [ctrl, alt, delete] == down[-3:], screen.keys
 
     # view only: clicks stay in the page
-    driver.find_element(By.ID, "remote-view-only").click()
+    click(driver, "remote-view-only")
     seen = len(screen.pointer)
     ActionChains(driver).move_to_element_with_offset(canvas, 20, 20).click().perform()
     time.sleep(1)  # a click that must NOT arrive: give it the time it would take
     assert not any(m & 1 for m, _, _ in screen.pointer[seen:]), screen.pointer[seen:]
 
     # ending the session from the page is a clean end
-    driver.find_element(By.ID, "remote-disconnect").click()
+    click(driver, "remote-disconnect")
     wait(driver).until(lambda d: "ended" in d.find_element(By.ID, "remote-status").text)
     assert driver.find_element(By.ID, "remote-error").get_attribute("hidden") is not None
     assert not screen.errors, screen.errors
@@ -490,6 +545,39 @@ def test_a_wrong_host_key_or_an_altered_frame_ends_the_session_with_its_code(ser
     assert "altered" in err.text
 
 
+def test_consent_set_on_the_screen_page_refused_then_given(server, driver, admin, fake_screen):
+    screen = fake_screen(consent=False)
+    browser_login(driver, server, server.admin_login, server.admin_password)
+    driver.get(server.url + f"/#/screens/{screen.screen_id}")
+    box = wait(driver).until(lambda d: d.find_element(By.ID, "screen-remote-consent"))
+    assert not box.is_selected()
+    box.click()
+    driver.find_element(By.ID, "screen-save").click()
+    wait(driver).until(lambda d: admin.get(server.url + f"/api/v1/screens/{screen.screen_id}", timeout=30)
+                       .json()["screen"]["remote_consent"] is True)
+
+    # refused: the guest gets the server's reason, and no session
+    driver.find_element(By.ID, "screen-remote-open").click()
+    wait(driver, 45).until(lambda d: d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
+    err = driver.find_element(By.ID, "remote-error")
+    assert err.get_attribute("data-code") == "consent_refused", err.text
+    assert "refused remote control" in err.text
+    assert screen.consent_asked and screen.consent_asked[-1]["guest"] == server.admin_login
+    assert not driver.find_elements(By.CSS_SELECTOR, "#remote-screen canvas")
+
+    # allowed: the same page connects
+    screen.consent = True
+    click(driver, "remote-reconnect")
+    wait(driver, 45).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#remote-screen[data-connected]")
+                           or d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
+    assert driver.find_element(By.ID, "remote-error").get_attribute("hidden") is not None, \
+        driver.find_element(By.ID, "remote-error").text
+    wait(driver, TIMEOUT).until(lambda d: close_to(canvas_pixel(d, 10, 10), LEFT))
+    assert len(screen.consent_asked) == 2
+    assert not screen.errors, screen.errors
+    assert not csp_problems(driver)
+
+
 def test_sessions_page_lists_a_session_and_ends_it(server, driver, admin, fake_screen):
     screen = fake_screen()
     r = admin.post(server.url + f"/api/v1/screens/{screen.screen_id}/remote", timeout=60)
@@ -512,9 +600,183 @@ def test_sessions_page_lists_a_session_and_ends_it(server, driver, admin, fake_s
     assert not csp_problems(driver)
 
 
-@pytest.mark.skip(reason="the whole chain (vitrine-relay --ws-listen, vitrine-player's remote host with x11vnc, "
-                         "the server's session_secret) is on the relay, player, tunnel and server branches, not "
-                         "merged into main yet; the double above covers the page")
-def test_remote_page_through_the_real_chain():
-    """Xvfb + x11vnc + vitrine-player (host) + vitrine-relay (WS) + Chromium: the same checks as
-    test_remote_page_renders_the_screen_and_a_click_reaches_it, with xdotool reading the pointer."""
+# ---------------------------------------------------------------- the whole chain
+
+PAINTER = r"""
+import ctypes, sys, time
+x = ctypes.CDLL("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x.XDefaultRootWindow.restype = ctypes.c_ulong
+x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+x.XCreateSimpleWindow.restype = ctypes.c_ulong
+x.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
+                                  ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong]
+x.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+d = x.XOpenDisplay(sys.argv[1].encode())
+if not d:
+    sys.exit("cannot open display")
+root = x.XDefaultRootWindow(d)
+w, h = int(sys.argv[2]), int(sys.argv[3])
+for left, colour in ((0, 0xFF0000), (w // 2, 0x0000FF)):
+    x.XMapWindow(d, x.XCreateSimpleWindow(d, root, left, 0, w // 2, h, 0, 0, colour))
+x.XSync(d, 0)
+print("painted", flush=True)
+time.sleep(3600)
+"""
+X_W, X_H = 320, 240
+
+
+@pytest.fixture
+def display():
+    """An Xvfb display painted red | blue (through libX11 with ctypes); its name (":N")."""
+    for tool in ("Xvfb", "x11vnc", "xdotool"):
+        if not shutil.which(tool):
+            pytest.skip(tool + " is not installed")
+    if not ctypes.util.find_library("X11"):
+        pytest.skip("libX11 is not installed")
+    procs = []
+    for n in range(470 + os.getpid() % 200, 700):
+        if os.path.exists(f"/tmp/.X{n}-lock"):
+            continue
+        xvfb = subprocess.Popen(["Xvfb", f":{n}", "-noreset", "-nolisten", "tcp", "-screen", "0", f"{X_W}x{X_H}x24"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and xvfb.poll() is None and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            time.sleep(0.05)  # polling for the X socket, not a test wait
+        if xvfb.poll() is None and os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            procs.append(xvfb)
+            break
+        xvfb.kill()
+        xvfb.wait()
+    else:
+        pytest.skip("no free X display number")
+    name = f":{n}"
+    painter = subprocess.Popen([sys.executable, "-c", PAINTER, name, str(X_W), str(X_H)], stdout=subprocess.PIPE,
+                               text=True)
+    procs.append(painter)
+    assert painter.stdout.readline().strip() == "painted"
+    yield name
+    for p in reversed(procs):
+        p.kill()
+        p.wait()
+
+
+@pytest.fixture
+def relay(server, tmp_path):
+    """vitrine-relay with the server's ticket key: raw TCP and a plain WebSocket listener."""
+    binary = build_binary("vitrine-relay")
+    key = tmp_path / "server-key.pub"
+    out = subprocess.run([str(build_binary("vitrine-server")), "--data", str(server.data_dir), "relay-key", "--out",
+                          str(key)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    ports = {k: free_port() for k in ("tcp", "ws", "admin")}
+    log = open(tmp_path / "relay.log", "w+")
+    proc = subprocess.Popen([str(binary), "--listen", f"127.0.0.1:{ports['tcp']}", "--server-key", str(key),
+                             "--admin-listen", f"127.0.0.1:{ports['admin']}", "--ws-listen",
+                             f"127.0.0.1:{ports['ws']}"], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail("vitrine-relay exited: " + log.read())
+        try:
+            if requests.get(f"http://127.0.0.1:{ports['admin']}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "vitrine-relay did not start"
+        time.sleep(0.05)  # readiness probe, not a test wait
+    yield ports
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def mouse(display):
+    out = subprocess.run(["xdotool", "getmouselocation"], env=dict(os.environ, DISPLAY=display), capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    fields = dict(f.split(":", 1) for f in out.stdout.split())
+    return int(fields["x"]), int(fields["y"])
+
+
+def test_remote_page_through_the_real_chain(server, driver, admin, display, relay, start_player, monkeypatch):
+    """Xvfb + x11vnc + vitrine-player (the host) + vitrine-relay (its WebSocket for the browser) + Chromium:
+    the canvas shows the display's red | blue halves, and a click in it moves the display's pointer there."""
+    monkeypatch.setenv("DISPLAY", display)
+    player = start_player()
+    r = admin.post(server.url + "/api/v1/pairings", json={"user_code": player.wait_code(), "name": "Lobby"},
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    screen_id = r.json()["screen"]["id"]
+    deadline = time.monotonic() + 60
+    while not admin.get(server.url + f"/api/v1/screens/{screen_id}", timeout=30).json()["screen"].get("last_seen"):
+        assert time.monotonic() < deadline, "the player did not come online:\n" + player.log()
+        time.sleep(0.2)  # polling for the player's first contact, not a test wait
+    r = admin.post(server.url + "/api/v1/relays", timeout=30, json={
+        "host": "127.0.0.1", "port": relay["tcp"], "ws_url": f"ws://127.0.0.1:{relay['ws']}/relay", "shared": True})
+    assert r.status_code == 201, r.text
+    relay_id, token = r.json()["relay"]["id"], r.json()["token"]
+    # the relay runs without --server-url here: report for it (the server picks only relays heard of in 15 s)
+    reporting = threading.Event()
+
+    def report():
+        while not reporting.is_set():
+            requests.post(server.url + f"/api/v1/relays/{relay_id}/report", timeout=30,
+                          headers={"Authorization": "Bearer " + token}, json={"sessions": 0, "bytes": 0})
+            reporting.wait(3)
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    try:
+        browser_login(driver, server, server.admin_login, server.admin_password)
+        driver.get(server.url + f"/#/remote/{screen_id}")
+        wait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#remote-screen[data-connected]")
+                               or d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
+        err = driver.find_element(By.ID, "remote-error")
+        assert err.get_attribute("hidden") is not None, err.text + "\n--- player log ---\n" + player.log()
+        key = base64.b64decode(admin.get(server.url + f"/api/v1/screens/{screen_id}", timeout=30)
+                               .json()["screen"]["public_key"])
+        assert driver.find_element(By.ID, "remote-fingerprint").text == fingerprint(key)
+
+        red, blue = (255, 0, 0), (0, 0, 255)
+        wait(driver, TIMEOUT).until(lambda d: close_to(canvas_pixel(d, 10, 10), red, 40))
+        for fx, fy in ((X_W // 4, X_H // 2), (X_W // 2 - 10, X_H - 10)):
+            assert close_to(canvas_pixel(driver, fx, fy), red, 40), (fx, fy, canvas_pixel(driver, fx, fy))
+        for fx, fy in ((X_W // 2 + 10, 10), (3 * X_W // 4, X_H // 2), (X_W - 10, X_H - 10)):
+            assert close_to(canvas_pixel(driver, fx, fy), blue, 40), (fx, fy, canvas_pixel(driver, fx, fy))
+
+        # a click at framebuffer (80, 60) moves the display's pointer there (x11vnc got the event)
+        canvas = driver.find_element(By.CSS_SELECTOR, "#remote-screen canvas")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+        box = driver.execute_script("const c = arguments[0], r = c.getBoundingClientRect();"
+                                    "return [r.width, r.height, c.width, c.height];", canvas)
+        fx, fy = 80, 60
+        dx = (fx + 0.5) * box[0] / box[2] - box[0] / 2
+        dy = (fy + 0.5) * box[1] / box[3] - box[1] / 2
+        ActionChains(driver).move_to_element_with_offset(canvas, int(dx), int(dy)).click().perform()
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            x, y = mouse(display)
+            if abs(x - fx) <= 3 and abs(y - fy) <= 3:
+                break
+            assert time.monotonic() < deadline, f"the display's pointer is at {(x, y)}, not near {(fx, fy)}"
+            time.sleep(0.1)  # polling the X server, not a test wait
+
+        click(driver, "remote-disconnect")
+        wait(driver).until(lambda d: "ended" in d.find_element(By.ID, "remote-status").text)
+        deadline = time.monotonic() + 20
+        while "remote session ended" not in player.log():
+            assert time.monotonic() < deadline, "the host did not end the session cleanly:\n" + player.log()
+            time.sleep(0.1)  # polling the player's log, not a test wait
+        assert not csp_problems(driver)
+    finally:
+        reporting.set()
+        reporter.join(timeout=30)
+        admin.delete(server.url + f"/api/v1/relays/{relay_id}", timeout=30)

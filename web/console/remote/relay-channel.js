@@ -101,7 +101,7 @@ export class RelayChannel {
       return;
     }
     this._deliver(payloads);
-    if (this._streams.rxFinal) this._end(null, true); // the host ended the session cleanly
+    if (this._streams.rxFinal) this.close(); // the host ended cleanly: so do we, with our final frame
   }
 
   send(data) {
