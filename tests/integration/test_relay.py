@@ -393,3 +393,19 @@ def test_connections_over_the_limit_are_closed(tmp_path, keys):
         assert status_line(g) == "paired\n" and status_line(h) == "paired\n"
     finally:
         r.stop()
+
+
+def test_public_address_refuses_tickets_for_another_relay(tmp_path, keys):
+    """ticket_tool names the relay 127.0.0.1:1970 in its tickets."""
+    r = Relay(str(tmp_path), keys, args=("--public-address", "127.0.0.1:1971"))
+    try:
+        assert status_line(r.connect(keys.ticket(session_id(), "guest"))) == "error ticket_invalid\n"
+    finally:
+        r.stop()
+    r = Relay(str(tmp_path), keys, args=("--public-address", "127.0.0.1:1970"))
+    try:
+        sid = session_id()
+        g, h = r.connect(keys.ticket(sid, "guest")), r.connect(keys.ticket(sid, "host"))
+        assert status_line(g) == "paired\n" and status_line(h) == "paired\n"
+    finally:
+        r.stop()

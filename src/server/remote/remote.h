@@ -61,7 +61,6 @@ json_t *remote_firewall_rules(struct db *db, const char *account_id);
 int remote_handle_relays_list(struct http_req *r);
 int remote_handle_relay_create(struct http_req *r);
 int remote_handle_relay_delete(struct http_req *r);
-int remote_handle_relay_report(struct http_req *r);
 
 /* --- sessions.c --- */
 #define REMOTE_TICKET_LIFETIME_S 60
@@ -69,5 +68,14 @@ int remote_handle_relay_report(struct http_req *r);
 int remote_handle_session_create(struct http_req *r);
 int remote_handle_sessions_list(struct http_req *r);
 int remote_handle_session_end(struct http_req *r);
+
+/* --- relay_link.c: the relay's report and its cuts long-poll --- */
+#define REMOTE_CUT_WINDOW_S 120 /* an admin's end is told to the relay for this long */
+
+int remote_handle_relay_report(struct http_req *r);
+int remote_handle_relay_cuts(struct http_req *r);
+/* An admin ended session_id (in db's transaction): numbers the end for the
+ * relay's cuts long-poll and wakes it after the commit. Returns 0 or -1. */
+int remote_relay_session_cut(struct db *db, const char *session_id);
 
 #endif
