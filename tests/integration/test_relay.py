@@ -2,7 +2,8 @@
 loopback ports of the test's choosing, tickets signed by the test-only
 tests/tools/ticket_tool with a key of the test's own. The first frame and
 the status lines are those of docs/PROTOCOL.md "Remote control: the
-relay's first frame"."""
+relay". WebSocket transports: test_relay_ws.py; the server link:
+test_relay_link.py; hostile load: test_relay_robust.py."""
 import hashlib
 import os
 import random
