@@ -75,6 +75,7 @@ class Stream(threading.Thread):
         super().__init__(daemon=True)
         self.guest, self.host = guest, host
         self.stop = threading.Event()
+        self.done = threading.Event()  # the writer has sent its last chunk
         self.sent = hashlib.sha256()
         self.got = hashlib.sha256()
         self.n_sent = self.n_got = 0
@@ -89,15 +90,18 @@ class Stream(threading.Thread):
             self.sent.update(chunk)
             self.n_sent += len(chunk)
             time.sleep(0.002)
+        self.done.set()
 
     def read(self):
-        self.host.settimeout(15)
+        self.host.settimeout(0.2)
         last = time.time()
-        while True:
+        while not (self.done.is_set() and self.n_got >= self.n_sent):
             try:
                 chunk = self.host.recv(65536)
             except socket.timeout:
-                break
+                if time.time() - last > 15:
+                    break
+                continue
             if not chunk:
                 break
             now = time.time()
@@ -105,8 +109,6 @@ class Stream(threading.Thread):
             last = now
             self.got.update(chunk)
             self.n_got += len(chunk)
-            if self.stop.is_set() and self.n_got >= self.n_sent:
-                break
 
     def finish(self):
         self.stop.set()

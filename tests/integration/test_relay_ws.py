@@ -426,3 +426,29 @@ def test_sigterm_closes_ws_sides_and_exits_0(wss_relay, keys, cert):
     assert wss_relay.proc.wait(timeout=5) == 0
     assert time.time() - started < 2
     assert not g.pump() and not h.pump()
+
+
+def test_back_pressure_across_transports(ws_relay, keys):
+    """A WebSocket guest writing to a TCP host that does not read is held
+    back; so is a TCP host writing to a WebSocket guest that does not read.
+    Nothing is lost once they read."""
+    sid = session_id()
+    guest = WSClient(ws_relay.ws_port)
+    guest.send_ticket(keys.ticket(sid, "guest"))
+    host = ws_relay.connect(keys.ticket(sid, "host"))
+    assert guest.status_line() == "paired\n" and status_line(host) == "paired\n"
+    before = ws_relay.rss_kib()
+    for sender, send in ((guest.sock, lambda b: guest.send_frame(b)), (host, host.sendall)):
+        sender.settimeout(1.5)
+        sent = 0
+        try:
+            while sent < 128 * 1024 * 1024:
+                send(b"\0" * 60000)
+                sent += 60000
+        except (socket.timeout, ssl.SSLError, BlockingIOError):
+            pass
+        assert sent < 32 * 1024 * 1024, "the relay kept reading from a side whose peer does not read"
+        sender.settimeout(10)
+    grown = ws_relay.rss_kib() - before
+    assert grown < 16 * 1024 or "asan" in os.environ.get("VITRINE_BUILD", ""), grown
+    assert ws_relay.proc.poll() is None
