@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define TICKET "vt_example.ticket.for-the-vectors"
 
 static uint8_t host_pk[E2E_HOST_PK], host_sk[E2E_HOST_SK], ticket_hash[E2E_TICKET_HASH];
-static uint8_t guest_eph[E2E_EPHEMERAL_SK], host_eph[E2E_EPHEMERAL_SK];
+static uint8_t guest_eph[E2E_EPHEMERAL_SK], host_eph[E2E_EPHEMERAL_SK], session_secret[E2E_SESSION_SECRET];
 static uint8_t ref_msg1[E2E_HANDSHAKE_OUT], ref_msg2[E2E_HANDSHAKE_OUT], ref_msg3[E2E_HANDSHAKE_OUT];
 
 /* The authentic handshake between the fixed keys, once. */
@@ -41,14 +41,15 @@ static void setup(void)
 		seed[i] = (uint8_t)i;
 		guest_eph[i] = (uint8_t)(0x20 + i);
 		host_eph[i] = (uint8_t)(0x40 + i);
+		session_secret[i] = (uint8_t)(0x60 + i);
 	}
 	crypto_sign_seed_keypair(host_pk, host_sk, seed);
 	e2e_ticket_hash(TICKET, strlen(TICKET), ticket_hash);
 	static struct e2e g, h;
 	uint8_t sink[E2E_HANDSHAKE_OUT];
 	size_t used, n;
-	if (e2e_init_with_ephemeral_for_tests(&g, E2E_GUEST, SID, ticket_hash, host_pk, guest_eph) ||
-	    e2e_init_with_ephemeral_for_tests(&h, E2E_HOST, SID, ticket_hash, host_sk, host_eph) ||
+	if (e2e_init_with_ephemeral_for_tests(&g, E2E_GUEST, SID, ticket_hash, session_secret, host_pk, guest_eph) ||
+	    e2e_init_with_ephemeral_for_tests(&h, E2E_HOST, SID, ticket_hash, session_secret, host_sk, host_eph) ||
 	    e2e_handshake(&g, NULL, 0, &used, ref_msg1, sizeof ref_msg1, &n) ||
 	    e2e_handshake(&h, ref_msg1, E2E_MSG1_LEN, &used, ref_msg2, sizeof ref_msg2, &n) ||
 	    e2e_handshake(&g, ref_msg2, E2E_MSG2_LEN, &used, ref_msg3, sizeof ref_msg3, &n) ||
@@ -70,9 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	static struct e2e e;
 	if (guest)
-		e2e_init_with_ephemeral_for_tests(&e, E2E_GUEST, SID, ticket_hash, host_pk, guest_eph);
+		e2e_init_with_ephemeral_for_tests(&e, E2E_GUEST, SID, ticket_hash, session_secret, host_pk, guest_eph);
 	else
-		e2e_init_with_ephemeral_for_tests(&e, E2E_HOST, SID, ticket_hash, host_sk, host_eph);
+		e2e_init_with_ephemeral_for_tests(&e, E2E_HOST, SID, ticket_hash, session_secret, host_sk, host_eph);
 	static uint8_t out[E2E_MAX_PLAINTEXT];
 	size_t used, n;
 	if (guest && e2e_handshake(&e, NULL, 0, &used, out, sizeof out, &n) != E2E_OK)

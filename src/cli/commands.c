@@ -1,8 +1,8 @@
 /*
  * The small commands: the listings (screens, channels, media: a table for
  * people, the server's own JSON with --json), assign, send (an instruction
- * and the wait for the screen's acknowledgement), pair, and remote, which
- * says plainly that remote control does not exist yet.
+ * and the wait for the screen's acknowledgement) and pair. (remote is in
+ * remote.c.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -508,19 +508,4 @@ int cmd_pair(struct cli *cli, int argc, char **argv)
 	api_resp_free(&resp);
 	json_decref(body);
 	return rc;
-}
-
-/* --- remote --- */
-
-int cmd_remote(struct cli *cli, int argc, char **argv)
-{
-	int c, rc = CLI_FAILED;
-	while ((c = cli_getopt(cli, argc, argv, "", NULL, &rc)) != -1)
-		if (c == -2)
-			return rc;
-	if (argc - optind != 1)
-		return cli_usage_error(cli, "needs SCREEN");
-	cli_error("remote control does not exist yet: the Vitrine server cannot open remote-control sessions to "
-	          "screens so far, so `vitrine remote` has nothing to connect to");
-	return CLI_FAILED;
 }

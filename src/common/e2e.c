@@ -91,7 +91,8 @@ static int fail(struct e2e *e, enum e2e_status status)
 }
 
 static int init_common(struct e2e *e, enum e2e_role role, const char *session_id,
-                       const uint8_t ticket_hash[E2E_TICKET_HASH], const uint8_t *host_key, const uint8_t *eph_sk)
+                       const uint8_t ticket_hash[E2E_TICKET_HASH], const uint8_t session_secret[E2E_SESSION_SECRET],
+                       const uint8_t *host_key, const uint8_t *eph_sk)
 {
 	if (!e)
 		return E2E_USAGE;
@@ -104,12 +105,13 @@ static int init_common(struct e2e *e, enum e2e_role role, const char *session_id
 	}
 	size_t sid_len = session_id ? strlen(session_id) : 0;
 	if ((role != E2E_GUEST && role != E2E_HOST) || sid_len == 0 || sid_len > E2E_SESSION_ID_MAX || !ticket_hash ||
-	    !host_key)
+	    !session_secret || !host_key)
 		return E2E_USAGE;
 	e->role = role;
 	memcpy(e->session_id, session_id, sid_len);
 	e->session_id_len = sid_len;
 	memcpy(e->ticket_hash, ticket_hash, E2E_TICKET_HASH);
+	memcpy(e->session_secret, session_secret, E2E_SESSION_SECRET);
 	if (role == E2E_HOST) {
 		memcpy(e->host_sk, host_key, E2E_HOST_SK);
 		crypto_sign_ed25519_sk_to_pk(e->host_pk, e->host_sk);
@@ -127,18 +129,19 @@ static int init_common(struct e2e *e, enum e2e_role role, const char *session_id
 }
 
 int e2e_init(struct e2e *e, enum e2e_role role, const char *session_id, const uint8_t ticket_hash[E2E_TICKET_HASH],
-             const uint8_t *host_key)
+             const uint8_t session_secret[E2E_SESSION_SECRET], const uint8_t *host_key)
 {
-	return init_common(e, role, session_id, ticket_hash, host_key, NULL);
+	return init_common(e, role, session_id, ticket_hash, session_secret, host_key, NULL);
 }
 
 int e2e_init_with_ephemeral_for_tests(struct e2e *e, enum e2e_role role, const char *session_id,
-                                      const uint8_t ticket_hash[E2E_TICKET_HASH], const uint8_t *host_key,
+                                      const uint8_t ticket_hash[E2E_TICKET_HASH],
+                                      const uint8_t session_secret[E2E_SESSION_SECRET], const uint8_t *host_key,
                                       const uint8_t ephemeral_sk[E2E_EPHEMERAL_SK])
 {
 	if (!ephemeral_sk)
 		return E2E_USAGE;
-	return init_common(e, role, session_id, ticket_hash, host_key, ephemeral_sk);
+	return init_common(e, role, session_id, ticket_hash, session_secret, host_key, ephemeral_sk);
 }
 
 static void put_header(uint8_t *out, uint8_t type)
@@ -176,11 +179,12 @@ static void signed_message(const uint8_t th[32], uint8_t out[sizeof LABEL_SIG - 
 	memcpy(out + sizeof LABEL_SIG - 1, th, 32);
 }
 
-/* From the DH output and H = BLAKE2b-256(TH || sig): both streams and the
+/* From the DH output, H = BLAKE2b-256(TH || sig) and the session secret
+ * (master = BLAKE2b-256(key dh, H || session_secret)): both streams and the
  * guest's key confirmation. Returns -1 on a weak (all-zero) DH result. */
 static int derive(struct e2e *e, const uint8_t peer_eph[32], const uint8_t th[32], const uint8_t sig[64])
 {
-	uint8_t dh[crypto_scalarmult_BYTES], h[32], thsig[96], master[32];
+	uint8_t dh[crypto_scalarmult_BYTES], h[32], thsig[96], hsecret[32 + E2E_SESSION_SECRET], master[32];
 	uint8_t k_g2h[SS_KEY], k_h2g[SS_KEY], hdr_g2h[SS_HEADER], hdr_h2g[SS_HEADER], k_confirm[32];
 	int rc = -1;
 	if (crypto_scalarmult(dh, e->eph_sk, peer_eph) != 0)
@@ -188,7 +192,9 @@ static int derive(struct e2e *e, const uint8_t peer_eph[32], const uint8_t th[32
 	memcpy(thsig, th, 32);
 	memcpy(thsig + 32, sig, 64);
 	crypto_generichash(h, sizeof h, thsig, sizeof thsig, NULL, 0);
-	crypto_generichash(master, sizeof master, h, sizeof h, dh, sizeof dh);
+	memcpy(hsecret, h, 32);
+	memcpy(hsecret + 32, e->session_secret, E2E_SESSION_SECRET);
+	crypto_generichash(master, sizeof master, hsecret, sizeof hsecret, dh, sizeof dh);
 	crypto_kdf_derive_from_key(k_g2h, sizeof k_g2h, KDF_G2H_KEY, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(k_h2g, sizeof k_h2g, KDF_H2G_KEY, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(hdr_g2h, sizeof hdr_g2h, KDF_G2H_HDR, KDF_CONTEXT, master);
@@ -205,6 +211,7 @@ static int derive(struct e2e *e, const uint8_t peer_eph[32], const uint8_t th[32
 out:
 	sodium_memzero(dh, sizeof dh);
 	sodium_memzero(h, sizeof h);
+	sodium_memzero(hsecret, sizeof hsecret);
 	sodium_memzero(master, sizeof master);
 	sodium_memzero(k_g2h, sizeof k_g2h);
 	sodium_memzero(k_h2g, sizeof k_h2g);
@@ -218,6 +225,7 @@ static void drop_handshake_secrets(struct e2e *e)
 {
 	sodium_memzero(e->eph_sk, sizeof e->eph_sk);
 	sodium_memzero(e->host_sk, sizeof e->host_sk);
+	sodium_memzero(e->session_secret, sizeof e->session_secret);
 	sodium_memzero(e->expect_confirm, sizeof e->expect_confirm);
 	sodium_memzero(e->hs_in, sizeof e->hs_in);
 	e->hs_in_len = 0;
@@ -243,6 +251,7 @@ static int host_on_msg1(struct e2e *e, uint8_t *out, size_t *out_len)
 	}
 	sodium_memzero(e->eph_sk, sizeof e->eph_sk);
 	sodium_memzero(e->host_sk, sizeof e->host_sk);
+	sodium_memzero(e->session_secret, sizeof e->session_secret);
 	*out_len = E2E_MSG2_LEN;
 	e->state = E2E_STATE_WAIT_MSG3;
 	return E2E_OK;

@@ -19,6 +19,7 @@
 
 #define E2E_SESSION_ID_MAX 128 /* bytes of the session id (not empty) */
 #define E2E_TICKET_HASH    32  /* BLAKE2b-256 of the ticket text, e2e_ticket_hash */
+#define E2E_SESSION_SECRET 32  /* the server's per-session secret, given to guest and host only */
 #define E2E_HOST_PK        32  /* Ed25519 public key */
 #define E2E_HOST_SK        64  /* Ed25519 secret key (libsodium's seed || pk form) */
 #define E2E_EPHEMERAL_SK   32  /* X25519 secret key, test-only injection */
@@ -70,8 +71,9 @@ struct e2e {
 	uint8_t session_id[E2E_SESSION_ID_MAX];
 	size_t session_id_len;
 	uint8_t ticket_hash[E2E_TICKET_HASH];
-	uint8_t host_pk[E2E_HOST_PK]; /* guest: expected; host: own */
-	uint8_t host_sk[E2E_HOST_SK]; /* host only */
+	uint8_t session_secret[E2E_SESSION_SECRET]; /* wiped once the keys are derived */
+	uint8_t host_pk[E2E_HOST_PK];               /* guest: expected; host: own */
+	uint8_t host_sk[E2E_HOST_SK];               /* host only */
 	uint8_t eph_pk[crypto_scalarmult_BYTES];
 	uint8_t eph_sk[crypto_scalarmult_SCALARBYTES];
 	uint8_t msg1[E2E_MSG1_LEN];
@@ -102,16 +104,20 @@ int e2e_host_pk_from_base64(const char *b64, uint8_t out[E2E_HOST_PK]);
 /* Starts a session with a fresh ephemeral key. host_key is the host's
  * Ed25519 secret key (E2E_HOST_SK bytes) for E2E_HOST, and the expected
  * host public key (E2E_HOST_PK bytes, from host_public_key) for E2E_GUEST.
- * session_id is the server's session id (1..E2E_SESSION_ID_MAX bytes).
- * Returns E2E_OK, E2E_USAGE or E2E_INTERNAL. */
+ * session_id is the server's session id (1..E2E_SESSION_ID_MAX bytes);
+ * ticket_hash is e2e_ticket_hash of the guest's ticket; session_secret is
+ * the secret the server gave this session's guest and host only (the relay,
+ * which sees the tickets, never has it: without it nobody can play the
+ * guest). Returns E2E_OK, E2E_USAGE or E2E_INTERNAL. */
 int e2e_init(struct e2e *e, enum e2e_role role, const char *session_id, const uint8_t ticket_hash[E2E_TICKET_HASH],
-             const uint8_t *host_key);
+             const uint8_t session_secret[E2E_SESSION_SECRET], const uint8_t *host_key);
 
 /* TEST ONLY (test vectors, fuzzing): e2e_init with the ephemeral X25519
  * secret key given instead of drawn at random. Never call it in a product:
  * a repeated ephemeral key repeats the session keys. */
 int e2e_init_with_ephemeral_for_tests(struct e2e *e, enum e2e_role role, const char *session_id,
-                                      const uint8_t ticket_hash[E2E_TICKET_HASH], const uint8_t *host_key,
+                                      const uint8_t ticket_hash[E2E_TICKET_HASH],
+                                      const uint8_t session_secret[E2E_SESSION_SECRET], const uint8_t *host_key,
                                       const uint8_t ephemeral_sk[E2E_EPHEMERAL_SK]);
 
 /* Drives the handshake. Consumes at most the rest of the handshake message

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "kiosk.h"
+#include "remote_host.h"
 #include "state.h"
 #include "sync.h"
 #include "transport.h"
@@ -31,6 +32,8 @@
 #define MAX_SCREENSHOT       (8u << 20)
 #define PLAYED_PERIOD_MS     15000
 #define PLAYED_QUOTA_WAIT_MS 60000 /* after a 429: the quota counts per minute */
+#define CONSENT_POLL_MS      200   /* while a consent prompt is on the kiosk page */
+#define CONSENT_TIMEOUT_MAX  120   /* seconds a prompt may be shown */
 
 volatile sig_atomic_t agent_stop;
 
@@ -42,9 +45,13 @@ struct agent {
 	struct kiosk *kiosk;
 	struct transport *t;
 	struct sync *sync;
+	struct remote_host *remote; /* NULL when it could not be set up */
 	enum phase phase;
-	struct transport_call pair, poll, beat, work, played;
-	int pair_timer, poll_timer, beat_timer, work_timer, played_timer;
+	struct transport_call pair, poll, beat, work, played, consent;
+	int pair_timer, poll_timer, beat_timer, work_timer, played_timer, consent_timer;
+	/* a consent answer from the kiosk page, until the server took it */
+	char consent_sid[CODES_ID_LEN + 1];
+	bool consent_accepted, consent_waiting;
 	char device_code[128];
 	int64_t interval_ms, pair_expires_ms;
 	int64_t next_work_ms; /* the work slot backs off on its own */
@@ -293,6 +300,25 @@ static void take_screenshot(struct agent *a, const char *id)
 		action_output_free(&out);
 }
 
+/* remote_consent {session_id, guest, timeout_s}: the prompt goes on the
+ * kiosk page; the answer is posted by the consent slot (consent_tick). */
+static void ask_consent(struct agent *a, const char *id, json_t *payload)
+{
+	const char *sid = json_string_value(json_object_get(payload, "session_id"));
+	const char *guest = json_string_value(json_object_get(payload, "guest"));
+	json_t *timeout = json_object_get(payload, "timeout_s");
+	if (!sid || !codes_is_id(sid) || !guest || strlen(guest) > 128 || !json_is_integer(timeout) ||
+	    json_integer_value(timeout) < 1 || json_integer_value(timeout) > CONSENT_TIMEOUT_MAX) {
+		queue_ack(a, id, false,
+		          reason("payload must be {session_id, guest, timeout_s (1-%d)}", CONSENT_TIMEOUT_MAX), NULL);
+		return;
+	}
+	kiosk_ask_consent(a->kiosk, sid, guest, (unsigned)json_integer_value(timeout));
+	log_event(LOG_INFO, "remote control consent asked", "session_id", sid, "guest", guest, NULL);
+	timers_set(T(a), a->consent_timer, now_ms());
+	queue_ack(a, id, true, json_pack("{s:s}", "prompt", "shown"), NULL);
+}
+
 static void execute(struct agent *a, json_t *ins)
 {
 	const char *id = json_string_value(json_object_get(ins, "id"));
@@ -321,6 +347,15 @@ static void execute(struct agent *a, json_t *ins)
 		take_screenshot(a, id);
 	} else if (strcmp(type, "manifest_changed") == 0) {
 		sync_request(a->sync, id); /* acknowledged once the new content is complete */
+	} else if (strcmp(type, "remote_session") == 0) {
+		char err[256];
+		if (remote_host_start(a->remote, payload, err, sizeof err) == 0)
+			queue_ack(a, id, true,
+			          json_pack("{s:O?}", "session_id", json_object_get(payload, "session_id")), NULL);
+		else
+			queue_ack(a, id, false, reason("%s", err), NULL);
+	} else if (strcmp(type, "remote_consent") == 0) {
+		ask_consent(a, id, payload);
 	} else if (strcmp(type, "change_channel") == 0) {
 		queue_ack(a, id, false, reason("this player version cannot play channels yet"), NULL);
 	} else {
@@ -597,6 +632,48 @@ static int64_t played_tick(void *arg, int64_t now)
 	return TIMER_PARK;
 }
 
+/* ---------- remote-control consent ---------- */
+
+static void consent_answered(struct transport_call *c, long status)
+{
+	struct agent *a = c->owner; /* 2xx: taken; 4xx (the server gave up waiting): never will be */
+	log_event(status / 100 == 2 ? LOG_INFO : LOG_WARN, "remote control consent delivered", "session_id",
+	          a->consent_sid, "answer", a->consent_accepted ? "allowed" : "refused", "status",
+	          status / 100 == 2 ? "taken" : "refused by the server", NULL);
+	a->consent_waiting = false;
+	timers_set(T(a), a->consent_timer, now_ms());
+}
+
+static void consent_failed(struct transport_call *c, const struct transport_failure *f)
+{
+	struct agent *a = c->owner; /* the server waits 30 s for it: try again soon, the answer stays */
+	timers_set(T(a), a->consent_timer, now_ms() + (f->retry_ms < 2000 ? f->retry_ms : 2000));
+}
+
+static const struct transport_call_ops consent_ops = {.answered = consent_answered, .failed = consent_failed};
+
+static int64_t consent_tick(void *arg, int64_t now)
+{
+	(void)now;
+	struct agent *a = arg;
+	if (a->consent.busy)
+		return TIMER_PARK;
+	if (!a->consent_waiting)
+		a->consent_waiting =
+		    kiosk_take_consent(a->kiosk, a->consent_sid, sizeof a->consent_sid, &a->consent_accepted);
+	if (a->consent_waiting && a->phase == PAIRED) {
+		char path[128], body[32];
+		if (strfmt(path, sizeof path, "/api/v1/device/remote-sessions/%s/consent", a->consent_sid) != 0) {
+			a->consent_waiting = false;
+			return 0;
+		}
+		snprintf(body, sizeof body, "{\"accepted\":%s}", a->consent_accepted ? "true" : "false");
+		post_json(a, &a->consent, "remote control consent", path, body);
+		return TIMER_PARK;
+	}
+	return kiosk_consent_pending(a->kiosk) ? CONSENT_POLL_MS : TIMER_PARK;
+}
+
 /* ---------- content sync acknowledgements ---------- */
 
 static void sync_acknowledge(void *arg, const char *id, bool ok, json_t *result)
@@ -611,7 +688,7 @@ static void sync_acknowledge(void *arg, const char *id, bool ok, json_t *result)
 int agent_run(const struct player_config *cfg, struct player_state *st, struct kiosk *kiosk)
 {
 	struct agent a = {.cfg = cfg, .st = st, .kiosk = kiosk};
-	struct transport_call *calls[] = {&a.pair, &a.poll, &a.beat, &a.work, &a.played};
+	struct transport_call *calls[] = {&a.pair, &a.poll, &a.beat, &a.work, &a.played, &a.consent};
 	int status = 1;
 	static const struct transport_events events = {.connectivity = on_connectivity,
 	                                               .token_revoked = on_token_revoked};
@@ -633,6 +710,7 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.played.ops = &played_ops;
 	a.work.ops = &ack_ops;
 	a.pair.ops = &pair_ops;
+	a.consent.ops = &consent_ops;
 	int64_t now = now_ms(), paired_now = a.phase == PAIRED ? now : TIMER_NEVER;
 	a.next_work_ms = now;
 	a.pair_timer = timers_add(T(&a), a.phase == PAIRED ? TIMER_NEVER : now, pair_tick, &a);
@@ -640,13 +718,24 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.beat_timer = timers_add(T(&a), paired_now, beat_tick, &a);
 	a.work_timer = timers_add(T(&a), paired_now, work_tick, &a);
 	a.played_timer = timers_add(T(&a), now + PLAYED_PERIOD_MS, played_tick, &a);
+	a.consent_timer = timers_add(T(&a), TIMER_NEVER, consent_tick, &a);
 	a.sync = sync_create(a.t, kiosk, cfg, st->dir, &sync_ops, &a);
+	struct remote_host_config rcfg = {.vnc_command = cfg->vnc_command,
+	                                  .vnc_server = cfg->vnc_server,
+	                                  .vnc_password_file = cfg->vnc_password_file,
+	                                  .relay_ca = cfg->relay_ca,
+	                                  .run_dir = st->dir,
+	                                  .host_sk = st->secret_key};
+	a.remote = remote_host_create(&rcfg);
+	if (!a.remote)
+		log_event(LOG_ERROR, "remote control cannot be set up (out of memory?)", NULL);
 	if (!a.sync || a.pair_timer < 0 || a.poll_timer < 0 || a.beat_timer < 0 || a.work_timer < 0 ||
-	    a.played_timer < 0)
+	    a.played_timer < 0 || a.consent_timer < 0)
 		goto out;
 	kiosk_set_status(kiosk, a.phase == PAIRED ? "connecting" : "pairing", "");
 	status = transport_run(a.t, &agent_stop);
 out:
+	remote_host_destroy(a.remote);
 	sync_destroy(a.sync);
 	for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)
 		if (calls[k]->t)

@@ -20,7 +20,12 @@ struct player_config {
 	unsigned heartbeat_s;
 	unsigned poll_wait_s;
 	unsigned long long download_rate; /* bytes/s per download, 0 = unlimited */
-	char *const *argv;                /* for restart_player */
+	/* remote control (remote_host.h) */
+	const char *vnc_command;       /* the x11vnc program */
+	const char *vnc_server;        /* "" or HOST:PORT of a running VNC server (wayvnc) */
+	const char *vnc_password_file; /* its password, with vnc_server */
+	const char *relay_ca;          /* CA file for wss:// relays ("" the system's) */
+	char *const *argv;             /* for restart_player */
 };
 
 #endif

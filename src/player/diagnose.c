@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/strfmt.h"
+#include "common/tunnel.h"
 #include "config.h"
 #include "state.h"
 #include "transport.h"
@@ -162,6 +163,11 @@ int diagnose_run(const struct player_config *cfg, const struct player_state *st)
 	char detail[512], advice[512];
 	failures = 0;
 	printf("Vitrine player diagnostics for %s\n\n", cfg->server);
+	if (st) { /* what a remote-control guest checks: the console shows the same */
+		char fp[TUNNEL_FINGERPRINT_LEN];
+		tunnel_fingerprint(st->public_key, fp);
+		printf("%-10s %-6s %s\n", "host key", "", fp);
+	}
 	if (parse_url(cfg->server, &t) != 0 || (strcmp(t.scheme, "https") != 0 && strcmp(t.scheme, "http") != 0)) {
 		result("url", false, "the server URL is not an http(s) URL", "check the player's --server setting");
 		return 1;

@@ -60,6 +60,11 @@ struct kiosk {
 	int64_t clock_offset_ms; /* server clock minus ours, from heartbeats */
 	uint16_t port;
 	json_t *plays; /* posted by the page, taken by the agent */
+	/* the remote-control consent prompt, and the answer not yet taken */
+	char consent_sid[130], consent_guest[130];
+	int64_t consent_until_ms; /* wall clock; 0: no prompt */
+	char answer_sid[130];     /* "" when none waits */
+	bool answer_accepted;
 };
 
 #define MAX_PLAYS_KEPT  20000
@@ -197,6 +202,44 @@ json_t *kiosk_take_plays(struct kiosk *k)
 	return out;
 }
 
+void kiosk_ask_consent(struct kiosk *k, const char *session_id, const char *guest, unsigned timeout_s)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	snprintf(k->consent_sid, sizeof k->consent_sid, "%s", session_id);
+	snprintf(k->consent_guest, sizeof k->consent_guest, "%s", guest);
+	k->consent_until_ms = wall_ms() + (int64_t)timeout_s * 1000;
+	bump(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+bool kiosk_take_consent(struct kiosk *k, char *session_id, size_t sidsz, bool *accepted)
+{
+	pthread_mutex_lock(&k->lock);
+	bool have = k->answer_sid[0] != '\0';
+	if (have) {
+		snprintf(session_id, sidsz, "%s", k->answer_sid);
+		*accepted = k->answer_accepted;
+		k->answer_sid[0] = '\0';
+	}
+	pthread_mutex_unlock(&k->lock);
+	return have;
+}
+
+bool kiosk_consent_pending(struct kiosk *k)
+{
+	pthread_mutex_lock(&k->lock);
+	if (k->consent_until_ms && wall_ms() > k->consent_until_ms) { /* the countdown ended unanswered */
+		k->consent_until_ms = 0;
+		k->consent_sid[0] = '\0';
+		bump(k);
+	}
+	bool pending = k->consent_until_ms != 0 || k->answer_sid[0] != '\0';
+	pthread_mutex_unlock(&k->lock);
+	return pending;
+}
+
 /* Called with the lock held. */
 static char *state_json(struct kiosk *k)
 {
@@ -206,6 +249,11 @@ static char *state_json(struct kiosk *k)
 	                      (json_int_t)k->manifest_version);
 	if (j && k->code[0])
 		json_object_set_new(j, "pairing", json_pack("{s:s, s:s}", "code", k->code, "uri", k->uri));
+	if (j && k->consent_until_ms && k->consent_until_ms > wall_ms())
+		json_object_set_new(j, "consent",
+		                    json_pack("{s:s, s:s, s:I}", "session_id", k->consent_sid, "guest",
+		                              k->consent_guest, "until",
+		                              (json_int_t)(k->consent_until_ms + k->clock_offset_ms)));
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return text;
@@ -457,6 +505,34 @@ static enum MHD_Result take_played(struct kiosk *k, struct MHD_Connection *c, st
 	return reply(c, 200, "application/json", ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT);
 }
 
+/* The page's answer to the consent prompt: {"session_id", "accepted"}. */
+static enum MHD_Result take_consent(struct kiosk *k, struct MHD_Connection *c, struct body *b)
+{
+	json_error_t e;
+	json_t *j = b->too_big ? NULL : json_loadb(buf_str(&b->data), buf_len(&b->data), 0, &e);
+	const char *sid = json_string_value(json_object_get(j, "session_id"));
+	json_t *accepted = json_object_get(j, "accepted");
+	if (!sid || !json_is_boolean(accepted)) {
+		json_decref(j);
+		return error_reply(c, 400, "invalid_json", "expected {\"session_id\":\"...\",\"accepted\":true|false}");
+	}
+	pthread_mutex_lock(&k->lock);
+	bool shown = k->consent_until_ms && wall_ms() <= k->consent_until_ms && strcmp(sid, k->consent_sid) == 0;
+	if (shown) {
+		snprintf(k->answer_sid, sizeof k->answer_sid, "%s", sid);
+		k->answer_accepted = json_is_true(accepted);
+		k->consent_until_ms = 0;
+		k->consent_sid[0] = '\0';
+		bump(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	json_decref(j);
+	if (!shown)
+		return error_reply(c, 409, "no_prompt", "this prompt is not shown any more (answered or timed out)");
+	static const char ok[] = "{\"ok\":true}";
+	return reply(c, 200, "application/json", ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **ctx)
 {
@@ -485,9 +561,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			*upload_size = 0;
 			return MHD_YES;
 		}
-		if (strcmp(url, "/played") == 0) {
+		if (strcmp(url, "/played") == 0 || strcmp(url, "/consent") == 0) {
 			/* only the kiosk page itself: a framed web page or HTML medium
-			 * could otherwise post fake plays with a no-CORS request */
+			 * could otherwise post fake plays (or a consent) with a no-CORS
+			 * request; a JSON content type cannot be sent without CORS */
 			const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 			const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
 			char own[64];
@@ -495,8 +572,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			if (!ct || strncmp(ct, "application/json", 16) != 0)
 				return error_reply(c, 415, "unsupported_type", "send application/json");
 			if (origin && strcmp(origin, own) != 0)
-				return error_reply(c, 403, "forbidden", "only the kiosk page may report plays");
-			return take_played(k, c, b);
+				return error_reply(c, 403, "forbidden", "only the kiosk page may post here");
+			return url[1] == 'p' ? take_played(k, c, b) : take_consent(k, c, b);
 		}
 	}
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/manifest") == 0) {

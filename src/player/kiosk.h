@@ -10,6 +10,7 @@
 #define VITRINE_PLAYER_KIOSK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct kiosk;
@@ -36,6 +37,17 @@ void kiosk_set_clock_offset(struct kiosk *k, int64_t offset_ms);
 /* The active manifest (JSON text, copied; NULL for none), served from
  * memory; when its version changes the page reloads it. */
 void kiosk_set_manifest(struct kiosk *k, const char *text, int64_t version);
+/* Remote-control consent: the page shows "Allow remote control by GUEST?"
+ * with Allow / Refuse and a countdown of timeout_s; a new prompt replaces
+ * the one shown. The page posts the answer to /consent; the agent takes it
+ * with kiosk_take_consent (true when an answer came: sid and *accepted
+ * set). No answer before the countdown ends: the prompt goes, nothing is
+ * taken. */
+void kiosk_ask_consent(struct kiosk *k, const char *session_id, const char *guest, unsigned timeout_s);
+bool kiosk_take_consent(struct kiosk *k, char *session_id, size_t sidsz, bool *accepted);
+/* Is a prompt shown or an answer waiting? */
+bool kiosk_consent_pending(struct kiosk *k);
+
 /* The proof-of-play entries the page posted since the last call (a JSON
  * array the caller owns). */
 struct json_t;

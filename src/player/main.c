@@ -23,7 +23,23 @@
 #include "kiosk.h"
 #include "state.h"
 
-enum { S_SERVER, S_DATA, S_CA, S_KIOSK, S_REBOOT, S_VOLUME, S_BRIGHTNESS, S_SCREENSHOT, S_HEARTBEAT, S_RATE, S_COUNT };
+enum {
+	S_SERVER,
+	S_DATA,
+	S_CA,
+	S_KIOSK,
+	S_REBOOT,
+	S_VOLUME,
+	S_BRIGHTNESS,
+	S_SCREENSHOT,
+	S_HEARTBEAT,
+	S_RATE,
+	S_VNC_COMMAND,
+	S_VNC_SERVER,
+	S_VNC_PASSWORD_FILE,
+	S_RELAY_CA,
+	S_COUNT
+};
 
 #define TEXT(flag_, metavar_, key_, env_, def_, help_)                                                                 \
 	{                                                                                                              \
@@ -72,6 +88,14 @@ static const struct setting settings[S_COUNT] = {
                 .min = 0,
                 .max = UINT64_C(1) << 40,
                 .help = "content download limit in bytes per second (0: none), for slow site links"},
+    [S_VNC_COMMAND] = TEXT("vnc-command", "PROG", "vnc_command", "VITRINE_VNC_COMMAND", "x11vnc",
+                           "x11vnc program started on $DISPLAY for remote control"),
+    [S_VNC_SERVER] = TEXT("vnc-server", "HOST:PORT", "vnc_server", "VITRINE_VNC_SERVER", "",
+                          "use this running VNC server (e.g. wayvnc on 127.0.0.1:5900) instead of starting x11vnc"),
+    [S_VNC_PASSWORD_FILE] = TEXT("vnc-password-file", "FILE", "vnc_password_file", "VITRINE_VNC_PASSWORD_FILE", "",
+                                 "password of --vnc-server (first line; none: its security type None)"),
+    [S_RELAY_CA] = TEXT("relay-ca", "FILE", "relay_ca", "VITRINE_RELAY_CA", "",
+                        "CA certificate(s) to trust for wss:// relays (PEM; default: the system's)"),
 };
 
 static void usage(const struct settings *s)
@@ -154,6 +178,10 @@ int main(int argc, char **argv)
 	    .screenshot_command = values[S_SCREENSHOT],
 	    .heartbeat_s = (unsigned)settings_uint(&set, S_HEARTBEAT),
 	    .download_rate = settings_uint(&set, S_RATE),
+	    .vnc_command = values[S_VNC_COMMAND],
+	    .vnc_server = values[S_VNC_SERVER],
+	    .vnc_password_file = values[S_VNC_PASSWORD_FILE],
+	    .relay_ca = values[S_RELAY_CA],
 	    .poll_wait_s = 30,
 	    .argv = argv,
 	};

@@ -73,6 +73,9 @@ static const struct setting keys[CFG_COUNT] = {
              "done or expired instructions older than this are deleted (0: keep)"),
     [CFG_RETENTION_CHECK_SECONDS] = UINT("retention_check_seconds", "VITRINE_RETENTION_CHECK_SECONDS", "3600", 1, 86400,
                                          "how often the retention task prunes old rows"),
+    /* remote control */
+    [CFG_GEOIP_DATABASE] = TEXT("geoip_database", "VITRINE_GEOIP_DATABASE", "", "geoip-database", "FILE",
+                                "MaxMind .mmdb (GeoLite2 Country/City): relays nearest to the guest first"),
 };
 
 int config_init(struct config *c)

@@ -43,6 +43,8 @@ enum config_key {
 	CFG_AUDIT_RETENTION_DAYS,
 	CFG_INSTRUCTIONS_RETENTION_DAYS,
 	CFG_RETENTION_CHECK_SECONDS,
+	/* remote control: the guest's region for the choice of a relay */
+	CFG_GEOIP_DATABASE,
 	CFG_COUNT
 };
 

@@ -305,6 +305,13 @@ static int cmd_run(struct config *cfg)
 		free(key_pem);
 		return 1;
 	}
+	if (remote_region_open(config_get(cfg, CFG_GEOIP_DATABASE), err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		free(cert_pem);
+		free(key_pem);
+		remote_key_forget();
+		return 1;
+	}
 	auth_settings.session_idle_s = idle_min * 60;
 	auth_settings.session_max_s = max_h * 3600;
 	auth_settings.tls = cert_pem != NULL;
@@ -358,6 +365,7 @@ out:
 	free(cert_pem);
 	free(key_pem);
 	remote_key_forget();
+	remote_region_close();
 	return status;
 }
 

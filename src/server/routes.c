@@ -30,6 +30,11 @@ const struct route server_routes[] = {
     {"GET", "/", assets_handle_index, AUTH_NONE, 0, 0, 0},
     {"GET", "/assets/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
     {"GET", "/assets/{folder}/{name}", assets_handle_file, AUTH_NONE, 0, 0, 0},
+    /* the vendored libraries (scripts/vendor-js), in their own folder trees */
+    {"GET", "/assets/vendor/{pkg}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/vendor/{pkg}/{folder}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/vendor/{pkg}/{folder}/{sub}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
+    {"GET", "/assets/vendor/novnc/vendor/pako/{folder}/{sub}/{name}", assets_handle_path, AUTH_NONE, 0, 0, 0},
     {"GET", "/firewall", assets_handle_index, AUTH_NONE, 0, 0, 0}, /* the console shows the page */
     {"GET", "/api/v1/firewall", ops_handle_firewall, AUTH_USER, ADMIN, 0, R},
 
@@ -53,6 +58,8 @@ const struct route server_routes[] = {
     {"DELETE", "/api/v1/users/{id}", auth_handle_user_delete, AUTH_USER, ADMIN, 0, W},
     {"POST", "/api/v1/users/{id}/password-reset", auth_handle_user_reset_password, AUTH_USER, ADMIN, 4 * KB, 0},
     {"DELETE", "/api/v1/users/{id}/totp", auth_handle_user_reset_totp, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/users/{id}/remote-grants", remote_handle_grants_get, AUTH_USER, ADMIN, 0, R},
+    {"PUT", "/api/v1/users/{id}/remote-grants", remote_handle_grants_put, AUTH_USER, ADMIN, 64 * KB, W},
 
     /* API tokens of the caller */
     {"GET", "/api/v1/tokens", auth_handle_tokens_list, AUTH_USER, 0, 0, R},
@@ -84,6 +91,9 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/device/instructions/{id}/ack", screens_handle_device_ack, AUTH_DEVICE, 0, 32 * KB, W},
     {"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, 0},
     {"POST", "/api/v1/device/screenshot", screens_handle_device_screenshot, AUTH_DEVICE, 0, 8192 * KB, W},
+    /* the person at the screen allows or refuses a remote session; the
+     * second path is the one the remote-control contract names */
+    {"POST", "/api/v1/device/remote-sessions/{id}/consent", remote_handle_consent, AUTH_DEVICE, 0, 1 * KB, W},
 
     /* screens */
     {"GET", "/api/v1/screens", screens_handle_list, AUTH_USER, 0, 0, R},

@@ -117,7 +117,7 @@ def test_pair_a_real_player_then_control_it(server, driver, start_player, tmp_pa
     wait(driver).until(EC.text_to_be_present_in_element((By.ID, "page-title"), "Lobby"))
     screen = admin.get(server.url + f"/api/v1/screens/{screen_id}", timeout=30).json()["screen"]
     key = base64.b64decode(screen["public_key"])
-    fingerprint = hashlib.sha256(key).hexdigest()[:16]
+    fingerprint = hashlib.sha256(key).hexdigest()[:32]  # 16 bytes, as the CLI and the player show it
     wait(driver).until(lambda d: d.find_element(By.ID, "screen-fingerprint").text.replace(" ", "") == fingerprint)
     assert driver.find_element(By.ID, "screen-public-key").text == screen["public_key"]
     assert driver.find_element(By.ID, "screen-hostname").text == socket.gethostname()

@@ -1,7 +1,9 @@
 """Remote control, the server's part (issue 10, connection manager): the
 ticket-signing key and `relay-key`, the relays registry and the choice of a
-relay, POST /api/v1/screens/{id}/remote (tickets for guest and host, the
-host's through its long-poll), the sessions list and ending a session."""
+relay (by the guest's region, then by load), POST /api/v1/screens/{id}/remote
+(tickets and the session secret for guest and host, the host's through its
+long-poll; view-only beside a live session), support users' remote grants,
+the sessions list and ending a session. Consent: test_remote_consent.py."""
 import base64
 import hashlib
 import json
@@ -108,7 +110,9 @@ def test_relay_key_verifies_both_tickets_and_the_host_gets_its_own(server, admin
     r = admin.post("/api/v1/screens/%s/remote" % sid)
     assert r.status_code == 201, r.text
     body = r.json()
-    assert set(body) == {"session_id", "relay", "ticket", "host_public_key"}
+    assert set(body) == {"session_id", "relay", "ticket", "host_public_key", "session_secret", "view_only"}
+    secret = base64.b64decode(body["session_secret"], validate=True)
+    assert len(secret) == 32 and body["view_only"] is False
     assert body["relay"] == {"host": "127.0.0.1", "port": 1970, "ws_url": "wss://127.0.0.1/relay"}
     assert body["host_public_key"] == PUBKEY
     me = admin.get("/api/v1/me").json()["user"]
@@ -136,10 +140,37 @@ def test_relay_key_verifies_both_tickets_and_the_host_gets_its_own(server, admin
     host = verify_ticket(p["ticket"], key)
     assert host["role"] == "host" and host["sid"] == body["session_id"] and host["screen"] == sid
     assert ins[0]["expires_at"] <= time.time() + 60
-    # users of the account see that it was sent, not the host's ticket
+    # the payload the shared contract lists: the guest ticket's hash (hex
+    # BLAKE2b-256 of its text) and the same secret as the guest's
+    assert set(p) == {"session_id", "relay", "ticket", "guest_ticket_hash", "session_secret", "guest", "view_only",
+                      "expires_at"}, p
+    assert p["guest_ticket_hash"] == hashlib.blake2b(body["ticket"].encode(), digest_size=32).hexdigest()
+    assert p["session_secret"] == body["session_secret"] and p["guest"] == "admin" and p["view_only"] is False
+    assert p["expires_at"] == guest["exp"]
+    # users of the account see that it was sent, neither the host's ticket nor the secret
     seen = admin.get("/api/v1/screens/%s/instructions/%s" % (sid, ins[0]["id"])).json()["instruction"]
     assert seen["type"] == "remote_session" and "ticket" not in seen["payload"], seen
+    assert not {"session_secret", "secret_sealed"} & set(seen["payload"]), seen
     assert seen["payload"]["session_id"] == body["session_id"]
+    # the secret is stored nowhere in plain: not in the database, not in the log
+    raw = secret.hex()
+    with db(server) as d:
+        for table in ("instructions", "remote_sessions", "audit"):
+            for row in d.execute("SELECT * FROM " + table):
+                text = " ".join(str(c) for c in row)
+                assert body["session_secret"] not in text and raw not in text, (table, row)
+    assert body["session_secret"] not in server.read_log()
+    # a redelivery opens the sealed secret again
+    again = requests.get(server.url + "/api/v1/device/instructions?after=0&wait=0",
+                         headers={"Authorization": "Bearer " + device}).json()["instructions"]
+    assert [i["payload"]["session_secret"] for i in again if i["type"] == "remote_session"] == [p["session_secret"]]
+    # a second session while this one is live: view-only, for both sides, with its own secret
+    r2 = admin.post("/api/v1/screens/%s/remote" % sid).json()
+    assert r2["view_only"] is True and r2["session_secret"] != body["session_secret"]
+    polled = requests.get(server.url + "/api/v1/device/instructions?after=%d&wait=5" % ins[0]["seq"],
+                          headers={"Authorization": "Bearer " + device}).json()["instructions"]
+    assert [i["payload"]["view_only"] for i in polled if i["type"] == "remote_session"] == [True]
+    assert [s["consent"] for s in admin.get("/api/v1/remote-sessions").json()["sessions"]] == ["none", "none"]
 
     audit = admin.get("/api/v1/audit").json()["entries"]
     assert any(e["action"] == "remote.requested" and e["target"] == sid for e in audit)
@@ -214,7 +245,12 @@ def test_who_may_ask_for_a_session(server, admin):
     assert editor.post("/api/v1/screens/%s/remote" % sid).status_code == 403
     assert operator.post("/api/v1/screens/%s/remote" % sid).status_code == 403
     r = support.post("/api/v1/screens/%s/remote" % sid)
-    assert r.status_code == 201, r.text  # support users of the account: every screen (no per-screen grants yet)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text  # not granted yet
+    assert "grant" in r.json()["error"]["message"]
+    sup_id = support.get("/api/v1/me").json()["user"]["id"]
+    assert admin.put("/api/v1/users/%s/remote-grants" % sup_id, json={"screens": [sid]}).status_code == 200
+    r = support.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201, r.text
     assert support.get("/api/v1/remote-sessions").status_code == 403
     assert support.delete("/api/v1/remote-sessions/" + r.json()["session_id"]).status_code == 403
     assert editor.get("/api/v1/relays").status_code == 403
@@ -347,4 +383,202 @@ def test_remote_requests_are_limited_per_user(server, admin):
     assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests", r.text
     assert 0 < int(r.headers["Retry-After"]) <= 600
     support = user(admin, server, "helpdesk", "support")
+    sup_id = support.get("/api/v1/me").json()["user"]["id"]
+    assert admin.put("/api/v1/users/%s/remote-grants" % sup_id, json={"screens": [sid]}).status_code == 200
     assert support.post("/api/v1/screens/%s/remote" % sid).status_code == 201
+
+
+def test_remote_grants_by_screen_and_by_tag(server, admin):
+    relay_id, relay_token = add_relay(admin, shared=True)
+    report(server, relay_id, relay_token)
+    _, lobby = pair_device(admin, hardware_id="lobby")
+    _, office = pair_device(admin, hardware_id="office")
+    _, kitchen = pair_device(admin, hardware_id="kitchen")
+    support = user(admin, server, "sup", "support")
+    sup_id = support.get("/api/v1/me").json()["user"]["id"]
+    editor = user(admin, server, "ed", "editor")
+    ed_id = editor.get("/api/v1/me").json()["user"]["id"]
+    grants = "/api/v1/users/%s/remote-grants" % sup_id
+    assert admin.get(grants).json() == {"screens": [], "tags": []}
+    # nothing granted: every screen refused with a sentence, and audited
+    for sid in (lobby, office, kitchen):
+        r = support.post("/api/v1/screens/%s/remote" % sid)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+    assert any(e["action"] == "remote.denied" for e in admin.get("/api/v1/audit").json()["entries"])
+
+    # by id
+    r = admin.put(grants, json={"screens": [office], "tags": []})
+    assert r.status_code == 200 and r.json() == {"screens": [office], "tags": []}, r.text
+    assert support.post("/api/v1/screens/%s/remote" % office).status_code == 201
+    assert support.post("/api/v1/screens/%s/remote" % lobby).status_code == 403
+    # by tag: a screen carrying one of the user's tags
+    assert admin.patch("/api/v1/screens/" + lobby, json={"tags": ["floor-1", "entrance"]}).status_code == 200
+    r = admin.put(grants, json={"screens": [office], "tags": ["entrance"]})
+    assert r.status_code == 200 and r.json() == {"screens": [office], "tags": ["entrance"]}, r.text
+    assert admin.get(grants).json() == {"screens": [office], "tags": ["entrance"]}
+    assert support.post("/api/v1/screens/%s/remote" % lobby).status_code == 201
+    assert support.post("/api/v1/screens/%s/remote" % kitchen).status_code == 403
+    # the tag leaves the screen: so does the grant
+    admin.patch("/api/v1/screens/" + lobby, json={"tags": ["floor-1"]})
+    assert support.post("/api/v1/screens/%s/remote" % lobby).status_code == 403
+    # a PUT replaces; a missing list is an empty one
+    assert admin.put(grants, json={"tags": ["floor-1"]}).json() == {"screens": [], "tags": ["floor-1"]}
+    assert support.post("/api/v1/screens/%s/remote" % office).status_code == 403
+    assert support.post("/api/v1/screens/%s/remote" % lobby).status_code == 201
+    assert any(e["action"] == "remote.grants_changed" and e["target"] == "sup"
+               for e in admin.get("/api/v1/audit").json()["entries"])
+
+    # unknown screen ids (made up, or another account's) -> 400 naming them; nothing changed
+    other = other_account_admin(server)
+    r = admin.put(grants, json={"screens": [office, "nosuchscreenaaaa", "../x"], "tags": []})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_screens", r.text
+    assert r.json()["error"]["unknown"] == ["nosuchscreenaaaa", "../x"]
+    assert "nosuchscreenaaaa" in r.json()["error"]["message"]
+    assert admin.get(grants).json() == {"screens": [], "tags": ["floor-1"]}
+    bad = [{"screens": "x"}, {"screens": [1]}, {"tags": "x"}, {"tags": [""]}, {"tags": ['a"b']},
+           {"screens": [], "extra": 1}]
+    for body in bad:
+        r = admin.put(grants, json=body)
+        assert r.status_code == 400 and r.json()["error"]["message"], (body, r.text)
+    assert admin.put(grants, data="not json").status_code == 400
+    # grants are for support users; admins only set them; users of the account only
+    r = admin.put("/api/v1/users/%s/remote-grants" % ed_id, json={"screens": [office]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "not_support_user", r.text
+    assert support.get(grants).status_code == 403
+    assert support.put(grants, json={"screens": [kitchen]}).status_code == 403
+    assert other.get(grants).status_code == 404
+    assert other.put(grants, json={"screens": []}).status_code == 404
+    assert admin.get("/api/v1/users/nosuchuseraaaaaa/remote-grants").status_code == 404
+    # other roles: 403 with a sentence, whatever the grants
+    r = editor.post("/api/v1/screens/%s/remote" % office)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden" and r.json()["error"]["message"]
+    # a removed screen drops out of the list
+    assert admin.put(grants, json={"screens": [office, kitchen]}).status_code == 200
+    assert admin.delete("/api/v1/screens/" + kitchen).status_code == 200
+    assert admin.get(grants).json()["screens"] == [office]
+
+
+# --- a MaxMind DB written by the test (format: MaxMind DB File Format Spec 2.0) ---
+
+def _mmdb_ctrl(kind, size):
+    if size < 29:
+        first, ext = size, b""
+    elif size < 29 + 256:
+        first, ext = 29, bytes([size - 29])
+    elif size < 285 + 65536:
+        first, ext = 30, (size - 285).to_bytes(2, "big")
+    else:
+        first, ext = 31, (size - 65821).to_bytes(3, "big")
+    if kind <= 7:
+        return bytes([(kind << 5) | first]) + ext
+    return bytes([first, kind - 7]) + ext  # extended type
+
+
+def _mmdb_value(v):
+    """dict -> map, str -> UTF-8 string, list -> array, ("u16"|"u32"|"u64", n) -> unsigned."""
+    if isinstance(v, dict):
+        return _mmdb_ctrl(7, len(v)) + b"".join(_mmdb_value(str(k)) + _mmdb_value(x) for k, x in v.items())
+    if isinstance(v, str):
+        b = v.encode()
+        return _mmdb_ctrl(2, len(b)) + b
+    if isinstance(v, list):
+        return _mmdb_ctrl(11, len(v)) + b"".join(_mmdb_value(x) for x in v)
+    kind, n = v
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return _mmdb_ctrl({"u16": 5, "u32": 6, "u64": 9}[kind], len(b)) + b
+
+
+def write_mmdb(path, networks):
+    """networks: [(cidr, {"country": {"iso_code"}, "continent": {"code"}})], broader ones first. An IPv6
+    database (record size 24) with IPv4 networks under ::/96, as GeoLite2 has them."""
+    import ipaddress
+    nodes = [[None, None]]
+    data = b""
+    for cidr, record in networks:
+        net = ipaddress.ip_network(cidr)
+        addr, plen = int(net.network_address), net.prefixlen
+        if net.version == 4:
+            plen += 96
+        off = len(data)
+        data += _mmdb_value(record)
+        node = 0
+        for i in range(plen):
+            bit = (addr >> (127 - i)) & 1
+            if i == plen - 1:
+                nodes[node][bit] = ("d", off)
+                break
+            child = nodes[node][bit]
+            if child is None or child[0] == "d":  # a new node; a broader network's data goes on below it
+                nodes.append([child, child])
+                nodes[node][bit] = ("n", len(nodes) - 1)
+                node = len(nodes) - 1
+            else:
+                node = child[1]
+    count = len(nodes)
+
+    def rec(x):
+        return count if x is None else x[1] if x[0] == "n" else count + 16 + x[1]
+
+    tree = b"".join(rec(a).to_bytes(3, "big") + rec(b).to_bytes(3, "big") for a, b in nodes)
+    meta = {"node_count": ("u32", count), "record_size": ("u16", 24), "ip_version": ("u16", 6),
+            "database_type": "Vitrine-Test-Country", "languages": ["en"],
+            "binary_format_major_version": ("u16", 2), "binary_format_minor_version": ("u16", 0),
+            "build_epoch": ("u64", int(time.time())), "description": {"en": "test regions"}}
+    with open(path, "wb") as f:
+        f.write(tree + b"\0" * 16 + data + b"\xab\xcd\xefMaxMind.com" + _mmdb_value(meta))
+
+
+def region(country, continent):
+    return {"country": {"iso_code": country, "names": {"en": country}}, "continent": {"code": continent}}
+
+
+def test_relay_nearest_to_the_guest_by_region_then_by_load(make_server, tmp_path):
+    mmdb = str(tmp_path / "regions.mmdb")
+    write_mmdb(mmdb, [("127.0.0.0/8", region("DE", "EU")), ("10.0.0.0/8", region("US", "NA")),
+                      ("10.1.0.0/16", region("FR", "EU")), ("10.2.0.0/16", region("JP", "AS")),
+                      ("10.3.0.0/16", {"city": {"names": {"en": "nowhere"}}}),
+                      ("10.4.0.0/16", region("toolong", "E"))])
+    s = make_server(env={"VITRINE_GEOIP_DATABASE": mmdb, "VITRINE_TRUSTED_PROXIES": "127.0.0.1/32"}).start()
+    admin = s.client()
+    assert admin.login().status_code == 200
+    loads = {"de.example": ("DE Frankfurt", 5), "eu.example": ("eu-west", 3), "us.example": ("us-east/US", 2),
+             "any.example": ("", 0)}
+    for host, (where, load) in loads.items():
+        rid, tok = add_relay(admin, host=host, shared=True, region=where)
+        assert report(s, rid, tok, sessions=load).status_code == 200
+    _, sid = pair_device(admin)
+
+    def chosen(xff=None):
+        r = admin.post("/api/v1/screens/%s/remote" % sid, headers={"X-Forwarded-For": xff} if xff else {})
+        assert r.status_code == 201, r.text
+        return r.json()["relay"]["host"]
+
+    assert chosen() == "de.example"  # 127.0.0.1: the same country, though busier
+    assert chosen("10.1.2.3") == "eu.example"  # France: no French relay, the same continent
+    assert chosen("10.9.9.9") == "us.example"  # the US: "us-east/US" names the country
+    assert chosen("10.2.3.4") == "any.example"  # Japan: nothing near, the lowest load
+    assert chosen("10.3.0.1") == "any.example"  # a record without codes
+    assert chosen("10.4.0.1") == "any.example"  # codes that are not two letters are ignored
+    assert chosen("192.0.2.1") == "any.example"  # not in the database
+    assert chosen("2001:db8::1") == "any.example"  # IPv6, not in it either
+    assert chosen("::ffff:10.1.2.3") == "eu.example"  # v4-mapped: the server sees 10.1.2.3
+
+
+def test_without_the_database_by_load_and_a_bad_one_stops_the_start(make_server, tmp_path):
+    s = make_server().start()
+    admin = s.client()
+    assert admin.login().status_code == 200
+    for host, where, load in (("de.example", "DE", 5), ("any.example", "", 1)):
+        rid, tok = add_relay(admin, host=host, shared=True, region=where)
+        report(s, rid, tok, sessions=load)
+    _, sid = pair_device(admin)
+    r = admin.post("/api/v1/screens/%s/remote" % sid)
+    assert r.status_code == 201 and r.json()["relay"]["host"] == "any.example", r.text
+    s.stop()
+    for content in (None, b"not a maxmind database"):
+        path = tmp_path / ("bad-%s.mmdb" % (content is None))
+        if content is not None:
+            path.write_bytes(content)
+        out = subprocess.run([SERVER_BIN, "--data", s.data, "--listen", "127.0.0.1:0", "--geoip-database",
+                              str(path)], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 1 and "geoip_database" in out.stderr and str(path) in out.stderr, out.stderr

@@ -22,6 +22,8 @@
 #define SID    "k7d2m4x9q3r5t8vw"
 #define TICKET "vt_example.ticket.for-the-vectors"
 
+static const uint8_t SECRET[E2E_SESSION_SECRET] = "the server's secret of 32 bytes";
+
 struct pair {
 	struct e2e guest, host;
 	uint8_t host_pk[E2E_HOST_PK], host_sk[E2E_HOST_SK];
@@ -34,8 +36,8 @@ static struct pair *new_pair(void)
 	assert_non_null(p);
 	crypto_sign_keypair(p->host_pk, p->host_sk);
 	e2e_ticket_hash(TICKET, strlen(TICKET), p->ticket_hash);
-	assert_int_equal(e2e_init(&p->guest, E2E_GUEST, SID, p->ticket_hash, p->host_pk), E2E_OK);
-	assert_int_equal(e2e_init(&p->host, E2E_HOST, SID, p->ticket_hash, p->host_sk), E2E_OK);
+	assert_int_equal(e2e_init(&p->guest, E2E_GUEST, SID, p->ticket_hash, SECRET, p->host_pk), E2E_OK);
+	assert_int_equal(e2e_init(&p->host, E2E_HOST, SID, p->ticket_hash, SECRET, p->host_sk), E2E_OK);
 	return p;
 }
 
@@ -198,7 +200,7 @@ static void test_wrong_host_key(void **state)
 	struct pair *p = new_pair();
 	uint8_t other_pk[E2E_HOST_PK], other_sk[E2E_HOST_SK];
 	crypto_sign_keypair(other_pk, other_sk);
-	assert_int_equal(e2e_init(&p->guest, E2E_GUEST, SID, p->ticket_hash, other_pk), E2E_OK);
+	assert_int_equal(e2e_init(&p->guest, E2E_GUEST, SID, p->ticket_hash, SECRET, other_pk), E2E_OK);
 	uint8_t m1[E2E_HANDSHAKE_OUT], m2[E2E_HANDSHAKE_OUT], m3[E2E_HANDSHAKE_OUT];
 	size_t l1, l2, l3, used;
 	e2e_handshake(&p->guest, NULL, 0, &used, m1, sizeof m1, &l1);
@@ -216,8 +218,8 @@ static void test_wrong_host_key(void **state)
 
 	/* a relay that puts the expected key in msg2 but signs with its own */
 	struct e2e guest2, fake_host;
-	assert_int_equal(e2e_init(&guest2, E2E_GUEST, SID, p->ticket_hash, p->host_pk), E2E_OK);
-	assert_int_equal(e2e_init(&fake_host, E2E_HOST, SID, p->ticket_hash, other_sk), E2E_OK);
+	assert_int_equal(e2e_init(&guest2, E2E_GUEST, SID, p->ticket_hash, SECRET, p->host_pk), E2E_OK);
+	assert_int_equal(e2e_init(&fake_host, E2E_HOST, SID, p->ticket_hash, SECRET, other_sk), E2E_OK);
 	e2e_handshake(&guest2, NULL, 0, &used, m1, sizeof m1, &l1);
 	assert_int_equal(e2e_handshake(&fake_host, m1, l1, &used, m2, sizeof m2, &l2), E2E_OK);
 	memcpy(m2 + 6 + 32, p->host_pk, E2E_HOST_PK);
@@ -233,7 +235,7 @@ static void mismatched_binding(const char *host_sid, const char *host_ticket)
 	struct pair *p = new_pair();
 	uint8_t th[E2E_TICKET_HASH];
 	e2e_ticket_hash(host_ticket, strlen(host_ticket), th);
-	assert_int_equal(e2e_init(&p->host, E2E_HOST, host_sid, th, p->host_sk), E2E_OK);
+	assert_int_equal(e2e_init(&p->host, E2E_HOST, host_sid, th, SECRET, p->host_sk), E2E_OK);
 	uint8_t m1[E2E_HANDSHAKE_OUT], m2[E2E_HANDSHAKE_OUT], m3[E2E_HANDSHAKE_OUT];
 	size_t l1, l2, l3, used;
 	e2e_handshake(&p->guest, NULL, 0, &used, m1, sizeof m1, &l1);
@@ -250,6 +252,26 @@ static void test_other_session_or_ticket_refused(void **state)
 	(void)state;
 	mismatched_binding("k7d2m4x9q3r5t8vx", TICKET);
 	mismatched_binding(SID, TICKET "x");
+}
+
+/* Someone who saw the tickets (the relay) but not the session secret plays
+ * the guest: the host refuses its confirmation, and nothing is readable. */
+static void test_guest_without_the_secret_refused(void **state)
+{
+	(void)state;
+	struct pair *p = new_pair();
+	static const uint8_t guessed[E2E_SESSION_SECRET] = "a relay's guess of the secret..";
+	assert_int_equal(e2e_init(&p->guest, E2E_GUEST, SID, p->ticket_hash, guessed, p->host_pk), E2E_OK);
+	uint8_t m1[E2E_HANDSHAKE_OUT], m2[E2E_HANDSHAKE_OUT], m3[E2E_HANDSHAKE_OUT], none[E2E_HANDSHAKE_OUT];
+	size_t l1, l2, l3, l, used;
+	e2e_handshake(&p->guest, NULL, 0, &used, m1, sizeof m1, &l1);
+	assert_int_equal(e2e_handshake(&p->host, m1, l1, &used, m2, sizeof m2, &l2), E2E_OK);
+	/* the host's signature verifies (it binds no secret): the guest goes on */
+	assert_int_equal(e2e_handshake(&p->guest, m2, l2, &used, m3, sizeof m3, &l3), E2E_OK);
+	int rc = e2e_handshake(&p->host, m3, l3, &used, none, sizeof none, &l);
+	assert_int_equal(rc, E2E_HANDSHAKE_INVALID);
+	assert_false(e2e_established(&p->host));
+	free_pair(p);
 }
 
 /* A guest confirmation made for another transcript: the host refuses. */
@@ -430,20 +452,21 @@ static void test_no_data_before_handshake(void **state)
 	/* bad arguments */
 	struct e2e e;
 	uint8_t th[E2E_TICKET_HASH] = {0};
-	assert_int_equal(e2e_init(&e, E2E_GUEST, "", th, p->host_pk), E2E_USAGE);
-	assert_int_equal(e2e_init(&e, (enum e2e_role)7, SID, th, p->host_pk), E2E_USAGE);
-	assert_int_equal(e2e_init(&e, E2E_GUEST, SID, th, NULL), E2E_USAGE);
+	assert_int_equal(e2e_init(&e, E2E_GUEST, "", th, SECRET, p->host_pk), E2E_USAGE);
+	assert_int_equal(e2e_init(&e, (enum e2e_role)7, SID, th, SECRET, p->host_pk), E2E_USAGE);
+	assert_int_equal(e2e_init(&e, E2E_GUEST, SID, th, SECRET, NULL), E2E_USAGE);
+	assert_int_equal(e2e_init(&e, E2E_GUEST, SID, th, NULL, p->host_pk), E2E_USAGE);
 	char long_sid[E2E_SESSION_ID_MAX + 2];
 	memset(long_sid, 'a', sizeof long_sid - 1);
 	long_sid[sizeof long_sid - 1] = '\0';
-	assert_int_equal(e2e_init(&e, E2E_GUEST, long_sid, th, p->host_pk), E2E_USAGE);
+	assert_int_equal(e2e_init(&e, E2E_GUEST, long_sid, th, SECRET, p->host_pk), E2E_USAGE);
 	/* a low-order ephemeral key from the peer (all-zero DH result) */
-	assert_int_equal(e2e_init(&e, E2E_HOST, SID, th, p->host_sk), E2E_OK);
+	assert_int_equal(e2e_init(&e, E2E_HOST, SID, th, SECRET, p->host_sk), E2E_OK);
 	uint8_t m1[E2E_MSG1_LEN] = {'V', 'E', '2', 'E', 1, 1}, m2[E2E_HANDSHAKE_OUT];
 	assert_int_equal(e2e_handshake(&e, m1, sizeof m1, &used, m2, sizeof m2, &n), E2E_HANDSHAKE_INVALID);
 	assert_int_equal(n, 0);
 	/* another version byte is refused, never negotiated */
-	assert_int_equal(e2e_init(&e, E2E_HOST, SID, th, p->host_sk), E2E_OK);
+	assert_int_equal(e2e_init(&e, E2E_HOST, SID, th, SECRET, p->host_sk), E2E_OK);
 	uint8_t eph[E2E_EPHEMERAL_SK];
 	randombytes_buf(eph, sizeof eph);
 	crypto_scalarmult_base(m1 + 6, eph);
@@ -514,14 +537,16 @@ static void test_vectors(void **state)
 	e2e_ticket_hash(ticket, strlen(ticket), th);
 	unhex(str(v, "ticket_hash"), want_th, sizeof want_th);
 	assert_memory_equal(th, want_th, 32);
+	uint8_t secret[E2E_SESSION_SECRET];
+	assert_int_equal(unhex(str(v, "session_secret"), secret, sizeof secret), sizeof secret);
 	unhex(str(v, "guest_ephemeral_sk"), ge, sizeof ge);
 	unhex(str(v, "host_ephemeral_sk"), he, sizeof he);
 
 	struct e2e *g = calloc(1, sizeof *g), *h = calloc(1, sizeof *h);
 	assert_non_null(g);
 	assert_non_null(h);
-	assert_int_equal(e2e_init_with_ephemeral_for_tests(g, E2E_GUEST, sid, th, pk, ge), E2E_OK);
-	assert_int_equal(e2e_init_with_ephemeral_for_tests(h, E2E_HOST, sid, th, sk, he), E2E_OK);
+	assert_int_equal(e2e_init_with_ephemeral_for_tests(g, E2E_GUEST, sid, th, secret, pk, ge), E2E_OK);
+	assert_int_equal(e2e_init_with_ephemeral_for_tests(h, E2E_HOST, sid, th, secret, sk, he), E2E_OK);
 	uint8_t m[E2E_HANDSHAKE_OUT], want[E2E_MAX_FRAME], none[E2E_HANDSHAKE_OUT];
 	size_t l, wl, used;
 	assert_int_equal(e2e_handshake(g, NULL, 0, &used, m, sizeof m, &l), E2E_OK);
@@ -559,8 +584,8 @@ static void test_vectors(void **state)
 	/* a fresh session, then the frame that carries TAG_REKEY and one after it */
 	json_t *r = json_object_get(v, "rekey");
 	assert_non_null(r);
-	assert_int_equal(e2e_init_with_ephemeral_for_tests(g, E2E_GUEST, sid, th, pk, ge), E2E_OK);
-	assert_int_equal(e2e_init_with_ephemeral_for_tests(h, E2E_HOST, sid, th, sk, he), E2E_OK);
+	assert_int_equal(e2e_init_with_ephemeral_for_tests(g, E2E_GUEST, sid, th, secret, pk, ge), E2E_OK);
+	assert_int_equal(e2e_init_with_ephemeral_for_tests(h, E2E_HOST, sid, th, secret, sk, he), E2E_OK);
 	uint8_t m1[E2E_HANDSHAKE_OUT], m2[E2E_HANDSHAKE_OUT], m3[E2E_HANDSHAKE_OUT];
 	size_t l1, l2, l3;
 	assert_int_equal(e2e_handshake(g, NULL, 0, &used, m1, sizeof m1, &l1), E2E_OK);
@@ -609,6 +634,7 @@ int main(void)
 	    cmocka_unit_test(test_wrong_host_key),
 	    cmocka_unit_test(test_other_session_or_ticket_refused),
 	    cmocka_unit_test(test_host_refuses_bad_confirmation),
+	    cmocka_unit_test(test_guest_without_the_secret_refused),
 	    cmocka_unit_test(test_flipped_handshake_byte),
 	    cmocka_unit_test(test_flipped_frame_byte),
 	    cmocka_unit_test(test_replayed_and_reordered_frames),

@@ -6,9 +6,13 @@ Poly1305), with HChaCha20 and the secretstream push written out here. It is
 the second, independent implementation the vectors are checked against (the
 C one is tests/unit/test_e2e.c: test_vectors).
 
-    /usr/bin/python3 tests/vectors/check_e2e.py [tests/vectors/e2e.json]
+    /usr/bin/python3 tests/vectors/check_e2e.py [--write] [tests/vectors/e2e.json]
 
 Exits 0 when every message and frame matches, 1 with the first difference.
+--write recomputes msg1..msg3 and every frame from the inputs (keys,
+ephemerals, session id, ticket, session secret, plaintexts) and saves them:
+how the vectors were made after a change to the protocol; the C unit test
+and the browser's check must then agree with them independently.
 """
 import hashlib
 import json
@@ -92,14 +96,23 @@ class SecretStream:
         self.k, self.inonce, self.counter = fresh[:32], fresh[32:40], 1
 
 
+WRITE = False
+
+
 def check(name, got, want):
+    if WRITE:
+        return
     if got != want:
         print(f"{name} differs:\n  computed {got.hex()}\n  vectors  {want.hex()}")
         sys.exit(1)
 
 
 def main():
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("e2e.json"))
+    global WRITE
+    args = sys.argv[1:]
+    if args and args[0] == "--write":
+        WRITE, args = True, args[1:]
+    path = Path(args[0] if args else Path(__file__).with_name("e2e.json"))
     v = json.loads(path.read_text())
     h = lambda k: bytes.fromhex(v[k])
     sid, ticket = v["session_id"].encode(), v["ticket"].encode()
@@ -112,19 +125,22 @@ def main():
 
     msg1 = b"VE2E\x01\x01" + ge.public_key().public_bytes(*RAW)
     check("msg1", msg1, h("msg1"))
+    v["msg1"] = msg1.hex()
     msg2_signed = b"VE2E\x01\x02" + he.public_key().public_bytes(*RAW) + host_pk
     th = b2b(b"VTE2E-v1 transcript" + struct.pack(">H", len(sid)) + sid + b2b(ticket) + msg1 + msg2_signed)
     sig = host.sign(b"VTE2E-v1 host signature" + th)
     check("msg2", msg2_signed + sig, h("msg2"))
+    v["msg2"] = (msg2_signed + sig).hex()
     dh = ge.exchange(X25519PublicKey.from_public_bytes(he.public_key().public_bytes(*RAW)))
     check("dh", dh, he.exchange(X25519PublicKey.from_public_bytes(ge.public_key().public_bytes(*RAW))))
     hh = b2b(th + sig)
-    master = b2b(hh, key=dh)
+    master = b2b(hh + h("session_secret"), key=dh)
     ctx = b"VTE2E-v1"
     k_g2h, k_h2g = kdf(32, 1, ctx, master), kdf(32, 2, ctx, master)
     hdr_g2h, hdr_h2g = kdf(24, 3, ctx, master), kdf(24, 4, ctx, master)
     confirm = b2b(hh, key=kdf(32, 5, ctx, master))
     check("msg3", b"VE2E\x01\x03" + confirm, h("msg3"))
+    v["msg3"] = (b"VE2E\x01\x03" + confirm).hex()
 
     def seal(stream, payload, tag):
         length = struct.pack(">H", 1 + len(payload) + 16)
@@ -134,13 +150,20 @@ def main():
     for i, f in enumerate(v["frames"]):
         frame = seal(streams[f["from"]], f["plaintext"].encode(), 3 if f["final"] else 0)
         check(f"frames[{i}]", frame, bytes.fromhex(f["frame"]))
+        f["frame"] = frame.hex()
 
     r = v["rekey"]
     stream = SecretStream(k_g2h if r["from"] == "guest" else k_h2g, hdr_g2h if r["from"] == "guest" else hdr_h2g)
     for _ in range(r["empty_frames_before"]):
         seal(stream, b"", 0)
     for i, f in enumerate(r["frames"]):
-        check(f"rekey.frames[{i}]", seal(stream, f["plaintext"].encode(), f["tag"]), bytes.fromhex(f["frame"]))
+        frame = seal(stream, f["plaintext"].encode(), f["tag"])
+        check(f"rekey.frames[{i}]", frame, bytes.fromhex(f["frame"]))
+        f["frame"] = frame.hex()
+    if WRITE:
+        path.write_text(json.dumps(v, indent=2) + "\n")
+        print(f"{path}: written")
+        return
     print(f"{path}: msg1, msg2, msg3, {len(v['frames'])} frames and the rekey match")
 
 

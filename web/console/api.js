@@ -255,5 +255,11 @@ export const playsCsvUrl = (filters = {}) => `/api/v1/reports/plays${query({ ...
 // Firewall rules (admin)
 export const getFirewall = () => request('GET', '/api/v1/firewall');
 
+// Remote control (a session through a relay; the POST may wait up to 30 s
+// for the consent of the person at the screen)
+export const startRemote = (screenId) => request('POST', `/api/v1/screens/${enc(screenId)}/remote`);
+export const listRemoteSessions = () => request('GET', '/api/v1/remote-sessions');
+export const endRemoteSession = (id) => request('DELETE', `/api/v1/remote-sessions/${enc(id)}`);
+
 export const AUDIT_CSV_URL = '/api/v1/audit.csv';
 export const EVENTS_URL = '/api/v1/events';

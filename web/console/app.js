@@ -2,6 +2,8 @@
 // ES modules loaded by the browser (no bundler).
 //
 // Views: login, #/screens (the landing page), #/screens/{id}, #/pair (admins),
+// #/remote/{screen id} (remote control: admins and support), #/sessions (the
+// remote sessions, admins),
 // #/media, #/channels, #/channels/new, #/channels/{id}, #/schedules, #/reports
 // (admins and editors), #/users, #/audit, #/account (admins), #/profile,
 // #/tokens; and, when the page is served at /firewall, the firewall rules for
@@ -30,10 +32,14 @@ import { renderChannelsRoute } from './views/channels.js';
 import { renderSchedules } from './views/schedules.js';
 import { renderReports } from './views/reports.js';
 import { renderFirewall } from './views/firewall.js';
+import { renderRemote } from './views/remote.js';
+import { renderRemoteSessions } from './views/remote-sessions.js';
 
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
   pair: { title: 'Pair a screen', admin: true, nav: 'screens', render: renderPair },
+  remote: { title: 'Remote control', roles: ['admin', 'support'], nav: 'screens', render: renderRemote },
+  sessions: { title: 'Remote sessions', admin: true, render: renderRemoteSessions },
   media: { title: 'Media library', roles: CONTENT_ROLES, render: renderMedia },
   channels: { title: 'Channels', roles: CONTENT_ROLES, render: renderChannelsRoute },
   schedules: { title: 'Schedules', roles: CONTENT_ROLES, render: renderSchedules },

@@ -1,8 +1,7 @@
 // What the screen pages share: online status, badges, pairing codes, the
-// key fingerprint and the screenshot box.
+// screenshot box (the host key fingerprint is remote/fingerprint.js).
 
 import * as api from './api.js';
-import { sha256 } from './pow.js';
 import { h } from './dom.js';
 
 const ONLINE_GRACE_S = 75; // the server's SCREENS_ONLINE_GRACE_S
@@ -52,17 +51,6 @@ export function validCode(code) {
 
 export function showCode(code) {
   return `${code.slice(0, 4)}-${code.slice(4)}`;
-}
-
-/** First 16 hex digits of the SHA-256 of the decoded public key, in groups of 4. */
-export async function keyFingerprint(b64) {
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  // crypto.subtle exists only in secure contexts (HTTPS, localhost): fall back to pow.js
-  const digest = globalThis.crypto && crypto.subtle
-    ? new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
-    : sha256(bytes);
-  const hex = Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
-  return hex.replace(/(.{4})(?=.)/g, '$1 ');
 }
 
 /** A screenshot <img>, or the words "No screenshot" when there is none (or it cannot be loaded). */

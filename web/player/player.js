@@ -5,9 +5,11 @@
 // preparing the next item before the current one ends so that the screen
 // never shows a black frame between items. It reports what played (proof of
 // play) to the player, shows the pairing code and QR code while the screen is
-// unpaired, and flashes on "identify". Everything comes from the player itself
-// (same origin, 127.0.0.1): GET /state and the /events stream, GET /manifest,
-// GET /objects/<sha256>, POST /played.
+// unpaired, flashes on "identify", and asks the person in front of the screen
+// before a remote-control session starts ("Allow remote control by NAME?",
+// with a countdown). Everything comes from the player itself (same origin,
+// 127.0.0.1): GET /state and the /events stream, GET /manifest,
+// GET /objects/<sha256>, POST /played, POST /consent.
 const $ = (id) => document.getElementById(id);
 
 const FADE_MS = 500;              // fade and slide transitions, channel switches
@@ -574,8 +576,56 @@ function render(state) {
   clearTimeout(identifyTimer);
   $('identify').hidden = !(left > 0);
   if (left > 0) identifyTimer = setTimeout(() => { $('identify').hidden = true; }, left);
+  renderConsent(state.consent);
   wantedVersion = state.manifest_version;
   if (!manifestLoaded || (wantedVersion !== undefined && wantedVersion !== loadedVersion)) loadManifest();
+}
+
+// ------------------------------------------------------------------ consent
+
+let consentShown = null;  // session_id of the prompt on screen
+let consentTimer = null;
+
+async function answerConsent(sessionId, accepted) {
+  if (consentShown !== sessionId) return;
+  hideConsent();
+  try {
+    await fetch('/consent', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ session_id: sessionId, accepted }),
+    });
+  } catch (e) { /* the player is gone: the server times the request out */ }
+}
+
+function hideConsent() {
+  consentShown = null;
+  clearInterval(consentTimer);
+  consentTimer = null;
+  $('consent').hidden = true;
+}
+
+function renderConsent(consent) {
+  if (!consent || !(consent.until > now())) {
+    if (consentShown) hideConsent();
+    return;
+  }
+  if (consentShown === consent.session_id) return;
+  consentShown = consent.session_id;
+  const sid = consent.session_id;
+  $('consent-title').textContent = `Allow remote control by ${consent.guest || 'a support user'}?`;
+  $('consent-allow').onclick = () => answerConsent(sid, true);
+  $('consent-refuse').onclick = () => answerConsent(sid, false);
+  const tick = () => {
+    const left = Math.ceil((consent.until - now()) / 1000);
+    if (left <= 0) { hideConsent(); return; }
+    $('consent-count').textContent = `${left} s`;
+  };
+  clearInterval(consentTimer);
+  consentTimer = setInterval(tick, 250);
+  tick();
+  $('consent').hidden = false;
+  $('consent-allow').focus();
 }
 
 async function loadManifest() {

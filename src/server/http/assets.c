@@ -6,8 +6,13 @@
 
 #include "server.h"
 
-static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                          "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/* 'wasm-unsafe-eval' lets libsodium.js compile its WebAssembly (no JS eval);
+ * ws: and wss: let the remote control page reach the relay's WebSocket, whose
+ * host the page learns only from the session (the bytes are end-to-end
+ * encrypted; docs/SECURITY.md) */
+static const char csp[] = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+                          "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+                          "base-uri 'none'; form-action 'self'";
 
 const struct embedded_asset *assets_find(const char *name)
 {
@@ -64,6 +69,20 @@ int assets_handle_file(struct http_req *r)
 	}
 	const struct embedded_asset *a = name ? assets_find(name) : NULL;
 	if (!a || strcmp(name, "index.html") == 0)
+		return http_reply_error(r, 404, "not_found", "no such console file");
+	serve(r, a);
+	return 0;
+}
+
+/* GET /assets/vendor/...: the vendored browser libraries keep their own
+ * folder trees (noVNC's core/util/, vendor/pako/lib/zlib/), deeper than one
+ * folder; the name is the path itself, looked up exactly */
+int assets_handle_path(struct http_req *r)
+{
+	static const char prefix[] = "/assets/";
+	const char *name = strncmp(r->path, prefix, sizeof prefix - 1) == 0 ? r->path + sizeof prefix - 1 : NULL;
+	const struct embedded_asset *a = name ? assets_find(name) : NULL;
+	if (!a)
 		return http_reply_error(r, 404, "not_found", "no such console file");
 	serve(r, a);
 	return 0;

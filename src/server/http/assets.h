@@ -22,5 +22,6 @@ extern const size_t embedded_assets_count;
 const struct embedded_asset *assets_find(const char *name);
 int assets_handle_index(struct http_req *r);
 int assets_handle_file(struct http_req *r);
+int assets_handle_path(struct http_req *r); /* /assets/vendor/... of any depth */
 
 #endif

@@ -7,9 +7,10 @@
  * a relay they do not own). Each relay gets a token, shown once, with which
  * it reports its load every few seconds; a relay not heard of for
  * REMOTE_RELAY_HEALTHY_S seconds is unhealthy and skipped. The choice is
- * the healthy candidate with the fewest sessions, then the fewest bytes.
- * The region is free text kept for the console: the choice by the guest's
- * region (a .mmdb lookup) is not built yet.
+ * among the healthy candidates the nearest to the guest by region (the
+ * relay's region text names the guest's country code, else its continent
+ * code: region.h looks the guest up in the geoip_database), then the one
+ * with the fewest sessions, then the fewest bytes.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -63,23 +64,57 @@ static bool account_has_private(struct db *db, const char *account_id)
 	return st != NULL;
 }
 
-enum remote_choice remote_relay_choose(struct db *db, const char *account_id, int64_t now, struct remote_relay *out)
+int remote_region_rank(const char *relay_region, const struct remote_region *guest)
+{
+	int best = 2;
+	for (const char *p = relay_region; guest && *p;) {
+		while (*p && !isalnum((unsigned char)*p))
+			p++;
+		size_t n = 0;
+		while (isalnum((unsigned char)p[n]))
+			n++;
+		if (n == 2 && guest->country[0] && strncasecmp(p, guest->country, 2) == 0)
+			return 0;
+		if (n == 2 && guest->continent[0] && strncasecmp(p, guest->continent, 2) == 0)
+			best = 1;
+		p += n;
+	}
+	return best;
+}
+
+enum remote_choice remote_relay_choose(struct db *db, const char *account_id, const struct remote_region *guest,
+                                       int64_t now, struct remote_relay *out)
 {
 	bool private_only = account_has_private(db, account_id);
-	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-	                              "SELECT id, host, port, ws_url FROM relays "
-	                              "WHERE (account_id = ? OR (? = 0 AND account_id IS NULL)) "
-	                              "AND last_report > 0 AND last_report >= ? "
-	                              "ORDER BY load_sessions, load_bytes, id LIMIT 1",
-	                              "sii", account_id, (int64_t)private_only, now - REMOTE_RELAY_HEALTHY_S);
+	struct db_stmt *st = db_prepare(db, "SELECT id, host, port, ws_url, region FROM relays "
+	                                    "WHERE (account_id = ? OR (? = 0 AND account_id IS NULL)) "
+	                                    "AND last_report > 0 AND last_report >= ? "
+	                                    "ORDER BY load_sessions, load_bytes, id LIMIT ?");
 	if (!st)
-		return rc != DB_DONE ? REMOTE_STORE_ERROR : private_only ? REMOTE_NO_HEALTHY_PRIVATE : REMOTE_NO_RELAY;
-	snprintf(out->id, sizeof out->id, "%s", db_col_text(st, 0));
-	snprintf(out->host, sizeof out->host, "%s", db_col_text(st, 1));
-	out->port = (unsigned)db_col_int(st, 2);
-	snprintf(out->ws_url, sizeof out->ws_url, "%s", db_col_text(st, 3));
+		return REMOTE_STORE_ERROR;
+	db_bind_text(st, 1, account_id);
+	db_bind_int(st, 2, private_only);
+	db_bind_int(st, 3, now - REMOTE_RELAY_HEALTHY_S);
+	db_bind_int(st, 4, MAX_RELAYS_LISTED);
+	/* rows come by load: the first of the nearest rank wins */
+	int best = 3, rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		int rank = remote_region_rank(db_col_text(st, 4), guest);
+		if (rank >= best)
+			continue;
+		best = rank;
+		snprintf(out->id, sizeof out->id, "%s", db_col_text(st, 0));
+		snprintf(out->host, sizeof out->host, "%s", db_col_text(st, 1));
+		out->port = (unsigned)db_col_int(st, 2);
+		snprintf(out->ws_url, sizeof out->ws_url, "%s", db_col_text(st, 3));
+		if (rank == 0)
+			break;
+	}
 	db_done(st);
+	if (rc < 0)
+		return REMOTE_STORE_ERROR;
+	if (best == 3)
+		return private_only ? REMOTE_NO_HEALTHY_PRIVATE : REMOTE_NO_RELAY;
 	return REMOTE_CHOSEN;
 }
 

@@ -2,10 +2,13 @@
  * Remote control, the server's part (issue 10, the connection manager):
  * the Ed25519 key the server signs relay tickets with (signing_key.c), the
  * registry of relays with their reported load and the choice of a relay for
- * a session (relays.c), and the remote sessions themselves: asking for
- * one, listing and ending them (sessions.c). The relay (src/relay/) checks
- * the tickets offline with the public half of the key; the player gets its
- * host ticket as a `remote_session` instruction through its long-poll.
+ * a session, nearest to the guest's region first (relays.c, region.c), and
+ * the remote sessions themselves: asking for one (with the person at the
+ * screen's consent when the screen asks it), the session secret, support
+ * users' grants, listing and ending sessions (sessions.c). The relay
+ * (src/relay/) checks the tickets offline with the public half of the key;
+ * the player gets its host ticket as a `remote_session` instruction through
+ * its long-poll.
  */
 #ifndef VITRINE_REMOTE_H
 #define VITRINE_REMOTE_H
@@ -17,6 +20,7 @@
 #include <stdint.h>
 
 #include "../../common/codes.h"
+#include "region.h"
 
 struct http_req;
 struct db;
@@ -49,9 +53,17 @@ struct remote_relay {
 
 enum remote_choice { REMOTE_CHOSEN, REMOTE_NO_RELAY, REMOTE_NO_HEALTHY_PRIVATE, REMOTE_STORE_ERROR };
 /* Picks the relay for a session of account_id at now: when the account
- * has private relays, only those (the healthy one with the lowest load);
- * otherwise the healthy shared relay with the lowest load. */
-enum remote_choice remote_relay_choose(struct db *db, const char *account_id, int64_t now, struct remote_relay *out);
+ * has private relays, only those; otherwise the shared relays. Among the
+ * healthy candidates, the nearest to the guest (a relay whose region names
+ * the guest's country code, else its continent code, else any: see
+ * remote_region_rank), then the lowest load (sessions, then bytes). guest
+ * NULL or empty: by load only. */
+enum remote_choice remote_relay_choose(struct db *db, const char *account_id, const struct remote_region *guest,
+                                       int64_t now, struct remote_relay *out);
+/* How near a relay's region text is to the guest: 0 when one of its words
+ * (letters and digits between other characters, any case) is the guest's
+ * country code, 1 when one is its continent code, 2 otherwise. */
+int remote_region_rank(const char *relay_region, const struct remote_region *guest);
 /* "host:port" (IPv6 in brackets): what a ticket names the relay by. */
 int remote_relay_address(const struct remote_relay *relay, char *out, size_t outsz);
 /* Firewall rules (ops/ /firewall) for the relays the account's screens may
@@ -64,10 +76,33 @@ int remote_handle_relay_delete(struct http_req *r);
 
 /* --- sessions.c --- */
 #define REMOTE_TICKET_LIFETIME_S 60
+#define REMOTE_CONSENT_TIMEOUT_S 30 /* the person at the screen answers within */
+#define REMOTE_SECRET_BYTES      32 /* the session secret (E2E_SESSION_SECRET) */
 
 int remote_handle_session_create(struct http_req *r);
 int remote_handle_sessions_list(struct http_req *r);
 int remote_handle_session_end(struct http_req *r);
+/* POST .../remote-sessions/{id}/consent {"accepted":bool}: the player's
+ * answer for a session of its screen that asks consent (device token). */
+int remote_handle_consent(struct http_req *r);
+/* GET/PUT /api/v1/users/{id}/remote-grants (admin). */
+int remote_handle_grants_get(struct http_req *r);
+int remote_handle_grants_put(struct http_req *r);
+
+/* The payload of a stored remote_session instruction holds the session
+ * secret sealed (field "secret_sealed", with a key derived from the ticket
+ * key): instructions are stored before they are delivered, the secret must
+ * not be. For the screen's long-poll, remote_payload_for_host replaces it
+ * by "session_secret" (base64); for users, remote_payload_for_users drops
+ * it and the host's ticket. Both change payload in place. */
+void remote_payload_for_host(json_t *payload);
+void remote_payload_for_users(json_t *payload);
+/* Seals secret for a stored payload's "secret_sealed" (standard base64).
+ * Returns 0, or -1 when the ticket key is not loaded. */
+#define REMOTE_SEALED_B64_LEN                                                                                          \
+	sodium_base64_ENCODED_LEN(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + REMOTE_SECRET_BYTES,       \
+	                          sodium_base64_VARIANT_ORIGINAL)
+int remote_secret_seal(const uint8_t secret[REMOTE_SECRET_BYTES], char out[REMOTE_SEALED_B64_LEN]);
 
 /* --- relay_link.c: the relay's report and its cuts long-poll --- */
 #define REMOTE_CUT_WINDOW_S 120 /* an admin's end is told to the relay for this long */

@@ -39,7 +39,7 @@
 #define SCREEN_COLUMNS                                                                                                 \
 	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "           \
 	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "            \
-	"manifest_version"
+	"manifest_version, remote_consent"
 
 static json_t *parse_or(const char *text, json_t *fallback)
 {
@@ -77,6 +77,7 @@ static json_t *row_json(struct db_stmt *st)
 	        ? json_null()
 	        : json_pack("{s:s, s:I}", "channel_id", db_col_text(st, 16), "until", (json_int_t)db_col_int(st, 17)));
 	json_object_set_new(j, "manifest_version", json_integer(db_col_int(st, 18)));
+	json_object_set_new(j, "remote_consent", json_boolean(db_col_int(st, 19) != 0));
 	/* the fields the list shows, lifted from the last heartbeat */
 	json_t *np = json_object_get(state, "now_playing"), *ver = json_object_get(state, "version");
 	json_object_set(j, "now_playing", np ? np : json_null());
@@ -350,9 +351,15 @@ int screens_handle_update(struct http_req *r)
 		} else if (strcmp(key, "tags") == 0) {
 			if (!tags_check(r, v))
 				return 0;
+		} else if (strcmp(key, "remote_consent") == 0) {
+			if (!json_is_boolean(v))
+				return http_reply_error(
+				    r, 400, "invalid_field",
+				    "remote_consent must be true (ask the person at the screen before "
+				    "a remote session) or false");
 		} else {
-			return http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, group, tags)",
-			                        key);
+			return http_reply_error(r, 400, "unknown_field",
+			                        "unknown field \"%.64s\" (name, group, tags, remote_consent)", key);
 		}
 	}
 	const char *id = http_param(r, "id");
@@ -364,6 +371,12 @@ int screens_handle_update(struct http_req *r)
 		char *text = json_dumps(v, JSON_COMPACT);
 		db_exec(r->db, "UPDATE screens SET tags = ? WHERE id = ?", "ss", text ? text : "[]", id);
 		free(text);
+	}
+	if ((v = json_object_get(body, "remote_consent"))) {
+		db_exec(r->db, "UPDATE screens SET remote_consent = ? WHERE id = ?", "is", (int64_t)json_is_true(v),
+		        id);
+		audit_request(r, "screen.remote_consent", id,
+		              json_is_true(v) ? "asks consent" : "does not ask consent");
 	}
 	screens_touch(r->db, r->auth.account_id, id);
 	audit_request(r, "screen.updated", id, "");

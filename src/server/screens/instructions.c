@@ -20,6 +20,7 @@
 #include "../../common/strfmt.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
+#include "../remote/remote.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
 #include "presence.h"
@@ -212,9 +213,10 @@ static int instruction_reply(struct http_req *r)
 	}
 	json_t *j = instruction_json(st);
 	db_done(st);
-	/* the host's ticket is for the screen alone: users see that one was sent */
+	/* the host's ticket and the session secret are for the screen alone:
+	 * users see that one was sent */
 	if (strcmp(json_string_value(json_object_get(j, "type")), "remote_session") == 0)
-		json_object_del(json_object_get(j, "payload"), "ticket");
+		remote_payload_for_users(json_object_get(j, "payload"));
 	http_reply_json(r, 200, json_pack("{s:o}", "instruction", j));
 	return 0;
 }
@@ -267,6 +269,8 @@ static int poll_deliver(struct http_req *r)
 	json_t *list = json_array();
 	while (db_step(st) == DB_ROW) {
 		json_t *full = instruction_json(st);
+		if (strcmp(json_string_value(json_object_get(full, "type")), "remote_session") == 0)
+			remote_payload_for_host(json_object_get(full, "payload")); /* opens the sealed secret */
 		json_array_append_new(list,
 		                      json_pack("{s:O, s:O, s:O, s:O, s:O}", "seq", json_object_get(full, "seq"), "id",
 		                                json_object_get(full, "id"), "type", json_object_get(full, "type"),

@@ -22,13 +22,13 @@ import { ago, duration, fmtTime, timeEl } from '../format.js';
 import { liveIndicator, liveOn, pageTimers } from '../live.js';
 import {
   INSTRUCTION_LABELS,
-  keyFingerprint,
   nowPlaying,
   screenshotBox,
   statusBadge,
   tagList,
 } from '../screens-common.js';
 import { screenContentCard } from './screen-content.js';
+import { fingerprint as hostKeyFingerprint } from '../remote/fingerprint.js';
 
 function instructionResult(ins) {
   const r = ins.result && typeof ins.result === 'object' ? ins.result : {};
@@ -89,9 +89,11 @@ export async function renderScreenDetail(stale, id) {
   // ---- status and device
   const statusList = h('dl', { class: 'kv kv-compact', id: 'screen-state' });
   const deviceList = h('dl', { class: 'kv', id: 'screen-info' });
-  const fingerprint = h('span', { id: 'screen-fingerprint', class: 'mono', text: '…' });
-  keyFingerprint(screen.public_key).then((fp) => { fingerprint.textContent = fp; })
-    .catch(() => { fingerprint.textContent = 'not a valid key'; });
+  // the host key fingerprint, as the CLI and the player's diagnostics show it
+  const fingerprint = h('span', { id: 'screen-fingerprint', class: 'mono' });
+  const paintFingerprint = (key) => {
+    fingerprint.textContent = key ? hostKeyFingerprint(key) || 'not a valid key' : 'no key registered';
+  };
 
   // ---- instruction history
   const HCOLS = ['#', 'Instruction', 'Status', 'Result', 'Time', 'By'];
@@ -151,6 +153,7 @@ export async function renderScreenDetail(stale, id) {
   const settings = isAdmin() ? settingsForm() : null;
 
   function paint(s) {
+    paintFingerprint(s.public_key);
     screen = s;
     title.textContent = s.name;
     document.title = `${s.name} · Screens · Vitrine`;
@@ -179,7 +182,7 @@ export async function renderScreenDetail(stale, id) {
       ...kv('Version at pairing', info.version),
       ...kv('Hardware id', s.hardware_id, { class: 'mono' }),
       ...kv('Paired', `${fmtTime(s.created_at)}${s.created_by ? ` by ${s.created_by}` : ''}`),
-      ...kv('Key fingerprint', fingerprint),
+      ...kv('Host key fingerprint', fingerprint),
       ...kv('Public key', h('code', { id: 'screen-public-key', class: 'secret-text', text: s.public_key || '' })));
     content.sync(s);
     if (settings) settings.sync(s);
@@ -321,7 +324,13 @@ export async function renderScreenDetail(stale, id) {
       actionButton('reboot', 'Reboot', { cls: 'btn-danger', confirm: () => `Reboot “${screen.name}” now? It is off the air until it has restarted.` })),
     h('div', { class: 'levels' },
       levelControl('set_volume', 'Volume', lastLevel('set_volume')),
-      levelControl('set_brightness', 'Brightness', lastLevel('set_brightness')))) : null;
+      levelControl('set_brightness', 'Brightness', lastLevel('set_brightness'))),
+    h('div', { class: 'actions remote-open' },
+      screen.public_key
+        ? h('a', { id: 'screen-remote-open', class: 'btn btn-primary', href: `#/remote/${encodeURIComponent(id)}`,
+          text: 'Remote control' })
+        : h('p', { class: 'hint', text: 'Remote control needs the key the screen registers at pairing: pair it again with a current player.' }),
+      h('p', { class: 'hint', text: 'See and control the screen in this page, end-to-end encrypted through a relay (the relay cannot read it). Compare the host key fingerprint with the one the screen shows in its diagnostics.' }))) : null;
 
   if (shotButton) shotButton.addEventListener('click', () => send('screenshot', {}, shotButton));
 
@@ -330,18 +339,27 @@ export async function renderScreenDetail(stale, id) {
     const nameInput = h('input', { id: 'screen-name', type: 'text', required: true, maxlength: '128', autocomplete: 'off' });
     const groupInput = h('input', { id: 'screen-group', type: 'text', maxlength: '128', autocomplete: 'off', placeholder: 'e.g. Ground floor' });
     const tagsInput = h('input', { id: 'screen-tags', type: 'text', autocomplete: 'off', placeholder: 'e.g. lobby, portrait' });
+    const consentInput = h('input', { id: 'screen-remote-consent', type: 'checkbox', 'aria-describedby': 'screen-remote-consent-hint' });
+    // shown when the server knows the setting (it refuses unknown fields)
+    const hasConsent = Object.prototype.hasOwnProperty.call(screen, 'remote_consent');
+    const consentField = hasConsent ? h('div', { class: 'field' },
+      h('label', { class: 'check', for: 'screen-remote-consent' }, consentInput,
+        h('span', { text: 'Ask the person at the screen before remote control' })),
+      h('p', { class: 'hint', id: 'screen-remote-consent-hint', text: 'The screen shows “Allow remote control by NAME?” with a 30 s countdown; a session starts only if they allow it.' })) : null;
     const err = h('p', { id: 'screen-settings-error', class: 'form-error', role: 'alert', hidden: true });
     const save = h('button', { id: 'screen-save', type: 'submit', class: 'btn btn-primary', text: 'Save' });
     const form = h('form', { id: 'screen-settings', class: 'form-grid' },
       field('Name', nameInput),
       field('Group', groupInput),
       field('Tags', tagsInput, 'Separated by commas.'),
+      consentField,
       h('div', { class: 'form-footer' }, err, save));
     const parseTags = (text) => [...new Set(text.split(',').map((t) => t.trim()).filter(Boolean))];
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       setError(err, null);
       const body = { name: nameInput.value.trim(), group: groupInput.value.trim(), tags: parseTags(tagsInput.value) };
+      if (hasConsent) body.remote_consent = consentInput.checked;
       if (!body.name) { setError(err, 'Give the screen a name.'); nameInput.focus(); return; }
       if (body.tags.length > 32) { setError(err, 'A screen has at most 32 tags.'); tagsInput.focus(); return; }
       if (body.tags.some((t) => t.length > 64)) { setError(err, 'A tag has at most 64 characters.'); tagsInput.focus(); return; }
@@ -358,11 +376,12 @@ export async function renderScreenDetail(stale, id) {
     });
     // a change made elsewhere updates a field only if it was not edited here
     function sync(s) {
-      const next = { name: s.name, group: s.group || '', tags: (s.tags || []).join(', ') };
+      const next = { name: s.name, group: s.group || '', tags: (s.tags || []).join(', '), consent: !!s.remote_consent };
       const inputs = { name: nameInput, group: groupInput, tags: tagsInput };
       for (const [k, input] of Object.entries(inputs)) {
         if (!shownFields || input.value === shownFields[k]) input.value = next[k];
       }
+      if (!shownFields || consentInput.checked === shownFields.consent) consentInput.checked = next.consent;
       shownFields = next;
     }
 
