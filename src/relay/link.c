@@ -61,7 +61,7 @@ struct link {
 	uint64_t events_dropped;
 	uint64_t bytes_reported; /* bytes counted by the last accepted report */
 	int64_t cursor;
-	bool report_in_flight, report_soon, stopping;
+	bool report_in_flight, report_soon, finishing, stopping;
 	struct sock *socks;
 	int last_report_ok, last_cuts_ok; /* -1 unknown, 0 failing, 1 fine: for logging changes */
 	struct xfer *xfers;
@@ -298,6 +298,11 @@ static void start_report(struct link *l)
 	l->report_in_flight = true;
 }
 
+static void on_finish_deadline(uv_timer_t *t)
+{
+	link_stop(t->data);
+}
+
 static void report_done(struct link *l, struct xfer *x, long status, CURLcode cc)
 {
 	l->report_in_flight = false;
@@ -307,7 +312,11 @@ static void report_done(struct link *l, struct xfer *x, long status, CURLcode cc
 		l->ev_head = (l->ev_head + x->events_sent) % LINK_EVENTS_MAX;
 		l->ev_len -= x->events_sent;
 		l->bytes_reported = x->bytes_at_send;
-		if (l->ev_len && !l->stopping) { /* more events waiting: the next report now */
+		if (l->finishing && l->ev_len) {
+			start_report(l); /* the rest of the last events, within the grace */
+			return;
+		}
+		if (l->ev_len && !l->stopping && !l->finishing) { /* more events waiting: the next report now */
 			l->report_soon = true;
 			uv_timer_start(&l->report_timer, on_report_timer, SOON_MS, LINK_REPORT_MS);
 		}
@@ -318,6 +327,8 @@ static void report_done(struct link *l, struct xfer *x, long status, CURLcode cc
 		l->ev_head = (l->ev_head + x->events_sent) % LINK_EVENTS_MAX;
 		l->ev_len -= x->events_sent;
 	}
+	if (l->finishing) /* the last report: stop once out of curl's callbacks */
+		uv_timer_start(&l->report_timer, on_finish_deadline, 0, 0);
 }
 
 static void on_report_timer(uv_timer_t *t)
@@ -341,7 +352,8 @@ void link_on_event(void *arg, const struct relay_event *ev)
 	}
 	l->events[(l->ev_head + l->ev_len) % LINK_EVENTS_MAX] = *ev;
 	l->ev_len++;
-	if (!l->report_in_flight && !l->report_soon) { /* told soon, but not put off by a stream of events */
+	if (!l->report_in_flight && !l->report_soon &&
+	    !l->finishing) { /* told soon, but not put off by a stream of events */
 		l->report_soon = true;
 		uv_timer_start(&l->report_timer, on_report_timer, SOON_MS, LINK_REPORT_MS);
 	}
@@ -356,7 +368,7 @@ static void on_cuts_timer(uv_timer_t *t)
 
 static void start_cuts(struct link *l)
 {
-	if (l->stopping)
+	if (l->stopping || l->finishing)
 		return;
 	char url[1200];
 	snprintf(url, sizeof url, "%s?wait=%d&after=%" PRId64, l->url_cuts_base, CUTS_WAIT_S, l->cursor);
@@ -381,7 +393,7 @@ static void cuts_done(struct link *l, struct xfer *x, long status, CURLcode cc)
 			l->cursor = json_integer_value(cursor);
 	}
 	json_decref(answer);
-	if (l->stopping)
+	if (l->stopping || l->finishing)
 		return;
 	if (ok)
 		start_cuts(l);
@@ -481,6 +493,26 @@ struct link *link_start(uv_loop_t *loop, struct relay *relay, const struct link_
 	uv_timer_start(&l->report_timer, on_report_timer, 0, LINK_REPORT_MS);
 	start_cuts(l);
 	return l;
+}
+
+void link_finish(struct link *l, unsigned grace_ms)
+{
+	if (l->finishing || l->stopping)
+		return;
+	l->finishing = true;
+	uv_timer_stop(&l->cuts_timer);
+	for (struct xfer *x = l->xfers, *next; x; x = next) {
+		next = x->next;
+		if (x->kind == XFER_CUTS)
+			xfer_free(x);
+	}
+	if (!l->ev_len && !l->report_in_flight) {
+		link_stop(l);
+		return;
+	}
+	if (!l->report_in_flight)
+		start_report(l);
+	uv_timer_start(&l->report_timer, on_finish_deadline, grace_ms, 0);
 }
 
 void link_stop(struct link *l)

@@ -35,6 +35,10 @@ struct link;
 struct link *link_start(uv_loop_t *loop, struct relay *relay, const struct link_options *opt, char *err, size_t errsz);
 /* The relay's event hook (relay_set_event_hook(r, link_on_event, link)). */
 void link_on_event(void *link, const struct relay_event *ev);
+/* Graceful stop: ends the cuts long-poll, sends one last report of the
+ * events not yet reported (the sessions the stop ended) if there are any,
+ * and then -- when it is answered, or after grace_ms -- link_stop. */
+void link_finish(struct link *l, unsigned grace_ms);
 /* Cancels the transfers and closes the handles; the loop then runs dry. */
 void link_stop(struct link *l);
 void link_free(struct link *l);

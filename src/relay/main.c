@@ -28,7 +28,8 @@
 #include "server_key.h"
 #include "ws.h"
 
-#define KEY_FILE_MAX 256
+#define KEY_FILE_MAX   256
+#define LINK_FINISH_MS 1000
 
 static struct relay *the_relay;
 static struct admin *the_admin;
@@ -120,7 +121,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 	if (the_admin)
 		admin_stop(the_admin);
 	if (the_link)
-		link_stop(the_link);
+		link_finish(the_link, LINK_FINISH_MS); /* the ends the stop made are reported */
 	uv_close((uv_handle_t *)&sigterm, NULL);
 	uv_close((uv_handle_t *)&sigint, NULL);
 }

@@ -293,3 +293,21 @@ def test_relay_works_while_the_server_is_unreachable(tmp_path):
     out = subprocess.run([RELAY_BIN, "--listen", "127.0.0.1:0", "--server-key", keys.pk, "--server-url",
                           "http://127.0.0.1:1"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 2 and "go together" in out.stderr
+
+
+def test_graceful_stop_reports_the_sessions_it_ended(server, admin, tmp_path):
+    r = LinkedRelay(str(tmp_path), server, admin)
+    sid, guest_ticket, host_ticket = new_session(server, admin)
+    guest, host = r.connect(guest_ticket), r.connect(host_ticket)
+    assert status_line(guest) == "paired\n" and status_line(host) == "paired\n"
+    guest.sendall(b"z" * 777)
+    got = b""
+    while len(got) < 777:
+        got += host.recv(4096)
+    wait_for(lambda: session_row(admin, sid)["started_at"] is not None, timeout=10, what="started_at")
+    started = time.time()
+    r.stop()  # SIGTERM: exit 0
+    assert time.time() - started < 2.5
+    row = session_row(admin, sid)
+    assert row["end_reason"] == "relay_stopped" and row["ended_at"], row
+    assert row["bytes_guest_to_host"] == 777
