@@ -10,7 +10,7 @@
  *                 [--public-address HOST:PORT] [--session-rate B] [--total-rate B]
  *                 [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]
  *                 [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]
- *                 [--queue-cap BYTES] [--max-connections N]
+ *                 [--queue-cap BYTES] [--max-connections N] [--ws-ping S]
  */
 #include <errno.h>
 #include <limits.h>
@@ -43,10 +43,11 @@ static void usage(FILE *f)
 	      "         [--public-address HOST:PORT] [--session-rate BYTES_PER_S] [--total-rate BYTES_PER_S]\n"
 	      "         [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]\n"
 	      "         [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]\n"
-	      "         [--queue-cap BYTES] [--max-connections N]\n"
+	      "         [--queue-cap BYTES] [--max-connections N] [--ws-ping S]\n"
 	      "  --server-key FILE: the server's Ed25519 public key, 32 raw bytes or their base64\n"
 	      "  --ws-listen: WebSocket (WSS with --tls-cert and --tls-key, PEM; TLS 1.2 or 1.3);\n"
 	      "    --ws-plain-listen: a plain WebSocket listener beside it. Any request path.\n"
+	      "    --ws-ping S: a ping to each WebSocket client every S s (default 30; 0: none)\n"
 	      "  --public-address HOST:PORT: refuse tickets naming another relay (ticket_invalid)\n"
 	      "  --session-rate: bytes/s in each direction of a session; --total-rate: all sessions\n"
 	      "  --server-url, --relay-id, --relay-token-file: report to the server every 5 s and\n"
@@ -189,6 +190,7 @@ int main(int argc, char **argv)
 	    .idle_timeout_ms = 300000,
 	    .queue_cap = 256 * 1024,
 	    .max_connections = 20000,
+	    .ws_ping_ms = 30000,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -240,6 +242,13 @@ int main(int argc, char **argv)
 			if (parse_number(a, v, 3600, &n) != 0)
 				return 2;
 			opt.first_frame_timeout_ms = n * 1000;
+		} else if (strcmp(a, "--ws-ping") == 0) {
+			if (strcmp(v, "0") == 0)
+				opt.ws_ping_ms = 0;
+			else if (parse_number(a, v, 3600, &n) != 0)
+				return 2;
+			else
+				opt.ws_ping_ms = n * 1000;
 		} else if (strcmp(a, "--idle-timeout") == 0) {
 			if (parse_number(a, v, 86400, &n) != 0)
 				return 2;

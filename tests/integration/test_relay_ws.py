@@ -452,3 +452,35 @@ def test_back_pressure_across_transports(ws_relay, keys):
     grown = ws_relay.rss_kib() - before
     assert grown < 16 * 1024 or "asan" in os.environ.get("VITRINE_BUILD", ""), grown
     assert ws_relay.proc.poll() is None
+
+
+def test_relay_pings_websocket_clients_and_pings_are_no_activity(tmp_path, keys):
+    r = WSRelay(str(tmp_path), keys, args=("--ws-ping", "1", "--idle-timeout", "3"))
+    try:
+        sid = session_id()
+        g = WSClient(r.ws_port)
+        g.send_ticket(keys.ticket(sid, "guest"))
+        h = WSClient(r.ws_port)
+        h.send_ticket(keys.ticket(sid, "host"))
+        assert g.status_line() == "paired\n" and h.status_line() == "paired\n"
+        pings = 0
+        started = time.time()
+        while time.time() - started < 6:
+            try:
+                op, payload = g.recv_frame()
+            except EOFError:
+                break
+            if op == 9:
+                pings += 1
+                g.send_frame(payload, opcode=10)  # pong
+            elif op == 2:
+                g.stream += payload
+            elif op == 8:
+                g.closed = struct.unpack(">H", payload[:2])[0]
+                break
+        assert pings >= 2
+        # the pings kept nothing alive: the idle pair was ended after 3 s
+        assert g.status_line() == "error session_ended\n"
+        assert time.time() - started < 5.5
+    finally:
+        r.stop()
