@@ -115,7 +115,8 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/relays", remote_handle_relay_create, AUTH_USER, ADMIN, 4 * KB, W},
     {"DELETE", "/api/v1/relays/{id}", remote_handle_relay_delete, AUTH_USER, ADMIN, 0, W},
     /* the relay's own token ("Bearer vr_..."), checked by the handler */
-    {"POST", "/api/v1/relays/{id}/report", remote_handle_relay_report, AUTH_NONE, 0, 1 * KB, W},
+    {"POST", "/api/v1/relays/{id}/report", remote_handle_relay_report, AUTH_NONE, 0, 256 * KB, W},
+    {"GET", "/api/v1/relays/{id}/cuts", remote_handle_relay_cuts, AUTH_NONE, 0, 0, R},
 
     /* media library (uploads are streamed to disk while hashed) */
     {"GET", "/api/v1/media", content_handle_media_list, AUTH_USER, EDITORS, 0, R},
