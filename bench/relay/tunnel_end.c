@@ -1,18 +1,19 @@
 /*
- * bench_tunnel_end: one end of a relayed session for bench/relay/run. It
- * connects to vitrine-relay with its ticket (first frame, then the status
- * line), and then either forwards bytes as they are (--raw: what the relay
- * alone costs) or runs the end-to-end layer (src/common/e2e.c) as guest or
- * host and forwards plaintext to and from a local socket: the guest
+ * bench_tunnel_end: one end of a relayed session for bench/relay/run, on
+ * the product's own client code: relay_connect (first frame, status line)
+ * and, unless --raw, the tunnel library the CLI and the player use
+ * (tunnel_open, tunnel_pump: the end-to-end layer as guest or host). --raw
+ * forwards the bytes as they are instead (what the relay alone costs).
+ * Either way it forwards to and from a local socket: the guest
  * listens on ADDR for one connection (and says "ready" on stdout when it
- * listens), the host connects to ADDR. One
- * thread, poll(), full frames; a clean end sends the final frame.
+ * listens), the host connects to ADDR.
  *
  *   bench_tunnel_end guest|host RELAY_HOST:PORT SESSION_ID TICKET
  *                    GUEST_TICKET SECRET_HEX HOST_SEED_HEX ADDR [--raw]
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -23,6 +24,8 @@
 #include <unistd.h>
 
 #include "common/e2e.h"
+#include "common/relay_client.h"
+#include "common/tunnel.h"
 
 static void die(const char *what)
 {
@@ -86,38 +89,22 @@ static void write_all(int fd, const uint8_t *p, size_t n)
 	}
 }
 
-static void read_exact(int fd, uint8_t *p, size_t n)
+/* relay_connect to "HOST:PORT" (TCP) with the ticket; exits on a refusal. */
+static struct relay_conn *relay_join(const char *relay, const char *ticket)
 {
-	while (n) {
-		ssize_t r = read(fd, p, n);
-		if (r <= 0)
-			die("the relay closed");
-		p += r;
-		n -= (size_t)r;
-	}
-}
-
-/* First frame, then "paired\n" (read byte by byte: what follows is the session's). */
-static int relay_join(const char *relay, const char *ticket)
-{
-	int fd = tcp_connect(relay);
-	size_t len = strlen(ticket);
-	uint8_t hdr[2] = {(uint8_t)(len >> 8), (uint8_t)len};
-	write_all(fd, hdr, 2);
-	write_all(fd, (const uint8_t *)ticket, len);
-	char line[64];
-	size_t n = 0;
-	while (n < sizeof line - 1) {
-		read_exact(fd, (uint8_t *)line + n, 1);
-		if (line[n++] == '\n')
-			break;
-	}
-	line[n] = '\0';
-	if (strcmp(line, "paired\n") != 0) {
-		fprintf(stderr, "bench_tunnel_end: the relay said %s", line);
+	struct relay_target t = {0};
+	const char *colon = strrchr(relay, ':');
+	if (!colon || (size_t)(colon - relay) >= sizeof t.host)
+		die("the relay is HOST:PORT");
+	memcpy(t.host, relay, (size_t)(colon - relay));
+	t.port = (unsigned)atoi(colon + 1);
+	struct relay_conn *rc;
+	char code[64], err[256];
+	if (relay_connect(&t, ticket, 30000, NULL, &rc, code, sizeof code, err, sizeof err) != 0) {
+		fprintf(stderr, "bench_tunnel_end: %s (%s)\n", err, code);
 		exit(1);
 	}
-	return fd;
+	return rc;
 }
 
 static void unhex(const char *hex, uint8_t *out, size_t len)
@@ -146,66 +133,6 @@ static void pump_raw(int a, int b)
 	}
 }
 
-/* Plaintext on plain <-> frames on relay. */
-static void pump_e2e(struct e2e *e, int plain, int relay)
-{
-	static uint8_t in[E2E_MAX_PLAINTEXT], frame[E2E_MAX_FRAME], rbuf[1 << 17], out[E2E_MAX_PLAINTEXT];
-	struct pollfd p[2] = {{.fd = plain, .events = POLLIN}, {.fd = relay, .events = POLLIN}};
-	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			die("poll");
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = read(plain, in, sizeof in);
-			size_t fl;
-			if (e2e_seal(e, in, r > 0 ? (size_t)r : 0, r <= 0, frame, sizeof frame, &fl) != E2E_OK)
-				die("seal");
-			write_all(relay, frame, fl);
-			if (r <= 0)
-				return;
-		}
-		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = read(relay, rbuf, sizeof rbuf);
-			if (r <= 0)
-				return;
-			for (size_t pos = 0; pos < (size_t)r;) {
-				size_t used, ol;
-				bool done;
-				int rc = e2e_open(e, rbuf + pos, (size_t)r - pos, &used, out, sizeof out, &ol, &done);
-				if (rc != E2E_OK) {
-					fprintf(stderr, "bench_tunnel_end: %s\n", e2e_status_code(rc));
-					exit(1);
-				}
-				pos += used;
-				if (ol)
-					write_all(plain, out, ol);
-			}
-		}
-	}
-}
-
-static void handshake(struct e2e *e, int relay)
-{
-	uint8_t out[E2E_HANDSHAKE_OUT], in[E2E_HANDSHAKE_OUT];
-	size_t used, ol;
-	if (e2e_handshake(e, NULL, 0, &used, out, sizeof out, &ol) != E2E_OK)
-		die("handshake");
-	if (ol)
-		write_all(relay, out, ol);
-	while (!e2e_established(e)) {
-		size_t want = e->role == E2E_GUEST              ? E2E_MSG2_LEN
-		              : e->state == E2E_STATE_WAIT_MSG1 ? E2E_MSG1_LEN
-		                                                : E2E_MSG3_LEN;
-		read_exact(relay, in, want);
-		int rc = e2e_handshake(e, in, want, &used, out, sizeof out, &ol);
-		if (rc != E2E_OK) {
-			fprintf(stderr, "bench_tunnel_end: %s\n", e2e_status_code(rc));
-			exit(1);
-		}
-		if (ol)
-			write_all(relay, out, ol);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	if ((argc != 9 && argc != 10) || sodium_init() < 0) {
@@ -224,19 +151,27 @@ int main(int argc, char **argv)
 	e2e_ticket_hash(guest_ticket, strlen(guest_ticket), th);
 
 	int plain = guest ? accept_one(addr) : -1;
-	int rfd = relay_join(relay, ticket);
+	struct relay_conn *rc = relay_join(relay, ticket);
 	if (!guest)
 		plain = tcp_connect(addr);
 	if (raw) {
-		pump_raw(plain, rfd);
+		if (relay_conn_buffered(rc))
+			die("bytes came with the status line");
+		int fd = relay_conn_fd(rc); /* relay_connect leaves it non-blocking */
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		pump_raw(plain, fd);
+		relay_conn_close(rc);
 		return 0;
 	}
-	struct e2e *e = malloc(sizeof *e);
-	if (!e || e2e_init(e, guest ? E2E_GUEST : E2E_HOST, sid, th, secret, guest ? pk : sk) != E2E_OK)
-		die("init");
-	handshake(e, rfd);
-	pump_e2e(e, plain, rfd);
-	e2e_wipe(e);
-	free(e);
-	return 0;
+	struct tunnel *t;
+	char code[TUNNEL_CODE_MAX];
+	if (tunnel_open(&t, rc, guest ? E2E_GUEST : E2E_HOST, sid, th, secret, guest ? pk : sk, 15000, code) != 0) {
+		fprintf(stderr, "bench_tunnel_end: handshake: %s\n", code);
+		return 1;
+	}
+	int rcode = tunnel_pump(t, plain, -1, NULL);
+	if (rcode != 0)
+		fprintf(stderr, "bench_tunnel_end: %s\n", tunnel_code(t));
+	tunnel_close(t);
+	return rcode == 0 ? 0 : 1;
 }
