@@ -5,8 +5,8 @@
  * (tunnel_open, tunnel_pump: the end-to-end layer as guest or host). --raw
  * forwards the bytes as they are instead (what the relay alone costs).
  * Either way it forwards to and from a local socket: the guest
- * listens on ADDR for one connection (and says "ready" on stdout when it
- * listens), the host connects to ADDR.
+ * listens on ADDR for one connection (and says "ready PORT" on stdout when
+ * it listens; port 0 picks one), the host connects to ADDR.
  *
  *   bench_tunnel_end guest|host RELAY_HOST:PORT SESSION_ID TICKET
  *                    GUEST_TICKET SECRET_HEX HOST_SEED_HEX ADDR [--raw]
@@ -58,7 +58,8 @@ static int tcp_connect(const char *addr)
 	return fd;
 }
 
-/* Listens on addr, says "ready" on stdout, takes one connection. */
+/* Listens on addr (port 0: any), says "ready PORT" on stdout, takes one
+ * connection. */
 static int accept_one(const char *addr)
 {
 	struct sockaddr_in a = parse_addr(addr);
@@ -66,7 +67,9 @@ static int accept_one(const char *addr)
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 1) != 0)
 		die("cannot listen");
-	puts("ready");
+	socklen_t alen = sizeof a;
+	getsockname(lfd, (struct sockaddr *)&a, &alen);
+	printf("ready %u\n", ntohs(a.sin_port));
 	fflush(stdout);
 	int fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
