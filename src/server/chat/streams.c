@@ -214,6 +214,7 @@ int chat_handle_operator_stream(struct http_req *r)
 	s->typing_cursor = typing_now(r->db, s->typing_target);
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "chatop:%s", r->auth.user_id);
+	chat_sweeper_start(server_config(r->srv)->data_dir);
 	chat_presence_open(s->user_id);
 	return http_stream(r, key, operator_pull, s, operator_free);
 }
