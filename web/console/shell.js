@@ -36,7 +36,7 @@ export function currentRoute() {
 }
 
 export function defaultRoute() {
-  return 'screens';
+  return state.user && state.user.role === 'operator' ? 'chat' : 'screens';
 }
 
 export function updateHeader() {
