@@ -1,0 +1,233 @@
+"""Browser tests of the live chat: the widget on a web site, the visitor's
+chat window, and the operators' console page.
+
+A tiny Python HTTP server on another loopback port plays the customer's web
+site: one page with the snippet. Its origin (127.0.0.1:PORT) is registered as
+the site's domain. The visitor's browser is 375 px wide (a phone); the first
+operator works in a second browser, the second operator through the API.
+Run: VITRINE_BUILD=build /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/browser/test_chat.py
+"""
+import http.server
+import threading
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select
+
+from conftest import free_port
+from test_console import api_login, browser_login, csp_problems, ensure_user, wait
+
+OP1 = ("olga.operator", "Olga Operator", "Operator-Passphrase-2026")
+OP2 = ("oscar.operator", "Oscar Second", "Operator-Passphrase-2027")
+EVIL_NAME = "<b>Eve</b>"
+EVIL_TEXT = "<img src=x onerror=alert(1)>Hello, I need help"
+EVIL_REPLY = "<script>alert(2)</script> thanks"
+
+
+class SitePage:
+    """The customer's web site: GET / answers one page with the snippet."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.snippet = ""
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = (f"<!doctype html><html><head><meta charset='utf-8'>"
+                        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                        f"<title>Shop page</title></head><body><h1>Our shop</h1>"
+                        f"{outer.snippet}</body></html>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def site_page():
+    page = SitePage()
+    yield page
+    page.close()
+
+
+def user_id(admin, server, login):
+    r = admin.get(server.url + "/api/v1/users", timeout=10)
+    assert r.status_code == 200, r.text
+    return next(u["id"] for u in r.json()["users"] if u["login"] == login)
+
+
+def setup_chat(server, site_page):
+    """Two operators, a site for the test page's origin, one department with both."""
+    admin = ensure_user(server, OP1[0], OP1[2], role="operator", name=OP1[1])
+    ensure_user(server, OP2[0], OP2[2], role="operator", name=OP2[1])
+    r = admin.post(server.url + "/api/v1/sites",
+                   json={"name": "Shop", "domains": [f"127.0.0.1:{site_page.port}"]}, timeout=10)
+    assert r.status_code == 201, r.text
+    site = r.json()["site"]
+    snippet = r.json()["snippet"]
+    assert f'data-site="{site["id"]}"' in snippet and "/widget.js" in snippet
+    site_page.snippet = snippet
+    r = admin.post(server.url + "/api/v1/chat/departments",
+                   json={"name": "Sales", "site_ids": [site["id"]], "auto_assign": False, "reassign_after_s": 0},
+                   timeout=10)
+    assert r.status_code == 201, r.text
+    dep = r.json().get("department", r.json())
+    ids = [user_id(admin, server, OP1[0]), user_id(admin, server, OP2[0])]
+    r = admin.put(server.url + f"/api/v1/chat/departments/{dep['id']}/operators", json={"user_ids": ids}, timeout=10)
+    assert r.status_code in (200, 204), r.text
+    return admin, site, dep, ids
+
+
+def text_of(driver, css):
+    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def until_text(driver, css, needle, timeout=15):
+    wait(driver, timeout).until(lambda d: needle in text_of(d, css),
+                                f"{needle!r} not in {css}: {text_of(driver, css)!r}")
+
+
+def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_page):
+    admin, site, dep, (op1_id, op2_id) = setup_chat(server, site_page)
+
+    # the first operator goes online in the console
+    op = new_driver()
+    browser_login(op, server, OP1[0], OP1[2])
+    op.get(server.url + "/#/chat")
+    wait(op).until(EC.visibility_of_element_located((By.ID, "chat-status")))
+    Select(op.find_element(By.ID, "chat-status")).select_by_value("online")
+    wait(op).until(lambda d: "Live" in d.find_element(By.ID, "chat-stream").text)
+    op2 = api_login(server, OP2[0], OP2[2])
+    r = op2.put(server.url + "/api/v1/chat/me/status", json={"status": "online"}, timeout=10)
+    assert r.status_code in (200, 204), r.text
+
+    # the visitor, on a phone, opens the chat from the site's page
+    v = new_driver(375, 800)
+    v.get(site_page.url)
+    wait(v, 15).until(EC.element_to_be_clickable((By.ID, "vitrine-chat-button"))).click()
+    frame = wait(v).until(EC.presence_of_element_located((By.ID, "vitrine-chat-frame")))
+    assert frame.size["width"] <= 375
+    v.switch_to.frame(frame)
+    wait(v, 15).until(EC.visibility_of_element_located((By.ID, "first-text")))
+    v.find_element(By.ID, "visitor-name").send_keys(EVIL_NAME)
+    v.find_element(By.ID, "first-text").send_keys(EVIL_TEXT)
+    v.find_element(By.ID, "start-chat").click()
+    until_text(v, "#status", "number 1 in the queue")
+    # fits the phone: nothing wider than the window
+    assert v.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+    # the operator sees it in the queue, live, and picks it up
+    item = wait(op, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup")))
+    assert EVIL_NAME in op.find_element(By.ID, "chat-queue").text  # the name as typed, as text
+    item.click()
+    until_text(op, "#chat-messages .msg-text", EVIL_TEXT)
+    assert not op.find_elements(By.CSS_SELECTOR, "#chat-messages img, #chat-messages b")
+    assert "127.0.0.1" in op.find_element(By.ID, "visitor-info").text  # the page the chat came from
+    assert "Shop page" in op.find_element(By.ID, "visitor-info").text
+    until_text(v, "#status", "chatting with")
+
+    # typing indicator and a message, operator to visitor
+    box = op.find_element(By.ID, "chat-text")
+    box.send_keys("Hello")
+    until_text(v, "#typing", "typing")
+    box.send_keys(", how can I help?" + Keys.ENTER)
+    until_text(v, "#messages .msg-theirs .msg-text", "Hello, how can I help?")
+    # the operator has read the visitor's message
+    until_text(v, "#messages .msg-mine .msg-mark", "Read")
+
+    # visitor to operator, HTML as text
+    v.find_element(By.ID, "text").send_keys(EVIL_REPLY + Keys.ENTER)
+    until_text(op, "#chat-messages .msg-visitor .msg-text", EVIL_REPLY)
+    assert not op.find_elements(By.CSS_SELECTOR, "#chat-messages script")
+    until_text(op, "#chat-messages .msg-theirs-op .msg-mark", "Read")
+
+    # transfer to the second operator with a note
+    op.find_element(By.ID, "chat-transfer").click()
+    Select(op.find_element(By.ID, "transfer-target")).select_by_value(f"operator:{op2_id}")
+    op.find_element(By.ID, "transfer-note").send_keys("Wants a discount")
+    op.find_element(By.ID, "transfer-submit").click()
+    until_text(v, "#messages", "passed on to")
+    chat_id = v.execute_script("return JSON.parse(sessionStorage.getItem(arguments[0])).chatId",
+                               f"vitrine-chat-{site['id']}")
+    deadline = time.monotonic() + 10
+    while True:
+        r = op2.get(server.url + f"/api/v1/chat/chats/{chat_id}", timeout=10)
+        assert r.status_code == 200, r.text
+        c = r.json().get("chat", r.json())
+        if c.get("operator_id") == op2_id or c.get("state") == "queued":
+            break
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.2)  # polling the server's state, not a test wait
+    if c.get("state") == "queued":
+        assert op2.post(server.url + f"/api/v1/chat/chats/{chat_id}/pickup", json={}, timeout=10).status_code == 200
+    r = op2.post(server.url + f"/api/v1/chat/chats/{chat_id}/messages",
+                 json={"text": "Oscar here, I can help", "client_id": "op2-1"}, timeout=10)
+    assert r.status_code == 201, r.text
+    until_text(v, "#messages .msg-theirs .msg-text", "Oscar here, I can help")
+
+    # the second operator ends the chat: the visitor sees it
+    r = op2.post(server.url + f"/api/v1/chat/chats/{chat_id}/end", json={}, timeout=10)
+    assert r.status_code in (200, 204), r.text
+    until_text(v, "#status", "ended")
+    assert not v.find_element(By.ID, "send").is_enabled()
+
+    v.switch_to.default_content()
+    assert not [p for p in csp_problems(v) if "alert" in p or "Content Security Policy" in p]
+    assert not csp_problems(op)
+
+
+def test_widget_stays_hidden_on_other_origin(server, new_driver, site_page):
+    """A page whose origin is not one of the site's domains gets no call button."""
+    admin = api_login(server, server.admin_login, server.admin_password)
+    r = admin.post(server.url + "/api/v1/sites", json={"name": "Elsewhere", "domains": ["shop.example"]}, timeout=10)
+    assert r.status_code == 201, r.text
+    site_page.snippet = r.json()["snippet"]
+    r = admin.post(server.url + f"/api/v1/widget/{r.json()['site']['id']}/visitor",
+                   headers={"Origin": site_page.url.rstrip("/")}, json={"page_url": site_page.url}, timeout=10)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed", r.text
+    v = new_driver(375, 800)
+    v.get(site_page.url)
+    wait(v).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    time.sleep(1.0)  # the widget's request has had time to answer (its absence is the result)
+    assert not v.find_elements(By.ID, "vitrine-chat-button")
+
+
+def test_admin_adds_site_and_copies_snippet(server, driver):
+    browser_login(driver, server, server.admin_login, server.admin_password)
+    driver.get(server.url + "/#/sites")
+    wait(driver).until(EC.visibility_of_element_located((By.ID, "site-name"))).send_keys("Blog")
+    driver.find_element(By.ID, "site-domains").send_keys("blog.example www.blog.example")
+    driver.find_element(By.ID, "site-create-submit").click()
+    snippet = wait(driver).until(EC.visibility_of_element_located((By.ID, "new-site-snippet")))
+    value = snippet.get_attribute("value")
+    assert "/widget.js" in value and "data-site=" in value and "async" in value
+    wait(driver).until(lambda d: "Blog" in d.find_element(By.ID, "sites-table").text)
+    # a department for the new site
+    driver.find_element(By.ID, "dep-name").send_keys("Support")
+    for box in driver.find_elements(By.CSS_SELECTOR, "#dep-sites input"):
+        if "Blog" in box.find_element(By.XPATH, "..").text:
+            box.click()
+    driver.find_element(By.ID, "dep-create-submit").click()
+    wait(driver).until(lambda d: "Support" in d.find_element(By.ID, "departments-table").text)
+    assert "Blog" in driver.find_element(By.ID, "departments-table").text
+    assert not csp_problems(driver)
