@@ -479,6 +479,14 @@ export async function renderChat(stale, route) {
         if (here) openChat(page.open.id);
         else if (id && !page.openId) toast('A chat was assigned to you.', 'info');
         break;
+      case 'unassigned':
+        reloadSoon();
+        if (here) {
+          toast(d.reason === 'no_reply' ? 'The chat went back to the queue: the visitor waited too long.'
+            : 'The chat went back to the queue.', 'info');
+          openChat(page.open.id);
+        }
+        break;
       case 'transferred':
         reloadSoon();
         toast(`A chat was transferred to you${d.note ? `: ${d.note}` : '.'}`, 'info');
@@ -528,7 +536,7 @@ export async function renderChat(stale, route) {
         state.cleanup.push(() => clearTimeout(t));
       }
     });
-    for (const type of ['queue', 'assigned', 'transferred', 'message', 'typing', 'read', 'ended']) {
+    for (const type of ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'typing', 'read', 'ended']) {
       es.addEventListener(type, (ev) => {
         let d;
         try {
