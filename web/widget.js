@@ -133,11 +133,86 @@
     else open();
   });
 
-  // the frame asks to be closed (its own close button; on a phone the
-  // frame covers the page and its button is the only way back)
+  // The stream bridge: a browser sends no Origin with a same-origin GET, so
+  // the frame's own request for its event stream may be refused
+  // (origin_not_allowed); the frame then asks this page, whose origin is the
+  // site's, to read the stream and pass the events on. Only URLs of this
+  // site's chat streams on the widget's server are read.
+  var streams = {};
+  var streamPrefix = base + '/api/v1/widget/' + encodeURIComponent(site) + '/chats/';
+
+  function toFrame(msg) {
+    if (frame && frame.contentWindow) frame.contentWindow.postMessage(msg, base);
+  }
+
+  function bridgeStream(m) {
+    var id = String(m.id);
+    if (typeof m.url !== 'string' || m.url.indexOf(streamPrefix) !== 0 || !/\/events\?after=\d+$/.test(m.url)) return;
+    var ctl = new AbortController();
+    streams[id] = ctl;
+    var headers = { Accept: 'text/event-stream', Authorization: 'Bearer ' + m.token };
+    if (m.lastEventId) headers['Last-Event-ID'] = String(m.lastEventId);
+    var status = 0;
+    fetch(m.url, { headers: headers, mode: 'cors', credentials: 'omit', cache: 'no-store', signal: ctl.signal })
+      .then(function (res) {
+        status = res.status;
+        if (!res.ok || !res.body) return res.text().then(function (t) { toFrame({ vitrineChat: 'stream-end', id: m.id, status: status, body: t }); });
+        toFrame({ vitrineChat: 'stream-open', id: m.id });
+        return readEvents(res.body, function (type, eventId, data) {
+          toFrame({ vitrineChat: 'stream-event', id: m.id, type: type, eventId: eventId, data: data });
+        }).then(function () { toFrame({ vitrineChat: 'stream-end', id: m.id, status: status }); });
+      })
+      .catch(function () {
+        if (!ctl.signal.aborted) toFrame({ vitrineChat: 'stream-end', id: m.id, status: 0 });
+      })
+      .then(function () { delete streams[id]; });
+  }
+
+  // a text/event-stream body: onEvent(type, id, data text) per event
+  function readEvents(body, onEvent) {
+    var reader = body.getReader();
+    var decoder = new TextDecoder();
+    var buf = '';
+    var type = '';
+    var eventId = '';
+    var data = [];
+    function line(l) {
+      if (l === '') {
+        if (data.length) onEvent(type || 'message', eventId, data.join('\n'));
+        type = '';
+        eventId = '';
+        data = [];
+        return;
+      }
+      if (l.charAt(0) === ':') return;
+      var c = l.indexOf(':');
+      var field = c < 0 ? l : l.slice(0, c);
+      var val = c < 0 ? '' : l.slice(c + 1).replace(/^ /, '');
+      if (field === 'event') type = val;
+      else if (field === 'data') data.push(val);
+      else if (field === 'id') eventId = val;
+    }
+    function pump() {
+      return reader.read().then(function (r) {
+        if (r.done) return;
+        buf += decoder.decode(r.value, { stream: true });
+        var parts = buf.split(/\r\n|\r|\n/);
+        buf = parts.pop();
+        for (var i = 0; i < parts.length; i++) line(parts[i]);
+        return pump();
+      });
+    }
+    return pump();
+  }
+
+  // the frame's requests: close (its own close button; on a phone the frame
+  // covers the page and its button is the only way back), the stream bridge
   window.addEventListener('message', function (ev) {
     if (ev.origin !== base || !frame || ev.source !== frame.contentWindow) return;
-    if (ev.data && ev.data.vitrineChat === 'close') close();
+    var m = ev.data || {};
+    if (m.vitrineChat === 'close') close();
+    else if (m.vitrineChat === 'stream') bridgeStream(m);
+    else if (m.vitrineChat === 'stream-stop' && streams[String(m.id)]) streams[String(m.id)].abort();
   });
 
   function mount() {

@@ -9,8 +9,11 @@
 // events arrive over SSE read with fetch() (EventSource cannot send the
 // Authorization header): `id: SEQ`, `event: TYPE`, `data: JSON`; after a drop
 // the stream is reopened with Last-Event-ID, so nothing is missed or shown
-// twice (messages are also keyed by seq). A message is posted with a
-// client_id and retried with the same one until the server answers.
+// twice (messages are also keyed by seq). Browsers send no Origin with a
+// same-origin GET: when the server refuses the frame's stream for that
+// (origin_not_allowed), the page around the frame (widget.js) reads it and
+// posts the events in. A message is posted with a client_id and retried
+// with the same one until the server answers.
 
 const $ = (sel) => document.querySelector(sel);
 const site = decodeURIComponent((/^\/chat\/([^/]+)/.exec(location.pathname) || [])[1] || '');
@@ -409,20 +412,86 @@ async function readStream(body, onEvent) {
   }
 }
 
+// The bridge (see widget.js): the page around the frame reads the stream
+// and posts its events here, when the server refused this frame's own
+// request for want of an Origin header (browsers send none with a
+// same-origin GET).
+let bridgeSeq = 0;
+const parentOrigin = (() => {
+  try {
+    return new URL(info.get('page')).origin; // the page the widget runs on
+  } catch {
+    return null;
+  }
+})();
+function toParent(msg) {
+  if (parentOrigin) window.parent.postMessage(msg, parentOrigin);
+}
+const bridged = new Map(); // id -> { resolve }
+window.addEventListener('message', (ev) => {
+  if (ev.source !== window.parent || window.parent === window) return;
+  const m = ev.data || {};
+  const b = bridged.get(m.id);
+  if (!b) return;
+  if (m.vitrineChat === 'stream-open') {
+    st.retryMs = 1000;
+    document.body.dataset.stream = 'open';
+  } else if (m.vitrineChat === 'stream-event') {
+    const data = parseJson(m.data, null);
+    if (data) handleEvent(String(m.type || 'message'), String(m.eventId || ''), data);
+  } else if (m.vitrineChat === 'stream-end') {
+    bridged.delete(m.id);
+    b.resolve({ status: Number(m.status) || 0, body: m.body || '' });
+  }
+});
+
+function bridgeStream(url) {
+  const id = ++bridgeSeq;
+  return new Promise((resolve) => {
+    bridged.set(id, { resolve });
+    st.abort = { abort: () => { bridged.delete(id); toParent({ vitrineChat: 'stream-stop', id }); } };
+    toParent({
+      vitrineChat: 'stream', id, url: new URL(url, location.href).href, token: st.token, lastEventId: st.lastSeq,
+    });
+  });
+}
+
+function streamRefused(status, body) {
+  const data = parseJson(body, {}) || {};
+  setStatus(errorText(new HttpError(status, (data.error || {}).code, (data.error || {}).message)));
+  if (status === 404) ended('');
+}
+
 async function openStream() {
   if (!st.chatId || st.ended) return;
+  const url = `${API}/chats/${encodeURIComponent(st.chatId)}/events?after=${st.lastSeq}`;
+  if (st.bridge) {
+    const res = await bridgeStream(url);
+    if (st.ended) return;
+    document.body.dataset.stream = 'closed';
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      streamRefused(res.status, res.body);
+      return;
+    }
+    setTimeout(openStream, st.retryMs);
+    st.retryMs = Math.min(15000, st.retryMs * 2);
+    return;
+  }
   const ctl = new AbortController();
   st.abort = ctl;
   const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${st.token}` };
   if (st.lastSeq) headers['Last-Event-ID'] = String(st.lastSeq);
   try {
-    const res = await fetch(`${API}/chats/${encodeURIComponent(st.chatId)}/events?after=${st.lastSeq}`, {
-      headers, cache: 'no-store', credentials: 'omit', signal: ctl.signal,
-    });
+    const res = await fetch(url, { headers, cache: 'no-store', credentials: 'omit', signal: ctl.signal });
     if (res.status === 401 || res.status === 403 || res.status === 404) {
-      const data = parseJson(await res.text(), {}) || {};
-      setStatus(errorText(new HttpError(res.status, (data.error || {}).code, (data.error || {}).message)));
-      if (res.status === 404) ended('');
+      const body = await res.text();
+      const code = ((parseJson(body, {}) || {}).error || {}).code;
+      if (res.status === 403 && code === 'origin_not_allowed' && window.parent !== window && parentOrigin) {
+        st.bridge = true; // from now on through the page around the frame
+        openStream();
+        return;
+      }
+      streamRefused(res.status, body);
       return;
     }
     if (!res.ok || !res.body) throw new Error(`status ${res.status}`);
