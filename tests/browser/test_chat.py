@@ -98,6 +98,14 @@ def setup_chat(server, site_page):
     return admin, site, dep, ids
 
 
+def phone(new_driver):
+    """A browser with a 375 x 740 phone viewport (Chromium's windows are at least 500 px wide)."""
+    d = new_driver(500, 800)
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": 375, "height": 740, "deviceScaleFactor": 1, "mobile": True})
+    return d
+
+
 def text_of(driver, css):
     return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
 
@@ -122,19 +130,25 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
     assert r.status_code in (200, 204), r.text
 
     # the visitor, on a phone, opens the chat from the site's page
-    v = new_driver(375, 800)
+    v = phone(new_driver)
     v.get(site_page.url)
+    assert v.execute_script("return window.innerWidth") == 375
     wait(v, 15).until(EC.element_to_be_clickable((By.ID, "vitrine-chat-button"))).click()
     frame = wait(v).until(EC.presence_of_element_located((By.ID, "vitrine-chat-frame")))
-    assert frame.size["width"] <= 375
+    wait(v).until(lambda d: frame.size["width"] == 375)  # the whole phone screen
     v.switch_to.frame(frame)
     wait(v, 15).until(EC.visibility_of_element_located((By.ID, "first-text")))
     v.find_element(By.ID, "visitor-name").send_keys(EVIL_NAME)
     v.find_element(By.ID, "first-text").send_keys(EVIL_TEXT)
     v.find_element(By.ID, "start-chat").click()
     until_text(v, "#status", "number 1 in the queue")
-    # fits the phone: nothing wider than the window
+    # fits the phone: nothing wider than the window, the tools and the send button on screen
+    assert v.execute_script("return window.innerWidth") == 375
     assert v.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    for el_id in ("close", "help", "font-larger", "send"):
+        r = v.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+                             "return [r.left, r.right, r.bottom]", el_id)
+        assert 0 <= r[0] and r[1] <= 375 and r[2] <= 740, (el_id, r)
 
     # the operator sees it in the queue, live, and picks it up
     item = wait(op, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup")))
@@ -205,7 +219,7 @@ def test_widget_stays_hidden_on_other_origin(server, new_driver, site_page):
     r = admin.post(server.url + f"/api/v1/widget/{r.json()['site']['id']}/visitor",
                    headers={"Origin": site_page.url.rstrip("/")}, json={"page_url": site_page.url}, timeout=10)
     assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed", r.text
-    v = new_driver(375, 800)
+    v = phone(new_driver)
     v.get(site_page.url)
     wait(v).until(lambda d: d.execute_script("return document.readyState") == "complete")
     time.sleep(1.0)  # the widget's request has had time to answer (its absence is the result)

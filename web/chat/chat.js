@@ -473,6 +473,10 @@ async function openStream() {
       streamRefused(res.status, res.body);
       return;
     }
+    if (res.status === 204) {
+      ended('');
+      return;
+    }
     setTimeout(openStream, st.retryMs);
     st.retryMs = Math.min(15000, st.retryMs * 2);
     return;
@@ -492,6 +496,10 @@ async function openStream() {
         return;
       }
       streamRefused(res.status, body);
+      return;
+    }
+    if (res.status === 204) {
+      ended(''); // an ended chat with nothing left to read
       return;
     }
     if (!res.ok || !res.body) throw new Error(`status ${res.status}`);

@@ -19,6 +19,8 @@ import { ago, fmtTime, timeEl } from '../format.js';
 import { chatIdOf, newClientId, personName, sameChat } from '../chat/common.js';
 
 let myStatus = 'offline'; // kept while the tab lives: the page puts it back when shown again
+let lastOpSeq = 0; // the operator stream's last id: the page resumes from it when shown again
+const notes = new Map(); // chat id -> the note of its last transfer to this operator
 
 const STATUS_TEXT = { online: 'Online', away: 'Away', offline: 'Offline' };
 const BAN_TIMES = [
@@ -389,15 +391,16 @@ export async function renderChat(stale, route) {
       text: c.state || '' });
     o.stateBadge = stateBadge;
     o.controls = [text, sendBtn, transferBtn, endBtn];
-    panel.replaceChildren(
+    const note = notes.get(id);
+    panel.replaceChildren(...[
       h('div', { class: 'card-head' },
         h('h2', { id: 'chat-title', text: `Chat with ${personName((visitor && visitor.name) || c.visitor_name || c.name)}` }),
         stateBadge),
-      c.transfer_note ? h('p', { class: 'notice', id: 'chat-note', text: `Note: ${c.transfer_note}` }) : null,
+      note ? h('p', { class: 'notice notice-info', id: 'chat-note', text: `Transferred by ${note.from || 'a colleague'}: ${note.note}` }) : null,
       h('div', { class: 'chat-body' },
         h('div', { class: 'chat-talk' }, list, typingEl, mineNow ? compose : pickBtn,
           h('div', { class: 'chat-actions' }, transferBtn, banBtn, endBtn), tForm, bForm),
-        infoList(visitor, c)));
+        infoList(visitor, c))].filter(Boolean));
     for (const m of messages) showMessage(m);
     if (!mineNow) for (const b of [transferBtn, endBtn]) b.disabled = c.state === 'ended';
     if (o.ended) for (const b of o.controls) b.disabled = true;
@@ -488,6 +491,7 @@ export async function renderChat(stale, route) {
         }
         break;
       case 'transferred':
+        if (id && d.note) notes.set(id, { note: d.note, from: d.from });
         reloadSoon();
         toast(`A chat was transferred to you${d.note ? `: ${d.note}` : '.'}`, 'info');
         break;
@@ -519,7 +523,7 @@ export async function renderChat(stale, route) {
 
   function startStream() {
     if (typeof EventSource !== 'function' || stale()) return;
-    const es = new EventSource(chat.STREAM_URL);
+    const es = new EventSource(lastOpSeq ? `${chat.STREAM_URL}?after=${lastOpSeq}` : chat.STREAM_URL);
     page.es = es;
     es.addEventListener('open', () => {
       streamState.textContent = 'Live';
@@ -538,6 +542,7 @@ export async function renderChat(stale, route) {
     });
     for (const type of ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'typing', 'read', 'ended']) {
       es.addEventListener(type, (ev) => {
+        if (ev.lastEventId && Number(ev.lastEventId) > lastOpSeq) lastOpSeq = Number(ev.lastEventId);
         let d;
         try {
           d = JSON.parse(ev.data);
