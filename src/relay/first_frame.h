@@ -1,8 +1,8 @@
 /*
  * The relay's first frame: what a guest or a host sends before anything
  * else -- a 2-byte big-endian length N (1..TICKET_TEXT_MAX) followed by N
- * bytes of ticket text (docs/PROTOCOL.md "Remote control: the relay's
- * first frame"). A pure parser, so the fuzz target and the relay share it,
+ * bytes of ticket text (docs/PROTOCOL.md "Remote control: the relay",
+ * "First frame and status line"). A pure parser, so the fuzz target and the relay share it,
  * plus the status lines the relay answers with.
  */
 #ifndef VITRINE_RELAY_FIRST_FRAME_H

@@ -8,13 +8,14 @@
  *   vitrine-relay --listen HOST:PORT --server-key FILE [--admin-listen HOST:PORT]
  *                 [--ws-listen HOST:PORT [--tls-cert F --tls-key F]] [--ws-plain-listen HOST:PORT]
  *                 [--public-address HOST:PORT] [--session-rate B] [--total-rate B]
- *                 [--server-url URL --relay-id ID --relay-token-file FILE]
+ *                 [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]
  *                 [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]
- *                 [--queue-cap BYTES] [--max-connections N]
+ *                 [--queue-cap BYTES] [--max-connections N] [--ws-ping S]
  */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,17 @@
 #include <uv.h>
 
 #include "admin.h"
+#include "link.h"
 #include "relay.h"
 #include "server_key.h"
 #include "ws.h"
 
-#define KEY_FILE_MAX 256
+#define KEY_FILE_MAX   256
+#define LINK_FINISH_MS 1000
 
 static struct relay *the_relay;
 static struct admin *the_admin;
+static struct link *the_link;
 static uv_signal_t sigterm, sigint;
 
 static void usage(FILE *f)
@@ -37,16 +41,18 @@ static void usage(FILE *f)
 	fputs("usage: vitrine-relay --listen HOST:PORT --server-key FILE [--admin-listen HOST:PORT]\n"
 	      "         [--ws-listen HOST:PORT [--tls-cert FILE --tls-key FILE]] [--ws-plain-listen HOST:PORT]\n"
 	      "         [--public-address HOST:PORT] [--session-rate BYTES_PER_S] [--total-rate BYTES_PER_S]\n"
-	      "         [--server-url URL --relay-id ID --relay-token-file FILE]\n"
+	      "         [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]\n"
 	      "         [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]\n"
-	      "         [--queue-cap BYTES] [--max-connections N]\n"
+	      "         [--queue-cap BYTES] [--max-connections N] [--ws-ping S]\n"
 	      "  --server-key FILE: the server's Ed25519 public key, 32 raw bytes or their base64\n"
 	      "  --ws-listen: WebSocket (WSS with --tls-cert and --tls-key, PEM; TLS 1.2 or 1.3);\n"
 	      "    --ws-plain-listen: a plain WebSocket listener beside it. Any request path.\n"
+	      "    --ws-ping S: a ping to each WebSocket client every S s (default 30; 0: none)\n"
 	      "  --public-address HOST:PORT: refuse tickets naming another relay (ticket_invalid)\n"
 	      "  --session-rate: bytes/s in each direction of a session; --total-rate: all sessions\n"
 	      "  --server-url, --relay-id, --relay-token-file: report to the server every 5 s and\n"
-	      "    cut the sessions an admin ends (the vr_ token of POST /api/v1/relays)\n",
+	      "    cut the sessions an admin ends (the vr_ token of POST /api/v1/relays);\n"
+	      "    --server-ca FILE: the CA of an https server (default: the system's)\n",
 	      f);
 }
 
@@ -115,6 +121,8 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 	relay_stop(the_relay);
 	if (the_admin)
 		admin_stop(the_admin);
+	if (the_link)
+		link_finish(the_link, LINK_FINISH_MS); /* the ends the stop made are reported */
 	uv_close((uv_handle_t *)&sigterm, NULL);
 	uv_close((uv_handle_t *)&sigint, NULL);
 }
@@ -127,6 +135,38 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+#define TOKEN_FILE_MAX 256
+
+/* The vr_ token from path into out (whitespace around it dropped). */
+static int read_token_file(const char *path, char *out, size_t outsz)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "vitrine-relay: --relay-token-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char buf[TOKEN_FILE_MAX];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	size_t start = 0;
+	while (start < n && strchr(" \t\r\n", buf[start]))
+		start++;
+	while (n > start && strchr(" \t\r\n", buf[n - 1]))
+		n--;
+	bool ok = n < sizeof buf && n - start > 3 && n - start < outsz && memcmp(buf + start, "vr_", 3) == 0;
+	for (size_t i = start; ok && i < n; i++)
+		ok = (unsigned char)buf[i] > 0x20 && (unsigned char)buf[i] < 0x7f;
+	if (ok) {
+		memcpy(out, buf + start, n - start);
+		out[n - start] = '\0';
+	}
+	sodium_memzero(buf, sizeof buf);
+	if (!ok)
+		fprintf(stderr, "vitrine-relay: --relay-token-file %s: want the relay's vr_... token on one line\n",
+		        path);
+	return ok ? 0 : -1;
 }
 
 /* Parses a HOST:PORT flag value; prints the error. */
@@ -143,12 +183,14 @@ int main(int argc, char **argv)
 {
 	const char *listen = NULL, *admin_listen = NULL, *key_path = NULL, *ws_listen = NULL, *ws_plain = NULL;
 	const char *tls_cert = NULL, *tls_key = NULL, *public_address = NULL;
+	const char *server_url = NULL, *relay_id = NULL, *token_file = NULL, *server_ca = NULL;
 	struct relay_options opt = {
 	    .first_frame_timeout_ms = 5000,
 	    .pair_timeout_ms = 30000,
 	    .idle_timeout_ms = 300000,
 	    .queue_cap = 256 * 1024,
 	    .max_connections = 20000,
+	    .ws_ping_ms = 30000,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -174,6 +216,14 @@ int main(int argc, char **argv)
 			tls_cert = v;
 		} else if (strcmp(a, "--tls-key") == 0) {
 			tls_key = v;
+		} else if (strcmp(a, "--server-url") == 0) {
+			server_url = v;
+		} else if (strcmp(a, "--relay-id") == 0) {
+			relay_id = v;
+		} else if (strcmp(a, "--relay-token-file") == 0) {
+			token_file = v;
+		} else if (strcmp(a, "--server-ca") == 0) {
+			server_ca = v;
 		} else if (strcmp(a, "--public-address") == 0) {
 			public_address = v;
 		} else if (strcmp(a, "--session-rate") == 0) {
@@ -192,6 +242,13 @@ int main(int argc, char **argv)
 			if (parse_number(a, v, 3600, &n) != 0)
 				return 2;
 			opt.first_frame_timeout_ms = n * 1000;
+		} else if (strcmp(a, "--ws-ping") == 0) {
+			if (strcmp(v, "0") == 0)
+				opt.ws_ping_ms = 0;
+			else if (parse_number(a, v, 3600, &n) != 0)
+				return 2;
+			else
+				opt.ws_ping_ms = n * 1000;
 		} else if (strcmp(a, "--idle-timeout") == 0) {
 			if (parse_number(a, v, 86400, &n) != 0)
 				return 2;
@@ -224,6 +281,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vitrine-relay: --tls-cert and --tls-key are for --ws-listen (WSS)\n");
 		return 2;
 	}
+	if ((server_url || relay_id || token_file) && !(server_url && relay_id && token_file)) {
+		fprintf(stderr, "vitrine-relay: --server-url, --relay-id and --relay-token-file go together\n");
+		return 2;
+	}
 	char host[256], admin_host[256], ws_host[256], plain_host[256], pub_host[256], err[512];
 	int port, admin_port = 0, ws_port = 0, plain_port = 0, pub_port = 0;
 	if (host_port_arg("--listen", listen, host, sizeof host, &port) != 0 ||
@@ -245,6 +306,9 @@ int main(int argc, char **argv)
 	}
 	if (read_key_file(key_path, opt.server_pk) != 0)
 		return 2;
+	char token[TOKEN_FILE_MAX];
+	if (token_file && read_token_file(token_file, token, sizeof token) != 0)
+		return 2;
 	gnutls_certificate_credentials_t cred = NULL;
 	gnutls_priority_t prio = NULL;
 	if (tls_cert && ws_tls_load(tls_cert, tls_key, &cred, &prio, err, sizeof err) != 0) {
@@ -264,17 +328,30 @@ int main(int argc, char **argv)
 		    relay_listen(the_relay, cred ? RELAY_WSS : RELAY_WS, ws_host, ws_port, cred, prio, err, sizeof err);
 	if (rc == 0 && ws_plain)
 		rc = relay_listen(the_relay, RELAY_WS, plain_host, plain_port, NULL, NULL, err, sizeof err);
+	if (rc == 0 && server_url) {
+		struct link_options lo = {
+		    .server_url = server_url, .relay_id = relay_id, .token = token, .ca_file = server_ca};
+		the_link = link_start(loop, the_relay, &lo, err, sizeof err);
+		sodium_memzero(token, sizeof token);
+		rc = the_link ? 0 : -1;
+		if (the_link)
+			relay_set_event_hook(the_relay, link_on_event, the_link);
+	}
 	if (rc == 0 && admin_listen) {
 		the_admin = admin_start(loop, admin_host, admin_port, the_relay, err, sizeof err);
 		rc = the_admin ? 0 : -1;
 	}
 	if (rc != 0) {
 		fprintf(stderr, "vitrine-relay: %s\n", err);
+		if (the_link)
+			link_stop(the_link);
 		if (the_relay) {
 			relay_stop(the_relay);
 			uv_run(loop, UV_RUN_DEFAULT);
 			relay_free(the_relay);
 		}
+		if (the_link)
+			link_free(the_link);
 		return 1;
 	}
 	uv_signal_init(loop, &sigterm);
@@ -290,6 +367,8 @@ int main(int argc, char **argv)
 	relay_free(the_relay);
 	if (the_admin)
 		admin_free(the_admin);
+	if (the_link)
+		link_free(the_link);
 	uv_loop_close(loop);
 	if (cred) {
 		gnutls_priority_deinit(prio);

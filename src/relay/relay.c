@@ -61,7 +61,8 @@ struct side {
 	int open_handles;
 	bool reading;
 	bool rate_paused;
-	size_t queued; /* bytes written to this side and not yet sent */
+	bool writing_control; /* a ping is being written: its drain is no activity */
+	size_t queued;        /* bytes written to this side and not yet sent */
 	struct bucket bucket;
 	unsigned char head[FIRST_FRAME_MAX];
 	size_t head_len;
@@ -111,7 +112,7 @@ struct relay {
 	struct session **sessions;
 	size_t session_buckets, session_len;
 	struct side *rate_waiting;
-	uv_timer_t rate_timer;
+	uv_timer_t rate_timer, ping_timer;
 	struct bucket total;
 	relay_event_fn on_event;
 	void *event_arg;
@@ -121,6 +122,7 @@ struct relay {
 struct forward {
 	uv_write_t req;
 	struct side *to;
+	bool control;
 	size_t len;
 	char *data;
 };
@@ -449,6 +451,7 @@ static void on_written(uv_write_t *req, int status)
 	(void)status;
 	struct forward *f = (struct forward *)req;
 	struct side *to = f->to;
+	bool control = f->control;
 	to->queued -= f->len;
 	free(f->data);
 	free(f);
@@ -456,9 +459,11 @@ static void on_written(uv_write_t *req, int status)
 	struct side *from = to->session ? to->session->side[!to->role] : NULL;
 	if (!from || from->state != SIDE_PAIRED || to->state != SIDE_PAIRED)
 		return;
-	/* a slow reader that drains is activity too */
-	uv_timer_start(&to->timer, on_idle_timeout, to->relay->opt.idle_timeout_ms, 0);
-	uv_timer_start(&from->timer, on_idle_timeout, to->relay->opt.idle_timeout_ms, 0);
+	/* a slow reader that drains is activity too (a ping is not) */
+	if (!control) {
+		uv_timer_start(&to->timer, on_idle_timeout, to->relay->opt.idle_timeout_ms, 0);
+		uv_timer_start(&from->timer, on_idle_timeout, to->relay->opt.idle_timeout_ms, 0);
+	}
 	side_maybe_resume(from);
 }
 
@@ -471,6 +476,7 @@ static int side_wire_write(struct side *s, char *data, size_t len)
 		return -1;
 	}
 	f->to = s;
+	f->control = s->writing_control;
 	f->len = len;
 	f->data = data;
 	uv_buf_t b = uv_buf_init(data, (unsigned)len);
@@ -969,6 +975,17 @@ static void on_connection(uv_stream_t *stream, int status)
 	side_read_start(s);
 }
 
+static void on_ping_timer(uv_timer_t *t)
+{
+	struct relay *r = t->data;
+	for (struct side *s = r->sides; s; s = s->next)
+		if (s->ws && s->state != SIDE_CLOSING && ws_conn_upgraded(s->ws)) {
+			s->writing_control = true;
+			ws_conn_ping(s->ws);
+			s->writing_control = false;
+		}
+}
+
 struct relay *relay_create(uv_loop_t *loop, const struct relay_options *opt)
 {
 	struct relay *r = calloc(1, sizeof *r);
@@ -979,6 +996,8 @@ struct relay *relay_create(uv_loop_t *loop, const struct relay_options *opt)
 	crypto_shorthash_keygen(r->hash_key);
 	uv_timer_init(loop, &r->rate_timer);
 	r->rate_timer.data = r;
+	uv_timer_init(loop, &r->ping_timer);
+	r->ping_timer.data = r;
 	return r;
 }
 
@@ -1013,6 +1032,8 @@ int relay_listen(struct relay *r, enum relay_transport t, const char *host, int 
 		return -1;
 	}
 	r->n_listeners++;
+	if (t != RELAY_TCP && r->opt.ws_ping_ms && !uv_is_active((uv_handle_t *)&r->ping_timer))
+		uv_timer_start(&r->ping_timer, on_ping_timer, r->opt.ws_ping_ms, r->opt.ws_ping_ms);
 	return 0;
 }
 
@@ -1024,6 +1045,8 @@ void relay_stop(struct relay *r)
 			uv_close((uv_handle_t *)&r->listeners[i].tcp, NULL);
 	if (!uv_is_closing((uv_handle_t *)&r->rate_timer))
 		uv_close((uv_handle_t *)&r->rate_timer, NULL);
+	if (!uv_is_closing((uv_handle_t *)&r->ping_timer))
+		uv_close((uv_handle_t *)&r->ping_timer, NULL);
 	for (struct side *s = r->sides; s; s = s->next)
 		side_close_now(s);
 }

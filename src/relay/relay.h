@@ -44,6 +44,7 @@ struct relay_options {
 	uint64_t idle_timeout_ms;              /* default 300 s */
 	size_t queue_cap;                      /* per direction, default 256 KiB */
 	unsigned max_connections;              /* default 20000 */
+	uint64_t ws_ping_ms;                   /* pings to WebSocket clients, default 30 s; 0: none */
 	uint64_t session_rate;                 /* bytes/s in each direction of a session; 0: none */
 	uint64_t total_rate;                   /* bytes/s of all sessions together; 0: none */
 	char public_address[TICKET_RELAY_MAX]; /* "" or the HOST:PORT tickets must name */

@@ -313,6 +313,17 @@ int ws_conn_send(struct ws_conn *c, const uint8_t *data, size_t len)
 	return c->failed ? -1 : 0;
 }
 
+void ws_conn_ping(struct ws_conn *c)
+{
+	if (!c->ws || c->closed || c->failed)
+		return;
+	struct wslay_event_msg msg = {.opcode = WSLAY_PING, .msg = (const uint8_t *)"vitrine", .msg_length = 7};
+	if (wslay_event_queue_msg(c->ws, &msg) != 0)
+		return;
+	ws_send_queued(c);
+	flush(c);
+}
+
 void ws_conn_close(struct ws_conn *c, uint16_t code)
 {
 	if (c->closed)

@@ -44,6 +44,9 @@ enum ws_status ws_conn_input(struct ws_conn *c, const uint8_t *data, size_t len)
 /* Sends data as one binary message (copied). -1 when the connection can
  * no longer send (closing, or not upgraded yet). */
 int ws_conn_send(struct ws_conn *c, const uint8_t *data, size_t len);
+/* Sends a ping (keeps proxies between client and relay from timing the
+ * connection out; the client's pong is read and dropped). */
+void ws_conn_ping(struct ws_conn *c);
 /* Sends a close frame (code 1000, or code) and TLS close_notify. */
 void ws_conn_close(struct ws_conn *c, uint16_t code);
 bool ws_conn_upgraded(const struct ws_conn *c);

@@ -7,6 +7,7 @@
 
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "chat/chat.h"
 #include "content/content.h"
 #include "http/assets.h"
 #include "live/live.h"
@@ -20,6 +21,7 @@
 #define ADMIN   ROLE_ADMIN
 #define SUPPORT (ROLE_ADMIN | ROLE_SUPPORT)
 #define EDITORS (ROLE_ADMIN | ROLE_EDITOR)
+#define CHATOPS (ROLE_ADMIN | ROLE_OPERATOR)
 
 const struct route server_routes[] = {
     /* operations */
@@ -115,7 +117,8 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/relays", remote_handle_relay_create, AUTH_USER, ADMIN, 4 * KB, W},
     {"DELETE", "/api/v1/relays/{id}", remote_handle_relay_delete, AUTH_USER, ADMIN, 0, W},
     /* the relay's own token ("Bearer vr_..."), checked by the handler */
-    {"POST", "/api/v1/relays/{id}/report", remote_handle_relay_report, AUTH_NONE, 0, 1 * KB, W},
+    {"POST", "/api/v1/relays/{id}/report", remote_handle_relay_report, AUTH_NONE, 0, 256 * KB, W},
+    {"GET", "/api/v1/relays/{id}/cuts", remote_handle_relay_cuts, AUTH_NONE, 0, 0, R},
 
     /* media library (uploads are streamed to disk while hashed) */
     {"GET", "/api/v1/media", content_handle_media_list, AUTH_USER, EDITORS, 0, R},
@@ -145,6 +148,55 @@ const struct route server_routes[] = {
     {"GET", "/api/v1/device/manifest", content_handle_device_manifest, AUTH_DEVICE, 0, 0, W},
     {"GET", "/api/v1/device/objects/{sha256}", content_handle_device_object, AUTH_DEVICE, 0, 0, R},
     {"POST", "/api/v1/device/played", content_handle_device_played, AUTH_DEVICE, 0, 256 * KB, W},
+
+    /* live chat (issue 11): sites and departments (admin) */
+    {"GET", "/api/v1/sites", chat_handle_sites_list, AUTH_USER, ADMIN, 0, R},
+    {"POST", "/api/v1/sites", chat_handle_site_create, AUTH_USER, ADMIN, 16 * KB, W},
+    {"GET", "/api/v1/sites/{id}", chat_handle_site_get, AUTH_USER, ADMIN, 0, R},
+    {"PATCH", "/api/v1/sites/{id}", chat_handle_site_update, AUTH_USER, ADMIN, 16 * KB, W},
+    {"DELETE", "/api/v1/sites/{id}", chat_handle_site_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/chat/departments", chat_handle_departments_list, AUTH_USER, CHATOPS, 0, R},
+    {"POST", "/api/v1/chat/departments", chat_handle_department_create, AUTH_USER, ADMIN, 8 * KB, W},
+    {"PATCH", "/api/v1/chat/departments/{id}", chat_handle_department_update, AUTH_USER, ADMIN, 8 * KB, W},
+    {"DELETE", "/api/v1/chat/departments/{id}", chat_handle_department_delete, AUTH_USER, ADMIN, 0, W},
+    {"PUT", "/api/v1/chat/departments/{id}/operators", chat_handle_department_operators, AUTH_USER, ADMIN, 16 * KB, W},
+    {"PATCH", "/api/v1/chat/operators/{user_id}", chat_handle_operator_update, AUTH_USER, ADMIN, 1 * KB, W},
+
+    /* live chat: the widget (public; the handlers check the Origin against
+     * the site's domains and the visitor token; OPTIONS is the CORS
+     * preflight) */
+    {"GET", "/widget.js", chat_handle_widget_js, AUTH_NONE, 0, 0, 0},
+    {"GET", "/chat/{site}", chat_handle_frame, AUTH_NONE, 0, 0, R},
+    {"GET", "/chat/assets/{name}", chat_handle_frame_asset, AUTH_NONE, 0, 0, 0},
+    {"POST", "/api/v1/widget/{site}/visitor", chat_handle_visitor, AUTH_NONE, 0, 16 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/visitor", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/chats", chat_handle_widget_chat_create, AUTH_NONE, 0, 32 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/chats", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"GET", "/api/v1/widget/{site}/chats/{id}/events", chat_handle_widget_events, AUTH_NONE, 0, 0, R},
+    {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/events", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/chats/{id}/messages", chat_handle_widget_message, AUTH_NONE, 0, 32 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/messages", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/chats/{id}/typing", chat_handle_widget_typing, AUTH_NONE, 0, 1 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/typing", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/chats/{id}/read", chat_handle_widget_read, AUTH_NONE, 0, 1 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/read", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/chats/{id}/end", chat_handle_widget_end, AUTH_NONE, 0, 1 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/end", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+
+    /* live chat: operators (the operator IP allowlist applies) */
+    {"PUT", "/api/v1/chat/me/status", chat_handle_my_status, AUTH_USER, CHATOPS, 1 * KB, W},
+    {"GET", "/api/v1/chat/stream", chat_handle_operator_stream, AUTH_USER, CHATOPS, 0, R},
+    {"GET", "/api/v1/chat/chats", chat_handle_list, AUTH_USER, CHATOPS, 0, R},
+    {"GET", "/api/v1/chat/chats/{id}", chat_handle_get, AUTH_USER, CHATOPS, 0, R},
+    {"POST", "/api/v1/chat/chats/{id}/pickup", chat_handle_pickup, AUTH_USER, CHATOPS, 1 * KB, W},
+    {"POST", "/api/v1/chat/chats/{id}/messages", chat_handle_op_message, AUTH_USER, CHATOPS, 32 * KB, W},
+    {"POST", "/api/v1/chat/chats/{id}/typing", chat_handle_op_typing, AUTH_USER, CHATOPS, 1 * KB, W},
+    {"POST", "/api/v1/chat/chats/{id}/read", chat_handle_op_read, AUTH_USER, CHATOPS, 1 * KB, W},
+    {"POST", "/api/v1/chat/chats/{id}/transfer", chat_handle_transfer, AUTH_USER, CHATOPS, 8 * KB, W},
+    {"POST", "/api/v1/chat/chats/{id}/end", chat_handle_op_end, AUTH_USER, CHATOPS, 1 * KB, W},
+    {"GET", "/api/v1/chat/bans", chat_handle_bans_list, AUTH_USER, CHATOPS, 0, R},
+    {"POST", "/api/v1/chat/bans", chat_handle_ban_create, AUTH_USER, CHATOPS, 4 * KB, W},
+    {"DELETE", "/api/v1/chat/bans/{id}", chat_handle_ban_delete, AUTH_USER, CHATOPS, 0, W},
 };
 
 const size_t server_routes_count = sizeof server_routes / sizeof server_routes[0];

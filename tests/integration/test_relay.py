@@ -2,7 +2,8 @@
 loopback ports of the test's choosing, tickets signed by the test-only
 tests/tools/ticket_tool with a key of the test's own. The first frame and
 the status lines are those of docs/PROTOCOL.md "Remote control: the
-relay's first frame"."""
+relay". WebSocket transports: test_relay_ws.py; the server link:
+test_relay_link.py; hostile load: test_relay_robust.py."""
 import hashlib
 import os
 import random
@@ -391,5 +392,78 @@ def test_connections_over_the_limit_are_closed(tmp_path, keys):
         sid = session_id()
         g, h = r.connect(keys.ticket(sid, "guest")), r.connect(keys.ticket(sid, "host"))
         assert status_line(g) == "paired\n" and status_line(h) == "paired\n"
+    finally:
+        r.stop()
+
+
+def test_public_address_refuses_tickets_for_another_relay(tmp_path, keys):
+    """ticket_tool names the relay 127.0.0.1:1970 in its tickets."""
+    r = Relay(str(tmp_path), keys, args=("--public-address", "127.0.0.1:1971"))
+    try:
+        assert status_line(r.connect(keys.ticket(session_id(), "guest"))) == "error ticket_invalid\n"
+    finally:
+        r.stop()
+    r = Relay(str(tmp_path), keys, args=("--public-address", "127.0.0.1:1970"))
+    try:
+        sid = session_id()
+        g, h = r.connect(keys.ticket(sid, "guest")), r.connect(keys.ticket(sid, "host"))
+        assert status_line(g) == "paired\n" and status_line(h) == "paired\n"
+    finally:
+        r.stop()
+
+
+def timed_transfer(sender, receiver, size):
+    """Sends size bytes; returns (seconds until all arrived, intact)."""
+    data = os.urandom(size)
+    started = time.time()
+    t = threading.Thread(target=sender.sendall, args=(data,))
+    t.start()
+    got = hashlib.sha256()
+    n = 0
+    receiver.settimeout(20)
+    while n < size:
+        chunk = receiver.recv(1 << 20)
+        if not chunk:
+            break
+        got.update(chunk)
+        n += len(chunk)
+    t.join(20)
+    return time.time() - started, got.digest() == hashlib.sha256(data).digest()
+
+
+def test_session_rate_paces_reads_without_dropping_bytes(tmp_path, keys):
+    r = Relay(str(tmp_path), keys, args=("--session-rate", "500000"))
+    try:
+        guest, host = pair(r, keys)
+        took, intact = timed_transfer(guest, host, 1500000)
+        assert intact
+        # 1.5 MB at 500 kB/s, less a burst of 125 kB and a read of 64 KiB: at least 2.5 s
+        assert 2.4 < took < 6, took
+        # the other direction has its own bucket
+        took, intact = timed_transfer(host, guest, 400000)
+        assert intact and took < 1.5, took
+        assert r.metrics()["vitrine_relay_rate_pauses_total"] > 5
+    finally:
+        r.stop()
+
+
+def test_total_rate_is_shared_by_all_sessions(tmp_path, keys):
+    r = Relay(str(tmp_path), keys, args=("--total-rate", "600000"))
+    try:
+        (g1, h1), (g2, h2) = pair(r, keys), pair(r, keys)
+        results = {}
+
+        def run(name, a, b):
+            results[name] = timed_transfer(a, b, 600000)
+
+        threads = [threading.Thread(target=run, args=("one", g1, h1)),
+                   threading.Thread(target=run, args=("two", g2, h2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert results["one"][1] and results["two"][1]
+        # 1.2 MB through a 600 kB/s relay: at least 1.6 s for the slower one
+        assert max(results["one"][0], results["two"][0]) > 1.6, results
     finally:
         r.stop()

@@ -426,3 +426,61 @@ def test_sigterm_closes_ws_sides_and_exits_0(wss_relay, keys, cert):
     assert wss_relay.proc.wait(timeout=5) == 0
     assert time.time() - started < 2
     assert not g.pump() and not h.pump()
+
+
+def test_back_pressure_across_transports(ws_relay, keys):
+    """A WebSocket guest writing to a TCP host that does not read is held
+    back; so is a TCP host writing to a WebSocket guest that does not read.
+    Nothing is lost once they read."""
+    sid = session_id()
+    guest = WSClient(ws_relay.ws_port)
+    guest.send_ticket(keys.ticket(sid, "guest"))
+    host = ws_relay.connect(keys.ticket(sid, "host"))
+    assert guest.status_line() == "paired\n" and status_line(host) == "paired\n"
+    before = ws_relay.rss_kib()
+    for sender, send in ((guest.sock, lambda b: guest.send_frame(b)), (host, host.sendall)):
+        sender.settimeout(1.5)
+        sent = 0
+        try:
+            while sent < 128 * 1024 * 1024:
+                send(b"\0" * 60000)
+                sent += 60000
+        except (socket.timeout, ssl.SSLError, BlockingIOError):
+            pass
+        assert sent < 32 * 1024 * 1024, "the relay kept reading from a side whose peer does not read"
+        sender.settimeout(10)
+    grown = ws_relay.rss_kib() - before
+    assert grown < 16 * 1024 or "asan" in os.environ.get("VITRINE_BUILD", ""), grown
+    assert ws_relay.proc.poll() is None
+
+
+def test_relay_pings_websocket_clients_and_pings_are_no_activity(tmp_path, keys):
+    r = WSRelay(str(tmp_path), keys, args=("--ws-ping", "1", "--idle-timeout", "3"))
+    try:
+        sid = session_id()
+        g = WSClient(r.ws_port)
+        g.send_ticket(keys.ticket(sid, "guest"))
+        h = WSClient(r.ws_port)
+        h.send_ticket(keys.ticket(sid, "host"))
+        assert g.status_line() == "paired\n" and h.status_line() == "paired\n"
+        pings = 0
+        started = time.time()
+        while time.time() - started < 6:
+            try:
+                op, payload = g.recv_frame()
+            except EOFError:
+                break
+            if op == 9:
+                pings += 1
+                g.send_frame(payload, opcode=10)  # pong
+            elif op == 2:
+                g.stream += payload
+            elif op == 8:
+                g.closed = struct.unpack(">H", payload[:2])[0]
+                break
+        assert pings >= 2
+        # the pings kept nothing alive: the idle pair was ended after 3 s
+        assert g.status_line() == "error session_ended\n"
+        assert time.time() - started < 5.5
+    finally:
+        r.stop()

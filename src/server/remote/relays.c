@@ -309,41 +309,6 @@ int remote_handle_relay_delete(struct http_req *r)
 	return http_reply_empty(r, 204);
 }
 
-/* POST /api/v1/relays/{id}/report, "Authorization: Bearer vr_..." (the
- * relay's own token, never a user's). */
-int remote_handle_relay_report(struct http_req *r)
-{
-	const char *id = http_param(r, "id"), *authz = http_header(r, "Authorization");
-	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || strlen(authz + 7) >= CODES_TOKEN_LEN + 8)
-		return http_reply_error(r, 401, "unauthenticated",
-		                        "a relay reports with \"Authorization: Bearer vr_...\"");
-	char hash[CODES_HASH_HEX_LEN];
-	codes_hash_hex(authz + 7, strlen(authz + 7), hash);
-	int rc;
-	struct db_stmt *st =
-	    codes_is_id(id) ? db_query(r->db, &rc, "SELECT token_hash FROM relays WHERE id = ?", "s", id) : NULL;
-	bool ok = st && codes_equal(db_col_text(st, 0), hash);
-	db_done(st);
-	if (!ok)
-		return http_reply_error(r, 401, "unauthenticated", "not this relay's token (or no such relay)");
-	json_t *body = http_json_body(r);
-	if (!body)
-		return 0;
-	json_t *js = json_object_get(body, "sessions"), *jb = json_object_get(body, "bytes");
-	if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > 100000000 ||
-	    !json_is_integer(jb) || json_integer_value(jb) < 0)
-		return http_reply_error(r, 400, "invalid_field",
-		                        "sessions and bytes must be integers of 0 or more (the relay's open sessions, "
-		                        "and bytes forwarded since its last report)");
-	int64_t now = (int64_t)time(NULL);
-	rc = db_exec(r->db, "UPDATE relays SET last_report = ?, load_sessions = ?, load_bytes = ? WHERE id = ?", "iiis",
-	             now, (int64_t)json_integer_value(js), (int64_t)json_integer_value(jb), id);
-	if (rc != DB_DONE)
-		return store_reply_error(r, rc, "the report could not be saved");
-	http_reply_json(r, 200, json_pack("{s:b, s:i}", "ok", 1, "report_every_s", 5));
-	return 0;
-}
-
 /* --- /firewall --- */
 
 json_t *remote_firewall_rules(struct db *db, const char *account_id)

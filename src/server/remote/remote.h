@@ -73,7 +73,6 @@ json_t *remote_firewall_rules(struct db *db, const char *account_id);
 int remote_handle_relays_list(struct http_req *r);
 int remote_handle_relay_create(struct http_req *r);
 int remote_handle_relay_delete(struct http_req *r);
-int remote_handle_relay_report(struct http_req *r);
 
 /* --- sessions.c --- */
 #define REMOTE_TICKET_LIFETIME_S 60
@@ -104,5 +103,14 @@ void remote_payload_for_users(json_t *payload);
 	sodium_base64_ENCODED_LEN(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + REMOTE_SECRET_BYTES,       \
 	                          sodium_base64_VARIANT_ORIGINAL)
 int remote_secret_seal(const uint8_t secret[REMOTE_SECRET_BYTES], char out[REMOTE_SEALED_B64_LEN]);
+
+/* --- relay_link.c: the relay's report and its cuts long-poll --- */
+#define REMOTE_CUT_WINDOW_S 120 /* an admin's end is told to the relay for this long */
+
+int remote_handle_relay_report(struct http_req *r);
+int remote_handle_relay_cuts(struct http_req *r);
+/* An admin ended session_id (in db's transaction): numbers the end for the
+ * relay's cuts long-poll and wakes it after the commit. Returns 0 or -1. */
+int remote_relay_session_cut(struct db *db, const char *session_id);
 
 #endif

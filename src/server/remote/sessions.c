@@ -413,6 +413,7 @@ int remote_handle_session_end(struct http_req *r)
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the session could not be ended");
 	db_notifyf(r->db, "remote-consent:%s", id); /* a guest still waiting for consent is answered */
+	remote_relay_session_cut(r->db, id);        /* wakes the relay's cuts long-poll: it cuts both sides */
 	char detail[200];
 	snprintf(detail, sizeof detail, "session %s ended by an admin", id);
 	audit_request(r, "remote.ended", screen_id, detail);

@@ -1,0 +1,182 @@
+/*
+ * The visitor's chat routes (the widget, with its visitor token): start a
+ * chat in one of the site's departments with a first message, write,
+ * typing and read marks, end. A banned visitor (by id or by the address
+ * the request comes from) gets 403 banned "chat unavailable" on starting
+ * and on writing. A visitor reaches only their own chats of this site.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/utf8.h"
+#include "../http/server.h"
+#include "../store/db.h"
+#include "../store/store_reply.h"
+#include "chat.h"
+
+static int banned_reply(struct http_req *r)
+{
+	return http_reply_error(r, 403, "banned", "chat unavailable");
+}
+
+int chat_handle_widget_chat_create(struct http_req *r)
+{
+	struct chat_widget w;
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	json_t *body = http_json_body(r);
+	if (!body)
+		goto out;
+	const char *dep = json_string_value(json_object_get(body, "department_id"));
+	json_t *jname = json_object_get(body, "name"), *text = json_object_get(body, "text");
+	const char *name = jname && !json_is_null(jname) ? json_string_value(jname) : "";
+	long chars = 0;
+	for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p; chars++) {
+		int len = utf8_sequence(p);
+		if (len < 0)
+			break;
+		p += len;
+	}
+	const char *problem = chat_text_problem(text);
+	int rc;
+	if (problem) {
+		http_reply_error(r, 400, "invalid_text", "%s", problem);
+		goto out;
+	}
+	if (!name || chars > CHAT_NAME_MAX_CHARS ||
+	    (json_is_string(jname) && strlen(name) != json_string_length(jname))) {
+		http_reply_error(r, 400, "invalid_field", "name must be text of at most 100 characters");
+		goto out;
+	}
+	struct db_stmt *st = codes_is_id(dep)
+	                         ? db_query(r->db, &rc,
+	                                    "SELECT 1 FROM chat_department_sites WHERE department_id = ? AND "
+	                                    "site_id = ?",
+	                                    "ss", dep, w.site.id)
+	                         : NULL;
+	db_done(st);
+	if (!st) {
+		http_reply_error(r, 400, "invalid_field", "department_id: no such department on this site");
+		goto out;
+	}
+	int64_t now = (int64_t)time(NULL);
+	if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, now)) {
+		banned_reply(r);
+		goto out;
+	}
+	st = db_query(r->db, &rc, "SELECT COUNT(*) FROM chat_chats WHERE visitor_id = ? AND state <> 'ended'", "s",
+	              w.visitor_id);
+	int64_t open = st ? db_col_int(st, 0) : 0;
+	db_done(st);
+	if (open >= CHAT_MAX_OPEN_PER_VISIT) {
+		http_reply_error(r, 429, "too_many_chats", "end an open chat first");
+		goto out;
+	}
+	char id[CODES_ID_LEN + 1];
+	codes_new_id(id);
+	rc = db_exec(
+	    r->db,
+	    "INSERT INTO chat_chats(id, account_id, site_id, department_id, visitor_id, visitor_name, ip, state, "
+	    "queue_key, created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,'queued',(SELECT COALESCE(MAX(queue_key), 0) + "
+	    "1 FROM chat_chats WHERE department_id = ?4),?8)",
+	    "sssssssi", id, w.site.account_id, w.site.id, dep, w.visitor_id, name, r->ip, now);
+	if (rc == DB_DONE)
+		rc = chat_event_append(r->db, id, "message",
+		                       json_pack("{s:s, s:s, s:O, s:I}", "from", "visitor", "name",
+		                                 name[0] ? name : "Visitor", "text", text, "at", (json_int_t)now),
+		                       "visitor", NULL, NULL, NULL);
+	if (rc == DB_DONE)
+		rc = chat_dispatch(r->db, dep);
+	if (rc != DB_DONE) {
+		store_reply_error(r, rc, "the chat could not be saved");
+		goto out;
+	}
+	st = db_query(r->db, &rc, "SELECT state, position FROM chat_chats WHERE id = ?", "s", id);
+	if (!st) {
+		store_reply_error(r, rc, "the chat could not be read back");
+		goto out;
+	}
+	http_reply_json(r, 201,
+	                json_pack("{s:{s:s, s:s, s:I}}", "chat", "id", id, "state", db_col_text(st, 0), "position",
+	                          (json_int_t)db_col_int(st, 1)));
+	db_done(st);
+out:
+	chat_widget_done(r, &w);
+	return 0;
+}
+
+/* The visitor's own chat of the path; replies 404 otherwise. */
+static bool own_chat(struct http_req *r, struct chat_widget *w, char id_out[CODES_ID_LEN + 1])
+{
+	const char *id = http_param(r, "id");
+	int rc;
+	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
+	                                                "SELECT id FROM chat_chats WHERE id = ? AND visitor_id = ? AND "
+	                                                "site_id = ?",
+	                                                "sss", id, w->visitor_id, w->site.id)
+	                                     : NULL;
+	if (!st) {
+		http_reply_error(r, 404, "not_found", "no such chat of this visitor");
+		return false;
+	}
+	snprintf(id_out, CODES_ID_LEN + 1, "%s", db_col_text(st, 0));
+	db_done(st);
+	return true;
+}
+
+int chat_handle_widget_message(struct http_req *r)
+{
+	struct chat_widget w;
+	char id[CODES_ID_LEN + 1];
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (own_chat(r, &w, id)) {
+		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
+			banned_reply(r);
+		else
+			chat_post_message(r, id, CHAT_VISITOR, NULL);
+	}
+	chat_widget_done(r, &w);
+	return 0;
+}
+
+int chat_handle_widget_typing(struct http_req *r)
+{
+	struct chat_widget w;
+	char id[CODES_ID_LEN + 1];
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (own_chat(r, &w, id))
+		chat_post_typing(r, id, CHAT_VISITOR);
+	chat_widget_done(r, &w);
+	return 0;
+}
+
+int chat_handle_widget_read(struct http_req *r)
+{
+	struct chat_widget w;
+	char id[CODES_ID_LEN + 1];
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (own_chat(r, &w, id))
+		chat_post_read(r, id, CHAT_VISITOR);
+	chat_widget_done(r, &w);
+	return 0;
+}
+
+int chat_handle_widget_end(struct http_req *r)
+{
+	struct chat_widget w;
+	char id[CODES_ID_LEN + 1];
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (own_chat(r, &w, id)) {
+		if (chat_end(r->db, id, "visitor"))
+			http_reply_json(r, 200, json_pack("{s:{s:s, s:s}}", "chat", "id", id, "state", "ended"));
+		else
+			http_reply_error(r, 409, "chat_ended", "the chat has ended already");
+	}
+	chat_widget_done(r, &w);
+	return 0;
+}
