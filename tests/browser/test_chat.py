@@ -115,19 +115,37 @@ def until_text(driver, css, needle, timeout=15):
                                 f"{needle!r} not in {css}: {text_of(driver, css)!r}")
 
 
+def operator_online(new_driver, server, who):
+    d = new_driver()
+    browser_login(d, server, who[0], who[2])
+    d.get(server.url + "/#/chat")
+    wait(d).until(EC.visibility_of_element_located((By.ID, "chat-status")))
+    Select(d.find_element(By.ID, "chat-status")).select_by_value("online")
+    wait(d).until(lambda x: "Live" in x.find_element(By.ID, "chat-stream").text)
+    wait(d).until(lambda x: "online" in x.find_element(By.ID, "toast").text)
+    return d
+
+
+def open_widget(v, site_page):
+    """Opens the site's page and the chat window; leaves the driver inside the frame."""
+    v.get(site_page.url)
+    wait(v, 15).until(EC.element_to_be_clickable((By.ID, "vitrine-chat-button"))).click()
+    frame = wait(v).until(EC.presence_of_element_located((By.ID, "vitrine-chat-frame")))
+    v.switch_to.frame(frame)
+    return frame
+
+
+def start_chat(v, name, text):
+    wait(v, 15).until(EC.visibility_of_element_located((By.ID, "first-text")))
+    v.find_element(By.ID, "visitor-name").send_keys(name)
+    v.find_element(By.ID, "first-text").send_keys(text)
+    v.find_element(By.ID, "start-chat").click()
+
+
 def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_page):
     admin, site, dep, (op1_id, op2_id) = setup_chat(server, site_page)
-
-    # the first operator goes online in the console
-    op = new_driver()
-    browser_login(op, server, OP1[0], OP1[2])
-    op.get(server.url + "/#/chat")
-    wait(op).until(EC.visibility_of_element_located((By.ID, "chat-status")))
-    Select(op.find_element(By.ID, "chat-status")).select_by_value("online")
-    wait(op).until(lambda d: "Live" in d.find_element(By.ID, "chat-stream").text)
-    op2 = api_login(server, OP2[0], OP2[2])
-    r = op2.put(server.url + "/api/v1/chat/me/status", json={"status": "online"}, timeout=10)
-    assert r.status_code in (200, 204), r.text
+    op = operator_online(new_driver, server, OP1)
+    op2 = operator_online(new_driver, server, OP2)
 
     # the visitor, on a phone, opens the chat from the site's page
     v = phone(new_driver)
@@ -137,10 +155,7 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
     frame = wait(v).until(EC.presence_of_element_located((By.ID, "vitrine-chat-frame")))
     wait(v).until(lambda d: frame.size["width"] == 375)  # the whole phone screen
     v.switch_to.frame(frame)
-    wait(v, 15).until(EC.visibility_of_element_located((By.ID, "first-text")))
-    v.find_element(By.ID, "visitor-name").send_keys(EVIL_NAME)
-    v.find_element(By.ID, "first-text").send_keys(EVIL_TEXT)
-    v.find_element(By.ID, "start-chat").click()
+    start_chat(v, EVIL_NAME, EVIL_TEXT)
     until_text(v, "#status", "number 1 in the queue")
     # fits the phone: nothing wider than the window, the tools and the send button on screen
     assert v.execute_script("return window.innerWidth") == 375
@@ -150,15 +165,17 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
                              "return [r.left, r.right, r.bottom]", el_id)
         assert 0 <= r[0] and r[1] <= 375 and r[2] <= 740, (el_id, r)
 
-    # the operator sees it in the queue, live, and picks it up
-    item = wait(op, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup")))
-    assert EVIL_NAME in op.find_element(By.ID, "chat-queue").text  # the name as typed, as text
-    item.click()
+    # both operators see it in the queue, live; the first picks it up
+    for d in (op, op2):
+        wait(d, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup")))
+        assert EVIL_NAME in d.find_element(By.ID, "chat-queue").text  # the name as typed, as text
+    op.find_element(By.CSS_SELECTOR, "#chat-queue .pickup").click()
     until_text(op, "#chat-messages .msg-text", EVIL_TEXT)
     assert not op.find_elements(By.CSS_SELECTOR, "#chat-messages img, #chat-messages b")
-    assert "127.0.0.1" in op.find_element(By.ID, "visitor-info").text  # the page the chat came from
-    assert "Shop page" in op.find_element(By.ID, "visitor-info").text
-    until_text(v, "#status", "chatting with")
+    info = op.find_element(By.ID, "visitor-info").text
+    assert site_page.url in info and "Shop page" in info  # the page the chat came from, its title
+    until_text(v, "#status", "chatting with Olga Operator")
+    wait(op2).until(lambda d: d.find_elements(By.ID, "chat-queue-empty"))  # gone from the other's queue
 
     # typing indicator and a message, operator to visitor
     box = op.find_element(By.ID, "chat-text")
@@ -166,11 +183,14 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
     until_text(v, "#typing", "typing")
     box.send_keys(", how can I help?" + Keys.ENTER)
     until_text(v, "#messages .msg-theirs .msg-text", "Hello, how can I help?")
+    assert v.find_element(By.ID, "typing").text == ""
     # the operator has read the visitor's message
     until_text(v, "#messages .msg-mine .msg-mark", "Read")
 
-    # visitor to operator, HTML as text
-    v.find_element(By.ID, "text").send_keys(EVIL_REPLY + Keys.ENTER)
+    # visitor to operator, HTML as text; the visitor's typing shows on the console
+    v.find_element(By.ID, "text").send_keys("<scr")
+    until_text(op, "#chat-typing", "typing")
+    v.find_element(By.ID, "text").send_keys(EVIL_REPLY[4:] + Keys.ENTER)
     until_text(op, "#chat-messages .msg-visitor .msg-text", EVIL_REPLY)
     assert not op.find_elements(By.CSS_SELECTOR, "#chat-messages script")
     until_text(op, "#chat-messages .msg-theirs-op .msg-mark", "Read")
@@ -178,36 +198,86 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
     # transfer to the second operator with a note
     op.find_element(By.ID, "chat-transfer").click()
     Select(op.find_element(By.ID, "transfer-target")).select_by_value(f"operator:{op2_id}")
-    op.find_element(By.ID, "transfer-note").send_keys("Wants a discount")
+    op.find_element(By.ID, "transfer-note").send_keys("Wants a discount <i>now</i>")
     op.find_element(By.ID, "transfer-submit").click()
-    until_text(v, "#messages", "passed on to")
-    chat_id = v.execute_script("return JSON.parse(sessionStorage.getItem(arguments[0])).chatId",
-                               f"vitrine-chat-{site['id']}")
-    deadline = time.monotonic() + 10
-    while True:
-        r = op2.get(server.url + f"/api/v1/chat/chats/{chat_id}", timeout=10)
-        assert r.status_code == 200, r.text
-        c = r.json().get("chat", r.json())
-        if c.get("operator_id") == op2_id or c.get("state") == "queued":
-            break
-        assert time.monotonic() < deadline, r.text
-        time.sleep(0.2)  # polling the server's state, not a test wait
-    if c.get("state") == "queued":
-        assert op2.post(server.url + f"/api/v1/chat/chats/{chat_id}/pickup", json={}, timeout=10).status_code == 200
-    r = op2.post(server.url + f"/api/v1/chat/chats/{chat_id}/messages",
-                 json={"text": "Oscar here, I can help", "client_id": "op2-1"}, timeout=10)
-    assert r.status_code == 201, r.text
+    until_text(v, "#messages", "passed on to Oscar Second")
+    link = wait(op2, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-mine .chat-open")))
+    wait(op).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#chat-mine .chat-open"))
+    link.click()
+    until_text(op2, "#chat-messages .msg-text", EVIL_REPLY)  # the whole conversation
+    until_text(op2, "#chat-note", "Wants a discount <i>now</i>")
+    op2.find_element(By.ID, "chat-text").send_keys("Oscar here, I can help" + Keys.ENTER)
     until_text(v, "#messages .msg-theirs .msg-text", "Oscar here, I can help")
 
+    # a reload of the chat window during the chat: the conversation comes back, each message once
+    v.execute_script("location.reload()")
+    until_text(v, "#messages .msg-theirs .msg-text", "Oscar here, I can help")
+    texts = [e.text for e in v.find_elements(By.CSS_SELECTOR, "#messages .msg-mine .msg-text, "
+                                                                 "#messages .msg-theirs .msg-text")]
+    assert texts == [EVIL_TEXT, "Hello, how can I help?", EVIL_REPLY, "Oscar here, I can help"], texts
+
     # the second operator ends the chat: the visitor sees it
-    r = op2.post(server.url + f"/api/v1/chat/chats/{chat_id}/end", json={}, timeout=10)
-    assert r.status_code in (200, 204), r.text
+    op2.find_element(By.ID, "chat-end").click()
+    op2.switch_to.alert.accept()
     until_text(v, "#status", "ended")
     assert not v.find_element(By.ID, "send").is_enabled()
+    until_text(op2, "#chat-state", "ended")
 
     v.switch_to.default_content()
-    assert not [p for p in csp_problems(v) if "alert" in p or "Content Security Policy" in p]
-    assert not csp_problems(op)
+    for d in (v, op, op2):
+        assert not csp_problems(d)
+
+
+def test_visitor_tools_previous_chats_and_ban(server, new_driver, site_page):
+    admin, site, dep, (op1_id, op2_id) = setup_chat(server, site_page)
+    op = operator_online(new_driver, server, OP1)
+    v = phone(new_driver)
+    open_widget(v, site_page)
+
+    # help, font size, print
+    assert not v.find_element(By.ID, "help-panel").is_displayed()
+    v.find_element(By.ID, "help").click()
+    assert v.find_element(By.ID, "help-panel").is_displayed()
+    size = v.execute_script("return parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    v.find_element(By.ID, "font-larger").click()
+    v.find_element(By.ID, "font-larger").click()
+    bigger = v.execute_script("return parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert bigger > size
+    v.execute_script("window.__printed = 0; window.print = () => { window.__printed++; }")
+    v.find_element(By.ID, "print").click()
+    assert v.execute_script("return window.__printed") == 1
+
+    # a first chat, ended by the visitor
+    start_chat(v, "Victor", "First question")
+    wait(op, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup"))).click()
+    until_text(op, "#chat-messages .msg-text", "First question")
+    until_text(v, "#status", "chatting with")
+    v.find_element(By.ID, "end").click()
+    until_text(v, "#status", "You ended the chat")
+    until_text(op, "#chat-messages", "The visitor ended the chat")
+
+    # a second chat of the same browser: the operator sees the first one in its history
+    v.find_element(By.ID, "new-chat").click()
+    start_chat(v, "Victor", "Second question")
+    wait(op, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup"))).click()
+    until_text(op, "#chat-messages .msg-text", "Second question")
+    assert len(op.find_elements(By.CSS_SELECTOR, "#visitor-previous a")) == 1
+
+    # ban for a day: the chat ends, the visitor's next chat is refused
+    op.find_element(By.ID, "chat-ban").click()
+    Select(op.find_element(By.ID, "ban-expiry")).select_by_value("86400")
+    op.find_element(By.ID, "ban-reason").send_keys("spam")
+    op.find_element(By.ID, "ban-submit").click()
+    wait(op).until(lambda d: "banned" in d.find_element(By.ID, "toast").text)
+    r = admin.get(server.url + "/api/v1/chat/bans", timeout=10)
+    assert r.status_code == 200 and "spam" in r.text, r.text
+    until_text(v, "#status", "ended")
+    until_text(op, "#chat-state", "ended")
+    v.find_element(By.ID, "new-chat").click()
+    start_chat(v, "Victor", "Third question")
+    until_text(v, "#start-error", "unavailable")
+    v.switch_to.default_content()
+    assert not csp_problems(v)
 
 
 def test_widget_stays_hidden_on_other_origin(server, new_driver, site_page):

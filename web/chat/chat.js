@@ -369,7 +369,7 @@ function handleEvent(type, id, data) {
       }
       break;
     case 'ended':
-      systemLine(data.by === 'visitor' ? 'You ended the chat.' : 'The operator ended the chat.');
+      systemLine({ visitor: 'You ended the chat.', operator: 'The operator ended the chat.' }[data.by] || 'The chat has ended.');
       ended(data.by);
       break;
     default:

@@ -173,7 +173,10 @@ export async function renderChatSites() {
     ]);
     sites = s.sites || s.items || [];
     departments = d.departments || d.items || [];
-    operators = (u.users || []).filter((x) => x.role === 'operator' || x.role === 'admin');
+    const caps = new Map();
+    for (const dep of departments) for (const o of dep.operators || []) caps.set(o.id, o.capacity);
+    operators = (u.users || []).filter((x) => x.role === 'operator' || x.role === 'admin')
+      .map((x) => ({ ...x, capacity: caps.get(x.id) || x.capacity }));
     fillSites();
     fillDepartments();
     fillOperators();

@@ -462,7 +462,8 @@ export async function renderChat(stale, route) {
     const o = page.open;
     if (!o || o.ended) return;
     o.ended = true;
-    systemLine(by === 'operator' ? 'The chat was ended by an operator.' : 'The visitor ended the chat.');
+    systemLine({ operator: 'The chat was ended by an operator.', visitor: 'The visitor ended the chat.',
+      ban: 'The chat ended: the visitor is banned.' }[by] || 'The chat has ended.');
     o.stateBadge.textContent = 'ended';
     o.stateBadge.className = 'badge badge-muted';
     o.typing.textContent = '';
