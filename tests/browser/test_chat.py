@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -315,3 +316,32 @@ def test_admin_adds_site_and_copies_snippet(server, driver):
     wait(driver).until(lambda d: "Support" in d.find_element(By.ID, "departments-table").text)
     assert "Blog" in driver.find_element(By.ID, "departments-table").text
     assert not csp_problems(driver)
+
+
+def test_queue_position_moves_live(server, new_driver, site_page):
+    """A visitor second in the queue sees the position change when the first chat is picked up."""
+    admin, site, dep, ids = setup_chat(server, site_page)
+    origin = site_page.url.rstrip("/")
+    r = requests.post(server.url + f"/api/v1/widget/{site['id']}/visitor", headers={"Origin": origin},
+                      json={"page_url": site_page.url, "title": "t", "referrer": ""}, timeout=10)
+    assert r.status_code == 200, r.text
+    token = r.json()["visitor_token"]
+    r = requests.post(server.url + f"/api/v1/widget/{site['id']}/chats",
+                      headers={"Origin": origin, "Authorization": f"Bearer {token}"},
+                      json={"department_id": dep["id"], "text": "first in line"}, timeout=10)
+    assert r.status_code == 201, r.text
+    first = r.json()["chat"]["id"]
+
+    v = phone(new_driver)
+    open_widget(v, site_page)
+    start_chat(v, "Second", "second in line")
+    until_text(v, "#status", "number 2 in the queue")
+    op = api_login(server, OP1[0], OP1[2])
+    assert op.put(server.url + "/api/v1/chat/me/status", json={"status": "online"}, timeout=10).status_code in (200, 204)
+    r = op.post(server.url + f"/api/v1/chat/chats/{first}/pickup", json={}, timeout=10)
+    assert r.status_code == 200, r.text
+    until_text(v, "#status", "number 1 in the queue")
+    r = op.post(server.url + f"/api/v1/chat/chats/{first}/end", json={}, timeout=10)
+    assert r.status_code in (200, 204), r.text
+    v.find_element(By.ID, "end").click()  # leaves the queue empty for the other tests
+    until_text(v, "#status", "You ended the chat")

@@ -481,7 +481,7 @@ export async function renderChat(stale, route) {
       case 'assigned':
         reloadSoon();
         if (here) openChat(page.open.id);
-        else if (id && !page.openId) toast('A chat was assigned to you.', 'info');
+        else if (id && !page.openId && d.how !== 'pickup') toast('A chat was assigned to you.', 'info');
         break;
       case 'unassigned':
         reloadSoon();
