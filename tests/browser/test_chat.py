@@ -315,6 +315,21 @@ def test_admin_adds_site_and_copies_snippet(server, driver):
     driver.find_element(By.ID, "dep-create-submit").click()
     wait(driver).until(lambda d: "Support" in d.find_element(By.ID, "departments-table").text)
     assert "Blog" in driver.find_element(By.ID, "departments-table").text
+    # the admin joins the department as an operator, with a capacity of 5
+    row = driver.find_element(By.CSS_SELECTOR, "#departments-table tr[data-name='Support']")
+    dep_id = row.get_attribute("data-id")
+    row.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+    row.find_element(By.XPATH, ".//button[text()='Save operators']").click()
+    wait(driver).until(lambda d: "Operators of" in d.find_element(By.ID, "toast").text)
+    cap = driver.find_element(By.CSS_SELECTOR, "#operators-table input[type=number]")
+    cap.clear()
+    cap.send_keys("5")
+    driver.find_element(By.XPATH, "//table[@id='operators-table']//button[text()='Save']").click()
+    wait(driver).until(lambda d: "Capacity of" in d.find_element(By.ID, "toast").text)
+    admin = api_login(server, server.admin_login, server.admin_password)
+    deps = admin.get(server.url + "/api/v1/chat/departments", timeout=10).json()["departments"]
+    ops = next(d for d in deps if d["id"] == dep_id)["operators"]
+    assert [o["capacity"] for o in ops] == [5], ops
     assert not csp_problems(driver)
 
 
