@@ -247,6 +247,12 @@ def test_visitor_tools_previous_chats_and_ban(server, new_driver, site_page):
     v.execute_script("window.__printed = 0; window.print = () => { window.__printed++; }")
     v.find_element(By.ID, "print").click()
     assert v.execute_script("return window.__printed") == 1
+    # on a phone the window covers the page: its close button gives the page back
+    v.find_element(By.ID, "close").click()
+    v.switch_to.default_content()
+    wait(v).until(lambda d: not d.find_element(By.ID, "vitrine-chat-box").is_displayed())
+    v.find_element(By.ID, "vitrine-chat-button").click()
+    v.switch_to.frame(v.find_element(By.ID, "vitrine-chat-frame"))
 
     # a first chat, ended by the visitor
     start_chat(v, "Victor", "First question")
