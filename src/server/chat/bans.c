@@ -68,7 +68,7 @@ int chat_handle_ban_create(struct http_req *r)
 	int64_t now = (int64_t)time(NULL);
 	if (vid) {
 		int rc;
-		struct db_stmt *st = codes_is_id(vid)
+		struct db_stmt *st = chat_is_id(vid)
 		                         ? db_query(r->db, &rc,
 		                                    "SELECT 1 FROM chat_visitors v JOIN chat_sites s ON s.id = "
 		                                    "v.site_id WHERE v.id = ? AND s.account_id = ?",
@@ -126,7 +126,7 @@ int chat_handle_ban_create(struct http_req *r)
 int chat_handle_ban_delete(struct http_req *r)
 {
 	const char *id = http_param(r, "id");
-	if (!codes_is_id(id))
+	if (!chat_is_id(id))
 		return http_reply_error(r, 404, "not_found", "no such ban");
 	int rc = db_exec(r->db, "DELETE FROM chat_bans WHERE id = ? AND account_id = ?", "ss", id, r->auth.account_id);
 	if (rc != DB_DONE)

@@ -50,6 +50,12 @@ struct db;
 #define CHAT_MAX_OPEN_PER_VISIT 3 /* open chats of one visitor at once */
 #define CHAT_STREAM_BATCH       200
 
+/* codes_is_id that takes NULL (a missing JSON field) as "not an id". */
+static inline bool chat_is_id(const char *s)
+{
+	return s && codes_is_id(s);
+}
+
 /* --- sites.c --- */
 struct chat_site {
 	char id[CODES_ID_LEN + 1];

@@ -33,7 +33,7 @@ struct chat_row {
 static bool load_row(struct db *db, const char *chat_id, struct chat_row *c)
 {
 	int rc;
-	struct db_stmt *st = codes_is_id(chat_id)
+	struct db_stmt *st = chat_is_id(chat_id)
 	                         ? db_query(db, &rc,
 	                                    "SELECT id, account_id, department_id, COALESCE(operator_id, "
 	                                    "''), visitor_id, visitor_name, state FROM chat_chats WHERE id = ?",
@@ -431,7 +431,7 @@ int chat_handle_transfer(struct http_req *r)
 	int64_t now = (int64_t)time(NULL);
 	int rc;
 	if (to_op) {
-		struct db_stmt *st = codes_is_id(to_op)
+		struct db_stmt *st = chat_is_id(to_op)
 		                         ? db_query(r->db, &rc,
 		                                    "SELECT 1 FROM users WHERE id = ? AND account_id = ? AND "
 		                                    "disabled = 0 AND role IN ('operator', 'admin')",
@@ -458,12 +458,11 @@ int chat_handle_transfer(struct http_req *r)
 		    "?, position = 0 WHERE id = ?",
 		    "ssis", to_op, c.operator_id, now, c.id);
 	} else {
-		struct db_stmt *st = codes_is_id(to_dep)
-		                         ? db_query(r->db, &rc,
-		                                    "SELECT name FROM chat_departments WHERE id = ? AND "
-		                                    "account_id = ?",
-		                                    "ss", to_dep, r->auth.account_id)
-		                         : NULL;
+		struct db_stmt *st = chat_is_id(to_dep) ? db_query(r->db, &rc,
+		                                                   "SELECT name FROM chat_departments WHERE id = ? AND "
+		                                                   "account_id = ?",
+		                                                   "ss", to_dep, r->auth.account_id)
+		                                        : NULL;
 		if (!st)
 			return http_reply_error(r, 400, "invalid_field",
 			                        "department_id: no such department in this account");

@@ -62,9 +62,9 @@ static bool own_department(struct http_req *r, const char *id)
 {
 	int rc;
 	struct db_stmt *st =
-	    codes_is_id(id) ? db_query(r->db, &rc, "SELECT 1 FROM chat_departments WHERE id = ? AND account_id = ?",
-	                               "ss", id, r->auth.account_id)
-	                    : NULL;
+	    chat_is_id(id) ? db_query(r->db, &rc, "SELECT 1 FROM chat_departments WHERE id = ? AND account_id = ?",
+	                              "ss", id, r->auth.account_id)
+	                   : NULL;
 	db_done(st);
 	return st != NULL;
 }
@@ -92,9 +92,9 @@ static int apply(struct http_req *r, const char *id, json_t *body, bool create)
 		int rc;
 		const char *sid = json_string_value(s);
 		struct db_stmt *st =
-		    codes_is_id(sid) ? db_query(r->db, &rc, "SELECT 1 FROM chat_sites WHERE id = ? AND account_id = ?",
-		                                "ss", sid, r->auth.account_id)
-		                     : NULL;
+		    chat_is_id(sid) ? db_query(r->db, &rc, "SELECT 1 FROM chat_sites WHERE id = ? AND account_id = ?",
+		                               "ss", sid, r->auth.account_id)
+		                    : NULL;
 		db_done(st);
 		if (!st)
 			return http_reply_error(r, 400, "invalid_field", "site_ids: no such site in this account");
@@ -214,7 +214,7 @@ int chat_handle_department_operators(struct http_req *r)
 	json_array_foreach (users, i, u) {
 		int rc;
 		const char *uid = json_string_value(u);
-		struct db_stmt *st = codes_is_id(uid)
+		struct db_stmt *st = chat_is_id(uid)
 		                         ? db_query(r->db, &rc,
 		                                    "SELECT 1 FROM users WHERE id = ? AND account_id = ? AND "
 		                                    "role IN ('operator', 'admin')",
@@ -250,7 +250,7 @@ int chat_handle_operator_update(struct http_req *r)
 {
 	const char *uid = http_param(r, "user_id");
 	int rc;
-	struct db_stmt *st = codes_is_id(uid)
+	struct db_stmt *st = chat_is_id(uid)
 	                         ? db_query(r->db, &rc,
 	                                    "SELECT 1 FROM users WHERE id = ? AND account_id = ? AND role IN "
 	                                    "('operator', 'admin')",

@@ -6,9 +6,12 @@
  * changes nothing, while one gone for good ends the presence (the sweeper
  * then requeues the operator's chats). Kept in memory because the streams
  * only read the store; a restart forgets it, and every operator starts
- * with the grace (their streams reconnect within seconds).
+ * with the grace (their streams reconnect within seconds). The grace can
+ * be shortened with the environment variable VITRINE_CHAT_PRESENCE_GRACE_S
+ * (1 to 3600 seconds; the tests use a few seconds).
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +28,17 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct presence *list;
 static size_t count, cap;
 static int64_t started_ms;
+
+static int64_t grace_ms(void)
+{
+	static int64_t grace;
+	if (!grace) {
+		const char *env = getenv("VITRINE_CHAT_PRESENCE_GRACE_S");
+		long v = env ? strtol(env, NULL, 10) : 0;
+		grace = (v >= 1 && v <= 3600 ? v : CHAT_PRESENCE_GRACE_S) * 1000;
+	}
+	return grace;
+}
 
 static struct presence *find(const char *user_id, bool add)
 {
@@ -83,7 +97,7 @@ bool chat_presence_here(const char *user_id, int64_t now_ms)
 		started_ms = now_ms;
 	struct presence *p = find(user_id, false);
 	int64_t last = p ? p->last_ms : started_ms;
-	bool here = (p && p->open > 0) || now_ms - last <= CHAT_PRESENCE_GRACE_S * 1000;
+	bool here = (p && p->open > 0) || now_ms - last <= grace_ms();
 	pthread_mutex_unlock(&lock);
 	return here;
 }

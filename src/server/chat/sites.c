@@ -26,7 +26,7 @@
 bool chat_site_load(struct db *db, const char *id, struct chat_site *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!codes_is_id(id))
+	if (!chat_is_id(id))
 		return false;
 	int rc;
 	struct db_stmt *st = db_query(db, &rc, "SELECT " SITE_COLUMNS " FROM chat_sites WHERE id = ?", "s", id);
@@ -186,7 +186,7 @@ static json_t *site_by_id(struct http_req *r, const char *id)
 {
 	int rc;
 	struct db_stmt *st =
-	    codes_is_id(id)
+	    chat_is_id(id)
 	        ? db_query(r->db, &rc, "SELECT " SITE_COLUMNS " FROM chat_sites WHERE id = ? AND account_id = ?", "ss",
 	                   id, r->auth.account_id)
 	        : NULL;

@@ -110,11 +110,11 @@ int chat_handle_widget_events(struct http_req *r)
 		return 0;
 	const char *id = http_param(r, "id");
 	int rc;
-	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
-	                                                "SELECT state, last_seq FROM chat_chats WHERE id = ? AND "
-	                                                "visitor_id = ? AND site_id = ?",
-	                                                "sss", id, w.visitor_id, w.site.id)
-	                                     : NULL;
+	struct db_stmt *st = chat_is_id(id) ? db_query(r->db, &rc,
+	                                               "SELECT state, last_seq FROM chat_chats WHERE id = ? AND "
+	                                               "visitor_id = ? AND site_id = ?",
+	                                               "sss", id, w.visitor_id, w.site.id)
+	                                    : NULL;
 	if (!st) {
 		http_reply_error(r, 404, "not_found", "no such chat of this visitor");
 		chat_widget_done(r, &w);

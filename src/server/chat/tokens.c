@@ -47,7 +47,7 @@ bool chat_token_check(const struct chat_site *s, const char *token, char visitor
 	sid[CODES_ID_LEN] = '\0';
 	memcpy(vid, visitor, CODES_ID_LEN);
 	vid[CODES_ID_LEN] = '\0';
-	if (strcmp(sid, s->id) != 0 || !codes_is_id(vid))
+	if (strcmp(sid, s->id) != 0 || !chat_is_id(vid))
 		return false;
 	char want[65];
 	mac_hex(s, vid, want);

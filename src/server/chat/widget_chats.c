@@ -49,7 +49,7 @@ int chat_handle_widget_chat_create(struct http_req *r)
 		http_reply_error(r, 400, "invalid_field", "name must be text of at most 100 characters");
 		goto out;
 	}
-	struct db_stmt *st = codes_is_id(dep)
+	struct db_stmt *st = chat_is_id(dep)
 	                         ? db_query(r->db, &rc,
 	                                    "SELECT 1 FROM chat_department_sites WHERE department_id = ? AND "
 	                                    "site_id = ?",
@@ -111,11 +111,11 @@ static bool own_chat(struct http_req *r, struct chat_widget *w, char id_out[CODE
 {
 	const char *id = http_param(r, "id");
 	int rc;
-	struct db_stmt *st = codes_is_id(id) ? db_query(r->db, &rc,
-	                                                "SELECT id FROM chat_chats WHERE id = ? AND visitor_id = ? AND "
-	                                                "site_id = ?",
-	                                                "sss", id, w->visitor_id, w->site.id)
-	                                     : NULL;
+	struct db_stmt *st = chat_is_id(id) ? db_query(r->db, &rc,
+	                                               "SELECT id FROM chat_chats WHERE id = ? AND visitor_id = ? AND "
+	                                               "site_id = ?",
+	                                               "sss", id, w->visitor_id, w->site.id)
+	                                    : NULL;
 	if (!st) {
 		http_reply_error(r, 404, "not_found", "no such chat of this visitor");
 		return false;
