@@ -13,6 +13,7 @@ import time
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -107,6 +108,20 @@ def phone(new_driver):
     return d
 
 
+def pick_up(d, timeout=15):
+    """Clicks the first "Pick up" of the queue (the list may be redrawn meanwhile)."""
+    def click(x):
+        try:
+            buttons = x.find_elements(By.CSS_SELECTOR, "#chat-queue .pickup")
+            if buttons and buttons[0].is_enabled():
+                buttons[0].click()
+                return True
+        except StaleElementReferenceException:
+            pass
+        return False
+    wait(d, timeout).until(click)
+
+
 def text_of(driver, css):
     return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
 
@@ -170,7 +185,7 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
     for d in (op, op2):
         wait(d, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup")))
         assert EVIL_NAME in d.find_element(By.ID, "chat-queue").text  # the name as typed, as text
-    op.find_element(By.CSS_SELECTOR, "#chat-queue .pickup").click()
+    pick_up(op)
     until_text(op, "#chat-messages .msg-text", EVIL_TEXT)
     assert not op.find_elements(By.CSS_SELECTOR, "#chat-messages img, #chat-messages b")
     info = op.find_element(By.ID, "visitor-info").text
@@ -254,9 +269,14 @@ def test_visitor_tools_previous_chats_and_ban(server, new_driver, site_page):
     v.find_element(By.ID, "vitrine-chat-button").click()
     v.switch_to.frame(v.find_element(By.ID, "vitrine-chat-frame"))
 
-    # a first chat, ended by the visitor
+    # a first chat, ended by the visitor; the operator, online, is on another page: the
+    # stream stays open (the operator stays present) and the "Live chat" link is marked
+    op.find_element(By.ID, "nav-profile").click()
+    wait(op).until(lambda d: d.find_element(By.ID, "page-title").text == "Profile")
     start_chat(v, "Victor", "First question")
-    wait(op, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup"))).click()
+    wait(op, 15).until(lambda d: "nav-alert" in d.find_element(By.ID, "nav-chat").get_attribute("class"))
+    op.find_element(By.ID, "nav-chat").click()
+    pick_up(op)
     until_text(op, "#chat-messages .msg-text", "First question")
     until_text(v, "#status", "chatting with")
     v.find_element(By.ID, "end").click()
@@ -266,7 +286,7 @@ def test_visitor_tools_previous_chats_and_ban(server, new_driver, site_page):
     # a second chat of the same browser: the operator sees the first one in its history
     v.find_element(By.ID, "new-chat").click()
     start_chat(v, "Victor", "Second question")
-    wait(op, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#chat-queue .pickup"))).click()
+    pick_up(op)
     until_text(op, "#chat-messages .msg-text", "Second question")
     assert len(op.find_elements(By.CSS_SELECTOR, "#visitor-previous a")) == 1
 

@@ -5,8 +5,8 @@
 // chats, transfer to an operator or a department with a note, ban with an
 // expiry, and end.
 //
-// Live data comes from the operator's own stream (EventSource on
-// /api/v1/chat/stream, resumed by the browser with Last-Event-ID); the lists
+// Live data comes from the operator's own stream (chat/desk.js: kept open
+// across the console's pages while the operator is online or away); the lists
 // are reloaded from the server on every queue change and every 20 s, the
 // open conversation is patched by seq (never shown twice). Every text a
 // visitor sent is shown with textContent, never as HTML.
@@ -17,9 +17,9 @@ import { isAdmin, state } from '../session.js';
 import { busy, errorText, h, pageHeader, setError, toast } from '../dom.js';
 import { ago, fmtTime, timeEl } from '../format.js';
 import { chatIdOf, newClientId, personName, sameChat } from '../chat/common.js';
+import { deskAttach, deskKeep } from '../chat/desk.js';
 
 let myStatus = 'offline'; // kept while the tab lives: the page puts it back when shown again
-let lastOpSeq = 0; // the operator stream's last id: the page resumes from it when shown again
 const notes = new Map(); // chat id -> the note of its last transfer to this operator
 
 const STATUS_TEXT = { online: 'Online', away: 'Away', offline: 'Offline' };
@@ -33,7 +33,6 @@ export async function renderChat(stale, route) {
     open: null, // { chat, visitor, shown: Map seq -> li, readByVisitor }
     queue: [],
     mine: [],
-    es: null,
     typingOn: false,
     typingTimer: null,
     visitorTypingTimer: null,
@@ -70,6 +69,7 @@ export async function renderChat(stale, route) {
     try {
       await chat.setStatus(wanted);
       myStatus = wanted;
+      deskKeep(wanted !== 'offline');
       toast(`You are ${STATUS_TEXT[wanted].toLowerCase()}.`);
     } catch (err) {
       statusSelect.value = myStatus;
@@ -102,10 +102,23 @@ export async function renderChat(stale, route) {
     return li;
   }
 
+  // a row whose chat shows the same is kept (not rebuilt under the mouse)
+  function keyedItems(list, chats, queued) {
+    const old = new Map([...list.children].filter((li) => li.dataset.chatId).map((li) => [li.dataset.chatId, li]));
+    return chats.map((c) => {
+      const key = JSON.stringify([chatLabel(c), c.department, c.position, c.created_at, c.state, page.openId]);
+      const li = old.get(chatIdOf(c));
+      if (li && li.dataset.key === key) return li;
+      const fresh = listItem(c, queued);
+      fresh.dataset.key = key;
+      return fresh;
+    });
+  }
+
   function fillLists() {
-    queueList.replaceChildren(...(page.queue.length ? page.queue.map((c) => listItem(c, true))
+    queueList.replaceChildren(...(page.queue.length ? keyedItems(queueList, page.queue, true)
       : [h('li', { class: 'empty hint', id: 'chat-queue-empty', text: 'No one is waiting.' })]));
-    mineList.replaceChildren(...(page.mine.length ? page.mine.map((c) => listItem(c, false))
+    mineList.replaceChildren(...(page.mine.length ? keyedItems(mineList, page.mine, false)
       : [h('li', { class: 'empty hint', text: 'No open chat.' })]));
     queueCount.textContent = String(page.queue.length);
   }
@@ -522,41 +535,7 @@ export async function renderChat(stale, route) {
     }
   }
 
-  function startStream() {
-    if (typeof EventSource !== 'function' || stale()) return;
-    const es = new EventSource(lastOpSeq ? `${chat.STREAM_URL}?after=${lastOpSeq}` : chat.STREAM_URL);
-    page.es = es;
-    es.addEventListener('open', () => {
-      streamState.textContent = 'Live';
-      streamState.className = 'live live-on';
-      reloadLists();
-    });
-    es.addEventListener('error', () => {
-      streamState.textContent = es.readyState === EventSource.CLOSED ? 'Offline' : 'Reconnecting…';
-      streamState.className = 'live live-off';
-      if (es.readyState === EventSource.CLOSED) {
-        // refused (signed out, server gone): try again later from scratch
-        page.es = null;
-        const t = setTimeout(() => { if (!stale()) startStream(); }, 5000);
-        state.cleanup.push(() => clearTimeout(t));
-      }
-    });
-    for (const type of ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'typing', 'read', 'ended']) {
-      es.addEventListener(type, (ev) => {
-        if (ev.lastEventId && Number(ev.lastEventId) > lastOpSeq) lastOpSeq = Number(ev.lastEventId);
-        let d;
-        try {
-          d = JSON.parse(ev.data);
-        } catch {
-          return;
-        }
-        if (!stale()) onEvent(type, d || {});
-      });
-    }
-  }
   state.cleanup.push(() => {
-    if (page.es) page.es.close();
-    page.es = null;
     clearTimeout(page.typingTimer);
     clearTimeout(page.visitorTypingTimer);
   });
@@ -579,6 +558,14 @@ export async function renderChat(stale, route) {
   if (stale()) return view;
   if (page.openId) openChat(page.openId);
   else emptyPanel();
-  startStream();
+  const detach = deskAttach({
+    onEvent: (type, d) => { if (!stale()) onEvent(type, d); },
+    onStatus: (text, live) => {
+      streamState.textContent = text;
+      streamState.className = `live ${live ? 'live-on' : 'live-off'}`;
+    },
+    onOpen: () => { if (!stale()) reloadLists(); },
+  });
+  state.cleanup.push(detach);
   return view;
 }
