@@ -37,7 +37,7 @@ export function currentRoute() {
 }
 
 export function defaultRoute() {
-  return state.user && state.user.role === 'operator' ? 'chat' : 'screens';
+  return 'screens';
 }
 
 export function updateHeader() {
