@@ -123,7 +123,9 @@ def pick_up(d, timeout=15):
 
 
 def text_of(driver, css):
-    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
+    """The text of every element matching css, read in one go (the page may redraw meanwhile)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText).join(' ')", css)
 
 
 def until_text(driver, css, needle, timeout=15):

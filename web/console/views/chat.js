@@ -21,6 +21,7 @@ import { deskAttach, deskKeep } from '../chat/desk.js';
 
 let myStatus = 'offline'; // kept while the tab lives: the page puts it back when shown again
 const notes = new Map(); // chat id -> the note of its last transfer to this operator
+const unread = new Set(); // ids of my chats with a visitor message not seen yet
 
 const STATUS_TEXT = { online: 'Online', away: 'Away', offline: 'Offline' };
 const BAN_TIMES = [
@@ -93,6 +94,10 @@ export async function renderChat(stale, route) {
         sub ? h('span', { class: 'hint', text: sub }) : null,
         preview ? h('span', { class: 'chat-preview', text: preview }) : null));
     if (id === page.openId) li.classList.add('chat-item-open');
+    if (unread.has(id)) {
+      li.classList.add('chat-item-unread');
+      li.querySelector('.chat-item-main').append(h('span', { class: 'badge badge-info', text: 'New message' }));
+    }
     if (queued) {
       const pick = h('button', { type: 'button', class: 'btn btn-small btn-primary pickup', text: 'Pick up',
         'aria-label': `Pick up the chat of ${chatLabel(c)}` });
@@ -106,7 +111,8 @@ export async function renderChat(stale, route) {
   function keyedItems(list, chats, queued) {
     const old = new Map([...list.children].filter((li) => li.dataset.chatId).map((li) => [li.dataset.chatId, li]));
     return chats.map((c) => {
-      const key = JSON.stringify([chatLabel(c), c.department, c.position, c.created_at, c.state, page.openId]);
+      const key = JSON.stringify([chatLabel(c), c.department, c.position, c.created_at, c.state, page.openId,
+        unread.has(chatIdOf(c))]);
       const li = old.get(chatIdOf(c));
       if (li && li.dataset.key === key) return li;
       const fresh = listItem(c, queued);
@@ -336,6 +342,7 @@ export async function renderChat(stale, route) {
 
   async function openChat(id) {
     page.openId = id;
+    if (unread.delete(id)) fillLists();
     page.lastReadSent = 0;
     page.typingOn = false;
     for (const li of [...queueList.children, ...mineList.children]) {
@@ -511,7 +518,10 @@ export async function renderChat(stale, route) {
         break;
       case 'message':
         if (here) showMessage(d.message || d);
-        else reloadSoon();
+        else {
+          if (id && d.from === 'visitor') unread.add(id);
+          reloadSoon();
+        }
         break;
       case 'typing':
         if (here && d.from === 'visitor') {
