@@ -364,3 +364,26 @@ def test_messages_both_ways_typing_read_and_idempotent_retry(chat_setup):
     # an ended chat with nothing left: 204 (EventSource stops)
     assert v.stream(chat["id"], last_event_id=999).status == 204
     ops.close()
+
+
+def test_operator_routes_need_the_role_and_honour_the_operator_allowlist(chat_setup):
+    server, admin, site = chat_setup
+    op = operator_client(server, admin, "op1")
+    editor = server.client()
+    from test_auth import create_user  # the same helper the auth tests use
+    create_user(admin, "ed1", "editor")
+    assert editor.login("ed1", "a-long-password-1").status_code == 200
+    assert editor.get("/api/v1/chat/chats").status_code == 403
+    assert editor.put("/api/v1/chat/me/status", json={"status": "online"}).status_code == 403
+    assert op.post("/api/v1/sites", json={"name": "x", "domains": ["a.example"]}).status_code == 403
+    assert op.get("/api/v1/chat/chats").status_code == 200
+    # CSRF applies to the operator's cookie writes
+    r = op.s.put(server.url + "/api/v1/chat/me/status", json={"status": "online"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "csrf_failed"
+    # the account's operator allowlist, as for the console
+    assert admin.put("/api/v1/account/allowlist", json={"operator": ["192.0.2.0/24"]}).status_code == 200
+    r = op.get("/api/v1/chat/chats")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ip_not_allowed"
+    assert operator_stream(server, op).status == 403
+    assert admin.put("/api/v1/account/allowlist", json={"operator": []}).status_code == 200
+    assert op.get("/api/v1/chat/chats").status_code == 200

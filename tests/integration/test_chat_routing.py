@@ -246,3 +246,77 @@ def test_transfer_is_seen_at_once_by_the_receiver(server, admin):
     assert r.status_code == 409 and r.json()["error"]["code"] == "operator_unavailable"
     for s in (sa, sb, sc, vs):
         s.close()
+
+
+def test_assignment_while_an_operator_flips_online_and_offline(fast_server, fast_admin):
+    """Visitors arrive and two operators pick up while a third goes online and
+    offline again and again: in every chat's own sequence an "assigned" is
+    always preceded by a return to the queue (never assigned twice), the
+    flipping operator ends with nothing, nobody above capacity."""
+    server, admin = fast_server, fast_admin
+    site = make_site(admin)["site"]
+    a = operator_client(server, admin, "opa", "Ann")
+    b = operator_client(server, admin, "opb", "Ben")
+    t = operator_client(server, admin, "opt", "Tim")
+    dep = make_department(admin, site["id"], [a, b, t], auto_assign=True)
+    streams = [operator_stream(server, o, after=0) for o in (a, b, t)]
+    for o in (a, b):
+        online(o)
+    stop = threading.Event()
+    chats, lock = [], threading.Lock()
+
+    def flipper():
+        n = 0
+        while not stop.is_set():
+            online(t, "online" if n % 2 == 0 else "offline")
+            n += 1
+            time.sleep(0.03)
+        online(t, "offline")
+
+    def visitors(n):
+        for _ in range(n):
+            v = Visitor(server, site["id"])
+            c = v.start_chat(dep["id"])
+            with lock:
+                chats.append((v, c))
+
+    def picker(op):
+        while not stop.is_set():
+            for c in op.get("/api/v1/chat/chats?state=queued&limit=50").json()["chats"]:
+                r = op.post("/api/v1/chat/chats/%s/pickup" % c["id"])
+                assert r.status_code in (200, 409), r.text
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=visitors, args=(5,)) for _ in range(5)]
+    extra = [threading.Thread(target=flipper)] + [threading.Thread(target=picker, args=(o,)) for o in (a, b)]
+    for th in threads + extra:
+        th.start()
+    for th in threads:
+        th.join(120)
+    time.sleep(0.5)
+    stop.set()
+    for th in extra:
+        th.join(30)
+    assert len(chats) == 25
+    time.sleep(0.5)
+    per_op = collections.Counter()
+    for v, c in chats:
+        full = admin.get("/api/v1/chat/chats/" + c["id"]).json()["chat"]
+        if full["state"] == "active":
+            per_op[full["operator_id"]] += 1
+        s = v.stream(c["id"], after=0)
+        evs = [e for e in s.drain(0.4) if "id" in e]
+        s.close()
+        assert [int(e["id"]) for e in evs] == list(range(1, len(evs) + 1))
+        queued = True  # a chat starts in the queue
+        for e in evs:
+            if e["event"] == "assigned":
+                assert queued, "assigned twice without a requeue: %s" % [x["event"] for x in evs]
+                queued = False
+            elif e["event"] == "position":
+                queued = True
+    assert per_op[t.user["id"]] == 0
+    assert per_op[a.user["id"]] <= 3 and per_op[b.user["id"]] <= 3
+    assert per_op[a.user["id"]] + per_op[b.user["id"]] == 6  # the queue drained into every free place
+    for s in streams:
+        s.close()

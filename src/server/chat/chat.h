@@ -162,10 +162,12 @@ int chat_requeue_operator(struct db *db, const char *user_id, const char *reason
 int chat_tell_department(struct db *db, const char *department_id, const char *chat_id);
 /* Dispatches every department of user_id. */
 int chat_dispatch_operator(struct db *db, const char *user_id);
-/* Starts the sweeper (once; later calls do nothing): every second it
- * requeues the chats of operators whose presence ended and the chats
- * waiting longer than their department's reassign_after_s. */
-void chat_sweeper_start(void);
+/* Starts the sweeper (once; later calls do nothing) on the store of
+ * data_dir: every second it requeues the chats of operators whose presence
+ * ended and the chats waiting longer than their department's
+ * reassign_after_s, and dispatches auto-assigning queues. The chat routes
+ * start it; chat_sweeper_stop (for the server's shutdown) ends it. */
+void chat_sweeper_start(const char *data_dir);
 void chat_sweeper_stop(void);
 /* One sweep at now (tests, the sweeper). */
 int chat_sweep_once(struct db *db, int64_t now);

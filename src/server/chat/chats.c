@@ -15,6 +15,7 @@
 #include "../../common/utf8.h"
 #include "../http/router.h"
 #include "../http/server.h"
+#include "../http/wake.h"
 #include "../store/db.h"
 #include "../store/listquery.h"
 #include "../store/store_reply.h"
@@ -447,7 +448,7 @@ int chat_handle_transfer(struct http_req *r)
 		bool online = st && strcmp(db_col_text(st, 0), "online") == 0;
 		db_done(st);
 		int64_t cap;
-		if (!online)
+		if (!online || !chat_presence_here(to_op, (int64_t)wake_now_ms()))
 			return http_reply_error(r, 409, "operator_unavailable", "that operator is not online");
 		if (active_count(r->db, to_op, &cap) >= cap)
 			return http_reply_error(r, 409, "operator_unavailable", "that operator is at capacity");

@@ -294,6 +294,7 @@ int chat_handle_my_status(struct http_req *r)
 	const char *status = json_string_value(json_object_get(body, "status"));
 	if (!status || (strcmp(status, "online") != 0 && strcmp(status, "away") != 0 && strcmp(status, "offline") != 0))
 		return http_reply_error(r, 400, "invalid_field", "status must be online, away or offline");
+	chat_sweeper_start(server_config(r->srv)->data_dir);
 	int rc = chat_operator_row(r->db, r->auth.user_id);
 	if (rc == DB_DONE)
 		rc = db_exec(r->db, "UPDATE chat_operators SET status = ? WHERE user_id = ?", "ss", status,

@@ -10,7 +10,8 @@
  * operator only while online, here (presence.c) and below capacity. With
  * PostgreSQL the same shape needs SELECT ... FOR UPDATE on the department.
  *
- * The sweeper (a thread started by the first dispatch, one pass a second)
+ * The sweeper (a thread started by the first chat, operator status or
+ * operator stream, one pass a second)
  * requeues the chats of operators whose presence ended and, where the
  * department sets reassign_after_s, chats whose visitor waits longer for
  * an operator's reply; it also dispatches auto-assigning departments that
@@ -25,7 +26,6 @@
 #include "../../common/log.h"
 #include "../http/wake.h"
 #include "../store/db.h"
-#include "../store/tx.h"
 #include "chat.h"
 
 #define MAX_IDS 512
@@ -174,7 +174,6 @@ static bool pick_operator(struct db *db, const char *department_id, const char *
 
 int chat_dispatch(struct db *db, const char *department_id)
 {
-	chat_sweeper_start();
 	int rc;
 	struct db_stmt *st =
 	    db_query(db, &rc, "SELECT auto_assign FROM chat_departments WHERE id = ?", "s", department_id);
@@ -300,15 +299,26 @@ int chat_sweep_once(struct db *db, int64_t now)
 
 /* --- the sweeper thread --- */
 
+/* The sweeper has a connection of its own (db_open_file), not one of
+ * store_db()'s, which store_close() closes at shutdown: a sweep still
+ * running then keeps a valid connection until the process ends. */
 static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sweep_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t sweep_thread;
 static bool sweep_running, sweep_stopping;
+static char sweep_path[4096];
+static struct db *sweep_db;
 
-static int sweep_tx(struct db *db, void *arg)
+static void sweep_pass(void)
 {
-	(void)arg;
-	return chat_sweep_once(db, (int64_t)time(NULL));
+	if (!sweep_db && !(sweep_db = db_open_file(sweep_path)))
+		return;
+	if (db_begin(sweep_db, true) != DB_DONE)
+		return; /* busy: the next pass tries again */
+	if (chat_sweep_once(sweep_db, (int64_t)time(NULL)) == 0)
+		db_commit(sweep_db);
+	else
+		db_rollback(sweep_db);
 }
 
 static void *sweep_main(void *arg)
@@ -323,18 +333,20 @@ static void *sweep_main(void *arg)
 		if (sweep_stopping)
 			break;
 		pthread_mutex_unlock(&sweep_lock);
-		store_with_tx(sweep_tx, NULL);
+		sweep_pass();
 		pthread_mutex_lock(&sweep_lock);
 	}
 	pthread_mutex_unlock(&sweep_lock);
 	return NULL;
 }
 
-void chat_sweeper_start(void)
+void chat_sweeper_start(const char *data_dir)
 {
 	pthread_mutex_lock(&sweep_lock);
-	if (!sweep_running && !sweep_stopping) {
-		if (pthread_create(&sweep_thread, NULL, sweep_main, NULL) == 0)
+	if (!sweep_running && !sweep_stopping && data_dir) {
+		int n = snprintf(sweep_path, sizeof sweep_path, "%s/vitrine.db", data_dir);
+		if (n > 0 && (size_t)n < sizeof sweep_path &&
+		    pthread_create(&sweep_thread, NULL, sweep_main, NULL) == 0)
 			sweep_running = true;
 		else
 			log_event(LOG_WARN, "the chat sweeper did not start: dropped operators keep their chats", NULL);
@@ -352,4 +364,6 @@ void chat_sweeper_stop(void)
 	pthread_mutex_unlock(&sweep_lock);
 	if (join)
 		pthread_join(sweep_thread, NULL);
+	db_close(sweep_db);
+	sweep_db = NULL;
 }

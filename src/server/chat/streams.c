@@ -71,8 +71,9 @@ static int pull_typing(struct chat_stream *s, struct db *db, struct sse_out *out
 	db_bind_int(st, 2, s->typing_cursor);
 	db_bind_int(st, 3, CHAT_STREAM_BATCH);
 	while (db_step(st) == DB_ROW) {
+		if (sse_append(out, "typing", NULL, db_col_text(st, 1)) != 0)
+			break;
 		s->typing_cursor = db_col_int(st, 0);
-		sse_append(out, "typing", NULL, db_col_text(st, 1));
 	}
 	db_done(st);
 	return 0;
@@ -90,11 +91,13 @@ static int visitor_pull(void *state, struct db *db, struct sse_out *out)
 	db_bind_int(st, 3, CHAT_STREAM_BATCH);
 	bool ended = false;
 	while (db_step(st) == DB_ROW) {
+		/* the cursor moves only past what fits the stream's buffer: the
+		 * rest comes with the next pull */
 		char id[32];
-		s->cursor = db_col_int(st, 0);
-		snprintf(id, sizeof id, "%" PRId64, s->cursor);
+		snprintf(id, sizeof id, "%" PRId64, db_col_int(st, 0));
 		if (sse_append(out, db_col_text(st, 1), id, db_col_text(st, 2)) != 0)
 			break;
+		s->cursor = db_col_int(st, 0);
 		ended |= strcmp(db_col_text(st, 1), "ended") == 0;
 	}
 	db_done(st);
@@ -174,10 +177,10 @@ static int operator_pull(void *state, struct db *db, struct sse_out *out)
 	db_bind_int(st, 3, CHAT_STREAM_BATCH);
 	while (db_step(st) == DB_ROW) {
 		char id[32];
-		s->cursor = db_col_int(st, 0);
-		snprintf(id, sizeof id, "%" PRId64, s->cursor);
+		snprintf(id, sizeof id, "%" PRId64, db_col_int(st, 0));
 		if (sse_append(out, db_col_text(st, 1), id, db_col_text(st, 2)) != 0)
 			break;
+		s->cursor = db_col_int(st, 0);
 	}
 	db_done(st);
 	chat_presence_touch(s->user_id);
@@ -214,6 +217,7 @@ int chat_handle_operator_stream(struct http_req *r)
 	s->typing_cursor = typing_now(r->db, s->typing_target);
 	char key[WAKE_KEY_LEN];
 	snprintf(key, sizeof key, "chatop:%s", r->auth.user_id);
+	chat_sweeper_start(server_config(r->srv)->data_dir);
 	chat_presence_open(s->user_id);
 	return http_stream(r, key, operator_pull, s, operator_free);
 }

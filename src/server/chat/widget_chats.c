@@ -60,6 +60,7 @@ int chat_handle_widget_chat_create(struct http_req *r)
 		http_reply_error(r, 400, "invalid_field", "department_id: no such department on this site");
 		goto out;
 	}
+	chat_sweeper_start(server_config(r->srv)->data_dir);
 	int64_t now = (int64_t)time(NULL);
 	if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, now)) {
 		banned_reply(r);
