@@ -500,7 +500,7 @@ export async function renderChat(stale, route) {
         break;
       case 'assigned':
         reloadSoon();
-        if (here) openChat(page.open.id);
+        if (here && page.open.chat.state !== 'active') openChat(page.open.id);
         else if (id && !page.openId && d.how !== 'pickup') toast('A chat was assigned to you.', 'info');
         break;
       case 'unassigned':
