@@ -6,8 +6,9 @@
 // remote sessions, admins),
 // #/media, #/channels, #/channels/new, #/channels/{id}, #/schedules, #/reports
 // (admins and editors), #/users, #/audit, #/account (admins), #/profile,
-// #/tokens; and, when the page is served at /firewall, the firewall rules for
-// the network team. One EventSource (/api/v1/events) is shared by the pages
+// #/tokens, #/chat[/{chat id}] (live chat: operators and admins), #/sites
+// (the chat's sites, departments and operators, admins); and, when the page
+// is served at /firewall, the firewall rules for the network team. One EventSource (/api/v1/events) is shared by the pages
 // that show live data.
 // The DOM is built with createElement/textContent only (never innerHTML with
 // data), there are no inline scripts or styles (the server's CSP forbids
@@ -34,6 +35,8 @@ import { renderReports } from './views/reports.js';
 import { renderFirewall } from './views/firewall.js';
 import { renderRemote } from './views/remote.js';
 import { renderRemoteSessions } from './views/remote-sessions.js';
+import { renderChat } from './views/chat.js';
+import { renderChatSites } from './views/chat-sites.js';
 
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
@@ -44,6 +47,8 @@ const ROUTES = {
   channels: { title: 'Channels', roles: CONTENT_ROLES, render: renderChannelsRoute },
   schedules: { title: 'Schedules', roles: CONTENT_ROLES, render: renderSchedules },
   reports: { title: 'Reports', roles: CONTENT_ROLES, render: renderReports },
+  chat: { title: 'Live chat', roles: ['admin', 'operator'], render: renderChat },
+  sites: { title: 'Chat sites', admin: true, nav: 'chat', render: renderChatSites },
   users: { title: 'Users', admin: true, render: renderUsers },
   audit: { title: 'Audit log', admin: true, render: renderAudit },
   account: { title: 'Account', admin: true, render: renderAccount },

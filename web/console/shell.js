@@ -7,6 +7,7 @@ import * as api from './api.js';
 import { isFirewallPath, routeAllowed, runCleanup, state } from './session.js';
 import { $, append, errorText, h, pageHeader, toast } from './dom.js';
 import { liveStop, onLiveSessionEnded } from './live.js';
+import { deskStop } from './chat/desk.js';
 
 /** name -> { title, render(stale, route), admin | roles, nav }: filled by app.js through defineViews(). */
 export const ROUTES = {};
@@ -73,6 +74,7 @@ export function setUser(user, csrf) {
 export function signedOut(message) {
   runCleanup();
   liveStop();
+  deskStop();
   setUser(null);
   render();
   if (message) toast(message, 'info');

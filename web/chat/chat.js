@@ -1,0 +1,594 @@
+// The visitor's chat window, served at GET /chat/{site} and shown by
+// widget.js in an iframe (it also works opened on its own). Plain ES module,
+// no framework; every text a person typed is put in the page with
+// textContent, never as HTML.
+//
+// The widget passes the page's URL, title and referrer and the visitor it
+// registered (visitor_id, visitor_token, departments) in the URL fragment;
+// opened without them, the window registers the visitor itself. The chat's
+// events arrive over SSE read with fetch() (EventSource cannot send the
+// Authorization header): `id: SEQ`, `event: TYPE`, `data: JSON`; after a drop
+// the stream is reopened with Last-Event-ID, so nothing is missed or shown
+// twice (messages are also keyed by seq). Browsers send no Origin with a
+// same-origin GET: when the server refuses the frame's stream for that
+// (origin_not_allowed), the page around the frame (widget.js) reads it and
+// posts the events in. A message is posted with a client_id and retried
+// with the same one until the server answers.
+
+const $ = (sel) => document.querySelector(sel);
+const site = decodeURIComponent((/^\/chat\/([^/]+)/.exec(location.pathname) || [])[1] || '');
+const API = `/api/v1/widget/${encodeURIComponent(site)}`;
+const STORE = `vitrine-chat-${site}`;
+const FONT_KEY = 'vitrine-chat-font';
+
+const info = new URLSearchParams(location.hash.slice(1));
+const saved = load();
+const st = {
+  token: info.get('visitor_token') || saved.token || '',
+  visitorId: info.get('visitor_id') || saved.visitorId || '',
+  departments: parseJson(info.get('departments'), null),
+  chatId: saved.chatId || '',
+  lastSeq: 0,
+  readByOperator: 0,
+  myName: saved.name || '',
+  ended: false,
+  abort: null,
+  retryMs: 1000,
+  typingOn: false,
+  typingTimer: null,
+  theirTypingTimer: null,
+  lastReadSent: 0,
+};
+const shown = new Map(); // seq -> <li>
+
+function parseJson(text, fallback) {
+  try {
+    return text ? JSON.parse(text) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+function load() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE) || '{}') || {};
+  } catch {
+    return {};
+  }
+}
+function save() {
+  try {
+    sessionStorage.setItem(STORE, JSON.stringify({
+      token: st.token, visitorId: st.visitorId, chatId: st.chatId, name: st.myName,
+    }));
+  } catch { /* storage blocked: a reload starts again */ }
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+function setStatus(text) {
+  $('#status').textContent = text || '';
+}
+function showError(node, text) {
+  node.textContent = text || '';
+  node.hidden = !text;
+}
+
+class HttpError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function call(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (st.token) headers.Authorization = `Bearer ${st.token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch {
+    throw new HttpError(0, 'network_error', 'Cannot reach the chat service. Check your connection.');
+  }
+  const data = parseJson(await res.text(), {}) || {};
+  if (!res.ok) {
+    const e = data.error || {};
+    throw new HttpError(res.status, e.code || `http_${res.status}`, e.message || `The server answered ${res.status}.`);
+  }
+  return data;
+}
+
+function errorText(err) {
+  if (err && err.code === 'banned') return 'Chat is unavailable.';
+  if (err && err.code === 'origin_not_allowed') return 'Chat is not available on this page.';
+  return (err && err.message) || String(err);
+}
+
+// ------------------------------------------------------------ start
+
+async function ensureVisitor() {
+  if (st.token) return;
+  const res = await call('POST', '/visitor', {
+    page_url: info.get('page') || document.referrer || '',
+    title: info.get('title') || '',
+    referrer: info.get('referrer') || '',
+  });
+  st.token = res.visitor_token;
+  st.visitorId = res.visitor_id;
+  st.departments = res.departments || [];
+  save();
+}
+
+function fillDepartments() {
+  const select = $('#department');
+  select.replaceChildren();
+  const list = st.departments || [];
+  for (const d of list) {
+    const o = el('option', '', `${d.name}${d.online ? '' : ' (no one online: you will wait)'}`);
+    o.value = d.id;
+    select.append(o);
+  }
+  const firstOnline = list.find((d) => d.online);
+  if (firstOnline) select.value = firstOnline.id;
+  select.closest('.field').hidden = list.length <= 1;
+  if (!list.length) {
+    showError($('#start-error'), 'Chat is not open at the moment.');
+    $('#start-chat').disabled = true;
+  }
+}
+
+async function startChat(ev) {
+  ev.preventDefault();
+  const text = $('#first-text').value.trim();
+  const errEl = $('#start-error');
+  showError(errEl, '');
+  if (!text) {
+    showError(errEl, 'Write your question first.');
+    return;
+  }
+  const button = $('#start-chat');
+  button.disabled = true;
+  try {
+    const name = $('#visitor-name').value.trim();
+    const body = { department_id: $('#department').value, text };
+    if (name) body.name = name;
+    const res = await call('POST', '/chats', body);
+    st.chatId = res.chat.id;
+    st.myName = name;
+    save();
+    showConversation();
+    showPosition(res.chat.position);
+    openStream();
+  } catch (err) {
+    showError(errEl, errorText(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showPosition(pos) {
+  const n = Number(pos) || 0;
+  setStatus(n > 0 ? `You are number ${n} in the queue. Please wait for an operator.` : 'Waiting for an operator…');
+  $('#status').dataset.position = String(n);
+}
+
+function showConversation() {
+  $('#start').hidden = true;
+  $('#conversation').hidden = false;
+  $('#text').focus();
+}
+
+// ------------------------------------------------------------ messages
+
+function timeText(at) {
+  const t = typeof at === 'number' ? new Date(at * 1000) : new Date(at);
+  return Number.isNaN(t.getTime()) ? '' : t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+function messageItem(m, pending) {
+  const li = el('li', `msg msg-${m.from === 'visitor' ? 'mine' : m.from === 'operator' ? 'theirs' : 'system'}`);
+  const head = el('div', 'msg-head');
+  head.append(el('span', 'msg-name', m.from === 'visitor' ? (m.name || 'You') : (m.name || 'Operator')));
+  if (m.at) head.append(el('time', 'msg-time', timeText(m.at)));
+  li.append(head, el('p', 'msg-text', m.text));
+  const mark = el('span', 'msg-mark', pending ? 'Sending…' : '');
+  li.append(mark);
+  if (m.seq) li.dataset.seq = String(m.seq);
+  return li;
+}
+
+function systemLine(text) {
+  const li = el('li', 'msg msg-system');
+  li.append(el('p', 'msg-text', text));
+  $('#messages').append(li);
+  scrollDown();
+}
+
+function scrollDown() {
+  const list = $('#messages');
+  list.scrollTop = list.scrollHeight;
+}
+
+function showMessage(m) {
+  const seq = Number(m.seq) || 0;
+  if (seq && shown.has(seq)) return;
+  const li = messageItem(m, false);
+  if (seq) shown.set(seq, li);
+  $('#messages').append(li);
+  updateReadMarks();
+  scrollDown();
+  if (m.from === 'operator') {
+    $('#typing').textContent = '';
+    sendRead();
+  }
+}
+
+function updateReadMarks() {
+  for (const [seq, li] of shown) {
+    if (!li.classList.contains('msg-mine')) continue;
+    li.querySelector('.msg-mark').textContent = seq <= st.readByOperator ? 'Read' : 'Sent';
+  }
+}
+
+function sendRead() {
+  if (document.visibilityState === 'hidden' || !st.chatId || st.ended) return;
+  let top = 0;
+  for (const [seq, li] of shown) if (li.classList.contains('msg-theirs') && seq > top) top = seq;
+  if (top <= st.lastReadSent) return;
+  st.lastReadSent = top;
+  call('POST', `/chats/${encodeURIComponent(st.chatId)}/read`, { seq: top }).catch(() => { st.lastReadSent = 0; });
+}
+
+function newClientId() {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+async function postMessage(text, li, clientId) {
+  const mark = li.querySelector('.msg-mark');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await call('POST', `/chats/${encodeURIComponent(st.chatId)}/messages`, { text, client_id: clientId });
+      const seq = Number(res.seq) || 0;
+      if (seq && shown.has(seq)) li.remove(); // the stream was faster
+      else if (seq) {
+        li.dataset.seq = String(seq);
+        shown.set(seq, li);
+      }
+      mark.textContent = 'Sent';
+      updateReadMarks();
+      return;
+    } catch (err) {
+      if (err.status !== 0 && err.status < 500) {
+        mark.textContent = `Not sent: ${errorText(err)}`;
+        li.classList.add('msg-failed');
+        return;
+      }
+      mark.textContent = 'Not sent yet, trying again…';
+      await new Promise((r) => setTimeout(r, Math.min(8000, 1000 * 2 ** attempt)));
+    }
+  }
+}
+
+function send(ev) {
+  ev.preventDefault();
+  const box = $('#text');
+  const text = box.value.trim();
+  if (!text || st.ended) return;
+  if ([...text].length > 4000) {
+    setStatus('A message has at most 4,000 characters.');
+    return;
+  }
+  box.value = '';
+  typing(false);
+  const li = messageItem({ from: 'visitor', name: st.myName || 'You', text, at: Date.now() / 1000 }, true);
+  $('#messages').append(li);
+  scrollDown();
+  postMessage(text, li, newClientId());
+}
+
+function typing(on) {
+  clearTimeout(st.typingTimer);
+  if (on) st.typingTimer = setTimeout(() => typing(false), 4000);
+  if (on === st.typingOn || !st.chatId || st.ended) return;
+  st.typingOn = on;
+  call('POST', `/chats/${encodeURIComponent(st.chatId)}/typing`, { on }).catch(() => {});
+}
+
+async function endChat() {
+  if (!st.chatId || st.ended) return;
+  try {
+    await call('POST', `/chats/${encodeURIComponent(st.chatId)}/end`, {});
+  } catch (err) {
+    setStatus(errorText(err));
+    return;
+  }
+  ended('visitor');
+}
+
+function ended(by) {
+  if (st.ended) return;
+  st.ended = true;
+  if (st.abort) st.abort.abort();
+  setStatus(by === 'visitor' ? 'You ended the chat.' : 'The chat has ended.');
+  $('#typing').textContent = '';
+  $('#text').disabled = true;
+  $('#send').disabled = true;
+  $('#end').disabled = true;
+  st.chatId = '';
+  save();
+  const again = el('button', 'btn', 'Start a new chat');
+  again.type = 'button';
+  again.id = 'new-chat';
+  again.addEventListener('click', () => location.reload());
+  $('#compose').append(again);
+}
+
+// ------------------------------------------------------------ the stream
+
+function handleEvent(type, id, data) {
+  if (id) {
+    const seq = Number(id);
+    if (seq > st.lastSeq) st.lastSeq = seq;
+  }
+  switch (type) {
+    case 'message':
+      showMessage(data);
+      break;
+    case 'position':
+      showPosition(data.position);
+      break;
+    case 'assigned':
+      setStatus(`You are chatting with ${data.operator || 'an operator'}.`);
+      systemLine(`${data.operator || 'An operator'} joined the chat.`);
+      break;
+    case 'transferred':
+      setStatus(`Your chat was passed on to ${data.to || 'a colleague'}.`);
+      systemLine(`Your chat was passed on to ${data.to || 'a colleague'}.`);
+      break;
+    case 'typing':
+      if (data.from === 'operator') {
+        clearTimeout(st.theirTypingTimer);
+        $('#typing').textContent = data.on ? 'The operator is typing…' : '';
+        if (data.on) st.theirTypingTimer = setTimeout(() => { $('#typing').textContent = ''; }, 10000);
+      }
+      break;
+    case 'read':
+      if (data.from === 'operator' && Number(data.seq) > st.readByOperator) {
+        st.readByOperator = Number(data.seq);
+        updateReadMarks();
+      }
+      break;
+    case 'ended':
+      systemLine({ visitor: 'You ended the chat.', operator: 'The operator ended the chat.' }[data.by] || 'The chat has ended.');
+      ended(data.by);
+      break;
+    default:
+      break;
+  }
+}
+
+/** Parses an SSE byte stream (text/event-stream) and calls onEvent(type, id, data). */
+async function readStream(body, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  let type = '';
+  let id = '';
+  let data = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let nl;
+    while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
+      if (line === '') {
+        if (data.length) {
+          const parsed = parseJson(data.join('\n'), null);
+          if (parsed) onEvent(type || 'message', id, parsed);
+        }
+        type = '';
+        id = '';
+        data = [];
+      } else if (!line.startsWith(':')) {
+        const c = line.indexOf(':');
+        const field = c < 0 ? line : line.slice(0, c);
+        const val = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+        if (field === 'event') type = val;
+        else if (field === 'data') data.push(val);
+        else if (field === 'id') id = val;
+      }
+    }
+  }
+}
+
+// The bridge (see widget.js): the page around the frame reads the stream
+// and posts its events here, when the server refused this frame's own
+// request for want of an Origin header (browsers send none with a
+// same-origin GET).
+let bridgeSeq = 0;
+const parentOrigin = (() => {
+  try {
+    return new URL(info.get('page')).origin; // the page the widget runs on
+  } catch {
+    return null;
+  }
+})();
+function toParent(msg) {
+  if (parentOrigin) window.parent.postMessage(msg, parentOrigin);
+}
+const bridged = new Map(); // id -> { resolve }
+window.addEventListener('message', (ev) => {
+  if (ev.source !== window.parent || window.parent === window) return;
+  const m = ev.data || {};
+  const b = bridged.get(m.id);
+  if (!b) return;
+  if (m.vitrineChat === 'stream-open') {
+    st.retryMs = 1000;
+    document.body.dataset.stream = 'open';
+  } else if (m.vitrineChat === 'stream-event') {
+    const data = parseJson(m.data, null);
+    if (data) handleEvent(String(m.type || 'message'), String(m.eventId || ''), data);
+  } else if (m.vitrineChat === 'stream-end') {
+    bridged.delete(m.id);
+    b.resolve({ status: Number(m.status) || 0, body: m.body || '' });
+  }
+});
+
+function bridgeStream(url) {
+  const id = ++bridgeSeq;
+  return new Promise((resolve) => {
+    bridged.set(id, { resolve });
+    st.abort = { abort: () => { bridged.delete(id); toParent({ vitrineChat: 'stream-stop', id }); } };
+    toParent({
+      vitrineChat: 'stream', id, url: new URL(url, location.href).href, token: st.token, lastEventId: st.lastSeq,
+    });
+  });
+}
+
+function streamRefused(status, body) {
+  const data = parseJson(body, {}) || {};
+  setStatus(errorText(new HttpError(status, (data.error || {}).code, (data.error || {}).message)));
+  if (status === 404) ended('');
+}
+
+async function openStream() {
+  if (!st.chatId || st.ended) return;
+  const url = `${API}/chats/${encodeURIComponent(st.chatId)}/events?after=${st.lastSeq}`;
+  if (st.bridge) {
+    const res = await bridgeStream(url);
+    if (st.ended) return;
+    document.body.dataset.stream = 'closed';
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      streamRefused(res.status, res.body);
+      return;
+    }
+    if (res.status === 204) {
+      ended('');
+      return;
+    }
+    setTimeout(openStream, st.retryMs);
+    st.retryMs = Math.min(15000, st.retryMs * 2);
+    return;
+  }
+  const ctl = new AbortController();
+  st.abort = ctl;
+  const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${st.token}` };
+  if (st.lastSeq) headers['Last-Event-ID'] = String(st.lastSeq);
+  try {
+    const res = await fetch(url, { headers, cache: 'no-store', credentials: 'omit', signal: ctl.signal });
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      const body = await res.text();
+      const code = ((parseJson(body, {}) || {}).error || {}).code;
+      if (res.status === 403 && code === 'origin_not_allowed' && window.parent !== window && parentOrigin) {
+        st.bridge = true; // from now on through the page around the frame
+        openStream();
+        return;
+      }
+      streamRefused(res.status, body);
+      return;
+    }
+    if (res.status === 204) {
+      ended(''); // an ended chat with nothing left to read
+      return;
+    }
+    if (!res.ok || !res.body) throw new Error(`status ${res.status}`);
+    st.retryMs = 1000;
+    document.body.dataset.stream = 'open';
+    await readStream(res.body, handleEvent);
+  } catch (err) {
+    if (ctl.signal.aborted) return;
+  }
+  document.body.dataset.stream = 'closed';
+  if (st.ended) return;
+  // dropped: reopen after a pause, from the last seq seen
+  setTimeout(openStream, st.retryMs);
+  st.retryMs = Math.min(15000, st.retryMs * 2);
+}
+
+// ------------------------------------------------------------ tools
+
+function setFont(step) {
+  let size = Number(localStorageGet(FONT_KEY)) || 100;
+  size = Math.max(80, Math.min(160, size + step * 10));
+  document.documentElement.style.fontSize = `${size}%`;
+  try { localStorage.setItem(FONT_KEY, String(size)); } catch { /* blocked */ }
+}
+function localStorageGet(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function wireTools() {
+  $('#font-smaller').addEventListener('click', () => setFont(-1));
+  $('#font-larger').addEventListener('click', () => setFont(1));
+  $('#print').addEventListener('click', () => window.print());
+  $('#help').addEventListener('click', () => {
+    const panel = $('#help-panel');
+    panel.hidden = !panel.hidden;
+    $('#help').setAttribute('aria-expanded', String(!panel.hidden));
+  });
+  $('#close').addEventListener('click', () => {
+    if (window.parent !== window) window.parent.postMessage({ vitrineChat: 'close' }, '*');
+    else window.close();
+  });
+  $('#close').hidden = window.parent === window && !window.opener;
+  $('#start').addEventListener('submit', startChat);
+  $('#compose').addEventListener('submit', send);
+  $('#text').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) send(ev);
+  });
+  $('#text').addEventListener('input', () => typing($('#text').value.trim() !== ''));
+  $('#end').addEventListener('click', endChat);
+  document.addEventListener('visibilitychange', sendRead);
+  setFont(0);
+}
+
+async function main() {
+  wireTools();
+  if (!site) {
+    setStatus('This chat link is incomplete.');
+    return;
+  }
+  try {
+    await ensureVisitor();
+  } catch (err) {
+    setStatus(errorText(err));
+    return;
+  }
+  if (st.chatId) {
+    // a reload during a chat: the stream replays it from the start
+    showConversation();
+    setStatus('Reconnecting…');
+    openStream();
+    return;
+  }
+  if (!st.departments) {
+    // a saved token but no list: ask again
+    st.token = '';
+    try {
+      await ensureVisitor();
+    } catch (err) {
+      setStatus(errorText(err));
+      return;
+    }
+  }
+  fillDepartments();
+  $('#start').hidden = false;
+  $('#first-text').focus();
+}
+
+main();
