@@ -245,6 +245,29 @@ def test_domain_allowlist_allowed_other_and_missing_origin(chat_setup):
     assert server.client().s.post(url, json=body, headers={"Origin": SITE_ORIGIN}).status_code == 403
 
 
+def test_the_frames_own_reads_without_origin_need_sec_fetch_site_same_origin(chat_setup):
+    """A browser sends no Origin on a same-origin GET (the chat frame reading
+    its events from this server): Sec-Fetch-Site: same-origin stands for it,
+    for reads only; cross-site or no such header stays refused."""
+    server, admin, site = chat_setup
+    dep = make_department(admin, site["id"])
+    v = Visitor(server, site["id"])
+    chat = v.start_chat(dep["id"])
+    url = server.url + "/api/v1/widget/%s/chats/%s/events" % (site["id"], chat["id"])
+    auth = {"Authorization": "Bearer " + v.token}
+    r = v.c.s.get(url, headers=dict(auth, **{"Sec-Fetch-Site": "same-origin"}), stream=True, timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream"), r.text
+    assert "Access-Control-Allow-Origin" not in r.headers
+    r.close()
+    for extra in ({}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
+        r = v.c.s.get(url, headers=dict(auth, **extra), timeout=30)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed", extra
+    # writes still need an allowed Origin
+    r = v.c.s.post(url.replace("/events", "/messages"), json={"text": "x", "client_id": "c1"},
+                   headers=dict(auth, **{"Sec-Fetch-Site": "same-origin"}), timeout=30)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+
+
 def test_token_of_another_site_is_refused(chat_setup):
     server, admin, site = chat_setup
     other = make_site(admin, ("127.0.0.1:18123",))["site"]

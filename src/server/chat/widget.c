@@ -6,7 +6,10 @@
  * origin (the chat frame page, GET /chat/{site}, which only the site's
  * domains may frame: CSP frame-ancestors); a missing, "null" or other
  * Origin is 403 origin_not_allowed, and only allowed origins get CORS
- * headers. Calls after POST .../visitor carry the visitor token
+ * headers. One exception for the frame page's own reads: a browser sends
+ * no Origin on a same-origin GET, but it does send "Sec-Fetch-Site:
+ * same-origin" (a header no page script may set), which is taken as this
+ * server's own origin. Calls after POST .../visitor carry the visitor token
  * ("Authorization: Bearer vv_...", or ?token= for an EventSource, which
  * cannot send headers); a token of another site is 401 invalid_token.
  *
@@ -84,15 +87,20 @@ bool chat_widget_begin(struct http_req *r, struct chat_widget *w, bool need_toke
 		http_reply_error(r, 404, "not_found", "no such site");
 		return false;
 	}
-	const char *origin = http_header(r, "Origin");
-	if (!origin_ok(r, &w->site, origin)) {
+	const char *origin = http_header(r, "Origin"), *fetch_site = http_header(r, "Sec-Fetch-Site");
+	bool same_origin_read = !origin && fetch_site && strcmp(fetch_site, "same-origin") == 0 &&
+	                        (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0);
+	if (same_origin_read) {
+		w->origin[0] = '\0'; /* no CORS headers: the reader is this server's own page */
+	} else if (!origin_ok(r, &w->site, origin)) {
 		chat_site_free(&w->site);
 		http_reply_error(r, 403, "origin_not_allowed",
 		                 "this page's origin is not one of the site's domains (a missing Origin is refused "
 		                 "too)");
 		return false;
+	} else {
+		snprintf(w->origin, sizeof w->origin, "%s", origin);
 	}
-	snprintf(w->origin, sizeof w->origin, "%s", origin);
 	if (!need_token)
 		return true;
 	const char *authz = http_header(r, "Authorization"), *token = NULL;
