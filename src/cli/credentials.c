@@ -152,7 +152,7 @@ out:
 }
 
 /* mkdir -p with mode 0700 for every folder it creates. */
-static int make_dirs(const char *dir)
+int credentials_make_dirs(const char *dir)
 {
 	char tmp[4096];
 	if (strfmt(tmp, sizeof tmp, "%s", dir) != 0)
@@ -238,7 +238,7 @@ static int set_string(json_t *obj, const char *key, const char *value)
 int credentials_save(const char *dir, const struct credentials *c, bool fix_dir_mode, char *err, size_t errsz)
 {
 	int rc = -1;
-	if (make_dirs(dir) != 0) {
+	if (credentials_make_dirs(dir) != 0) {
 		set_err(err, errsz, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}

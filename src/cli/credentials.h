@@ -48,4 +48,8 @@ int credentials_remove(const char *dir, const char *server, char *err, size_t er
 /* Wipes the token and frees every string. */
 void credentials_free(struct credentials *c);
 
+/* mkdir -p of dir with mode 0700 for every folder it creates (the CLI's
+ * config folder). Returns 0 or -1 (errno set). */
+int credentials_make_dirs(const char *dir);
+
 #endif

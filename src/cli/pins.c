@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/strfmt.h"
+#include "credentials.h"
 
 static bool field_ok(const char *s)
 {
@@ -78,22 +79,6 @@ int pins_lookup(const char *dir, const char *server, const char *screen_id, char
 	return found;
 }
 
-static int make_dirs(const char *dir)
-{
-	char tmp[4096];
-	if (strfmt(tmp, sizeof tmp, "%s", dir) != 0)
-		return -1;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int pins_store(const char *dir, const char *server, const char *screen_id, const char *key, char *err, size_t errsz)
 {
 	char path[4200], tmp[4200];
@@ -106,7 +91,7 @@ int pins_store(const char *dir, const char *server, const char *screen_id, const
 		snprintf(err, errsz, "the config folder's path is too long");
 		return -1;
 	}
-	if (make_dirs(dir) != 0) {
+	if (credentials_make_dirs(dir) != 0) {
 		snprintf(err, errsz, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}

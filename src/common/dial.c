@@ -4,6 +4,7 @@
  * SO_ERROR read, until one connects or the time is up.
  */
 #include "dial.h"
+#include "monotonic.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -17,19 +18,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline)
-{
-	int64_t d = deadline - now_ms();
-	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
-}
 
 /* One non-blocking connect to one address, waiting at most until deadline. */
 static int connect_one(const struct addrinfo *ai, int64_t deadline, int *err_out)
@@ -48,7 +36,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *err_out
 	}
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLOUT};
-		int n = poll(&p, 1, left_ms(deadline));
+		int n = poll(&p, 1, monotonic_left_ms(deadline));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -82,9 +70,9 @@ int dial_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err, si
 		snprintf(err, errsz, "cannot resolve %s: %s", host, gai_strerror(rc));
 		return -1;
 	}
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 	int fd = -1, last = ECONNREFUSED;
-	for (struct addrinfo *ai = res; ai && fd < 0 && left_ms(deadline) > 0; ai = ai->ai_next)
+	for (struct addrinfo *ai = res; ai && fd < 0 && monotonic_left_ms(deadline) > 0; ai = ai->ai_next)
 		fd = connect_one(ai, deadline, &last);
 	freeaddrinfo(res);
 	if (fd < 0) {

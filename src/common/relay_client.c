@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dial.h"
+#include "monotonic.h"
 #include "ws_client.h"
 
 struct relay_conn {
@@ -30,19 +31,6 @@ struct relay_conn {
 	enum relay_transport tr;
 	struct ws_client *ws; /* RELAY_WS / RELAY_WSS */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline)
-{
-	int64_t d = deadline - now_ms();
-	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
-}
 
 static void set_text(char *dst, size_t dstsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_text(char *dst, size_t dstsz, const char *fmt, ...)
@@ -137,7 +125,7 @@ int relay_conn_flush(struct relay_conn *c)
 int relay_conn_write_all(struct relay_conn *c, const void *buf, size_t len, int timeout_ms)
 {
 	const uint8_t *p = buf;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : monotonic_ms() + timeout_ms;
 	while (len > 0 || relay_conn_write_pending(c)) {
 		if (len > 0) {
 			ssize_t n = relay_conn_write_some(c, p, len);
@@ -154,7 +142,7 @@ int relay_conn_write_all(struct relay_conn *c, const void *buf, size_t len, int 
 			break;
 		}
 		struct pollfd pf = {.fd = relay_conn_fd(c), .events = POLLOUT};
-		int w = poll(&pf, 1, timeout_ms < 0 ? -1 : left_ms(deadline));
+		int w = poll(&pf, 1, timeout_ms < 0 ? -1 : monotonic_left_ms(deadline));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
@@ -211,7 +199,7 @@ static int read_status(struct relay_conn *c, int64_t deadline, unsigned pair_tim
 		if (relay_conn_buffered(c))
 			continue;
 		struct pollfd p = {.fd = relay_conn_fd(c), .events = POLLIN};
-		int w = poll(&p, 1, left_ms(deadline));
+		int w = poll(&p, 1, monotonic_left_ms(deadline));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
@@ -242,8 +230,8 @@ static int greet(struct relay_conn *c, const char *ticket, unsigned pair_timeout
 	frame[0] = (uint8_t)(tl >> 8);
 	frame[1] = (uint8_t)tl;
 	memcpy(frame + 2, ticket, tl);
-	int64_t deadline = now_ms() + pair_timeout_ms;
-	if (relay_conn_write_all(c, frame, 2 + tl, left_ms(deadline)) < 0) {
+	int64_t deadline = monotonic_ms() + pair_timeout_ms;
+	if (relay_conn_write_all(c, frame, 2 + tl, monotonic_left_ms(deadline)) < 0) {
 		set_text(code, codesz, "%s", RELAY_CODE_UNREACHABLE);
 		set_text(err, errsz, "cannot send the ticket to the relay: %s", strerror(errno));
 		relay_conn_close(c);

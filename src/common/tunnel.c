@@ -8,6 +8,7 @@
  * never wait on each other through the relay's bounded queues.
  */
 #include "tunnel.h"
+#include "monotonic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,21 +37,6 @@ struct tunnel {
 	uint8_t plain[E2E_MAX_PLAINTEXT];
 	struct e2e e;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline)
-{
-	if (deadline == INT64_MAX)
-		return -1;
-	int64_t d = deadline - now_ms();
-	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
-}
 
 static int fail(struct tunnel *t, const char *code)
 {
@@ -110,7 +96,7 @@ static int fill_in(struct tunnel *t)
  * meanwhile into `in`. */
 static int send_wire(struct tunnel *t, const uint8_t *buf, size_t len)
 {
-	int64_t deadline = now_ms() + TUNNEL_WRITE_TIMEOUT_MS;
+	int64_t deadline = monotonic_ms() + TUNNEL_WRITE_TIMEOUT_MS;
 	size_t off = 0;
 	while (off < len || relay_conn_write_pending(t->rc)) {
 		if (off < len) {
@@ -134,7 +120,7 @@ static int send_wire(struct tunnel *t, const uint8_t *buf, size_t len)
 		}
 		bool want_in = in_room(t);
 		struct pollfd p = {.fd = relay_conn_fd(t->rc), .events = (short)(POLLOUT | (want_in ? POLLIN : 0))};
-		int w = poll(&p, 1, left_ms(deadline));
+		int w = poll(&p, 1, monotonic_left_ms(deadline));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
@@ -154,7 +140,7 @@ static int wait_in(struct tunnel *t, int64_t deadline)
 		return 1;
 	for (;;) {
 		struct pollfd p = {.fd = relay_conn_fd(t->rc), .events = POLLIN};
-		int w = poll(&p, 1, left_ms(deadline));
+		int w = poll(&p, 1, monotonic_left_ms(deadline));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
@@ -181,7 +167,7 @@ int tunnel_open(struct tunnel **out, struct relay_conn *rc, enum e2e_role role, 
 		fail_e2e(t, s);
 		goto failed;
 	}
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 	uint8_t msg[E2E_HANDSHAKE_OUT];
 	size_t consumed = 0, mlen = 0;
 	if (role == E2E_GUEST) {
@@ -306,7 +292,7 @@ static int open_in(struct tunnel *t)
 
 ssize_t tunnel_read_some(struct tunnel *t, void *buf, size_t cap, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : monotonic_ms() + timeout_ms;
 	for (;;) {
 		if (t->plain_off < t->plain_len) {
 			size_t n = t->plain_len - t->plain_off;
@@ -392,7 +378,7 @@ int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats
 						goto out;
 					}
 					if (final_deadline == INT64_MAX)
-						final_deadline = now_ms() + TUNNEL_FINAL_WAIT_MS;
+						final_deadline = monotonic_ms() + TUNNEL_FINAL_WAIT_MS;
 				}
 			}
 		}
@@ -425,7 +411,7 @@ int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats
 			}
 			continue;
 		}
-		if (t->final_sent && left_ms(final_deadline) == 0)
+		if (t->final_sent && monotonic_left_ms(final_deadline) == 0)
 			goto out;
 		struct pollfd p[3];
 		int np = 0, ip = -1, ir = -1, is = -1;
@@ -443,7 +429,7 @@ int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats
 			p[np] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
 			is = np++;
 		}
-		int w = poll(p, (nfds_t)np, t->final_sent ? left_ms(final_deadline) : -1);
+		int w = poll(p, (nfds_t)np, t->final_sent ? monotonic_left_ms(final_deadline) : -1);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
@@ -458,7 +444,7 @@ int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats
 				rc = -1;
 				goto out;
 			}
-			final_deadline = now_ms() + TUNNEL_FINAL_WAIT_MS;
+			final_deadline = monotonic_ms() + TUNNEL_FINAL_WAIT_MS;
 			continue;
 		}
 		if (ir >= 0 && p[ir].revents) {
@@ -486,7 +472,7 @@ int tunnel_pump(struct tunnel *t, int plain_fd, int stop_fd, struct tunnel_stats
 				rc = -1;
 				goto out;
 			}
-			final_deadline = now_ms() + TUNNEL_FINAL_WAIT_MS;
+			final_deadline = monotonic_ms() + TUNNEL_FINAL_WAIT_MS;
 		}
 	}
 out:

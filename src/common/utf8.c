@@ -31,3 +31,15 @@ int utf8_sequence(const unsigned char *p)
 			return -1;
 	return extra + 1;
 }
+
+long utf8_chars(const char *s)
+{
+	long n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
+		int len = utf8_sequence(p);
+		if (len < 0)
+			return -1;
+		p += len;
+	}
+	return n;
+}

@@ -9,4 +9,8 @@
  * NUL-terminated: a truncated sequence is invalid, never over-read. */
 int utf8_sequence(const unsigned char *p);
 
+/* Number of code points of the NUL-terminated s, or -1 if it is not valid
+ * UTF-8. */
+long utf8_chars(const char *s);
+
 #endif

@@ -28,6 +28,7 @@
 #include <wslay/wslay.h>
 
 #include "dial.h"
+#include "monotonic.h"
 
 #define WS_GUID          "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_HEADERS_MAX   8192
@@ -48,21 +49,6 @@ struct ws_client {
 	int io_errno;     /* errno of a transport failure */
 	uint8_t *sendbuf; /* the message being queued (wslay keeps a pointer) */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline)
-{
-	if (deadline == INT64_MAX)
-		return -1;
-	int64_t d = deadline - now_ms();
-	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
-}
 
 /* Raw transport I/O: -1 with errno EAGAIN when it would block. */
 static ssize_t raw_recv(struct ws_client *w, void *buf, size_t len)
@@ -125,7 +111,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = events};
-		int n = poll(&p, 1, left_ms(deadline));
+		int n = poll(&p, 1, monotonic_left_ms(deadline));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0)
@@ -520,7 +506,7 @@ struct ws_client *ws_client_connect(const char *url, const char *ca_file, unsign
 		snprintf(err, errsz, "not a ws:// or wss:// URL: %.200s", url ? url : "");
 		return NULL;
 	}
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 	int fd = dial_tcp(u.host, u.port, timeout_ms, err, errsz);
 	if (fd < 0)
 		return NULL;
@@ -660,7 +646,7 @@ ssize_t ws_client_write_some(struct ws_client *w, const void *buf, size_t len)
 int ws_client_write_all(struct ws_client *w, const void *buf, size_t len, int timeout_ms)
 {
 	const uint8_t *p = buf;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : monotonic_ms() + timeout_ms;
 	while (len > 0 || ws_client_write_pending(w)) {
 		if (len > 0) {
 			ssize_t n = ws_client_write_some(w, p, len);
@@ -690,7 +676,7 @@ void ws_client_close(struct ws_client *w)
 	if (w->ctx) {
 		if (!w->io_errno && !wslay_event_get_close_sent(w->ctx)) {
 			wslay_event_queue_close(w->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
-			int64_t deadline = now_ms() + WS_CLOSE_WAIT_MS;
+			int64_t deadline = monotonic_ms() + WS_CLOSE_WAIT_MS;
 			while (wslay_event_want_write(w->ctx) && !w->io_errno) {
 				if (wslay_event_send(w->ctx) != 0)
 					break;

@@ -19,22 +19,9 @@ struct auth_settings auth_settings = {
     .pwhash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE,
 };
 
-/* Number of UTF-8 code points, or -1 if the text is not valid UTF-8. */
-static long utf8_length(const char *s)
-{
-	long n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
-		int len = utf8_sequence(p);
-		if (len < 0)
-			return -1;
-		p += len;
-	}
-	return n;
-}
-
 const char *auth_password_problem(const char *password, const char *login)
 {
-	long len = utf8_length(password);
+	long len = utf8_chars(password);
 	if (len < 0)
 		return "the password is not valid UTF-8";
 	if (len < AUTH_PASSWORD_MIN)

@@ -119,27 +119,7 @@ static int reply_challenge(struct http_req *r, const char *login, unsigned diffi
 }
 
 /* Login CSRF: a browser always sends Origin on a cross-site POST; a login
- * is taken only from this server's own pages (public_url, or the Host the
- * browser used, by either scheme: a TLS proxy may sit in front). */
-static bool same_origin(struct http_req *r, const char *origin)
-{
-	const char *pub = server_config(r->srv)->public_url;
-	if (pub && *pub) {
-		const char *host = strstr(pub, "://");
-		const char *slash = host ? strchr(host + 3, '/') : NULL;
-		size_t n = slash ? (size_t)(slash - pub) : strlen(pub);
-		if (strlen(origin) == n && strncasecmp(origin, pub, n) == 0)
-			return true;
-	}
-	const char *host = http_header(r, "Host");
-	if (!host || !*host)
-		return false;
-	const char *rest = strncasecmp(origin, "https://", 8) == 0  ? origin + 8
-	                   : strncasecmp(origin, "http://", 7) == 0 ? origin + 7
-	                                                            : NULL;
-	return rest && strcasecmp(rest, host) == 0;
-}
-
+ * is taken only from this server's own pages (http_origin_is_own). */
 static bool is_json_type(const char *type)
 {
 	size_t n = strlen("application/json");
@@ -180,7 +160,7 @@ int auth_handle_login(struct http_req *r)
 		return http_reply_error(r, 415, "unsupported_media_type",
 		                        "a login is sent as JSON (Content-Type: application/json)");
 	const char *origin = http_header(r, "Origin");
-	if (origin && !same_origin(r, origin))
+	if (origin && !http_origin_is_own(r, origin))
 		return http_reply_error(r, 403, "cross_origin", "logins are only taken from this server's own pages");
 	json_t *body = http_json_body(r);
 	if (!body)

@@ -19,19 +19,6 @@
 #define BROWSER_ID_MIN 16 /* shorter ids are not looked up (too easy to guess) */
 #define BROWSER_ID_MAX 64
 
-/* Characters of valid UTF-8 text, or -1 when it is not valid. */
-static long utf8_chars(const char *s)
-{
-	long n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
-		int len = utf8_sequence(p);
-		if (len < 0)
-			return -1;
-		p += len;
-	}
-	return n;
-}
-
 /* An optional text field of at most max characters; "" when absent. */
 static const char *text_field(json_t *body, const char *name, long max, const char **problem)
 {

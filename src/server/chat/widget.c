@@ -47,29 +47,10 @@ static const struct embedded_asset *web_find(const char *path)
 	return NULL;
 }
 
-/* This server's own origin: public_url's, or the Host the browser used. */
-static bool own_origin(struct http_req *r, const char *origin)
-{
-	const char *pub = server_config(r->srv)->public_url;
-	if (pub && *pub) {
-		const char *host = strstr(pub, "://");
-		const char *slash = host ? strchr(host + 3, '/') : NULL;
-		size_t n = slash ? (size_t)(slash - pub) : strlen(pub);
-		if (strlen(origin) == n && strncasecmp(origin, pub, n) == 0)
-			return true;
-	}
-	const char *host = http_header(r, "Host");
-	if (!host || !*host)
-		return false;
-	char mine[300];
-	snprintf(mine, sizeof mine, "%s://%s", r->tls ? "https" : "http", host);
-	return strcasecmp(origin, mine) == 0;
-}
-
 static bool origin_ok(struct http_req *r, const struct chat_site *s, const char *origin)
 {
 	return origin && *origin && strcmp(origin, "null") != 0 && strlen(origin) < 256 &&
-	       (chat_site_origin_allowed(s, origin) || own_origin(r, origin));
+	       (chat_site_origin_allowed(s, origin) || http_origin_is_own(r, origin));
 }
 
 static void cors(struct http_req *r, const char *origin)

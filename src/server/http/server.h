@@ -169,6 +169,10 @@ const char *http_param(struct http_req *r, const char *name);
 const char *http_query(struct http_req *r, const char *name);
 const char *http_header(struct http_req *r, const char *name);
 const char *http_cookie(struct http_req *r, const char *name);
+/* Whether origin (an Origin header) is this server's own: public_url's
+ * scheme and host, or the Host the browser used, by either scheme (a TLS
+ * proxy may sit in front). */
+bool http_origin_is_own(struct http_req *r, const char *origin);
 
 /* Replies; the body reference is stolen. */
 int http_reply_json(struct http_req *r, unsigned status, json_t *body);
