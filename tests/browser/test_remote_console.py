@@ -556,8 +556,12 @@ def test_consent_set_on_the_screen_page_refused_then_given(server, driver, admin
     wait(driver).until(lambda d: admin.get(server.url + f"/api/v1/screens/{screen.screen_id}", timeout=30)
                        .json()["screen"]["remote_consent"] is True)
 
-    # refused: the guest gets the server's reason, and no session
-    driver.find_element(By.ID, "screen-remote-open").click()
+    # refused: the guest gets the server's reason, and no session. The save
+    # left the page scrolled with the button under the sticky top bar, where
+    # a click would reach the bar: bring it to the middle first, as a person would
+    button = driver.find_element(By.ID, "screen-remote-open")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
     wait(driver, 45).until(lambda d: d.find_element(By.ID, "remote-error").get_attribute("hidden") is None)
     err = driver.find_element(By.ID, "remote-error")
     assert err.get_attribute("data-code") == "consent_refused", err.text

@@ -40,8 +40,21 @@ export function defaultRoute() {
   return 'screens';
 }
 
+// The top bar is sticky and its height depends on how many links wrap:
+// --topbar-height keeps what scrolling brings into view (a focused field, a
+// button) below it (scroll-padding-top in app.css).
+let topbarWatch = null;
+function watchTopbarHeight(header) {
+  if (topbarWatch || typeof ResizeObserver === 'undefined') return;
+  topbarWatch = new ResizeObserver(() => {
+    document.documentElement.style.setProperty('--topbar-height', `${header.offsetHeight}px`);
+  });
+  topbarWatch.observe(header);
+}
+
 export function updateHeader() {
   const header = $('#topbar');
+  watchTopbarHeight(header);
   const loggedIn = !!state.user;
   header.hidden = !loggedIn;
   if (!loggedIn) return;

@@ -113,6 +113,11 @@ int auth_session_create(struct db *db, const char *user_id, const char *ip, cons
 /* The one session-expiry rule: too long since login (session_max_s) or
  * idle too long (session_idle_s). */
 bool auth_session_expired(int64_t created, int64_t last_seen, int64_t now);
+/* For long streams that re-check who they serve: whether the session
+ * (via_session) or API token credential_id still stands (not revoked, its
+ * user not disabled, the session not expired); its user's role goes to
+ * role. Returns 1 it stands, 0 it does not, -1 the store failed. */
+int auth_credential_role(struct db *db, bool via_session, const char *credential_id, char *role, size_t rolesz);
 /* Sets the session cookie (or clears it when token is NULL) on the reply. */
 void auth_set_cookie(struct http_req *r, const char *token);
 /* JSON view of a user row by id, or NULL. */

@@ -280,3 +280,21 @@ json_t *auth_user_json(struct db *db, const char *user_id)
 	db_done(st);
 	return j;
 }
+
+int auth_credential_role(struct db *db, bool via_session, const char *credential_id, char *role, size_t rolesz)
+{
+	int rc = DB_ERROR;
+	struct db_stmt *st =
+	    db_query(db, &rc,
+	             via_session ? "SELECT u.role, s.created_at, s.last_seen FROM sessions s "
+	                           "JOIN users u ON u.id = s.user_id WHERE s.id = ? AND u.disabled = 0"
+	                         : "SELECT u.role, 0, 0 FROM api_tokens t JOIN users u ON u.id = t.user_id "
+	                           "WHERE t.id = ? AND u.disabled = 0",
+	             "s", credential_id);
+	if (!st)
+		return rc == DB_DONE ? 0 : -1;
+	snprintf(role, rolesz, "%s", db_col_text(st, 0));
+	int64_t created = db_col_int(st, 1), last_seen = db_col_int(st, 2);
+	db_done(st);
+	return via_session && auth_session_expired(created, last_seen, (int64_t)time(NULL)) ? 0 : 1;
+}

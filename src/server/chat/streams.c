@@ -152,24 +152,13 @@ int chat_handle_widget_events(struct http_req *r)
 static int operator_pull(void *state, struct db *db, struct sse_out *out)
 {
 	struct chat_stream *s = state;
-	int rc = DB_ERROR;
-	struct db_stmt *st =
-	    db_query(db, &rc,
-	             s->via_session ? "SELECT u.role, s.created_at, s.last_seen FROM sessions s "
-	                              "JOIN users u ON u.id = s.user_id WHERE s.id = ? AND u.disabled = 0"
-	                            : "SELECT u.role, 0, 0 FROM api_tokens t JOIN users u ON u.id = t.user_id "
-	                              "WHERE t.id = ? AND u.disabled = 0",
-	             "s", s->credential_id);
-	if (!st)
+	char role[16];
+	if (auth_credential_role(db, s->via_session, s->credential_id, role, sizeof role) != 1 ||
+	    (strcmp(role, "admin") != 0 && strcmp(role, "operator") != 0))
 		return -1;
-	bool allowed = strcmp(db_col_text(st, 0), "admin") == 0 || strcmp(db_col_text(st, 0), "operator") == 0;
-	int64_t created = db_col_int(st, 1), last_seen = db_col_int(st, 2);
-	db_done(st);
-	if (!allowed || (s->via_session && auth_session_expired(created, last_seen, (int64_t)time(NULL))))
-		return -1;
-	st = db_prepare(db,
-	                "SELECT seq, type, data FROM chat_operator_events WHERE user_id = ? AND seq > ? ORDER BY seq "
-	                "LIMIT ?");
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT seq, type, data FROM chat_operator_events WHERE user_id = ? AND seq > ? ORDER BY seq "
+	        "LIMIT ?");
 	if (!st)
 		return -1;
 	db_bind_text(st, 1, s->user_id);

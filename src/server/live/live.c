@@ -27,23 +27,12 @@ struct live_stream {
 static int live_pull(void *state, struct db *db, struct sse_out *out)
 {
 	struct live_stream *s = state;
-	int rc = DB_ERROR;
 	/* the stream ends as soon as its session or token is revoked or the
 	 * session expires; a role change applies at once */
-	struct db_stmt *st =
-	    db_query(db, &rc,
-	             s->via_session ? "SELECT u.role, s.created_at, s.last_seen FROM sessions s "
-	                              "JOIN users u ON u.id = s.user_id WHERE s.id = ? AND u.disabled = 0"
-	                            : "SELECT u.role, 0, 0 FROM api_tokens t JOIN users u ON u.id = t.user_id "
-	                              "WHERE t.id = ? AND u.disabled = 0",
-	             "s", s->credential_id);
-	if (!st)
+	char role[16];
+	if (auth_credential_role(db, s->via_session, s->credential_id, role, sizeof role) != 1)
 		return -1;
-	s->admin = strcmp(db_col_text(st, 0), "admin") == 0;
-	int64_t now = (int64_t)time(NULL), created = db_col_int(st, 1), last_seen = db_col_int(st, 2);
-	db_done(st);
-	if (s->via_session && auth_session_expired(created, last_seen, now))
-		return -1;
+	s->admin = strcmp(role, "admin") == 0;
 	size_t before = out->len;
 	if (s->admin && audit_stream_pull(db, s->account_id, &s->audit_cursor, out) != 0)
 		return -1;
