@@ -14,8 +14,7 @@
  * cannot send headers); a token of another site is 401 invalid_token.
  *
  * The files come from web/widget.js and web/chat/ (the web part), embedded
- * at build time; until web/chat/index.html exists the frame route serves a
- * placeholder page (placeholder.html next to this file).
+ * at build time under their paths from the repository root.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,18 +30,11 @@
 extern const struct embedded_asset chat_web_assets[];
 extern const size_t chat_web_assets_count;
 
-/* By path from the repository root ("web/chat/index.html"); the names are
- * relative to the files' common folder, which is the root whenever a web
- * file is embedded beside the placeholder, and the placeholder's own
- * folder when it is alone. */
+/* By path from the repository root ("web/chat/index.html"). */
 static const struct embedded_asset *web_find(const char *path)
 {
-	const char *base = strrchr(path, '/');
 	for (size_t i = 0; i < chat_web_assets_count; i++)
 		if (strcmp(chat_web_assets[i].name, path) == 0)
-			return &chat_web_assets[i];
-	for (size_t i = 0; base && chat_web_assets_count == 1 && i < chat_web_assets_count; i++)
-		if (strcmp(chat_web_assets[i].name, base + 1) == 0)
 			return &chat_web_assets[i];
 	return NULL;
 }
@@ -187,8 +179,6 @@ int chat_handle_frame(struct http_req *r)
 	if (!chat_site_load(r->db, http_param(r, "site"), &s))
 		return http_reply_error(r, 404, "not_found", "no such site");
 	const struct embedded_asset *a = web_find("web/chat/index.html");
-	if (!a)
-		a = web_find("src/server/chat/placeholder.html");
 	struct buf csp;
 	buf_init(&csp, 16384);
 	if (!a || frame_csp(&s, &csp) != 0) {
