@@ -643,32 +643,6 @@ ssize_t ws_client_write_some(struct ws_client *w, const void *buf, size_t len)
 	return (ssize_t)len;
 }
 
-int ws_client_write_all(struct ws_client *w, const void *buf, size_t len, int timeout_ms)
-{
-	const uint8_t *p = buf;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : monotonic_ms() + timeout_ms;
-	while (len > 0 || ws_client_write_pending(w)) {
-		if (len > 0) {
-			ssize_t n = ws_client_write_some(w, p, len);
-			if (n > 0) {
-				p += n;
-				len -= (size_t)n;
-				continue;
-			}
-			if (errno != EAGAIN)
-				return -1;
-		} else {
-			if (ws_client_flush(w) < 0)
-				return -1;
-			if (!ws_client_write_pending(w))
-				break;
-		}
-		if (wait_fd(w->fd, POLLOUT, deadline) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 void ws_client_close(struct ws_client *w)
 {
 	if (!w)

@@ -36,12 +36,9 @@ bool ws_client_buffered(const struct ws_client *w);
  * text message or a protocol error; ECONNRESET ...). */
 ssize_t ws_client_read(struct ws_client *w, void *buf, size_t cap);
 
-/* Sends buf as binary messages (<= WS_MAX_SEND_MESSAGE each), waiting at
- * most timeout_ms (< 0: no limit) until all is on the wire. 0 or -1/errno. */
-int ws_client_write_all(struct ws_client *w, const void *buf, size_t len, int timeout_ms);
-
-/* Non-blocking counterparts of ws_client_write_all: write_some queues at
- * most one message (> 0 bytes taken) when nothing is queued and tries to
+/* Non-blocking writing (relay_conn_write_all is the blocking loop over
+ * these): write_some queues at most one binary message (<=
+ * WS_MAX_SEND_MESSAGE; > 0 bytes taken) when nothing is queued and tries to
  * send it, else -1/EAGAIN; write_pending tells bytes are queued; flush
  * sends what it can (0, or -1 with errno on failure). */
 ssize_t ws_client_write_some(struct ws_client *w, const void *buf, size_t len);

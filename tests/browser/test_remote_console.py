@@ -31,7 +31,6 @@ import ctypes.util
 import hashlib
 import os
 import queue
-import shutil
 import signal
 import socket
 import struct
@@ -52,7 +51,9 @@ from conftest import REPO_ROOT, build_binary, free_port
 from test_console import api_login, browser_login, csp_problems, wait
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "vectors"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))
 from check_e2e import b2b, kdf  # noqa: E402  (BLAKE2b and libsodium's KDF, in Python)
+from xdisplay import painted_display  # noqa: E402
 
 RAW = (Encoding.Raw, PublicFormat.Raw)
 FB_W, FB_H = 320, 200
@@ -606,65 +607,14 @@ def test_sessions_page_lists_a_session_and_ends_it(server, driver, admin, fake_s
 
 # ---------------------------------------------------------------- the whole chain
 
-PAINTER = r"""
-import ctypes, sys, time
-x = ctypes.CDLL("libX11.so.6")
-x.XOpenDisplay.restype = ctypes.c_void_p
-x.XOpenDisplay.argtypes = [ctypes.c_char_p]
-x.XDefaultRootWindow.restype = ctypes.c_ulong
-x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-x.XCreateSimpleWindow.restype = ctypes.c_ulong
-x.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
-                                  ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong]
-x.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-d = x.XOpenDisplay(sys.argv[1].encode())
-if not d:
-    sys.exit("cannot open display")
-root = x.XDefaultRootWindow(d)
-w, h = int(sys.argv[2]), int(sys.argv[3])
-for left, colour in ((0, 0xFF0000), (w // 2, 0x0000FF)):
-    x.XMapWindow(d, x.XCreateSimpleWindow(d, root, left, 0, w // 2, h, 0, 0, colour))
-x.XSync(d, 0)
-print("painted", flush=True)
-time.sleep(3600)
-"""
 X_W, X_H = 320, 240
 
 
 @pytest.fixture
 def display():
     """An Xvfb display painted red | blue (through libX11 with ctypes); its name (":N")."""
-    for tool in ("Xvfb", "x11vnc", "xdotool"):
-        if not shutil.which(tool):
-            pytest.skip(tool + " is not installed")
-    if not ctypes.util.find_library("X11"):
-        pytest.skip("libX11 is not installed")
-    procs = []
-    for n in range(470 + os.getpid() % 200, 700):
-        if os.path.exists(f"/tmp/.X{n}-lock"):
-            continue
-        xvfb = subprocess.Popen(["Xvfb", f":{n}", "-noreset", "-nolisten", "tcp", "-screen", "0", f"{X_W}x{X_H}x24"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and xvfb.poll() is None and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            time.sleep(0.05)  # polling for the X socket, not a test wait
-        if xvfb.poll() is None and os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            procs.append(xvfb)
-            break
-        xvfb.kill()
-        xvfb.wait()
-    else:
-        pytest.skip("no free X display number")
-    name = f":{n}"
-    painter = subprocess.Popen([sys.executable, "-c", PAINTER, name, str(X_W), str(X_H)], stdout=subprocess.PIPE,
-                               text=True)
-    procs.append(painter)
-    assert painter.stdout.readline().strip() == "painted"
-    yield name
-    for p in reversed(procs):
-        p.kill()
-        p.wait()
+    with painted_display(X_W, X_H, tools=("Xvfb", "x11vnc", "xdotool")) as name:
+        yield name
 
 
 @pytest.fixture

@@ -6,12 +6,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 import requests
 import urllib3
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "support"))
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 

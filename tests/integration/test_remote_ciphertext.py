@@ -6,7 +6,6 @@ port. A marker is on the screen (a block of pixels whose bytes spell it)
 and is sent through the session (typed as key events and put on the
 clipboard, which RFB carries as text): both appear in the plain capture,
 neither in the bytes to and from the relay."""
-import os
 import shutil
 import signal
 import subprocess
@@ -16,7 +15,8 @@ import time
 import pytest
 
 from conftest import wait_for
-from test_remote_host import PAINTER, Guest, Relay, cli_login, display, paired_player, register  # noqa: F401
+from test_remote_host import Guest, Relay, cli_login, display, paired_player, register  # noqa: F401
+from xdisplay import PAINTER
 
 MARKER = b"VITRINE-MARKER-7Q3Z"
 

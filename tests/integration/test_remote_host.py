@@ -11,7 +11,6 @@ session ends or the player stops; a VNC server already running
 its code and no secret; the fingerprint in --diagnose; the kiosk page's
 consent prompt with its answer to the server."""
 import base64
-import ctypes.util
 import hashlib
 import json
 import os
@@ -19,7 +18,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
@@ -27,33 +25,11 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, BUILD, SERVER_BIN, free_port, wait_for
+from xdisplay import painted_display
 
 RELAY_BIN = os.path.join(BUILD, "vitrine-relay")
 W, H = 320, 240
 
-PAINTER = r"""
-import ctypes, sys, time
-x = ctypes.CDLL("libX11.so.6")
-x.XOpenDisplay.restype = ctypes.c_void_p
-x.XOpenDisplay.argtypes = [ctypes.c_char_p]
-x.XDefaultRootWindow.restype = ctypes.c_ulong
-x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-x.XCreateSimpleWindow.restype = ctypes.c_ulong
-x.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
-                                  ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong]
-x.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-d = x.XOpenDisplay(sys.argv[1].encode())
-if not d:
-    sys.exit("cannot open display")
-root = x.XDefaultRootWindow(d)
-w, h = int(sys.argv[2]), int(sys.argv[3])
-for left, colour in ((0, 0xFF0000), (w // 2, 0x0000FF)):
-    x.XMapWindow(d, x.XCreateSimpleWindow(d, root, left, 0, w // 2, h, 0, 0, colour))
-x.XSync(d, 0)
-print("painted", flush=True)
-time.sleep(3600)
-"""
 
 
 def cli_bin():
@@ -64,38 +40,10 @@ def cli_bin():
 
 
 @pytest.fixture
-def display(tmp_path):
+def display():
     """An Xvfb display painted red | blue; its name (":N")."""
-    for tool in ("Xvfb", "x11vnc", "vncsnapshot"):
-        if not shutil.which(tool):
-            pytest.skip(tool + " is not installed")
-    if not ctypes.util.find_library("X11"):
-        pytest.skip("libX11 is not installed")
-    procs = []
-    for n in range(140 + os.getpid() % 300, 460):
-        if os.path.exists("/tmp/.X%d-lock" % n):
-            continue
-        xvfb = subprocess.Popen(["Xvfb", ":%d" % n, "-noreset", "-nolisten", "tcp", "-screen", "0", "%dx%dx24" % (W, H)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sock = "/tmp/.X11-unix/X%d" % n
-        deadline = time.time() + 10
-        while time.time() < deadline and xvfb.poll() is None and not os.path.exists(sock):
-            time.sleep(0.05)
-        if xvfb.poll() is None and os.path.exists(sock):
-            procs.append(xvfb)
-            break
-        xvfb.kill()
-        xvfb.wait()
-    else:
-        pytest.skip("no free X display number")
-    name = ":%d" % n
-    painter = subprocess.Popen([sys.executable, "-c", PAINTER, name, str(W), str(H)], stdout=subprocess.PIPE, text=True)
-    procs.append(painter)
-    assert painter.stdout.readline().strip() == "painted"
-    yield name
-    for p in reversed(procs):
-        p.kill()
-        p.wait()
+    with painted_display(W, H, tools=("Xvfb", "x11vnc", "vncsnapshot")) as name:
+        yield name
 
 
 class Relay:
