@@ -73,6 +73,11 @@ static const struct setting keys[CFG_COUNT] = {
              "done or expired instructions older than this are deleted (0: keep)"),
     [CFG_RETENTION_CHECK_SECONDS] = UINT("retention_check_seconds", "VITRINE_RETENTION_CHECK_SECONDS", "3600", 1, 86400,
                                          "how often the retention task prunes old rows"),
+    /* live chat */
+    [CFG_CHAT_VISITORS_PER_IP] = UINT("chat_visitors_per_ip", "VITRINE_CHAT_VISITORS_PER_IP", "100", 1, 10000000,
+                                      "new chat visitors one address may start per 10 minutes"),
+    [CFG_CHAT_CHATS_PER_IP] = UINT("chat_chats_per_ip", "VITRINE_CHAT_CHATS_PER_IP", "30", 1, 10000000,
+                                   "new chats one address may start per 10 minutes"),
     /* remote control */
     [CFG_GEOIP_DATABASE] = TEXT("geoip_database", "VITRINE_GEOIP_DATABASE", "", "geoip-database", "FILE",
                                 "MaxMind .mmdb (GeoLite2 Country/City): relays nearest to the guest first"),

@@ -43,6 +43,9 @@ enum config_key {
 	CFG_AUDIT_RETENTION_DAYS,
 	CFG_INSTRUCTIONS_RETENTION_DAYS,
 	CFG_RETENTION_CHECK_SECONDS,
+	/* live chat: new visitors and chats per address and 10 minutes */
+	CFG_CHAT_VISITORS_PER_IP,
+	CFG_CHAT_CHATS_PER_IP,
 	/* remote control: the guest's region for the choice of a relay */
 	CFG_GEOIP_DATABASE,
 	CFG_COUNT

@@ -18,6 +18,7 @@
 
 #include "audit/retention.h"
 #include "auth/auth.h"
+#include "chat/chat.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "config.h"
@@ -247,7 +248,9 @@ static int cmd_run(struct config *cfg)
 	    config_uint(cfg, CFG_INSTRUCTIONS_RETENTION_DAYS, 0, 100000, &retention_settings.instructions_days, err,
 	                sizeof err) != 0 ||
 	    config_uint(cfg, CFG_RETENTION_CHECK_SECONDS, 1, 7 * 86400, &retention_settings.check_s, err, sizeof err) !=
-	        0) {
+	        0 ||
+	    config_uint(cfg, CFG_CHAT_VISITORS_PER_IP, 1, 10000000, &chat_visitors_per_ip, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_CHAT_CHATS_PER_IP, 1, 10000000, &chat_chats_per_ip, err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 2;
 	}

@@ -1,7 +1,8 @@
 """Live chat against hostile visitors: huge messages, invalid UTF-8, NUL,
 lone surrogates, wrong types, HTML and script in every field (stored and
-returned as the same text, never interpreted), another visitor's chat; and
-bans of a visitor id or an IP address with their expiry."""
+returned as the same text, never interpreted), another visitor's chat;
+floods of new visitors, chats, messages and marks (429 with Retry-After);
+and bans of a visitor id or an IP address with their expiry."""
 import json
 import time
 
@@ -113,3 +114,34 @@ def test_ban_by_ip_until_removed(server, admin):
     entries = admin.get("/api/v1/audit").json()
     actions = json.dumps(entries)
     assert "chat.ban_created" in actions and "chat.ban_removed" in actions
+
+
+def test_floods_of_visitors_chats_messages_and_marks_get_429(make_server):
+    server = make_server(env={"VITRINE_CHAT_VISITORS_PER_IP": "4", "VITRINE_CHAT_CHATS_PER_IP": "3"}).start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    site = make_site(admin)["site"]
+    dep = make_department(admin, site["id"], [operator_client(server, admin, "op1")])
+    visitors = [Visitor(server, site["id"], browser_id="browser-%012d" % i) for i in range(4)]
+    r = visitors[0].post("/visitor", token=False, json={"page_url": "", "title": "", "referrer": ""})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
+    assert 0 < int(r.headers["Retry-After"]) <= 600
+    assert r.headers["Access-Control-Allow-Origin"] == SITE_ORIGIN  # the widget can read the refusal
+    # a visitor the server knows (same browser id) is found again, not counted
+    again = Visitor(server, site["id"], browser_id="browser-%012d" % 0)
+    assert again.id == visitors[0].id
+    # new chats from one address
+    for v in visitors[:3]:
+        v.start_chat(dep["id"])
+    r = visitors[3].post("/chats", json={"department_id": dep["id"], "text": "one more"})
+    assert r.status_code == 429 and "Retry-After" in r.headers
+    # messages and marks per visitor
+    chats = {c["visitor_id"]: c["id"] for c in admin.get("/api/v1/chat/chats?state=queued").json()["chats"]}
+    cid = chats[visitors[0].id]
+    codes = [visitors[0].post("/chats/%s/messages" % cid, json={"text": "m%d" % i}).status_code for i in range(61)]
+    assert codes[:60] == [201] * 60 and codes[60] == 429
+    codes = [visitors[0].post("/chats/%s/typing" % cid, json={"on": i % 2 == 0}).status_code for i in range(241)]
+    assert codes[:240] == [204] * 240 and codes[240] == 429
+    # the others are not held back by one visitor's flood
+    assert visitors[1].post("/chats/%s/typing" % chats[visitors[1].id], json={"on": True}).status_code == 204
+    assert visitors[1].post("/chats/%s/messages" % chats[visitors[1].id], json={"text": "hi"}).status_code == 201

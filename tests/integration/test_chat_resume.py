@@ -89,11 +89,13 @@ def test_a_long_history_larger_than_the_stream_buffer_arrives_whole(server, admi
     site = make_site(admin)["site"]
     op = operator_client(server, admin, "op1")
     dep = make_department(admin, site["id"], [op])
+    online(op)
     v = Visitor(server, site["id"])
     chat = v.start_chat(dep["id"])
+    assert op.post("/api/v1/chat/chats/%s/pickup" % chat["id"]).status_code in (200, 409)  # 409: auto-assigned
     big = "\u00e9" * 3990  # 7980 bytes of UTF-8 each
     for i in range(160):  # about 1.3 MB of events: more than the stream's 1 MiB buffer
-        r = v.post("/chats/%s/messages" % chat["id"], json={"text": "%03d%s" % (i, big)})
+        r = op.post("/api/v1/chat/chats/%s/messages" % chat["id"], json={"text": "%03d%s" % (i, big)})
         assert r.status_code == 201
     s = v.stream(chat["id"], after=0)
     texts = []

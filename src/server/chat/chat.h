@@ -79,6 +79,7 @@ int chat_handle_site_delete(struct http_req *r);
 
 /* --- tokens.c --- */
 #define CHAT_TOKEN_LEN 128
+
 /* "vv_<site id>.<visitor id>.<hex HMAC>" */
 int chat_token_make(const struct chat_site *s, const char *visitor_id, char out[CHAT_TOKEN_LEN]);
 /* True when token is a token of site s; visitor_out gets its visitor id. */
@@ -216,5 +217,17 @@ int chat_handle_widget_end(struct http_req *r);
 /* --- streams.c --- */
 int chat_handle_widget_events(struct http_req *r);
 int chat_handle_operator_stream(struct http_req *r);
+
+/* --- limits.c --- */
+/* Rate limits of the widget routes: each returns true when the request is
+ * over its limit and has been answered 429 too_many_requests. */
+#define CHAT_LIMIT_WINDOW_S      600                     /* new visitors and new chats per address */
+#define CHAT_MESSAGES_PER_MINUTE 60                      /* per visitor */
+#define CHAT_MARKS_PER_MINUTE    240                     /* typing and read marks per visitor */
+extern unsigned chat_visitors_per_ip, chat_chats_per_ip; /* settings, per CHAT_LIMIT_WINDOW_S */
+bool chat_limit_new_visitor(struct http_req *r);
+bool chat_limit_new_chat(struct http_req *r);
+bool chat_limit_message(struct http_req *r, const char *visitor_id);
+bool chat_limit_mark(struct http_req *r, const char *visitor_id);
 
 #endif

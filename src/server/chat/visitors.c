@@ -79,7 +79,10 @@ int chat_handle_visitor(struct http_req *r)
 		    "UPDATE chat_visitors SET ip = ?, page_url = ?, title = ?, referrer = ?, last_seen = ? WHERE "
 		    "id = ?",
 		    "ssssis", r->ip, page, title, referrer, now, vid);
-	else {
+	else if (chat_limit_new_visitor(r)) {
+		chat_widget_done(r, &w);
+		return 0;
+	} else {
 		codes_new_id(vid);
 		rc = db_exec(
 		    r->db,

@@ -74,6 +74,8 @@ int chat_handle_widget_chat_create(struct http_req *r)
 		http_reply_error(r, 429, "too_many_chats", "end an open chat first");
 		goto out;
 	}
+	if (chat_limit_new_chat(r))
+		goto out;
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	rc = db_exec(
@@ -135,7 +137,7 @@ int chat_handle_widget_message(struct http_req *r)
 	if (own_chat(r, &w, id)) {
 		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
 			banned_reply(r);
-		else
+		else if (!chat_limit_message(r, w.visitor_id))
 			chat_post_message(r, id, CHAT_VISITOR, NULL);
 	}
 	chat_widget_done(r, &w);
@@ -148,7 +150,7 @@ int chat_handle_widget_typing(struct http_req *r)
 	char id[CODES_ID_LEN + 1];
 	if (!chat_widget_begin(r, &w, true))
 		return 0;
-	if (own_chat(r, &w, id))
+	if (own_chat(r, &w, id) && !chat_limit_mark(r, w.visitor_id))
 		chat_post_typing(r, id, CHAT_VISITOR);
 	chat_widget_done(r, &w);
 	return 0;
@@ -160,7 +162,7 @@ int chat_handle_widget_read(struct http_req *r)
 	char id[CODES_ID_LEN + 1];
 	if (!chat_widget_begin(r, &w, true))
 		return 0;
-	if (own_chat(r, &w, id))
+	if (own_chat(r, &w, id) && !chat_limit_mark(r, w.visitor_id))
 		chat_post_read(r, id, CHAT_VISITOR);
 	chat_widget_done(r, &w);
 	return 0;
