@@ -10,7 +10,7 @@
  *                 [--public-address HOST:PORT] [--session-rate B] [--total-rate B]
  *                 [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]
  *                 [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]
- *                 [--queue-cap BYTES] [--max-connections N] [--ws-ping S]
+ *                 [--queue-cap BYTES] [--max-connections N] [--per-address-limit N] [--ws-ping S]
  */
 #include <errno.h>
 #include <limits.h>
@@ -43,13 +43,15 @@ static void usage(FILE *f)
 	      "         [--public-address HOST:PORT] [--session-rate BYTES_PER_S] [--total-rate BYTES_PER_S]\n"
 	      "         [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]\n"
 	      "         [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]\n"
-	      "         [--queue-cap BYTES] [--max-connections N] [--ws-ping S]\n"
+	      "         [--queue-cap BYTES] [--max-connections N] [--per-address-limit N] [--ws-ping S]\n"
 	      "  --server-key FILE: the server's Ed25519 public key, 32 raw bytes or their base64\n"
 	      "  --ws-listen: WebSocket (WSS with --tls-cert and --tls-key, PEM; TLS 1.2 or 1.3);\n"
 	      "    --ws-plain-listen: a plain WebSocket listener beside it. Any request path.\n"
 	      "    --ws-ping S: a ping to each WebSocket client every S s (default 30; 0: none)\n"
 	      "  --public-address HOST:PORT: refuse tickets naming another relay (ticket_invalid)\n"
 	      "  --session-rate: bytes/s in each direction of a session; --total-rate: all sessions\n"
+	      "  --per-address-limit N: connections of one address (IPv4, IPv6 /64) before their\n"
+	      "    ticket is checked, at most (default 64); more are closed at once (address_limit)\n"
 	      "  --server-url, --relay-id, --relay-token-file: report to the server every 5 s and\n"
 	      "    cut the sessions an admin ends (the vr_ token of POST /api/v1/relays);\n"
 	      "    --server-ca FILE: the CA of an https server (default: the system's)\n",
@@ -190,6 +192,7 @@ int main(int argc, char **argv)
 	    .idle_timeout_ms = 300000,
 	    .queue_cap = 256 * 1024,
 	    .max_connections = 20000,
+	    .per_address_limit = 64,
 	    .ws_ping_ms = 30000,
 	};
 	for (int i = 1; i < argc; i++) {
@@ -261,6 +264,12 @@ int main(int argc, char **argv)
 			if (parse_number(a, v, 1000000, &n) != 0)
 				return 2;
 			opt.max_connections = (unsigned)n;
+		} else if (strcmp(a, "--per-address-limit") == 0) {
+			if (parse_number(a, v, 1000000, &n) != 0 || n == 0) {
+				fprintf(stderr, "vitrine-relay: --per-address-limit must be 1 or more\n");
+				return 2;
+			}
+			opt.per_address_limit = (unsigned)n;
 		} else {
 			fprintf(stderr, "vitrine-relay: %s: unknown option\n", a);
 			usage(stderr);

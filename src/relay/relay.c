@@ -21,6 +21,12 @@
  *
  * Seen tickets and sessions live in hash tables (SipHash with a key drawn
  * at start), so admitting a side costs the same at 5 sessions or 50,000.
+ *
+ * A connection that has not shown a valid ticket yet costs the relay a
+ * descriptor and a first-frame timeout without proving anything, so one
+ * address (IPv4 /32, IPv6 /64) may hold at most per_address_limit of them
+ * at once (a third table, counted from accept to the first frame's
+ * verdict); paired sessions are not counted, as each needs a ticket.
  */
 #include "relay.h"
 
@@ -39,10 +45,19 @@
 #define SWEEP_EVERY_S 10          /* expired seen tickets are swept at most this often */
 #define RATE_TICK_MS  10
 #define MAX_LISTENERS 4
+#define ADDR_BUCKETS  4096
+#define ADDR_KEY_LEN  9 /* a family tag and up to 8 address bytes */
 
 enum side_state { SIDE_FIRST_FRAME, SIDE_WAITING, SIDE_PAIRED, SIDE_CLOSING };
 
 struct session;
+
+/* Connections of one address still before their ticket's verdict. */
+struct addr_count {
+	unsigned char key[ADDR_KEY_LEN];
+	unsigned n;
+	struct addr_count *hnext;
+};
 
 struct bucket {
 	double tokens;
@@ -70,6 +85,7 @@ struct side {
 	size_t early_len;
 	struct side *prev, *next;           /* every side of the relay */
 	struct side *rate_prev, *rate_next; /* sides paused by a rate limit */
+	struct addr_count *addr;            /* counted against its address until admitted or closed */
 };
 
 struct session {
@@ -111,6 +127,7 @@ struct relay {
 	int64_t seen_swept;
 	struct session **sessions;
 	size_t session_buckets, session_len;
+	struct addr_count *addrs[ADDR_BUCKETS];
 	struct side *rate_waiting;
 	uv_timer_t rate_timer, ping_timer;
 	struct bucket total;
@@ -133,6 +150,7 @@ static const char *const REFUSAL_NAMES[REFUSAL_REASONS] = {
     [REFUSED_SESSION_ENDED] = "session_ended",       [REFUSED_FIRST_FRAME_TIMEOUT] = "first_frame_timeout",
     [REFUSED_CONNECTION_LIMIT] = "connection_limit", [REFUSED_WS_HANDSHAKE] = "ws_handshake",
     [REFUSED_TLS_HANDSHAKE] = "tls_handshake",       [REFUSED_WS_PROTOCOL] = "ws_protocol",
+    [REFUSED_ADDRESS_LIMIT] = "address_limit",
 };
 
 static const char *const TRANSPORT_NAMES[RELAY_TRANSPORTS] = {"tcp", "ws", "wss"};
@@ -170,6 +188,81 @@ static uint64_t hash_of(const struct relay *r, const void *data, size_t len)
 	uint64_t h;
 	memcpy(&h, out, sizeof h);
 	return h;
+}
+
+/* --- connections per address before their ticket ------------------------ */
+
+/* The peer's key: IPv4 /32 or IPv6 /64 (one subscriber usually has a whole
+ * /64); an address that cannot be read shares one key with its kind. */
+static void addr_key_of(uv_tcp_t *tcp, unsigned char key[ADDR_KEY_LEN])
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	memset(key, 0, ADDR_KEY_LEN);
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		const unsigned char *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (memcmp(a, mapped, sizeof mapped) == 0) {
+			key[0] = 4;
+			memcpy(key + 1, a + 12, 4);
+		} else {
+			key[0] = 6;
+			memcpy(key + 1, a, 8);
+		}
+	}
+}
+
+/* Counts s against its address; false when the address is at its limit. */
+static bool addr_admit(struct side *s)
+{
+	struct relay *r = s->relay;
+	unsigned char key[ADDR_KEY_LEN];
+	addr_key_of(&s->tcp, key);
+	size_t b = hash_of(r, key, sizeof key) % ADDR_BUCKETS;
+	struct addr_count *a = r->addrs[b];
+	while (a && memcmp(a->key, key, sizeof key) != 0)
+		a = a->hnext;
+	if (!a) {
+		if (!(a = calloc(1, sizeof *a)))
+			return false;
+		memcpy(a->key, key, sizeof key);
+		a->hnext = r->addrs[b];
+		r->addrs[b] = a;
+	}
+	if (a->n >= r->opt.per_address_limit) {
+		if (a->n == 0) {
+			r->addrs[b] = a->hnext;
+			free(a);
+		}
+		return false;
+	}
+	a->n++;
+	s->addr = a;
+	return true;
+}
+
+/* s showed its ticket (or goes): it no longer counts against its address. */
+static void addr_release(struct side *s)
+{
+	struct addr_count *a = s->addr;
+	if (!a)
+		return;
+	s->addr = NULL;
+	if (--a->n > 0)
+		return;
+	struct relay *r = s->relay;
+	size_t b = hash_of(r, a->key, sizeof a->key) % ADDR_BUCKETS;
+	for (struct addr_count **p = &r->addrs[b]; *p; p = &(*p)->hnext)
+		if (*p == a) {
+			*p = a->hnext;
+			free(a);
+			return;
+		}
 }
 
 /* --- the table of seen tickets ------------------------------------------ */
@@ -386,6 +479,7 @@ static void on_handle_closed(uv_handle_t *h)
 		s->next->prev = s->prev;
 	r->stats.connections--;
 	r->stats.connections_open[s->transport]--;
+	addr_release(s);
 	ws_conn_free(s->ws);
 	free(s->early);
 	free(s);
@@ -756,6 +850,7 @@ static void side_admit(struct side *s, const char *text, size_t len)
 	s->session = sess;
 	s->role = t.role;
 	s->state = SIDE_WAITING;
+	addr_release(s);
 	r->stats.sides_waiting++;
 	if (sess->side[!t.role])
 		pair(sess);
@@ -963,6 +1058,11 @@ static void on_connection(uv_stream_t *stream, int status)
 		side_close_now(s);
 		return;
 	}
+	if (!addr_admit(s)) {
+		r->stats.refusals[REFUSED_ADDRESS_LIMIT]++;
+		side_close_now(s);
+		return;
+	}
 	if (l->transport != RELAY_TCP) {
 		s->ws = ws_conn_new(&WS_IO, s, l->transport == RELAY_WSS ? l->cred : NULL, l->prio);
 		if (!s->ws) {
@@ -1060,5 +1160,10 @@ void relay_free(struct relay *r)
 		}
 	free(r->seen);
 	free(r->sessions);
+	for (size_t b = 0; b < ADDR_BUCKETS; b++) /* empty once every side has closed */
+		for (struct addr_count *a = r->addrs[b], *next; a; a = next) {
+			next = a->hnext;
+			free(a);
+		}
 	free(r);
 }

@@ -32,6 +32,7 @@ enum relay_refusal {
 	REFUSED_WS_HANDSHAKE,  /* not a WebSocket upgrade request (answered 400/426/431) */
 	REFUSED_TLS_HANDSHAKE, /* the TLS handshake of a WSS connection failed */
 	REFUSED_WS_PROTOCOL,   /* a text message, a message over 64 KiB, or a framing error */
+	REFUSED_ADDRESS_LIMIT, /* its address (IPv4 /32, IPv6 /64) already has per_address_limit unadmitted */
 	REFUSAL_REASONS
 };
 
@@ -44,6 +45,7 @@ struct relay_options {
 	uint64_t idle_timeout_ms;              /* default 300 s */
 	size_t queue_cap;                      /* per direction, default 256 KiB */
 	unsigned max_connections;              /* default 20000 */
+	unsigned per_address_limit;            /* connections of one address before their ticket; default 64 */
 	uint64_t ws_ping_ms;                   /* pings to WebSocket clients, default 30 s; 0: none */
 	uint64_t session_rate;                 /* bytes/s in each direction of a session; 0: none */
 	uint64_t total_rate;                   /* bytes/s of all sessions together; 0: none */

@@ -156,7 +156,8 @@ def garbage_frames(port, counts):
 def test_garbage_half_open_and_slow_readers_do_not_stop_a_good_session(tmp_path, keys):
     raise_fd_limit()
     started = time.time()
-    relay = WSRelay(str(tmp_path), keys, args=("--first-frame-timeout", "3"))
+    # every attacker here is 127.0.0.1: the per-address limit (its own test below) is raised out of the way
+    relay = WSRelay(str(tmp_path), keys, args=("--first-frame-timeout", "3", "--per-address-limit", "5000"))
     try:
         signer = Signer(keys)
         sid = session_id()
@@ -279,11 +280,64 @@ def test_garbage_half_open_and_slow_readers_do_not_stop_a_good_session(tmp_path,
     assert time.time() - started < 60
 
 
+def connect_from(source, port, data=b""):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    if data:
+        s.sendall(data)
+    return s
+
+
+def closed_at_once(s):
+    s.settimeout(3)
+    try:
+        return s.recv(64) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_one_address_holds_few_connections_before_their_ticket_others_still_pair(tmp_path, keys):
+    relay = Relay(str(tmp_path), keys, args=("--per-address-limit", "10", "--first-frame-timeout", "20"))
+    try:
+        idle = [connect_from("127.0.0.1", relay.port) for _ in range(10)]
+        assert closed_at_once(connect_from("127.0.0.1", relay.port))  # the 11th of one address
+        # another address pairs, while the first one is at its limit
+        sid = session_id()
+        g = connect_from("127.0.0.2", relay.port, frame(keys.ticket(sid, "guest")))
+        h = connect_from("127.0.0.3", relay.port, frame(keys.ticket(sid, "host")))
+        assert status_line(g) == "paired\n" and status_line(h) == "paired\n"
+        g.sendall(b"ping")
+        assert h.recv(4) == b"ping"
+        # an admitted session does not count: once the idle sockets go, the address pairs again
+        for s in idle:
+            s.close()
+        sid2 = session_id()
+        deadline = time.time() + 10
+        while True:
+            a = connect_from("127.0.0.1", relay.port, frame(keys.ticket(sid2, "guest")))
+            if not closed_at_once(a) or time.time() > deadline:
+                break
+            time.sleep(0.1)  # the relay closes the idle sides on their EOF
+        b = connect_from("127.0.0.1", relay.port, frame(keys.ticket(sid2, "host")))
+        assert status_line(a) == "paired\n" and status_line(b) == "paired\n"
+        assert relay.metrics()['vitrine_relay_refusals_total{reason="address_limit"}'] >= 1
+        for s in (g, h, a, b):
+            s.close()
+    finally:
+        relay.stop()
+    assert relay.proc.returncode == 0
+
+
 def test_5000_idle_sessions_stay_cheap(tmp_path, keys):
     if raise_fd_limit() < 10500 + 200:
         pytest.skip("needs 10,500 descriptors")
     started = time.time()
-    relay = Relay(str(tmp_path), keys, args=("--pair-timeout", "60"))
+    # one client pairs in batches of 1,000 connections: the per-address limit is raised out of the way
+    relay = Relay(str(tmp_path), keys, args=("--pair-timeout", "60", "--per-address-limit", "20000"))
     try:
         signer = Signer(keys)
         sids = [session_id() for _ in range(5000)]
