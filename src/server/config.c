@@ -71,6 +71,8 @@ static const struct setting keys[CFG_COUNT] = {
     [CFG_INSTRUCTIONS_RETENTION_DAYS] =
         UINT("instructions_retention_days", "VITRINE_INSTRUCTIONS_RETENTION_DAYS", "30", 0, 36500,
              "done or expired instructions older than this are deleted (0: keep)"),
+    [CFG_CHAT_RETENTION_DAYS] = UINT("chat_retention_days", "VITRINE_CHAT_RETENTION_DAYS", "365", 0, 36500,
+                                     "chats ended longer ago are deleted with their messages (0: keep)"),
     [CFG_RETENTION_CHECK_SECONDS] = UINT("retention_check_seconds", "VITRINE_RETENTION_CHECK_SECONDS", "3600", 1, 86400,
                                          "how often the retention task prunes old rows"),
     /* live chat */

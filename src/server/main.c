@@ -247,6 +247,7 @@ static int cmd_run(struct config *cfg)
 	        0 ||
 	    config_uint(cfg, CFG_INSTRUCTIONS_RETENTION_DAYS, 0, 100000, &retention_settings.instructions_days, err,
 	                sizeof err) != 0 ||
+	    config_uint(cfg, CFG_CHAT_RETENTION_DAYS, 0, 100000, &retention_settings.chat_days, err, sizeof err) != 0 ||
 	    config_uint(cfg, CFG_RETENTION_CHECK_SECONDS, 1, 7 * 86400, &retention_settings.check_s, err, sizeof err) !=
 	        0 ||
 	    config_uint(cfg, CFG_CHAT_VISITORS_PER_IP, 1, 10000000, &chat_visitors_per_ip, err, sizeof err) != 0 ||

@@ -18,13 +18,16 @@
 #include "../../common/log.h"
 #include "../store/db.h"
 
-#define BATCH 5000
-#define DAY_S 86400
+#define BATCH                5000
+#define CHAT_BATCH           200 /* chats per transaction: each takes its messages and events along */
+#define DAY_S                86400
+#define OPERATOR_EVENTS_DAYS 2
 
 struct retention_settings retention_settings = {
     .audit_days = 365,
     .instructions_days = 30,
     .played_days = 90,
+    .chat_days = 365,
     .check_s = 3600,
 };
 
@@ -104,6 +107,40 @@ static int64_t played_step(struct db *db, int64_t cutoff, int64_t now)
 	               db_exec(db, "DELETE FROM proof_of_play WHERE started_at < ? AND seq <= ?", "ii", cutoff, last));
 }
 
+/* Ended chats (their events go by ON DELETE CASCADE), then the visitors
+ * not seen since the cutoff who have no chat left, then old expired bans. */
+static int64_t chat_step(struct db *db, int64_t cutoff, int64_t now)
+{
+	(void)now;
+	int64_t total =
+	    deleted(db, db_exec(db,
+	                        "DELETE FROM chat_chats WHERE id IN (SELECT id FROM chat_chats WHERE state = "
+	                        "'ended' AND ended_at < ? LIMIT ?)",
+	                        "ii", cutoff, (int64_t)CHAT_BATCH));
+	if (total != 0)
+		return total;
+	total = deleted(db, db_exec(db,
+	                            "DELETE FROM chat_visitors WHERE id IN (SELECT v.id FROM chat_visitors v WHERE "
+	                            "v.last_seen < ? AND NOT EXISTS (SELECT 1 FROM chat_chats c WHERE c.visitor_id "
+	                            "= v.id) LIMIT ?)",
+	                            "ii", cutoff, (int64_t)BATCH));
+	if (total != 0)
+		return total;
+	return deleted(db, db_exec(db,
+	                           "DELETE FROM chat_bans WHERE id IN (SELECT id FROM chat_bans WHERE expires_at <> 0 "
+	                           "AND expires_at < ? LIMIT ?)",
+	                           "ii", cutoff, (int64_t)BATCH));
+}
+
+static int64_t operator_events_step(struct db *db, int64_t cutoff, int64_t now)
+{
+	(void)now;
+	return deleted(db, db_exec(db,
+	                           "DELETE FROM chat_operator_events WHERE (user_id, seq) IN (SELECT user_id, seq "
+	                           "FROM chat_operator_events WHERE at < ? LIMIT ?)",
+	                           "ii", cutoff, (int64_t)BATCH));
+}
+
 static int prune(struct db *db, const char *what, prune_step step, unsigned days, int64_t now)
 {
 	if (days == 0)
@@ -129,6 +166,8 @@ int retention_run_once(struct db *db, int64_t now)
 	rc |= prune(db, "audit", audit_step, retention_settings.audit_days, now);
 	rc |= prune(db, "instructions", instructions_step, retention_settings.instructions_days, now);
 	rc |= prune(db, "proof_of_play", played_step, retention_settings.played_days, now);
+	rc |= prune(db, "chat", chat_step, retention_settings.chat_days, now);
+	rc |= prune(db, "chat_operator_events", operator_events_step, OPERATOR_EVENTS_DAYS, now);
 	return rc ? -1 : 0;
 }
 
