@@ -5,6 +5,9 @@
  * cuts long-poll (always one, re-armed at once after an answer, after
  * RETRY_MS after a failure). Answers are read into a bounded buffer.
  * Failures are logged once per change of state, never with the token.
+ * Every report carries "boot", drawn when the process starts: the server
+ * ends the sessions an earlier run of this relay left open (killed, or
+ * crashed) when it sees a new one.
  */
 #include "link.h"
 
@@ -61,6 +64,7 @@ struct link {
 	uint64_t events_dropped;
 	uint64_t bytes_reported; /* bytes counted by the last accepted report */
 	int64_t cursor;
+	char boot[33]; /* 16 random bytes in hex, this run's */
 	bool report_in_flight, report_soon, finishing, stopping;
 	struct sock *socks;
 	int last_report_ok, last_cuts_ok; /* -1 unknown, 0 failing, 1 fine: for logging changes */
@@ -285,8 +289,8 @@ static void start_report(struct link *l)
 	json_t *events = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(events, event_json(&l->events[(l->ev_head + i) % LINK_EVENTS_MAX]));
-	json_t *body = json_pack("{s:I, s:I, s:o}", "sessions", (json_int_t)st->sessions_active, "bytes",
-	                         (json_int_t)(bytes - l->bytes_reported), "events", events);
+	json_t *body = json_pack("{s:I, s:I, s:o, s:s}", "sessions", (json_int_t)st->sessions_active, "bytes",
+	                         (json_int_t)(bytes - l->bytes_reported), "events", events, "boot", l->boot);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	struct xfer *x = text ? xfer_start(l, XFER_REPORT, l->url_report, text, REPORT_TIMEOUT_MS) : NULL;
@@ -457,6 +461,9 @@ struct link *link_start(uv_loop_t *loop, struct relay *relay, const struct link_
 	char base[520];
 	snprintf(base, sizeof base, "%.*s", (int)ulen, opt->server_url);
 	if (l) {
+		unsigned char boot[16];
+		randombytes_buf(boot, sizeof boot);
+		sodium_bin2hex(l->boot, sizeof l->boot, boot, sizeof boot);
 		l->events = calloc(LINK_EVENTS_MAX, sizeof *l->events);
 		l->url_report = joined(base, "/api/v1/relays/", opt->relay_id, "/report");
 		l->url_cuts_base = joined(base, "/api/v1/relays/", opt->relay_id, "/cuts");

@@ -33,15 +33,22 @@ class LinkedRelay:
         token_file = os.path.join(tmp, "relay.token")
         with open(token_file, "w") as f:
             f.write(self.token + "\n")
-        self.log_path = os.path.join(tmp, "relay-link.log")
+        self.log_path = os.path.join(tmp, "relay-link-%s.log" % self.id)
         self.log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen(
-            [RELAY_BIN, "--listen", "127.0.0.1:%d" % self.port, "--ws-listen", "127.0.0.1:%d" % self.ws_port,
-             "--admin-listen", "127.0.0.1:%d" % self.admin_port, "--server-key", self.key,
-             "--server-url", server.url, "--relay-id", self.id, "--relay-token-file", token_file,
-             "--public-address", "127.0.0.1:%d" % self.port, *args],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.cmd = [RELAY_BIN, "--listen", "127.0.0.1:%d" % self.port, "--ws-listen", "127.0.0.1:%d" % self.ws_port,
+                    "--admin-listen", "127.0.0.1:%d" % self.admin_port, "--server-key", self.key,
+                    "--server-url", server.url, "--relay-id", self.id, "--relay-token-file", token_file,
+                    "--public-address", "127.0.0.1:%d" % self.port, *args]
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(lambda: self._healthy(admin), timeout=15, what="the relay's first report")
+
+    def kill(self):
+        """SIGKILL: the relay reports nothing more of its sessions."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def start_again(self):
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def _healthy(self, admin):
         relays = admin.get("/api/v1/relays").json()["relays"]
@@ -73,7 +80,12 @@ def linked(tmp_path, server, admin):
 
 def new_session(server, admin, hardware_id="sim-1"):
     """A remote session on a fresh screen: (session id, guest ticket, host ticket)."""
-    device, screen = pair_device(admin, hardware_id=hardware_id)
+    sid, guest, host, _ = session_on(server, admin, *pair_device(admin, hardware_id=hardware_id))
+    return sid, guest, host
+
+
+def session_on(server, admin, device, screen):
+    """A remote session on this screen: (session id, guest ticket, host ticket, host payload)."""
     r = admin.post("/api/v1/screens/%s/remote" % screen)
     assert r.status_code == 201, r.text
     body = r.json()
@@ -81,7 +93,7 @@ def new_session(server, admin, hardware_id="sim-1"):
                        headers={"Authorization": "Bearer " + device}).json()["instructions"]
     host = [i for i in got if i["type"] == "remote_session"][-1]["payload"]
     assert host["session_id"] == body["session_id"]
-    return body["session_id"], body["ticket"].encode(), host["ticket"].encode()
+    return body["session_id"], body["ticket"].encode(), host["ticket"].encode(), host
 
 
 def session_row(admin, sid):
@@ -195,6 +207,9 @@ def test_report_and_cuts_refuse_hostile_input(server, admin):
         ({"sessions": 0, "bytes": 0, "events": [dict(good, event="ended", reason="DROP TABLE")]}, "reason"),
         ({"sessions": 0, "bytes": 0, "events": [good] * 1001}, "at most 1000 events"),
         ({"sessions": -1, "bytes": 0}, "sessions and bytes"),
+        ({"sessions": 0, "bytes": 0, "boot": "'; DROP TABLE relays; --"}, "boot must be"),
+        ({"sessions": 0, "bytes": 0, "boot": 12345}, "boot must be"),
+        ({"sessions": 0, "bytes": 0, "boot": "ab" * 40}, "boot must be"),
     ]
     for body, words in bad:
         r = relay_call(server, "POST", relay_id, token, "report", json=body)
@@ -311,3 +326,48 @@ def test_graceful_stop_reports_the_sessions_it_ended(server, admin, tmp_path):
     row = session_row(admin, sid)
     assert row["end_reason"] == "relay_stopped" and row["ended_at"], row
     assert row["bytes_guest_to_host"] == 777
+
+
+def test_a_killed_relay_leaves_no_session_open_behind(tmp_path, server, admin):
+    """SIGKILL reports nothing: the relay's next run (a new "boot") ends what the
+    earlier one had started (relay_restarted); a relay that stays gone has its
+    sessions ended when the screen's next session is made (relay_lost), so
+    that session is not view-only behind one that no longer exists."""
+    a = LinkedRelay(str(tmp_path), server, admin)
+    device, screen = pair_device(admin, hardware_id="sim-killed")
+
+    def started(sid, relay):
+        guest_ticket, host_ticket = sessions[sid]
+        g, h = relay.connect(guest_ticket), relay.connect(host_ticket)
+        assert status_line(g) == "paired\n" and status_line(h) == "paired\n"
+        wait_for(lambda: session_row(admin, sid)["started_at"] is not None, timeout=10, what="started_at")
+        return g, h
+
+    sessions = {}
+    s1, gt, ht, _ = session_on(server, admin, device, screen)
+    sessions[s1] = (gt, ht)
+    socks = started(s1, a)
+    a.kill()
+    assert session_row(admin, s1)["ended_at"] is None  # nobody told the server
+    a.start_again()
+    wait_for(lambda: session_row(admin, s1)["end_reason"] == "relay_restarted", timeout=15,
+             what="the restarted relay's first report")
+    s2, gt, ht, host = session_on(server, admin, device, screen)
+    assert host["view_only"] is False  # s1 is over
+    sessions[s2] = (gt, ht)
+    socks += started(s2, a)
+    a.kill()
+    b = LinkedRelay(str(tmp_path), server, admin)
+    with db(server) as conn:  # a has been silent for two minutes
+        conn.execute("UPDATE relays SET last_report = ? WHERE id = ?", (int(time.time()) - 120, a.id))
+    s3, _, _, host = session_on(server, admin, device, screen)
+    assert host["view_only"] is False and host["relay"]["port"] == b.port
+    assert session_row(admin, s2)["end_reason"] == "relay_lost"
+    closed = [e for e in admin.get("/api/v1/audit", params={"limit": 200}).json()["entries"]
+              if e["action"] == "remote.closed"]
+    assert any(s1 in str(e) and "restarted" in str(e) for e in closed), closed
+    assert any(s2 in str(e) and "has not reported" in str(e) for e in closed), closed
+    for s in socks:
+        s.close()
+    b.stop()
+    a.log.close()

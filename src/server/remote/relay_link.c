@@ -15,6 +15,11 @@
  *   seconds after cursor SEQ. remote_relay_session_cut (called when an
  *   admin ends a session) numbers the end and wakes the relay's poll
  *   (hub key "relay:{id}"), so the relay cuts both sides at once.
+ * - Orphans: a report with a new "boot" (the relay's run) ends what the
+ *   earlier run had started (relay_restarted); a relay silent for
+ *   REMOTE_RELAY_LOST_S has its started sessions ended when the screen's
+ *   next session is made (relay_lost), so a killed relay does not leave a
+ *   screen's later sessions view-only behind a session that is gone.
  * Hostile input gets 400 with a sentence; a bad token 401.
  */
 #include <stdio.h>
@@ -173,6 +178,77 @@ static int event_record(struct http_req *r, const char *relay_id, const struct r
 	return audit_append(r->db, account, NULL, actor, r->ip, "remote.closed", screen, detail) == 0 ? 1 : -1;
 }
 
+/* Ends the sessions sql selects (id, account_id, screen_id, relay_id; its
+ * parameters: the text id, then the time when with_time) with reason, one
+ * audit row each; at most 64 a call (the rest the next time). */
+static int end_orphans(struct db *db, const char *reason, const char *ip, const char *sql, const char *id,
+                       bool with_time, int64_t time_arg)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, id);
+	if (with_time)
+		db_bind_int(st, 2, time_arg);
+	struct orphan {
+		char id[CODES_ID_LEN + 1], account[CODES_ID_LEN + 1], screen[CODES_ID_LEN + 1], relay[CODES_ID_LEN + 1];
+	} found[64];
+	size_t n = 0;
+	int rc;
+	while (n < 64 && (rc = db_step(st)) == DB_ROW) {
+		snprintf(found[n].id, sizeof found[n].id, "%s", db_col_text(st, 0));
+		snprintf(found[n].account, sizeof found[n].account, "%s", db_col_text(st, 1));
+		snprintf(found[n].screen, sizeof found[n].screen, "%s", db_col_text(st, 2));
+		snprintf(found[n].relay, sizeof found[n].relay, "%s", db_col_text(st, 3));
+		n++;
+	}
+	db_done(st);
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (db_exec(db,
+		            "UPDATE remote_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+		            "iss", now, reason, found[i].id) != DB_DONE)
+			return -1;
+		char actor[CODES_ID_LEN + 8], detail[200];
+		snprintf(actor, sizeof actor, "relay:%s", found[i].relay);
+		snprintf(detail, sizeof detail, "session %.*s ended: %s", CODES_ID_LEN, found[i].id,
+		         strcmp(reason, "relay_lost") == 0 ? "its relay has not reported for a minute"
+		                                           : "its relay restarted without reporting its end");
+		if (audit_append(db, found[i].account, NULL, actor, ip, "remote.closed", found[i].screen, detail) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int remote_sessions_end_orphans_of_relay(struct db *db, const char *relay_id, const char *ip)
+{
+	return end_orphans(db, "relay_restarted", ip,
+	                   "SELECT id, account_id, screen_id, relay_id FROM remote_sessions WHERE relay_id = ? AND "
+	                   "ended_at IS NULL AND started_at IS NOT NULL AND relay_ended_at IS NULL",
+	                   relay_id, false, 0);
+}
+
+int remote_sessions_end_lost(struct db *db, const char *screen_id, int64_t now, const char *ip)
+{
+	return end_orphans(
+	    db, "relay_lost", ip,
+	    "SELECT s.id, s.account_id, s.screen_id, s.relay_id FROM remote_sessions s JOIN relays r ON "
+	    "r.id = s.relay_id WHERE s.screen_id = ? AND s.ended_at IS NULL AND s.started_at IS NOT NULL "
+	    "AND r.last_report < ?",
+	    screen_id, true, now - REMOTE_RELAY_LOST_S);
+}
+
+static bool boot_ok(const char *b)
+{
+	size_t n = strlen(b);
+	if (n < 16 || n > 64)
+		return false;
+	for (; *b; b++)
+		if (!((*b >= '0' && *b <= '9') || (*b >= 'a' && *b <= 'f')))
+			return false;
+	return true;
+}
+
 /* POST /api/v1/relays/{id}/report */
 int remote_handle_relay_report(struct http_req *r)
 {
@@ -191,6 +267,11 @@ int remote_handle_relay_report(struct http_req *r)
 		                        "and bytes forwarded since its last report)");
 	if (jevents && !json_is_array(jevents))
 		return http_reply_error(r, 400, "invalid_field", "events must be an array");
+	json_t *jboot = json_object_get(body, "boot");
+	const char *boot = json_string_value(jboot);
+	if (jboot && (!boot || !boot_ok(boot)))
+		return http_reply_error(r, 400, "invalid_field",
+		                        "boot must be 16 to 64 lower-case hex digits (drawn by the relay at start)");
 	size_t n = jevents ? json_array_size(jevents) : 0;
 	if (n > REPORT_EVENTS_MAX)
 		return http_reply_error(r, 400, "invalid_field",
@@ -205,6 +286,18 @@ int remote_handle_relay_report(struct http_req *r)
 			free(events);
 			return http_reply_error(r, 400, "invalid_field", "%s", why);
 		}
+	if (boot) {
+		int rc;
+		struct db_stmt *st = db_query(r->db, &rc, "SELECT boot FROM relays WHERE id = ?", "s", id);
+		bool restarted = st && strcmp(db_col_text(st, 0), boot) != 0;
+		db_done(st);
+		if ((!st && rc != DB_DONE) ||
+		    (restarted && remote_sessions_end_orphans_of_relay(r->db, id, r->ip) != 0) ||
+		    db_exec(r->db, "UPDATE relays SET boot = ? WHERE id = ?", "ss", boot, id) != DB_DONE) {
+			free(events);
+			return store_reply_error(r, DB_ERROR, "the relay's restart could not be recorded");
+		}
+	}
 	int recorded = 0, ignored = 0;
 	for (size_t i = 0; i < n; i++) {
 		int rc = event_record(r, id, &events[i]);

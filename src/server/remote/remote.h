@@ -112,5 +112,13 @@ int remote_handle_relay_cuts(struct http_req *r);
 /* An admin ended session_id (in db's transaction): numbers the end for the
  * relay's cuts long-poll and wakes it after the commit. Returns 0 or -1. */
 int remote_relay_session_cut(struct db *db, const char *session_id);
+/* Sessions the relay will never report ended: started at a relay that has
+ * restarted since (relay_restarted, on its first report of the new run)
+ * or that has not reported for REMOTE_RELAY_LOST_S (relay_lost, looked at
+ * when the screen's next session is made). Ends them with an audit row
+ * each, in db's transaction; ip is the request's. Returns 0 or -1. */
+#define REMOTE_RELAY_LOST_S 60
+int remote_sessions_end_orphans_of_relay(struct db *db, const char *relay_id, const char *ip);
+int remote_sessions_end_lost(struct db *db, const char *screen_id, int64_t now, const char *ip);
 
 #endif

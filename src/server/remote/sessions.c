@@ -143,7 +143,8 @@ static int issue(struct http_req *r, const struct pending *p)
 {
 	int64_t now = (int64_t)time(NULL), exp = now + REMOTE_TICKET_LIFETIME_S;
 	bool view_only;
-	if (other_session_live(r->db, p, now, &view_only) != 0)
+	if (remote_sessions_end_lost(r->db, p->screen_id, now, r->ip) != 0 ||
+	    other_session_live(r->db, p, now, &view_only) != 0)
 		return store_reply_error(r, DB_ERROR, "the screen's sessions could not be read");
 	char addr[TICKET_RELAY_MAX];
 	char *guest_ticket = malloc(TICKET_TEXT_MAX), *host_ticket = malloc(TICKET_TEXT_MAX);
