@@ -6,7 +6,9 @@
  * relay (TCP, then the WebSocket fallback), runs the end-to-end handshake
  * as guest (src/common/tunnel.h), then serves one VNC viewer on
  * 127.0.0.1:PORT through the tunnel, printing `VNC: 127.0.0.1:PORT` once the
- * session is up. --exec starts the viewer itself and the session ends when
+ * session is up. Any local user can reach a loopback port, so a viewer
+ * connection is taken only from a socket of this user (its owner in
+ * /proc/net/tcp); another user's is closed with a warning. --exec starts the viewer itself and the session ends when
  * it exits. Exit 0 on a clean end, 1 with the code and a sentence when the
  * server, the relay or the end-to-end layer refused or failed.
  */
@@ -93,6 +95,50 @@ static int listen_local(unsigned port, unsigned *bound)
 	}
 	*bound = ntohs(a.sin_port);
 	return fd;
+}
+
+/* The uid owning the loopback TCP socket at local port peer_port that is
+ * connected to our port (the kernel's table, /proc/net/tcp); -1 when it
+ * is not found. */
+static long peer_uid(unsigned peer_port, unsigned our_port)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	if (!f)
+		return -1;
+	char line[512];
+	long uid = -1;
+	while (uid < 0 && fgets(line, sizeof line, f)) {
+		unsigned local_port, remote_port;
+		unsigned long owner;
+		if (sscanf(line, " %*u: %*8x:%4x %*8x:%4x %*x %*x:%*x %*x:%*x %*x %lu", &local_port, &remote_port,
+		           &owner) == 3 &&
+		    local_port == peer_port && remote_port == our_port)
+			uid = (long)owner;
+	}
+	fclose(f);
+	return uid;
+}
+
+/* Accepts a viewer connection on lfd when it comes from this user; -1
+ * (and a warning) for another user's, or on an accept error. */
+static int accept_own(int lfd)
+{
+	struct sockaddr_in a, ours;
+	socklen_t l = sizeof a, lo = sizeof ours;
+	int vfd = accept4(lfd, (struct sockaddr *)&a, &l, SOCK_CLOEXEC);
+	if (vfd < 0)
+		return -1;
+	unsigned our_port = getsockname(lfd, (struct sockaddr *)&ours, &lo) == 0 ? ntohs(ours.sin_port) : 0;
+	long uid = l == sizeof a ? peer_uid(ntohs(a.sin_port), our_port) : -1;
+	if (uid != (long)getuid()) {
+		fprintf(stderr,
+		        "vitrine remote: refused a viewer connection on 127.0.0.1:%u from another user (uid %ld); "
+		        "waiting for yours\n",
+		        our_port, uid);
+		close(vfd);
+		return -1;
+	}
+	return vfd;
 }
 
 /* The --exec command with every {port} replaced. NULL when too long. */
@@ -231,7 +277,7 @@ static int wait_viewer(struct tunnel *t, int lfd, uint8_t *hold, size_t *hold_le
 			}
 		}
 		if (p[0].revents) {
-			int vfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			int vfd = accept_own(lfd);
 			if (vfd >= 0)
 				return vfd;
 		}

@@ -13,9 +13,11 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -600,3 +602,32 @@ def test_websocket_fallback_through_vitrine_relay(world, tmp_path):
             assert hrc == 0 and "paired ws" in hout, hout + herr
     finally:
         relay.stop()
+
+
+OTHER_USER_CONNECT = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.settimeout(10)
+try:
+    print("closed" if s.recv(16) == b"" else "served")
+except ConnectionResetError:
+    print("closed")
+"""
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_the_viewer_port_serves_only_this_user(world):
+    """Any local user can reach a loopback port: another user's connection is closed with a
+    warning (its owner in /proc/net/tcp), and this user's viewer is still served."""
+    cli = world.remote()
+    host = world.host()
+    port, _ = vnc_line(cli)
+    other = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                            sys.executable, "-c", OTHER_USER_CONNECT, str(port)],
+                           capture_output=True, text=True, timeout=30)
+    assert other.stdout.strip() == "closed", other.stdout + other.stderr
+    exchange(port, 1000)
+    rc, out, err = finish(cli)
+    assert rc == 0, err
+    assert "refused a viewer connection on 127.0.0.1:%d from another user (uid 65534)" % port in err, err
+    assert finish(host)[0] == 0
