@@ -3,6 +3,7 @@
  * One file per concern, each below the ones that use it (no two files call
  * each other):
  *
+ *   text.c         the checks of typed text (messages, other fields)
  *   sites.c        sites and their domains (admin), the Origin rule
  *   tokens.c       the visitor tokens (HMAC-SHA256 with the site's key)
  *   widget.c       what every widget request goes through: the site, the
@@ -18,8 +19,10 @@
  *                  requeue, the sweeper (presence timeouts, reassign)
  *   departments.c  departments, their operators, capacity and status
  *   chats.c        what happens in a chat (messages, typing, read, end,
- *                  pickup, transfer) and the operator's routes
+ *                  pickup, transfer, redirect) and the operator's routes
  *   widget_chats.c the visitor's chat routes
+ *   canned.c       predefined texts (admin), the console's /shortcuts
+ *   forms.c        forms (admin), pushed into a chat, answered by the visitor
  *   streams.c      the two SSE streams (visitor, operator) with resume
  *
  * Every change is stored first (inside the request's write transaction)
@@ -55,6 +58,15 @@ static inline bool chat_is_id(const char *s)
 {
 	return s && codes_is_id(s);
 }
+
+/* --- text.c --- */
+/* Checks a message text: a string of 1..CHAT_TEXT_MAX_CHARS characters.
+ * Returns NULL or the sentence of the 400. */
+const char *chat_text_problem(json_t *text);
+/* Checks a text field j: a string of valid UTF-8 of min_chars..max_chars
+ * characters without control characters (lines: newlines and tabs
+ * allowed). On failure why gets "<name> must be ..." for the 400. */
+bool chat_field_ok(json_t *j, const char *name, long min_chars, long max_chars, bool lines, char *why, size_t whysz);
 
 /* --- sites.c --- */
 struct chat_site {
@@ -119,6 +131,9 @@ int chat_handle_ban_create(struct http_req *r);
 int chat_handle_ban_delete(struct http_req *r);
 
 /* --- events.c --- */
+/* The event types shown in the conversation (their data carry "seq"):
+ * message, form, form_answer, redirect. */
+bool chat_in_conversation(const char *type);
 /* Appends an event to a chat's sequence (data stolen); *seq_out gets its
  * seq. client_id (or NULL) with sender makes it idempotent: a second
  * append with the same pair returns the first's seq and *dup = true. */
@@ -186,9 +201,6 @@ json_t *chat_site_departments(struct db *db, const char *site_id);
 
 /* --- chats.c --- */
 enum chat_side { CHAT_VISITOR, CHAT_OPERATOR };
-/* Checks a message text: a string of 1..CHAT_TEXT_MAX_CHARS characters.
- * Returns NULL or the sentence of the 400. */
-const char *chat_text_problem(json_t *text);
 /* A message from side (user_id for the operator) into chat_id: stored
  * (idempotent by client_id), delivered to the other side. Replies 201
  * {"seq"} or an error. */
@@ -206,6 +218,8 @@ int chat_handle_op_typing(struct http_req *r);
 int chat_handle_op_read(struct http_req *r);
 int chat_handle_transfer(struct http_req *r);
 int chat_handle_op_end(struct http_req *r);
+int chat_handle_op_form(struct http_req *r);
+int chat_handle_op_redirect(struct http_req *r);
 
 /* --- widget_chats.c --- */
 int chat_handle_widget_chat_create(struct http_req *r);
@@ -213,6 +227,25 @@ int chat_handle_widget_message(struct http_req *r);
 int chat_handle_widget_typing(struct http_req *r);
 int chat_handle_widget_read(struct http_req *r);
 int chat_handle_widget_end(struct http_req *r);
+int chat_handle_widget_form_answer(struct http_req *r);
+
+/* --- canned.c --- */
+int chat_handle_canned_list(struct http_req *r);
+int chat_handle_canned_create(struct http_req *r);
+int chat_handle_canned_update(struct http_req *r);
+int chat_handle_canned_delete(struct http_req *r);
+
+/* --- forms.c --- */
+int chat_handle_forms_list(struct http_req *r);
+int chat_handle_form_create(struct http_req *r);
+int chat_handle_form_update(struct http_req *r);
+int chat_handle_form_delete(struct http_req *r);
+/* Pushes the body's form_id into chat_id (an active chat of the caller's):
+ * a "form" event; replies 201 {"form"} or an error. */
+int chat_push_form(struct http_req *r, const char *chat_id);
+/* The visitor's answers to push_id of chat_id: checked, stored, a
+ * "form_answer" event (and one to operator_id's stream); replies. */
+int chat_answer_form(struct http_req *r, const char *chat_id, const char *push_id, const char *operator_id);
 
 /* --- streams.c --- */
 int chat_handle_widget_events(struct http_req *r);

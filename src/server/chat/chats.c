@@ -53,25 +53,6 @@ static bool load_row(struct db *db, const char *chat_id, struct chat_row *c)
 	return true;
 }
 
-const char *chat_text_problem(json_t *text)
-{
-	const char *s = json_string_value(text);
-	if (!s || strlen(s) != json_string_length(text))
-		return "text must be a string (without NUL characters)";
-	long n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
-		int len = utf8_sequence(p);
-		if (len < 0)
-			return "text must be valid UTF-8";
-		p += len;
-	}
-	if (n == 0)
-		return "text must not be empty";
-	if (n > CHAT_TEXT_MAX_CHARS)
-		return "text must be at most 4000 characters";
-	return NULL;
-}
-
 static const char *client_id_of(json_t *body, bool *bad)
 {
 	json_t *j = json_object_get(body, "client_id");
@@ -306,12 +287,15 @@ int chat_handle_get(struct http_req *r)
 	if (!j)
 		return store_reply_error(r, DB_ERROR, "the chat could not be read");
 	json_t *msgs = json_array();
-	struct db_stmt *st = db_prepare(
-	    r->db, "SELECT data FROM chat_events WHERE chat_id = ? AND type = 'message' ORDER BY seq LIMIT 5000");
+	struct db_stmt *st =
+	    db_prepare(r->db, "SELECT type, data FROM chat_events WHERE chat_id = ? AND type IN ('message', 'form', "
+	                      "'form_answer', 'redirect') ORDER BY seq LIMIT 5000");
 	if (st) {
 		db_bind_text(st, 1, c.id);
 		while (db_step(st) == DB_ROW) {
-			json_t *m = json_loads(db_col_text(st, 0), 0, NULL);
+			json_t *m = json_loads(db_col_text(st, 1), 0, NULL);
+			if (m && strcmp(db_col_text(st, 0), "message") != 0)
+				json_object_set_new(m, "type", json_string(db_col_text(st, 0)));
 			if (m)
 				json_array_append_new(msgs, m);
 		}
@@ -516,4 +500,76 @@ int chat_handle_transfer(struct http_req *r)
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the transfer could not be saved");
 	return http_reply_json(r, 200, json_pack("{s:o*}", "chat", chat_chat_json(r->db, c.id)));
+}
+
+/* POST .../forms {"form_id"}: the chat's operator pushes a form into it. */
+int chat_handle_op_form(struct http_req *r)
+{
+	struct chat_row c;
+	if (!op_chat(r, &c) || !mine(r, &c))
+		return 0;
+	if (strcmp(c.state, "active") != 0)
+		return http_reply_error(r, 409, "chat_ended", "the chat has ended");
+	return chat_push_form(r, c.id);
+}
+
+/* The origin ("scheme://host[:port]") of an absolute http(s) URL of
+ * printable ASCII without user information; false when it is not one. */
+static bool url_origin(const char *url, char *out, size_t outsz)
+{
+	size_t n = url ? strlen(url) : 0;
+	if (n == 0 || n > CHAT_FIELD_MAX_CHARS)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f || url[i] == '\\')
+			return false;
+	size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 : strncmp(url, "http://", 7) == 0 ? 7 : 0;
+	if (!scheme)
+		return false;
+	size_t end = scheme + strcspn(url + scheme, "/?#");
+	if (end == scheme || memchr(url + scheme, '@', end - scheme) || end >= outsz)
+		return false;
+	memcpy(out, url, end);
+	out[end] = 0;
+	return true;
+}
+
+/* POST .../redirect {"url"}: sends the visitor's page to url, which must be
+ * on one of the chat's site's domains (an operator cannot send visitors
+ * off the site, e.g. to a look-alike page). */
+int chat_handle_op_redirect(struct http_req *r)
+{
+	struct chat_row c;
+	if (!op_chat(r, &c) || !mine(r, &c))
+		return 0;
+	if (strcmp(c.state, "active") != 0)
+		return http_reply_error(r, 409, "chat_ended", "the chat has ended");
+	json_t *body = http_json_body(r);
+	if (!body)
+		return 0;
+	const char *url = json_string_value(json_object_get(body, "url"));
+	char origin[CHAT_FIELD_MAX_CHARS + 1];
+	if (!url_origin(url, origin, sizeof origin))
+		return http_reply_error(
+		    r, 400, "invalid_field",
+		    "url must be an absolute http(s) URL of at most 2000 printable ASCII characters");
+	int rc;
+	struct db_stmt *st = db_query(r->db, &rc, "SELECT site_id FROM chat_chats WHERE id = ?", "s", c.id);
+	struct chat_site site;
+	bool loaded = st && chat_site_load(r->db, db_col_text(st, 0), &site);
+	db_done(st);
+	if (!loaded)
+		return store_reply_error(r, DB_ERROR, "the chat's site could not be read");
+	bool allowed = chat_site_origin_allowed(&site, origin);
+	chat_site_free(&site);
+	if (!allowed)
+		return http_reply_error(r, 400, "url_not_on_site", "url must be on one of the site's domains");
+	int64_t seq = 0, now = (int64_t)time(NULL);
+	rc = chat_event_append(r->db, c.id, "redirect", json_pack("{s:s, s:I}", "url", url, "at", (json_int_t)now),
+	                       r->auth.user_id, NULL, &seq, NULL);
+	if (rc != DB_DONE)
+		return store_reply_error(r, rc, "the redirect could not be saved");
+	return http_reply_json(r, 201,
+	                       json_pack("{s:{s:s, s:s, s:I, s:I}}", "redirect", "type", "redirect", "url", url, "at",
+	                                 (json_int_t)now, "seq", (json_int_t)seq));
 }

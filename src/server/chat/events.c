@@ -14,6 +14,12 @@
 #include "../store/db.h"
 #include "chat.h"
 
+bool chat_in_conversation(const char *type)
+{
+	return strcmp(type, "message") == 0 || strcmp(type, "form") == 0 || strcmp(type, "form_answer") == 0 ||
+	       strcmp(type, "redirect") == 0;
+}
+
 int chat_event_append(struct db *db, const char *chat_id, const char *type, json_t *data, const char *sender,
                       const char *client_id, int64_t *seq_out, bool *dup)
 {
@@ -46,7 +52,7 @@ int chat_event_append(struct db *db, const char *chat_id, const char *type, json
 	}
 	int64_t seq = db_col_int(st, 0);
 	db_done(st);
-	if (strcmp(type, "message") == 0) /* a read mark's "seq" is the message read */
+	if (chat_in_conversation(type)) /* a read mark's "seq" is the message read */
 		json_object_set_new(data, "seq", json_integer(seq));
 	char *text = json_dumps(data, JSON_COMPACT);
 	json_decref(data);

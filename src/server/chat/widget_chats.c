@@ -183,3 +183,31 @@ int chat_handle_widget_end(struct http_req *r)
 	chat_widget_done(r, &w);
 	return 0;
 }
+
+/* POST .../forms/{push_id} {"answers":{...}}: the visitor answers a form
+ * the operator pushed (once). */
+int chat_handle_widget_form_answer(struct http_req *r)
+{
+	struct chat_widget w;
+	char id[CODES_ID_LEN + 1];
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (own_chat(r, &w, id)) {
+		int rc;
+		struct db_stmt *st = db_query(
+		    r->db, &rc, "SELECT state, COALESCE(operator_id, '') FROM chat_chats WHERE id = ?", "s", id);
+		char operator_id[CODES_ID_LEN + 1] = "";
+		bool ended = !st || strcmp(db_col_text(st, 0), "ended") == 0;
+		if (st)
+			snprintf(operator_id, sizeof operator_id, "%s", db_col_text(st, 1));
+		db_done(st);
+		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
+			banned_reply(r);
+		else if (ended)
+			http_reply_error(r, 409, "chat_ended", "the chat has ended");
+		else if (!chat_limit_message(r, w.visitor_id))
+			chat_answer_form(r, id, http_param(r, "push_id"), operator_id);
+	}
+	chat_widget_done(r, &w);
+	return 0;
+}
