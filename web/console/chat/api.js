@@ -81,6 +81,20 @@ export const sendRead = (id, seq) => request('POST', `${C}/chats/${enc(id)}/read
 export const transfer = (id, target) => request('POST', `${C}/chats/${enc(id)}/transfer`, target);
 export const endChat = (id) => request('POST', `${C}/chats/${enc(id)}/end`, {});
 
+// Predefined texts and forms (lists: operators; changes: admins)
+export const listCanned = () => request('GET', `${C}/canned`);
+export const createCanned = (c) => request('POST', `${C}/canned`, c);
+export const updateCanned = (id, fields) => request('PATCH', `${C}/canned/${enc(id)}`, fields);
+export const deleteCanned = (id) => request('DELETE', `${C}/canned/${enc(id)}`);
+export const listForms = () => request('GET', `${C}/forms`);
+export const createForm = (f) => request('POST', `${C}/forms`, f);
+export const updateForm = (id, fields) => request('PATCH', `${C}/forms/${enc(id)}`, fields);
+export const deleteForm = (id) => request('DELETE', `${C}/forms/${enc(id)}`);
+
+// The operator's tools in a chat
+export const pushForm = (id, formId) => request('POST', `${C}/chats/${enc(id)}/forms`, { form_id: formId });
+export const redirectVisitor = (id, url) => request('POST', `${C}/chats/${enc(id)}/redirect`, { url });
+
 // Bans
 export const ban = (body) => request('POST', `${C}/bans`, body);
 export const listBans = () => request('GET', `${C}/bans`);
