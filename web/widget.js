@@ -10,7 +10,8 @@
 // shows the button only when that succeeds. The visitor's token, id and the
 // departments travel to the frame in the URL fragment (never sent to a server
 // by the browser); the browser id is kept in the page's localStorage so that
-// the operator sees the visitor's previous chats. Styles are set through the
+// the operator sees the visitor's previous chats. A window left open stays
+// open on the next page of the site (sessionStorage). Styles are set through the
 // CSSOM (element .style), which a page's CSP without 'unsafe-inline' allows.
 (function () {
   'use strict';
@@ -56,6 +57,22 @@
   var frame = null;
   var visitor = null;
   var BROWSER_KEY = 'vitrine-chat-browser-' + site;
+  var OPEN_KEY = 'vitrine-chat-open-' + site; // sessionStorage: the window was open (reopened on the next page)
+
+  function remember(isOpen) {
+    try {
+      if (isOpen) sessionStorage.setItem(OPEN_KEY, '1');
+      else sessionStorage.removeItem(OPEN_KEY);
+    } catch (e) { /* storage blocked: the window stays closed on the next page */ }
+  }
+
+  function wasOpen() {
+    try {
+      return sessionStorage.getItem(OPEN_KEY) === '1';
+    } catch (e) {
+      return false;
+    }
+  }
 
   function browserId() {
     try {
@@ -115,6 +132,7 @@
       window.addEventListener('resize', place);
     }
     place();
+    remember(true);
     box.style.display = 'block';
     button.setAttribute('aria-expanded', 'true');
     button.style.display = window.innerWidth < 480 ? 'none' : 'block';
@@ -123,6 +141,7 @@
   function close() {
     if (!box) return;
     box.style.display = 'none';
+    remember(false);
     button.style.display = 'block';
     button.setAttribute('aria-expanded', 'false');
     button.focus();
@@ -205,18 +224,36 @@
     return pump();
   }
 
+  // the operator sent the visitor to another page of the site (the server
+  // checked it is on one of the site's domains): go there, the chat window
+  // opens again on that page
+  function redirect(url) {
+    var target;
+    try {
+      target = new URL(url);
+    } catch (e) {
+      return;
+    }
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') return;
+    remember(true);
+    location.assign(target.href);
+  }
+
   // the frame's requests: close (its own close button; on a phone the frame
-  // covers the page and its button is the only way back), the stream bridge
+  // covers the page and its button is the only way back), redirect, the
+  // stream bridge
   window.addEventListener('message', function (ev) {
     if (ev.origin !== base || !frame || ev.source !== frame.contentWindow) return;
     var m = ev.data || {};
     if (m.vitrineChat === 'close') close();
+    else if (m.vitrineChat === 'redirect' && typeof m.url === 'string') redirect(m.url);
     else if (m.vitrineChat === 'stream') bridgeStream(m);
     else if (m.vitrineChat === 'stream-stop' && streams[String(m.id)]) streams[String(m.id)].abort();
   });
 
   function mount() {
     document.body.appendChild(button);
+    if (wasOpen()) open();
   }
 
   // the button appears only when the server accepts this page's origin

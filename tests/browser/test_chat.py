@@ -2,11 +2,12 @@
 chat window, and the operators' console page.
 
 A tiny Python HTTP server on another loopback port plays the customer's web
-site: one page with the snippet. Its origin (127.0.0.1:PORT) is registered as
+site: every path answers one page with the snippet. Its origin (127.0.0.1:PORT) is registered as
 the site's domain. The visitor's browser is 375 px wide (a phone); the first
 operator works in a second browser, the second operator through the API.
 Run: VITRINE_BUILD=build /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/browser/test_chat.py
 """
+import html
 import http.server
 import threading
 import time
@@ -42,6 +43,7 @@ class SitePage:
                 body = (f"<!doctype html><html><head><meta charset='utf-8'>"
                         f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
                         f"<title>Shop page</title></head><body><h1>Our shop</h1>"
+                        f"<p id='path'>{html.escape(self.path)}</p>"
                         f"{outer.snippet}</body></html>").encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -243,6 +245,105 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
 
     v.switch_to.default_content()
     for d in (v, op, op2):
+        assert not csp_problems(d)
+
+
+CONTACT_FORM = {
+    "name": "Contact details",
+    "intro": "So that we can call you back",
+    "fields": [
+        {"name": "email", "label": "E-mail", "type": "email", "required": True},
+        {"name": "topic", "label": "Topic", "type": "select", "options": ["Order", "Return"]},
+        {"name": "consent", "label": "You may call me", "type": "checkbox"},
+    ],
+}
+HOURS = "We are open from 9:00 to 17:00 <b>every</b> day"
+
+
+def test_operator_tools_predefined_text_form_and_redirect(server, new_driver, site_page):
+    """The operator's tools with a real visitor: a predefined text by /shortcut and Tab and from the
+    list, a form pushed, refused once, then answered, and the visitor's page sent to another page of
+    the site, where the chat window opens again with the conversation once."""
+    admin, site, dep, ids = setup_chat(server, site_page)
+    r = admin.post(server.url + "/api/v1/chat/canned",
+                   json={"shortcut": "hours", "title": "Opening hours", "text": HOURS}, timeout=10)
+    assert r.status_code == 201, r.text
+    r = admin.post(server.url + "/api/v1/chat/forms", json=CONTACT_FORM, timeout=10)
+    assert r.status_code == 201, r.text
+    op = operator_online(new_driver, server, OP1)
+    v = phone(new_driver)
+    open_widget(v, site_page)
+    start_chat(v, "Paula", "Can you call me?")
+    pick_up(op)
+    until_text(op, "#chat-messages .msg-text", "Can you call me?")
+    until_text(v, "#status", "chatting with")
+
+    # a predefined text: "/hours" then Tab puts it into the box; Enter sends it as a message
+    box = op.find_element(By.ID, "chat-text")
+    wait(op).until(lambda d: d.find_element(By.ID, "canned-picker").is_enabled())
+    box.send_keys("/hours")
+    box.send_keys(Keys.TAB)
+    assert box.get_attribute("value") == HOURS
+    box.send_keys(Keys.ENTER)
+    until_text(v, "#messages .msg-theirs .msg-text", HOURS)
+    assert not v.find_elements(By.CSS_SELECTOR, "#messages b")
+    # the same from the list, after a word of one's own
+    box.send_keys("Hello. ")
+    Select(op.find_element(By.ID, "canned-picker")).select_by_visible_text("/hours — Opening hours")
+    assert box.get_attribute("value") == "Hello. " + HOURS
+    box.clear()
+
+    # a form: the visitor's first answer is refused with the server's reason, the second is taken
+    Select(op.find_element(By.ID, "form-picker")).select_by_visible_text("Contact details")
+    op.find_element(By.ID, "form-push").click()
+    form = wait(v, 15).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#messages .msg-form form")))
+    until_text(v, "#messages .msg-form", "So that we can call you back")
+    until_text(op, "#chat-messages", "Form sent: Contact details")
+    inputs = form.find_elements(By.CSS_SELECTOR, "input, select")
+    inputs[0].send_keys("not an address")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    until_text(v, "#messages .msg-form .error", "E-mail")
+    inputs[0].clear()
+    inputs[0].send_keys("paula@example.org")
+    Select(inputs[1]).select_by_visible_text("Return")
+    inputs[2].click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    until_text(v, "#messages .msg-form", "Sent, thank you.")
+    until_text(op, "#chat-messages .form-answers", "paula@example.org")
+    answers = text_of(op, "#chat-messages .form-answers")
+    assert "Return" in answers and "Yes" in answers, answers
+
+    # redirect: only a page of the site is taken; the visitor's page goes there and the window reopens
+    url = op.find_element(By.ID, "redirect-url")
+    url.send_keys("https://elsewhere.example/")
+    op.find_element(By.ID, "redirect-submit").click()
+    until_text(op, "#chat-tools-error", "site")
+    url.clear()
+    url.send_keys(site_page.url + "prices?from=chat")
+    op.find_element(By.ID, "redirect-submit").click()
+    until_text(op, "#chat-messages", "Visitor sent to " + site_page.url + "prices?from=chat")
+    v.switch_to.default_content()
+    wait(v, 15).until(lambda d: d.current_url == site_page.url + "prices?from=chat")
+    wait(v, 15).until(lambda d: "/prices?from=chat" in d.find_element(By.ID, "path").text)
+    frame = wait(v, 15).until(EC.visibility_of_element_located((By.ID, "vitrine-chat-frame")))
+    v.switch_to.frame(frame)
+    until_text(v, "#messages", "showed you a page")
+    until_text(v, "#messages .msg-form", "Sent, thank you.")
+    texts = [e.text for e in v.find_elements(By.CSS_SELECTOR, "#messages .msg-mine .msg-text, "
+                                                                 "#messages .msg-theirs:not(.msg-form) .msg-text")]
+    assert texts == ["Can you call me?", HOURS], texts
+    time.sleep(1.0)  # the replayed redirect is not carried out again
+    v.switch_to.default_content()
+    assert v.current_url == site_page.url + "prices?from=chat"
+    v.switch_to.frame(v.find_element(By.ID, "vitrine-chat-frame"))
+    # the conversation goes on from the new page
+    v.find_element(By.ID, "text").send_keys("Found it, thanks" + Keys.ENTER)
+    until_text(op, "#chat-messages .msg-visitor .msg-text", "Found it, thanks")
+    v.find_element(By.ID, "end").click()
+    until_text(op, "#chat-messages", "The visitor ended the chat")
+    assert not op.find_element(By.ID, "form-push").is_enabled()
+    v.switch_to.default_content()
+    for d in (v, op):
         assert not csp_problems(d)
 
 

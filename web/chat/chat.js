@@ -38,8 +38,10 @@ const st = {
   typingTimer: null,
   theirTypingTimer: null,
   lastReadSent: 0,
+  redirectedSeq: Number(saved.redirectedSeq) || 0, // the last redirect carried out (not again on a replay)
 };
 const shown = new Map(); // seq -> <li>
+const forms = new Map(); // push_id -> { li, answered }
 
 function parseJson(text, fallback) {
   try {
@@ -58,7 +60,7 @@ function load() {
 function save() {
   try {
     sessionStorage.setItem(STORE, JSON.stringify({
-      token: st.token, visitorId: st.visitorId, chatId: st.chatId, name: st.myName,
+      token: st.token, visitorId: st.visitorId, chatId: st.chatId, name: st.myName, redirectedSeq: st.redirectedSeq,
     }));
   } catch { /* storage blocked: a reload starts again */ }
 }
@@ -163,6 +165,7 @@ async function startChat(ev) {
     const res = await call('POST', '/chats', body);
     st.chatId = res.chat.id;
     st.myName = name;
+    st.redirectedSeq = 0;
     save();
     showConversation();
     showPosition(res.chat.position);
@@ -324,13 +327,158 @@ function ended(by) {
   $('#text').disabled = true;
   $('#send').disabled = true;
   $('#end').disabled = true;
+  for (const f of forms.values()) if (!f.answered) for (const c of f.li.querySelector('form').elements) c.disabled = true;
   st.chatId = '';
+  st.redirectedSeq = 0;
   save();
   const again = el('button', 'btn', 'Start a new chat');
   again.type = 'button';
   again.id = 'new-chat';
   again.addEventListener('click', () => location.reload());
   $('#compose').append(again);
+}
+
+// ------------------------------------------------------------ forms and redirects
+
+const INPUT_TYPES = { text: 'text', email: 'email', tel: 'tel', number: 'text' };
+
+function fieldInput(f, id) {
+  let input;
+  if (f.type === 'textarea') {
+    input = el('textarea');
+    input.rows = 3;
+    input.maxLength = 4000;
+  } else if (f.type === 'select') {
+    input = el('select');
+    input.append(el('option', '', f.required ? 'Choose…' : '—'));
+    input.firstChild.value = '';
+    for (const o of f.options || []) {
+      const opt = el('option', '', o);
+      opt.value = o;
+      input.append(opt);
+    }
+  } else if (f.type === 'checkbox') {
+    input = el('input');
+    input.type = 'checkbox';
+  } else {
+    input = el('input');
+    input.type = INPUT_TYPES[f.type] || 'text';
+    input.maxLength = 500;
+    if (f.type === 'number') input.inputMode = 'decimal';
+    input.autocomplete = { email: 'email', tel: 'tel' }[f.type] || 'off';
+  }
+  input.id = id;
+  input.name = f.name;
+  if (f.required && f.type !== 'checkbox') input.required = true;
+  return input;
+}
+
+/** The answers as the server took them: label and value per field. */
+function answersList(answers) {
+  const dl = el('dl', 'form-answers');
+  for (const a of answers || []) {
+    dl.append(el('dt', '', a.label || a.name));
+    dl.append(el('dd', '', typeof a.value === 'boolean' ? (a.value ? 'Yes' : 'No') : a.value));
+  }
+  return dl;
+}
+
+function formAnswered(pushId, answers) {
+  const f = forms.get(pushId);
+  if (!f || f.answered) return;
+  f.answered = true;
+  const body = f.li.querySelector('.form-body');
+  body.replaceChildren(answersList(answers), el('p', 'msg-mark', 'Sent, thank you.'));
+}
+
+function showForm(d) {
+  const seq = Number(d.seq) || 0;
+  if ((seq && shown.has(seq)) || forms.has(d.push_id)) return;
+  const li = el('li', 'msg msg-theirs msg-form');
+  li.dataset.pushId = d.push_id;
+  if (seq) {
+    li.dataset.seq = String(seq);
+    shown.set(seq, li);
+  }
+  li.append(el('h2', 'form-name', d.name || 'Form'));
+  if (d.intro) li.append(el('p', 'msg-text', d.intro));
+  const form = el('form', 'form-body');
+  form.noValidate = true; // the server's checks speak for themselves
+  const inputs = [];
+  (d.fields || []).forEach((f, i) => {
+    const id = `form-${d.push_id}-${i}`;
+    const input = fieldInput(f, id);
+    const label = el('label', '', `${f.label}${f.required ? ' *' : ''}`);
+    label.htmlFor = id;
+    const row = el('div', f.type === 'checkbox' ? 'field field-check' : 'field');
+    if (f.type === 'checkbox') row.append(input, label);
+    else row.append(label, input);
+    form.append(row);
+    inputs.push([f, input]);
+  });
+  const err = el('p', 'error');
+  err.setAttribute('role', 'alert');
+  err.hidden = true;
+  const submit = el('button', 'btn-primary', 'Send');
+  submit.type = 'submit';
+  form.append(err, submit);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const answers = {};
+    for (const [f, input] of inputs) answers[f.name] = f.type === 'checkbox' ? input.checked : input.value.trim();
+    submit.disabled = true;
+    showError(err, '');
+    try {
+      const res = await call('POST', `/chats/${encodeURIComponent(st.chatId)}/forms/${encodeURIComponent(d.push_id)}`,
+        { answers });
+      formAnswered(d.push_id, (res.form_answer || {}).answers);
+    } catch (e) {
+      showError(err, errorText(e));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  li.append(form);
+  forms.set(d.push_id, { li, answered: false });
+  $('#messages').append(li);
+  if (st.ended) for (const c of form.elements) c.disabled = true;
+  scrollDown();
+}
+
+function showFormAnswer(d) {
+  const seq = Number(d.seq) || 0;
+  if (seq) shown.set(seq, (forms.get(d.push_id) || {}).li || null);
+  formAnswered(d.push_id, d.answers);
+}
+
+/** The operator sends the page to another URL of the site: once, not again when the chat is replayed. */
+function showRedirect(d) {
+  const seq = Number(d.seq) || 0;
+  if (seq && shown.has(seq)) return;
+  let url;
+  try {
+    url = new URL(d.url);
+  } catch {
+    return;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return;
+  const li = el('li', 'msg msg-system msg-redirect');
+  const p = el('p', 'msg-text', 'The operator showed you a page: ');
+  const a = el('a', '', url.href);
+  a.href = url.href;
+  a.target = '_top';
+  a.rel = 'noopener';
+  p.append(a);
+  li.append(p);
+  if (seq) shown.set(seq, li);
+  $('#messages').append(li);
+  scrollDown();
+  if (seq > st.redirectedSeq) {
+    st.redirectedSeq = seq;
+    save();
+    if (window.parent !== window && parentOrigin) toParent({ vitrineChat: 'redirect', url: url.href });
+    else window.location.assign(url.href);
+  }
 }
 
 // ------------------------------------------------------------ the stream
@@ -343,6 +491,15 @@ function handleEvent(type, id, data) {
   switch (type) {
     case 'message':
       showMessage(data);
+      break;
+    case 'form':
+      showForm(data);
+      break;
+    case 'form_answer':
+      showFormAnswer(data);
+      break;
+    case 'redirect':
+      showRedirect(data);
       break;
     case 'position':
       showPosition(data.position);

@@ -11,7 +11,7 @@ import { state } from '../session.js';
 import { toast } from '../dom.js';
 import { STREAM_URL } from './api.js';
 
-const TYPES = ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'typing', 'read', 'ended'];
+const TYPES = ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'form_answer', 'typing', 'read', 'ended'];
 const desk = {
   es: null,
   lastSeq: 0,

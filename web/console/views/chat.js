@@ -2,8 +2,9 @@
 // operator's status (online, away, offline), the queue live with "Pick up",
 // the operator's own chats, and one conversation at a time with typing
 // indicators and read marks, the visitor's page, title, referrer and previous
-// chats, transfer to an operator or a department with a note, ban with an
-// expiry, and end.
+// chats, predefined texts, forms pushed to the visitor and their answers,
+// sending the visitor's page elsewhere (chat/tools.js), transfer to an
+// operator or a department with a note, ban with an expiry, and end.
 //
 // Live data comes from the operator's own stream (chat/desk.js: kept open
 // across the console's pages while the operator is online or away); the lists
@@ -18,6 +19,7 @@ import { busy, errorText, h, pageHeader, setError, toast } from '../dom.js';
 import { ago, fmtTime, timeEl } from '../format.js';
 import { chatIdOf, newClientId, personName, sameChat } from '../chat/common.js';
 import { deskAttach, deskKeep } from '../chat/desk.js';
+import { chatTools, itemBody } from '../chat/tools.js';
 
 let myStatus = 'offline'; // kept while the tab lives: the page puts it back when shown again
 const notes = new Map(); // chat id -> the note of its last transfer to this operator
@@ -170,13 +172,17 @@ export async function renderChat(stale, route) {
       'Choose a chat in the queue or in your chats. Set your status to Online to receive chats.' }));
   }
 
+  // a message, or an item of the conversation that is not one (m.type: form, form_answer, redirect)
   function messageItem(m) {
-    const from = m.from === 'operator' ? 'theirs-op' : m.from === 'visitor' ? 'visitor' : 'system';
-    const li = h('li', { class: `msg msg-${from}`, dataset: m.seq ? { seq: String(m.seq) } : {} },
-      h('div', { class: 'msg-head' },
+    const item = m.type && m.type !== 'message';
+    const from = item ? (m.type === 'form_answer' ? 'visitor msg-item' : 'system msg-item')
+      : m.from === 'operator' ? 'theirs-op' : m.from === 'visitor' ? 'visitor' : 'system';
+    const dataset = m.seq ? { seq: String(m.seq), type: m.type || 'message' } : {};
+    const li = h('li', { class: `msg msg-${from}`, dataset },
+      item ? null : h('div', { class: 'msg-head' },
         h('span', { class: 'msg-name', text: m.from === 'visitor' ? personName(m.name) : (m.name || 'Operator') }),
         m.at ? timeEl(m.at, fmtTime(m.at).slice(11, 16)) : null),
-      h('p', { class: 'msg-text', text: m.text || '' }),
+      itemBody(m),
       h('span', { class: 'msg-mark', text: '' }));
     return li;
   }
@@ -218,7 +224,9 @@ export async function renderChat(stale, route) {
     const o = page.open;
     if (!o || o.ended || document.visibilityState === 'hidden') return;
     let top = 0;
-    for (const [seq, li] of o.shown) if (li.classList.contains('msg-visitor') && seq > top) top = seq;
+    for (const [seq, li] of o.shown) {
+      if (li.classList.contains('msg-visitor') && !li.classList.contains('msg-item') && seq > top) top = seq;
+    }
     if (top <= page.lastReadSent) return;
     page.lastReadSent = top;
     chat.sendRead(o.id, top).catch(() => { page.lastReadSent = 0; });
@@ -376,6 +384,7 @@ export async function renderChat(stale, route) {
     const compose = h('form', { id: 'chat-compose', class: 'chat-compose' }, text,
       h('div', { class: 'form-actions' }, sendBtn));
     const mineNow = c.state === 'active' && (!c.operator_id || !state.user || c.operator_id === state.user.id);
+    const tools = mineNow ? chatTools({ chatId: id, textarea: text, onItem: (item) => showMessage(item) }) : null;
     const pickBtn = c.state === 'queued'
       ? h('button', { type: 'button', id: 'chat-pickup', class: 'btn btn-primary', text: 'Pick up',
         onclick: (ev) => busy(ev.currentTarget, () => pickUp(id)) })
@@ -411,6 +420,7 @@ export async function renderChat(stale, route) {
       text: c.state || '' });
     o.stateBadge = stateBadge;
     o.controls = [text, sendBtn, transferBtn, endBtn];
+    if (tools) o.controls.push(...tools.querySelectorAll('select, input, button'));
     const note = notes.get(id);
     panel.replaceChildren(...[
       h('div', { class: 'card-head' },
@@ -418,7 +428,7 @@ export async function renderChat(stale, route) {
         stateBadge),
       note ? h('p', { class: 'notice notice-info', id: 'chat-note', text: `Transferred by ${note.from || 'a colleague'}: ${note.note}` }) : null,
       h('div', { class: 'chat-body' },
-        h('div', { class: 'chat-talk' }, list, typingEl, mineNow ? compose : pickBtn,
+        h('div', { class: 'chat-talk' }, list, typingEl, mineNow ? compose : pickBtn, tools,
           h('div', { class: 'chat-actions' }, transferBtn, banBtn, endBtn), tForm, bForm),
         infoList(visitor, c))].filter(Boolean));
     for (const m of messages) showMessage(m);
@@ -520,6 +530,15 @@ export async function renderChat(stale, route) {
         if (here) showMessage(d.message || d);
         else {
           if (id && d.from === 'visitor') unread.add(id);
+          reloadSoon();
+        }
+        break;
+      case 'form':
+      case 'form_answer':
+      case 'redirect':
+        if (here) showMessage({ ...d, type });
+        else if (type === 'form_answer' && id) {
+          unread.add(id);
           reloadSoon();
         }
         break;
