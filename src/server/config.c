@@ -83,6 +83,15 @@ static const struct setting keys[CFG_COUNT] = {
     /* remote control */
     [CFG_GEOIP_DATABASE] = TEXT("geoip_database", "VITRINE_GEOIP_DATABASE", "", "geoip-database", "FILE",
                                 "MaxMind .mmdb (GeoLite2 Country/City): relays nearest to the guest first"),
+    /* outgoing mail */
+    [CFG_SMTP_URL] = TEXT("smtp_url", "VITRINE_SMTP_URL", "", "smtp-url", "URL",
+                          "smtp://HOST:PORT or smtps://HOST:PORT of the mail relay; empty: no mail"),
+    [CFG_SMTP_FROM] = TEXT("smtp_from", "VITRINE_SMTP_FROM", "", "smtp-from", "ADDRESS", "sender address of mails"),
+    [CFG_SMTP_USER] = TEXT("smtp_user", "VITRINE_SMTP_USER", "", NULL, NULL, "SMTP login (with smtp_password)"),
+    [CFG_SMTP_PASSWORD] = TEXT("smtp_password", "VITRINE_SMTP_PASSWORD", "", NULL, NULL,
+                               "SMTP password (config file or environment only)"),
+    [CFG_SMTP_TLS] =
+        TEXT("smtp_tls", "VITRINE_SMTP_TLS", "try", "smtp-tls", "MODE", "STARTTLS on smtp://: try, require or off"),
 };
 
 int config_init(struct config *c)

@@ -49,6 +49,12 @@ enum config_key {
 	CFG_CHAT_CHATS_PER_IP,
 	/* remote control: the guest's region for the choice of a relay */
 	CFG_GEOIP_DATABASE,
+	/* outgoing mail (chat transcripts, offline messages) */
+	CFG_SMTP_URL,
+	CFG_SMTP_FROM,
+	CFG_SMTP_USER,
+	CFG_SMTP_PASSWORD,
+	CFG_SMTP_TLS,
 	CFG_COUNT
 };
 

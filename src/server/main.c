@@ -24,6 +24,7 @@
 #include "config.h"
 #include "content/content.h"
 #include "http/server.h"
+#include "mail/mail.h"
 #include "ops/ops.h"
 #include "remote/remote.h"
 #include "routes.h"
@@ -309,6 +310,15 @@ static int cmd_run(struct config *cfg)
 		free(key_pem);
 		return 1;
 	}
+	if (mail_configure(config_get(cfg, CFG_SMTP_URL), config_get(cfg, CFG_SMTP_FROM),
+	                   config_get(cfg, CFG_SMTP_USER), config_get(cfg, CFG_SMTP_PASSWORD),
+	                   config_get(cfg, CFG_SMTP_TLS), err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		free(cert_pem);
+		free(key_pem);
+		remote_key_forget();
+		return 2;
+	}
 	if (remote_region_open(config_get(cfg, CFG_GEOIP_DATABASE), err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		free(cert_pem);
@@ -348,6 +358,8 @@ static int cmd_run(struct config *cfg)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
 	if (retention_start() != 0)
 		log_event(LOG_WARN, "the retention task did not start: old rows are kept", NULL);
+	if (mail_start() != 0)
+		log_event(LOG_WARN, "the mail sender did not start: mails wait in the outbox", NULL);
 	if (presence_start() != 0)
 		log_event(LOG_WARN, "the presence step did not start: last_seen is written only by heartbeats", NULL);
 	char port[16];
@@ -360,6 +372,7 @@ out:
 	feeds_stop(); /* it writes to the store and wakes screens */
 	content_media_sweeper_stop();
 	retention_stop();
+	mail_stop();
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
 	presence_stop(); /* after the last poll: writes what they saw */

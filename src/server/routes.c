@@ -185,6 +185,10 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/widget/{site}/chats/{id}/forms/{push_id}", chat_handle_widget_form_answer, AUTH_NONE, 0, 64 * KB,
      W},
     {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/forms/{push_id}", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/chats/{id}/transcript", chat_handle_widget_transcript, AUTH_NONE, 0, 1 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/transcript", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/offline-messages", chat_handle_widget_offline, AUTH_NONE, 0, 64 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/offline-messages", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
 
     /* live chat: operators (the operator IP allowlist applies) */
     {"PUT", "/api/v1/chat/me/status", chat_handle_my_status, AUTH_USER, CHATOPS, 1 * KB, W},
@@ -207,6 +211,8 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/chat/forms", chat_handle_form_create, AUTH_USER, ADMIN, 64 * KB, W},
     {"PATCH", "/api/v1/chat/forms/{id}", chat_handle_form_update, AUTH_USER, ADMIN, 64 * KB, W},
     {"DELETE", "/api/v1/chat/forms/{id}", chat_handle_form_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/chat/offline-messages", chat_handle_offline_list, AUTH_USER, CHATOPS, 0, R},
+    {"PATCH", "/api/v1/chat/offline-messages/{id}", chat_handle_offline_update, AUTH_USER, CHATOPS, 1 * KB, W},
     {"GET", "/api/v1/chat/bans", chat_handle_bans_list, AUTH_USER, CHATOPS, 0, R},
     {"POST", "/api/v1/chat/bans", chat_handle_ban_create, AUTH_USER, CHATOPS, 4 * KB, W},
     {"DELETE", "/api/v1/chat/bans/{id}", chat_handle_ban_delete, AUTH_USER, CHATOPS, 0, W},

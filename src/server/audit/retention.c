@@ -22,6 +22,7 @@
 #define CHAT_BATCH           200 /* chats per transaction: each takes its messages and events along */
 #define DAY_S                86400
 #define OPERATOR_EVENTS_DAYS 2
+#define MAIL_OUTBOX_DAYS     30 /* sent or failed mails kept this long */
 
 struct retention_settings retention_settings = {
     .audit_days = 365,
@@ -126,9 +127,25 @@ static int64_t chat_step(struct db *db, int64_t cutoff, int64_t now)
 	                            "ii", cutoff, (int64_t)BATCH));
 	if (total != 0)
 		return total;
+	total = deleted(db, db_exec(db,
+	                            "DELETE FROM chat_offline_messages WHERE id IN (SELECT id FROM "
+	                            "chat_offline_messages WHERE created_at < ? LIMIT ?)",
+	                            "ii", cutoff, (int64_t)BATCH));
+	if (total != 0)
+		return total;
 	return deleted(db, db_exec(db,
 	                           "DELETE FROM chat_bans WHERE id IN (SELECT id FROM chat_bans WHERE expires_at <> 0 "
 	                           "AND expires_at < ? LIMIT ?)",
+	                           "ii", cutoff, (int64_t)BATCH));
+}
+
+/* mails sent or given up on: their text is a copy of what the chat keeps */
+static int64_t mail_step(struct db *db, int64_t cutoff, int64_t now)
+{
+	(void)now;
+	return deleted(db, db_exec(db,
+	                           "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox WHERE (sent_at > 0 "
+	                           "AND sent_at < ?1) OR (failed_at > 0 AND failed_at < ?1) LIMIT ?2)",
 	                           "ii", cutoff, (int64_t)BATCH));
 }
 
@@ -168,6 +185,7 @@ int retention_run_once(struct db *db, int64_t now)
 	rc |= prune(db, "proof_of_play", played_step, retention_settings.played_days, now);
 	rc |= prune(db, "chat", chat_step, retention_settings.chat_days, now);
 	rc |= prune(db, "chat_operator_events", operator_events_step, OPERATOR_EVENTS_DAYS, now);
+	rc |= prune(db, "mail_outbox", mail_step, MAIL_OUTBOX_DAYS, now);
 	return rc ? -1 : 0;
 }
 

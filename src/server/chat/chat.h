@@ -23,6 +23,9 @@
  *   widget_chats.c the visitor's chat routes
  *   canned.c       predefined texts (admin), the console's /shortcuts
  *   forms.c        forms (admin), pushed into a chat, answered by the visitor
+ *   transcript.c   the e-mailed transcript a visitor asks for (mail/)
+ *   offline.c      messages left while no operator is online (mailed to
+ *                  the department's offline_email), their list
  *   streams.c      the two SSE streams (visitor, operator) with resume
  *
  * Every change is stored first (inside the request's write transaction)
@@ -257,10 +260,28 @@ int chat_handle_operator_stream(struct http_req *r);
 #define CHAT_LIMIT_WINDOW_S      600                     /* new visitors and new chats per address */
 #define CHAT_MESSAGES_PER_MINUTE 60                      /* per visitor */
 #define CHAT_MARKS_PER_MINUTE    240                     /* typing and read marks per visitor */
+#define CHAT_MAILS_PER_HOUR      10                      /* transcripts and offline messages per address */
 extern unsigned chat_visitors_per_ip, chat_chats_per_ip; /* settings, per CHAT_LIMIT_WINDOW_S */
 bool chat_limit_new_visitor(struct http_req *r);
 bool chat_limit_new_chat(struct http_req *r);
 bool chat_limit_message(struct http_req *r, const char *visitor_id);
 bool chat_limit_mark(struct http_req *r, const char *visitor_id);
+bool chat_limit_mail(struct http_req *r);
+
+/* --- transcript.c --- */
+struct buf;
+/* The conversation as plain text, times at tz_min minutes from UTC. */
+int chat_transcript_text(struct db *db, const char *chat_id, const char *site_name, int tz_min, struct buf *b);
+/* Queues the transcript of the widget's chat chat_id to the body's email;
+ * replies 202, or the error. */
+int chat_send_transcript(struct http_req *r, const struct chat_widget *w, const char *chat_id);
+int chat_handle_widget_transcript(struct http_req *r);
+
+/* --- offline.c --- */
+/* The widget's offline form: stores (and mails) the message; replies. */
+int chat_leave_offline_message(struct http_req *r, struct chat_widget *w);
+int chat_handle_widget_offline(struct http_req *r);
+int chat_handle_offline_list(struct http_req *r);
+int chat_handle_offline_update(struct http_req *r);
 
 #endif

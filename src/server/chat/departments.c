@@ -16,6 +16,7 @@
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../http/wake.h"
+#include "../mail/mail.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
 #include "chat.h"
@@ -24,14 +25,14 @@ static json_t *department_json(struct db *db, const char *id)
 {
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-	                              "SELECT id, name, auto_assign, reassign_after_s, created_at FROM "
+	                              "SELECT id, name, auto_assign, reassign_after_s, created_at, offline_email FROM "
 	                              "chat_departments WHERE id = ?",
 	                              "s", id);
 	if (!st)
 		return NULL;
-	json_t *j = json_pack("{s:s, s:s, s:b, s:I, s:I}", "id", db_col_text(st, 0), "name", db_col_text(st, 1),
+	json_t *j = json_pack("{s:s, s:s, s:b, s:I, s:I, s:s}", "id", db_col_text(st, 0), "name", db_col_text(st, 1),
 	                      "auto_assign", (int)db_col_int(st, 2), "reassign_after_s", (json_int_t)db_col_int(st, 3),
-	                      "created_at", (json_int_t)db_col_int(st, 4));
+	                      "created_at", (json_int_t)db_col_int(st, 4), "offline_email", db_col_text(st, 5));
 	db_done(st);
 	json_t *sites = json_array(), *ops = json_array();
 	st = db_prepare(db, "SELECT site_id FROM chat_department_sites WHERE department_id = ? ORDER BY site_id");
@@ -84,6 +85,13 @@ static int apply(struct http_req *r, const char *id, json_t *body, bool create)
 		return http_reply_error(r, 400, "invalid_field", "auto_assign must be true or false");
 	if (jre && (!json_is_integer(jre) || json_integer_value(jre) < 0 || json_integer_value(jre) > 86400))
 		return http_reply_error(r, 400, "invalid_field", "reassign_after_s must be 0 (never) to 86400 seconds");
+	json_t *jmail = json_object_get(body, "offline_email");
+	const char *offline_email = json_string_value(jmail);
+	if (jmail && !json_is_null(jmail) && (!offline_email || (*offline_email && !mail_address_ok(offline_email))))
+		return http_reply_error(
+		    r, 400, "invalid_field",
+		    "offline_email must be one e-mail address, or \"\" (offline messages in the console "
+		    "only)");
 	if (jsites && (!json_is_array(jsites) || json_array_size(jsites) > 100))
 		return http_reply_error(r, 400, "invalid_field", "site_ids must be an array of site ids");
 	size_t i;
@@ -117,6 +125,9 @@ static int apply(struct http_req *r, const char *id, json_t *body, bool create)
 			rc = db_exec(r->db, "UPDATE chat_departments SET reassign_after_s = ? WHERE id = ?", "is",
 			             (int64_t)json_integer_value(jre), id);
 	}
+	if (rc == DB_DONE && jmail)
+		rc = db_exec(r->db, "UPDATE chat_departments SET offline_email = ? WHERE id = ?", "ss",
+		             offline_email ? offline_email : "", id);
 	if (rc == DB_DONE && jsites) {
 		rc = db_exec(r->db, "DELETE FROM chat_department_sites WHERE department_id = ?", "s", id);
 		json_array_foreach (jsites, i, s) {

@@ -4,7 +4,8 @@
  * for free: new visitors and new chats by the address they come from
  * (settings chat_visitors_per_ip and chat_chats_per_ip, per 10 minutes),
  * messages and marks (typing, read) by the visitor (fixed: a person types
- * nowhere near them). The counters are the store's fixed windows
+ * nowhere near them), transcripts and offline messages, which send mail,
+ * by address (CHAT_MAILS_PER_HOUR). The counters are the store's fixed windows
  * (store/ratelimit.c), so they hold across the server's threads and
  * restarts. A refusal is 429 too_many_requests with Retry-After.
  */
@@ -44,6 +45,11 @@ bool chat_limit_new_chat(struct http_req *r)
 bool chat_limit_message(struct http_req *r, const char *visitor_id)
 {
 	return limited(r, "chat_message_visitor", visitor_id, CHAT_MESSAGES_PER_MINUTE, 60, "messages");
+}
+
+bool chat_limit_mail(struct http_req *r)
+{
+	return limited(r, "chat_mail_ip", r->ip, CHAT_MAILS_PER_HOUR, 3600, "e-mails from this address");
 }
 
 bool chat_limit_mark(struct http_req *r, const char *visitor_id)

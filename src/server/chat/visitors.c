@@ -12,6 +12,7 @@
 
 #include "../../common/utf8.h"
 #include "../http/server.h"
+#include "../mail/mail.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
 #include "chat.h"
@@ -97,8 +98,8 @@ int chat_handle_visitor(struct http_req *r)
 		return 0;
 	}
 	http_reply_json(r, 200,
-	                json_pack("{s:s, s:s, s:o}", "visitor_id", vid, "visitor_token", token, "departments",
-	                          chat_site_departments(r->db, w.site.id)));
+	                json_pack("{s:s, s:s, s:o, s:b}", "visitor_id", vid, "visitor_token", token, "departments",
+	                          chat_site_departments(r->db, w.site.id), "mail", mail_enabled()));
 	chat_widget_done(r, &w);
 	return 0;
 }

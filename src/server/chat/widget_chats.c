@@ -4,6 +4,7 @@
  * typing and read marks, end. A banned visitor (by id or by the address
  * the request comes from) gets 403 banned "chat unavailable" on starting
  * and on writing. A visitor reaches only their own chats of this site.
+ * Transcripts (transcript.c) and offline messages (offline.c) start here.
  */
 #include <stdio.h>
 #include <string.h>
@@ -208,6 +209,32 @@ int chat_handle_widget_form_answer(struct http_req *r)
 		else if (!chat_limit_message(r, w.visitor_id))
 			chat_answer_form(r, id, http_param(r, "push_id"), operator_id);
 	}
+	chat_widget_done(r, &w);
+	return 0;
+}
+
+int chat_handle_widget_transcript(struct http_req *r)
+{
+	struct chat_widget w;
+	char id[CODES_ID_LEN + 1];
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (own_chat(r, &w, id)) {
+		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
+			banned_reply(r);
+		else
+			chat_send_transcript(r, &w, id);
+	}
+	chat_widget_done(r, &w);
+	return 0;
+}
+
+int chat_handle_widget_offline(struct http_req *r)
+{
+	struct chat_widget w;
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	chat_leave_offline_message(r, &w);
 	chat_widget_done(r, &w);
 	return 0;
 }
