@@ -7,7 +7,8 @@
 // #/media, #/channels, #/channels/new, #/channels/{id}, #/schedules, #/reports
 // (admins and editors), #/users, #/audit, #/account (admins), #/profile,
 // #/tokens, #/chat[/{chat id}] (live chat: operators and admins), #/sites
-// (the chat's sites, departments and operators, admins); and, when the page
+// (the chat's sites, departments and operators, admins), #/chat-tools (the
+// chat's predefined texts and forms, admins); and, when the page
 // is served at /firewall, the firewall rules for the network team. One EventSource (/api/v1/events) is shared by the pages
 // that show live data.
 // The DOM is built with createElement/textContent only (never innerHTML with
@@ -37,6 +38,7 @@ import { renderRemote } from './views/remote.js';
 import { renderRemoteSessions } from './views/remote-sessions.js';
 import { renderChat } from './views/chat.js';
 import { renderChatSites } from './views/chat-sites.js';
+import { renderChatTools } from './views/chat-tools.js';
 
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
@@ -49,6 +51,7 @@ const ROUTES = {
   reports: { title: 'Reports', roles: CONTENT_ROLES, render: renderReports },
   chat: { title: 'Live chat', roles: ['admin', 'operator'], render: renderChat },
   sites: { title: 'Chat sites', admin: true, nav: 'chat', render: renderChatSites },
+  'chat-tools': { title: 'Predefined texts and forms', admin: true, nav: 'chat', render: renderChatTools },
   users: { title: 'Users', admin: true, render: renderUsers },
   audit: { title: 'Audit log', admin: true, render: renderAudit },
   account: { title: 'Account', admin: true, render: renderAccount },

@@ -22,7 +22,7 @@ export function defineViews(routes, { login, firewall }) {
 
 /** The hash route: #/name[/param][?query]. */
 function parseHash() {
-  const m = /^#\/([a-z]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(location.hash || '');
+  const m = /^#\/([a-z-]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(location.hash || '');
   let param = '';
   try {
     param = m && m[2] ? decodeURIComponent(m[2]) : '';

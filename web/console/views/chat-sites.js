@@ -249,10 +249,12 @@ export async function renderChatSites() {
 
   await reload();
   return h('div', { class: 'page' },
-    pageHeader('Chat sites'),
+    pageHeader('Chat sites',
+      h('a', { href: '#/chat-tools', id: 'chat-tools-link', class: 'btn btn-small',
+        text: 'Predefined texts and forms' })),
     card('Add a web site',
       h('p', { class: 'hint', text: 'The call button appears only on pages of these domains. Audio and video, '
-        + 'campaigns, forms, predefined texts, transcripts and reports are not built yet.' }),
+        + 'campaigns and reports are not built yet.' }),
       siteForm, newSnippet),
     card('Web sites', tableWrap(siteTable, 'Web sites')),
     card('Add a department', depForm),
