@@ -98,6 +98,7 @@
       info.set('visitor_id', visitor.visitor_id || '');
       info.set('visitor_token', visitor.visitor_token || '');
       info.set('departments', JSON.stringify(visitor.departments || []));
+      info.set('mail', visitor.mail ? '1' : '0');
     }
     return base + '/chat/' + encodeURIComponent(site) + '#' + info.toString();
   }

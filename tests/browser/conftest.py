@@ -6,8 +6,13 @@ tests, as <build>/vitrine-player). Each test session gets a fresh data
 folder, a first admin, and a free loopback port. Browsers are headless
 Debian Chromium driven by chromedriver (python3-selenium); run the tests with
 the system Python: /usr/bin/python3 -m pytest tests/browser
+The server sends its mail to an SMTP server of the session on loopback
+(fixture smtp, aiosmtpd).
 """
+import email
+import email.policy
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -85,12 +90,39 @@ def wait_healthy(url, proc, timeout=10.0):
     raise RuntimeError(f"vitrine-server not healthy after {timeout} s: {last}")
 
 
+class Inbox:
+    """A real SMTP server on loopback (Debian's python3-aiosmtpd): the mails the server sends."""
+
+    def __init__(self):
+        self.mails = queue.Queue()
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        self.mails.put((list(envelope.rcpt_tos), msg))
+        return "250 OK"
+
+    def next(self, timeout=15):
+        return self.mails.get(timeout=timeout)
+
+
 @pytest.fixture(scope="session")
-def server():
+def smtp():
+    from aiosmtpd.controller import Controller
+    inbox = Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    inbox.port = ctl.port
+    yield inbox
+    ctl.stop()
+
+
+@pytest.fixture(scope="session")
+def server(smtp):
     binary = server_binary()
     data = Path(tempfile.mkdtemp(prefix="vitrine-browser-"))
     log_path = data.parent / (data.name + ".log")
-    env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, VITRINE_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}",
+               VITRINE_SMTP_FROM="chat@vitrine.test")
     init = subprocess.run([str(binary), "--data", str(data), "init", "--admin", ADMIN_LOGIN],
                           env=env, capture_output=True, text=True, timeout=60)
     if init.returncode != 0:

@@ -249,7 +249,7 @@ def test_visitor_and_operators_chat_transfer_and_end(server, new_driver, site_pa
 
 
 CONTACT_FORM = {
-    "name": "Contact details",
+    "name": "Callback details",
     "intro": "So that we can call you back",
     "fields": [
         {"name": "email", "label": "E-mail", "type": "email", "required": True},
@@ -294,11 +294,11 @@ def test_operator_tools_predefined_text_form_and_redirect(server, new_driver, si
     box.clear()
 
     # a form: the visitor's first answer is refused with the server's reason, the second is taken
-    Select(op.find_element(By.ID, "form-picker")).select_by_visible_text("Contact details")
+    Select(op.find_element(By.ID, "form-picker")).select_by_visible_text("Callback details")
     op.find_element(By.ID, "form-push").click()
     form = wait(v, 15).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#messages .msg-form form")))
     until_text(v, "#messages .msg-form", "So that we can call you back")
-    until_text(op, "#chat-messages", "Form sent: Contact details")
+    until_text(op, "#chat-messages", "Form sent: Callback details")
     inputs = form.find_elements(By.CSS_SELECTOR, "input, select")
     inputs[0].send_keys("not an address")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -345,6 +345,63 @@ def test_operator_tools_predefined_text_form_and_redirect(server, new_driver, si
     v.switch_to.default_content()
     for d in (v, op):
         assert not csp_problems(d)
+
+
+def test_offline_message_then_transcript_by_mail(server, new_driver, site_page, smtp):
+    """Nobody online: the window offers to leave a message, which reaches the department's mailbox
+    and the console; later, with an operator, the visitor mails themself the conversation."""
+    admin, site, dep, ids = setup_chat(server, site_page)
+    for who in (OP1, OP2):  # nobody online, whatever an earlier test left
+        r = api_login(server, who[0], who[2]).put(server.url + "/api/v1/chat/me/status", json={"status": "offline"},
+                                                  timeout=10)
+        assert r.status_code in (200, 204), r.text
+    r = admin.patch(server.url + f"/api/v1/chat/departments/{dep['id']}", json={"offline_email": "sales@shop.test"},
+                    timeout=10)
+    assert r.status_code == 200, r.text
+    v = phone(new_driver)
+    open_widget(v, site_page)
+    wait(v, 15).until(EC.visibility_of_element_located((By.ID, "offline-note")))
+    assert v.find_element(By.ID, "start-chat").text == "Wait for an operator"
+    v.find_element(By.ID, "visitor-name").send_keys("Zoë")
+    v.find_element(By.ID, "first-text").send_keys(EVIL_TEXT)
+    v.find_element(By.ID, "leave-message").click()
+    until_text(v, "#start-error", "e-mail address")  # the address is needed
+    v.find_element(By.ID, "offline-email").send_keys("zoe@example.org")
+    v.find_element(By.ID, "leave-message").click()
+    until_text(v, "#offline-done", "zoe@example.org")
+    rcpts, msg = smtp.next()
+    assert rcpts == ["sales@shop.test"] and msg["Reply-To"] == "zoe@example.org"
+    assert EVIL_TEXT in msg.get_content()
+    op = operator_online(new_driver, server, OP1)
+    until_text(op, "#chat-offline", EVIL_TEXT)
+    assert not op.find_elements(By.CSS_SELECTOR, "#chat-offline img")
+    op.find_element(By.CSS_SELECTOR, "#chat-offline .offline-handled").click()
+    wait(op).until(lambda d: EVIL_TEXT not in text_of(d, "#chat-offline"))
+
+    # the operator is online now: on the next page the window (open again by itself) offers a chat,
+    # then the transcript by mail
+    v.switch_to.default_content()
+    v.refresh()
+    v.switch_to.frame(wait(v, 15).until(EC.visibility_of_element_located((By.ID, "vitrine-chat-frame"))))
+    wait(v, 15).until(EC.visibility_of_element_located((By.ID, "first-text")))
+    wait(v, 15).until(lambda d: not d.find_element(By.ID, "offline-note").is_displayed())
+    start_chat(v, "Zoë", "Can I get a copy?")
+    pick_up(op)
+    until_text(op, "#chat-messages .msg-text", "Can I get a copy?")
+    op.find_element(By.ID, "chat-text").send_keys("Sure, " + EVIL_REPLY + Keys.ENTER)
+    until_text(v, "#messages .msg-theirs .msg-text", EVIL_REPLY)
+    v.find_element(By.ID, "transcript").click()
+    v.find_element(By.ID, "transcript-email").send_keys("zoe@example.org")
+    v.find_element(By.ID, "transcript-send").click()
+    until_text(v, "#transcript-status", "on its way")
+    rcpts, msg = smtp.next()
+    assert rcpts == ["zoe@example.org"] and msg["Subject"] == "Your chat with Shop"
+    body = msg.get_content()
+    assert "Zoë: Can I get a copy?" in body and "Olga Operator: Sure, " + EVIL_REPLY in body
+    v.find_element(By.ID, "end").click()
+    until_text(v, "#status", "You ended the chat")
+    v.switch_to.default_content()
+    assert not csp_problems(v) and not csp_problems(op)
 
 
 def test_visitor_tools_previous_chats_and_ban(server, new_driver, site_page):

@@ -27,6 +27,8 @@ const st = {
   token: info.get('visitor_token') || saved.token || '',
   visitorId: info.get('visitor_id') || saved.visitorId || '',
   departments: parseJson(info.get('departments'), null),
+  mail: info.has('mail') ? info.get('mail') === '1' : Boolean(saved.mail), // the server sends e-mail
+  mailChatId: '', // the chat a transcript is asked for (also after it ended)
   chatId: saved.chatId || '',
   lastSeq: 0,
   readByOperator: 0,
@@ -61,6 +63,7 @@ function save() {
   try {
     sessionStorage.setItem(STORE, JSON.stringify({
       token: st.token, visitorId: st.visitorId, chatId: st.chatId, name: st.myName, redirectedSeq: st.redirectedSeq,
+      mail: st.mail,
     }));
   } catch { /* storage blocked: a reload starts again */ }
 }
@@ -126,6 +129,7 @@ async function ensureVisitor() {
   st.token = res.visitor_token;
   st.visitorId = res.visitor_id;
   st.departments = res.departments || [];
+  st.mail = Boolean(res.mail);
   save();
 }
 
@@ -134,7 +138,7 @@ function fillDepartments() {
   select.replaceChildren();
   const list = st.departments || [];
   for (const d of list) {
-    const o = el('option', '', `${d.name}${d.online ? '' : ' (no one online: you will wait)'}`);
+    const o = el('option', '', `${d.name}${d.online ? '' : ' (offline: leave a message)'}`);
     o.value = d.id;
     select.append(o);
   }
@@ -144,6 +148,68 @@ function fillDepartments() {
   if (!list.length) {
     showError($('#start-error'), 'Chat is not open at the moment.');
     $('#start-chat').disabled = true;
+  }
+  select.addEventListener('change', offlineMode);
+  offlineMode();
+}
+
+/** No operator of the chosen department is online: offer to leave a message (or to wait anyway). */
+function offlineMode() {
+  const d = (st.departments || []).find((x) => x.id === $('#department').value);
+  const offline = Boolean(d && !d.online);
+  $('#offline-note').hidden = !offline;
+  $('#offline-email-field').hidden = !offline;
+  $('#leave-message').hidden = !offline;
+  $('#start-chat').textContent = offline ? 'Wait for an operator' : 'Start chat';
+  $('#start-chat').className = offline ? 'btn' : 'btn-primary';
+}
+
+async function leaveMessage() {
+  const errEl = $('#start-error');
+  showError(errEl, '');
+  const text = $('#first-text').value.trim();
+  const email = $('#offline-email').value.trim();
+  if (!text || !email) {
+    showError(errEl, !text ? 'Write your question first.' : 'Give the e-mail address we should answer to.');
+    return;
+  }
+  const button = $('#leave-message');
+  button.disabled = true;
+  try {
+    const body = { department_id: $('#department').value, email, text };
+    const name = $('#visitor-name').value.trim();
+    if (name) body.name = name;
+    await call('POST', '/offline-messages', body);
+    $('#first-text').value = '';
+    const done = $('#offline-done');
+    done.textContent = `Thank you. Your message is on its way; the answer will come to ${email}.`;
+    done.hidden = false;
+    $('#start-chat').disabled = true;
+  } catch (err) {
+    showError(errEl, errorText(err));
+    button.disabled = false;
+  }
+}
+
+function showTranscriptTool(chatId) {
+  st.mailChatId = chatId;
+  $('#transcript').hidden = !st.mail || !chatId;
+}
+
+async function sendTranscript(ev) {
+  ev.preventDefault();
+  const email = $('#transcript-email').value.trim();
+  const status = $('#transcript-status');
+  if (!email || !st.mailChatId) return;
+  $('#transcript-send').disabled = true;
+  try {
+    await call('POST', `/chats/${encodeURIComponent(st.mailChatId)}/transcript`,
+      { email, tz_offset_min: -new Date().getTimezoneOffset() });
+    status.textContent = `A copy of the conversation is on its way to ${email}.`;
+  } catch (err) {
+    status.textContent = errorText(err);
+  } finally {
+    $('#transcript-send').disabled = false;
   }
 }
 
@@ -185,6 +251,7 @@ function showPosition(pos) {
 
 function showConversation() {
   $('#start').hidden = true;
+  showTranscriptTool(st.chatId);
   $('#conversation').hidden = false;
   $('#text').focus();
 }
@@ -693,6 +760,14 @@ function wireTools() {
   $('#font-smaller').addEventListener('click', () => setFont(-1));
   $('#font-larger').addEventListener('click', () => setFont(1));
   $('#print').addEventListener('click', () => window.print());
+  $('#transcript').addEventListener('click', () => {
+    const panel = $('#transcript-panel');
+    panel.hidden = !panel.hidden;
+    $('#transcript').setAttribute('aria-expanded', String(!panel.hidden));
+    if (!panel.hidden) $('#transcript-email').focus();
+  });
+  $('#transcript-panel').addEventListener('submit', sendTranscript);
+  $('#leave-message').addEventListener('click', leaveMessage);
   $('#help').addEventListener('click', () => {
     const panel = $('#help-panel');
     panel.hidden = !panel.hidden;

@@ -91,6 +91,10 @@ export const createForm = (f) => request('POST', `${C}/forms`, f);
 export const updateForm = (id, fields) => request('PATCH', `${C}/forms/${enc(id)}`, fields);
 export const deleteForm = (id) => request('DELETE', `${C}/forms/${enc(id)}`);
 
+// Messages left while no operator was online
+export const listOfflineMessages = (handled) => request('GET', `${C}/offline-messages?handled=${handled ? 1 : 0}`);
+export const setOfflineHandled = (id, handled) => request('PATCH', `${C}/offline-messages/${enc(id)}`, { handled });
+
 // The operator's tools in a chat
 export const pushForm = (id, formId) => request('POST', `${C}/chats/${enc(id)}/forms`, { form_id: formId });
 export const redirectVisitor = (id, url) => request('POST', `${C}/chats/${enc(id)}/redirect`, { url });

@@ -11,7 +11,8 @@ import { state } from '../session.js';
 import { toast } from '../dom.js';
 import { STREAM_URL } from './api.js';
 
-const TYPES = ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'form_answer', 'typing', 'read', 'ended'];
+const TYPES = ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'form_answer', 'typing', 'read', 'ended',
+  'offline_message'];
 const desk = {
   es: null,
   lastSeq: 0,

@@ -1,6 +1,7 @@
 // The live chat's admin page (#/sites, admins): the web sites with their
 // allowed domains and the snippet to copy into their pages, the departments
-// (sites, automatic assignment, reassignment delay, operators) and each
+// (sites, automatic assignment, reassignment delay, where offline messages
+// are mailed, operators) and each
 // operator's capacity (concurrent chats).
 
 import * as api from '../api.js';
@@ -49,7 +50,7 @@ export async function renderChatSites() {
   const siteTable = h('table', { id: 'sites-table', class: 'table table-stack' },
     h('caption', { class: 'visually-hidden', text: 'Web sites with live chat' }), headRow(SITE_COLS, true), siteBody);
   const depBody = h('tbody');
-  const DEP_COLS = ['Department', 'Sites', 'Assignment', 'Operators', 'Actions'];
+  const DEP_COLS = ['Department', 'Sites', 'Assignment', 'Offline messages to', 'Operators', 'Actions'];
   const depTable = h('table', { id: 'departments-table', class: 'table table-stack' },
     h('caption', { class: 'visually-hidden', text: 'Chat departments' }), headRow(DEP_COLS, true), depBody);
   const opBody = h('tbody');
@@ -97,7 +98,7 @@ export async function renderChatSites() {
 
   function fillDepartments() {
     depBody.replaceChildren();
-    if (!departments.length) depBody.append(emptyRow(5, 'No department yet.'));
+    if (!departments.length) depBody.append(emptyRow(DEP_COLS.length, 'No department yet.'));
     for (const d of departments) {
       const current = new Set(d.user_ids || (d.operators || []).map((u) => u.id));
       const boxes = operators.map((u) => {
@@ -126,12 +127,24 @@ export async function renderChatSites() {
           toast(errorText(err), 'error');
         }
       }));
+      const offlineMail = h('input', { type: 'email', maxlength: '254', value: d.offline_email || '', class: 'input-narrow',
+        placeholder: 'console only', 'aria-label': `Where messages left for ${d.name} are mailed` });
+      const saveMail = h('button', { type: 'button', class: 'btn btn-small', text: 'Save' });
+      saveMail.addEventListener('click', () => busy(saveMail, async () => {
+        try {
+          await chat.updateDepartment(d.id, { offline_email: offlineMail.value.trim() });
+          toast(`Offline messages of ${d.name} go to ${offlineMail.value.trim() || 'the console only'}.`);
+        } catch (err) {
+          toast(errorText(err), 'error');
+        }
+      }));
       const assign = d.auto_assign ? 'automatic' : 'operators pick up';
       const reassign = Number(d.reassign_after_s) > 0 ? `, requeued after ${d.reassign_after_s} s without reply` : '';
       depBody.append(labelledRow(DEP_COLS, { dataset: { id: d.id, name: d.name } },
         h('td', { class: 'cell-strong', text: d.name }),
         h('td', { text: (d.site_ids || []).map(siteName).join(', ') || '—' }),
         h('td', { text: assign + reassign }),
+        h('td', {}, h('div', { class: 'secret-row' }, offlineMail, saveMail)),
         h('td', {}, h('div', { class: 'check-list' }, boxes.map((b) => b.label)),
           operators.length ? saveOps : h('span', { class: 'hint', text: 'No user has the role operator yet.' })),
         h('td', { class: 'col-actions' }, del)));
@@ -220,6 +233,7 @@ export async function renderChatSites() {
   const depAuto = h('input', { id: 'dep-auto', type: 'checkbox' });
   const depReassign = h('input', { id: 'dep-reassign', type: 'number', min: '0', max: '86400', value: '0',
     class: 'input-narrow' });
+  const depMail = h('input', { id: 'dep-offline-email', type: 'email', maxlength: '254', autocomplete: 'off' });
   const depErr = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const depSubmit = h('button', { id: 'dep-create-submit', type: 'submit', class: 'btn btn-primary', text: 'Add department' });
   const depForm = h('form', { id: 'dep-create-form', class: 'form-stack' },
@@ -227,6 +241,8 @@ export async function renderChatSites() {
     h('fieldset', { class: 'field' }, h('legend', { text: 'Sites' }), depSites),
     h('label', { class: 'check', for: 'dep-auto' }, depAuto, ' Assign chats automatically to the least busy operator'),
     field('Requeue after (seconds without an operator reply, 0 = never)', depReassign),
+    field('Mail messages left while no operator is online to', depMail,
+      'Empty: they are kept for the console only. Needs the server\'s smtp_url.'),
     depErr, h('div', { class: 'form-actions' }, depSubmit));
   depForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -238,6 +254,7 @@ export async function renderChatSites() {
           site_ids: [...depSites.querySelectorAll('input:checked')].map((b) => b.value),
           auto_assign: depAuto.checked,
           reassign_after_s: Math.max(0, Number(depReassign.value) || 0),
+          offline_email: depMail.value.trim(),
         });
         depForm.reset();
         await reload();

@@ -3,7 +3,8 @@
 // the operator's own chats, and one conversation at a time with typing
 // indicators and read marks, the visitor's page, title, referrer and previous
 // chats, predefined texts, forms pushed to the visitor and their answers,
-// sending the visitor's page elsewhere (chat/tools.js), transfer to an
+// sending the visitor's page elsewhere (chat/tools.js), the messages left
+// while no operator was online (marked done once answered), transfer to an
 // operator or a department with a note, ban with an expiry, and end.
 //
 // Live data comes from the operator's own stream (chat/desk.js: kept open
@@ -51,6 +52,8 @@ export async function renderChat(stale, route) {
   const queueList = h('ul', { id: 'chat-queue', class: 'chat-list', 'aria-live': 'polite' });
   const mineList = h('ul', { id: 'chat-mine', class: 'chat-list' });
   const queueCount = h('span', { id: 'chat-queue-count', class: 'badge badge-muted', text: '0' });
+  const offlineList = h('ul', { id: 'chat-offline', class: 'chat-list' });
+  const offlineCount = h('span', { id: 'chat-offline-count', class: 'badge badge-muted', text: '0' });
   const panel = h('section', { id: 'chat-panel', class: 'card chat-panel', 'aria-label': 'Conversation' });
 
   const view = h('div', { class: 'chat-desk' },
@@ -64,7 +67,10 @@ export async function renderChat(stale, route) {
           queueList),
         h('section', { class: 'card', 'aria-labelledby': 'chat-mine-title' },
           h('h2', { id: 'chat-mine-title', text: 'My chats' }),
-          mineList)),
+          mineList),
+        h('section', { class: 'card', 'aria-labelledby': 'chat-offline-title' },
+          h('h2', { id: 'chat-offline-title' }, 'Left while offline ', offlineCount),
+          offlineList)),
       panel));
 
   statusSelect.addEventListener('change', async () => {
@@ -139,6 +145,41 @@ export async function renderChat(stale, route) {
       const me = state.user && state.user.id;
       page.mine = (a.chats || a.items || []).filter((c) => !me || !c.operator_id || c.operator_id === me);
       fillLists();
+    } catch (err) {
+      if (!stale() && err.status !== 401) toast(errorText(err), 'error');
+    }
+  }
+
+  // messages visitors left while no operator was online: answered by mail, then marked done
+  function offlineItem(m) {
+    const done = h('button', { type: 'button', class: 'btn btn-small offline-handled', text: 'Done',
+      'aria-label': `Mark the message of ${m.name || m.email} as handled` });
+    done.addEventListener('click', () => busy(done, async () => {
+      try {
+        await chat.setOfflineHandled(m.id, true);
+        reloadOffline();
+      } catch (err) {
+        toast(errorText(err), 'error');
+      }
+    }));
+    const mailState = { sent: 'mailed to the department', queued: 'mail on its way', failed: 'mail failed' }[m.mail];
+    return h('li', { class: 'chat-item', dataset: { offlineId: m.id } },
+      h('div', { class: 'chat-item-main' },
+        h('a', { href: `mailto:${encodeURIComponent(m.email)}`, class: 'chat-open', text: personName(m.name) }),
+        h('span', { class: 'hint wrap-anywhere', text: [m.email, m.department, m.created_at ? ago(m.created_at) : '',
+          mailState].filter(Boolean).join(' · ') }),
+        h('span', { class: 'chat-preview wrap-anywhere', text: m.text })),
+      done);
+  }
+
+  async function reloadOffline() {
+    try {
+      const res = await chat.listOfflineMessages(false);
+      if (stale()) return;
+      const list = res.offline_messages || [];
+      offlineList.replaceChildren(...(list.length ? list.map(offlineItem)
+        : [h('li', { class: 'empty hint', text: 'No message waiting.' })]));
+      offlineCount.textContent = String(list.length);
     } catch (err) {
       if (!stale() && err.status !== 401) toast(errorText(err), 'error');
     }
@@ -542,6 +583,10 @@ export async function renderChat(stale, route) {
           reloadSoon();
         }
         break;
+      case 'offline_message':
+        reloadOffline();
+        toast('A visitor left a message.', 'info');
+        break;
       case 'typing':
         if (here && d.from === 'visitor') {
           clearTimeout(page.visitorTypingTimer);
@@ -583,7 +628,7 @@ export async function renderChat(stale, route) {
     for (const u of d.operators || []) if (!page.users.some((x) => x.id === u.id)) page.users.push({ role: 'operator', ...u });
   }
   if (myStatus !== 'offline') chat.setStatus(myStatus).catch(() => {});
-  await reloadLists();
+  await Promise.all([reloadLists(), reloadOffline()]);
   if (stale()) return view;
   if (page.openId) openChat(page.openId);
   else emptyPanel();
