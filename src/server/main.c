@@ -319,7 +319,7 @@ static int cmd_run(struct config *cfg)
 		remote_key_forget();
 		return 2;
 	}
-	if (remote_region_open(config_get(cfg, CFG_GEOIP_DATABASE), err, sizeof err) != 0) {
+	if (geo_open(config_get(cfg, CFG_GEOIP_DATABASE), err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		free(cert_pem);
 		free(key_pem);
@@ -382,7 +382,7 @@ out:
 	free(cert_pem);
 	free(key_pem);
 	remote_key_forget();
-	remote_region_close();
+	geo_close();
 	return status;
 }
 

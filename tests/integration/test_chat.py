@@ -410,3 +410,24 @@ def test_operator_routes_need_the_role_and_honour_the_operator_allowlist(chat_se
     assert operator_stream(server, op).status == 403
     assert admin.put("/api/v1/account/allowlist", json={"operator": []}).status_code == 200
     assert op.get("/api/v1/chat/chats").status_code == 200
+
+
+def test_operator_sees_the_visitors_approximate_location(make_server, tmp_path):
+    """geoip_database: a tiny MaxMind DB written by the test places loopback in Berlin."""
+    from test_remote import write_mmdb
+    mmdb = str(tmp_path / "city.mmdb")
+    write_mmdb(mmdb, [("127.0.0.0/8", {"country": {"iso_code": "DE", "names": {"en": "Germany"}},
+                                       "continent": {"code": "EU"}, "city": {"names": {"en": "Berlin"}}}),
+                      ("10.0.0.0/8", {"country": {"iso_code": "FR", "names": {"en": "Fr\u0007ance"}},
+                                      "continent": {"code": "EU"}})])
+    s = make_server(env={"VITRINE_GEOIP_DATABASE": mmdb}).start()
+    admin = s.client()
+    assert admin.login().status_code == 200
+    site = make_site(admin)["site"]
+    op = operator_client(s, admin, "ann", "Ann")
+    dep = make_department(admin, site["id"], [op])
+    online(op)
+    v = Visitor(s, site["id"])
+    chat = v.start_chat(dep["id"], "Hello")
+    visitor = op.get("/api/v1/chat/chats/" + chat["id"]).json()["chat"]["visitor"]
+    assert visitor["location"] == {"country": "DE", "country_name": "Germany", "city": "Berlin", "continent": "EU"}

@@ -4,13 +4,16 @@
  * page, its title and the referrer, and answers the visitor token the
  * widget sends on every later call, with the site's departments and
  * whether an operator of each is online. Every field is stored as the
- * text it is (the console shows it as text, never as HTML).
+ * text it is (the console shows it as text, never as HTML). What operators
+ * see of a visitor carries the approximate location of the visitor's
+ * address, looked up when it is read (geo/geoip.h, geoip_database).
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "../../common/utf8.h"
+#include "../geo/geoip.h"
 #include "../http/server.h"
 #include "../mail/mail.h"
 #include "../store/db.h"
@@ -117,6 +120,12 @@ json_t *chat_visitor_json(struct db *db, const char *visitor_id, const char *exc
 	                      db_col_text(st, 1), "ip", db_col_text(st, 2), "page_url", db_col_text(st, 3), "title",
 	                      db_col_text(st, 4), "referrer", db_col_text(st, 5), "first_seen",
 	                      (json_int_t)db_col_int(st, 6), "last_seen", (json_int_t)db_col_int(st, 7));
+	struct geo_place where;
+	json_object_set_new(j, "location",
+	                    geo_lookup(db_col_text(st, 2), &where)
+	                        ? json_pack("{s:s, s:s, s:s, s:s}", "country", where.country, "country_name",
+	                                    where.country_name, "city", where.city, "continent", where.continent)
+	                        : json_null());
 	db_done(st);
 	json_t *prev = json_array();
 	st = db_prepare(db, "SELECT id, state, created_at, ended_at FROM chat_chats WHERE visitor_id = ? AND id <> ? "

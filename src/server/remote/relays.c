@@ -9,7 +9,7 @@
  * REMOTE_RELAY_HEALTHY_S seconds is unhealthy and skipped. The choice is
  * among the healthy candidates the nearest to the guest by region (the
  * relay's region text names the guest's country code, else its continent
- * code: region.h looks the guest up in the geoip_database), then the one
+ * code: geo/geoip.h looks the guest up in the geoip_database), then the one
  * with the fewest sessions, then the fewest bytes.
  */
 #include <ctype.h>
@@ -64,7 +64,7 @@ static bool account_has_private(struct db *db, const char *account_id)
 	return st != NULL;
 }
 
-int remote_region_rank(const char *relay_region, const struct remote_region *guest)
+int remote_region_rank(const char *relay_region, const struct geo_place *guest)
 {
 	int best = 2;
 	for (const char *p = relay_region; guest && *p;) {
@@ -82,7 +82,7 @@ int remote_region_rank(const char *relay_region, const struct remote_region *gue
 	return best;
 }
 
-enum remote_choice remote_relay_choose(struct db *db, const char *account_id, const struct remote_region *guest,
+enum remote_choice remote_relay_choose(struct db *db, const char *account_id, const struct geo_place *guest,
                                        int64_t now, struct remote_relay *out)
 {
 	bool private_only = account_has_private(db, account_id);

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "../../common/codes.h"
-#include "region.h"
+#include "../geo/geoip.h"
 
 struct http_req;
 struct db;
@@ -58,12 +58,12 @@ enum remote_choice { REMOTE_CHOSEN, REMOTE_NO_RELAY, REMOTE_NO_HEALTHY_PRIVATE, 
  * the guest's country code, else its continent code, else any: see
  * remote_region_rank), then the lowest load (sessions, then bytes). guest
  * NULL or empty: by load only. */
-enum remote_choice remote_relay_choose(struct db *db, const char *account_id, const struct remote_region *guest,
+enum remote_choice remote_relay_choose(struct db *db, const char *account_id, const struct geo_place *guest,
                                        int64_t now, struct remote_relay *out);
 /* How near a relay's region text is to the guest: 0 when one of its words
  * (letters and digits between other characters, any case) is the guest's
  * country code, 1 when one is its continent code, 2 otherwise. */
-int remote_region_rank(const char *relay_region, const struct remote_region *guest);
+int remote_region_rank(const char *relay_region, const struct geo_place *guest);
 /* "host:port" (IPv6 in brackets): what a ticket names the relay by. */
 int remote_relay_address(const struct remote_relay *relay, char *out, size_t outsz);
 /* Firewall rules (ops/ /firewall) for the relays the account's screens may

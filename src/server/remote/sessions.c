@@ -311,8 +311,8 @@ int remote_handle_session_create(struct http_req *r)
 		                        "the screen \"%s\" has not been heard of for %d s: it must be online to be "
 		                        "controlled",
 		                        name, SCREENS_ONLINE_GRACE_S);
-	struct remote_region guest;
-	remote_region_lookup(r->ip, &guest);
+	struct geo_place guest;
+	geo_lookup(r->ip, &guest);
 	enum remote_choice c = remote_relay_choose(r->db, r->auth.account_id, &guest, now, &p->relay);
 	if (c != REMOTE_CHOSEN)
 		return reply_no_relay(r, c);

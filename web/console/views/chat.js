@@ -282,6 +282,12 @@ export async function renderChat(stale, route) {
     chat.sendTyping(o.id, on).catch(() => {});
   }
 
+  // the approximate place of the visitor's address (the server's geoip_database)
+  function placeText(p) {
+    if (!p) return 'unknown';
+    return [p.city, p.country_name || p.country].filter(Boolean).join(', ') || 'unknown';
+  }
+
   function infoList(visitor, c) {
     const rows = [
       ['Name', personName((visitor && visitor.name) || c.visitor_name || c.name)],
@@ -289,7 +295,7 @@ export async function renderChat(stale, route) {
       ['Title', (visitor && (visitor.title || visitor.page_title)) || c.title || '—'],
       ['Referrer', (visitor && visitor.referrer) || c.referrer || '—'],
       ['First seen', visitor && visitor.first_seen ? fmtTime(visitor.first_seen) : '—'],
-      ['Location', (visitor && visitor.location) || 'not shown yet'],
+      ['Location', placeText(visitor && visitor.location)],
       ['Visitor id', (visitor && (visitor.id || visitor.visitor_id)) || c.visitor_id || '—'],
     ];
     const dl = h('dl', { id: 'visitor-info', class: 'kv' });

@@ -1,13 +1,14 @@
 /*
- * The guest's region from its address (see region.h), with libmaxminddb.
- * The database is opened once at start-up (MMDB_MODE_MMAP) and only read
- * afterwards, which libmaxminddb allows from several threads at once. A
- * record gives country.iso_code and continent.code (GeoLite2/GeoIP2
- * Country and City have both); codes other than two ASCII letters are
- * ignored, so a damaged or odd database cannot put anything else into the
- * relay choice.
+ * Where an address is (see geoip.h), with libmaxminddb. The database is
+ * opened once at start-up (MMDB_MODE_MMAP) and only read afterwards, which
+ * libmaxminddb allows from several threads at once. A record gives
+ * country.iso_code and continent.code (GeoLite2/GeoIP2 Country and City
+ * have both), country.names.en and city.names.en; codes other than two
+ * ASCII letters are ignored, names that are not valid UTF-8 without
+ * control characters or do not fit are left out, so a damaged or odd
+ * database cannot put anything else into the relay choice or the console.
  */
-#include "region.h"
+#include "geoip.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,12 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../common/utf8.h"
+
 static MMDB_s mmdb;
 static bool mmdb_open;
 
-int remote_region_open(const char *path, char *err, size_t errsz)
+int geo_open(const char *path, char *err, size_t errsz)
 {
-	remote_region_close();
+	geo_close();
 	if (!path || !*path)
 		return 0;
 	int rc = MMDB_open(path, MMDB_MODE_MMAP, &mmdb);
@@ -33,7 +36,7 @@ int remote_region_open(const char *path, char *err, size_t errsz)
 	return 0;
 }
 
-void remote_region_close(void)
+void geo_close(void)
 {
 	if (mmdb_open)
 		MMDB_close(&mmdb);
@@ -57,7 +60,27 @@ static void code_of(MMDB_entry_s *entry, const char *outer, const char *inner, c
 	out[2] = '\0';
 }
 
-bool remote_region_lookup(const char *ip, struct remote_region *out)
+/* Copies a name (path outer.names.en) that is clean UTF-8 and fits; anything else leaves out "". */
+static void name_of(MMDB_entry_s *entry, const char *outer, char *out, size_t outsz)
+{
+	MMDB_entry_data_s d;
+	out[0] = '\0';
+	if (MMDB_get_value(entry, &d, outer, "names", "en", NULL) != MMDB_SUCCESS || !d.has_data ||
+	    d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size == 0 || d.data_size >= outsz)
+		return;
+	memcpy(out, d.utf8_string, d.data_size);
+	out[d.data_size] = '\0';
+	for (const unsigned char *p = (const unsigned char *)out; *p;) {
+		int len = utf8_sequence(p);
+		if (len <= 0 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
+			out[0] = '\0';
+			return;
+		}
+		p += len;
+	}
+}
+
+bool geo_lookup(const char *ip, struct geo_place *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!mmdb_open || !ip || !*ip)
@@ -68,5 +91,7 @@ bool remote_region_lookup(const char *ip, struct remote_region *out)
 		return false;
 	code_of(&res.entry, "country", "iso_code", out->country);
 	code_of(&res.entry, "continent", "code", out->continent);
+	name_of(&res.entry, "country", out->country_name, sizeof out->country_name);
+	name_of(&res.entry, "city", out->city, sizeof out->city);
 	return out->country[0] || out->continent[0];
 }
