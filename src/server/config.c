@@ -92,6 +92,17 @@ static const struct setting keys[CFG_COUNT] = {
                                "SMTP password (config file or environment only)"),
     [CFG_SMTP_TLS] =
         TEXT("smtp_tls", "VITRINE_SMTP_TLS", "try", "smtp-tls", "MODE", "STARTTLS on smtp://: try, require or off"),
+    /* live chat calls */
+    [CFG_WEBRTC_STUN_URLS] = TEXT("webrtc_stun_urls", "VITRINE_WEBRTC_STUN_URLS", "", "webrtc-stun-urls", "URLS",
+                                  "STUN servers of chat calls (stun:host:port, comma-separated)"),
+    [CFG_WEBRTC_TURN_URLS] = TEXT("webrtc_turn_urls", "VITRINE_WEBRTC_TURN_URLS", "", "webrtc-turn-urls", "URLS",
+                                  "TURN servers of chat calls (turn:host:port?transport=udp, comma-separated)"),
+    [CFG_WEBRTC_TURN_SECRET] = TEXT("webrtc_turn_secret", "VITRINE_WEBRTC_TURN_SECRET", "", NULL, NULL,
+                                    "the TURN servers' shared secret (coturn static-auth-secret; file or env only)"),
+    [CFG_WEBRTC_TURN_TTL_SECONDS] = UINT("webrtc_turn_ttl_seconds", "VITRINE_WEBRTC_TURN_TTL_SECONDS", "3600", 60,
+                                         86400, "lifetime of the TURN credentials given for a call"),
+    [CFG_WEBRTC_RELAY_ONLY] = UINT("webrtc_relay_only", "VITRINE_WEBRTC_RELAY_ONLY", "0", 0, 1,
+                                   "1: calls go through the TURN relays only (peers never see each other's address)"),
 };
 
 int config_init(struct config *c)

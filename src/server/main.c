@@ -319,6 +319,18 @@ static int cmd_run(struct config *cfg)
 		remote_key_forget();
 		return 2;
 	}
+	unsigned turn_ttl = 3600, relay_only = 0;
+	if (config_uint(cfg, CFG_WEBRTC_TURN_TTL_SECONDS, 60, 86400, &turn_ttl, err, sizeof err) != 0 ||
+	    config_uint(cfg, CFG_WEBRTC_RELAY_ONLY, 0, 1, &relay_only, err, sizeof err) != 0 ||
+	    chat_calls_configure(config_get(cfg, CFG_WEBRTC_STUN_URLS), config_get(cfg, CFG_WEBRTC_TURN_URLS),
+	                         config_get(cfg, CFG_WEBRTC_TURN_SECRET), turn_ttl, relay_only != 0, err,
+	                         sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		free(cert_pem);
+		free(key_pem);
+		remote_key_forget();
+		return 2;
+	}
 	if (geo_open(config_get(cfg, CFG_GEOIP_DATABASE), err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		free(cert_pem);

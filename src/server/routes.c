@@ -187,6 +187,8 @@ const struct route server_routes[] = {
     {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/forms/{push_id}", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
     {"POST", "/api/v1/widget/{site}/chats/{id}/transcript", chat_handle_widget_transcript, AUTH_NONE, 0, 1 * KB, W},
     {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/transcript", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
+    {"POST", "/api/v1/widget/{site}/chats/{id}/call", chat_handle_widget_call, AUTH_NONE, 0, 128 * KB, W},
+    {"OPTIONS", "/api/v1/widget/{site}/chats/{id}/call", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
     {"POST", "/api/v1/widget/{site}/offline-messages", chat_handle_widget_offline, AUTH_NONE, 0, 64 * KB, W},
     {"OPTIONS", "/api/v1/widget/{site}/offline-messages", chat_handle_widget_preflight, AUTH_NONE, 0, 0, R},
 
@@ -203,6 +205,7 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/chat/chats/{id}/end", chat_handle_op_end, AUTH_USER, CHATOPS, 1 * KB, W},
     {"POST", "/api/v1/chat/chats/{id}/forms", chat_handle_op_form, AUTH_USER, CHATOPS, 1 * KB, W},
     {"POST", "/api/v1/chat/chats/{id}/redirect", chat_handle_op_redirect, AUTH_USER, CHATOPS, 4 * KB, W},
+    {"POST", "/api/v1/chat/chats/{id}/call", chat_handle_op_call, AUTH_USER, CHATOPS, 128 * KB, W},
     {"GET", "/api/v1/chat/canned", chat_handle_canned_list, AUTH_USER, CHATOPS, 0, R},
     {"POST", "/api/v1/chat/canned", chat_handle_canned_create, AUTH_USER, ADMIN, 32 * KB, W},
     {"PATCH", "/api/v1/chat/canned/{id}", chat_handle_canned_update, AUTH_USER, ADMIN, 32 * KB, W},

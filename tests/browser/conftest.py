@@ -179,7 +179,9 @@ def make_driver(width=1280, height=900):
     opts.binary_location = CHROMIUM
     for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+                "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                # WebRTC calls: a generated camera and microphone, no permission prompt
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)

@@ -26,6 +26,8 @@
  *   transcript.c   the e-mailed transcript a visitor asks for (mail/)
  *   offline.c      messages left while no operator is online (mailed to
  *                  the department's offline_email), their list
+ *   calls.c        audio/video calls: WebRTC signalling through the chat,
+ *                  the ICE servers (STUN, TURN with REST credentials)
  *   streams.c      the two SSE streams (visitor, operator) with resume
  *
  * Every change is stored first (inside the request's write transaction)
@@ -267,6 +269,30 @@ bool chat_limit_new_chat(struct http_req *r);
 bool chat_limit_message(struct http_req *r, const char *visitor_id);
 bool chat_limit_mark(struct http_req *r, const char *visitor_id);
 bool chat_limit_mail(struct http_req *r);
+
+/* --- calls.c --- */
+struct chat_call_settings {
+	char stun_urls[1024];  /* "stun:host:port, ..." */
+	char turn_urls[1024];  /* "turn:host:port?transport=udp, ..." */
+	char turn_secret[256]; /* coturn's static-auth-secret */
+	unsigned turn_ttl_s;   /* lifetime of a TURN credential */
+	bool relay_only;       /* browsers use TURN relays only */
+};
+extern struct chat_call_settings chat_call_settings;
+/* Checks and takes the webrtc_* settings; -1 with a sentence in err. */
+int chat_calls_configure(const char *stun, const char *turn, const char *secret, unsigned ttl_s, bool relay_only,
+                         char *err, size_t errsz);
+/* The TURN REST credential of username: base64(HMAC-SHA1(secret, username)). */
+void chat_call_turn_credential(const char *secret, const char *username, char *out, size_t outsz);
+/* POST .../call of side in chat_id (the caller checked it is theirs): one
+ * signalling step, stored and delivered to both streams; replies. */
+int chat_call_signal(struct http_req *r, const char *chat_id, enum chat_side side);
+/* Ends the chat's call in progress, if any, telling both sides why. */
+int chat_calls_end(struct db *db, const char *chat_id, const char *operator_id, const char *reason);
+/* {"calls": "off"|"audio"|"video", "calls_off": bool} of a chat. */
+json_t *chat_call_state(struct db *db, const char *chat_id);
+int chat_handle_widget_call(struct http_req *r);
+int chat_handle_op_call(struct http_req *r);
 
 /* --- transcript.c --- */
 struct buf;

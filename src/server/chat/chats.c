@@ -4,8 +4,9 @@
  * idempotent by client_id), typing marks, read marks, the end, manual
  * pickup (409 already_assigned when another operator or the dispatcher was
  * first), transfer to an operator or a department with a note (the
- * receiver's stream gets it in the same commit), the lists and one chat
- * with its messages and its visitor. Texts are stored as the text they are.
+ * receiver's stream gets it in the same commit; a call in progress ends),
+ * the lists and one chat with its messages, its call setting and its
+ * visitor; the operator's call signalling (calls.c). Texts are stored as the text they are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,7 @@ bool chat_end(struct db *db, const char *chat_id, const char *by)
 	        "iss", now, by, chat_id) != DB_DONE ||
 	    db_changes(db) != 1)
 		return false;
+	chat_calls_end(db, chat_id, c.operator_id, "chat_ended");
 	chat_event_append(db, chat_id, "ended", json_pack("{s:s}", "by", by), NULL, NULL, NULL, NULL);
 	if (c.operator_id[0])
 		chat_op_event(db, c.operator_id, "ended", json_pack("{s:s, s:s}", "chat_id", chat_id, "by", by));
@@ -302,6 +304,7 @@ int chat_handle_get(struct http_req *r)
 		db_done(st);
 	}
 	json_object_set_new(j, "messages", msgs);
+	json_object_update_new(j, chat_call_state(r->db, c.id));
 	json_t *v = chat_visitor_json(r->db, c.visitor_id, c.id);
 	json_object_set_new(j, "visitor", v ? v : json_null());
 	return http_reply_json(r, 200, json_pack("{s:o}", "chat", j));
@@ -460,6 +463,8 @@ int chat_handle_transfer(struct http_req *r)
 		             "sss", to_dep, c.operator_id, c.id);
 	}
 	if (rc == DB_DONE)
+		rc = chat_calls_end(r->db, c.id, c.operator_id, "transferred");
+	if (rc == DB_DONE)
 		rc = chat_event_append(r->db, c.id, "transferred", json_pack("{s:s}", "to", to_name), NULL, NULL, NULL,
 		                       NULL);
 	if (rc == DB_DONE && c.operator_id[0])
@@ -537,6 +542,14 @@ static bool url_origin(const char *url, char *out, size_t outsz)
 /* POST .../redirect {"url"}: sends the visitor's page to url, which must be
  * on one of the chat's site's domains (an operator cannot send visitors
  * off the site, e.g. to a look-alike page). */
+int chat_handle_op_call(struct http_req *r)
+{
+	struct chat_row c;
+	if (!op_chat(r, &c) || !mine(r, &c))
+		return 0;
+	return chat_call_signal(r, c.id, CHAT_OPERATOR);
+}
+
 int chat_handle_op_redirect(struct http_req *r)
 {
 	struct chat_row c;

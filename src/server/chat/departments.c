@@ -24,15 +24,17 @@
 static json_t *department_json(struct db *db, const char *id)
 {
 	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-	                              "SELECT id, name, auto_assign, reassign_after_s, created_at, offline_email FROM "
-	                              "chat_departments WHERE id = ?",
-	                              "s", id);
+	struct db_stmt *st =
+	    db_query(db, &rc,
+	             "SELECT id, name, auto_assign, reassign_after_s, created_at, offline_email, calls "
+	             "FROM chat_departments WHERE id = ?",
+	             "s", id);
 	if (!st)
 		return NULL;
-	json_t *j = json_pack("{s:s, s:s, s:b, s:I, s:I, s:s}", "id", db_col_text(st, 0), "name", db_col_text(st, 1),
-	                      "auto_assign", (int)db_col_int(st, 2), "reassign_after_s", (json_int_t)db_col_int(st, 3),
-	                      "created_at", (json_int_t)db_col_int(st, 4), "offline_email", db_col_text(st, 5));
+	json_t *j = json_pack("{s:s, s:s, s:b, s:I, s:I, s:s, s:s}", "id", db_col_text(st, 0), "name",
+	                      db_col_text(st, 1), "auto_assign", (int)db_col_int(st, 2), "reassign_after_s",
+	                      (json_int_t)db_col_int(st, 3), "created_at", (json_int_t)db_col_int(st, 4),
+	                      "offline_email", db_col_text(st, 5), "calls", db_col_text(st, 6));
 	db_done(st);
 	json_t *sites = json_array(), *ops = json_array();
 	st = db_prepare(db, "SELECT site_id FROM chat_department_sites WHERE department_id = ? ORDER BY site_id");
@@ -92,6 +94,11 @@ static int apply(struct http_req *r, const char *id, json_t *body, bool create)
 		    r, 400, "invalid_field",
 		    "offline_email must be one e-mail address, or \"\" (offline messages in the console "
 		    "only)");
+	json_t *jcalls = json_object_get(body, "calls");
+	const char *calls = json_string_value(jcalls);
+	if (jcalls &&
+	    (!calls || (strcmp(calls, "off") != 0 && strcmp(calls, "audio") != 0 && strcmp(calls, "video") != 0)))
+		return http_reply_error(r, 400, "invalid_field", "calls must be off, audio or video");
 	if (jsites && (!json_is_array(jsites) || json_array_size(jsites) > 100))
 		return http_reply_error(r, 400, "invalid_field", "site_ids must be an array of site ids");
 	size_t i;
@@ -125,6 +132,8 @@ static int apply(struct http_req *r, const char *id, json_t *body, bool create)
 			rc = db_exec(r->db, "UPDATE chat_departments SET reassign_after_s = ? WHERE id = ?", "is",
 			             (int64_t)json_integer_value(jre), id);
 	}
+	if (rc == DB_DONE && jcalls)
+		rc = db_exec(r->db, "UPDATE chat_departments SET calls = ? WHERE id = ?", "ss", calls, id);
 	if (rc == DB_DONE && jmail)
 		rc = db_exec(r->db, "UPDATE chat_departments SET offline_email = ? WHERE id = ?", "ss",
 		             offline_email ? offline_email : "", id);
@@ -332,14 +341,14 @@ json_t *chat_site_departments(struct db *db, const char *site_id)
 {
 	json_t *list = json_array();
 	struct db_stmt *st =
-	    db_prepare(db, "SELECT d.id, d.name FROM chat_departments d JOIN chat_department_sites s "
+	    db_prepare(db, "SELECT d.id, d.name, d.calls FROM chat_departments d JOIN chat_department_sites s "
 	                   "ON s.department_id = d.id WHERE s.site_id = ? ORDER BY d.name, d.id LIMIT 100");
 	if (!st)
 		return list;
 	db_bind_text(st, 1, site_id);
 	while (db_step(st) == DB_ROW)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "id", db_col_text(st, 0), "name",
-		                                      db_col_text(st, 1), "online", 0));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:s}", "id", db_col_text(st, 0), "name",
+		                                      db_col_text(st, 1), "online", 0, "calls", db_col_text(st, 2)));
 	db_done(st);
 	/* online: an operator of the department is online and here */
 	size_t i;

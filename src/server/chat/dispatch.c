@@ -220,6 +220,8 @@ int chat_requeue(struct db *db, const char *chat_id, const char *reason)
 	             "waiting_since = 0, position = 0, queue_key = (SELECT COALESCE(MIN(queue_key), 0) - 1 FROM "
 	             "chat_chats WHERE department_id = ?) WHERE id = ?",
 	             "sss", op, dep, chat_id);
+	if (rc == DB_DONE)
+		rc = chat_calls_end(db, chat_id, op, "requeued");
 	if (rc == DB_DONE && op[0])
 		rc = chat_op_event(db, op, "unassigned", json_pack("{s:s, s:s}", "chat_id", chat_id, "reason", reason));
 	if (rc == DB_DONE)

@@ -238,3 +238,19 @@ int chat_handle_widget_offline(struct http_req *r)
 	chat_widget_done(r, &w);
 	return 0;
 }
+
+int chat_handle_widget_call(struct http_req *r)
+{
+	struct chat_widget w;
+	char id[CODES_ID_LEN + 1];
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (own_chat(r, &w, id)) {
+		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
+			banned_reply(r);
+		else if (!chat_limit_mark(r, w.visitor_id))
+			chat_call_signal(r, id, CHAT_VISITOR);
+	}
+	chat_widget_done(r, &w);
+	return 0;
+}
