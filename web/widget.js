@@ -126,7 +126,7 @@
       frame.id = 'vitrine-chat-frame';
       frame.title = label;
       frame.src = frameUrl();
-      frame.setAttribute('allow', 'clipboard-write');
+      frame.setAttribute('allow', 'clipboard-write; microphone; camera; autoplay'); // calls (WebRTC)
       css(frame, { border: '0', width: '100%', height: '100%', display: 'block' });
       box.appendChild(frame);
       document.body.appendChild(box);

@@ -7,7 +7,8 @@ folder, a first admin, and a free loopback port. Browsers are headless
 Debian Chromium driven by chromedriver (python3-selenium); run the tests with
 the system Python: /usr/bin/python3 -m pytest tests/browser
 The server sends its mail to an SMTP server of the session on loopback
-(fixture smtp, aiosmtpd).
+(fixture smtp, aiosmtpd); chat calls go through a coturn of the session on
+loopback (fixture turn), relays only.
 """
 import email
 import email.policy
@@ -116,13 +117,56 @@ def smtp():
     ctl.stop()
 
 
+TURN_SECRET = "vitrine-browser-tests-turn-secret"
+
+
 @pytest.fixture(scope="session")
-def server(smtp):
+def turn():
+    """coturn (Debian's turnserver) on loopback with TURN REST credentials (use-auth-secret): the
+    relay every chat call of the browser tests goes through (the server sets webrtc_relay_only)."""
+    exe = shutil.which("turnserver") or "/usr/bin/turnserver"
+    if not os.path.exists(exe):
+        pytest.fail("turnserver is missing: scripts/deps installs coturn")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="vitrine-turn-"))
+    log = open(workdir / "turn.log", "wb")
+    proc = subprocess.Popen([exe, "-n", "--no-cli", "--listening-ip=127.0.0.1", f"--listening-port={port}",
+                             "--relay-ip=127.0.0.1", "--min-port=49200", "--max-port=49400", "--use-auth-secret",
+                             f"--static-auth-secret={TURN_SECRET}", "--realm=vitrine.test", "--no-tls", "--no-dtls",
+                             "--allow-loopback-peers", "--fingerprint", "--no-stun-backward-compatibility", "--verbose",
+                             f"--pidfile={workdir / 'turn.pid'}", "--log-file=stdout", "--simple-log"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    if proc.poll() is not None:
+        pytest.fail("turnserver did not start:\n" + (workdir / "turn.log").read_text(errors="replace"))
+    yield {"port": port, "log": workdir / "turn.log"}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server(smtp, turn):
     binary = server_binary()
     data = Path(tempfile.mkdtemp(prefix="vitrine-browser-"))
     log_path = data.parent / (data.name + ".log")
     env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, VITRINE_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}",
-               VITRINE_SMTP_FROM="chat@vitrine.test")
+               VITRINE_SMTP_FROM="chat@vitrine.test",
+               VITRINE_WEBRTC_TURN_URLS=f"turn:127.0.0.1:{turn['port']}?transport=udp",
+               VITRINE_WEBRTC_TURN_SECRET=TURN_SECRET, VITRINE_WEBRTC_RELAY_ONLY="1")
     init = subprocess.run([str(binary), "--data", str(data), "init", "--admin", ADMIN_LOGIN],
                           env=env, capture_output=True, text=True, timeout=60)
     if init.returncode != 0:

@@ -13,7 +13,11 @@
 // same-origin GET: when the server refuses the frame's stream for that
 // (origin_not_allowed), the page around the frame (widget.js) reads it and
 // posts the events in. A message is posted with a client_id and retried
-// with the same one until the server answers.
+// with the same one until the server answers. Calls (call.js) are signalled
+// through the same stream; the seq seen last is kept so that a reloaded
+// window does not act on the signalling of calls that are over.
+
+import { Call } from './call.js';
 
 const $ = (sel) => document.querySelector(sel);
 const site = decodeURIComponent((/^\/chat\/([^/]+)/.exec(location.pathname) || [])[1] || '');
@@ -30,7 +34,11 @@ const st = {
   mail: info.has('mail') ? info.get('mail') === '1' : Boolean(saved.mail), // the server sends e-mail
   mailChatId: '', // the chat a transcript is asked for (also after it ended)
   chatId: saved.chatId || '',
+  departmentId: saved.departmentId || '',
   lastSeq: 0,
+  replayUntil: saved.chatId ? Number(saved.lastSeq) || 0 : 0, // events up to here happened before this page
+  callsOff: false, // the operator switched calls off in this chat
+  withOperator: false,
   readByOperator: 0,
   myName: saved.name || '',
   ended: false,
@@ -63,7 +71,7 @@ function save() {
   try {
     sessionStorage.setItem(STORE, JSON.stringify({
       token: st.token, visitorId: st.visitorId, chatId: st.chatId, name: st.myName, redirectedSeq: st.redirectedSeq,
-      mail: st.mail,
+      mail: st.mail, departmentId: st.departmentId, lastSeq: st.lastSeq,
     }));
   } catch { /* storage blocked: a reload starts again */ }
 }
@@ -230,6 +238,7 @@ async function startChat(ev) {
     if (name) body.name = name;
     const res = await call('POST', '/chats', body);
     st.chatId = res.chat.id;
+    st.departmentId = body.department_id;
     st.myName = name;
     st.redirectedSeq = 0;
     save();
@@ -395,6 +404,8 @@ function ended(by) {
   $('#send').disabled = true;
   $('#end').disabled = true;
   for (const f of forms.values()) if (!f.answered) for (const c of f.li.querySelector('form').elements) c.disabled = true;
+  rtc.stopWith('The chat has ended.');
+  updateCallButtons();
   st.chatId = '';
   st.redirectedSeq = 0;
   save();
@@ -548,14 +559,78 @@ function showRedirect(d) {
   }
 }
 
+// ------------------------------------------------------------ calls
+
+const rtc = new Call({
+  side: 'visitor',
+  send: (body) => call('POST', `/chats/${encodeURIComponent(st.chatId)}/call`, body),
+  ui: {
+    incoming(media) {
+      showCallPanel(media);
+      $('#call-accept').hidden = false;
+      $('#call-decline').hidden = false;
+      $('#call-hangup').hidden = true;
+    },
+    state(state, text) {
+      const el = $('#call-state');
+      el.dataset.state = state;
+      el.textContent = state === 'incoming' ? `The operator is calling you (${text.toLowerCase()}).` : text;
+      if (state === 'ringing' || state === 'connecting' || state === 'connected') {
+        showCallPanel(rtc.media);
+        $('#call-accept').hidden = true;
+        $('#call-decline').hidden = true;
+        $('#call-hangup').hidden = false;
+      }
+      if (state === 'ended' || state === 'failed') {
+        $('#call-accept').hidden = true;
+        $('#call-decline').hidden = true;
+        $('#call-hangup').hidden = true;
+        setTimeout(() => { if (!rtc.busy) $('#call-panel').hidden = true; }, 4000);
+      }
+      updateCallButtons();
+    },
+    streams(local, remote) {
+      $('#call-local').srcObject = local;
+      $('#call-remote').srcObject = remote;
+    },
+    availability(on) {
+      st.callsOff = !on;
+      updateCallButtons();
+    },
+  },
+});
+
+function showCallPanel(media) {
+  const panel = $('#call-panel');
+  panel.hidden = false;
+  panel.classList.toggle('call-audio-only', media !== 'video');
+}
+
+/** The call buttons: a chat with an operator, a department that takes calls, not switched off. */
+function updateCallButtons() {
+  const d = (st.departments || []).find((x) => x.id === st.departmentId);
+  const allowed = d ? d.calls || 'off' : 'off';
+  const can = st.chatId && !st.ended && st.withOperator && !st.callsOff && allowed !== 'off' && !rtc.busy
+    && typeof RTCPeerConnection === 'function';
+  $('#call-audio').hidden = !can;
+  $('#call-video').hidden = !can || allowed !== 'video';
+}
+
 // ------------------------------------------------------------ the stream
 
 function handleEvent(type, id, data) {
+  let seq = 0;
   if (id) {
-    const seq = Number(id);
-    if (seq > st.lastSeq) st.lastSeq = seq;
+    seq = Number(id);
+    if (seq > st.lastSeq) {
+      st.lastSeq = seq;
+      save();
+    }
   }
   switch (type) {
+    case 'call':
+      rtc.onEvent(data, seq > 0 && seq <= st.replayUntil);
+      break;
     case 'message':
       showMessage(data);
       break;
@@ -570,8 +645,12 @@ function handleEvent(type, id, data) {
       break;
     case 'position':
       showPosition(data.position);
+      st.withOperator = false;
+      updateCallButtons();
       break;
     case 'assigned':
+      st.withOperator = true;
+      updateCallButtons();
       setStatus(`You are chatting with ${data.operator || 'an operator'}.`);
       systemLine(`${data.operator || 'An operator'} joined the chat.`);
       break;
@@ -768,6 +847,17 @@ function wireTools() {
   });
   $('#transcript-panel').addEventListener('submit', sendTranscript);
   $('#leave-message').addEventListener('click', leaveMessage);
+  $('#call-audio').addEventListener('click', () => rtc.start('audio'));
+  $('#call-video').addEventListener('click', () => rtc.start('video'));
+  $('#call-accept').addEventListener('click', () => rtc.accept());
+  $('#call-decline').addEventListener('click', () => rtc.decline());
+  $('#call-hangup').addEventListener('click', () => rtc.hangup());
+  window.addEventListener('pagehide', () => rtc.hangupBeacon((body) => {
+    fetch(`${API}/chats/${encodeURIComponent(st.chatId)}/call`, {
+      method: 'POST', keepalive: true, credentials: 'omit',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${st.token}` }, body: JSON.stringify(body),
+    }).catch(() => {});
+  }));
   $('#help').addEventListener('click', () => {
     const panel = $('#help-panel');
     panel.hidden = !panel.hidden;

@@ -98,6 +98,7 @@ export const setOfflineHandled = (id, handled) => request('PATCH', `${C}/offline
 // The operator's tools in a chat
 export const pushForm = (id, formId) => request('POST', `${C}/chats/${enc(id)}/forms`, { form_id: formId });
 export const redirectVisitor = (id, url) => request('POST', `${C}/chats/${enc(id)}/redirect`, { url });
+export const callStep = (id, body) => request('POST', `${C}/chats/${enc(id)}/call`, body);
 
 // Bans
 export const ban = (body) => request('POST', `${C}/bans`, body);

@@ -12,7 +12,7 @@ import { toast } from '../dom.js';
 import { STREAM_URL } from './api.js';
 
 const TYPES = ['queue', 'assigned', 'unassigned', 'transferred', 'message', 'form_answer', 'typing', 'read', 'ended',
-  'offline_message'];
+  'offline_message', 'call'];
 const desk = {
   es: null,
   lastSeq: 0,

@@ -3,7 +3,8 @@
 // the operator's own chats, and one conversation at a time with typing
 // indicators and read marks, the visitor's page, title, referrer and previous
 // chats, predefined texts, forms pushed to the visitor and their answers,
-// sending the visitor's page elsewhere (chat/tools.js), the messages left
+// sending the visitor's page elsewhere (chat/tools.js), audio and video calls
+// (the window's call.js: calling, answering, the operator's switch), the messages left
 // while no operator was online (marked done once answered), transfer to an
 // operator or a department with a note, ban with an expiry, and end.
 //
@@ -21,10 +22,12 @@ import { ago, fmtTime, timeEl } from '../format.js';
 import { chatIdOf, newClientId, personName, sameChat } from '../chat/common.js';
 import { deskAttach, deskKeep } from '../chat/desk.js';
 import { chatTools, itemBody } from '../chat/tools.js';
+import { Call } from '/chat/assets/call.js'; // the same call code as the visitor's window
 
 let myStatus = 'offline'; // kept while the tab lives: the page puts it back when shown again
 const notes = new Map(); // chat id -> the note of its last transfer to this operator
 const unread = new Set(); // ids of my chats with a visitor message not seen yet
+const ringing = new Map(); // chat id -> the visitor's call invitation while that chat is not open
 
 const STATUS_TEXT = { online: 'Online', away: 'Away', offline: 'Offline' };
 const BAN_TIMES = [
@@ -395,7 +398,91 @@ export async function renderChat(stale, route) {
     return form;
   }
 
+  // the call of the open chat: its buttons, its panel, the operator's switch
+  function callPanel(o, c) {
+    const stateEl = h('p', { id: 'op-call-state', class: 'call-state', role: 'status', 'aria-live': 'polite',
+      dataset: { state: 'idle' } });
+    const remote = h('video', { id: 'op-call-remote', autoplay: true, playsinline: true });
+    const local = h('video', { id: 'op-call-local', autoplay: true, playsinline: true, muted: true });
+    local.muted = true;
+    const accept = h('button', { type: 'button', id: 'op-call-accept', class: 'btn btn-primary', text: 'Accept', hidden: true });
+    const decline = h('button', { type: 'button', id: 'op-call-decline', class: 'btn', text: 'Decline', hidden: true });
+    const hangup = h('button', { type: 'button', id: 'op-call-hangup', class: 'btn btn-danger', text: 'Hang up', hidden: true });
+    const panel = h('section', { id: 'op-call-panel', class: 'chat-call', hidden: true, 'aria-label': 'Call' },
+      stateEl, h('div', { class: 'call-videos' }, remote, local), h('div', { class: 'form-actions' }, accept, decline, hangup));
+    const audioBtn = h('button', { type: 'button', id: 'chat-call-audio', class: 'btn', text: 'Audio call' });
+    const videoBtn = h('button', { type: 'button', id: 'chat-call-video', class: 'btn', text: 'Video call' });
+    const toggle = h('button', { type: 'button', id: 'chat-calls-toggle', class: 'btn' });
+    let off = Boolean(c.calls_off);
+    const allowed = c.calls || 'off';
+    const rtc = new Call({
+      side: 'operator',
+      send: (body) => chat.callStep(o.id, body),
+      ui: {
+        incoming(media) {
+          panel.hidden = false;
+          panel.classList.toggle('call-audio-only', media !== 'video');
+          accept.hidden = false;
+          decline.hidden = false;
+          hangup.hidden = true;
+        },
+        state(s, text) {
+          stateEl.dataset.state = s;
+          stateEl.textContent = s === 'incoming' ? `The visitor is calling (${text.toLowerCase()}).` : text;
+          if (s === 'ringing' || s === 'connecting' || s === 'connected') {
+            panel.hidden = false;
+            panel.classList.toggle('call-audio-only', rtc.media !== 'video');
+            accept.hidden = true;
+            decline.hidden = true;
+            hangup.hidden = false;
+          } else if (s === 'ended' || s === 'failed') {
+            accept.hidden = true;
+            decline.hidden = true;
+            hangup.hidden = true;
+          }
+          fill();
+        },
+        streams(l, r) {
+          local.srcObject = l;
+          remote.srcObject = r;
+        },
+      },
+    });
+    o.rtc = rtc;
+    function fill() {
+      const can = !o.ended && !off && allowed !== 'off' && !rtc.busy && typeof RTCPeerConnection === 'function';
+      audioBtn.hidden = !can;
+      videoBtn.hidden = !can || allowed !== 'video';
+      toggle.hidden = allowed === 'off' || o.ended;
+      toggle.textContent = off ? 'Allow calls' : 'Switch calls off';
+    }
+    audioBtn.addEventListener('click', () => rtc.start('audio'));
+    videoBtn.addEventListener('click', () => rtc.start('video'));
+    accept.addEventListener('click', () => rtc.accept());
+    decline.addEventListener('click', () => rtc.decline());
+    hangup.addEventListener('click', () => rtc.hangup());
+    toggle.addEventListener('click', () => busy(toggle, async () => {
+      try {
+        const res = await chat.callStep(o.id, { action: off ? 'enable' : 'disable' });
+        off = Boolean(res.calls_off);
+        if (off) rtc.stopWith('Calls are switched off.');
+        toast(off ? 'The visitor can no longer call in this chat.' : 'The visitor can call again.');
+        fill();
+      } catch (err) {
+        toast(errorText(err), 'error');
+      }
+    }));
+    fill();
+    const waiting = ringing.get(o.id);
+    if (waiting) {
+      ringing.delete(o.id);
+      rtc.onEvent(waiting);
+    }
+    return { panel, buttons: [audioBtn, videoBtn, toggle] };
+  }
+
   async function openChat(id) {
+    if (page.open && page.open.rtc && page.open.id !== id) page.open.rtc.hangup();
     page.openId = id;
     if (unread.delete(id)) fillLists();
     page.lastReadSent = 0;
@@ -432,6 +519,7 @@ export async function renderChat(stale, route) {
       h('div', { class: 'form-actions' }, sendBtn));
     const mineNow = c.state === 'active' && (!c.operator_id || !state.user || c.operator_id === state.user.id);
     const tools = mineNow ? chatTools({ chatId: id, textarea: text, onItem: (item) => showMessage(item) }) : null;
+    const callBox = mineNow ? callPanel(o, c) : null;
     const pickBtn = c.state === 'queued'
       ? h('button', { type: 'button', id: 'chat-pickup', class: 'btn btn-primary', text: 'Pick up',
         onclick: (ev) => busy(ev.currentTarget, () => pickUp(id)) })
@@ -475,8 +563,8 @@ export async function renderChat(stale, route) {
         stateBadge),
       note ? h('p', { class: 'notice notice-info', id: 'chat-note', text: `Transferred by ${note.from || 'a colleague'}: ${note.note}` }) : null,
       h('div', { class: 'chat-body' },
-        h('div', { class: 'chat-talk' }, list, typingEl, mineNow ? compose : pickBtn, tools,
-          h('div', { class: 'chat-actions' }, transferBtn, banBtn, endBtn), tForm, bForm),
+        h('div', { class: 'chat-talk' }, callBox && callBox.panel, list, typingEl, mineNow ? compose : pickBtn, tools,
+          h('div', { class: 'chat-actions' }, callBox && callBox.buttons, transferBtn, banBtn, endBtn), tForm, bForm),
         infoList(visitor, c))].filter(Boolean));
     for (const m of messages) showMessage(m);
     if (!mineNow) for (const b of [transferBtn, endBtn]) b.disabled = c.state === 'ended';
@@ -539,6 +627,7 @@ export async function renderChat(stale, route) {
     const o = page.open;
     if (!o || o.ended) return;
     o.ended = true;
+    if (o.rtc) o.rtc.stopWith('The chat has ended.');
     systemLine({ operator: 'The chat was ended by an operator.', visitor: 'The visitor ended the chat.',
       ban: 'The chat ended: the visitor is banned.' }[by] || 'The chat has ended.');
     o.stateBadge.textContent = 'ended';
@@ -589,6 +678,17 @@ export async function renderChat(stale, route) {
           reloadSoon();
         }
         break;
+      case 'call':
+        if (here && page.open.rtc) page.open.rtc.onEvent(d);
+        else if (id && d.from === 'visitor' && d.action === 'invite') {
+          ringing.set(id, d);
+          unread.add(id);
+          reloadSoon();
+          toast('A visitor is calling: open the chat to answer.', 'info');
+        } else if (id && d.action !== 'invite' && ringing.has(id) && ringing.get(id).call_id === d.call_id) {
+          ringing.delete(id); // hung up before the chat was opened
+        }
+        break;
       case 'offline_message':
         reloadOffline();
         toast('A visitor left a message.', 'info');
@@ -616,6 +716,7 @@ export async function renderChat(stale, route) {
   }
 
   state.cleanup.push(() => {
+    if (page.open && page.open.rtc) page.open.rtc.hangup();
     clearTimeout(page.typingTimer);
     clearTimeout(page.visitorTypingTimer);
   });
