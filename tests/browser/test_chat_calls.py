@@ -4,7 +4,15 @@ through the session's coturn on loopback (the server sets webrtc_relay_only, so 
 flow through the relay). Run:
 VITRINE_BUILD=build /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/browser/test_chat_calls.py
 """
-import pytest
+import asyncio
+import http.client
+import json
+import queue
+import socket
+import threading
+import urllib.parse
+
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
@@ -82,3 +90,144 @@ def test_video_call_through_turn_then_audio_call_from_the_visitor(server, new_dr
     v.switch_to.default_content()
     for d in (v, op):
         assert not csp_problems(d)
+
+
+class Stream:
+    """The visitor's SSE stream read on a thread of its own: events into a queue."""
+
+    def __init__(self, url, headers):
+        self.events = queue.Queue()
+        u = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        self.conn.request("GET", u.path + ("?" + u.query if u.query else ""), headers=headers)
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.read()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        ev = {}
+        try:
+            for raw in self.resp:
+                line = raw.decode().rstrip("\r\n")
+                if not line:
+                    if "event" in ev:
+                        self.events.put((ev["event"], json.loads(ev.get("data", "null"))))
+                    ev = {}
+                elif not line.startswith(":"):
+                    k, _, v = line.partition(":")
+                    ev[k] = v[1:] if v.startswith(" ") else v
+        except Exception:  # the connection closed at the end of the test
+            pass
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+def test_aiortc_as_the_visitor_gets_the_operators_video(server, new_driver, site_page):
+    """A WebRTC peer nobody here wrote (Debian's python3-aiortc) takes the visitor's side: it answers
+    the operator's video call from the console and receives the browser's video frames."""
+    from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+    from aiortc.sdp import candidate_from_sdp
+
+    admin, site, dep, ids = setup_chat(server, site_page)
+    op = operator_online(new_driver, server, OP1)
+    origin = site_page.url.rstrip("/")
+    api = server.url + f"/api/v1/widget/{site['id']}"
+    r = requests.post(api + "/visitor", headers={"Origin": origin},
+                      json={"page_url": site_page.url, "title": "aiortc", "referrer": ""}, timeout=10)
+    assert r.status_code == 200, r.text
+    auth = {"Origin": origin, "Authorization": "Bearer " + r.json()["visitor_token"]}
+    r = requests.post(api + "/chats", headers=auth, json={"department_id": dep["id"], "name": "aiortc",
+                                                          "text": "I am a Python peer"}, timeout=10)
+    assert r.status_code == 201, r.text
+    chat_id = r.json()["chat"]["id"]
+    stream = Stream(api + f"/chats/{chat_id}/events", auth)
+    pick_up(op)
+    until_text(op, "#chat-messages .msg-text", "I am a Python peer")
+    click(op, "chat-call-video")
+
+    def post(body):
+        res = requests.post(api + f"/chats/{chat_id}/call", headers=auth, json=body, timeout=10)
+        assert res.status_code in (200, 201), res.text
+        return res.json()
+
+    async def visitor():
+        loop = asyncio.get_running_loop()
+
+        async def next_call(action):
+            while True:
+                kind, data = await loop.run_in_executor(None, stream.events.get, True, 30)
+                if kind == "call" and data["from"] == "operator" and data["action"] in action:
+                    return data
+
+        invite = await next_call(("invite",))
+        assert invite["media"] == "video"
+        ice = post({"action": "accept", "call_id": invite["call_id"]})
+        servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+                   for s in ice["ice_servers"]]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        tracks = asyncio.Queue()
+        pc.on("track", lambda t: tracks.put_nowait(t))
+        early = []
+        offer = None
+        while offer is None:  # candidates may come first
+            d = await next_call(("offer", "candidate"))
+            if d["action"] == "offer":
+                offer = d
+            elif d["candidate"]:
+                early.append(d["candidate"])
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())  # aiortc gathers before it returns
+        post({"action": "answer", "call_id": invite["call_id"], "sdp": pc.localDescription.sdp})
+
+        async def candidates():
+            pending = list(early)
+            while True:
+                for c in pending:
+                    cand = candidate_from_sdp(c["candidate"].split(":", 1)[1])
+                    cand.sdpMid, cand.sdpMLineIndex = c.get("sdpMid"), c.get("sdpMLineIndex")
+                    await pc.addIceCandidate(cand)
+                d = await next_call(("candidate",))
+                pending = [d["candidate"]] if d["candidate"] else []
+
+        feeder = asyncio.ensure_future(candidates())
+        video = None
+        while video is None:
+            t = await asyncio.wait_for(tracks.get(), 30)
+            if t.kind == "video":
+                video = t
+        sizes = []
+        for _ in range(10):
+            frame = await asyncio.wait_for(video.recv(), 30)
+            sizes.append((frame.width, frame.height))
+        box["frames"] = (sizes, pc.connectionState)
+        received.set()
+        await loop.run_in_executor(None, checked.wait, 60)  # the console is looked at meanwhile
+        feeder.cancel()
+        await pc.close()
+
+    box, received, checked = {}, threading.Event(), threading.Event()
+
+    def run():
+        try:
+            asyncio.run(visitor())
+        except Exception as e:  # reported below
+            box["error"] = repr(e)
+            received.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        assert received.wait(90) and "frames" in box, "aiortc did not get the operator's video: %s" % box
+        sizes, state = box["frames"]
+        assert state == "connected" and all(w > 0 and h > 0 for w, h in sizes), (state, sizes)
+        until_state(op, "#op-call-state", "connected")
+        until_text(op, "#op-call-state", "through a relay")  # the console's side used coturn only
+    finally:
+        checked.set()
+        worker.join(30)
+        stream.close()
