@@ -214,6 +214,8 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/chat/forms", chat_handle_form_create, AUTH_USER, ADMIN, 64 * KB, W},
     {"PATCH", "/api/v1/chat/forms/{id}", chat_handle_form_update, AUTH_USER, ADMIN, 64 * KB, W},
     {"DELETE", "/api/v1/chat/forms/{id}", chat_handle_form_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/chat/reports", chat_handle_reports, AUTH_USER, ADMIN, 0, R},
+    {"GET", "/api/v1/chat/search", chat_handle_search, AUTH_USER, ADMIN, 0, R},
     {"GET", "/api/v1/chat/offline-messages", chat_handle_offline_list, AUTH_USER, CHATOPS, 0, R},
     {"PATCH", "/api/v1/chat/offline-messages/{id}", chat_handle_offline_update, AUTH_USER, CHATOPS, 1 * KB, W},
     {"GET", "/api/v1/chat/bans", chat_handle_bans_list, AUTH_USER, CHATOPS, 0, R},

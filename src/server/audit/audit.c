@@ -10,6 +10,7 @@
 
 #include "../../common/buf.h"
 #include "../../common/codes.h"
+#include "../../common/csv.h"
 #include "../../common/log.h"
 #include "../http/server.h"
 #include "../store/db.h"
@@ -143,20 +144,6 @@ int audit_handle_list(struct http_req *r)
 	db_done(st);
 	http_reply_json(r, 200, json_pack("{s:o, s:I}", "entries", entries, "total", (json_int_t)total));
 	return 0;
-}
-
-/* RFC 4180 field; a leading = + - @ tab or CR is prefixed with ' so
- * spreadsheet programs do not run it as a formula (CSV injection). */
-static int csv_field(struct buf *b, const char *s, bool last)
-{
-	int rc = buf_addstr(b, "\"");
-	if (rc == BUF_OK && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r'))
-		rc = buf_addstr(b, "'");
-	for (const char *q; rc == BUF_OK && (q = strchr(s, '"')); s = q + 1) /* quotes doubled */
-		rc = buf_add(b, s, (size_t)(q - s) + 1) == BUF_OK ? buf_addstr(b, "\"") : BUF_TOO_BIG;
-	if (rc == BUF_OK)
-		rc = buf_addstr(b, s);
-	return rc == BUF_OK ? buf_addstr(b, last ? "\"\r\n" : "\",") : rc;
 }
 
 static int csv_row(struct buf *row, struct db_stmt *st)

@@ -28,6 +28,8 @@
  *                  the department's offline_email), their list
  *   calls.c        audio/video calls: WebRTC signalling through the chat,
  *                  the ICE servers (STUN, TURN with REST credentials)
+ *   reports.c      reports (volumes, waiting, handling, missed; by day,
+ *                  department, operator; CSV) and the search of chats
  *   streams.c      the two SSE streams (visitor, operator) with resume
  *
  * Every change is stored first (inside the request's write transaction)
@@ -293,6 +295,10 @@ int chat_calls_end(struct db *db, const char *chat_id, const char *operator_id, 
 json_t *chat_call_state(struct db *db, const char *chat_id);
 int chat_handle_widget_call(struct http_req *r);
 int chat_handle_op_call(struct http_req *r);
+
+/* --- reports.c --- */
+int chat_handle_reports(struct http_req *r);
+int chat_handle_search(struct http_req *r);
 
 /* --- transcript.c --- */
 struct buf;
