@@ -8,7 +8,8 @@
 // (admins and editors), #/users, #/audit, #/account (admins), #/profile,
 // #/tokens, #/chat[/{chat id}] (live chat: operators and admins), #/sites
 // (the chat's sites, departments and operators, admins), #/chat-tools (the
-// chat's predefined texts and forms, admins); and, when the page
+// chat's predefined texts and forms, admins), #/chat-reports (the chat's
+// reports and search, admins); and, when the page
 // is served at /firewall, the firewall rules for the network team. One EventSource (/api/v1/events) is shared by the pages
 // that show live data.
 // The DOM is built with createElement/textContent only (never innerHTML with
@@ -39,6 +40,7 @@ import { renderRemoteSessions } from './views/remote-sessions.js';
 import { renderChat } from './views/chat.js';
 import { renderChatSites } from './views/chat-sites.js';
 import { renderChatTools } from './views/chat-tools.js';
+import { renderChatReports } from './views/chat-reports.js';
 
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
@@ -52,6 +54,7 @@ const ROUTES = {
   chat: { title: 'Live chat', roles: ['admin', 'operator'], render: renderChat },
   sites: { title: 'Chat sites', admin: true, nav: 'chat', render: renderChatSites },
   'chat-tools': { title: 'Predefined texts and forms', admin: true, nav: 'chat', render: renderChatTools },
+  'chat-reports': { title: 'Chat reports', admin: true, nav: 'chat', render: renderChatReports },
   users: { title: 'Users', admin: true, render: renderUsers },
   audit: { title: 'Audit log', admin: true, render: renderAudit },
   account: { title: 'Account', admin: true, render: renderAccount },

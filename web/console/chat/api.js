@@ -100,6 +100,10 @@ export const pushForm = (id, formId) => request('POST', `${C}/chats/${enc(id)}/f
 export const redirectVisitor = (id, url) => request('POST', `${C}/chats/${enc(id)}/redirect`, { url });
 export const callStep = (id, body) => request('POST', `${C}/chats/${enc(id)}/call`, body);
 
+// Reports and search (admins); qs: from, to, by, tz_offset_min as a query string
+export const report = (qs) => request('GET', `${C}/reports?${qs}`);
+export const searchChats = (q) => request('GET', `${C}/search?q=${enc(q)}`);
+
 // Bans
 export const ban = (body) => request('POST', `${C}/bans`, body);
 export const listBans = () => request('GET', `${C}/bans`);
