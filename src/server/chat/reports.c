@@ -72,7 +72,8 @@ static bool add_wait(struct group *g, int64_t w)
 
 static json_t *group_json(struct group *g)
 {
-	qsort(g->waits, g->nwaits, sizeof *g->waits, cmp_i64);
+	if (g->nwaits)
+		qsort(g->waits, g->nwaits, sizeof *g->waits, cmp_i64);
 	int64_t sum = 0;
 	for (size_t i = 0; i < g->nwaits; i++)
 		sum += g->waits[i];
