@@ -11,7 +11,8 @@
 // departments travel to the frame in the URL fragment (never sent to a server
 // by the browser); the browser id is kept in the page's localStorage so that
 // the operator sees the visitor's previous chats. A window left open stays
-// open on the next page of the site (sessionStorage). Styles are set through the
+// open on the next page of the site (sessionStorage). Proactive invitations
+// (the site's campaigns) appear above the button. Styles are set through the
 // CSSOM (element .style), which a page's CSP without 'unsafe-inline' allows.
 (function () {
   'use strict';
@@ -56,6 +57,7 @@
   var box = null;
   var frame = null;
   var visitor = null;
+  var invitedDepartment = '';
   var BROWSER_KEY = 'vitrine-chat-browser-' + site;
   var OPEN_KEY = 'vitrine-chat-open-' + site; // sessionStorage: the window was open (reopened on the next page)
 
@@ -99,6 +101,7 @@
       info.set('visitor_token', visitor.visitor_token || '');
       info.set('departments', JSON.stringify(visitor.departments || []));
       info.set('mail', visitor.mail ? '1' : '0');
+      if (invitedDepartment) info.set('department', invitedDepartment);
     }
     return base + '/chat/' + encodeURIComponent(site) + '#' + info.toString();
   }
@@ -113,6 +116,7 @@
   }
 
   function open() {
+    hideInvite();
     if (!box) {
       box = document.createElement('div');
       box.id = 'vitrine-chat-box';
@@ -255,6 +259,114 @@
   function mount() {
     document.body.appendChild(button);
     if (wasOpen()) open();
+    else watchCampaigns();
+  }
+
+  // Proactive invitations: the site's campaigns whose department has an
+  // operator online; one whose pattern matches this page's path and query
+  // invites the visitor after its seconds on the page (counted while the
+  // page is visible), unless the window is open or the visitor declined an
+  // invitation in this tab. Shown, accepted and declined are told to the
+  // server, which counts each once per visitor.
+  var invite = null;
+  var DECLINED_KEY = 'vitrine-chat-declined-' + site;
+  var apiBase = base + '/api/v1/widget/' + encodeURIComponent(site);
+
+  function globMatch(pattern, text) {
+    var parts = pattern.split('*').map(function (p) { return p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'); });
+    var re = '^' + parts.join('.*') + '$';
+    return new RegExp(re).test(text);
+  }
+
+  function tell(id, outcome) {
+    fetch(apiBase + '/campaigns/' + encodeURIComponent(id) + '/' + outcome, {
+      method: 'POST', mode: 'cors', credentials: 'omit', keepalive: true,
+      headers: { Authorization: 'Bearer ' + visitor.visitor_token, 'Content-Type': 'application/json' }, body: '{}',
+    }).catch(function () {});
+  }
+
+  function declined() {
+    try {
+      return sessionStorage.getItem(DECLINED_KEY) === '1';
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function hideInvite() {
+    if (invite) invite.parentNode.removeChild(invite);
+    invite = null;
+  }
+
+  function showInvite(c) {
+    if (invite || declined() || (box && box.style.display !== 'none')) return;
+    invite = css(document.createElement('div'), {
+      position: 'fixed', right: '16px', bottom: '72px', 'z-index': '2147483000', 'max-width': '300px',
+      padding: '12px 14px', background: '#fff', color: '#1f2430', 'border-radius': '12px',
+      'box-shadow': '0 6px 20px rgba(0,0,0,0.25)', font: '15px/1.35 system-ui, sans-serif',
+    });
+    invite.id = 'vitrine-chat-invite';
+    invite.setAttribute('role', 'dialog');
+    invite.setAttribute('aria-label', label);
+    var text = css(document.createElement('p'), { margin: '0 0 10px' });
+    text.id = 'vitrine-chat-invite-text';
+    text.textContent = c.message; // text, never HTML
+    var yes = document.createElement('button');
+    var no = document.createElement('button');
+    yes.type = no.type = 'button';
+    yes.id = 'vitrine-chat-invite-accept';
+    no.id = 'vitrine-chat-invite-decline';
+    yes.textContent = 'Chat now';
+    no.textContent = 'No thanks';
+    var look = { padding: '7px 12px', 'border-radius': '6px', border: '1px solid #2f5bea', cursor: 'pointer',
+      font: '600 14px/1.2 system-ui, sans-serif', 'margin-right': '8px' };
+    css(yes, look);
+    css(no, look);
+    css(yes, { background: '#2f5bea', color: '#fff' });
+    css(no, { background: '#fff', color: '#2f5bea' });
+    yes.addEventListener('click', function () {
+      tell(c.id, 'accepted');
+      invitedDepartment = c.department_id;
+      if (frame) frame.src = frameUrl(); // the department chosen in a window opened before
+      open();
+    });
+    no.addEventListener('click', function () {
+      tell(c.id, 'declined');
+      try { sessionStorage.setItem(DECLINED_KEY, '1'); } catch (e) { /* storage blocked: this page only */ }
+      hideInvite();
+    });
+    invite.appendChild(text);
+    invite.appendChild(yes);
+    invite.appendChild(no);
+    document.body.appendChild(invite);
+    tell(c.id, 'shown');
+  }
+
+  function watchCampaigns() {
+    if (declined()) return;
+    fetch(apiBase + '/campaigns', {
+      mode: 'cors', credentials: 'omit', cache: 'no-store',
+      headers: { Authorization: 'Bearer ' + visitor.visitor_token, Accept: 'application/json' },
+    }).then(function (res) {
+      return res.ok ? res.json() : { campaigns: [] };
+    }).then(function (data) {
+      var here = location.pathname + location.search;
+      var list = (data.campaigns || []).filter(function (c) {
+        return typeof c.url_pattern === 'string' && globMatch(c.url_pattern, here);
+      });
+      if (!list.length) return;
+      var seen = 0;
+      var timer = setInterval(function () {
+        if (document.visibilityState === 'visible') seen += 0.25;
+        for (var i = 0; i < list.length; i++) {
+          if (seen >= list[i].seconds_on_page) {
+            clearInterval(timer);
+            showInvite(list[i]);
+            return;
+          }
+        }
+      }, 250);
+    }).catch(function () { /* no invitation */ });
   }
 
   // the button appears only when the server accepts this page's origin

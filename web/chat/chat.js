@@ -150,8 +150,9 @@ function fillDepartments() {
     o.value = d.id;
     select.append(o);
   }
+  const invited = list.find((d) => d.id === info.get('department')); // an accepted invitation's department
   const firstOnline = list.find((d) => d.online);
-  if (firstOnline) select.value = firstOnline.id;
+  if (invited || firstOnline) select.value = (invited || firstOnline).id;
   select.closest('.field').hidden = list.length <= 1;
   if (!list.length) {
     showError($('#start-error'), 'Chat is not open at the moment.');

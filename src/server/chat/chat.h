@@ -28,6 +28,8 @@
  *                  the department's offline_email), their list
  *   calls.c        audio/video calls: WebRTC signalling through the chat,
  *                  the ICE servers (STUN, TURN with REST credentials)
+ *   campaigns.c    proactive invitations (admin), the widget's list of
+ *                  them and their outcomes
  *   reports.c      reports (volumes, waiting, handling, missed; by day,
  *                  department, operator; CSV) and the search of chats
  *   streams.c      the two SSE streams (visitor, operator) with resume
@@ -295,6 +297,17 @@ int chat_calls_end(struct db *db, const char *chat_id, const char *operator_id, 
 json_t *chat_call_state(struct db *db, const char *chat_id);
 int chat_handle_widget_call(struct http_req *r);
 int chat_handle_op_call(struct http_req *r);
+
+/* --- campaigns.c --- */
+int chat_handle_campaigns_list(struct http_req *r);
+int chat_handle_campaign_create(struct http_req *r);
+int chat_handle_campaign_update(struct http_req *r);
+int chat_handle_campaign_delete(struct http_req *r);
+/* The widget's GET .../campaigns and POST .../campaigns/{id}/{outcome}. */
+int chat_campaigns_for_site(struct http_req *r, const struct chat_widget *w);
+int chat_campaign_outcome(struct http_req *r, const struct chat_widget *w);
+int chat_handle_widget_campaigns(struct http_req *r);
+int chat_handle_widget_campaign_outcome(struct http_req *r);
 
 /* --- reports.c --- */
 int chat_handle_reports(struct http_req *r);

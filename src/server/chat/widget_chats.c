@@ -254,3 +254,24 @@ int chat_handle_widget_call(struct http_req *r)
 	chat_widget_done(r, &w);
 	return 0;
 }
+
+int chat_handle_widget_campaigns(struct http_req *r)
+{
+	struct chat_widget w;
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	chat_campaigns_for_site(r, &w);
+	chat_widget_done(r, &w);
+	return 0;
+}
+
+int chat_handle_widget_campaign_outcome(struct http_req *r)
+{
+	struct chat_widget w;
+	if (!chat_widget_begin(r, &w, true))
+		return 0;
+	if (!chat_limit_mark(r, w.visitor_id))
+		chat_campaign_outcome(r, &w);
+	chat_widget_done(r, &w);
+	return 0;
+}

@@ -90,6 +90,10 @@ export const listForms = () => request('GET', `${C}/forms`);
 export const createForm = (f) => request('POST', `${C}/forms`, f);
 export const updateForm = (id, fields) => request('PATCH', `${C}/forms/${enc(id)}`, fields);
 export const deleteForm = (id) => request('DELETE', `${C}/forms/${enc(id)}`);
+export const listCampaigns = () => request('GET', `${C}/campaigns`);
+export const createCampaign = (c) => request('POST', `${C}/campaigns`, c);
+export const updateCampaign = (id, fields) => request('PATCH', `${C}/campaigns/${enc(id)}`, fields);
+export const deleteCampaign = (id) => request('DELETE', `${C}/campaigns/${enc(id)}`);
 
 // Messages left while no operator was online
 export const listOfflineMessages = (handled) => request('GET', `${C}/offline-messages?handled=${handled ? 1 : 0}`);

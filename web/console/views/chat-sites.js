@@ -270,8 +270,7 @@ export async function renderChatSites() {
       h('a', { href: '#/chat-tools', id: 'chat-tools-link', class: 'btn btn-small',
         text: 'Predefined texts and forms' })),
     card('Add a web site',
-      h('p', { class: 'hint', text: 'The call button appears only on pages of these domains. Audio and video, '
-        + 'campaigns and reports are not built yet.' }),
+      h('p', { class: 'hint', text: 'The call button appears only on pages of these domains.' }),
       siteForm, newSnippet),
     card('Web sites', tableWrap(siteTable, 'Web sites')),
     card('Add a department', depForm),

@@ -1,11 +1,13 @@
 // The live chat's operator tools (#/chat-tools, admins): the predefined texts
 // (a shortcut the operator types as "/shortcut", a title, the text, for one
 // department or all of them) and the forms an operator pushes into a chat (a
-// name, an introduction, 1 to 20 typed fields). The server checks every
+// name, an introduction, 1 to 20 typed fields), and the proactive
+// invitations (chat/campaigns.js). The server checks every
 // field and its messages are shown as they come (docs/PROTOCOL.md "Operator
 // tools: predefined texts, forms, redirect").
 
 import * as chat from '../chat/api.js';
+import { campaignCards } from '../chat/campaigns.js';
 import {
   busy, card, emptyRow, errorText, field, h, headRow, labelledRow, pageHeader, setError, tableWrap, toast,
 } from '../dom.js';
@@ -321,7 +323,7 @@ export async function renderChatTools() {
   }
 
   addFieldRow();
-  await reload();
+  const [, invitations] = await Promise.all([reload(), campaignCards()]);
   return h('div', { class: 'page' },
     pageHeader('Predefined texts and forms',
       h('a', { href: '#/sites', id: 'chat-sites-back', class: 'btn btn-small', text: 'Sites and departments' })),
@@ -333,5 +335,6 @@ export async function renderChatTools() {
     card('Forms',
       h('p', { class: 'hint', text: 'An operator sends a form into a chat; the visitor answers it once.' }),
       tableWrap(formsTable, 'Forms')),
-    card('Add or edit a form', formForm));
+    card('Add or edit a form', formForm),
+    ...invitations);
 }
