@@ -298,6 +298,8 @@ export async function renderChat(stale, route) {
       ['Page', (visitor && (visitor.page_url || visitor.page)) || c.page_url || '—'],
       ['Title', (visitor && (visitor.title || visitor.page_title)) || c.title || '—'],
       ['Referrer', (visitor && visitor.referrer) || c.referrer || '—'],
+      // the widget registers the visitor when a page opens: last_seen is when this page was opened
+      ['On this page since', visitor && visitor.last_seen ? `${fmtTime(visitor.last_seen)} (${ago(visitor.last_seen)})` : '—'],
       ['First seen', visitor && visitor.first_seen ? fmtTime(visitor.first_seen) : '—'],
       ['Location', placeText(visitor && visitor.location)],
       ['Visitor id', (visitor && (visitor.id || visitor.visitor_id)) || c.visitor_id || '—'],
