@@ -257,7 +257,7 @@ CONTACT_FORM = {
         {"name": "consent", "label": "You may call me", "type": "checkbox"},
     ],
 }
-HOURS = "We are open from 9:00 to 17:00 <b>every</b> day"
+HOURS = "We are open from 9:00 to 17:00 <b>every</b> day, see https://shop.example/hours."
 
 
 def test_operator_tools_predefined_text_form_and_redirect(server, new_driver, site_page):
@@ -287,6 +287,11 @@ def test_operator_tools_predefined_text_form_and_redirect(server, new_driver, si
     box.send_keys(Keys.ENTER)
     until_text(v, "#messages .msg-theirs .msg-text", HOURS)
     assert not v.find_elements(By.CSS_SELECTOR, "#messages b")
+    # its link is a link on both sides, without the sentence's full stop; the rest is text
+    for d, css in ((v, "#messages .msg-theirs .msg-text a"), (op, "#chat-messages .msg-theirs-op .msg-text a")):
+        links = d.find_elements(By.CSS_SELECTOR, css)
+        assert [(a.get_attribute("href"), a.text, a.get_attribute("rel")) for a in links] == [
+            ("https://shop.example/hours", "https://shop.example/hours", "noopener noreferrer nofollow")]
     # the same from the list, after a word of one's own
     box.send_keys("Hello. ")
     Select(op.find_element(By.ID, "canned-picker")).select_by_visible_text("/hours — Opening hours")
@@ -498,6 +503,7 @@ def test_admin_adds_site_and_copies_snippet(server, driver):
     for box in driver.find_elements(By.CSS_SELECTOR, "#dep-sites input"):
         if "Blog" in box.find_element(By.XPATH, "..").text:
             box.click()
+    Select(driver.find_element(By.ID, "dep-calls")).select_by_value("audio")
     driver.find_element(By.ID, "dep-create-submit").click()
     wait(driver).until(lambda d: "Support" in d.find_element(By.ID, "departments-table").text)
     assert "Blog" in driver.find_element(By.ID, "departments-table").text
@@ -516,6 +522,7 @@ def test_admin_adds_site_and_copies_snippet(server, driver):
     deps = admin.get(server.url + "/api/v1/chat/departments", timeout=10).json()["departments"]
     ops = next(d for d in deps if d["id"] == dep_id)["operators"]
     assert [o["capacity"] for o in ops] == [5], ops
+    assert next(d for d in deps if d["id"] == dep_id)["calls"] == "audio"
     assert not csp_problems(driver)
 
 

@@ -18,6 +18,7 @@
 // window does not act on the signalling of calls that are over.
 
 import { Call } from './call.js';
+import { appendLinked } from './links.js';
 
 const $ = (sel) => document.querySelector(sel);
 const site = decodeURIComponent((/^\/chat\/([^/]+)/.exec(location.pathname) || [])[1] || '');
@@ -278,7 +279,7 @@ function messageItem(m, pending) {
   const head = el('div', 'msg-head');
   head.append(el('span', 'msg-name', m.from === 'visitor' ? (m.name || 'You') : (m.name || 'Operator')));
   if (m.at) head.append(el('time', 'msg-time', timeText(m.at)));
-  li.append(head, el('p', 'msg-text', m.text));
+  li.append(head, appendLinked(el('p', 'msg-text'), m.text));
   const mark = el('span', 'msg-mark', pending ? 'Sending…' : '');
   li.append(mark);
   if (m.seq) li.dataset.seq = String(m.seq);

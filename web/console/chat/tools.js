@@ -7,6 +7,7 @@
 // (the conversation keys items by seq, so nothing shows twice).
 
 import * as chat from './api.js';
+import { appendLinked } from '/chat/assets/links.js'; // the visitor's window shows links the same way
 import { busy, errorText, h, setError, toast } from '../dom.js';
 
 const SHORTCUT_BEFORE_CURSOR = /(^|\s)\/([a-z0-9_-]{1,40})$/;
@@ -122,5 +123,5 @@ export function itemBody(m) {
     return [h('p', { class: 'msg-text', text: `Answers to ${m.name || 'the form'}` }), dl];
   }
   if (m.type === 'redirect') return [h('p', { class: 'msg-text wrap-anywhere', text: `Visitor sent to ${m.url}` })];
-  return [h('p', { class: 'msg-text', text: m.text || '' })];
+  return [appendLinked(h('p', { class: 'msg-text' }), m.text)];
 }

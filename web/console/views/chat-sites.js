@@ -1,7 +1,7 @@
 // The live chat's admin page (#/sites, admins): the web sites with their
 // allowed domains and the snippet to copy into their pages, the departments
-// (sites, automatic assignment, reassignment delay, where offline messages
-// are mailed, operators) and each
+// (sites, automatic assignment, reassignment delay, calls, where offline
+// messages are mailed, operators) and each
 // operator's capacity (concurrent chats).
 
 import * as api from '../api.js';
@@ -15,6 +15,13 @@ function snippetOf(site, given) {
   if (given) return given;
   if (site.snippet) return site.snippet;
   return `<script src="${location.origin}/widget.js" data-site="${site.id}" async></script>`;
+}
+
+const CALLS = [['video', 'Audio and video calls'], ['audio', 'Audio calls only'], ['off', 'No calls']];
+
+function callsSelect(value, label) {
+  return h('select', label ? { 'aria-label': label } : {},
+    CALLS.map(([v, t]) => h('option', { value: v, text: t, selected: v === value })));
 }
 
 function splitDomains(text) {
@@ -50,7 +57,7 @@ export async function renderChatSites() {
   const siteTable = h('table', { id: 'sites-table', class: 'table table-stack' },
     h('caption', { class: 'visually-hidden', text: 'Web sites with live chat' }), headRow(SITE_COLS, true), siteBody);
   const depBody = h('tbody');
-  const DEP_COLS = ['Department', 'Sites', 'Assignment', 'Offline messages to', 'Operators', 'Actions'];
+  const DEP_COLS = ['Department', 'Sites', 'Assignment', 'Calls', 'Offline messages to', 'Operators', 'Actions'];
   const depTable = h('table', { id: 'departments-table', class: 'table table-stack' },
     h('caption', { class: 'visually-hidden', text: 'Chat departments' }), headRow(DEP_COLS, true), depBody);
   const opBody = h('tbody');
@@ -138,12 +145,22 @@ export async function renderChatSites() {
           toast(errorText(err), 'error');
         }
       }));
+      const calls = callsSelect(d.calls || 'video', `Calls in ${d.name}`);
+      calls.addEventListener('change', () => busy(calls, async () => {
+        try {
+          await chat.updateDepartment(d.id, { calls: calls.value });
+          toast(`${d.name}: ${CALLS.find(([v]) => v === calls.value)[1].toLowerCase()}.`);
+        } catch (err) {
+          toast(errorText(err), 'error');
+        }
+      }));
       const assign = d.auto_assign ? 'automatic' : 'operators pick up';
       const reassign = Number(d.reassign_after_s) > 0 ? `, requeued after ${d.reassign_after_s} s without reply` : '';
       depBody.append(labelledRow(DEP_COLS, { dataset: { id: d.id, name: d.name } },
         h('td', { class: 'cell-strong', text: d.name }),
         h('td', { text: (d.site_ids || []).map(siteName).join(', ') || '—' }),
         h('td', { text: assign + reassign }),
+        h('td', {}, calls),
         h('td', {}, h('div', { class: 'secret-row' }, offlineMail, saveMail)),
         h('td', {}, h('div', { class: 'check-list' }, boxes.map((b) => b.label)),
           operators.length ? saveOps : h('span', { class: 'hint', text: 'No user has the role operator yet.' })),
@@ -234,6 +251,8 @@ export async function renderChatSites() {
   const depReassign = h('input', { id: 'dep-reassign', type: 'number', min: '0', max: '86400', value: '0',
     class: 'input-narrow' });
   const depMail = h('input', { id: 'dep-offline-email', type: 'email', maxlength: '254', autocomplete: 'off' });
+  const depCalls = callsSelect('video');
+  depCalls.id = 'dep-calls';
   const depErr = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const depSubmit = h('button', { id: 'dep-create-submit', type: 'submit', class: 'btn btn-primary', text: 'Add department' });
   const depForm = h('form', { id: 'dep-create-form', class: 'form-stack' },
@@ -241,6 +260,7 @@ export async function renderChatSites() {
     h('fieldset', { class: 'field' }, h('legend', { text: 'Sites' }), depSites),
     h('label', { class: 'check', for: 'dep-auto' }, depAuto, ' Assign chats automatically to the least busy operator'),
     field('Requeue after (seconds without an operator reply, 0 = never)', depReassign),
+    field('Audio and video calls', depCalls),
     field('Mail messages left while no operator is online to', depMail,
       'Empty: they are kept for the console only. Needs the server\'s smtp_url.'),
     depErr, h('div', { class: 'form-actions' }, depSubmit));
@@ -255,6 +275,7 @@ export async function renderChatSites() {
           auto_assign: depAuto.checked,
           reassign_after_s: Math.max(0, Number(depReassign.value) || 0),
           offline_email: depMail.value.trim(),
+          calls: depCalls.value,
         });
         depForm.reset();
         await reload();
