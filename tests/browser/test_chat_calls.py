@@ -149,6 +149,7 @@ def test_aiortc_as_the_visitor_gets_the_operators_video(server, new_driver, site
     pick_up(op)
     until_text(op, "#chat-messages .msg-text", "I am a Python peer")
     click(op, "chat-call-video")
+    until_state(op, "#op-call-state", "ringing")  # the invitation is out
 
     def post(body):
         res = requests.post(api + f"/chats/{chat_id}/call", headers=auth, json=body, timeout=10)
@@ -160,7 +161,8 @@ def test_aiortc_as_the_visitor_gets_the_operators_video(server, new_driver, site
 
         async def next_call(action):
             while True:
-                kind, data = await loop.run_in_executor(None, stream.events.get, True, 30)
+                kind, data = await loop.run_in_executor(None, stream.events.get, True, 60)
+                seen.append((kind, data.get("action", "")) if isinstance(data, dict) else (kind, ""))
                 if kind == "call" and data["from"] == "operator" and data["action"] in action:
                     return data
 
@@ -210,7 +212,7 @@ def test_aiortc_as_the_visitor_gets_the_operators_video(server, new_driver, site
         feeder.cancel()
         await pc.close()
 
-    box, received, checked = {}, threading.Event(), threading.Event()
+    box, received, checked, seen = {}, threading.Event(), threading.Event(), []
 
     def run():
         try:
@@ -222,12 +224,14 @@ def test_aiortc_as_the_visitor_gets_the_operators_video(server, new_driver, site
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     try:
-        assert received.wait(90) and "frames" in box, "aiortc did not get the operator's video: %s" % box
+        assert received.wait(150) and "frames" in box, "aiortc did not get the operator's video: %s; events %s; " \
+            "console: %s %r" % (box, seen, call_state(op, "#op-call-state"), op.find_element(By.ID, "op-call-state").text)
         sizes, state = box["frames"]
         assert state == "connected" and all(w > 0 and h > 0 for w, h in sizes), (state, sizes)
         until_state(op, "#op-call-state", "connected")
         until_text(op, "#op-call-state", "through a relay")  # the console's side used coturn only
     finally:
         checked.set()
-        worker.join(30)
+        worker.join(70)
         stream.close()
+        requests.post(api + f"/chats/{chat_id}/end", headers=auth, json={}, timeout=10)  # nothing left in a queue

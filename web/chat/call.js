@@ -40,6 +40,8 @@ export class Call {
     this.ice = null;
     this.local = null;
     this.pending = []; // candidates that came before the remote description
+    this.earlyAccept = false; // the other side accepted before our invitation's answer came back
+    this.earlyOffer = null; // the offer came before our acceptance's answer came back
     this.stateName = 'idle';
   }
 
@@ -79,6 +81,7 @@ export class Call {
       this.ice = res;
       this.ui.streams(this.local, null);
       this.setState('ringing', 'Calling…');
+      if (this.earlyAccept) await this.offer();
     } catch (err) {
       this.stop();
       this.setState('failed', err.message || String(err));
@@ -94,6 +97,7 @@ export class Call {
       this.ice = await this.send({ action: 'accept', call_id: this.id });
       this.ui.streams(this.local, null);
       this.makePeer();
+      if (this.earlyOffer) await this.answer(this.earlyOffer);
     } catch (err) {
       this.send({ action: 'decline', call_id: this.id }).catch(() => {});
       this.stop();
@@ -182,6 +186,23 @@ export class Call {
     }
   }
 
+  /** The caller, once the call is accepted: the offer. */
+  async offer() {
+    this.earlyAccept = false;
+    this.setState('connecting', 'Connecting…');
+    await this.makePeer().setLocalDescription(await this.pc.createOffer());
+    await this.send({ action: 'offer', call_id: this.id, sdp: this.pc.localDescription.sdp });
+  }
+
+  /** The one called, given the offer: the answer. */
+  async answer(d) {
+    this.earlyOffer = null;
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: d.sdp });
+    await this.addCandidates();
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await this.send({ action: 'answer', call_id: this.id, sdp: this.pc.localDescription.sdp });
+  }
+
   async addCandidates() {
     const list = this.pending;
     this.pending = [];
@@ -220,17 +241,14 @@ export class Call {
     try {
       switch (d.action) {
         case 'accept':
-          if (!this.caller || this.stateName !== 'ringing') return;
-          this.setState('connecting', 'Connecting…');
-          await this.makePeer().setLocalDescription(await this.pc.createOffer());
-          await this.send({ action: 'offer', call_id: this.id, sdp: this.pc.localDescription.sdp });
+          if (!this.caller) return;
+          if (this.stateName === 'starting') this.earlyAccept = true; // start() offers once invited
+          else if (this.stateName === 'ringing') await this.offer();
           break;
         case 'offer':
-          if (this.caller || !this.pc) return;
-          await this.pc.setRemoteDescription({ type: 'offer', sdp: d.sdp });
-          await this.addCandidates();
-          await this.pc.setLocalDescription(await this.pc.createAnswer());
-          await this.send({ action: 'answer', call_id: this.id, sdp: this.pc.localDescription.sdp });
+          if (this.caller) return;
+          if (!this.pc) this.earlyOffer = d; // accept() answers once its peer is made
+          else await this.answer(d);
           break;
         case 'answer':
           if (!this.caller || !this.pc) return;
