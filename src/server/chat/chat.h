@@ -324,7 +324,7 @@ int chat_handle_widget_transcript(struct http_req *r);
 
 /* --- offline.c --- */
 /* The widget's offline form: stores (and mails) the message; replies. */
-int chat_leave_offline_message(struct http_req *r, struct chat_widget *w);
+int chat_leave_offline_message(struct http_req *r, const struct chat_widget *w);
 int chat_handle_widget_offline(struct http_req *r);
 int chat_handle_offline_list(struct http_req *r);
 int chat_handle_offline_update(struct http_req *r);

@@ -75,7 +75,7 @@ static int mail_department(struct http_req *r, const struct chat_widget *w, cons
 	return rc;
 }
 
-int chat_leave_offline_message(struct http_req *r, struct chat_widget *w)
+int chat_leave_offline_message(struct http_req *r, const struct chat_widget *w)
 {
 	json_t *body = http_json_body(r);
 	if (!body)

@@ -129,149 +129,148 @@ static bool own_chat(struct http_req *r, struct chat_widget *w, char id_out[CODE
 	return true;
 }
 
-int chat_handle_widget_message(struct http_req *r)
+/* What a route of a visitor's chat goes through, in this order: the
+ * widget's checks (site, Origin, token), then as the flags say the
+ * visitor's own chat of the path (404), no ban (403 banned), then the rate
+ * limit; then step does the work and replies. */
+enum { OWN_CHAT = 1, NOT_BANNED = 2 };
+typedef bool (*widget_limit)(struct http_req *r, const char *visitor_id);
+typedef int (*widget_step)(struct http_req *r, const struct chat_widget *w, const char *chat_id);
+
+static int widget_route(struct http_req *r, unsigned gates, widget_limit limit, widget_step step)
 {
 	struct chat_widget w;
-	char id[CODES_ID_LEN + 1];
+	char id[CODES_ID_LEN + 1] = "";
 	if (!chat_widget_begin(r, &w, true))
 		return 0;
-	if (own_chat(r, &w, id)) {
-		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
-			banned_reply(r);
-		else if (!chat_limit_message(r, w.visitor_id))
-			chat_post_message(r, id, CHAT_VISITOR, NULL);
+	if ((gates & OWN_CHAT) && !own_chat(r, &w, id))
+		goto out;
+	if ((gates & NOT_BANNED) && chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL))) {
+		banned_reply(r);
+		goto out;
 	}
+	if (limit && limit(r, w.visitor_id))
+		goto out;
+	step(r, &w, id);
+out:
 	chat_widget_done(r, &w);
 	return 0;
+}
+
+static int message_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)w;
+	return chat_post_message(r, id, CHAT_VISITOR, NULL);
+}
+
+static int typing_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)w;
+	return chat_post_typing(r, id, CHAT_VISITOR);
+}
+
+static int read_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)w;
+	return chat_post_read(r, id, CHAT_VISITOR);
+}
+
+static int end_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)w;
+	if (!chat_end(r->db, id, "visitor"))
+		return http_reply_error(r, 409, "chat_ended", "the chat has ended already");
+	return http_reply_json(r, 200, json_pack("{s:{s:s, s:s}}", "chat", "id", id, "state", "ended"));
+}
+
+int chat_handle_widget_message(struct http_req *r)
+{
+	return widget_route(r, OWN_CHAT | NOT_BANNED, chat_limit_message, message_step);
 }
 
 int chat_handle_widget_typing(struct http_req *r)
 {
-	struct chat_widget w;
-	char id[CODES_ID_LEN + 1];
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	if (own_chat(r, &w, id) && !chat_limit_mark(r, w.visitor_id))
-		chat_post_typing(r, id, CHAT_VISITOR);
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, OWN_CHAT, chat_limit_mark, typing_step);
 }
 
 int chat_handle_widget_read(struct http_req *r)
 {
-	struct chat_widget w;
-	char id[CODES_ID_LEN + 1];
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	if (own_chat(r, &w, id) && !chat_limit_mark(r, w.visitor_id))
-		chat_post_read(r, id, CHAT_VISITOR);
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, OWN_CHAT, chat_limit_mark, read_step);
 }
 
 int chat_handle_widget_end(struct http_req *r)
 {
-	struct chat_widget w;
-	char id[CODES_ID_LEN + 1];
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	if (own_chat(r, &w, id)) {
-		if (chat_end(r->db, id, "visitor"))
-			http_reply_json(r, 200, json_pack("{s:{s:s, s:s}}", "chat", "id", id, "state", "ended"));
-		else
-			http_reply_error(r, 409, "chat_ended", "the chat has ended already");
-	}
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, OWN_CHAT, NULL, end_step);
 }
 
 /* POST .../forms/{push_id} {"answers":{...}}: the visitor answers a form
  * the operator pushed (once). */
+static int form_answer_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)w;
+	int rc;
+	struct db_stmt *st =
+	    db_query(r->db, &rc, "SELECT state, COALESCE(operator_id, '') FROM chat_chats WHERE id = ?", "s", id);
+	char operator_id[CODES_ID_LEN + 1] = "";
+	bool ended = !st || strcmp(db_col_text(st, 0), "ended") == 0;
+	if (st)
+		snprintf(operator_id, sizeof operator_id, "%s", db_col_text(st, 1));
+	db_done(st);
+	if (ended)
+		return http_reply_error(r, 409, "chat_ended", "the chat has ended");
+	return chat_answer_form(r, id, http_param(r, "push_id"), operator_id);
+}
+
 int chat_handle_widget_form_answer(struct http_req *r)
 {
-	struct chat_widget w;
-	char id[CODES_ID_LEN + 1];
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	if (own_chat(r, &w, id)) {
-		int rc;
-		struct db_stmt *st = db_query(
-		    r->db, &rc, "SELECT state, COALESCE(operator_id, '') FROM chat_chats WHERE id = ?", "s", id);
-		char operator_id[CODES_ID_LEN + 1] = "";
-		bool ended = !st || strcmp(db_col_text(st, 0), "ended") == 0;
-		if (st)
-			snprintf(operator_id, sizeof operator_id, "%s", db_col_text(st, 1));
-		db_done(st);
-		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
-			banned_reply(r);
-		else if (ended)
-			http_reply_error(r, 409, "chat_ended", "the chat has ended");
-		else if (!chat_limit_message(r, w.visitor_id))
-			chat_answer_form(r, id, http_param(r, "push_id"), operator_id);
-	}
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, OWN_CHAT | NOT_BANNED, chat_limit_message, form_answer_step);
+}
+
+static int call_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)w;
+	return chat_call_signal(r, id, CHAT_VISITOR);
+}
+
+static int offline_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)id;
+	return chat_leave_offline_message(r, w);
+}
+
+static int campaigns_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)id;
+	return chat_campaigns_for_site(r, w);
+}
+
+static int campaign_outcome_step(struct http_req *r, const struct chat_widget *w, const char *id)
+{
+	(void)id;
+	return chat_campaign_outcome(r, w);
 }
 
 int chat_handle_widget_transcript(struct http_req *r)
 {
-	struct chat_widget w;
-	char id[CODES_ID_LEN + 1];
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	if (own_chat(r, &w, id)) {
-		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
-			banned_reply(r);
-		else
-			chat_send_transcript(r, &w, id);
-	}
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, OWN_CHAT | NOT_BANNED, NULL, chat_send_transcript);
 }
 
 int chat_handle_widget_offline(struct http_req *r)
 {
-	struct chat_widget w;
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	chat_leave_offline_message(r, &w);
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, 0, NULL, offline_step);
 }
 
 int chat_handle_widget_call(struct http_req *r)
 {
-	struct chat_widget w;
-	char id[CODES_ID_LEN + 1];
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	if (own_chat(r, &w, id)) {
-		if (chat_banned(r->db, w.site.account_id, w.visitor_id, r->ip, (int64_t)time(NULL)))
-			banned_reply(r);
-		else if (!chat_limit_mark(r, w.visitor_id))
-			chat_call_signal(r, id, CHAT_VISITOR);
-	}
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, OWN_CHAT | NOT_BANNED, chat_limit_mark, call_step);
 }
 
 int chat_handle_widget_campaigns(struct http_req *r)
 {
-	struct chat_widget w;
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	chat_campaigns_for_site(r, &w);
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, 0, NULL, campaigns_step);
 }
 
 int chat_handle_widget_campaign_outcome(struct http_req *r)
 {
-	struct chat_widget w;
-	if (!chat_widget_begin(r, &w, true))
-		return 0;
-	if (!chat_limit_mark(r, w.visitor_id))
-		chat_campaign_outcome(r, &w);
-	chat_widget_done(r, &w);
-	return 0;
+	return widget_route(r, 0, chat_limit_mark, campaign_outcome_step);
 }
