@@ -10,12 +10,12 @@
 #include "retention.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "../../common/log.h"
+#include "../../common/periodic.h"
 #include "../store/db.h"
 
 #define BATCH                5000
@@ -189,56 +189,23 @@ int retention_run_once(struct db *db, int64_t now)
 	return rc ? -1 : 0;
 }
 
-static pthread_t thread;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond;
-static bool running, stopping;
-
-static void *retention_main(void *arg)
+static void retention_pass(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&lock);
-	while (!stopping) {
-		pthread_mutex_unlock(&lock);
-		struct db *db = store_db();
-		if (db)
-			retention_run_once(db, (int64_t)time(NULL));
-		pthread_mutex_lock(&lock);
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += retention_settings.check_s;
-		while (!stopping && pthread_cond_timedwait(&cond, &lock, &until) == 0) {
-		}
-	}
-	pthread_mutex_unlock(&lock);
-	return NULL;
+	struct db *db = store_db();
+	if (db)
+		retention_run_once(db, (int64_t)time(NULL));
 }
+
+static struct periodic task = PERIODIC_INIT(retention_pass, NULL, 3600);
 
 int retention_start(void)
 {
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&cond, &ca);
-	pthread_condattr_destroy(&ca);
-	stopping = false;
-	if (pthread_create(&thread, NULL, retention_main, NULL) != 0) {
-		pthread_cond_destroy(&cond);
-		return -1;
-	}
-	running = true;
-	return 0;
+	task.period_s = retention_settings.check_s;
+	return periodic_start(&task);
 }
 
 void retention_stop(void)
 {
-	if (!running)
-		return;
-	pthread_mutex_lock(&lock);
-	stopping = true;
-	pthread_cond_signal(&cond);
-	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
-	pthread_cond_destroy(&cond);
-	running = false;
+	periodic_stop(&task);
 }

@@ -8,7 +8,6 @@
  * more attempt with a doubled delay, failed_at after MAIL_TRIES. The log
  * names a mail by id and never holds an address or a body.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "../../common/codes.h"
 #include "../../common/log.h"
+#include "../../common/periodic.h"
 #include "mail.h"
 
 #define MAIL_TRIES       8
@@ -69,19 +69,8 @@ int mail_configure(const char *url, const char *from, const char *user, const ch
 	return 0;
 }
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond;
-static pthread_t thread;
-static bool running, stopping, pending;
-
-static void mail_wake(void)
-{
-	pthread_mutex_lock(&lock);
-	pending = true;
-	if (running)
-		pthread_cond_signal(&cond);
-	pthread_mutex_unlock(&lock);
-}
+static void sender_pass(void *arg);
+static struct periodic sender = PERIODIC_INIT(sender_pass, NULL, 1);
 
 int mail_queue(struct db *db, const char *account_id, const char *kind, const char *ref, const char *to,
                const char *reply_to, const char *subject, const char *body, char id_out[MAIL_ID_LEN + 1])
@@ -106,7 +95,7 @@ int mail_queue(struct db *db, const char *account_id, const char *kind, const ch
 	if (rc == DB_DONE) {
 		if (id_out)
 			snprintf(id_out, MAIL_ID_LEN + 1, "%s", id);
-		mail_wake(); /* a pass before the commit finds nothing; the next one a second later does */
+		periodic_kick(&sender); /* a pass before the commit finds nothing; the next one a second later does */
 	}
 	return rc;
 }
@@ -197,57 +186,21 @@ int mail_send_due(struct db *db, int64_t now)
 	return sent;
 }
 
-static void *sender_main(void *arg)
+static void sender_pass(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&lock);
-	while (!stopping) {
-		pending = false;
-		pthread_mutex_unlock(&lock);
-		struct db *db = store_db();
-		if (db)
-			while (mail_send_due(db, (int64_t)time(NULL)) == MAIL_BATCH) {
-			}
-		pthread_mutex_lock(&lock);
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += 1;
-		while (!stopping && !pending && pthread_cond_timedwait(&cond, &lock, &until) == 0) {
+	struct db *db = store_db();
+	if (db)
+		while (mail_send_due(db, (int64_t)time(NULL)) == MAIL_BATCH) {
 		}
-	}
-	pthread_mutex_unlock(&lock);
-	return NULL;
 }
 
 int mail_start(void)
 {
-	if (!mail_enabled() || running)
-		return 0;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_lock(&lock);
-	stopping = false;
-	running = pthread_create(&thread, NULL, sender_main, NULL) == 0;
-	pthread_mutex_unlock(&lock);
-	if (!running)
-		pthread_cond_destroy(&cond);
-	return running ? 0 : -1;
+	return mail_enabled() ? periodic_start(&sender) : 0;
 }
 
 void mail_stop(void)
 {
-	if (!running)
-		return;
-	pthread_mutex_lock(&lock);
-	stopping = true;
-	pthread_cond_signal(&cond);
-	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
-	pthread_mutex_lock(&lock);
-	running = false;
-	pthread_mutex_unlock(&lock);
-	pthread_cond_destroy(&cond);
+	periodic_stop(&sender);
 }
