@@ -111,8 +111,10 @@ def test_instruction_reaches_a_waiting_player_in_under_a_second(server, admin, m
     code = player.wait_code()
     sid = admin.post("/api/v1/pairings", json={"user_code": code, "name": "Fast"}).json()["screen"]["id"]
     wait_for(lambda: admin.get("/api/v1/screens/" + sid).json()["screen"]["online"], what="online")
-    time.sleep(0.5)  # the player is now parked in its long-poll
     for _ in range(3):
+        # timed from when the player is parked in its long-poll (a fixed sleep was too short under load)
+        wait_for(lambda: "vitrine_http_suspended_requests 1" in requests.get(server.url + "/metrics").text,
+                 what="the player's long-poll parked")
         start = time.monotonic()
         ins = send(admin, sid, "identify")
         done = wait_ack(admin, sid, ins["id"])
