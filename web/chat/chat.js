@@ -77,6 +77,12 @@ function save() {
   } catch { /* storage blocked: a reload starts again */ }
 }
 
+let saveTimer = null;
+function saveSoon() {
+  if (!saveTimer) saveTimer = setTimeout(() => { saveTimer = null; save(); }, 300);
+}
+window.addEventListener('pagehide', () => { if (saveTimer) save(); });
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -626,7 +632,7 @@ function handleEvent(type, id, data) {
     seq = Number(id);
     if (seq > st.lastSeq) {
       st.lastSeq = seq;
-      save();
+      saveSoon(); // a replay of a long chat writes the storage once, not once per event
     }
   }
   switch (type) {

@@ -44,6 +44,9 @@ static int cmp_i64(const void *a, const void *b)
 
 static struct group *group_of(struct group *groups, size_t *n, const char *key, const char *label)
 {
+	/* chats come in time order: a day's are together, so the last group is the likely one */
+	if (*n && strcmp(groups[*n - 1].key, key) == 0)
+		return &groups[*n - 1];
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(groups[i].key, key) == 0)
 			return &groups[i];
