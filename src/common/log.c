@@ -4,8 +4,11 @@
  */
 #include "log.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,11 +84,56 @@ static void begin(struct line *l, enum log_level level, const char *msg)
 	put_value(l, msg);
 }
 
+/* the file lines are also appended to (log_to_file), and its rotation */
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static int file_fd = -1;
+static long file_max, file_size;
+static char file_path[1024];
+
+int log_to_file(const char *path, long max_bytes)
+{
+	if (strlen(path) >= sizeof file_path - 3)
+		return -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	struct stat sb;
+	pthread_mutex_lock(&file_lock);
+	if (file_fd >= 0)
+		close(file_fd);
+	file_fd = fd;
+	file_max = max_bytes;
+	file_size = fstat(fd, &sb) == 0 ? (long)sb.st_size : 0;
+	snprintf(file_path, sizeof file_path, "%s", path);
+	pthread_mutex_unlock(&file_lock);
+	return 0;
+}
+
+static void append_to_file(const char *text, size_t len)
+{
+	pthread_mutex_lock(&file_lock);
+	if (file_fd >= 0) {
+		if (file_size + (long)len > file_max) {
+			char old[sizeof file_path + 2];
+			snprintf(old, sizeof old, "%s.1", file_path);
+			rename(file_path, old);
+			int fd = open(file_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+			close(file_fd);
+			file_fd = fd;
+			file_size = 0;
+		}
+		if (file_fd >= 0 && write(file_fd, text, len) == (ssize_t)len)
+			file_size += (long)len;
+	}
+	pthread_mutex_unlock(&file_lock);
+}
+
 static void finish(struct line *l)
 {
 	l->buf[l->len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, l->buf, l->len);
 	(void)w;
+	append_to_file(l->buf, l->len);
 }
 
 void log_event(enum log_level level, const char *msg, ...)

@@ -12,6 +12,9 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level level);
+/* Also appends every line to path, which is rotated to path.1 when it
+ * passes max_bytes (so the two hold at most about 2 * max_bytes). 0 or -1. */
+int log_to_file(const char *path, long max_bytes);
 int log_level_parse(const char *name, enum log_level *out);
 
 /* fields: pairs of (const char *key, const char *value), ended by NULL. */

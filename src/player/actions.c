@@ -76,7 +76,7 @@ int action_run(const char *command, int level, unsigned timeout_s, size_t max_ou
 	char errbuf[4096];
 	size_t errlen = 0;
 	long long deadline = now_ms() + (long long)timeout_s * 1000;
-	bool out_open = true, err_open = true, timed_out = false;
+	bool out_open = true, err_open = true, timed_out = false, output_full = false;
 	while (out_open || err_open) {
 		long long left = deadline - now_ms();
 		if (left <= 0) {
@@ -91,8 +91,8 @@ int action_run(const char *command, int level, unsigned timeout_s, size_t max_ou
 			ssize_t n = read(outp[0], buf, sizeof buf);
 			if (n <= 0) {
 				out_open = false;
-			} else if (buf_add(&output, buf, (size_t)n) == BUF_NOMEM) {
-				break; /* past max_out: the rest is read and dropped */
+			} else if (!output_full && buf_add(&output, buf, (size_t)n) == BUF_NOMEM) {
+				output_full = true; /* past max_out: the rest is read and dropped */
 			}
 		}
 		if (pf[1].revents) {

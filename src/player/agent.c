@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "kiosk.h"
+#include "manage.h"
 #include "remote_host.h"
 #include "state.h"
 #include "sync.h"
@@ -37,7 +38,9 @@
 
 volatile sig_atomic_t agent_stop;
 
-enum phase { UNPAIRED, PAIRING, PAIRED };
+/* RECOVERING: the token went bad and a new one is asked for with the
+ * pairing key (manage.h); then PAIRED again, or UNPAIRED */
+enum phase { UNPAIRED, PAIRING, RECOVERING, PAIRED };
 
 struct agent {
 	const struct player_config *cfg;
@@ -46,6 +49,7 @@ struct agent {
 	struct transport *t;
 	struct sync *sync;
 	struct remote_host *remote; /* NULL when it could not be set up */
+	struct manage *manage;
 	enum phase phase;
 	struct transport_call pair, poll, beat, work, played, consent;
 	int pair_timer, poll_timer, beat_timer, work_timer, played_timer, consent_timer;
@@ -92,6 +96,11 @@ static void on_connectivity(void *arg, bool online, const char *detail)
 static void on_token_revoked(void *arg)
 {
 	struct agent *a = arg;
+	if (a->manage && manage_recover(a->manage)) {
+		a->phase = RECOVERING;
+		kiosk_set_status(a->kiosk, "connecting", "");
+		return;
+	}
 	a->phase = UNPAIRED;
 	timers_set(T(a), a->pair_timer, now_ms());
 	kiosk_set_status(a->kiosk, "pairing", "");
@@ -118,6 +127,7 @@ static void token_answered(struct transport_call *c, long status)
 			timers_set(T(a), a->poll_timer, now);
 			timers_set(T(a), a->beat_timer, now);
 			sync_request(a->sync, NULL);
+			manage_paired(a->manage);
 		} else {
 			log_event(LOG_ERROR, "cannot store the access token", "dir", a->st->dir, NULL);
 			a->phase = UNPAIRED;
@@ -220,7 +230,7 @@ static void start_pairing(struct agent *a)
 static int64_t pair_tick(void *arg, int64_t now)
 {
 	struct agent *a = arg;
-	if (a->phase == PAIRED || a->pair.busy)
+	if (a->phase == PAIRED || a->phase == RECOVERING || a->pair.busy)
 		return TIMER_PARK;
 	if (a->phase == PAIRING && now >= a->pair_expires_ms)
 		a->phase = UNPAIRED; /* the code expired: show a new one */
@@ -358,6 +368,8 @@ static void execute(struct agent *a, json_t *ins)
 		ask_consent(a, id, payload);
 	} else if (strcmp(type, "change_channel") == 0) {
 		queue_ack(a, id, false, reason("this player version cannot play channels yet"), NULL);
+	} else if (manage_execute(a->manage, id, type, payload)) {
+		/* device management: acknowledged through manage_acknowledge */
 	} else {
 		queue_ack(a, id, false, reason("unknown instruction type \"%s\"", type), NULL);
 	}
@@ -578,6 +590,8 @@ static int64_t beat_tick(void *arg, int64_t now)
 	                         (json_int_t)a->st->last_seq);
 	if (body && !playing)
 		json_object_set_new(body, "now_playing", json_null());
+	if (body)
+		manage_heartbeat(a->manage, body);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text)
@@ -683,6 +697,34 @@ static void sync_acknowledge(void *arg, const char *id, bool ok, json_t *result)
 	state_save(a->st);
 }
 
+/* ---------- device management ---------- */
+
+static void manage_acknowledge(void *arg, const char *id, bool ok, json_t *result)
+{
+	struct agent *a = arg;
+	queue_ack(a, id, ok, result, NULL);
+	state_save(a->st);
+}
+
+static void manage_recovered(void *arg, bool ok)
+{
+	struct agent *a = arg;
+	int64_t now = now_ms();
+	if (!ok) {
+		a->phase = UNPAIRED;
+		timers_set(T(a), a->pair_timer, now);
+		kiosk_set_status(a->kiosk, "pairing", "");
+		return;
+	}
+	a->phase = PAIRED;
+	kiosk_set_status(a->kiosk, "online", "");
+	timers_set(T(a), a->poll_timer, now);
+	timers_set(T(a), a->beat_timer, now);
+	timers_set(T(a), a->work_timer, now);
+	sync_request(a->sync, NULL);
+	manage_paired(a->manage);
+}
+
 /* ---------- the loop ---------- */
 
 int agent_run(const struct player_config *cfg, struct player_state *st, struct kiosk *kiosk)
@@ -693,6 +735,7 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	static const struct transport_events events = {.connectivity = on_connectivity,
 	                                               .token_revoked = on_token_revoked};
 	static const struct sync_ops sync_ops = {.acknowledge = sync_acknowledge};
+	static const struct manage_ops manage_ops = {.acknowledge = manage_acknowledge, .recovered = manage_recovered};
 	a.t = transport_create(cfg, st, &events, &a);
 	a.plays = json_array();
 	if (!a.t || !a.plays)
@@ -720,6 +763,13 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.played_timer = timers_add(T(&a), now + PLAYED_PERIOD_MS, played_tick, &a);
 	a.consent_timer = timers_add(T(&a), TIMER_NEVER, consent_tick, &a);
 	a.sync = sync_create(a.t, kiosk, cfg, st->dir, &sync_ops, &a);
+	a.manage = manage_create(a.t, cfg, st, &manage_ops, &a);
+	if (a.manage && a.phase == PAIRED) {
+		manage_paired(a.manage);
+	} else if (a.manage && st->need_token && manage_recover(a.manage)) {
+		a.phase = RECOVERING; /* the token file was damaged: prove the key instead of pairing again */
+		timers_set(T(&a), a.pair_timer, TIMER_NEVER);
+	}
 	struct remote_host_config rcfg = {.vnc_command = cfg->vnc_command,
 	                                  .vnc_server = cfg->vnc_server,
 	                                  .vnc_password_file = cfg->vnc_password_file,
@@ -729,13 +779,14 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.remote = remote_host_create(&rcfg);
 	if (!a.remote)
 		log_event(LOG_ERROR, "remote control cannot be set up (out of memory?)", NULL);
-	if (!a.sync || a.pair_timer < 0 || a.poll_timer < 0 || a.beat_timer < 0 || a.work_timer < 0 ||
+	if (!a.sync || !a.manage || a.pair_timer < 0 || a.poll_timer < 0 || a.beat_timer < 0 || a.work_timer < 0 ||
 	    a.played_timer < 0 || a.consent_timer < 0)
 		goto out;
 	kiosk_set_status(kiosk, a.phase == PAIRED ? "connecting" : "pairing", "");
 	status = transport_run(a.t, &agent_stop);
 out:
 	remote_host_destroy(a.remote);
+	manage_destroy(a.manage);
 	sync_destroy(a.sync);
 	for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)
 		if (calls[k]->t)

@@ -25,7 +25,11 @@ struct player_config {
 	const char *vnc_server;        /* "" or HOST:PORT of a running VNC server (wayvnc) */
 	const char *vnc_password_file; /* its password, with vnc_server */
 	const char *relay_ca;          /* CA file for wss:// relays ("" the system's) */
-	char *const *argv;             /* for restart_player */
+	/* device management (manage.h) */
+	const char *display_on_command;
+	const char *display_off_command;
+	const char *logs_command; /* its output goes into collect_logs archives */
+	char *const *argv;        /* for restart_player */
 };
 
 #endif

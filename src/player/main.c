@@ -9,16 +9,19 @@
  * the one before.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "common/log.h"
 #include "common/settings.h"
+#include "common/strfmt.h"
 #include "diagnose.h"
 #include "kiosk.h"
 #include "state.h"
@@ -38,6 +41,9 @@ enum {
 	S_VNC_SERVER,
 	S_VNC_PASSWORD_FILE,
 	S_RELAY_CA,
+	S_DISPLAY_ON,
+	S_DISPLAY_OFF,
+	S_LOGS_COMMAND,
 	S_COUNT
 };
 
@@ -96,6 +102,17 @@ static const struct setting settings[S_COUNT] = {
                                  "password of --vnc-server (first line; none: its security type None)"),
     [S_RELAY_CA] = TEXT("relay-ca", "FILE", "relay_ca", "VITRINE_RELAY_CA", "",
                         "CA certificate(s) to trust for wss:// relays (PEM; default: the system's)"),
+    [S_DISPLAY_ON] =
+        TEXT("display-on-command", "CMD", "display_on_command", "VITRINE_DISPLAY_ON_COMMAND", "xset dpms force on",
+             "command that switches the display on (power schedule, display_power; "
+             "e.g. echo 'on 0' | cec-client -s -d 1)"),
+    [S_DISPLAY_OFF] =
+        TEXT("display-off-command", "CMD", "display_off_command", "VITRINE_DISPLAY_OFF_COMMAND", "xset dpms force off",
+             "command that switches the display off (e.g. echo 'standby 0' | "
+             "cec-client -s -d 1)"),
+    [S_LOGS_COMMAND] = TEXT("logs-command", "CMD", "logs_command", "VITRINE_LOGS_COMMAND",
+                            "journalctl -b --no-pager -q -n 5000 2>/dev/null",
+                            "command whose output collect_logs adds to the player's own logs (\"\": none)"),
 };
 
 static void usage(const struct settings *s)
@@ -182,6 +199,9 @@ int main(int argc, char **argv)
 	    .vnc_server = values[S_VNC_SERVER],
 	    .vnc_password_file = values[S_VNC_PASSWORD_FILE],
 	    .relay_ca = values[S_RELAY_CA],
+	    .display_on_command = values[S_DISPLAY_ON],
+	    .display_off_command = values[S_DISPLAY_OFF],
+	    .logs_command = values[S_LOGS_COMMAND],
 	    .poll_wait_s = 30,
 	    .argv = argv,
 	};
@@ -194,6 +214,15 @@ int main(int argc, char **argv)
 		if (have)
 			state_close(&st);
 		goto out;
+	}
+	/* the player's own log, for collect_logs; open before the watchdog speaks */
+	char logs[1100];
+	if (mkdir(values[S_DATA], 0700) == 0 || errno == EEXIST) {
+		if (strfmt(logs, sizeof logs, "%s/logs", values[S_DATA]) == 0 &&
+		    (mkdir(logs, 0700) == 0 || errno == EEXIST) &&
+		    strfmt(logs, sizeof logs, "%s/logs/player.log", values[S_DATA]) == 0 &&
+		    log_to_file(logs, 1 << 20) != 0)
+			fprintf(stderr, "vitrine-player: cannot write %s; logging to stderr only\n", logs);
 	}
 	if (state_open(&st, values[S_DATA], err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-player: %s\n", err);

@@ -11,6 +11,7 @@
 #include "content/content.h"
 #include "http/assets.h"
 #include "live/live.h"
+#include "mdm/mdm.h"
 #include "ops/ops.h"
 #include "remote/remote.h"
 #include "screens/screens.h"
@@ -93,6 +94,15 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/device/instructions/{id}/ack", screens_handle_device_ack, AUTH_DEVICE, 0, 32 * KB, W},
     {"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, 0},
     {"POST", "/api/v1/device/screenshot", screens_handle_device_screenshot, AUTH_DEVICE, 0, 8192 * KB, W},
+    /* device management: inventory, collected logs, and what a player with
+     * damaged local state gets back (mdm/recover.c) */
+    {"POST", "/api/v1/device/inventory", mdm_handle_device_inventory, AUTH_DEVICE, 0, 32 * KB, W},
+    {"POST", "/api/v1/device/logs", mdm_handle_device_logs, AUTH_DEVICE, 0, 16384 * KB, W},
+    {"GET", "/api/v1/device/config", mdm_handle_device_config, AUTH_DEVICE, 0, 0, R},
+    {"PUT", "/api/v1/device/key", mdm_handle_device_key, AUTH_DEVICE, 0, 1 * KB, W},
+    {"POST", "/api/v1/device/challenge", mdm_handle_device_challenge, AUTH_NONE, 0, 0, W},
+    /* no request transaction: a used challenge stays used when the proof fails */
+    {"POST", "/api/v1/device/recover", mdm_handle_device_recover, AUTH_NONE, 0, 1 * KB, 0},
     /* the person at the screen allows or refuses a remote session; the
      * second path is the one the remote-control contract names */
     {"POST", "/api/v1/device/remote-sessions/{id}/consent", remote_handle_consent, AUTH_DEVICE, 0, 1 * KB, W},
@@ -108,6 +118,18 @@ const struct route server_routes[] = {
     {"PUT", "/api/v1/screens/{id}/channel", content_handle_screen_channel, AUTH_USER, ADMIN, 1 * KB, W},
     {"POST", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 1 * KB, W},
     {"DELETE", "/api/v1/screens/{id}/play-now", content_handle_play_now, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/screens/{id}/logs", mdm_handle_screen_logs, AUTH_USER, SUPPORT, 0, R},
+    {"GET", "/api/v1/screens/{id}/logs/{log}", mdm_handle_screen_log_get, AUTH_USER, SUPPORT, 0, R},
+
+    /* device management: dynamic groups, actions on many screens */
+    {"GET", "/api/v1/screen-groups", mdm_handle_groups_list, AUTH_USER, 0, 0, R},
+    {"POST", "/api/v1/screen-groups", mdm_handle_group_create, AUTH_USER, ADMIN, 4 * KB, W},
+    {"PATCH", "/api/v1/screen-groups/{id}", mdm_handle_group_update, AUTH_USER, ADMIN, 4 * KB, W},
+    {"DELETE", "/api/v1/screen-groups/{id}", mdm_handle_group_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/screen-groups/{id}/screens", mdm_handle_group_screens, AUTH_USER, 0, 0, R},
+    {"GET", "/api/v1/screen-actions", mdm_handle_actions_list, AUTH_USER, 0, 0, R},
+    {"POST", "/api/v1/screen-actions", mdm_handle_action_create, AUTH_USER, ADMIN, 16 * KB, W},
+    {"GET", "/api/v1/screen-actions/{id}", mdm_handle_action_get, AUTH_USER, 0, 0, R},
 
     /* remote control (connection manager): relays, sessions */
     {"POST", "/api/v1/screens/{id}/remote", remote_handle_session_create, AUTH_USER, SUPPORT, 0, W},

@@ -100,7 +100,7 @@ def paired_offline(player):
     """Gives the player's data folder a device token, as after pairing."""
     os.makedirs(player.data, mode=0o700, exist_ok=True)
     with open(os.path.join(player.data, "token"), "w") as f:
-        f.write("vt_" + "a" * 52)
+        f.write("vd_" + "a" * 52)  # the shape of a device token
     with open(os.path.join(player.data, "device_id"), "w") as f:
         f.write("aaaaaaaaaaaaaaaa")
     return player

@@ -33,13 +33,14 @@
 #include "../store/store_reply.h"
 #include "../tags.h"
 #include "presence.h"
+#include "rule.h"
 #include "screens.h"
 
 #define STATE_MAX 16384
 #define SCREEN_COLUMNS                                                                                                 \
 	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "           \
 	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "            \
-	"manifest_version, remote_consent"
+	"manifest_version, remote_consent, inventory, inventory_at, power_schedule"
 
 static json_t *parse_or(const char *text, json_t *fallback)
 {
@@ -78,6 +79,10 @@ static json_t *row_json(struct db_stmt *st)
 	        : json_pack("{s:s, s:I}", "channel_id", db_col_text(st, 16), "until", (json_int_t)db_col_int(st, 17)));
 	json_object_set_new(j, "manifest_version", json_integer(db_col_int(st, 18)));
 	json_object_set_new(j, "remote_consent", json_boolean(db_col_int(st, 19) != 0));
+	/* what the player reports of itself (mdm/inventory.c), and its display hours */
+	json_object_set_new(j, "inventory", parse_or(db_col_text(st, 20), json_object()));
+	json_object_set_new(j, "inventory_at", json_integer(db_col_int(st, 21)));
+	json_object_set_new(j, "power_schedule", parse_or(db_col_text(st, 22), json_array()));
 	/* the fields the list shows, lifted from the last heartbeat */
 	json_t *np = json_object_get(state, "now_playing"), *ver = json_object_get(state, "version");
 	json_object_set(j, "now_playing", np ? np : json_null());
@@ -95,6 +100,23 @@ json_t *screens_json(struct db *db, const char *account_id, const char *screen_i
 	json_t *j = row_json(st);
 	db_done(st);
 	return j;
+}
+
+int screens_each(struct db *db, const char *account_id, int (*fn)(json_t *screen, void *arg), void *arg)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT " SCREEN_COLUMNS " FROM screens WHERE account_id = ? AND "
+	                                    "deleted_at IS NULL ORDER BY name COLLATE NOCASE, id");
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, account_id);
+	int rc, stop = 0;
+	while (!stop && (rc = db_step(st)) == DB_ROW) {
+		json_t *screen = row_json(st);
+		stop = screen ? fn(screen, arg) : 0;
+		json_decref(screen);
+	}
+	db_done(st);
+	return rc == DB_ERROR ? -1 : 0;
 }
 
 int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, struct sse_out *out)
@@ -243,8 +265,76 @@ int screens_handle_device_screenshot(struct http_req *r)
 
 /* --- console side --- */
 
-/* GET /api/v1/screens[?limit&offset&sort&q]: a page of the screens and how
- * many match (total, online); without parameters every screen by name */
+/* GET /api/v1/screens[?limit&offset&sort&q&rule]: a page of the screens and
+ * how many match (total, online); without parameters every screen by name.
+ * q matches name, group, tags or hostname in SQL; rule (screens/rule.h) is
+ * evaluated on each screen's JSON view, so with a rule the page is cut
+ * from the matching rows here rather than by LIMIT. */
+#define SCREENS_MATCHING                                                                                               \
+	" FROM screens WHERE account_id = ?1 AND deleted_at IS NULL AND (?2 = '' OR name LIKE ?2 ESCAPE '\\' OR "      \
+	"group_name LIKE ?2 ESCAPE '\\' OR tags LIKE ?2 ESCAPE '\\' OR "                                               \
+	"CASE WHEN json_valid(info) THEN json_extract(info, '$.hostname') END LIKE ?2 ESCAPE '\\' OR "                 \
+	"CASE WHEN json_valid(inventory) THEN json_extract(inventory, '$.hostname') END LIKE ?2 ESCAPE '\\')"
+
+struct screens_page {
+	json_t *list;
+	int64_t total, online;
+};
+
+static int list_by_rule(struct http_req *r, const struct listquery *lq, const struct rule *rule,
+                        struct screens_page *page)
+{
+	char sql[1024];
+	int n = snprintf(sql, sizeof sql, "SELECT " SCREEN_COLUMNS SCREENS_MATCHING " ORDER BY %s", lq->order_by);
+	const char *text = n > 0 && (size_t)n < sizeof sql ? listquery_intern(sql) : NULL;
+	struct db_stmt *st = text ? db_prepare(r->db, text) : NULL;
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_text(st, 2, lq->like);
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		json_t *screen = row_json(st);
+		if (screen && rule_match(rule, screen)) {
+			int64_t i = page->total++;
+			page->online += json_is_true(json_object_get(screen, "online"));
+			if (i >= lq->offset && (lq->limit < 0 || i < lq->offset + lq->limit)) {
+				json_array_append_new(page->list, screen);
+				continue;
+			}
+		}
+		json_decref(screen);
+	}
+	db_done(st);
+	return rc == DB_ERROR ? -1 : 0;
+}
+
+static int list_by_sql(struct http_req *r, const struct listquery *lq, struct screens_page *page)
+{
+	char sql[1024];
+	int n = snprintf(sql, sizeof sql, "SELECT " SCREEN_COLUMNS SCREENS_MATCHING " ORDER BY %s LIMIT ?3 OFFSET ?4",
+	                 lq->order_by);
+	const char *text = n > 0 && (size_t)n < sizeof sql ? listquery_intern(sql) : NULL;
+	struct db_stmt *st = text ? db_prepare(r->db, text) : NULL;
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, r->auth.account_id);
+	db_bind_text(st, 2, lq->like);
+	db_bind_int(st, 3, lq->limit);
+	db_bind_int(st, 4, lq->offset);
+	while (db_step(st) == DB_ROW)
+		json_array_append_new(page->list, row_json(st));
+	db_done(st);
+	int rc;
+	st = db_query(r->db, &rc,
+	              "SELECT COUNT(*), COALESCE(SUM(last_seen > 0 AND last_seen >= ?3), 0)" SCREENS_MATCHING, "ssi",
+	              r->auth.account_id, lq->like, (int64_t)time(NULL) - SCREENS_ONLINE_GRACE_S);
+	page->total = st ? db_col_int(st, 0) : 0;
+	page->online = st ? db_col_int(st, 1) : 0;
+	db_done(st);
+	return 0;
+}
+
 int screens_handle_list(struct http_req *r)
 {
 	static const struct listquery_column sorts[] = {
@@ -255,40 +345,29 @@ int screens_handle_list(struct http_req *r)
 	};
 	static const struct listquery_spec spec = {sorts, sizeof sorts / sizeof sorts[0], "name", "id", -1, 500};
 	struct listquery lq;
-	char sql[1024];
 	if (listquery_from_request(r, &spec, &lq) != 0)
 		return 0;
-#define SCREENS_MATCHING                                                                                               \
-	" FROM screens WHERE account_id = ?1 AND deleted_at IS NULL AND (?2 = '' OR name LIKE ?2 ESCAPE '\\' OR "      \
-	"group_name LIKE ?2 ESCAPE '\\' OR tags LIKE ?2 ESCAPE '\\' OR "                                               \
-	"CASE WHEN json_valid(info) THEN json_extract(info, '$.hostname') END LIKE ?2 ESCAPE '\\')"
-	int n = snprintf(sql, sizeof sql, "SELECT " SCREEN_COLUMNS SCREENS_MATCHING " ORDER BY %s LIMIT ?3 OFFSET ?4",
-	                 lq.order_by);
-	const char *text = n > 0 && (size_t)n < sizeof sql ? listquery_intern(sql) : NULL;
-	struct db_stmt *st = text ? db_prepare(r->db, text) : NULL;
-	if (!st)
+	const char *rule_text = http_query(r, "rule");
+	struct rule *rule = NULL;
+	if (rule_text && *rule_text) {
+		char err[256];
+		if (!(rule = rule_parse(rule_text, err, sizeof err)))
+			return http_reply_error(r, 400, "invalid_rule", "rule: %s", err);
+	}
+	struct screens_page page = {.list = json_array()};
+	int rc = rule ? list_by_rule(r, &lq, rule, &page) : list_by_sql(r, &lq, &page);
+	rule_free(rule);
+	if (rc != 0) {
+		json_decref(page.list);
 		return http_reply_error(r, 500, "internal", "cannot list screens");
-	db_bind_text(st, 1, r->auth.account_id);
-	db_bind_text(st, 2, lq.like);
-	db_bind_int(st, 3, lq.limit);
-	db_bind_int(st, 4, lq.offset);
-	json_t *list = json_array();
-	while (db_step(st) == DB_ROW)
-		json_array_append_new(list, row_json(st));
-	db_done(st);
-	int rc;
-	st = db_query(r->db, &rc,
-	              "SELECT COUNT(*), COALESCE(SUM(last_seen > 0 AND last_seen >= ?3), 0)" SCREENS_MATCHING, "ssi",
-	              r->auth.account_id, lq.like, (int64_t)time(NULL) - SCREENS_ONLINE_GRACE_S);
-#undef SCREENS_MATCHING
-	int64_t total = st ? db_col_int(st, 0) : 0, online = st ? db_col_int(st, 1) : 0;
-	db_done(st);
+	}
 	http_reply_json(r, 200,
-	                json_pack("{s:o, s:I, s:I, s:I}", "screens", list, "change_seq",
-	                          (json_int_t)screens_change_seq(r->db, r->auth.account_id), "total", (json_int_t)total,
-	                          "online", (json_int_t)online));
+	                json_pack("{s:o, s:I, s:I, s:I}", "screens", page.list, "change_seq",
+	                          (json_int_t)screens_change_seq(r->db, r->auth.account_id), "total",
+	                          (json_int_t)page.total, "online", (json_int_t)page.online));
 	return 0;
 }
+#undef SCREENS_MATCHING
 
 static bool load_screen(struct http_req *r, json_t **out)
 {

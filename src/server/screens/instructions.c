@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../../common/codes.h"
+#include "../../common/power_schedule.h"
 #include "../../common/strfmt.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
@@ -58,17 +59,57 @@ static bool channel_in_account(struct http_req *r, json_t *payload)
 	return st != NULL;
 }
 
+static const char *check_display_power(json_t *payload)
+{
+	if (!json_is_boolean(json_object_get(payload, "on")))
+		return "payload.on must be true (display on) or false (display off)";
+	return NULL;
+}
+
+static const char *check_power_schedule(json_t *payload)
+{
+	static _Thread_local char err[200];
+	json_t *schedule = json_object_get(payload, "schedule");
+	if (!schedule)
+		return "payload.schedule must be the list of periods [{days, on, off}] ([] = always on)";
+	return power_schedule_check(schedule, err, sizeof err);
+}
+
+static const char *check_collect_logs(json_t *payload)
+{
+	json_t *max = json_object_get(payload, "max_bytes");
+	if (max && (!json_is_integer(max) || json_integer_value(max) < 4096 ||
+	            json_integer_value(max) > SCREENS_LOGS_MAX_BYTES))
+		return "payload.max_bytes must be 4096 to " SCREENS_LOGS_MAX_TEXT " bytes";
+	return NULL;
+}
+
+/* The schedule is the screen's own setting too: a player that restores its
+ * configuration (GET /api/v1/device/config) gets it back. */
+static int apply_power_schedule(struct db *db, const char *screen_id, json_t *payload)
+{
+	char *text = json_dumps(json_object_get(payload, "schedule"), JSON_COMPACT);
+	int rc =
+	    text ? db_exec(db, "UPDATE screens SET power_schedule = ? WHERE id = ?", "ss", text, screen_id) : DB_ERROR;
+	free(text);
+	return rc;
+}
+
 static const struct instruction_type {
 	const char *name;
 	const char *(*check)(json_t *payload);
+	int (*apply)(struct db *db, const char *screen_id, json_t *payload); /* before it is queued */
 } instruction_types[] = {
-    {"identify", NULL},
-    {"reboot", NULL},
-    {"restart_player", NULL},
-    {"screenshot", NULL},
-    {"set_volume", check_level},
-    {"set_brightness", check_level},
-    {"change_channel", check_channel},
+    {"identify", NULL, NULL},
+    {"reboot", NULL, NULL},
+    {"restart_player", NULL, NULL},
+    {"screenshot", NULL, NULL},
+    {"set_volume", check_level, NULL},
+    {"set_brightness", check_level, NULL},
+    {"change_channel", check_channel, NULL},
+    {"display_power", check_display_power, NULL},
+    {"power_schedule", check_power_schedule, apply_power_schedule},
+    {"collect_logs", check_collect_logs, NULL},
 };
 
 static json_t *instruction_json(struct db_stmt *st)
@@ -128,58 +169,98 @@ int64_t screens_instruction_add(struct db *db, const char *screen_id, const char
 	return seq;
 }
 
-int screens_handle_instruction_create(struct http_req *r)
+bool screens_instruction_parse(struct http_req *r, json_t *body, struct screens_instruction *out)
 {
-	json_t *body = http_json_body(r);
-	if (!body)
-		return 0;
-	const char *screen_id = http_param(r, "id");
-	if (!screens_require(r, screen_id))
-		return 0;
+	memset(out, 0, sizeof *out);
 	json_t *jtype = json_object_get(body, "type"), *payload = json_object_get(body, "payload");
 	json_t *jttl = json_object_get(body, "ttl");
 	const struct instruction_type *type = NULL;
 	for (size_t i = 0; json_is_string(jtype) && i < sizeof instruction_types / sizeof instruction_types[0]; i++)
 		if (strcmp(instruction_types[i].name, json_string_value(jtype)) == 0)
 			type = &instruction_types[i];
-	if (!type)
-		return http_reply_error(r, 400, "invalid_type",
-		                        "type must be one of identify, reboot, restart_player, screenshot, set_volume, "
-		                        "set_brightness, change_channel");
-	if (payload && !json_is_object(payload))
-		return http_reply_error(r, 400, "invalid_field", "payload must be an object");
-	json_t *p = payload ? payload : json_object();
+	if (!type) {
+		http_reply_error(r, 400, "invalid_type",
+		                 "type must be one of identify, reboot, restart_player, screenshot, set_volume, "
+		                 "set_brightness, change_channel, display_power, power_schedule, collect_logs");
+		return false;
+	}
+	if (payload && !json_is_object(payload)) {
+		http_reply_error(r, 400, "invalid_field", "payload must be an object");
+		return false;
+	}
+	json_t *p = payload ? json_incref(payload) : json_object();
 	const char *problem = type->check ? type->check(p) : NULL;
-	char *payload_text = problem ? NULL : json_dumps(p, JSON_COMPACT);
-	if (!payload)
+	if (problem) {
 		json_decref(p);
-	if (problem)
-		return http_reply_error(r, 400, "invalid_payload", "%s", problem);
-	if (strcmp(type->name, "change_channel") == 0 && !channel_in_account(r, payload)) {
-		free(payload_text);
-		return http_reply_error(r, 404, "not_found", "payload.channel_id: no such channel in this account");
+		http_reply_error(r, 400, "invalid_payload", "%s", problem);
+		return false;
 	}
-	if (!payload_text || strlen(payload_text) > 8192) {
-		free(payload_text);
-		return http_reply_error(r, 400, "invalid_payload", "payload is larger than 8 KiB");
+	if (strcmp(type->name, "change_channel") == 0 && !channel_in_account(r, p)) {
+		json_decref(p);
+		http_reply_error(r, 404, "not_found", "payload.channel_id: no such channel in this account");
+		return false;
 	}
-	int64_t ttl = DEFAULT_TTL_S;
+	char *text = json_dumps(p, JSON_COMPACT);
+	if (!text || strlen(text) > 8192) {
+		free(text);
+		json_decref(p);
+		http_reply_error(r, 400, "invalid_payload", "payload is larger than 8 KiB");
+		return false;
+	}
 	if (jttl && (!json_is_integer(jttl) || json_integer_value(jttl) < 1 || json_integer_value(jttl) > MAX_TTL_S)) {
-		free(payload_text);
-		return http_reply_error(r, 400, "invalid_field", "ttl must be 1 to %d seconds", MAX_TTL_S);
+		free(text);
+		json_decref(p);
+		http_reply_error(r, 400, "invalid_field", "ttl must be 1 to %d seconds", MAX_TTL_S);
+		return false;
 	}
-	if (jttl)
-		ttl = json_integer_value(jttl);
+	out->type = type->name;
+	out->payload = p;
+	out->payload_text = text;
+	out->ttl_s = jttl ? json_integer_value(jttl) : DEFAULT_TTL_S;
+	out->apply = type->apply;
+	return true;
+}
+
+void screens_instruction_release(struct screens_instruction *ins)
+{
+	json_decref(ins->payload);
+	free(ins->payload_text);
+	memset(ins, 0, sizeof *ins);
+}
+
+int64_t screens_instruction_queue(struct db *db, const char *screen_id, const struct screens_instruction *ins,
+                                  const char *by, const char *batch_id, char id_out[CODES_ID_LEN + 1])
+{
+	if (ins->apply && ins->apply(db, screen_id, ins->payload) != DB_DONE)
+		return -1;
+	int64_t seq = screens_instruction_add(db, screen_id, ins->type, ins->payload_text, ins->ttl_s, by, id_out);
+	if (seq > 0 && batch_id &&
+	    db_exec(db, "UPDATE instructions SET batch_id = ? WHERE id = ?", "ss", batch_id, id_out) != DB_DONE)
+		return -1;
+	return seq;
+}
+
+int screens_handle_instruction_create(struct http_req *r)
+{
+	json_t *body = http_json_body(r);
+	if (!body)
+		return 0;
+	const char *screen_id = http_param(r, "id");
+	struct screens_instruction ins;
+	if (!screens_require(r, screen_id) || !screens_instruction_parse(r, body, &ins))
+		return 0;
 	char id[CODES_ID_LEN + 1];
 	int64_t now = (int64_t)time(NULL);
-	int64_t seq = screens_instruction_add(r->db, screen_id, type->name, payload_text, ttl, r->auth.login, id);
-	free(payload_text);
-	if (seq < 0)
+	int64_t seq = screens_instruction_queue(r->db, screen_id, &ins, r->auth.login, NULL, id);
+	if (seq < 0) {
+		screens_instruction_release(&ins);
 		return store_reply_error(r, DB_ERROR, "the instruction could not be saved");
-	audit_request(r, "instruction.sent", screen_id, type->name);
+	}
+	audit_request(r, "instruction.sent", screen_id, ins.type);
 	http_reply_json(r, 201,
-	                json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type", type->name,
-	                          "status", "pending", "expires_at", (json_int_t)(now + ttl)));
+	                json_pack("{s:s, s:I, s:s, s:s, s:I}", "id", id, "seq", (json_int_t)seq, "type", ins.type,
+	                          "status", "pending", "expires_at", (json_int_t)(now + ins.ttl_s)));
+	screens_instruction_release(&ins);
 	return 0;
 }
 
