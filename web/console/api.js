@@ -130,6 +130,17 @@ export const sendInstruction = (id, type, payload = {}) =>
 /** The instruction; with wait > 0 the server answers as soon as the screen acknowledges it. */
 export const getInstruction = (id, iid, wait = 0, signal = undefined) =>
   request('GET', `/api/v1/screens/${enc(id)}/instructions/${enc(iid)}?wait=${Number(wait) || 0}`, undefined, { signal });
+// Device management: logs collected from a screen, dynamic groups, actions on many screens
+export const listScreenLogs = (id) => request('GET', `/api/v1/screens/${enc(id)}/logs`);
+export const screenLogUrl = (id, logId) => `/api/v1/screens/${enc(id)}/logs/${enc(logId)}`;
+export const listScreenGroups = () => request('GET', '/api/v1/screen-groups');
+export const createScreenGroup = (body) => request('POST', '/api/v1/screen-groups', body);
+export const updateScreenGroup = (id, fields) => request('PATCH', `/api/v1/screen-groups/${enc(id)}`, fields);
+export const deleteScreenGroup = (id) => request('DELETE', `/api/v1/screen-groups/${enc(id)}`);
+export const screenGroupMembers = (id) => request('GET', `/api/v1/screen-groups/${enc(id)}/screens`);
+export const sendScreenAction = (body) => request('POST', '/api/v1/screen-actions', body);
+export const getScreenAction = (id) => request('GET', `/api/v1/screen-actions/${enc(id)}`);
+export const listScreenActions = () => request('GET', '/api/v1/screen-actions');
 export const screenshotUrl = (id, at) => `/api/v1/screens/${enc(id)}/screenshot?t=${enc(String(at))}`;
 
 // Pairing (admin)

@@ -2,6 +2,7 @@
 // ES modules loaded by the browser (no bundler).
 //
 // Views: login, #/screens (the landing page), #/screens/{id}, #/pair (admins),
+// #/screen-groups (dynamic groups and actions sent to them),
 // #/remote/{screen id} (remote control: admins and support), #/sessions (the
 // remote sessions, admins),
 // #/media, #/channels, #/channels/new, #/channels/{id}, #/schedules, #/reports
@@ -29,6 +30,7 @@ import { renderAccount } from './views/account.js';
 import { renderProfile } from './views/profile.js';
 import { renderTokens } from './views/tokens.js';
 import { renderScreensRoute } from './views/screens.js';
+import { renderScreenGroups } from './views/screen-groups.js';
 import { renderPair } from './views/pair.js';
 import { renderMedia } from './views/media.js';
 import { renderChannelsRoute } from './views/channels.js';
@@ -45,6 +47,7 @@ import { renderChatReports } from './views/chat-reports.js';
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
   pair: { title: 'Pair a screen', admin: true, nav: 'screens', render: renderPair },
+  'screen-groups': { title: 'Screen groups', admin: false, nav: 'screens', render: renderScreenGroups },
   remote: { title: 'Remote control', roles: ['admin', 'support'], nav: 'screens', render: renderRemote },
   sessions: { title: 'Remote sessions', admin: true, render: renderRemoteSessions },
   media: { title: 'Media library', roles: CONTENT_ROLES, render: renderMedia },

@@ -15,6 +15,9 @@ export const INSTRUCTION_LABELS = {
   set_brightness: 'Set brightness',
   change_channel: 'Change channel',
   manifest_changed: 'Content update',
+  display_power: 'Display power',
+  power_schedule: 'Power schedule',
+  collect_logs: 'Collect logs',
 };
 
 export function isOnline(s) {

@@ -28,6 +28,7 @@ import {
   tagList,
 } from '../screens-common.js';
 import { screenContentCard } from './screen-content.js';
+import { screenDeviceCards } from './screen-device.js';
 import { fingerprint as hostKeyFingerprint } from '../remote/fingerprint.js';
 
 function instructionResult(ins) {
@@ -146,6 +147,8 @@ export async function renderScreenDetail(stale, id) {
 
   // ---- what it plays
   const content = screenContentCard(id, channels, () => screen, () => reload());
+  // ---- inventory, logs, display power
+  const device = screenDeviceCards(id, () => screen, send);
 
   // ---- painting the screen
   let deleting = false;
@@ -185,6 +188,7 @@ export async function renderScreenDetail(stale, id) {
       ...kv('Host key fingerprint', fingerprint),
       ...kv('Public key', h('code', { id: 'screen-public-key', class: 'secret-text', text: s.public_key || '' })));
     content.sync(s);
+    device.sync(s);
     if (settings) settings.sync(s);
   }
 
@@ -424,6 +428,7 @@ export async function renderScreenDetail(stale, id) {
     h('section', { class: 'card', 'aria-labelledby': 'card-history' },
       h('h2', { id: 'card-history', text: 'Instruction history' }),
       tableWrap(htable, 'Instruction history')),
+    device.el,
     h('div', { class: 'grid-2' },
       card('Device', deviceList),
       settings ? settings.card : null),

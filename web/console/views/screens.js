@@ -4,12 +4,13 @@
 
 import * as api from '../api.js';
 import { isAdmin, state } from '../session.js';
-import { debounce, h, pageHeader, tableWrap } from '../dom.js';
+import { debounce, h, pageHeader, setError, tableWrap } from '../dom.js';
 import { ago, timeEl } from '../format.js';
 import { liveIndicator, liveOn, pageTimers } from '../live.js';
 import { isOnline, nowPlaying, screenshotBox, statusBadge, tagList } from '../screens-common.js';
 import { pagedTable } from '../paged-table.js';
 import { renderScreenDetail } from './screen-detail.js';
+import { RULE_HELP } from './screen-groups.js';
 
 export async function renderScreensRoute(stale, route) {
   return route.param ? renderScreenDetail(stale, route.param) : renderScreens(stale);
@@ -21,6 +22,11 @@ async function renderScreens(stale) {
     id: 'screens-filter', type: 'search', placeholder: 'Filter by name, group, tag or hostname', autocomplete: 'off',
     spellcheck: 'false', 'aria-label': 'Filter screens',
   });
+  const ruleInput = h('input', {
+    id: 'screens-rule', type: 'search', placeholder: 'Rule, e.g. version < 1.5 and tag = lobby', autocomplete: 'off',
+    spellcheck: 'false', 'aria-label': 'Screens matching a rule', 'aria-describedby': 'screens-rule-error', title: RULE_HELP,
+  });
+  const ruleError = h('p', { id: 'screens-rule-error', class: 'form-error', role: 'alert', hidden: true });
   const fresh = new Set(); // ids the stream announced: their rows are highlighted once shown
   const table = pagedTable({
     id: 'screens-table',
@@ -31,12 +37,20 @@ async function renderScreens(stale) {
     ],
     sort: 'name',
     load: async (page) => {
-      const res = await api.listScreens({ ...page, q: filter.value.trim() });
-      return { ...res, items: res.screens || [] };
+      const rule = ruleInput.value.trim();
+      try {
+        const res = await api.listScreens({ ...page, q: filter.value.trim(), ...(rule ? { rule } : {}) });
+        setError(ruleError, null);
+        return { ...res, items: res.screens || [] };
+      } catch (err) {
+        if (err.code !== 'invalid_rule') throw err;
+        setError(ruleError, err); // the list keeps what it showed
+        return { screens: [], items: [], total: 0, online: 0 };
+      }
     },
     key: (s) => s.id,
     makeRow,
-    empty: () => (filter.value.trim()
+    empty: () => (filter.value.trim() || ruleInput.value.trim()
       ? h('tr', { class: 'empty', id: 'screens-no-match' },
         h('td', { colspan: '7', text: 'No screen matches this filter.' }))
       : h('tr', { class: 'empty', id: 'screens-empty' }, h('td', { colspan: '7' },
@@ -49,7 +63,7 @@ async function renderScreens(stale) {
       const online = Number(res.online) || 0;
       summary.textContent = !total ? ''
         : `${total.toLocaleString()} screen${total === 1 ? '' : 's'} · ${online.toLocaleString()} online · ` +
-          `${(total - online).toLocaleString()} offline${filter.value.trim() ? ' (filtered)' : ''}`;
+          `${(total - online).toLocaleString()} offline${filter.value.trim() || ruleInput.value.trim() ? ' (filtered)' : ''}`;
     },
   });
   table.table.classList.add('screens-table');
@@ -164,14 +178,17 @@ async function renderScreens(stale) {
   const filterLater = debounce(() => { table.first().catch(() => {}); }, 250);
   state.cleanup.push(() => filterLater.cancel());
   filter.addEventListener('input', filterLater);
+  ruleInput.addEventListener('input', filterLater);
 
   const pair = isAdmin()
     ? h('a', { id: 'pair-button', class: 'btn btn-primary', href: '#/pair', text: 'Pair a screen' })
     : null;
+  const groups = h('a', { id: 'groups-button', class: 'btn', href: '#/screen-groups', text: 'Groups' });
   return h('div', { class: 'page' },
-    pageHeader('Screens', liveIndicator(stale, 'screens-live'), pair),
+    pageHeader('Screens', liveIndicator(stale, 'screens-live'), groups, pair),
     h('section', { class: 'card', 'aria-label': 'All screens' },
-      h('div', { class: 'toolbar' }, summary, h('div', { class: 'toolbar-filter' }, filter)),
+      h('div', { class: 'toolbar' }, summary, h('div', { class: 'toolbar-filter' }, filter, ruleInput)),
+      ruleError,
       tableWrap(table.table, 'Screens'),
       table.pager));
 }
