@@ -218,7 +218,7 @@ static void start_pairing(struct agent *a)
 	if (uname(&u) == 0)
 		snprintf(host, sizeof host, "%.64s", u.nodename);
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "hardware_id", a->st->hardware_id, "public_key",
-	                         a->st->public_key_b64, "os", os, "hostname", host, "version", PLAYER_VERSION);
+	                         a->st->public_key_b64, "os", os, "hostname", host, "version", player_version);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	a->pair.ops = &pair_ops;
@@ -582,7 +582,7 @@ static int64_t beat_tick(void *arg, int64_t now)
 	const char *playing = sync_now_playing(a->sync);
 	/* a local problem with the content says more than the last network error */
 	const char *problem = sync_problem(a->sync);
-	json_t *body = json_pack("{s:s, s:I, s:I, s:s?, s:I, s:s, s:s, s:I}", "version", PLAYER_VERSION, "uptime_s",
+	json_t *body = json_pack("{s:s, s:I, s:I, s:s?, s:I, s:s, s:s, s:I}", "version", player_version, "uptime_s",
 	                         (json_int_t)(transport_uptime_ms(a->t) / 1000), "clock_offset_ms",
 	                         (json_int_t)transport_clock_offset_ms(a->t), "now_playing", playing, "cache_bytes",
 	                         (json_int_t)sync_cache_bytes(a->sync), "last_error",

@@ -9,6 +9,11 @@
 
 #define PLAYER_VERSION "0.1.0"
 
+/* The version this build runs and reports: PLAYER_VERSION, unless main.c
+ * was built with -DPLAYER_BUILD_VERSION="x.y.z" (the tests' second build,
+ * vitrine-player-next, that an update installs). */
+extern const char *const player_version;
+
 struct player_config {
 	const char *server;  /* base URL, e.g. https://vitrine.example.org */
 	const char *ca_file; /* extra CA bundle to trust (optional) */

@@ -247,7 +247,7 @@ json_t *inventory_collect(const char *data_dir)
 	set_text(inv, "model", model);
 	if (gethostname(host, sizeof host - 1) == 0)
 		set_text(inv, "hostname", host);
-	json_object_set_new(inv, "player_version", json_string(PLAYER_VERSION));
+	json_object_set_new(inv, "player_version", json_string(player_version));
 	json_t *os = json_object();
 	os_release(os);
 	if (have_uname)

@@ -26,6 +26,11 @@
 #include "kiosk.h"
 #include "state.h"
 
+#ifndef PLAYER_BUILD_VERSION
+#define PLAYER_BUILD_VERSION PLAYER_VERSION
+#endif
+const char *const player_version = PLAYER_BUILD_VERSION;
+
 enum {
 	S_SERVER,
 	S_DATA,
@@ -158,7 +163,7 @@ int main(int argc, char **argv)
 			usage(&set);
 			goto out;
 		case OPT_VERSION:
-			printf("vitrine-player 0.1.0\n");
+			printf("vitrine-player %s\n", player_version);
 			goto out;
 		case OPT_DIAGNOSE:
 			diagnose = true;

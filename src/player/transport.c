@@ -67,7 +67,9 @@ void transport_curl_defaults(CURL *easy, const struct player_config *cfg)
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cfg->ca_file && *cfg->ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->ca_file);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "vitrine-player/" PLAYER_VERSION);
+	char agent[64];
+	snprintf(agent, sizeof agent, "vitrine-player/%s", player_version);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, agent); /* libcurl copies it */
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
