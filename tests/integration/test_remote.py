@@ -11,6 +11,7 @@ import os
 import secrets
 import sqlite3
 import stat
+import struct
 import subprocess
 import time
 
@@ -475,7 +476,10 @@ def _mmdb_ctrl(kind, size):
 
 
 def _mmdb_value(v):
-    """dict -> map, str -> UTF-8 string, list -> array, ("u16"|"u32"|"u64", n) -> unsigned."""
+    """dict -> map, str -> UTF-8 string, list -> array, float -> double (location.latitude),
+    ("u16"|"u32"|"u64", n) -> unsigned."""
+    if isinstance(v, float):
+        return _mmdb_ctrl(3, 8) + struct.pack(">d", v)
     if isinstance(v, dict):
         return _mmdb_ctrl(7, len(v)) + b"".join(_mmdb_value(str(k)) + _mmdb_value(x) for k, x in v.items())
     if isinstance(v, str):
@@ -489,7 +493,8 @@ def _mmdb_value(v):
 
 
 def write_mmdb(path, networks):
-    """networks: [(cidr, {"country": {"iso_code"}, "continent": {"code"}})], broader ones first. An IPv6
+    """networks: [(cidr, {"country": {"iso_code"}, "continent": {"code"}, "location": {"latitude": 52.5}})],
+    broader ones first (a record's values as _mmdb_value takes them). An IPv6
     database (record size 24) with IPv4 networks under ::/96, as GeoLite2 has them."""
     import ipaddress
     nodes = [[None, None]]
