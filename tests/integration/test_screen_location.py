@@ -2,10 +2,13 @@
 address it was last seen from, from a MaxMind DB written by the test
 (geoip_database), a location set by hand with PATCH /api/v1/screens/{id}
 (checked, audited, refused to non-admins) and the reset to the address's
-location."""
+location; GET /api/v1/console-config and the console's CSP for the tile
+server (map_tile_url, map_attribution)."""
+import subprocess
+
 import requests
 
-from conftest import Client
+from conftest import SERVER_BIN, Client
 from test_remote import PUBKEY, write_mmdb
 
 PASSWORD = "a-long-password-1"
@@ -155,9 +158,11 @@ def test_only_admins_place_screens(make_server, tmp_path):
         assert c.login(role, PASSWORD).status_code == 200
         r = c.patch("/api/v1/screens/" + screen, json={"location": {"lat": 1, "lon": 2}})
         assert r.status_code == 403, (role, r.text)
-        # everyone signed in sees where screens are
+        # everyone signed in sees where screens are, and the map's settings
         assert c.get("/api/v1/screens/" + screen).json()["screen"]["location"]["source"] == "ip"
+        assert c.get("/api/v1/console-config").status_code == 200
     assert location(admin, screen)["source"] == "ip"
+    assert requests.get(s.url + "/api/v1/console-config").status_code == 401
 
 
 def test_without_a_database_only_manual_locations(make_server):
@@ -170,3 +175,61 @@ def test_without_a_database_only_manual_locations(make_server):
     assert location(admin, screen)["source"] == "manual"
     assert admin.patch("/api/v1/screens/" + screen, json={"location": None}).status_code == 200
     assert location(admin, screen) is None
+
+
+def test_the_map_settings_reach_the_console_and_its_csp(make_server):
+    s = make_server().start()  # the defaults: OpenStreetMap's tiles
+    admin = s.client()
+    assert admin.login().status_code == 200
+    assert admin.get("/api/v1/console-config").json() == {"map": {
+        "tile_url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "\u00a9 OpenStreetMap contributors"}}
+    csp = requests.get(s.url + "/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in csp, csp
+    rules = admin.get("/api/v1/firewall").json()["rules"]
+    assert any(r["to"] == "tile.openstreetmap.org" and r["port"] == 443 and r["protocol"] == "HTTPS" for r in rules)
+    s.stop()
+
+    s = make_server(env={"VITRINE_MAP_TILE_URL": "http://127.0.0.1:8099/tiles/{z}/{x}/{y}.png?k=1",
+                         "VITRINE_MAP_ATTRIBUTION": "Our own tiles"}).start()
+    admin = s.client()
+    assert admin.login().status_code == 200
+    assert admin.get("/api/v1/console-config").json()["map"] == {
+        "tile_url": "http://127.0.0.1:8099/tiles/{z}/{x}/{y}.png?k=1", "attribution": "Our own tiles"}
+    csp = requests.get(s.url + "/assets/app.js").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: http://127.0.0.1:8099;" in csp and "openstreetmap" not in csp, csp
+    s.stop()
+
+    s = make_server(args=["--map-tile-url", "https://{s}.tiles.example.org/{z}/{x}/{y}.png"]).start()
+    csp = requests.get(s.url + "/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://*.tiles.example.org;" in csp, csp
+    s.stop()
+
+    s = make_server(env={"VITRINE_MAP_TILE_URL": ""}).start()  # no tiles: nothing outside is allowed
+    csp = requests.get(s.url + "/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data:;" in csp, csp
+
+
+def test_bad_map_settings_stop_the_start_with_a_sentence(make_server):
+    s = make_server().start()
+    s.stop()
+    bad = [
+        ("ftp://tiles.example.org/{z}/{x}/{y}.png", "https:// or http://"),
+        ("https://tiles.example.org/{z}/{x}.png", "{z}, {x} and {y}"),
+        ("https://tiles.example.org", "{z}, {x} and {y}"),
+        ("https://tiles.example.org; script-src *;/{z}/{x}/{y}.png", "without spaces"),
+        ("https://tiles.example.org,https://evil.example/{z}/{x}/{y}.png", "commas"),
+        ("https://user:pw@tiles.example.org/{z}/{x}/{y}.png", "user name"),
+        ("https://tiles.{s}.example.org/{z}/{x}/{y}.png", "host"),
+        ("https://tiles.example.org:99999/{z}/{x}/{y}.png", "port"),
+        ("https://tiles.example.org:/{z}/{x}/{y}.png", "port"),
+        ("https://'self'/{z}/{x}/{y}.png", "quotes"),
+    ]
+    for url, words in bad:
+        out = subprocess.run([SERVER_BIN, "--data", s.data, "--listen", "127.0.0.1:0", "--map-tile-url", url],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 2 and "map_tile_url" in out.stderr and words in out.stderr, (url, out.stderr)
+    out = subprocess.run([SERVER_BIN, "--data", s.data, "--listen", "127.0.0.1:0", "--map-attribution", "a\tb"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "map_attribution" in out.stderr, out.stderr
+    help_text = subprocess.run([SERVER_BIN, "--help"], capture_output=True, text=True, timeout=30).stdout
+    assert "VITRINE_MAP_TILE_URL" in help_text and "--map-attribution" in help_text
