@@ -9,7 +9,8 @@ import subprocess
 import requests
 
 from conftest import SERVER_BIN, Client
-from test_remote import PUBKEY, write_mmdb
+from mmdb import write_mmdb
+from test_remote import PUBKEY
 
 PASSWORD = "a-long-password-1"
 
