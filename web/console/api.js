@@ -131,6 +131,8 @@ export const sendInstruction = (id, type, payload = {}) =>
 export const getInstruction = (id, iid, wait = 0, signal = undefined) =>
   request('GET', `/api/v1/screens/${enc(id)}/instructions/${enc(iid)}?wait=${Number(wait) || 0}`, undefined, { signal });
 export const screenshotUrl = (id, at) => `/api/v1/screens/${enc(id)}/screenshot?t=${enc(String(at))}`;
+/** The server's settings the console needs: { map: { tile_url, attribution } }. */
+export const getConsoleConfig = () => request('GET', '/api/v1/console-config');
 
 // Pairing (admin)
 export const previewPairing = (code) => request('GET', `/api/v1/pairings/${enc(code)}`);

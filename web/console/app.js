@@ -1,7 +1,8 @@
 // The Vitrine admin console: a small single-page app with hash routing, in
 // ES modules loaded by the browser (no bundler).
 //
-// Views: login, #/screens (the landing page), #/screens/{id}, #/pair (admins),
+// Views: login, #/screens (the landing page), #/screens/{id}, #/map (where the
+// screens are), #/pair (admins),
 // #/remote/{screen id} (remote control: admins and support), #/sessions (the
 // remote sessions, admins),
 // #/media, #/channels, #/channels/new, #/channels/{id}, #/schedules, #/reports
@@ -30,6 +31,7 @@ import { renderProfile } from './views/profile.js';
 import { renderTokens } from './views/tokens.js';
 import { renderScreensRoute } from './views/screens.js';
 import { renderPair } from './views/pair.js';
+import { renderMap } from './views/map.js';
 import { renderMedia } from './views/media.js';
 import { renderChannelsRoute } from './views/channels.js';
 import { renderSchedules } from './views/schedules.js';
@@ -44,6 +46,7 @@ import { renderChatReports } from './views/chat-reports.js';
 
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
+  map: { title: 'Map', admin: false, render: renderMap },
   pair: { title: 'Pair a screen', admin: true, nav: 'screens', render: renderPair },
   remote: { title: 'Remote control', roles: ['admin', 'support'], nav: 'screens', render: renderRemote },
   sessions: { title: 'Remote sessions', admin: true, render: renderRemoteSessions },

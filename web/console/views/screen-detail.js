@@ -1,5 +1,5 @@
 // The page of one screen: its status, screenshot, remote-control
-// instructions and their history, settings and what it plays.
+// instructions and their history, where it is, settings and what it plays.
 
 import * as api from '../api.js';
 import { canControl, isAdmin, isEditor, state } from '../session.js';
@@ -28,6 +28,7 @@ import {
   tagList,
 } from '../screens-common.js';
 import { screenContentCard } from './screen-content.js';
+import { screenLocationCard } from './screen-location.js';
 import { fingerprint as hostKeyFingerprint } from '../remote/fingerprint.js';
 
 function instructionResult(ins) {
@@ -147,6 +148,9 @@ export async function renderScreenDetail(stale, id) {
   // ---- what it plays
   const content = screenContentCard(id, channels, () => screen, () => reload());
 
+  // ---- where it is
+  const place = screenLocationCard(stale, id, () => screen, (s) => paint({ ...screen, ...s }));
+
   // ---- painting the screen
   let deleting = false;
   let shownFields = null; // the name, group and tags last written into the settings form
@@ -185,6 +189,7 @@ export async function renderScreenDetail(stale, id) {
       ...kv('Host key fingerprint', fingerprint),
       ...kv('Public key', h('code', { id: 'screen-public-key', class: 'secret-text', text: s.public_key || '' })));
     content.sync(s);
+    place.sync(s);
     if (settings) settings.sync(s);
   }
 
@@ -424,6 +429,7 @@ export async function renderScreenDetail(stale, id) {
     h('section', { class: 'card', 'aria-labelledby': 'card-history' },
       h('h2', { id: 'card-history', text: 'Instruction history' }),
       tableWrap(htable, 'Instruction history')),
+    place.el,
     h('div', { class: 'grid-2' },
       card('Device', deviceList),
       settings ? settings.card : null),
