@@ -66,6 +66,7 @@ class TileServer:
     def __init__(self):
         tiles = self
         self.requests = []
+        self.referrers = set()
         self.lock = threading.Lock()
         self.image = png(TILE, TILE, (200, 220, 235))
 
@@ -77,6 +78,7 @@ class TileServer:
                     return
                 with tiles.lock:
                     tiles.requests.append(tuple(int(g) for g in m.groups()))
+                    tiles.referrers.add(self.headers.get("Referer"))
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")
                 self.send_header("Content-Length", str(len(tiles.image)))
@@ -237,6 +239,7 @@ def test_map_page_shows_each_screen_at_its_place_on_the_tiles(server, tiles, fle
     assert src.startswith(tiles.url + "/"), src
     z, x, y = (int(g) for g in re.search(r"/(\d+)/(\d+)/(\d+)\.png$", src).groups())
     assert width == TILE and any(req[0] == z for req in tiles.requests)
+    assert tiles.referrers == {server.url + "/"}  # the console's origin (tile usage policies ask), no path
     # each marker's tip is where its latitude and longitude are on those tiles (Web Mercator)
     for name, (lat, lon, _) in PLACES.items():
         gx, gy = world_px(lat, lon, z)

@@ -64,7 +64,11 @@ export function makeMap(L, container, config, options = {}) {
   const map = L.map(container, { worldCopyJump: true, ...options }).setView([20, 0], 2);
   if (config.tile_url) {
     L.tileLayer(config.tile_url, {
-      maxZoom: 19, attribution: escapeHtml(config.attribution || ''),
+      maxZoom: 19,
+      attribution: escapeHtml(config.attribution || ''),
+      // the console sends no Referer elsewhere; tile servers (OpenStreetMap's usage policy) want to
+      // know the site that shows their tiles: its origin, never a page's path
+      referrerPolicy: 'strict-origin',
     }).addTo(map);
   } else {
     container.classList.add('map-no-tiles');
