@@ -4,7 +4,7 @@ address (a MaxMind DB written by the test), one placed by hand -- on tiles
 from a tile server of the test on loopback (map_tile_url), the popups with
 the screen's status and a link to its page; and a screen's Location card,
 where an admin places the screen by clicking the map or typing, and goes
-back to its address's location.
+back to its address's location (an editor sees both, without the form).
 
 This module runs its own vitrine-server (the `server` fixture below
 replaces the session's): the map's settings are the server's.
@@ -348,4 +348,21 @@ def test_an_admin_places_a_screen_on_its_page_and_resets_it(server, fleet, drive
     wait(driver).until(lambda d: shown_location(d)[1] == "ip")
     assert location_of(admin, server, berlin)["city"] == "Berlin"
     assert driver.find_element(By.ID, "screen-lat").get_attribute("value") == "52.52"
+    assert csp_problems(driver) == []
+
+
+def test_every_user_sees_the_map_and_only_admins_place_screens(server, fleet, driver):
+    admin = api_login(server, server.admin_login, server.admin_password)
+    r = admin.post(server.url + "/api/v1/users", json={"login": "map.editor", "password": "Map-Editor-Passphrase-9",
+                                                         "role": "editor"}, timeout=30)
+    assert r.status_code in (201, 409), r.text
+    browser_login(driver, server, "map.editor", "Map-Editor-Passphrase-9")
+    driver.get(server.url + "/#/map")
+    wait(driver, 15).until(tiles_settled)
+    assert set(marker_points(driver)) == set(fleet.values())
+    driver.get(server.url + f"/#/screens/{fleet['Madrid office']}")
+    line = wait(driver).until(EC.visibility_of_element_located((By.ID, "screen-location")))
+    assert "40.41680, -3.70380" in line.text and "Set by hand" in line.text, line.text
+    wait(driver, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#screen-map[data-ready="true"] .leaflet-marker-icon'))
+    assert not driver.find_elements(By.ID, "screen-location-form")
     assert csp_problems(driver) == []
