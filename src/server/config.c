@@ -82,7 +82,7 @@ static const struct setting keys[CFG_COUNT] = {
                                    "new chats one address may start per 10 minutes"),
     /* remote control */
     [CFG_GEOIP_DATABASE] = TEXT("geoip_database", "VITRINE_GEOIP_DATABASE", "", "geoip-database", "FILE",
-                                "MaxMind .mmdb (GeoLite2 Country/City): relays nearest to the guest first"),
+                                "MaxMind .mmdb (GeoLite2 Country/City): nearest relay, where visitors and screens are"),
     /* outgoing mail */
     [CFG_SMTP_URL] = TEXT("smtp_url", "VITRINE_SMTP_URL", "", "smtp-url", "URL",
                           "smtp://HOST:PORT or smtps://HOST:PORT of the mail relay; empty: no mail"),
@@ -103,6 +103,12 @@ static const struct setting keys[CFG_COUNT] = {
                                          86400, "lifetime of the TURN credentials given for a call"),
     [CFG_WEBRTC_RELAY_ONLY] = UINT("webrtc_relay_only", "VITRINE_WEBRTC_RELAY_ONLY", "0", 0, 1,
                                    "1: calls go through the TURN relays only (peers never see each other's address)"),
+    /* the console's map of the screens */
+    [CFG_MAP_TILE_URL] =
+        TEXT("map_tile_url", "VITRINE_MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map-tile-url",
+             "URL", "tile URL template of the console's map ({z}/{x}/{y}; empty: no background)"),
+    [CFG_MAP_ATTRIBUTION] = TEXT("map_attribution", "VITRINE_MAP_ATTRIBUTION", "\u00a9 OpenStreetMap contributors",
+                                 "map-attribution", "TEXT", "credit shown on the map for its tiles"),
 };
 
 int config_init(struct config *c)

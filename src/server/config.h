@@ -61,6 +61,9 @@ enum config_key {
 	CFG_WEBRTC_TURN_SECRET,
 	CFG_WEBRTC_TURN_TTL_SECONDS,
 	CFG_WEBRTC_RELAY_ONLY,
+	/* the console's map of the screens: its tile server */
+	CFG_MAP_TILE_URL,
+	CFG_MAP_ATTRIBUTION,
 	CFG_COUNT
 };
 

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "config.h"
+#include "console_config.h"
 #include "content/content.h"
 #include "http/server.h"
 #include "mail/mail.h"
@@ -325,6 +326,14 @@ static int cmd_run(struct config *cfg)
 	    chat_calls_configure(config_get(cfg, CFG_WEBRTC_STUN_URLS), config_get(cfg, CFG_WEBRTC_TURN_URLS),
 	                         config_get(cfg, CFG_WEBRTC_TURN_SECRET), turn_ttl, relay_only != 0, err,
 	                         sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		free(cert_pem);
+		free(key_pem);
+		remote_key_forget();
+		return 2;
+	}
+	if (console_config_set_map(config_get(cfg, CFG_MAP_TILE_URL), config_get(cfg, CFG_MAP_ATTRIBUTION), err,
+	                           sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		free(cert_pem);
 		free(key_pem);

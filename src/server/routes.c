@@ -8,6 +8,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "chat/chat.h"
+#include "console_config.h"
 #include "content/content.h"
 #include "http/assets.h"
 #include "live/live.h"
@@ -77,6 +78,9 @@ const struct route server_routes[] = {
     /* audit log */
     {"GET", "/api/v1/audit", audit_handle_list, AUTH_USER, ADMIN, 0, R},
     {"GET", "/api/v1/audit.csv", audit_handle_csv, AUTH_USER, ADMIN, 0, W},
+
+    /* what the console needs of the server's settings (the map's tile server) */
+    {"GET", "/api/v1/console-config", console_config_handle_get, AUTH_USER, 0, 0, 0},
 
     /* the console's live stream (screens for everyone, audit for admins) */
     {"GET", "/api/v1/events", live_handle_events, AUTH_USER, 0, 0, R},

@@ -8,7 +8,9 @@ Debian Chromium driven by chromedriver (python3-selenium); run the tests with
 the system Python: /usr/bin/python3 -m pytest tests/browser
 The server sends its mail to an SMTP server of the session on loopback
 (fixture smtp, aiosmtpd); chat calls go through a coturn of the session on
-loopback (fixture turn), relays only.
+loopback (fixture turn), relays only. Its maps have no tiles (map_tile_url
+empty), so the browser fetches nothing from outside; test_map.py runs a
+server of its own with a tile server on loopback.
 """
 import email
 import email.policy
@@ -166,7 +168,8 @@ def server(smtp, turn):
     env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, VITRINE_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}",
                VITRINE_SMTP_FROM="chat@vitrine.test",
                VITRINE_WEBRTC_TURN_URLS=f"turn:127.0.0.1:{turn['port']}?transport=udp",
-               VITRINE_WEBRTC_TURN_SECRET=TURN_SECRET, VITRINE_WEBRTC_RELAY_ONLY="1")
+               VITRINE_WEBRTC_TURN_SECRET=TURN_SECRET, VITRINE_WEBRTC_RELAY_ONLY="1",
+               VITRINE_MAP_TILE_URL="")  # the screens' maps without tiles: nothing is fetched from outside
     init = subprocess.run([str(binary), "--data", str(data), "init", "--admin", ADMIN_LOGIN],
                           env=env, capture_output=True, text=True, timeout=60)
     if init.returncode != 0:

@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import SERVER_BIN, Client
+from mmdb import write_mmdb  # test_chat.py takes it from here too
 
 PUBKEY = base64.b64encode(bytes(range(32))).decode()
 PASSWORD = "a-long-password-1"
@@ -458,75 +459,7 @@ def test_remote_grants_by_screen_and_by_tag(server, admin):
     assert admin.get(grants).json()["screens"] == [office]
 
 
-# --- a MaxMind DB written by the test (format: MaxMind DB File Format Spec 2.0) ---
-
-def _mmdb_ctrl(kind, size):
-    if size < 29:
-        first, ext = size, b""
-    elif size < 29 + 256:
-        first, ext = 29, bytes([size - 29])
-    elif size < 285 + 65536:
-        first, ext = 30, (size - 285).to_bytes(2, "big")
-    else:
-        first, ext = 31, (size - 65821).to_bytes(3, "big")
-    if kind <= 7:
-        return bytes([(kind << 5) | first]) + ext
-    return bytes([first, kind - 7]) + ext  # extended type
-
-
-def _mmdb_value(v):
-    """dict -> map, str -> UTF-8 string, list -> array, ("u16"|"u32"|"u64", n) -> unsigned."""
-    if isinstance(v, dict):
-        return _mmdb_ctrl(7, len(v)) + b"".join(_mmdb_value(str(k)) + _mmdb_value(x) for k, x in v.items())
-    if isinstance(v, str):
-        b = v.encode()
-        return _mmdb_ctrl(2, len(b)) + b
-    if isinstance(v, list):
-        return _mmdb_ctrl(11, len(v)) + b"".join(_mmdb_value(x) for x in v)
-    kind, n = v
-    b = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return _mmdb_ctrl({"u16": 5, "u32": 6, "u64": 9}[kind], len(b)) + b
-
-
-def write_mmdb(path, networks):
-    """networks: [(cidr, {"country": {"iso_code"}, "continent": {"code"}})], broader ones first. An IPv6
-    database (record size 24) with IPv4 networks under ::/96, as GeoLite2 has them."""
-    import ipaddress
-    nodes = [[None, None]]
-    data = b""
-    for cidr, record in networks:
-        net = ipaddress.ip_network(cidr)
-        addr, plen = int(net.network_address), net.prefixlen
-        if net.version == 4:
-            plen += 96
-        off = len(data)
-        data += _mmdb_value(record)
-        node = 0
-        for i in range(plen):
-            bit = (addr >> (127 - i)) & 1
-            if i == plen - 1:
-                nodes[node][bit] = ("d", off)
-                break
-            child = nodes[node][bit]
-            if child is None or child[0] == "d":  # a new node; a broader network's data goes on below it
-                nodes.append([child, child])
-                nodes[node][bit] = ("n", len(nodes) - 1)
-                node = len(nodes) - 1
-            else:
-                node = child[1]
-    count = len(nodes)
-
-    def rec(x):
-        return count if x is None else x[1] if x[0] == "n" else count + 16 + x[1]
-
-    tree = b"".join(rec(a).to_bytes(3, "big") + rec(b).to_bytes(3, "big") for a, b in nodes)
-    meta = {"node_count": ("u32", count), "record_size": ("u16", 24), "ip_version": ("u16", 6),
-            "database_type": "Vitrine-Test-Country", "languages": ["en"],
-            "binary_format_major_version": ("u16", 2), "binary_format_minor_version": ("u16", 0),
-            "build_epoch": ("u64", int(time.time())), "description": {"en": "test regions"}}
-    with open(path, "wb") as f:
-        f.write(tree + b"\0" * 16 + data + b"\xab\xcd\xefMaxMind.com" + _mmdb_value(meta))
-
+# --- regions in a MaxMind DB written by the test (tests/support/mmdb.py) ---
 
 def region(country, continent):
     return {"country": {"iso_code": country, "names": {"en": country}}, "continent": {"code": continent}}

@@ -142,6 +142,8 @@ export const sendScreenAction = (body) => request('POST', '/api/v1/screen-action
 export const getScreenAction = (id) => request('GET', `/api/v1/screen-actions/${enc(id)}`);
 export const listScreenActions = () => request('GET', '/api/v1/screen-actions');
 export const screenshotUrl = (id, at) => `/api/v1/screens/${enc(id)}/screenshot?t=${enc(String(at))}`;
+/** The server's settings the console needs: { map: { tile_url, attribution } }. */
+export const getConsoleConfig = () => request('GET', '/api/v1/console-config');
 
 // Pairing (admin)
 export const previewPairing = (code) => request('GET', `/api/v1/pairings/${enc(code)}`);

@@ -3,6 +3,8 @@
 //
 // Views: login, #/screens (the landing page), #/screens/{id}, #/pair (admins),
 // #/screen-groups (dynamic groups and actions sent to them),
+// Views: login, #/screens (the landing page), #/screens/{id}, #/map (where the
+// screens are), #/pair (admins),
 // #/remote/{screen id} (remote control: admins and support), #/sessions (the
 // remote sessions, admins),
 // #/media, #/channels, #/channels/new, #/channels/{id}, #/schedules, #/reports
@@ -32,6 +34,7 @@ import { renderTokens } from './views/tokens.js';
 import { renderScreensRoute } from './views/screens.js';
 import { renderScreenGroups } from './views/screen-groups.js';
 import { renderPair } from './views/pair.js';
+import { renderMap } from './views/map.js';
 import { renderMedia } from './views/media.js';
 import { renderChannelsRoute } from './views/channels.js';
 import { renderSchedules } from './views/schedules.js';
@@ -46,6 +49,7 @@ import { renderChatReports } from './views/chat-reports.js';
 
 const ROUTES = {
   screens: { title: 'Screens', admin: false, render: renderScreensRoute },
+  map: { title: 'Map', admin: false, render: renderMap },
   pair: { title: 'Pair a screen', admin: true, nav: 'screens', render: renderPair },
   'screen-groups': { title: 'Screen groups', admin: false, nav: 'screens', render: renderScreenGroups },
   remote: { title: 'Remote control', roles: ['admin', 'support'], nav: 'screens', render: renderRemote },

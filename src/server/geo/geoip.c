@@ -3,15 +3,19 @@
  * opened once at start-up (MMDB_MODE_MMAP) and only read afterwards, which
  * libmaxminddb allows from several threads at once. A record gives
  * country.iso_code and continent.code (GeoLite2/GeoIP2 Country and City
- * have both), country.names.en and city.names.en; codes other than two
- * ASCII letters are ignored, names that are not valid UTF-8 without
- * control characters or do not fit are left out, so a damaged or odd
- * database cannot put anything else into the relay choice or the console.
+ * have both), country.names.en and city.names.en, and City's
+ * location.latitude, location.longitude and location.accuracy_radius;
+ * codes other than two ASCII letters are ignored, names that are not valid
+ * UTF-8 without control characters or do not fit are left out, and a
+ * location that is not two finite doubles within range is no location, so
+ * a damaged or odd database cannot put anything else into the relay
+ * choice or the console.
  */
 #include "geoip.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <maxminddb.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +84,34 @@ static void name_of(MMDB_entry_s *entry, const char *outer, char *out, size_t ou
 	}
 }
 
+/* A double at location.<name> within -limit..limit, or false. */
+static bool degrees_of(MMDB_entry_s *entry, const char *name, double limit, double *out)
+{
+	MMDB_entry_data_s d;
+	if (MMDB_get_value(entry, &d, "location", name, NULL) != MMDB_SUCCESS || !d.has_data ||
+	    d.type != MMDB_DATA_TYPE_DOUBLE || !isfinite(d.double_value) || fabs(d.double_value) > limit)
+		return false;
+	*out = d.double_value;
+	return true;
+}
+
+/* location.latitude/longitude, and accuracy_radius (km; a uint16 in GeoIP2, a uint32 accepted too). */
+static void location_of(MMDB_entry_s *entry, struct geo_place *out)
+{
+	if (!degrees_of(entry, "latitude", 90, &out->latitude) ||
+	    !degrees_of(entry, "longitude", 180, &out->longitude)) {
+		out->latitude = out->longitude = 0;
+		return;
+	}
+	out->has_location = true;
+	MMDB_entry_data_s d;
+	if (MMDB_get_value(entry, &d, "location", "accuracy_radius", NULL) != MMDB_SUCCESS || !d.has_data)
+		return;
+	uint32_t km = d.type == MMDB_DATA_TYPE_UINT16 ? d.uint16 : d.type == MMDB_DATA_TYPE_UINT32 ? d.uint32 : 0;
+	if (km <= 20038) /* half the equator: anything more says nothing */
+		out->accuracy_km = (unsigned)km;
+}
+
 bool geo_lookup(const char *ip, struct geo_place *out)
 {
 	memset(out, 0, sizeof *out);
@@ -93,5 +125,6 @@ bool geo_lookup(const char *ip, struct geo_place *out)
 	code_of(&res.entry, "continent", "code", out->continent);
 	name_of(&res.entry, "country", out->country_name, sizeof out->country_name);
 	name_of(&res.entry, "city", out->city, sizeof out->city);
+	location_of(&res.entry, out);
 	return out->country[0] || out->continent[0];
 }

@@ -4,15 +4,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../common/strfmt.h"
 #include "server.h"
 
 /* 'wasm-unsafe-eval' lets libsodium.js compile its WebAssembly (no JS eval);
  * ws: and wss: let the remote control page reach the relay's WebSocket, whose
  * host the page learns only from the session (the bytes are end-to-end
  * encrypted; docs/SECURITY.md) */
-static const char csp[] = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-                          "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
-                          "base-uri 'none'; form-action 'self'";
+#define CSP_HEAD "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:"
+#define CSP_TAIL "; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+static const char csp_default[] = CSP_HEAD CSP_TAIL;
+static char csp_with_images[1024];
+static const char *csp = csp_default;
+
+int assets_allow_images_from(const char *source)
+{
+	csp = csp_default;
+	if (!source || !*source)
+		return 0;
+	if (strfmt(csp_with_images, sizeof csp_with_images, "%s %s%s", CSP_HEAD, source, CSP_TAIL) != 0)
+		return -1;
+	csp = csp_with_images;
+	return 0;
+}
 
 const struct embedded_asset *assets_find(const char *name)
 {

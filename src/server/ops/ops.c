@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../../common/strfmt.h"
+#include "../console_config.h"
 #include "../content/content.h"
 #include "../http/server.h"
 #include "../remote/remote.h"
@@ -116,6 +117,14 @@ int ops_handle_firewall(struct http_req *r)
 	                                       "your DNS resolvers", "transport", "UDP/TCP", "port", 53, "protocol",
 	                                       "DNS", "direction", "outbound from the screen", "purpose",
 	                                       "resolving the server's name"));
+	/* the map's tile server (map_tile_url), which the console's Map page loads from */
+	const struct tile_origin *tiles = console_config_tiles();
+	if (tiles)
+		json_array_append_new(rules,
+		                      json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "from", "staff browsers", "to",
+		                                tiles->host, "transport", "TCP", "port", (int)tiles->port, "protocol",
+		                                tiles->tls ? "HTTPS" : "HTTP", "direction", "outbound from the office",
+		                                "purpose", "map tiles of the console's Map page (map_tile_url)"));
 	/* the relays this account's screens and guests may be sent to */
 	json_t *relays = remote_firewall_rules(r->db, r->auth.account_id);
 	json_array_extend(rules, relays);

@@ -1,6 +1,6 @@
 /*
  * What screens report (heartbeats, screenshots) and what the console does
- * with screens (list, detail, rename/tag, delete = revoke). Deleting a
+ * with screens (list, detail, rename/tag/place, delete = revoke). Deleting a
  * screen clears its token hash at once and wakes its long-poll, which then
  * fails authentication: the waiting request ends with 401 and the token can
  * never be used again. The row stays (soft delete) so history and audit keep
@@ -32,6 +32,7 @@
 #include "../store/listquery.h"
 #include "../store/store_reply.h"
 #include "../tags.h"
+#include "location.h"
 #include "presence.h"
 #include "rule.h"
 #include "screens.h"
@@ -40,7 +41,7 @@
 #define SCREEN_COLUMNS                                                                                                 \
 	"id, name, hardware_id, public_key, info, state, tags, group_name, last_seen, last_ip, created_at, "           \
 	"created_by, change_seq, screenshot_at, deleted_at, channel_id, play_now_channel, play_now_until, "            \
-	"manifest_version, remote_consent, inventory, inventory_at, power_schedule"
+	"manifest_version, remote_consent, inventory, inventory_at, power_schedule, location_lat_e7, location_lon_e7"
 
 static json_t *parse_or(const char *text, json_t *fallback)
 {
@@ -83,6 +84,10 @@ static json_t *row_json(struct db_stmt *st)
 	json_object_set_new(j, "inventory", parse_or(db_col_text(st, 20), json_object()));
 	json_object_set_new(j, "inventory_at", json_integer(db_col_int(st, 21)));
 	json_object_set_new(j, "power_schedule", parse_or(db_col_text(st, 22), json_array()));
+	/* where it is: set by hand, or from its address (location.h) */
+	json_object_set_new(j, "location",
+	                    location_json(!db_col_is_null(st, 23) && !db_col_is_null(st, 24), db_col_int(st, 23),
+	                                  db_col_int(st, 24), ip));
 	/* the fields the list shows, lifted from the last heartbeat */
 	json_t *np = json_object_get(state, "now_playing"), *ver = json_object_get(state, "version");
 	json_object_set(j, "now_playing", np ? np : json_null());
@@ -436,9 +441,13 @@ int screens_handle_update(struct http_req *r)
 				    r, 400, "invalid_field",
 				    "remote_consent must be true (ask the person at the screen before "
 				    "a remote session) or false");
+		} else if (strcmp(key, "location") == 0) {
+			if (!location_check(r, v))
+				return 0;
 		} else {
 			return http_reply_error(r, 400, "unknown_field",
-			                        "unknown field \"%.64s\" (name, group, tags, remote_consent)", key);
+			                        "unknown field \"%.64s\" (name, group, tags, remote_consent, location)",
+			                        key);
 		}
 	}
 	const char *id = http_param(r, "id");
@@ -457,6 +466,8 @@ int screens_handle_update(struct http_req *r)
 		audit_request(r, "screen.remote_consent", id,
 		              json_is_true(v) ? "asks consent" : "does not ask consent");
 	}
+	if ((v = json_object_get(body, "location")))
+		location_save(r, id, v);
 	screens_touch(r->db, r->auth.account_id, id);
 	audit_request(r, "screen.updated", id, "");
 	http_reply_json(r, 200, json_pack("{s:o}", "screen", screens_json(r->db, r->auth.account_id, id)));

@@ -1,5 +1,5 @@
 // The page of one screen: its status, screenshot, remote-control
-// instructions and their history, settings and what it plays.
+// instructions and their history, where it is, settings and what it plays.
 
 import * as api from '../api.js';
 import { canControl, isAdmin, isEditor, state } from '../session.js';
@@ -29,6 +29,7 @@ import {
 } from '../screens-common.js';
 import { screenContentCard } from './screen-content.js';
 import { screenDeviceCards } from './screen-device.js';
+import { screenLocationCard } from './screen-location.js';
 import { fingerprint as hostKeyFingerprint } from '../remote/fingerprint.js';
 
 function instructionResult(ins) {
@@ -150,6 +151,9 @@ export async function renderScreenDetail(stale, id) {
   // ---- inventory, logs, display power
   const device = screenDeviceCards(id, () => screen, send);
 
+  // ---- where it is
+  const place = screenLocationCard(stale, id, () => screen, (s) => paint({ ...screen, ...s }));
+
   // ---- painting the screen
   let deleting = false;
   let shownFields = null; // the name, group and tags last written into the settings form
@@ -189,6 +193,7 @@ export async function renderScreenDetail(stale, id) {
       ...kv('Public key', h('code', { id: 'screen-public-key', class: 'secret-text', text: s.public_key || '' })));
     content.sync(s);
     device.sync(s);
+    place.sync(s);
     if (settings) settings.sync(s);
   }
 
@@ -429,6 +434,7 @@ export async function renderScreenDetail(stale, id) {
       h('h2', { id: 'card-history', text: 'Instruction history' }),
       tableWrap(htable, 'Instruction history')),
     device.el,
+    place.el,
     h('div', { class: 'grid-2' },
       card('Device', deviceList),
       settings ? settings.card : null),
