@@ -52,11 +52,11 @@ int keyfile_read(const char *path, unsigned char sk[crypto_sign_SECRETKEYBYTES],
 			close(fd);
 		return -1;
 	}
-	if (st.st_mode & 077)
-		(void)!fchmod(fd, 0600); /* a copy made readable by others: narrowed again */
 	ssize_t n = S_ISREG(st.st_mode) && st.st_size == (off_t)crypto_sign_SECRETKEYBYTES
 	                ? read(fd, sk, crypto_sign_SECRETKEYBYTES)
 	                : -1;
+	if (n == (ssize_t)crypto_sign_SECRETKEYBYTES && (st.st_mode & 077))
+		(void)!fchmod(fd, 0600); /* a copy of a key made readable by others: narrowed again */
 	close(fd);
 	if (n != (ssize_t)crypto_sign_SECRETKEYBYTES) {
 		sodium_memzero(sk, crypto_sign_SECRETKEYBYTES);

@@ -107,19 +107,23 @@ int object_upload_open(struct http_req *r, struct object_upload *up, const char 
 	/* refused from the headers, before a byte of the body is read */
 	uint64_t available = objects_free_bytes(tmp_dir);
 	if (announced_known && available != UINT64_MAX &&
-	    (available < DISK_RESERVE || announced > available - DISK_RESERVE))
-		return object_reply_no_space(r, announced, available), -1;
+	    (available < DISK_RESERVE || announced > available - DISK_RESERVE)) {
+		object_reply_no_space(r, announced, available);
+		return -1;
+	}
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	if (strfmt(up->tmp, sizeof up->tmp, "%s/%s.part", tmp_dir, id) != 0) {
 		up->tmp[0] = '\0';
-		return http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads"), -1;
+		http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads");
+		return -1;
 	}
 	up->fd = open(up->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (up->fd < 0) {
 		up->tmp[0] = '\0';
 		log_event(LOG_ERROR, "cannot create an upload file", "dir", tmp_dir, "error", strerror(errno), NULL);
-		return http_reply_error(r, 500, "internal", "the upload cannot be stored"), -1;
+		http_reply_error(r, 500, "internal", "the upload cannot be stored");
+		return -1;
 	}
 	crypto_hash_sha256_init(&up->hash);
 	return 0;
@@ -172,14 +176,18 @@ int object_reply_failed(struct http_req *r, const struct object_upload *up, cons
 
 int object_upload_sync(struct http_req *r, struct object_upload *up, const char *data_dir)
 {
-	if (up->fd < 0)
-		return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload"), -1;
+	if (up->fd < 0) {
+		http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload");
+		return -1;
+	}
 	if (fsync(up->fd) != 0) {
 		int err = errno;
 		object_upload_discard(up);
 		if (err == ENOSPC || err == EDQUOT)
-			return object_reply_no_space(r, up->size, objects_free_bytes(data_dir)), -1;
-		return http_reply_error(r, 507, "insufficient_storage", "the upload could not be written to disk"), -1;
+			object_reply_no_space(r, up->size, objects_free_bytes(data_dir));
+		else
+			http_reply_error(r, 507, "insufficient_storage", "the upload could not be written to disk");
+		return -1;
 	}
 	close(up->fd);
 	up->fd = -1;
