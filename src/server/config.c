@@ -103,6 +103,9 @@ static const struct setting keys[CFG_COUNT] = {
                                          86400, "lifetime of the TURN credentials given for a call"),
     [CFG_WEBRTC_RELAY_ONLY] = UINT("webrtc_relay_only", "VITRINE_WEBRTC_RELAY_ONLY", "0", 0, 1,
                                    "1: calls go through the TURN relays only (peers never see each other's address)"),
+    /* over-the-air updates */
+    [CFG_RELEASE_MAX_BYTES] = UINT("release_max_bytes", "VITRINE_RELEASE_MAX_BYTES", "2147483648", 1,
+                                   (uint64_t)64 << 30, "bytes a release may have at most (larger uploads: 413)"),
 };
 
 int config_init(struct config *c)

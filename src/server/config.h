@@ -61,6 +61,8 @@ enum config_key {
 	CFG_WEBRTC_TURN_SECRET,
 	CFG_WEBRTC_TURN_TTL_SECONDS,
 	CFG_WEBRTC_RELAY_ONLY,
+	/* over-the-air updates */
+	CFG_RELEASE_MAX_BYTES,
 	CFG_COUNT
 };
 
