@@ -329,11 +329,11 @@ out:
 	return rc;
 }
 
-int api_upload(struct api *a, const char *path, int fd, uint64_t size, const char *filename, int64_t max_send_speed,
-               api_progress_fn progress, void *ud, struct api_resp *out)
+int api_upload(struct api *a, const struct api_upload_req *up, struct api_resp *out)
 {
-	struct upload_src src = {.fd = fd, .progress = progress, .ud = ud, .total = size};
-	if (prepare(a, "PUT", path, 0, out) != 0 || lseek(fd, 0, SEEK_SET) != 0) { /* prepare fills out first */
+	struct upload_src src = {.fd = up->fd, .progress = up->progress, .ud = up->ud, .total = up->size};
+	if (prepare(a, up->method, up->path, 0, out) != 0 ||
+	    lseek(up->fd, 0, SEEK_SET) != 0) { /* prepare fills out first */
 		if (out->rc == CURLE_OK) {
 			snprintf(out->errbuf, sizeof out->errbuf, "cannot start the upload");
 			out->rc = CURLE_READ_ERROR;
@@ -343,29 +343,38 @@ int api_upload(struct api *a, const char *path, int fd, uint64_t size, const cha
 	/* the name goes in a header: no control characters, bounded */
 	char hdr[256] = "X-Filename: ";
 	size_t o = strlen(hdr);
-	for (const char *p = filename; *p && o + 1 < sizeof hdr; p++)
+	for (const char *p = up->filename; *p && o + 1 < sizeof hdr; p++)
 		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
 			hdr[o++] = *p;
 	hdr[o] = '\0';
-	if (add_header(a, hdr) != 0 || add_header(a, "Content-Type: application/octet-stream") != 0) {
+	if (add_header(a, hdr) != 0 || add_header(a, "Content-Type: application/octet-stream") != 0 ||
+	    (up->header && add_header(a, up->header) != 0)) {
 		snprintf(out->errbuf, sizeof out->errbuf, "out of memory");
 		out->rc = CURLE_OUT_OF_MEMORY;
 		return -1;
 	}
 	CURL *e = a->easy;
-	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L); /* a PUT, unless the method says otherwise */
 	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(e, CURLOPT_READDATA, &src);
 	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
 	curl_easy_setopt(e, CURLOPT_SEEKDATA, &src);
-	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up->size);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, &src);
 	/* no overall timeout for big files; a stalled one fails after 2 minutes */
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 120L);
-	if (max_send_speed > 0)
-		curl_easy_setopt(e, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_send_speed);
-	return perform(a, out);
+	if (up->max_send_speed > 0)
+		curl_easy_setopt(e, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)up->max_send_speed);
+	int rc = perform(a, out);
+	/* a refusal sent while the body was still going out can end in a
+	 * connection reset: what arrived of it still says why */
+	if (rc != 0 && buf_len(&out->body) && !out->json) {
+		json_error_t jerr;
+		const char *json_at = strstr(buf_str(&out->body), "{\"error\"");
+		out->json = json_at ? json_loads(json_at, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
+	}
+	return rc;
 }

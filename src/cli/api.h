@@ -68,12 +68,23 @@ int api_set_token(struct api *a, const char *token);
  * and must be freed with api_resp_free. */
 int api_call(struct api *a, const char *method, const char *path, json_t *body, long timeout_s, struct api_resp *out);
 
-/* PUT path with the bytes of the open file fd (size bytes, read from
- * offset 0) as the body: Content-Length set, X-Filename: filename.
- * max_send_speed (bytes/s, 0 = unlimited) throttles it. progress may be NULL.
- * Same return convention as api_call. */
-int api_upload(struct api *a, const char *path, int fd, uint64_t size, const char *filename, int64_t max_send_speed,
-               api_progress_fn progress, void *ud, struct api_resp *out);
+/* An upload: the bytes of an open file as a request's body. */
+struct api_upload_req {
+	const char *method; /* "PUT" (media) or "POST" (releases) */
+	const char *path;
+	int fd;                   /* read from offset 0 */
+	uint64_t size;            /* sent as Content-Length */
+	const char *filename;     /* sent as X-Filename (control characters dropped) */
+	const char *header;       /* one more "Name: value" header, or NULL */
+	int64_t max_send_speed;   /* bytes/s, 0 = unlimited */
+	api_progress_fn progress; /* may be NULL */
+	void *ud;
+};
+
+/* Sends up. Same return convention as api_call; a refusal the server sent
+ * while the body was still going out (which can end in a connection reset)
+ * is in out->json all the same when it arrived. */
+int api_upload(struct api *a, const struct api_upload_req *up, struct api_resp *out);
 
 void api_resp_free(struct api_resp *r);
 

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/codes.h"
-
-#define HASH_BLOCK (256u * 1024u)
+#include "common/sha256_file.h"
 
 /* The folder as the schema's resolver; the arrays of cf grow in bufs
  * (at most one entry per item of a channel) and are handed over at the
@@ -212,53 +209,20 @@ int chfile_parse(const char *dir, const char *text, size_t len, struct chfile *c
 
 int chfile_hash(struct chfile *cf)
 {
-	unsigned char *buf = malloc(HASH_BLOCK);
-	if (!buf) {
-		json_array_append_new(cf->errors, json_string("out of memory"));
-		return -1;
-	}
-	int rc = 0;
-	for (size_t i = 0; i < cf->nfiles && rc == 0; i++) {
+	for (size_t i = 0; i < cf->nfiles; i++) {
 		struct chfile_file *f = &cf->files[i];
 		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-		struct stat sb;
-		if (fd < 0 || fstat(fd, &sb) != 0) {
+		if (fd < 0 || sha256_file_fd(fd, f->sha256, &f->size) != 0) {
 			char msg[600];
 			snprintf(msg, sizeof msg, "%s: cannot read %s: %s", f->json_path, f->path, strerror(errno));
 			json_array_append_new(cf->errors, json_string(msg));
 			if (fd >= 0)
 				close(fd);
-			rc = -1;
-			break;
-		}
-		crypto_hash_sha256_state st;
-		crypto_hash_sha256_init(&st);
-		uint64_t total = 0;
-		for (;;) {
-			ssize_t got = read(fd, buf, HASH_BLOCK);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got < 0) {
-				char msg[600];
-				snprintf(msg, sizeof msg, "%s: cannot read %s: %s", f->json_path, f->path,
-				         strerror(errno));
-				json_array_append_new(cf->errors, json_string(msg));
-				rc = -1;
-				break;
-			}
-			if (got == 0)
-				break;
-			crypto_hash_sha256_update(&st, buf, (unsigned long long)got);
-			total += (uint64_t)got;
+			return -1;
 		}
 		close(fd);
-		unsigned char digest[crypto_hash_sha256_BYTES];
-		crypto_hash_sha256_final(&st, digest);
-		codes_hex(digest, sizeof digest, f->sha256);
-		f->size = total;
 	}
-	free(buf);
-	return rc;
+	return 0;
 }
 
 json_t *chfile_server_body(const struct chfile *cf)

@@ -127,6 +127,8 @@ int cmd_assign(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_pair(struct cli *cli, int argc, char **argv);
 int cmd_remote(struct cli *cli, int argc, char **argv);
+int cmd_release(struct cli *cli, int argc, char **argv);
+int cmd_releases(struct cli *cli, int argc, char **argv);
 
 /* Finds a screen or a channel by id or unique name (resolve.c). kind is
  * "screen" or "channel". On success returns a new reference to the object

@@ -1,6 +1,6 @@
 /*
- * The small commands: the listings (screens, channels, media: a table for
- * people, the server's own JSON with --json), assign, send (an instruction
+ * The small commands: the listings (screens, channels, media, releases: a
+ * table for people, the server's own JSON with --json), assign, send (an instruction
  * and the wait for the screen's acknowledgement) and pair. (remote is in
  * remote.c.)
  */
@@ -235,6 +235,42 @@ int cmd_media(struct cli *cli, int argc, char **argv)
 			cli_human_bytes((double)json_integer_value(json_object_get(resp.json, "quota_bytes")), quota);
 			printf("%zu media; %s used of %s\n", json_array_size(list), used, quota);
 		}
+	}
+	api_resp_free(&resp);
+	return CLI_OK;
+}
+
+int cmd_releases(struct cli *cli, int argc, char **argv)
+{
+	struct api_resp resp;
+	int rc;
+	if (!simple_get(cli, argc, argv, "/api/v1/releases", "listing the releases", &resp, &rc))
+		return rc;
+	json_t *list = json_object_get(resp.json, "releases");
+	if (cli->json) {
+		cli_print_json(resp.json);
+	} else {
+		if (json_array_size(list) > 0) {
+			json_t *rows = json_array(), *rel;
+			json_array_append_new(rows,
+			                      row_of("NAME", "VERSION", "SIZE", "SIGNED BY", "ID", "UPLOADED", NULL));
+			size_t i;
+			json_array_foreach (list, i, rel) {
+				char size[32], age[32], key[200];
+				cli_human_bytes((double)json_integer_value(json_object_get(rel, "size")), size);
+				cli_human_age((long long)json_integer_value(json_object_get(rel, "created_at")), age);
+				snprintf(key, sizeof key, "%s%s", str_or(rel, "key_name", "-"),
+				         json_is_true(json_object_get(rel, "trusted")) ? "" : " (no longer trusted)");
+				json_array_append_new(rows,
+				                      row_of(str_or(rel, "name", "-"), str_or(rel, "version", "-"),
+				                             size, key, str_or(rel, "id", "-"), age, NULL));
+			}
+			print_table(rows);
+			json_decref(rows);
+		}
+		if (!cli->quiet)
+			printf("%lld release%s\n", (long long)json_integer_value(json_object_get(resp.json, "total")),
+			       json_integer_value(json_object_get(resp.json, "total")) == 1 ? "" : "s");
 	}
 	api_resp_free(&resp);
 	return CLI_OK;

@@ -2,7 +2,8 @@
  * vitrine: the command line of Vitrine. It logs in once and keeps a
  * revocable API token, publishes a folder as a channel (uploading only the
  * media the server lacks), lists screens, channels and media, assigns
- * channels, pairs screens and sends them instructions. This file parses the
+ * channels, pairs screens and sends them instructions, and signs and
+ * uploads releases. This file parses the
  * global options and dispatches to the command; the help texts are in
  * help.c, the shared helpers in util.c, the commands in their own files.
  * Exit codes are in cli.h and docs/vitrine.1.
@@ -25,7 +26,7 @@ struct command {
 static const struct command commands[] = {
     {"login", cmd_login},       {"logout", cmd_logout}, {"publish", cmd_publish}, {"screens", cmd_screens},
     {"channels", cmd_channels}, {"media", cmd_media},   {"assign", cmd_assign},   {"send", cmd_send},
-    {"pair", cmd_pair},         {"remote", cmd_remote},
+    {"pair", cmd_pair},         {"remote", cmd_remote}, {"release", cmd_release}, {"releases", cmd_releases},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -191,19 +191,19 @@ static int upload_one(struct publish *p, const struct chfile_file *f, unsigned i
 	double start = progress_now();
 	if (p->bar)
 		progress_begin(&bar, stdout, label, f->size, index, count);
-	int sent =
-	    api_upload(&p->cli->api, path, fd, f->size, base, p->rate_limit, p->bar ? on_progress : NULL, &bar, &resp);
+	struct api_upload_req req = {.method = "PUT",
+	                             .path = path,
+	                             .fd = fd,
+	                             .size = f->size,
+	                             .filename = base,
+	                             .max_send_speed = p->rate_limit,
+	                             .progress = p->bar ? on_progress : NULL,
+	                             .ud = &bar};
+	int sent = api_upload(&p->cli->api, &req, &resp);
 	double took = progress_now() - start;
 	close(fd);
 	if (p->bar)
 		progress_end(&bar);
-	/* a refusal sent while the body was still going out can end in a
-	 * connection reset: what arrived of it still says why */
-	if (sent != 0 && buf_len(&resp.body) && !resp.json) {
-		json_error_t jerr;
-		const char *json_at = strstr(buf_str(&resp.body), "{\"error\"");
-		resp.json = json_at ? json_loads(json_at, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
-	}
 	const char *code = api_error_code(&resp);
 	char msg[600];
 	cli_printable(api_error_message(&resp), msg, sizeof msg);

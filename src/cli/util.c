@@ -122,10 +122,17 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, co
 	if (parsing != argv) {
 		static const struct option global[] = {CLI_GLOBAL_OPTIONS};
 		size_t n = 0;
-		for (size_t i = 0; i < sizeof global / sizeof global[0]; i++)
-			merged[n++] = global[i];
 		for (const struct option *o = longopts; o && o->name && n + 1 < MAX_OPTIONS; o++)
 			merged[n++] = *o;
+		/* a command's own option replaces a global one of the same name
+		 * (release sign --version V) */
+		for (size_t i = 0; i < sizeof global / sizeof global[0] && n + 1 < MAX_OPTIONS; i++) {
+			bool own = false;
+			for (size_t k = 0; k < n; k++)
+				own |= strcmp(merged[k].name, global[i].name) == 0;
+			if (!own)
+				merged[n++] = global[i];
+		}
 		memset(&merged[n], 0, sizeof merged[n]);
 		snprintf(shorts, sizeof shorts, ":qh%s", shortopts ? shortopts : "");
 		parsing = argv;

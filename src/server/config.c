@@ -109,6 +109,9 @@ static const struct setting keys[CFG_COUNT] = {
              "URL", "tile URL template of the console's map ({z}/{x}/{y}; empty: no background)"),
     [CFG_MAP_ATTRIBUTION] = TEXT("map_attribution", "VITRINE_MAP_ATTRIBUTION", "\u00a9 OpenStreetMap contributors",
                                  "map-attribution", "TEXT", "credit shown on the map for its tiles"),
+    /* over-the-air updates */
+    [CFG_RELEASE_MAX_BYTES] = UINT("release_max_bytes", "VITRINE_RELEASE_MAX_BYTES", "2147483648", 1,
+                                   (uint64_t)64 << 30, "bytes a release may have at most (larger uploads: 413)"),
 };
 
 int config_init(struct config *c)

@@ -64,6 +64,8 @@ enum config_key {
 	/* the console's map of the screens: its tile server */
 	CFG_MAP_TILE_URL,
 	CFG_MAP_ATTRIBUTION,
+	/* over-the-air updates */
+	CFG_RELEASE_MAX_BYTES,
 	CFG_COUNT
 };
 

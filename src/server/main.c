@@ -1,9 +1,10 @@
 /*
  * vitrine-server: the hub (API, web console, and later the device gateway,
  * connection manager and chat). This file parses the command line, runs
- * `init` (data folder, keys, first admin) or `relay-key` (the public key
- * relays check tickets with), or starts the HTTP server, and stops
- * gracefully on SIGTERM.
+ * `init` (data folder, keys, first admin), `relay-key` (the public key
+ * relays check tickets with), `release-key` (the public key players check
+ * the server's releases with) or `release sign` (signs a release file with
+ * that key), or starts the HTTP server, and stops gracefully on SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,9 @@
 #include "audit/retention.h"
 #include "auth/auth.h"
 #include "chat/chat.h"
+#include "common/keyfile.h"
 #include "common/log.h"
+#include "common/release.h"
 #include "common/strfmt.h"
 #include "config.h"
 #include "console_config.h"
@@ -34,6 +37,7 @@
 #include "store/db.h"
 #include "store/store_reply.h"
 #include "store/tx.h"
+#include "updates/updates.h"
 
 #define VITRINE_VERSION "0.1.0"
 
@@ -41,18 +45,27 @@ static void usage(const struct config *cfg)
 {
 	printf("usage: vitrine-server [options] [init --admin LOGIN [--account NAME]]\n"
 	       "       vitrine-server [options] relay-key [--out FILE]\n"
+	       "       vitrine-server [options] release-key [--out FILE]\n"
+	       "       vitrine-server [options] release sign FILE --name NAME --version V [--out FILE.vsig]\n"
 	       "\n"
 	       "Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
 	       "first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
 	       "printed once as \"admin password: ...\").\n"
 	       "`relay-key` prints the public key (base64, one line) that relays check\n"
 	       "remote-control tickets with (vitrine-relay --server-key FILE).\n"
+	       "`release-key` prints the server's update-signing public key (base64, one\n"
+	       "line): releases it signs are always trusted, and players are given it.\n"
+	       "`release sign` signs a release file with that key: it writes the signature\n"
+	       "file FILE.vsig to upload with it (vitrine release upload FILE).\n"
 	       "\n"
 	       "options:\n"
 	       "  --config FILE          INI file with a [server] section\n"
 	       "  --admin LOGIN          (init) the first admin's login name\n"
 	       "  --account NAME         (init) the first account's name (default Default)\n"
-	       "  --out FILE             (relay-key) write the key to FILE instead of printing it\n"
+	       "  --out FILE             (relay-key, release-key) write the key to FILE instead of\n"
+	       "                         printing it; (release sign) the signature file\n"
+	       "  --name NAME            (release sign) the release's name: a-z, 0-9, . _ -\n"
+	       "  --version V            (release sign) its version: 1 to 4 numbers, \"1.4.2\"\n"
 	       "  --help, --version\n\n");
 	config_print_help(cfg, stdout);
 }
@@ -149,6 +162,8 @@ static int cmd_init(const char *data, const char *login, const char *account)
 	char err[512];
 	int krc = remote_key_load(data, err, sizeof err);
 	remote_key_forget();
+	if (krc == 0)
+		krc = updates_key_load(data, err, sizeof err);
 	if (krc != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		return 1;
@@ -161,24 +176,20 @@ static int cmd_init(const char *data, const char *login, const char *account)
 	return 0;
 }
 
-/* relay-key [--out FILE]: the public key relays check tickets with; the
- * key pair is made on the way when the data folder has none yet. */
-static int cmd_relay_key(const char *data, const char *out)
+/* 0 when data is initialised, else 1 after saying how to do it. */
+static int check_initialised(const char *data)
 {
-	char path[4096], err[512];
-	if (secret_path(data, path, sizeof path) != 0 || access(path, F_OK) != 0) {
-		fprintf(stderr,
-		        "vitrine-server: %s is not initialised: run `vitrine-server --data %s init --admin LOGIN`\n",
-		        data, data);
-		return 1;
-	}
-	if (remote_key_load(data, err, sizeof err) != 0) {
-		fprintf(stderr, "vitrine-server: %s\n", err);
-		return 1;
-	}
-	char b64[REMOTE_KEY_B64LEN];
-	remote_key_public_b64(b64);
-	remote_key_forget();
+	char path[4096];
+	if (secret_path(data, path, sizeof path) == 0 && access(path, F_OK) == 0)
+		return 0;
+	fprintf(stderr, "vitrine-server: %s is not initialised: run `vitrine-server --data %s init --admin LOGIN`\n",
+	        data, data);
+	return 1;
+}
+
+/* Prints a public key (one line), or writes it to out. */
+static int print_key(const char *b64, const char *out)
+{
 	if (!out) {
 		printf("%s\n", b64);
 		return fflush(stdout) == 0 ? 0 : 1;
@@ -189,6 +200,70 @@ static int cmd_relay_key(const char *data, const char *out)
 		return 1;
 	}
 	return 0;
+}
+
+/* relay-key [--out FILE]: the public key relays check tickets with; the
+ * key pair is made on the way when the data folder has none yet. */
+static int cmd_relay_key(const char *data, const char *out)
+{
+	char err[512];
+	if (check_initialised(data) != 0)
+		return 1;
+	if (remote_key_load(data, err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 1;
+	}
+	char b64[REMOTE_KEY_B64LEN];
+	remote_key_public_b64(b64);
+	remote_key_forget();
+	return print_key(b64, out);
+}
+
+/* release-key [--out FILE]: the public key of the server's releases, made
+ * on the way (as relay-key does) for data folders older than releases. */
+static int cmd_release_key(const char *data, const char *out)
+{
+	char err[512], b64[RELEASE_KEY_B64_LEN];
+	if (check_initialised(data) != 0)
+		return 1;
+	if (updates_key_load(data, err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 1;
+	}
+	updates_key_public_b64(b64);
+	return print_key(b64, out);
+}
+
+/* release sign FILE --name NAME --version V [--out FILE.vsig]: signs a
+ * release file with the server's release key. */
+static int cmd_release_sign(const char *data, const char *file, const char *name, const char *version, const char *out)
+{
+	if (!name || !version) {
+		fprintf(stderr, "vitrine-server: release sign needs --name NAME and --version V (see --help)\n");
+		return 2;
+	}
+	char path[4096], err[512], written[4096];
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	if (check_initialised(data) != 0)
+		return 1;
+	if (updates_key_path(data, path, sizeof path) != 0) {
+		fprintf(stderr, "vitrine-server: the data folder's path is too long: %s\n", data);
+		return 1;
+	}
+	if (keyfile_load(path, sk, err, sizeof err) != 0) { /* made on first use in older data folders */
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 1;
+	}
+	struct release_signature sig;
+	int rc = release_sign_file(file, name, version, sk, out, &sig, written, sizeof written, err, sizeof err);
+	sodium_memzero(sk, sizeof sk);
+	if (rc != 0) {
+		fprintf(stderr, "vitrine-server: %s\n", err);
+		return 1;
+	}
+	printf("signed %s %s (%llu bytes, sha256 %s) with the server's release key: %s\n", sig.name, sig.version,
+	       (unsigned long long)sig.size, sig.sha256, written);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static int parse_cidr_list(const char *text, struct cidr *out, size_t max, size_t *count, const char *what)
@@ -305,12 +380,15 @@ static int cmd_run(struct config *cfg)
 	memcpy(auth_settings.secret, secret, AUTH_SECRET_BYTES);
 	sodium_memzero(secret, slen);
 	free(secret);
-	if (remote_key_load(data, err, sizeof err) != 0) { /* made here for folders older than remote control */
+	/* made here for folders older than remote control, or than releases */
+	if (remote_key_load(data, err, sizeof err) != 0 || updates_key_load(data, err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
 		free(cert_pem);
 		free(key_pem);
+		remote_key_forget();
 		return 1;
 	}
+	updates_release_max_bytes = settings_uint(&cfg->settings, CFG_RELEASE_MAX_BYTES);
 	if (mail_configure(config_get(cfg, CFG_SMTP_URL), config_get(cfg, CFG_SMTP_FROM),
 	                   config_get(cfg, CFG_SMTP_USER), config_get(cfg, CFG_SMTP_PASSWORD),
 	                   config_get(cfg, CFG_SMTP_TLS), err, sizeof err) != 0) {
@@ -367,6 +445,7 @@ static int cmd_run(struct config *cfg)
 
 	if (content_media_sweeper_start(data, 600) != 0)
 		log_event(LOG_WARN, "the disk sweeper did not start: crash leftovers stay until the next start", NULL);
+	updates_releases_sweep(data, true);
 	struct server_hooks hooks = {.authenticate = auth_authenticate,
 	                             .tx_begin = store_tx_begin,
 	                             .tx_end = store_tx_end,
@@ -407,7 +486,24 @@ out:
 	return status;
 }
 
-enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_ADMIN, OPT_ACCOUNT, OPT_OUT };
+enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_ADMIN, OPT_ACCOUNT, OPT_OUT, OPT_NAME, OPT_RELEASE_VERSION };
+
+/* The commands and how many operands each takes (its name included). */
+static const struct command {
+	const char *name;
+	int operands;
+} commands[] = {{"init", 1}, {"relay-key", 1}, {"release-key", 1}, {"release", 3}};
+
+/* `release sign` takes --version V, which is otherwise --version alone. */
+static bool signing_a_release(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "release") == 0)
+			for (int k = i + 1; k < argc; k++)
+				if (strcmp(argv[k], "sign") == 0)
+					return true;
+	return false;
+}
 
 int main(int argc, char **argv)
 {
@@ -420,11 +516,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vitrine-server: out of memory\n");
 		return 1;
 	}
-	static const struct option own[] = {
-	    {"help", no_argument, NULL, OPT_HELP},         {"version", no_argument, NULL, OPT_VERSION},
-	    {"admin", required_argument, NULL, OPT_ADMIN}, {"account", required_argument, NULL, OPT_ACCOUNT},
-	    {"out", required_argument, NULL, OPT_OUT},     {NULL, 0, NULL, 0}};
-	const char *admin = NULL, *account = NULL, *out = NULL;
+	bool signing = signing_a_release(argc, argv);
+	const struct option own[] = {{"help", no_argument, NULL, OPT_HELP},
+	                             signing ? (struct option){"version", required_argument, NULL, OPT_RELEASE_VERSION}
+	                                     : (struct option){"version", no_argument, NULL, OPT_VERSION},
+	                             {"admin", required_argument, NULL, OPT_ADMIN},
+	                             {"account", required_argument, NULL, OPT_ACCOUNT},
+	                             {"out", required_argument, NULL, OPT_OUT},
+	                             {"name", required_argument, NULL, OPT_NAME},
+	                             {NULL, 0, NULL, 0}};
+	const char *admin = NULL, *account = NULL, *out = NULL, *name = NULL, *version = NULL;
 	char err[512];
 	int status = 0, c;
 	while ((c = settings_getopt(&cfg.settings, argc, argv, "h", own, err, sizeof err)) != -1) {
@@ -444,22 +545,48 @@ int main(int argc, char **argv)
 		case OPT_OUT:
 			out = optarg;
 			break;
+		case OPT_NAME:
+			name = optarg;
+			break;
+		case OPT_RELEASE_VERSION:
+			version = optarg;
+			break;
 		default:
 			fprintf(stderr, "vitrine-server: %s\n", err);
 			status = 2;
 			goto done;
 		}
 	}
-	bool init = optind < argc && strcmp(argv[optind], "init") == 0;
-	bool relay_key = optind < argc && strcmp(argv[optind], "relay-key") == 0;
-	if (optind + (init || relay_key ? 1 : 0) < argc) {
-		fprintf(stderr, "vitrine-server: unknown argument \"%s\" (see --help)\n",
-		        argv[optind + (init || relay_key ? 1 : 0)]);
+	const char *command = optind < argc ? argv[optind] : "";
+	int operands = 0;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(command, commands[i].name) == 0)
+			operands = commands[i].operands;
+	bool init = strcmp(command, "init") == 0, relay_key = strcmp(command, "relay-key") == 0;
+	bool release_key = strcmp(command, "release-key") == 0, release = strcmp(command, "release") == 0;
+	if (release && (argc - optind < 2 || strcmp(argv[optind + 1], "sign") != 0)) {
+		fprintf(stderr, "vitrine-server: release takes the subcommand sign (see --help)\n");
 		status = 2;
 		goto done;
 	}
-	if (!relay_key && out) {
-		fprintf(stderr, "vitrine-server: --out goes with relay-key (see --help)\n");
+	if (release && argc - optind < 3) {
+		fprintf(stderr, "vitrine-server: release sign needs the FILE to sign (see --help)\n");
+		status = 2;
+		goto done;
+	}
+	if (optind + operands < argc) {
+		fprintf(stderr, "vitrine-server: unknown argument \"%s\" (see --help)\n", argv[optind + operands]);
+		status = 2;
+		goto done;
+	}
+	if (!relay_key && !release_key && !release && out) {
+		fprintf(stderr,
+		        "vitrine-server: --out goes with relay-key, release-key and release sign (see --help)\n");
+		status = 2;
+		goto done;
+	}
+	if (!release && (name || version)) {
+		fprintf(stderr, "vitrine-server: --name and --version V go with release sign (see --help)\n");
 		status = 2;
 		goto done;
 	}
@@ -484,6 +611,10 @@ int main(int argc, char **argv)
 		}
 	} else if (relay_key) {
 		status = cmd_relay_key(config_get(&cfg, CFG_DATA), out);
+	} else if (release_key) {
+		status = cmd_release_key(config_get(&cfg, CFG_DATA), out);
+	} else if (release) {
+		status = cmd_release_sign(config_get(&cfg, CFG_DATA), argv[optind + 2], name, version, out);
 	} else {
 		status = cmd_run(&cfg);
 	}

@@ -16,6 +16,7 @@
 #include "ops/ops.h"
 #include "remote/remote.h"
 #include "screens/screens.h"
+#include "updates/updates.h"
 
 #define KB      1024
 #define R       ROUTE_TX_READ
@@ -174,6 +175,21 @@ const struct route server_routes[] = {
     {"GET", "/api/v1/device/manifest", content_handle_device_manifest, AUTH_DEVICE, 0, 0, W},
     {"GET", "/api/v1/device/objects/{sha256}", content_handle_device_object, AUTH_DEVICE, 0, 0, R},
     {"POST", "/api/v1/device/played", content_handle_device_played, AUTH_DEVICE, 0, 256 * KB, W},
+
+    /* over-the-air updates: the keys trusted to sign releases, and releases
+     * (the upload's signature is checked from its headers, then the body is
+     * streamed to disk while hashed; no route transaction: the handler
+     * fsyncs first, then writes its row in one of its own) */
+    {"GET", "/api/v1/release-keys", updates_handle_keys_list, AUTH_USER, ADMIN, 0, R},
+    {"POST", "/api/v1/release-keys", updates_handle_key_create, AUTH_USER, ADMIN, 4 * KB, W},
+    {"DELETE", "/api/v1/release-keys/{id}", updates_handle_key_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/releases", updates_handle_releases_list, AUTH_USER, SUPPORT, 0, R},
+    {"POST", "/api/v1/releases", updates_handle_release_upload, AUTH_USER, ADMIN, UPDATES_RELEASE_LIMIT, 0,
+     &updates_release_upload},
+    {"GET", "/api/v1/releases/{id}", updates_handle_release_get, AUTH_USER, SUPPORT, 0, R},
+    {"DELETE", "/api/v1/releases/{id}", updates_handle_release_delete, AUTH_USER, ADMIN, 0, W},
+    {"GET", "/api/v1/device/releases/{id}", updates_handle_device_release, AUTH_DEVICE, 0, 0, R},
+    {"GET", "/api/v1/device/releases/{id}/signature", updates_handle_device_release_signature, AUTH_DEVICE, 0, 0, R},
 
     /* live chat (issue 11): sites and departments (admin) */
     {"GET", "/api/v1/sites", chat_handle_sites_list, AUTH_USER, ADMIN, 0, R},

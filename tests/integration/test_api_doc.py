@@ -14,7 +14,9 @@ yaml = pytest.importorskip("yaml", reason="python3-yaml is needed to read docs/a
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROUTES_C = os.path.join(ROOT, "src", "server", "routes.c")
-CONTENT_H = os.path.join(ROOT, "src", "server", "content", "content.h")
+# the headers whose #defines the route table's body limits use
+LIMIT_HEADERS = [os.path.join(ROOT, "src", "server", "content", "content.h"),
+                 os.path.join(ROOT, "src", "server", "updates", "updates.h")]
 API_YAML = os.path.join(ROOT, "docs", "api.yaml")
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -34,10 +36,11 @@ def route_table():
     start = text.index("server_routes[]")
     body = text[start:text.index("};", start)]
     defines = {name: value.strip() for name, value in re.findall(r"#define\s+(\w+)[ \t]+([^\n]+)", text)}
-    with open(CONTENT_H, encoding="utf-8") as f:
-        header = re.sub(r"/\*.*?\*/", " ", f.read(), flags=re.S)
-    for name, value in re.findall(r"#define\s+(\w+)[ \t]+([^\n]+)", header):
-        defines.setdefault(name, value.strip())
+    for path in LIMIT_HEADERS:
+        with open(path, encoding="utf-8") as f:
+            header = re.sub(r"/\*.*?\*/", " ", f.read(), flags=re.S)
+        for name, value in re.findall(r"#define\s+(\w+)[ \t]+([^\n]+)", header):
+            defines.setdefault(name, value.strip())
     routes = {}
     for m in ROUTE_RE.finditer(body):
         method, path, handler, auth, roles, limit, flags = m.groups()

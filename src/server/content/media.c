@@ -15,14 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../../common/codes.h"
 #include "../../common/log.h"
 #include "../../common/strfmt.h"
-#include "../../common/utf8.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
@@ -30,6 +28,7 @@
 #include "../store/store_reply.h"
 #include "../store/tx.h"
 #include "../tags.h"
+#include "objects.h"
 
 static const struct allowed_type {
 	const char *mime;
@@ -43,41 +42,6 @@ int content_object_path(const char *data_dir, const char *sha256, char *out, siz
 {
 	int n = snprintf(out, outsz, "%s/media/%.2s/%s", data_dir, sha256, sha256);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
-}
-
-static int ensure_dir(const char *path)
-{
-	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
-}
-
-/* Held while an object moves into place and its media row is committed,
- * and while an unlinked object is checked and removed: so an object is
- * never removed between an upload's rename and its commit, and the bytes
- * of deleted media can go at once (no grace period to skip them). */
-static pthread_mutex_t objects_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Room kept free beside an upload (the database and its journal need
- * some): an upload that would leave less is refused with 507. */
-#define DISK_RESERVE ((uint64_t)1 << 20)
-
-/* Bytes free for the server in dir, or UINT64_MAX when unknown. */
-static uint64_t free_bytes(const char *dir)
-{
-	struct statvfs sv;
-	if (statvfs(dir, &sv) != 0)
-		return UINT64_MAX;
-	return (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
-}
-
-static int reply_no_space(struct http_req *r, uint64_t size, uint64_t available)
-{
-	return http_reply_error_extra(r, 507, "insufficient_storage",
-	                              json_pack("{s:I, s:I}", "size", (json_int_t)size, "available",
-	                                        (json_int_t)(available == UINT64_MAX ? -1 : (int64_t)available)),
-	                              "the server's disk has no room for this upload (%llu bytes; %llu free): "
-	                              "delete unused media or free space on the server",
-	                              (unsigned long long)size,
-	                              (unsigned long long)(available == UINT64_MAX ? 0 : available));
 }
 
 /* Thumbnails of images: data/media/thumbs/<sha256>.png, at most
@@ -133,8 +97,8 @@ static void make_thumbnail(const char *data_dir, const char *sha256, const char 
 	char id[CODES_ID_LEN + 1];
 	codes_new_id(id);
 	int n = snprintf(tmp, sizeof tmp, "%s/media/tmp/%s.thumb", data_dir, id);
-	bool ok =
-	    n > 0 && (size_t)n < sizeof tmp && ensure_dir(dir) == 0 && gdk_pixbuf_save(pb, tmp, "png", &err, NULL);
+	bool ok = n > 0 && (size_t)n < sizeof tmp && objects_make_dir(dir) == 0 &&
+	          gdk_pixbuf_save(pb, tmp, "png", &err, NULL);
 	g_object_unref(pb);
 	if (ok && rename(tmp, dest) == 0)
 		return;
@@ -192,54 +156,17 @@ static json_t *media_json(struct http_req *r, const char *sha256)
 /* --- upload: PUT /api/v1/media/{sha256}, streamed --- */
 
 struct upload {
-	int fd;
-	char tmp[4096];
-	crypto_hash_sha256_state hash;
-	uint64_t size;
+	struct object_upload file;
 	int64_t used, quota;
-	bool exists;        /* the account has it already: the body is read and dropped */
-	bool failed;        /* refused while the body arrives: the rest is dropped */
-	int failed_errno;   /* why: ENOSPC/EDQUOT (no room), EFBIG (quota), other */
-	uint64_t failed_at; /* bytes when it failed */
+	bool exists; /* the account has it already: the body is read and dropped */
 	char filename[256];
 };
-
-static void upload_discard(struct upload *up)
-{
-	if (up->fd >= 0)
-		close(up->fd);
-	up->fd = -1;
-	if (up->tmp[0])
-		unlink(up->tmp); /* a no-op once renamed into place */
-	up->tmp[0] = '\0';
-}
 
 static void upload_cleanup(struct http_req *r)
 {
 	struct upload *up = r->scratch;
 	if (up)
-		upload_discard(up);
-}
-
-static void sanitize_filename(const char *in, const char *fallback, char *out, size_t outsz)
-{
-	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p;) {
-		int len = utf8_sequence(p);
-		if (len < 0) { /* not UTF-8 (Latin-1, say): dropped, never stored */
-			p++;
-			continue;
-		}
-		if (o + (size_t)len + 1 > outsz)
-			break; /* never cut a character in two */
-		if (len > 1 || (*p >= 0x20 && *p != 0x7f && *p != '/' && *p != '\\'))
-			for (int i = 0; i < len; i++)
-				out[o++] = (char)p[i];
-		p += len;
-	}
-	out[o] = '\0';
-	if (o == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
-		snprintf(out, outsz, "%.12s", fallback);
+		object_upload_discard(&up->file);
 }
 
 static int reply_quota(struct http_req *r, uint64_t size, int64_t used, int64_t quota)
@@ -253,8 +180,6 @@ static int reply_quota(struct http_req *r, uint64_t size, int64_t used, int64_t 
 	return 0;
 }
 
-static unsigned sweep_temp_files(const char *data_dir, bool at_start);
-
 static int upload_begin(struct http_req *r)
 {
 	const char *sha = http_param(r, "sha256");
@@ -264,10 +189,10 @@ static int upload_begin(struct http_req *r)
 	struct upload *up = calloc(1, sizeof *up);
 	if (!up)
 		return http_reply_error(r, 503, "unavailable", "out of memory");
-	up->fd = -1;
+	object_upload_init(&up->file);
 	r->scratch = up;
 	r->cleanup = upload_cleanup;
-	sanitize_filename(http_header(r, "X-Filename"), sha, up->filename, sizeof up->filename);
+	objects_sanitize_filename(http_header(r, "X-Filename"), sha, up->filename, sizeof up->filename);
 	struct db *db = store_db();
 	if (!db)
 		return store_reply_error(r, DB_ERROR, NULL);
@@ -286,28 +211,11 @@ static int upload_begin(struct http_req *r)
 	char dir[3000];
 	if (strfmt(dir, sizeof dir, "%s/media", data) != 0)
 		return http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads");
-	ensure_dir(dir);
+	objects_make_dir(dir);
 	if (strfmt(dir, sizeof dir, "%s/media/tmp", data) != 0)
 		return http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads");
-	ensure_dir(dir);
-	sweep_temp_files(data, false); /* a few files: those of live uploads and crash leftovers */
-	/* refused from the headers, before a byte of the body is read */
-	uint64_t available = free_bytes(dir);
-	if (cl && available != UINT64_MAX && (available < DISK_RESERVE || announced > available - DISK_RESERVE))
-		return reply_no_space(r, announced, available);
-	char id[CODES_ID_LEN + 1];
-	codes_new_id(id);
-	if (strfmt(up->tmp, sizeof up->tmp, "%s/%s.part", dir, id) != 0) {
-		up->tmp[0] = '\0';
-		return http_reply_error(r, 500, "internal", "the data folder's path is too long for uploads");
-	}
-	up->fd = open(up->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (up->fd < 0) {
-		up->tmp[0] = '\0';
-		log_event(LOG_ERROR, "cannot create an upload file", "dir", dir, "error", strerror(errno), NULL);
-		return http_reply_error(r, 500, "internal", "the upload cannot be stored");
-	}
-	crypto_hash_sha256_init(&up->hash);
+	objects_make_dir(dir);
+	object_upload_open(r, &up->file, dir, cl != NULL, announced);
 	return 0;
 }
 
@@ -317,50 +225,23 @@ static int upload_begin(struct http_req *r)
  * reads why instead of a reset. */
 static int reply_failed(struct http_req *r, const struct upload *up)
 {
-	if (up->failed_errno == EFBIG)
-		return reply_quota(r, up->failed_at, up->used, up->quota);
-	if (up->failed_errno == ENOSPC || up->failed_errno == EDQUOT)
-		return reply_no_space(r, up->failed_at, free_bytes(server_config(r->srv)->data_dir));
-	return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload: %s",
-	                        strerror(up->failed_errno));
-}
-
-/* Fails the upload (the temporary file goes at once, not when the
- * connection ends); the rest of the body is dropped. */
-static void upload_fail(struct upload *up, int err)
-{
-	up->failed = true;
-	up->failed_errno = err;
-	up->failed_at = up->size;
-	upload_discard(up);
+	if (up->file.failed_errno == EFBIG)
+		return reply_quota(r, up->file.failed_at, up->used, up->quota);
+	return object_reply_failed(r, &up->file, server_config(r->srv)->data_dir);
 }
 
 static int upload_chunk(struct http_req *r, const char *data, size_t len)
 {
 	struct upload *up = r->scratch;
-	if (up->exists)
+	if (up->exists || up->file.failed) /* a failure was answered already; the core drops the rest */
 		return 0;
-	if (up->failed) /* answered already; the core drops the rest */
-		return 0;
-	up->size += len;
-	if (up->used + (int64_t)up->size > up->quota) {
-		upload_fail(up, EFBIG);
+	if (up->used + (int64_t)(up->file.size + len) > up->quota) {
+		up->file.size += len;
+		object_upload_fail(&up->file, EFBIG);
 		return reply_failed(r, up);
 	}
-	crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len);
-	while (len > 0) {
-		ssize_t w = write(up->fd, data, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int err = w < 0 ? errno : ENOSPC;
-			log_event(LOG_ERROR, "cannot write an upload", "error", strerror(err), NULL);
-			upload_fail(up, err);
-			return reply_failed(r, up);
-		}
-		data += w;
-		len -= (size_t)w;
-	}
+	if (object_upload_write(&up->file, data, len) != 0)
+		return reply_failed(r, up);
 	return 0;
 }
 
@@ -409,8 +290,8 @@ static int record_upload(struct db *db, void *arg)
 	int rc = db_exec(db,
 	                 "INSERT INTO media(account_id, sha256, size, mime, kind, filename, created_at, created_by) "
 	                 "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(account_id, sha256) DO NOTHING",
-	                 "ssisssis", r->auth.account_id, x->sha, (int64_t)x->up->size, x->type->mime, x->type->kind,
-	                 x->up->filename, (int64_t)time(NULL), r->auth.login);
+	                 "ssisssis", r->auth.account_id, x->sha, (int64_t)x->up->file.size, x->type->mime,
+	                 x->type->kind, x->up->filename, (int64_t)time(NULL), r->auth.login);
 	if (rc != DB_DONE)
 		return -1;
 	r->db = db; /* the audit entry joins this transaction */
@@ -431,30 +312,19 @@ int content_handle_media_put(struct http_req *r)
 		json_t *m = media_json(r, sha);
 		return http_reply_json(r, 200, json_pack("{s:o}", "media", m ? m : json_object()));
 	}
-	if (up->failed)
+	if (up->file.failed)
 		return reply_failed(r, up);
-	if (up->fd < 0)
-		return http_reply_error(r, 507, "insufficient_storage", "the server could not store the upload");
-	uint8_t digest[crypto_hash_sha256_BYTES];
 	char hex[65];
-	crypto_hash_sha256_final(&up->hash, digest);
-	codes_hex(digest, sizeof digest, hex);
+	object_upload_digest(&up->file, hex);
 	if (strcmp(hex, sha) != 0)
 		return http_reply_error_extra(r, 400, "hash_mismatch", json_pack("{s:s}", "actual", hex),
 		                              "the body's SHA-256 is %s, not the %s of the URL: nothing was stored",
 		                              hex, sha);
 	const char *data = server_config(r->srv)->data_dir;
 	/* no transaction is open here: the write lock is not held */
-	if (fsync(up->fd) != 0) {
-		int err = errno;
-		upload_discard(up);
-		if (err == ENOSPC || err == EDQUOT)
-			return reply_no_space(r, up->size, free_bytes(data));
-		return http_reply_error(r, 507, "insufficient_storage", "the upload could not be written to disk");
-	}
-	close(up->fd);
-	up->fd = -1;
-	const char *mime = sniff(up->tmp);
+	if (object_upload_sync(r, &up->file, data) != 0)
+		return 0;
+	const char *mime = sniff(up->file.tmp);
 	const struct allowed_type *type = NULL;
 	for (size_t i = 0; mime && i < sizeof allowed_types / sizeof allowed_types[0]; i++)
 		if (strcmp(allowed_types[i].mime, mime) == 0)
@@ -466,19 +336,17 @@ int content_handle_media_put(struct http_req *r)
 		    "videos, and HTML pages",
 		    mime ? mime : "of an unknown type");
 	if (strcmp(type->kind, "image") == 0 && !has_thumbnail(data, sha))
-		make_thumbnail(data, sha, up->tmp);
+		make_thumbnail(data, sha, up->file.tmp);
 	char path[4096], dir[4096];
-	if (strfmt(dir, sizeof dir, "%s/media/%.2s", data, sha) != 0 || ensure_dir(dir) != 0 ||
+	if (strfmt(dir, sizeof dir, "%s/media/%.2s", data, sha) != 0 || objects_make_dir(dir) != 0 ||
 	    content_object_path(data, sha, path, sizeof path) != 0)
 		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
 	struct record x = {r, sha, up, type};
-	pthread_mutex_lock(&objects_lock);
-	int rc = rename(up->tmp, path) == 0 ? 0 : -2;
-	if (rc == 0) {
-		up->tmp[0] = '\0';
+	objects_lock();
+	int rc = object_upload_move(&up->file, path) == 0 ? 0 : -2;
+	if (rc == 0)
 		rc = store_with_tx(record_upload, &x) < 0 ? -1 : 0;
-	}
-	pthread_mutex_unlock(&objects_lock);
+	objects_unlock();
 	if (rc == -2)
 		return http_reply_error(r, 500, "internal", "the upload could not be moved into the library");
 	if (rc != 0) /* the object stays unlinked: the next sweep collects it */
@@ -498,7 +366,7 @@ static void collect_object(struct db *db, const char *data_dir, const char *sha)
 	char path[4096];
 	if (content_object_path(data_dir, sha, path, sizeof path) != 0)
 		return;
-	pthread_mutex_lock(&objects_lock);
+	objects_lock();
 	int rc;
 	struct db_stmt *st = db_query(db, &rc, "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1", "s", sha);
 	db_done(st);
@@ -507,40 +375,7 @@ static void collect_object(struct db *db, const char *data_dir, const char *sha)
 		if (thumb_path(data_dir, sha, path, sizeof path) == 0)
 			unlink(path);
 	}
-	pthread_mutex_unlock(&objects_lock);
-}
-
-/* A temporary file untouched for this long is no live upload's: a live
- * one is written at least every connection timeout (60 s). */
-#define TEMP_STALE_S 900
-
-/* Removes upload and thumbnail temporary files of data/media/tmp: at start
- * every one (no upload is live yet), later those untouched for
- * TEMP_STALE_S. Returns how many went. */
-static unsigned sweep_temp_files(const char *data_dir, bool at_start)
-{
-	char dir[4096];
-	int n = snprintf(dir, sizeof dir, "%s/media/tmp", data_dir);
-	DIR *d = n > 0 && (size_t)n < sizeof dir ? opendir(dir) : NULL;
-	if (!d)
-		return 0;
-	unsigned removed = 0;
-	time_t now = time(NULL);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		const char *dot = strrchr(e->d_name, '.');
-		if (!dot || (strcmp(dot, ".part") != 0 && strcmp(dot, ".thumb") != 0))
-			continue;
-		struct stat sb;
-		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
-			continue;
-		if (!at_start && now - sb.st_mtime < TEMP_STALE_S)
-			continue;
-		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-			removed++;
-	}
-	closedir(d);
-	return removed;
+	objects_unlock();
 }
 
 /* Collects every object of data/media/xx/ that no media row links (an
@@ -581,7 +416,9 @@ static unsigned collect_unlinked_objects(struct db *db, const char *data_dir)
 
 void content_media_sweep(const char *data_dir, bool at_start)
 {
-	unsigned temps = sweep_temp_files(data_dir, at_start);
+	char tmp[4096];
+	unsigned temps =
+	    strfmt(tmp, sizeof tmp, "%s/media/tmp", data_dir) == 0 ? objects_sweep_temp_files(tmp, at_start) : 0;
 	struct db *db = store_db();
 	unsigned objects = db && !db_in_tx(db) ? collect_unlinked_objects(db, data_dir) : 0;
 	if (temps || objects) {
@@ -768,7 +605,7 @@ int content_handle_media_update(struct http_req *r)
 	}
 	if ((v = json_object_get(body, "filename"))) {
 		char clean[256];
-		sanitize_filename(json_string_value(v), sha, clean, sizeof clean);
+		objects_sanitize_filename(json_string_value(v), sha, clean, sizeof clean);
 		db_exec(r->db, "UPDATE media SET filename = ? WHERE account_id = ? AND sha256 = ?", "sss", clean,
 		        r->auth.account_id, sha);
 	}
@@ -838,23 +675,12 @@ static int serve_object(struct http_req *r, const char *account_id, const char *
 	json_t *m = codes_is_sha256(sha) ? content_media_json(r->db, account_id, sha) : NULL;
 	if (!m)
 		return http_reply_error(r, 404, "not_found", "no such object");
-	char path[4096], mime[64], etag[72];
+	char path[4096], mime[64];
 	snprintf(mime, sizeof mime, "%s", json_string_value(json_object_get(m, "mime")));
 	json_decref(m);
-	snprintf(etag, sizeof etag, "\"%s\"", sha);
-	int fd = content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) == 0
-	             ? open(path, O_RDONLY | O_CLOEXEC)
-	             : -1;
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) != 0) {
-		if (fd >= 0)
-			close(fd);
-		log_event(LOG_ERROR, "object missing from the store", "sha256", sha, NULL);
-		return http_reply_error(r, 500, "internal", "the object is missing from the store");
-	}
-	http_reply_file(r, fd, (uint64_t)sb.st_size, mime, etag);
-	if (r->status == 200 || r->status == 206 || r->status == 304)
-		http_reply_header(r, "Cache-Control", cache);
+	if (content_object_path(server_config(r->srv)->data_dir, sha, path, sizeof path) != 0)
+		return http_reply_error(r, 500, "internal", "the data folder's path is too long");
+	objects_serve(r, path, sha, mime, cache);
 	/* uploaded HTML never runs with the console's origin */
 	http_reply_header(r, "Content-Security-Policy", "sandbox allow-scripts");
 	return 0;

@@ -24,6 +24,7 @@
 #include "../store/db.h"
 #include "../store/ratelimit.h"
 #include "../store/store_reply.h"
+#include "../updates/updates.h"
 #include "screens.h"
 
 unsigned screens_pairing_ttl_s = 600;
@@ -192,9 +193,16 @@ int screens_handle_device_token(struct http_req *r)
 		return store_reply_error(r, DB_ERROR, NULL);
 	if (!claimed)
 		return http_reply_error(r, 400, "expired_token", "the screen was deleted before pairing completed");
-	http_reply_json(
-	    r, 200,
-	    json_pack("{s:s, s:s, s:s}", "access_token", token, "token_type", "Bearer", "device_id", screen_id));
+	/* the keys its releases may be signed with, for the player to keep */
+	char account_id[CODES_ID_LEN + 1] = "";
+	st = db_query(r->db, &rc, "SELECT account_id FROM screens WHERE id = ?", "s", screen_id);
+	if (st)
+		snprintf(account_id, sizeof account_id, "%s", db_col_text(st, 0));
+	db_done(st);
+	json_t *release_keys = updates_trusted_keys_json(*account_id ? r->db : NULL, account_id);
+	http_reply_json(r, 200,
+	                json_pack("{s:s, s:s, s:s, s:o}", "access_token", token, "token_type", "Bearer", "device_id",
+	                          screen_id, "release_keys", release_keys));
 	sodium_memzero(token, sizeof token);
 	return 0;
 }
