@@ -43,13 +43,13 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int action_run(const char *command, int level, unsigned timeout_s, size_t max_out, struct action_output *res)
+/* Runs cmd with /bin/sh, or argv (when cmd is NULL) without a shell; takes cmd. */
+static int run(char *cmd, const char *const argv[], unsigned timeout_s, size_t max_out, struct action_output *res)
 {
 	memset(res, 0, sizeof *res);
 	res->exit_status = -1;
-	char *cmd = substitute(command, level);
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-	if (!cmd || pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+	if ((!cmd && !argv) || pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
 		snprintf(res->err, sizeof res->err, "cannot start the command: %s", strerror(errno));
 		goto fail;
 	}
@@ -65,7 +65,10 @@ int action_run(const char *command, int level, unsigned timeout_s, size_t max_ou
 		if (devnull >= 0)
 			dup2(devnull, 0);
 		setpgid(0, 0);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		if (cmd)
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		else
+			execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(outp[1]);
@@ -138,6 +141,16 @@ fail:
 	}
 	free(cmd);
 	return -1;
+}
+
+int action_run(const char *command, int level, unsigned timeout_s, size_t max_out, struct action_output *res)
+{
+	return run(substitute(command, level), NULL, timeout_s, max_out, res);
+}
+
+int action_run_argv(const char *const argv[], unsigned timeout_s, size_t max_out, struct action_output *res)
+{
+	return run(NULL, argv, timeout_s, max_out, res);
 }
 
 void action_output_free(struct action_output *res)

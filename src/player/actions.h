@@ -20,6 +20,9 @@ struct action_output {
 /* Runs `/bin/sh -c command` with {level} replaced by level (when >= 0);
  * keeps at most max_out bytes of stdout. */
 int action_run(const char *command, int level, unsigned timeout_s, size_t max_out, struct action_output *res);
+/* Runs argv[0] (looked up in PATH) with argv, without a shell: for
+ * commands of the player's own making whose arguments are paths. */
+int action_run_argv(const char *const argv[], unsigned timeout_s, size_t max_out, struct action_output *res);
 void action_output_free(struct action_output *res);
 
 #endif

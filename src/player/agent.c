@@ -29,6 +29,7 @@
 #include "state.h"
 #include "sync.h"
 #include "transport.h"
+#include "update.h"
 
 #define MAX_SCREENSHOT       (8u << 20)
 #define PLAYED_PERIOD_MS     15000
@@ -50,6 +51,7 @@ struct agent {
 	struct sync *sync;
 	struct remote_host *remote; /* NULL when it could not be set up */
 	struct manage *manage;
+	struct update *update;
 	enum phase phase;
 	struct transport_call pair, poll, beat, work, played, consent;
 	int pair_timer, poll_timer, beat_timer, work_timer, played_timer, consent_timer;
@@ -127,7 +129,9 @@ static void token_answered(struct transport_call *c, long status)
 			timers_set(T(a), a->poll_timer, now);
 			timers_set(T(a), a->beat_timer, now);
 			sync_request(a->sync, NULL);
+			update_save_keys(a->st, json_object_get(j, "release_keys"));
 			manage_paired(a->manage);
+			update_paired(a->update);
 		} else {
 			log_event(LOG_ERROR, "cannot store the access token", "dir", a->st->dir, NULL);
 			a->phase = UNPAIRED;
@@ -218,7 +222,7 @@ static void start_pairing(struct agent *a)
 	if (uname(&u) == 0)
 		snprintf(host, sizeof host, "%.64s", u.nodename);
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "hardware_id", a->st->hardware_id, "public_key",
-	                         a->st->public_key_b64, "os", os, "hostname", host, "version", player_version);
+	                         a->st->public_key_b64, "os", os, "hostname", host, "version", a->cfg->version);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	a->pair.ops = &pair_ops;
@@ -368,6 +372,8 @@ static void execute(struct agent *a, json_t *ins)
 		ask_consent(a, id, payload);
 	} else if (strcmp(type, "change_channel") == 0) {
 		queue_ack(a, id, false, reason("this player version cannot play channels yet"), NULL);
+	} else if (update_execute(a->update, id, type, payload)) {
+		/* over-the-air update: acknowledged when accepted, then reported step by step */
 	} else if (manage_execute(a->manage, id, type, payload)) {
 		/* device management: acknowledged through manage_acknowledge */
 	} else {
@@ -554,6 +560,7 @@ static void beat_answered(struct transport_call *c, long status)
 		json_t *mv = json_object_get(j, "manifest_version");
 		if (json_is_integer(mv))
 			sync_note_version(a->sync, json_integer_value(mv));
+		update_note_heartbeat(a->update, json_is_integer(mv) ? json_integer_value(mv) : 0);
 		transport_note_success(a->t);
 	} else {
 		transport_note_failure(a->t, "heartbeat", status);
@@ -582,7 +589,7 @@ static int64_t beat_tick(void *arg, int64_t now)
 	const char *playing = sync_now_playing(a->sync);
 	/* a local problem with the content says more than the last network error */
 	const char *problem = sync_problem(a->sync);
-	json_t *body = json_pack("{s:s, s:I, s:I, s:s?, s:I, s:s, s:s, s:I}", "version", player_version, "uptime_s",
+	json_t *body = json_pack("{s:s, s:I, s:I, s:s?, s:I, s:s, s:s, s:I}", "version", a->cfg->version, "uptime_s",
 	                         (json_int_t)(transport_uptime_ms(a->t) / 1000), "clock_offset_ms",
 	                         (json_int_t)transport_clock_offset_ms(a->t), "now_playing", playing, "cache_bytes",
 	                         (json_int_t)sync_cache_bytes(a->sync), "last_error",
@@ -590,8 +597,10 @@ static int64_t beat_tick(void *arg, int64_t now)
 	                         (json_int_t)a->st->last_seq);
 	if (body && !playing)
 		json_object_set_new(body, "now_playing", json_null());
-	if (body)
+	if (body) {
 		manage_heartbeat(a->manage, body);
+		update_heartbeat(a->update, body);
+	}
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text)
@@ -723,6 +732,7 @@ static void manage_recovered(void *arg, bool ok)
 	timers_set(T(a), a->work_timer, now);
 	sync_request(a->sync, NULL);
 	manage_paired(a->manage);
+	update_paired(a->update);
 }
 
 /* ---------- the loop ---------- */
@@ -736,6 +746,7 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	                                               .token_revoked = on_token_revoked};
 	static const struct sync_ops sync_ops = {.acknowledge = sync_acknowledge};
 	static const struct manage_ops manage_ops = {.acknowledge = manage_acknowledge, .recovered = manage_recovered};
+	static const struct update_ops update_ops = {.acknowledge = manage_acknowledge};
 	a.t = transport_create(cfg, st, &events, &a);
 	a.plays = json_array();
 	if (!a.t || !a.plays)
@@ -764,6 +775,9 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.consent_timer = timers_add(T(&a), TIMER_NEVER, consent_tick, &a);
 	a.sync = sync_create(a.t, kiosk, cfg, st->dir, &sync_ops, &a);
 	a.manage = manage_create(a.t, cfg, st, &manage_ops, &a);
+	a.update = a.sync ? update_create(a.t, cfg, st, a.sync, &update_ops, &a) : NULL;
+	if (a.update && a.phase == PAIRED)
+		update_paired(a.update);
 	if (a.manage && a.phase == PAIRED) {
 		manage_paired(a.manage);
 	} else if (a.manage && st->need_token && manage_recover(a.manage)) {
@@ -779,13 +793,14 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.remote = remote_host_create(&rcfg);
 	if (!a.remote)
 		log_event(LOG_ERROR, "remote control cannot be set up (out of memory?)", NULL);
-	if (!a.sync || !a.manage || a.pair_timer < 0 || a.poll_timer < 0 || a.beat_timer < 0 || a.work_timer < 0 ||
-	    a.played_timer < 0 || a.consent_timer < 0)
+	if (!a.sync || !a.manage || !a.update || a.pair_timer < 0 || a.poll_timer < 0 || a.beat_timer < 0 ||
+	    a.work_timer < 0 || a.played_timer < 0 || a.consent_timer < 0)
 		goto out;
 	kiosk_set_status(kiosk, a.phase == PAIRED ? "connecting" : "pairing", "");
 	status = transport_run(a.t, &agent_stop);
 out:
 	remote_host_destroy(a.remote);
+	update_destroy(a.update);
 	manage_destroy(a.manage);
 	sync_destroy(a.sync);
 	for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)

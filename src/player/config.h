@@ -9,12 +9,11 @@
 
 #define PLAYER_VERSION "0.1.0"
 
-/* The version this build runs and reports: PLAYER_VERSION, unless main.c
- * was built with -DPLAYER_BUILD_VERSION="x.y.z" (the tests' second build,
- * vitrine-player-next, that an update installs). */
-extern const char *const player_version;
-
 struct player_config {
+	/* the version this build runs and reports: PLAYER_VERSION, unless main.c
+	 * was built with -DPLAYER_BUILD_VERSION="x.y.z" (the tests' second
+	 * build, vitrine-player-next, that an update installs) */
+	const char *version;
 	const char *server;  /* base URL, e.g. https://vitrine.example.org */
 	const char *ca_file; /* extra CA bundle to trust (optional) */
 	const char *kiosk_listen;
@@ -34,6 +33,7 @@ struct player_config {
 	const char *display_on_command;
 	const char *display_off_command;
 	const char *logs_command; /* its output goes into collect_logs archives */
+	const char *install_dir;  /* over-the-air updates (update.h) */
 	char *const *argv;        /* for restart_player */
 };
 

@@ -16,8 +16,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "config.h"
-
 #define MAX_ENTRIES 32
 
 /* First line of a small file, trimmed; "" when unreadable. */
@@ -226,7 +224,7 @@ static json_t *displays_info(void)
 	return list;
 }
 
-json_t *inventory_collect(const char *data_dir)
+json_t *inventory_collect(const char *data_dir, const char *version)
 {
 	json_t *inv = json_object();
 	struct utsname u;
@@ -247,7 +245,7 @@ json_t *inventory_collect(const char *data_dir)
 	set_text(inv, "model", model);
 	if (gethostname(host, sizeof host - 1) == 0)
 		set_text(inv, "hostname", host);
-	json_object_set_new(inv, "player_version", json_string(player_version));
+	json_object_set_new(inv, "player_version", json_string(version));
 	json_t *os = json_object();
 	os_release(os);
 	if (have_uname)

@@ -11,8 +11,9 @@
 
 #include <jansson.h>
 
-/* The inventory now; data_dir's disk is marked "player_data". */
-json_t *inventory_collect(const char *data_dir);
+/* The inventory now (version: the player's); data_dir's disk is marked
+ * "player_data". */
+json_t *inventory_collect(const char *data_dir, const char *version);
 
 /* The parts of an inventory whose change is worth a report: without
  * uptime and available memory, free space rounded to whole percents. */

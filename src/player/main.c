@@ -29,7 +29,6 @@
 #ifndef PLAYER_BUILD_VERSION
 #define PLAYER_BUILD_VERSION PLAYER_VERSION
 #endif
-const char *const player_version = PLAYER_BUILD_VERSION;
 
 enum {
 	S_SERVER,
@@ -49,6 +48,7 @@ enum {
 	S_DISPLAY_ON,
 	S_DISPLAY_OFF,
 	S_LOGS_COMMAND,
+	S_INSTALL_DIR,
 	S_COUNT
 };
 
@@ -118,6 +118,9 @@ static const struct setting settings[S_COUNT] = {
     [S_LOGS_COMMAND] = TEXT("logs-command", "CMD", "logs_command", "VITRINE_LOGS_COMMAND",
                             "journalctl -b --no-pager -q -n 5000 2>/dev/null",
                             "command whose output collect_logs adds to the player's own logs (\"\": none)"),
+    [S_INSTALL_DIR] = TEXT("install-dir", "DIR", "install_dir", "VITRINE_INSTALL_DIR", "/opt/vitrine-player",
+                           "where updates are installed: DIR/releases/VERSION, and DIR/current (a link) the one "
+                           "that runs"),
 };
 
 static void usage(const struct settings *s)
@@ -163,7 +166,7 @@ int main(int argc, char **argv)
 			usage(&set);
 			goto out;
 		case OPT_VERSION:
-			printf("vitrine-player %s\n", player_version);
+			printf("vitrine-player %s\n", PLAYER_BUILD_VERSION);
 			goto out;
 		case OPT_DIAGNOSE:
 			diagnose = true;
@@ -191,6 +194,7 @@ int main(int argc, char **argv)
 	}
 	const char *const *values = (const char *const *)set.values;
 	struct player_config cfg = {
+	    .version = PLAYER_BUILD_VERSION,
 	    .server = values[S_SERVER],
 	    .ca_file = values[S_CA],
 	    .kiosk_listen = values[S_KIOSK],
@@ -207,6 +211,7 @@ int main(int argc, char **argv)
 	    .display_on_command = values[S_DISPLAY_ON],
 	    .display_off_command = values[S_DISPLAY_OFF],
 	    .logs_command = values[S_LOGS_COMMAND],
+	    .install_dir = values[S_INSTALL_DIR],
 	    .poll_wait_s = 30,
 	    .argv = argv,
 	};

@@ -18,6 +18,7 @@
 #include "state.h"
 #include "timers.h"
 #include "transport.h"
+#include "update.h"
 
 #define INVENTORY_CHECK_MS (5 * 60 * 1000)
 #define POWER_CHECK_MS     15000
@@ -119,7 +120,7 @@ static int64_t inv_tick(void *arg, int64_t now)
 		return TIMER_PARK; /* manage_paired sets it */
 	if (m->inv.busy)
 		return 1000;
-	json_t *inv = inventory_collect(m->st->dir);
+	json_t *inv = inventory_collect(m->st->dir, m->cfg->version);
 	json_t *sig = inventory_signature(inv);
 	if (m->reported && json_equal(sig, m->reported)) {
 		json_decref(sig);
@@ -254,7 +255,7 @@ static void collect_logs(struct manage *m, const char *id, json_t *payload)
 	    json_is_integer(max) && json_integer_value(max) >= 4096 && json_integer_value(max) <= (16 << 20)
 	        ? (size_t)json_integer_value(max)
 	        : LOGS_DEFAULT_BYTES;
-	json_t *inv = inventory_collect(m->st->dir);
+	json_t *inv = inventory_collect(m->st->dir, m->cfg->version);
 	char *archive = NULL, err[200], path[128];
 	size_t len = 0;
 	int rc = logs_archive_build(m->st->dir, m->cfg->logs_command, inv, max_bytes, &archive, &len, err, sizeof err);
@@ -357,6 +358,7 @@ static void rec_answered(struct transport_call *c, long status)
 		const char *token = json_string_value(json_object_get(j, "access_token"));
 		const char *device_id = json_string_value(json_object_get(j, "device_id"));
 		if (token && device_id && codes_is_id(device_id) && transport_save_token(m->t, token, device_id) == 0) {
+			update_save_keys(m->st, json_object_get(j, "release_keys"));
 			transport_call_wipe(c);
 			json_decref(j);
 			m->rec_step = REC_IDLE;

@@ -112,6 +112,11 @@ void sync_note_version(struct sync *s, int64_t server_version)
 	}
 }
 
+int64_t sync_active_version(struct sync *s)
+{
+	return s->active ? s->active_version : 0;
+}
+
 const char *sync_now_playing(struct sync *s)
 {
 	return s->now_playing[0] ? s->now_playing : NULL;

@@ -30,6 +30,8 @@ void sync_destroy(struct sync *s);
 void sync_request(struct sync *s, const char *instruction_id);
 /* The heartbeat learnt the server's manifest version. */
 void sync_note_version(struct sync *s, int64_t server_version);
+/* The version of the active manifest (complete and shown), 0 if none. */
+int64_t sync_active_version(struct sync *s);
 /* The name of the default channel of the active manifest, or NULL. */
 const char *sync_now_playing(struct sync *s);
 int64_t sync_cache_bytes(struct sync *s);

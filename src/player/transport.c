@@ -68,7 +68,7 @@ void transport_curl_defaults(CURL *easy, const struct player_config *cfg)
 	if (cfg->ca_file && *cfg->ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->ca_file);
 	char agent[64];
-	snprintf(agent, sizeof agent, "vitrine-player/%s", player_version);
+	snprintf(agent, sizeof agent, "vitrine-player/%s", cfg->version);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, agent); /* libcurl copies it */
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 }

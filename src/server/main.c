@@ -460,6 +460,11 @@ static int cmd_run(struct config *cfg)
 		log_event(LOG_WARN, "the retention task did not start: old rows are kept", NULL);
 	if (mail_start() != 0)
 		log_event(LOG_WARN, "the mail sender did not start: mails wait in the outbox", NULL);
+	if (updates_rollouts_start() != 0)
+		log_event(LOG_WARN,
+		          "the rollout window task did not start: rollouts waiting for a maintenance window "
+		          "go on only when a screen reports",
+		          NULL);
 	if (presence_start() != 0)
 		log_event(LOG_WARN, "the presence step did not start: last_seen is written only by heartbeats", NULL);
 	char port[16];
@@ -473,6 +478,7 @@ out:
 	content_media_sweeper_stop();
 	retention_stop();
 	mail_stop();
+	updates_rollouts_stop();
 	store_set_notify_hook(NULL, NULL);
 	server_destroy(srv);
 	presence_stop(); /* after the last poll: writes what they saw */

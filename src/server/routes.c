@@ -190,6 +190,11 @@ const struct route server_routes[] = {
     {"DELETE", "/api/v1/releases/{id}", updates_handle_release_delete, AUTH_USER, ADMIN, 0, W},
     {"GET", "/api/v1/device/releases/{id}", updates_handle_device_release, AUTH_DEVICE, 0, 0, R},
     {"GET", "/api/v1/device/releases/{id}/signature", updates_handle_device_release_signature, AUTH_DEVICE, 0, 0, R},
+    {"GET", "/api/v1/rollouts", updates_handle_rollouts_list, AUTH_USER, ADMIN, 0, R},
+    {"POST", "/api/v1/rollouts", updates_handle_rollout_create, AUTH_USER, ADMIN, 16 * KB, W},
+    {"GET", "/api/v1/rollouts/{id}", updates_handle_rollout_get, AUTH_USER, ADMIN, 0, R},
+    {"POST", "/api/v1/rollouts/{id}/{command}", updates_handle_rollout_command, AUTH_USER, ADMIN, 1 * KB, W},
+    {"POST", "/api/v1/device/update-status", updates_handle_device_update_status, AUTH_DEVICE, 0, 4 * KB, W},
 
     /* live chat (issue 11): sites and departments (admin) */
     {"GET", "/api/v1/sites", chat_handle_sites_list, AUTH_USER, ADMIN, 0, R},

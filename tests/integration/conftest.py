@@ -186,7 +186,8 @@ PLAYER_BIN = os.path.join(BUILD, "vitrine-player")
 class Player:
     """One vitrine-player process with its own data folder."""
 
-    def __init__(self, tmp, server_url, extra=(), env=None):
+    def __init__(self, tmp, server_url, extra=(), env=None, binary=None):
+        self.binary = binary or PLAYER_BIN
         self.data = os.path.join(tmp, "player")
         self.server_url = server_url
         self.extra = list(extra)
@@ -200,7 +201,7 @@ class Player:
         self.log = open(self.log_path, "ab")
         self.log_offset = self.log.tell()
         self.proc = subprocess.Popen(
-            [PLAYER_BIN, "--data", self.data, "--server", self.server_url, "--kiosk-listen", "127.0.0.1:0",
+            [self.binary, "--data", self.data, "--server", self.server_url, "--kiosk-listen", "127.0.0.1:0",
              "--heartbeat-seconds", "2"] + self.extra,
             env=self.env, stdout=self.out, stderr=self.log)
         return self

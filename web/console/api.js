@@ -141,6 +141,12 @@ export const screenGroupMembers = (id) => request('GET', `/api/v1/screen-groups/
 export const sendScreenAction = (body) => request('POST', '/api/v1/screen-actions', body);
 export const getScreenAction = (id) => request('GET', `/api/v1/screen-actions/${enc(id)}`);
 export const listScreenActions = () => request('GET', '/api/v1/screen-actions');
+// Over-the-air updates: releases and rollouts
+export const listReleases = () => request('GET', '/api/v1/releases');
+export const listRollouts = () => request('GET', '/api/v1/rollouts');
+export const getRollout = (id) => request('GET', `/api/v1/rollouts/${enc(id)}`);
+export const createRollout = (body) => request('POST', '/api/v1/rollouts', body);
+export const rolloutCommand = (id, command) => request('POST', `/api/v1/rollouts/${enc(id)}/${enc(command)}`, {});
 export const screenshotUrl = (id, at) => `/api/v1/screens/${enc(id)}/screenshot?t=${enc(String(at))}`;
 /** The server's settings the console needs: { map: { tile_url, attribution } }. */
 export const getConsoleConfig = () => request('GET', '/api/v1/console-config');

@@ -2,7 +2,8 @@
 // ES modules loaded by the browser (no bundler).
 //
 // Views: login, #/screens (the landing page), #/screens/{id}, #/pair (admins),
-// #/screen-groups (dynamic groups and actions sent to them),
+// #/screen-groups (dynamic groups and actions sent to them), #/updates (releases
+// and rollouts, admins),
 // Views: login, #/screens (the landing page), #/screens/{id}, #/map (where the
 // screens are), #/pair (admins),
 // #/remote/{screen id} (remote control: admins and support), #/sessions (the
@@ -33,6 +34,7 @@ import { renderProfile } from './views/profile.js';
 import { renderTokens } from './views/tokens.js';
 import { renderScreensRoute } from './views/screens.js';
 import { renderScreenGroups } from './views/screen-groups.js';
+import { renderUpdates } from './views/updates.js';
 import { renderPair } from './views/pair.js';
 import { renderMap } from './views/map.js';
 import { renderMedia } from './views/media.js';
@@ -52,6 +54,7 @@ const ROUTES = {
   map: { title: 'Map', admin: false, render: renderMap },
   pair: { title: 'Pair a screen', admin: true, nav: 'screens', render: renderPair },
   'screen-groups': { title: 'Screen groups', admin: false, nav: 'screens', render: renderScreenGroups },
+  updates: { title: 'Updates', admin: true, render: renderUpdates },
   remote: { title: 'Remote control', roles: ['admin', 'support'], nav: 'screens', render: renderRemote },
   sessions: { title: 'Remote sessions', admin: true, render: renderRemoteSessions },
   media: { title: 'Media library', roles: CONTENT_ROLES, render: renderMedia },

@@ -21,8 +21,7 @@
 
 #define MAX_TARGET 10000
 
-/* The screens a target names, as JSON views; NULL after replying 4xx. */
-static json_t *target_screens(struct http_req *r, json_t *target)
+json_t *mdm_target_screens(struct http_req *r, json_t *target)
 {
 	json_t *rule = json_object_get(target, "rule"), *group = json_object_get(target, "group_id");
 	json_t *ids = json_object_get(target, "screen_ids");
@@ -106,7 +105,7 @@ int mdm_handle_action_create(struct http_req *r)
 	struct screens_instruction ins;
 	if (!screens_instruction_parse(r, body, &ins))
 		return 0;
-	json_t *screens = target_screens(r, json_object_get(body, "target"));
+	json_t *screens = mdm_target_screens(r, json_object_get(body, "target"));
 	if (!screens) {
 		screens_instruction_release(&ins);
 		return 0;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "../../common/codes.h"
+#include "../../common/power_schedule.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../screens/rule.h"
@@ -82,10 +83,17 @@ static bool group_fields_ok(struct http_req *r, json_t *body, bool partial)
 	const char *key;
 	json_t *v;
 	json_object_foreach (body, key, v)
-		if (strcmp(key, "name") != 0 && strcmp(key, "rule") != 0) {
-			http_reply_error(r, 400, "unknown_field", "unknown field \"%.64s\" (name, rule)", key);
+		if (strcmp(key, "name") != 0 && strcmp(key, "rule") != 0 && strcmp(key, "maintenance_window") != 0) {
+			http_reply_error(r, 400, "unknown_field",
+			                 "unknown field \"%.64s\" (name, rule, maintenance_window)", key);
 			return false;
 		}
+	json_t *window = json_object_get(body, "maintenance_window");
+	char why[200];
+	if (window && power_schedule_check(window, why, sizeof why)) {
+		http_reply_error(r, 400, "invalid_field", "maintenance_window: %s", why);
+		return false;
+	}
 	json_t *name = json_object_get(body, "name"), *rule = json_object_get(body, "rule");
 	if ((name || !partial) &&
 	    (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 128)) {
@@ -110,14 +118,16 @@ static json_t *group_json(struct db *db, const char *account_id, const char *id)
 {
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
-	                              "SELECT id, name, rule, created_at, created_by FROM screen_groups WHERE id = ? "
-	                              "AND account_id = ?",
+	                              "SELECT id, name, rule, created_at, created_by, maintenance_window FROM "
+	                              "screen_groups WHERE id = ? AND account_id = ?",
 	                              "ss", id, account_id);
 	if (!st)
 		return NULL;
-	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", db_col_text(st, 0), "name", db_col_text(st, 1), "rule",
-	                      db_col_text(st, 2), "created_at", (json_int_t)db_col_int(st, 3), "created_by",
-	                      db_col_text(st, 4));
+	json_error_t e;
+	json_t *window = json_loads(db_col_text(st, 5), 0, &e);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:o}", "id", db_col_text(st, 0), "name", db_col_text(st, 1),
+	                      "rule", db_col_text(st, 2), "created_at", (json_int_t)db_col_int(st, 3), "created_by",
+	                      db_col_text(st, 4), "maintenance_window", window ? window : json_array());
 	db_done(st);
 	return j;
 }
@@ -177,6 +187,13 @@ int mdm_handle_group_update(struct http_req *r)
 		rc = db_exec(r->db, "UPDATE screen_groups SET name = ? WHERE id = ?", "ss", json_string_value(v), id);
 	if (rc == DB_DONE && (v = json_object_get(body, "rule")))
 		rc = db_exec(r->db, "UPDATE screen_groups SET rule = ? WHERE id = ?", "ss", json_string_value(v), id);
+	if (rc == DB_DONE && (v = json_object_get(body, "maintenance_window"))) {
+		char *text = json_dumps(v, JSON_COMPACT);
+		rc = text ? db_exec(r->db, "UPDATE screen_groups SET maintenance_window = ? WHERE id = ?", "ss", text,
+		                    id)
+		          : DB_ERROR;
+		free(text);
+	}
 	if (rc == DB_CONSTRAINT)
 		return name_taken(r);
 	if (rc != DB_DONE)

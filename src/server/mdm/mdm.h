@@ -32,6 +32,9 @@ int mdm_group_members(struct db *db, const char *account_id, const char *rule_te
                       size_t errsz);
 
 /* actions.c: /api/v1/screen-actions[/{id}] */
+/* The screens a target names ({"rule"}, {"group_id"} or {"screen_ids"}), as
+ * their JSON views; NULL after replying 4xx (also used by rollouts). */
+json_t *mdm_target_screens(struct http_req *r, json_t *target);
 int mdm_handle_action_create(struct http_req *r);
 int mdm_handle_actions_list(struct http_req *r);
 int mdm_handle_action_get(struct http_req *r);

@@ -28,6 +28,7 @@
 #include "../store/db.h"
 #include "../store/ratelimit.h"
 #include "../store/store_reply.h"
+#include "../updates/updates.h"
 #include "mdm.h"
 
 #define CHALLENGE_TTL_S   120

@@ -1,7 +1,7 @@
 /*
- * Over-the-air updates (SPEC section 7): signed releases and the keys an
- * account trusts to sign them. Rollouts and the hawkBit DDI API build on
- * these later.
+ * Over-the-air updates (SPEC section 7): signed releases, the keys an
+ * account trusts to sign them, and rollouts of a release to screens in
+ * phases (rollouts.c). The hawkBit DDI API is not built yet.
  *
  * A release is a file (player software or a package) with a detached
  * signature file (src/common/release.h) that binds its name, version,
@@ -80,5 +80,21 @@ int updates_handle_device_release_signature(struct http_req *r);
  * DATA/releases/ by a crash (at_start: all of them) and files no release
  * row links. Run once at start, before the server listens. */
 void updates_releases_sweep(const char *data_dir, bool at_start);
+
+/* --- rollouts.c --- */
+
+/* Moves a rollout on (sends the next phase, pauses it above its failure
+ * threshold, ends it), in the caller's transaction. DB_DONE or an error. */
+int rollout_advance(struct db *db, const char *id);
+/* Replies with the rollout (phases' progress, screens) and status. */
+int updates_reply_rollout(struct http_req *r, const char *id, unsigned status);
+int updates_handle_rollout_create(struct http_req *r);
+int updates_handle_rollouts_list(struct http_req *r);
+int updates_handle_rollout_get(struct http_req *r);
+int updates_handle_rollout_command(struct http_req *r);
+int updates_handle_device_update_status(struct http_req *r);
+/* The background pass that sends what waited for a maintenance window. */
+int updates_rollouts_start(void);
+void updates_rollouts_stop(void);
 
 #endif
