@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, CLI_BIN, SERVER_BIN, wait_for
+from conftest import ADMIN_PASSWORD, CLI_BIN, SERVER_BIN, read_head, wait_for
 
 PUBKEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -139,14 +139,8 @@ def raw_upload(server, client, signature, length, body=b"", expect=False, read_r
         s.sendall(body)
     if not read_reply:
         return None, s
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        reply += chunk
-    head, _, rest = reply.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), (s, head, rest)
+    status, head, rest = read_head(s)
+    return status, (s, head, rest)
 
 
 def read_body(sock_head_rest):
