@@ -277,6 +277,19 @@ def make_player():
         t.cleanup()
 
 
+def read_head(sock):
+    """Reads an HTTP answer from a raw socket up to the end of its headers:
+    (status, headers, what came after them)."""
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, rest
+
+
 def wait_for(predicate, timeout=10, interval=0.05, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

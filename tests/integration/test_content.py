@@ -9,7 +9,7 @@ import zlib
 
 import requests
 
-from conftest import Client, wait_for
+from conftest import Client, read_head, wait_for
 
 
 def png(rgb, w=16, h=16):
@@ -565,14 +565,9 @@ def start_slow_upload(server, admin, data):
 
 def finish_upload(s, rest):
     s.sendall(rest)
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        reply += chunk
+    status = read_head(s)[0]
     s.close()
-    return int(reply.split(b" ", 2)[1])
+    return status
 
 
 def test_sweep_removes_crash_leftovers(make_server):

@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, CLI_BIN, SERVER_BIN, wait_for
+from conftest import ADMIN_PASSWORD, CLI_BIN, SERVER_BIN, read_head, wait_for
 
 PUBKEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -139,14 +139,8 @@ def raw_upload(server, client, signature, length, body=b"", expect=False, read_r
         s.sendall(body)
     if not read_reply:
         return None, s
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        reply += chunk
-    head, _, rest = reply.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), (s, head, rest)
+    status, head, rest = read_head(s)
+    return status, (s, head, rest)
 
 
 def read_body(sock_head_rest):
@@ -343,19 +337,21 @@ def test_larger_than_release_max_bytes_is_413(make_server, tmp_path):
 
 
 def test_a_truncated_upload_leaves_no_row_and_no_file(server, admin, tmp_path):
+    """Half the body, then the client goes. Several times: libmicrohttpd
+    missed about 1 in 8 such closes until the body deadline (a minute);
+    the deadline guard now notices the client is gone (http/deadline.c)."""
     key, public = keygen(tmp_path)
     trust(admin, public)
     path, data = release_file(tmp_path, size=1000000)
     signature = sign(tmp_path, key, path)
-    _, s = raw_upload(server, admin, signature, len(data), data[:len(data) // 2], read_reply=False)
-    wait_for(lambda: any(f.endswith(".part") for f in stored_files(server)), timeout=10,
-             what="the upload's temporary file")
-    s.close()  # half the body, then gone
-    # the server drops the temporary file when it sees the connection end: at
-    # once mostly, at the latest at the body deadline (30 s) when the close
-    # is not seen (a reset that overtakes the last bytes)
-    assert admin.get("/api/v1/releases").json()["total"] == 0
-    wait_for(lambda: stored_files(server) == [], timeout=45, what="DIR/releases to be empty")
+    for _ in range(8):
+        _, s = raw_upload(server, admin, signature, len(data), data[:len(data) // 2], read_reply=False)
+        wait_for(lambda: any(f.endswith(".part") for f in stored_files(server)), timeout=10,
+                 what="the upload's temporary file")
+        s.close()
+        wait_for(lambda: stored_files(server) == [], timeout=5,
+                 what="the temporary file removed: %s" % stored_files(server))
+    assert_nothing_stored(server, admin)
     # and the same upload goes through afterwards
     assert upload(admin, data, signature).status_code == 201
     assert stored_files(server) == [hashlib.sha256(data).hexdigest()]
@@ -487,3 +483,26 @@ def test_cli_upload_errors_are_sentences(server, admin, tmp_path):
     out = vitrine(tmp_path / "cfg", "release", "frobnicate")
     assert out.returncode == 2 and "keygen, sign or upload" in out.stderr, out
     assert admin.get("/api/v1/releases").json()["total"] == 0
+
+
+def test_start_removes_crash_leftovers(make_server, tmp_path):
+    """What a kill -9 leaves in DIR/releases -- upload temporary files, a
+    file moved into place whose row was never committed -- goes at the next
+    start; a file a release links stays."""
+    server = make_server().start()
+    admin = server.client()
+    assert admin.login().status_code == 200
+    key, public = keygen(tmp_path)
+    trust(admin, public)
+    path, data = release_file(tmp_path, size=4000)
+    assert upload(admin, data, sign(tmp_path, key, path)).status_code == 201
+    kept = hashlib.sha256(data).hexdigest()
+    server.stop()
+    top = os.path.join(server.data, "releases")
+    orphan = hashlib.sha256(b"never committed").hexdigest()
+    for name, content in (("0123456789abcdef.part", os.urandom(5000)), (orphan, b"never committed")):
+        with open(os.path.join(top, name), "wb") as f:
+            f.write(content)
+    server.start()
+    assert stored_files(server) == [kept]
+    assert "release disk space reclaimed" in server.read_log()

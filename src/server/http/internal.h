@@ -73,6 +73,9 @@ void deadline_conn_opened(struct deadline_guard *g, struct MHD_Connection *conn,
 void deadline_conn_closed(struct deadline_guard *g, void **socket_ctx);
 /* The connection is dropped at at_ms (wake_now_ms clock); 0: no deadline. */
 void deadline_set(struct MHD_Connection *conn, uint64_t at_ms);
+/* The same while a body arrives: the connection is also dropped as soon as
+ * its client has closed it. */
+void deadline_set_body(struct MHD_Connection *conn, uint64_t at_ms);
 
 /* pipeline.c: MHD's callbacks for the API daemon. */
 enum MHD_Result pipeline_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

@@ -224,8 +224,8 @@ static uint64_t body_timeout_ms(struct server *srv)
  * long as it moves, a trickle is dropped. */
 static void extend_body_deadline(struct http_req *r)
 {
-	deadline_set(r->conn,
-	             r->body_start_ms + body_timeout_ms(r->srv) + r->body_received * 1000u / HTTP_BODY_MIN_RATE);
+	deadline_set_body(r->conn,
+	                  r->body_start_ms + body_timeout_ms(r->srv) + r->body_received * 1000u / HTTP_BODY_MIN_RATE);
 }
 
 /* A reply decided before the body has arrived (or while it arrives). With
@@ -281,7 +281,10 @@ static enum MHD_Result on_headers(struct server *srv, struct http_req *r, const 
 	const char *te = http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	r->body_pending = (cl && strtoull(cl, NULL, 10) > 0) || te;
 	r->body_start_ms = wake_now_ms();
-	deadline_set(r->conn, r->body_pending ? r->body_start_ms + body_timeout_ms(srv) : 0);
+	if (r->body_pending)
+		deadline_set_body(r->conn, r->body_start_ms + body_timeout_ms(srv));
+	else
+		deadline_set(r->conn, 0);
 	if (atomic_load(&srv->stopping)) {
 		stopping_reply(r);
 		return refuse(r);
