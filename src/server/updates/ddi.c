@@ -58,7 +58,8 @@ static bool own_target(struct http_req *r)
 static void base_url(struct http_req *r, char *out, size_t outsz)
 {
 	const char *h = http_header(r, "Host");
-	bool ok = h && *h && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(h);
+	bool ok =
+	    h && *h && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(h);
 	snprintf(out, outsz, "%s://%s", r->tls ? "https" : "http", ok ? h : "localhost");
 }
 
@@ -119,10 +120,11 @@ int ddi_handle_poll(struct http_req *r)
 		}
 		/* the update instruction is DDI's now: a player on the screen leaves it */
 		if (rc == DB_DONE && *instruction)
-			rc = db_exec(r->db,
-			             "UPDATE instructions SET status = 'ok', result = '{\"handled_by\":\"ddi\"}', "
-			             "acked_at = ? WHERE id = ? AND screen_id = ? AND status IN ('pending','delivered')",
-			             "iss", (int64_t)time(NULL), instruction, r->auth.device_id);
+			rc =
+			    db_exec(r->db,
+			            "UPDATE instructions SET status = 'ok', result = '{\"handled_by\":\"ddi\"}', "
+			            "acked_at = ? WHERE id = ? AND screen_id = ? AND status IN ('pending','delivered')",
+			            "iss", (int64_t)time(NULL), instruction, r->auth.device_id);
 		if (rc != DB_DONE || action < 0) {
 			json_decref(reply);
 			return store_reply_error(r, rc == DB_DONE ? DB_ERROR : rc, "the action could not be read");
@@ -131,7 +133,8 @@ int ddi_handle_poll(struct http_req *r)
 		base_url(r, base, sizeof base);
 		snprintf(href, sizeof href, "%s/ddi/%s/controller/v1/%s/deploymentBase/%lld?c=%s", base,
 		         r->auth.account_id, r->auth.device_id, (long long)action, rollout);
-		json_object_set_new(json_object_get(reply, "_links"), "deploymentBase", json_pack("{s:s}", "href", href));
+		json_object_set_new(json_object_get(reply, "_links"), "deploymentBase",
+		                    json_pack("{s:s}", "href", href));
 	}
 	if (json_object_size(json_object_get(reply, "_links")) == 0)
 		json_object_del(reply, "_links");
@@ -149,12 +152,13 @@ static struct db_stmt *find_action(struct http_req *r)
 	int rc = DB_DONE;
 	struct db_stmt *st =
 	    end && !*end && id > 0
-	        ? db_query(r->db, &rc,
-	                   "SELECT a.rollout_id, x.status, rl.id, rl.name, rl.version, rl.sha256, rl.size, rl.filename "
-	                   "FROM ddi_actions a JOIN rollout_screens x ON x.rollout_id = a.rollout_id AND x.screen_id = "
-	                   "a.screen_id JOIN rollouts o ON o.id = a.rollout_id JOIN releases rl ON rl.id = o.release_id "
-	                   "WHERE a.id = ? AND a.screen_id = ? AND o.account_id = ?",
-	                   "iss", (int64_t)id, r->auth.device_id, r->auth.account_id)
+	        ? db_query(
+	              r->db, &rc,
+	              "SELECT a.rollout_id, x.status, rl.id, rl.name, rl.version, rl.sha256, rl.size, rl.filename "
+	              "FROM ddi_actions a JOIN rollout_screens x ON x.rollout_id = a.rollout_id AND x.screen_id = "
+	              "a.screen_id JOIN rollouts o ON o.id = a.rollout_id JOIN releases rl ON rl.id = o.release_id "
+	              "WHERE a.id = ? AND a.screen_id = ? AND o.account_id = ?",
+	              "iss", (int64_t)id, r->auth.device_id, r->auth.account_id)
 	        : NULL;
 	if (!st) {
 		if (rc != DB_DONE)
@@ -181,19 +185,18 @@ int ddi_handle_deployment(struct http_req *r)
 	artifact_name(db_col_text(st, 7), name, version, file, sizeof file);
 	db_done(st);
 	char sha1[41], md5[33];
-	if (updates_release_digests(r->db, server_config(r->srv)->data_dir, sha256, sha1, md5) != 0)
+	if (updates_release_digests(r->db, server_config(r->srv)->data_dir, sha256, true, sha1, md5) != 0)
 		return http_reply_error(r, 500, "internal", "the release file could not be read");
 	char base[300], href[1400], md5href[1500];
 	base_url(r, base, sizeof base);
 	snprintf(href, sizeof href, "%s/ddi/%s/controller/v1/%s/softwaremodules/%s/artifacts/%s", base,
 	         r->auth.account_id, r->auth.device_id, release, file);
 	snprintf(md5href, sizeof md5href, "%s.MD5SUM", href);
-	json_t *artifact =
-	    json_pack("{s:s, s:{s:s, s:s, s:s}, s:I, s:{s:{s:s}, s:{s:s}}}", "filename", file, "hashes", "sha1", sha1,
-	              "md5", md5, "sha256", sha256, "size", (json_int_t)size, "_links", "download-http", "href", href,
-	              "md5sum-http", "href", md5href);
-	json_t *chunk = json_pack("{s:s, s:s, s:s, s:[o]}", "part", "os", "version", version, "name", name,
-	                          "artifacts", artifact);
+	json_t *artifact = json_pack("{s:s, s:{s:s, s:s, s:s}, s:I, s:{s:{s:s}, s:{s:s}}}", "filename", file, "hashes",
+	                             "sha1", sha1, "md5", md5, "sha256", sha256, "size", (json_int_t)size, "_links",
+	                             "download-http", "href", href, "md5sum-http", "href", md5href);
+	json_t *chunk =
+	    json_pack("{s:s, s:s, s:s, s:[o]}", "part", "os", "version", version, "name", name, "artifacts", artifact);
 	return http_reply_json(r, 200,
 	                       json_pack("{s:s, s:{s:s, s:s, s:[o]}}", "id", http_param(r, "action"), "deployment",
 	                                 "download", "forced", "update", "forced", "chunks", chunk));
@@ -296,7 +299,8 @@ int ddi_handle_artifact(struct http_req *r)
 	size_t n = strlen(file);
 	if (wanted && strncmp(wanted, file, n) == 0 && strcmp(wanted + n, ".MD5SUM") == 0) {
 		char sha1[41], md5[33];
-		if (updates_release_digests(r->db, server_config(r->srv)->data_dir, sha256, sha1, md5) != 0)
+		/* a read transaction: computed again when deploymentBase has not kept them yet */
+		if (updates_release_digests(r->db, server_config(r->srv)->data_dir, sha256, false, sha1, md5) != 0)
 			return http_reply_error(r, 500, "internal", "the release file could not be read");
 		size_t cap = n + 64;
 		char *text = malloc(cap);

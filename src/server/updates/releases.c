@@ -503,7 +503,8 @@ int updates_handle_device_release(struct http_req *r)
 	return updates_serve_release(r, http_param(r, "id"));
 }
 
-int updates_release_digests(struct db *db, const char *data_dir, const char *sha256, char sha1[41], char md5[33])
+int updates_release_digests(struct db *db, const char *data_dir, const char *sha256, bool keep, char sha1[41],
+                            char md5[33])
 {
 	int rc;
 	struct db_stmt *st =
@@ -540,7 +541,8 @@ int updates_release_digests(struct db *db, const char *data_dir, const char *sha
 	sodium_bin2hex(sha1, 41, d1, sizeof d1);
 	sodium_bin2hex(md5, 33, d5, sizeof d5);
 	/* kept for the next time; a failure to keep them costs only a recomputation */
-	db_exec(db, "UPDATE releases SET sha1 = ?, md5 = ? WHERE sha256 = ?", "sss", sha1, md5, sha256);
+	if (keep)
+		db_exec(db, "UPDATE releases SET sha1 = ?, md5 = ? WHERE sha256 = ?", "sss", sha1, md5, sha256);
 	return 0;
 }
 

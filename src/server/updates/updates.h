@@ -80,8 +80,10 @@ int updates_handle_device_release_signature(struct http_req *r);
  * ETag), or 404/403 when there is none or its key is no longer trusted. */
 int updates_serve_release(struct http_req *r, const char *id);
 /* For ddi.c: the SHA-1 and MD5 (hex) of the release file sha256, computed
- * once and kept on its rows. Returns 0, or -1 (file unreadable). */
-int updates_release_digests(struct db *db, const char *data_dir, const char *sha256, char sha1[41], char md5[33]);
+ * once and kept on its rows when keep (the caller's transaction writes).
+ * Returns 0, or -1 (file unreadable). */
+int updates_release_digests(struct db *db, const char *data_dir, const char *sha256, bool keep, char sha1[41],
+                            char md5[33]);
 
 /* Reclaims the disk space of releases: upload temporary files left in
  * DATA/releases/ by a crash (at_start: all of them) and files no release
