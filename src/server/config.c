@@ -112,6 +112,8 @@ static const struct setting keys[CFG_COUNT] = {
     /* over-the-air updates */
     [CFG_RELEASE_MAX_BYTES] = UINT("release_max_bytes", "VITRINE_RELEASE_MAX_BYTES", "2147483648", 1,
                                    (uint64_t)64 << 30, "bytes a release may have at most (larger uploads: 413)"),
+    [CFG_DDI_POLL_SECONDS] = UINT("ddi_poll_seconds", "VITRINE_DDI_POLL_SECONDS", "60", 1, 86400,
+                                  "how often hawkBit DDI clients are told to poll (config.polling.sleep)"),
 };
 
 int config_init(struct config *c)

@@ -66,6 +66,7 @@ enum config_key {
 	CFG_MAP_ATTRIBUTION,
 	/* over-the-air updates */
 	CFG_RELEASE_MAX_BYTES,
+	CFG_DDI_POLL_SECONDS,
 	CFG_COUNT
 };
 

@@ -389,6 +389,7 @@ static int cmd_run(struct config *cfg)
 		return 1;
 	}
 	updates_release_max_bytes = settings_uint(&cfg->settings, CFG_RELEASE_MAX_BYTES);
+	updates_ddi_poll_s = (unsigned)settings_uint(&cfg->settings, CFG_DDI_POLL_SECONDS);
 	if (mail_configure(config_get(cfg, CFG_SMTP_URL), config_get(cfg, CFG_SMTP_FROM),
 	                   config_get(cfg, CFG_SMTP_USER), config_get(cfg, CFG_SMTP_PASSWORD),
 	                   config_get(cfg, CFG_SMTP_TLS), err, sizeof err) != 0) {

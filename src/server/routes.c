@@ -195,6 +195,15 @@ const struct route server_routes[] = {
     {"GET", "/api/v1/rollouts/{id}", updates_handle_rollout_get, AUTH_USER, ADMIN, 0, R},
     {"POST", "/api/v1/rollouts/{id}/{command}", updates_handle_rollout_command, AUTH_USER, ADMIN, 1 * KB, W},
     {"POST", "/api/v1/device/update-status", updates_handle_device_update_status, AUTH_DEVICE, 0, 4 * KB, W},
+    /* the hawkBit DDI device API (TargetToken = the device token), for
+     * third-party update clients such as SWUpdate's suricatta */
+    {"GET", "/ddi/{tenant}/controller/v1/{controller}", ddi_handle_poll, AUTH_DEVICE, 0, 0, W},
+    {"GET", "/ddi/{tenant}/controller/v1/{controller}/deploymentBase/{action}", ddi_handle_deployment, AUTH_DEVICE, 0,
+     0, W},
+    {"POST", "/ddi/{tenant}/controller/v1/{controller}/deploymentBase/{action}/feedback", ddi_handle_feedback,
+     AUTH_DEVICE, 0, 16 * KB, W},
+    {"GET", "/ddi/{tenant}/controller/v1/{controller}/softwaremodules/{module}/artifacts/{filename}",
+     ddi_handle_artifact, AUTH_DEVICE, 0, 0, R},
 
     /* live chat (issue 11): sites and departments (admin) */
     {"GET", "/api/v1/sites", chat_handle_sites_list, AUTH_USER, ADMIN, 0, R},

@@ -174,7 +174,10 @@ def test_policy_extensions_match_the_route_table():
         assert set(op.get("x-vitrine-roles", [])) == {role_names[r] for r in rt["roles"]}, where
         schemes = [sorted(req) for req in op.get("security", [])]
         if rt["auth"] == "AUTH_DEVICE":
-            assert schemes == [["deviceToken"]], where + ": device routes take only the device token"
+            if key[1].startswith("/ddi/"):  # hawkBit DDI: the device token, also as hawkBit's TargetToken
+                assert schemes == [["targetToken"], ["deviceToken"]], where + ": DDI routes take the device token"
+            else:
+                assert schemes == [["deviceToken"]], where + ": device routes take only the device token"
             assert "401" in op["responses"], where
             if rt["body_limit"]:
                 assert "413" in op["responses"], where

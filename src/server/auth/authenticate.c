@@ -2,7 +2,8 @@
  * Who is calling: the server's authentication hook, run before every
  * handler of a protected route (and again each time a waiting request
  * wakes). It accepts a user API token ("Authorization: Bearer vt_...") or
- * the session cookie; a cookie request that changes state must also carry
+ * the session cookie (a screen's device token on device routes, also as
+ * hawkBit's "TargetToken" on the DDI routes); a cookie request that changes state must also carry
  * the session's CSRF token in X-CSRF-Token. Then it enforces the route's
  * roles, a pending password change, and the account's IP allowlist.
  *
@@ -150,17 +151,24 @@ static int by_session(struct http_req *r, struct db *db, const char *token)
 	return 0;
 }
 
-/* Screens: "Authorization: Bearer vd_..." only; a revoked screen has no
- * token hash any more, so its token is simply unknown. */
+/* Screens: "Authorization: Bearer vd_..."; on the hawkBit DDI routes
+ * (/ddi/...) also "Authorization: TargetToken vd_...", the same token under
+ * hawkBit's name. A revoked screen has no token hash any more, so its
+ * token is simply unknown. */
 static int by_device_token(struct http_req *r, struct db *db)
 {
 	const char *authz = http_header(r, "Authorization");
-	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || strlen(authz + 7) >= CODES_TOKEN_LEN + 8) {
+	const char *token = NULL;
+	if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
+		token = authz + 7;
+	else if (authz && strncmp(r->path, "/ddi/", 5) == 0 && strncasecmp(authz, "TargetToken ", 12) == 0)
+		token = authz + 12;
+	if (!token || strlen(token) >= CODES_TOKEN_LEN + 8) {
 		http_reply_error(r, 401, "invalid_token", "a device access token is required (Authorization: Bearer)");
 		return -1;
 	}
 	char hash[CODES_HASH_HEX_LEN];
-	codes_hash_hex(authz + 7, strlen(authz + 7), hash);
+	codes_hash_hex(token, strlen(token), hash);
 	int rc;
 	struct db_stmt *st = db_query(
 	    db, &rc, "SELECT id, account_id, name FROM screens WHERE token_hash = ? AND deleted_at IS NULL", "s", hash);

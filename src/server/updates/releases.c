@@ -11,6 +11,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <nettle/md5.h>
+#include <nettle/sha1.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -467,9 +469,9 @@ int updates_handle_release_delete(struct http_req *r)
 /* The release of the device's account that it may fetch, positioned on
  * its row, or NULL after replying 404 (none) or 403 (its key is no longer
  * trusted). */
-static struct db_stmt *device_release(struct http_req *r)
+static struct db_stmt *device_release(struct http_req *r, const char *id)
 {
-	struct db_stmt *st = find_release(r->db, r->auth.account_id, http_param(r, "id"));
+	struct db_stmt *st = find_release(r->db, r->auth.account_id, id);
 	if (!st) {
 		http_reply_error(r, 404, "not_found", "no such release");
 		return NULL;
@@ -483,9 +485,9 @@ static struct db_stmt *device_release(struct http_req *r)
 	return st;
 }
 
-int updates_handle_device_release(struct http_req *r)
+int updates_serve_release(struct http_req *r, const char *id)
 {
-	struct db_stmt *st = device_release(r);
+	struct db_stmt *st = device_release(r, id);
 	if (!st)
 		return 0;
 	char sha[65], path[4096];
@@ -496,9 +498,57 @@ int updates_handle_device_release(struct http_req *r)
 	return objects_serve(r, path, sha, "application/octet-stream", "private, max-age=31536000, immutable");
 }
 
+int updates_handle_device_release(struct http_req *r)
+{
+	return updates_serve_release(r, http_param(r, "id"));
+}
+
+int updates_release_digests(struct db *db, const char *data_dir, const char *sha256, bool keep, char sha1[41],
+                            char md5[33])
+{
+	int rc;
+	struct db_stmt *st =
+	    db_query(db, &rc, "SELECT sha1, md5 FROM releases WHERE sha256 = ? AND sha1 <> '' LIMIT 1", "s", sha256);
+	if (st) {
+		snprintf(sha1, 41, "%s", db_col_text(st, 0));
+		snprintf(md5, 33, "%s", db_col_text(st, 1));
+		db_done(st);
+		return strlen(sha1) == 40 && strlen(md5) == 32 ? 0 : -1;
+	}
+	char path[4096];
+	if (release_path(data_dir, sha256, path, sizeof path) != 0)
+		return -1;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	struct sha1_ctx s1;
+	struct md5_ctx m5;
+	sha1_init(&s1);
+	md5_init(&m5);
+	static _Thread_local unsigned char chunk[64 * 1024];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		sha1_update(&s1, n, chunk);
+		md5_update(&m5, n, chunk);
+	}
+	bool failed = ferror(f) != 0;
+	fclose(f);
+	if (failed)
+		return -1;
+	unsigned char d1[SHA1_DIGEST_SIZE], d5[MD5_DIGEST_SIZE];
+	sha1_digest(&s1, sizeof d1, d1);
+	md5_digest(&m5, sizeof d5, d5);
+	sodium_bin2hex(sha1, 41, d1, sizeof d1);
+	sodium_bin2hex(md5, 33, d5, sizeof d5);
+	/* kept for the next time; a failure to keep them costs only a recomputation */
+	if (keep)
+		db_exec(db, "UPDATE releases SET sha1 = ?, md5 = ? WHERE sha256 = ?", "sss", sha1, md5, sha256);
+	return 0;
+}
+
 int updates_handle_device_release_signature(struct http_req *r)
 {
-	struct db_stmt *st = device_release(r);
+	struct db_stmt *st = device_release(r, http_param(r, "id"));
 	if (!st)
 		return 0;
 	char *text = strdup(db_col_text(st, COL_SIGNATURE));

@@ -572,6 +572,23 @@ int updates_handle_rollout_command(struct http_req *r)
 
 /* ---------- the players' side ---------- */
 
+int rollout_screen_report(struct db *db, const char *rollout_id, const char *screen_id, const char *step,
+                          const char *detail)
+{
+	if (!known_step(step) || !codes_is_id(rollout_id))
+		return ROLLOUT_SCREEN_ABSENT;
+	/* a cancelled screen stays cancelled */
+	int rc = db_exec(db,
+	                 "UPDATE rollout_screens SET status = ?, detail = ?, updated_at = ? WHERE "
+	                 "rollout_id = ? AND screen_id = ? AND status <> 'cancelled'",
+	                 "ssiss", step, detail ? detail : "", (int64_t)time(NULL), rollout_id, screen_id);
+	if (rc != DB_DONE)
+		return rc;
+	if (db_changes(db) == 0)
+		return ROLLOUT_SCREEN_ABSENT;
+	return rollout_advance(db, rollout_id);
+}
+
 int updates_handle_device_update_status(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
@@ -590,21 +607,11 @@ int updates_handle_device_update_status(struct http_req *r)
 		http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 		return 0;
 	}
-	int64_t now = (int64_t)time(NULL);
-	/* a finished screen stays finished unless it reports again from the start */
-	int rc = codes_is_id(rollout)
-	             ? db_exec(r->db,
-	                       "UPDATE rollout_screens SET status = ?, detail = ?, updated_at = ? WHERE "
-	                       "rollout_id = ? AND screen_id = ? AND status <> 'cancelled'",
-	                       "ssiss", step, detail ? detail : "", now, rollout, r->auth.device_id)
-	             : DB_DONE;
+	int rc = rollout_screen_report(r->db, rollout, r->auth.device_id, step, detail);
+	if (rc == ROLLOUT_SCREEN_ABSENT)
+		return http_reply_error(r, 404, "not_found", "this screen is not in that rollout");
 	if (rc != DB_DONE)
 		return store_reply_error(r, rc, "the report could not be saved");
-	if (!codes_is_id(rollout) || db_changes(r->db) == 0)
-		return http_reply_error(r, 404, "not_found", "this screen is not in that rollout");
-	rc = rollout_advance(r->db, rollout);
-	if (rc != DB_DONE)
-		return store_reply_error(r, rc, "the rollout could not go on");
 	screens_touch(r->db, r->auth.account_id, r->auth.device_id);
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 	return 0;

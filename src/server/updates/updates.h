@@ -1,7 +1,8 @@
 /*
  * Over-the-air updates (SPEC section 7): signed releases, the keys an
  * account trusts to sign them, and rollouts of a release to screens in
- * phases (rollouts.c). The hawkBit DDI API is not built yet.
+ * phases (rollouts.c), and the hawkBit DDI device API that lets third-party
+ * update clients (SWUpdate's suricatta) take part in rollouts (ddi.c).
  *
  * A release is a file (player software or a package) with a detached
  * signature file (src/common/release.h) that binds its name, version,
@@ -75,6 +76,14 @@ int updates_handle_release_get(struct http_req *r);
 int updates_handle_release_delete(struct http_req *r);
 int updates_handle_device_release(struct http_req *r);
 int updates_handle_device_release_signature(struct http_req *r);
+/* For ddi.c: replies with the file of the account's release id (Range,
+ * ETag), or 404/403 when there is none or its key is no longer trusted. */
+int updates_serve_release(struct http_req *r, const char *id);
+/* For ddi.c: the SHA-1 and MD5 (hex) of the release file sha256, computed
+ * once and kept on its rows when keep (the caller's transaction writes).
+ * Returns 0, or -1 (file unreadable). */
+int updates_release_digests(struct db *db, const char *data_dir, const char *sha256, bool keep, char sha1[41],
+                            char md5[33]);
 
 /* Reclaims the disk space of releases: upload temporary files left in
  * DATA/releases/ by a crash (at_start: all of them) and files no release
@@ -93,6 +102,22 @@ int updates_handle_rollouts_list(struct http_req *r);
 int updates_handle_rollout_get(struct http_req *r);
 int updates_handle_rollout_command(struct http_req *r);
 int updates_handle_device_update_status(struct http_req *r);
+/* A screen's report of a step of a rollout's update (one of the steps the
+ * players report: accepted ... committed, failed, rolled_back), then
+ * rollout_advance; in the caller's transaction. What update-status and
+ * the DDI feedback share. DB_DONE, ROLLOUT_SCREEN_ABSENT (no such step, or
+ * the screen is not in that rollout) or an error. */
+#define ROLLOUT_SCREEN_ABSENT 101
+int rollout_screen_report(struct db *db, const char *rollout_id, const char *screen_id, const char *step,
+                          const char *detail);
+/* --- ddi.c (hawkBit DDI) --- */
+/* The setting ddi_poll_seconds: the clients' polling sleep (default 60). */
+extern unsigned updates_ddi_poll_s;
+int ddi_handle_poll(struct http_req *r);
+int ddi_handle_deployment(struct http_req *r);
+int ddi_handle_feedback(struct http_req *r);
+int ddi_handle_artifact(struct http_req *r);
+
 /* The background pass that sends what waited for a maintenance window. */
 int updates_rollouts_start(void);
 void updates_rollouts_stop(void);
