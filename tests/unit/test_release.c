@@ -109,26 +109,22 @@ static void test_each_tampered_field_breaks_the_signature(void **state)
 	strcat(bad_sig, "\"");
 	char quoted_other[RELEASE_KEY_B64_LEN + 2];
 	snprintf(quoted_other, sizeof quoted_other, "\"%s\"", other_key);
+	char other_sha[70] = "\"" SHA "\""; /* the signed hash with one digit changed */
+	other_sha[5] = other_sha[5] == '0' ? '1' : '0';
 	const struct {
 		const char *member, *value;
 	} changes[] = {
-	    {"name", "\"vitrine-playe\""},
-	    {"version", "\"1.4.3\""},
+	    {"name", "\"vitrine-playe\""}, {"version", "\"1.4.3\""},
 	    {"version", "\"1.4.2.0\""}, /* the same version numerically, but not the signed bytes */
-	    {"sha256", "\"" SHA "\""},  /* placeholder: replaced below by one changed digit */
-	    {"size", "1235"},
-	    {"signature", bad_sig},
-	    {"key", quoted_other}, /* a trusted key, but not the one that signed */
+	    {"sha256", other_sha},         {"size", "1235"},
+	    {"signature", bad_sig},        {"key", quoted_other}, /* a trusted key, but not the one that signed */
 	};
 	unsigned char trusted[2][crypto_sign_PUBLICKEYBYTES];
 	memcpy(trusted[0], pk, sizeof pk);
 	memcpy(trusted[1], other_pk, sizeof other_pk);
 	for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
-		char text[RELEASE_SIGNATURE_FILE_MAX], err[RELEASE_ERR_LEN], value[128];
-		snprintf(value, sizeof value, "%s", changes[i].value);
-		if (strcmp(changes[i].member, "sha256") == 0)
-			value[5] = value[5] == '0' ? '1' : '0';
-		file_with(&sig, changes[i].member, value, text, sizeof text);
+		char text[RELEASE_SIGNATURE_FILE_MAX], err[RELEASE_ERR_LEN];
+		file_with(&sig, changes[i].member, changes[i].value, text, sizeof text);
 		assert_int_equal(release_signature_parse(text, strlen(text), &got, err, sizeof err), 0);
 		err[0] = '\0';
 		assert_int_equal(release_signature_verify(&got, trusted[0], 2, NULL, err, sizeof err),

@@ -140,12 +140,10 @@ int mdm_handle_device_recover(struct http_req *r)
 	snprintf(screen_id, sizeof screen_id, "%s", db_col_text(st, 0));
 	snprintf(account_id, sizeof account_id, "%s", db_col_text(st, 1));
 	db_done(st);
-	char token[CODES_TOKEN_LEN], token_hash[CODES_HASH_HEX_LEN];
-	codes_new_token("vd_", token);
-	codes_hash_hex(token, strlen(token), token_hash);
+	char token[CODES_TOKEN_LEN];
 	rc = db_begin(r->db, true);
 	if (rc == DB_DONE)
-		rc = db_exec(r->db, "UPDATE screens SET token_hash = ? WHERE id = ?", "ss", token_hash, screen_id);
+		rc = screens_new_token(r->db, screen_id, token);
 	if (rc == DB_DONE) {
 		db_notifyf(r->db, "screen:%s", screen_id); /* a long-poll with the old token ends with 401 */
 		audit_append(r->db, account_id, NULL, "", r->ip, "screen.recovered", screen_id,

@@ -180,14 +180,10 @@ int screens_handle_device_token(struct http_req *r)
 		return http_reply_error(r, 400, "authorization_pending", "waiting for a user to enter the code");
 	}
 	/* confirmed: the token is made now and shown only in this response */
-	char token[CODES_TOKEN_LEN], token_hash[CODES_HASH_HEX_LEN];
-	codes_new_token("vd_", token);
-	codes_hash_hex(token, strlen(token), token_hash);
+	char token[CODES_TOKEN_LEN];
 	if (db_begin(r->db, true) != DB_DONE)
 		return store_reply_error(r, DB_ERROR, NULL);
-	bool claimed = db_exec(r->db, "UPDATE screens SET token_hash = ? WHERE id = ? AND deleted_at IS NULL", "ss",
-	                       token_hash, screen_id) == DB_DONE &&
-	               db_changes(r->db) == 1;
+	bool claimed = screens_new_token(r->db, screen_id, token) == DB_DONE;
 	db_exec(r->db, "DELETE FROM pairings WHERE device_code_hash = ?", "s", hash);
 	if (db_commit(r->db) != DB_DONE)
 		return store_reply_error(r, DB_ERROR, NULL);
@@ -205,6 +201,20 @@ int screens_handle_device_token(struct http_req *r)
 	                          screen_id, "release_keys", release_keys));
 	sodium_memzero(token, sizeof token);
 	return 0;
+}
+
+int screens_new_token(struct db *db, const char *screen_id, char token[CODES_TOKEN_LEN])
+{
+	char token_hash[CODES_HASH_HEX_LEN];
+	codes_new_token("vd_", token);
+	codes_hash_hex(token, strlen(token), token_hash);
+	int rc = db_exec(db, "UPDATE screens SET token_hash = ? WHERE id = ? AND deleted_at IS NULL", "ss", token_hash,
+	                 screen_id);
+	if (rc == DB_DONE && db_changes(db) != 1)
+		rc = DB_CONSTRAINT; /* deleted meanwhile */
+	if (rc != DB_DONE)
+		sodium_memzero(token, CODES_TOKEN_LEN);
+	return rc;
 }
 
 /* Counts a wrong code; true when the caller is over the limit. The limit

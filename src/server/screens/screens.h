@@ -44,6 +44,11 @@ int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, 
 int64_t screens_change_seq(struct db *db, const char *account_id);
 
 /* pairing.c */
+/* A new access token for a live screen (into token, shown once); only its
+ * hash is stored and the old token stops working. In the caller's
+ * transaction. DB_DONE, DB_CONSTRAINT when the screen is deleted, or an
+ * error. */
+int screens_new_token(struct db *db, const char *screen_id, char token[56]);
 int screens_handle_device_pair(struct http_req *r);
 int screens_handle_device_token(struct http_req *r);
 int screens_handle_pairing_preview(struct http_req *r);
