@@ -16,6 +16,8 @@
 
 static const struct setting keys[CFG_COUNT] = {
     [CFG_DATA] = TEXT("data", "VITRINE_DATA", "var", "data", "DIR", "data folder (SQLite database, keys, media)"),
+    [CFG_DB] = TEXT("db", "VITRINE_DB", "sqlite:", "db", "URL",
+                    "database: sqlite: (vitrine.db in the data folder) or a postgresql:// URI"),
     [CFG_LISTEN] =
         TEXT("listen", "VITRINE_LISTEN", "127.0.0.1:8080", "listen", "HOST:PORT", "HOST:PORT of the API and console"),
     [CFG_HTTP_LISTEN] = TEXT("http_listen", "VITRINE_HTTP_LISTEN", "", "http-listen", "HOST:PORT",

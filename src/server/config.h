@@ -16,6 +16,7 @@
 
 enum config_key {
 	CFG_DATA,
+	CFG_DB,
 	CFG_LISTEN,
 	CFG_HTTP_LISTEN,
 	CFG_TLS_CERT,

@@ -102,7 +102,7 @@ static int secret_path(const char *data, char *out, size_t outsz)
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
-static int cmd_init(const char *data, const char *login, const char *account)
+static int cmd_init(const char *data, const char *db_url, const char *login, const char *account)
 {
 	char path[4096], keys[4096];
 	if (!login) {
@@ -137,8 +137,8 @@ static int cmd_init(const char *data, const char *login, const char *account)
 		auth_password_generate(generated);
 		password = generated;
 	}
-	if (store_open(data) != 0) {
-		fprintf(stderr, "vitrine-server: cannot create the database in %s\n", data);
+	if (store_open(data, db_url) != 0) {
+		fprintf(stderr, "vitrine-server: cannot create the database of %s\n", data);
 		return 1;
 	}
 	int rc = auth_bootstrap(store_db(), account, login, password);
@@ -432,8 +432,8 @@ static int cmd_run(struct config *cfg)
 
 	int status = 1;
 	struct server *srv = NULL;
-	if (store_open(data) != 0) {
-		fprintf(stderr, "vitrine-server: cannot open the database in %s\n", data);
+	if (store_open(data, config_get(cfg, CFG_DB)) != 0) {
+		fprintf(stderr, "vitrine-server: cannot open the database of %s\n", data);
 		goto out;
 	}
 	/* signals are taken by sigwait() in this thread only */
@@ -614,7 +614,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vitrine-server: --account must have 1 to 128 characters\n");
 			status = 2;
 		} else {
-			status = cmd_init(config_get(&cfg, CFG_DATA), admin, account);
+			status = cmd_init(config_get(&cfg, CFG_DATA), config_get(&cfg, CFG_DB), admin, account);
 		}
 	} else if (relay_key) {
 		status = cmd_relay_key(config_get(&cfg, CFG_DATA), out);

@@ -133,7 +133,7 @@ static int group_setup(void **state)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (test_tmpdir(fx.dir, sizeof fx.dir) != 0 || store_open(fx.dir) != 0)
+	if (test_tmpdir(fx.dir, sizeof fx.dir) != 0 || store_open(fx.dir, NULL) != 0)
 		return -1;
 	return 0;
 }

@@ -37,9 +37,10 @@ struct migration {
 	const char *sql;
 };
 
-/* Opens (creating if needed) the store in data_dir and applies pending
- * migrations. Returns 0 or -1 (logged). */
-int store_open(const char *data_dir);
+/* Opens (creating if needed) the store named by db_url ("sqlite:", NULL or
+ * "": vitrine.db in data_dir) and applies pending migrations. Returns 0 or
+ * -1 (logged). */
+int store_open(const char *data_dir, const char *db_url);
 void store_close(void);
 
 /* Called with each key queued by db_notify, after its transaction commits. */

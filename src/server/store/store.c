@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../common/log.h"
 #include "db.h"
@@ -32,9 +33,13 @@ static void tls_init(void)
 	pthread_key_create(&tls_key, NULL);
 }
 
-int store_open(const char *data_dir)
+int store_open(const char *data_dir, const char *db_url)
 {
 	pthread_once(&tls_once, tls_init);
+	if (db_url && *db_url && strcmp(db_url, "sqlite:") != 0) {
+		log_event(LOG_ERROR, "unsupported database URL (sqlite: or postgresql://...)", NULL);
+		return -1;
+	}
 	int n = snprintf(db_path, sizeof db_path, "%s/vitrine.db", data_dir);
 	if (n < 0 || (size_t)n >= sizeof db_path) {
 		db_path[0] = '\0';
