@@ -7,7 +7,9 @@ usage: embed.py MODE OUTPUT.c FILE...
   MODE 'assets:SYMBOL:HEADER' -> the same array named SYMBOL, including HEADER
   MODE 'assets:SYMBOL:HEADER:ROOT' -> the same, names relative to the folder ROOT
                        ("web/chat/index.html" for ROOT = the source root)
-  MODE 'migrations' -> const struct migration store_migrations[] from NNNN_name.sql
+  MODE 'migrations' -> const struct migration store_migrations[] from NNNN_name.sql;
+                       a file in a folder named postgresql is the PostgreSQL-only
+                       part of the migration with its number
 """
 import os
 import sys
@@ -45,16 +47,30 @@ def main():
         lines.append("const size_t %s_count = %d;" % (symbol, len(files)))
     elif mode == "migrations":
         lines.append('#include "db.h"')
+        extras = {}
+        for f in [f for f in files if os.path.basename(os.path.dirname(f)) == "postgresql"]:
+            extras[int(os.path.basename(f).split("_", 1)[0])] = f
+        files = [f for f in files if os.path.basename(os.path.dirname(f)) != "postgresql"]
+        versions = {int(os.path.basename(f).split("_", 1)[0]) for f in files}
+        for v in extras:
+            if v not in versions:
+                sys.exit("embed.py: %s has no portable migration of its number" % extras[v])
         for i, f in enumerate(files):
             with open(f, "rb") as fh:
                 data = fh.read()
             lines.append("static const char migration_%d[] = {\n%s\n    0};" % (i, c_bytes(data)))
+            version = int(os.path.basename(f).split("_", 1)[0])
+            if version in extras:
+                with open(extras[version], "rb") as fh:
+                    data = fh.read()
+                lines.append("static const char migration_pg_%d[] = {\n%s\n    0};" % (i, c_bytes(data)))
         lines.append("const struct migration store_migrations[] = {")
         for i, f in enumerate(files):
             base = os.path.basename(f)
             version = int(base.split("_", 1)[0])
             name = base[:-4].split("_", 1)[1]
-            lines.append('    {%d, "%s", migration_%d},' % (version, name, i))
+            pg = ("migration_pg_%d" % i) if version in extras else "NULL"
+            lines.append('    {%d, "%s", migration_%d, %s},' % (version, name, i, pg))
         lines.append("};")
         lines.append("const size_t store_migrations_count = %d;" % len(files))
     else:

@@ -1,6 +1,8 @@
 """Fixtures for the integration tests: each test gets a real vitrine-server
 (the binary of VITRINE_BUILD, default build-asan under `make check`) on a
-loopback port of its own, with a fresh data folder."""
+loopback port of its own, with a fresh data folder; with
+VITRINE_TEST_DB=postgresql, also a fresh database in a throwaway
+PostgreSQL cluster (tests/support/pg.py) instead of the folder's SQLite."""
 import hashlib
 import os
 import signal
@@ -15,6 +17,7 @@ import requests
 import urllib3
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "support"))
+import pg  # noqa: E402
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
@@ -50,9 +53,14 @@ def solve_challenge(challenge, difficulty):
 class Server:
     """One vitrine-server process with its own data folder."""
 
-    def __init__(self, tmp, env=None, args=(), tls=None):
+    def __init__(self, tmp, env=None, args=(), tls=None, db=None):
         self.data = os.path.join(tmp, "data")
         self.env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
+        self.database = None
+        if db is None and pg.enabled():
+            self.database, db = pg.new_database()
+        self.db = db
+        self.db_args = ["--db", db] if db else []
         self.args = list(args)
         self.tls = tls
         self.port = free_port()
@@ -60,12 +68,12 @@ class Server:
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.log_path = os.path.join(tmp, "server.log")
         self.proc = None
-        out = subprocess.run([SERVER_BIN, "--data", self.data, "init", "--admin", "admin"],
+        out = subprocess.run([SERVER_BIN, "--data", self.data] + self.db_args + ["init", "--admin", "admin"],
                              env=self.env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
 
     def start(self):
-        cmd = [SERVER_BIN, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.args
+        cmd = [SERVER_BIN, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.db_args + self.args
         if self.tls:
             cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         self.log = open(self.log_path, "ab")
@@ -96,6 +104,24 @@ class Server:
         rc = self.proc.returncode if self.proc else 0
         self.proc = None
         return rc
+
+    def sql(self, query, params=()):
+        """Runs one SQL statement on this server's database, whichever the
+        backend (params are '?' placeholders, quoted here); returns the
+        rows as lists of strings (None for NULL)."""
+        for p in params:
+            lit = "NULL" if p is None else str(p) if isinstance(p, int) else "'" + str(p).replace("'", "''") + "'"
+            query = query.replace("?", lit, 1)
+        if self.database:
+            return pg.cluster().sql(self.database, query)
+        import sqlite3
+        con = sqlite3.connect(os.path.join(self.data, "vitrine.db"), timeout=10)
+        try:
+            rows = con.execute(query).fetchall()
+            con.commit()
+        finally:
+            con.close()
+        return [[None if v is None else str(v) for v in row] for row in rows]
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
@@ -225,6 +251,24 @@ class Player:
     def read_out(self):
         with open(self.out_path, "rb") as f:
             return f.read().decode(errors="replace")
+
+    def sql(self, query, params=()):
+        """Runs one SQL statement on this server's database, whichever the
+        backend (params are '?' placeholders, quoted here); returns the
+        rows as lists of strings (None for NULL)."""
+        for p in params:
+            lit = "NULL" if p is None else str(p) if isinstance(p, int) else "'" + str(p).replace("'", "''") + "'"
+            query = query.replace("?", lit, 1)
+        if self.database:
+            return pg.cluster().sql(self.database, query)
+        import sqlite3
+        con = sqlite3.connect(os.path.join(self.data, "vitrine.db"), timeout=10)
+        try:
+            rows = con.execute(query).fetchall()
+            con.commit()
+        finally:
+            con.close()
+        return [[None if v is None else str(v) for v in row] for row in rows]
 
     def read_log(self):
         with open(self.log_path, "rb") as f:

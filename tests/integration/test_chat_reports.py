@@ -5,8 +5,6 @@ name or page. The times are set in the database by the test so that the
 figures are exact; everything else goes through the API."""
 import csv
 import io
-import os
-import sqlite3
 
 from test_chat import Visitor, make_department, make_site, online, operator_client
 
@@ -15,13 +13,10 @@ T0 = 1_780_000_000 - (1_780_000_000 % DAY) + 10 * 3600  # 10:00 UTC on some day
 
 
 def set_times(server, chat_id, created, assigned=None, ended=None):
-    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
-    with db:
-        db.execute("UPDATE chat_chats SET created_at = ?, ended_at = CASE WHEN ended_at > 0 THEN ? ELSE 0 END "
-                   "WHERE id = ?", (created, ended or 0, chat_id))
-        if assigned is not None:
-            db.execute("UPDATE chat_events SET at = ? WHERE chat_id = ? AND type = 'assigned'", (assigned, chat_id))
-    db.close()
+    server.sql("UPDATE chat_chats SET created_at = ?, ended_at = CASE WHEN ended_at > 0 THEN ? ELSE 0 END "
+               "WHERE id = ?", (created, ended or 0, chat_id))
+    if assigned is not None:
+        server.sql("UPDATE chat_events SET at = ? WHERE chat_id = ? AND type = 'assigned'", (assigned, chat_id))
 
 
 def build(server, admin):

@@ -3,8 +3,6 @@ chat_retention_days ago (messages and events with them), visitors not seen
 for as long who have no chat left, bans expired as long ago, and operators'
 stream events after two days; open chats, recent chats and their visitors
 stay, whatever their age."""
-import os
-import sqlite3
 import time
 
 from conftest import wait_for
@@ -30,19 +28,16 @@ def test_old_ended_chats_visitors_bans_and_operator_events_are_forgotten(make_se
     ban = admin.post("/api/v1/chat/bans", json={"ip": "192.0.2.7", "expires_at": int(time.time()) + 60})
     assert ban.status_code == 201, ban.text
     now = int(time.time())
-    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
-    with db:
-        db.execute("UPDATE chat_chats SET created_at = ?, ended_at = ? WHERE id = ?",
-                   (now - 40 * DAY, now - 40 * DAY, chats["old"]))
-        db.execute("UPDATE chat_chats SET created_at = ? WHERE id = ?", (now - 40 * DAY, chats["open"]))
-        db.execute("UPDATE chat_visitors SET last_seen = ? WHERE id IN (?, ?, ?)",
-                   (now - 40 * DAY, old.id, lone.id, still_open.id))
-        db.execute("UPDATE chat_bans SET expires_at = ? WHERE id = ?", (now - 40 * DAY, ban.json()["ban"]["id"]))
-        db.execute("UPDATE chat_operator_events SET at = ?", (now - 3 * DAY,))
+    server.sql("UPDATE chat_chats SET created_at = ?, ended_at = ? WHERE id = ?",
+               (now - 40 * DAY, now - 40 * DAY, chats["old"]))
+    server.sql("UPDATE chat_chats SET created_at = ? WHERE id = ?", (now - 40 * DAY, chats["open"]))
+    server.sql("UPDATE chat_visitors SET last_seen = ? WHERE id IN (?, ?, ?)",
+               (now - 40 * DAY, old.id, lone.id, still_open.id))
+    server.sql("UPDATE chat_bans SET expires_at = ? WHERE id = ?", (now - 40 * DAY, ban.json()["ban"]["id"]))
+    server.sql("UPDATE chat_operator_events SET at = ?", (now - 3 * DAY,))
 
     def count(sql, *args):
-        with db:
-            return db.execute(sql, args).fetchone()[0]
+        return int(server.sql(sql, args)[0][0])
 
     def forgotten():
         return (count("SELECT COUNT(*) FROM chat_chats WHERE id = ?", chats["old"]) == 0 and
@@ -55,6 +50,5 @@ def test_old_ended_chats_visitors_bans_and_operator_events_are_forgotten(make_se
     for name in ("recent", "open"):
         assert count("SELECT COUNT(*) FROM chat_events WHERE chat_id = ?", chats[name]) >= 1
     assert count("SELECT COUNT(*) FROM chat_visitors WHERE id IN (?, ?)", recent.id, still_open.id) == 2
-    db.close()
     listed = {c["id"] for c in admin.get("/api/v1/chat/chats").json()["chats"]}
     assert listed == {chats["recent"], chats["open"]}

@@ -411,12 +411,8 @@ def test_slow_headers_and_trickled_bodies_are_dropped(make_server):
 
 
 def test_refusal_during_a_chunked_upload_reaches_the_client(make_server):
-    import sqlite3
     server = make_server()
-    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"))
-    db.execute("UPDATE accounts SET quota_bytes = 1048576")
-    db.commit()
-    db.close()
+    server.sql("UPDATE accounts SET quota_bytes = 1048576")
     server.start()
     admin = server.client()
     assert admin.login().status_code == 200

@@ -5,8 +5,6 @@ old answers kept without the new parameters, a channel's grants read
 back, and the console's ES modules served from their folders."""
 import hashlib
 import json
-import os
-import sqlite3
 import time
 
 import pytest
@@ -17,14 +15,13 @@ from conftest import Client
 FLEET = 30
 
 
-def insert_screens(data_dir, count, now=None):
+def insert_screens(server, count, now=None):
     """Writes count screens straight into the store (the server is stopped):
     names in shuffled order, three groups, tags, a hostname, every third
     one seen just now (online). Returns the rows as dicts."""
     now = int(now or time.time())
-    db = sqlite3.connect(os.path.join(data_dir, "vitrine.db"))
-    account = db.execute("SELECT id FROM accounts").fetchone()[0]
-    rows = []
+    account = server.sql("SELECT id FROM accounts")[0][0]
+    rows, values = [], []
     for i in range(count):
         n = (i * 7) % count  # not in insertion order
         row = {
@@ -36,20 +33,22 @@ def insert_screens(data_dir, count, now=None):
             "last_seen": now if n % 3 == 0 else now - 3600,
             "created_at": now - 100000 + n,
         }
-        db.execute("INSERT INTO screens(id, account_id, name, hardware_id, public_key, info, tags, group_name, "
-                   "last_seen, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                   (row["id"], account, row["name"], "hw-%d" % i, "AAAA", json.dumps({"hostname": row["hostname"]}),
-                    json.dumps(row["tags"]), row["group"], row["last_seen"], row["created_at"]))
+        values.append((row["id"], account, row["name"], "hw-%d" % i, "AAAA",
+                       json.dumps({"hostname": row["hostname"]}), json.dumps(row["tags"]), row["group"],
+                       row["last_seen"], row["created_at"]))
         rows.append(row)
-    db.commit()
-    db.close()
+    for at in range(0, len(values), 1000):  # one statement per 1,000 rows
+        chunk = values[at:at + 1000]
+        server.sql("INSERT INTO screens(id, account_id, name, hardware_id, public_key, info, tags, group_name, "
+                   "last_seen, created_at) VALUES" + ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * len(chunk)),
+                   [v for row in chunk for v in row])
     return rows
 
 
 @pytest.fixture
 def fleet(make_server):
     server = make_server()
-    rows = insert_screens(server.data, FLEET)
+    rows = insert_screens(server, FLEET)
     server.start()
     admin = server.client()
     assert admin.login().status_code == 200

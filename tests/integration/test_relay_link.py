@@ -16,7 +16,7 @@ import requests
 from conftest import SERVER_BIN, free_port, wait_for
 from test_relay import RELAY_BIN, status_line
 from test_relay_ws import WSClient
-from test_remote import db, pair_device
+from test_remote import pair_device
 
 
 class LinkedRelay:
@@ -142,8 +142,7 @@ def test_admin_end_cuts_both_sides_within_a_second(server, admin, linked):
     assert elapsed < 1.0, "cut after %.2f s" % elapsed
 
     def ended_reported():
-        with db(server) as d:
-            return d.execute("SELECT relay_ended_at FROM remote_sessions WHERE id = ?", (sid,)).fetchone()[0]
+        return server.sql("SELECT relay_ended_at FROM remote_sessions WHERE id = ?", (sid,))[0][0]
 
     wait_for(ended_reported, timeout=10, what="the relay's ended event")
     row = session_row(admin, sid)
@@ -226,8 +225,7 @@ def test_report_and_cuts_refuse_hostile_input(server, admin):
     r = admin.post("/api/v1/screens/%s/remote" % screen)
     assert r.status_code == 201, r.text
     sid = r.json()["session_id"]
-    with db(server) as d:
-        owner = d.execute("SELECT relay_id FROM remote_sessions WHERE id = ?", (sid,)).fetchone()[0]
+    owner = server.sql("SELECT relay_id FROM remote_sessions WHERE id = ?", (sid,))[0][0]
     stranger_id, stranger_token = (other_id, other_token) if owner == relay_id else (relay_id, token)
     r = relay_call(server, "POST", stranger_id, stranger_token, "report",
                    json={"sessions": 1, "bytes": 5, "events": [dict(good, session_id=sid),
@@ -358,8 +356,8 @@ def test_a_killed_relay_leaves_no_session_open_behind(tmp_path, server, admin):
     socks += started(s2, a)
     a.kill()
     b = LinkedRelay(str(tmp_path), server, admin)
-    with db(server) as conn:  # a has been silent for two minutes
-        conn.execute("UPDATE relays SET last_report = ? WHERE id = ?", (int(time.time()) - 120, a.id))
+    # a has been silent for two minutes
+    server.sql("UPDATE relays SET last_report = ? WHERE id = ?", (int(time.time()) - 120, a.id))
     s3, _, _, host = session_on(server, admin, device, screen)
     assert host["view_only"] is False and host["relay"]["port"] == b.port
     assert session_row(admin, s2)["end_reason"] == "relay_lost"

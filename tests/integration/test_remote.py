@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 import stat
 import subprocess
 import time
@@ -44,10 +43,6 @@ def verify_ticket(ticket, key_b64):
     key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key_b64))
     key.verify(b64url(sig), b"vitrine-ticket-v1\0" + b64url(payload))  # raises InvalidSignature
     return json.loads(b64url(payload))
-
-
-def db(server):
-    return sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
 
 
 def pair_device(admin, hardware_id="sim-1", online=True):
@@ -85,14 +80,13 @@ def user(admin, server, login, role):
 def other_account_admin(server):
     """An admin of a second account (through an API token made in the store)."""
     token = "vt_" + secrets.token_hex(26)
-    with db(server) as d:
-        d.execute("INSERT INTO accounts(id, name, created_at) VALUES('otheraccountaaaa', 'Other', ?)",
-                  (int(time.time()) + 5,))
-        d.execute("INSERT INTO users(id, account_id, login, role, password_hash, created_at, updated_at) "
-                  "VALUES('otheruseraaaaaaa', 'otheraccountaaaa', 'other-admin', 'admin', 'x', 0, 0)")
-        d.execute("INSERT INTO api_tokens(id, token_hash, user_id, name, created_at) "
-                  "VALUES('othertokenaaaaaa', ?, 'otheruseraaaaaaa', 't', 0)",
-                  (hashlib.sha256(token.encode()).hexdigest(),))
+    server.sql("INSERT INTO accounts(id, name, created_at) VALUES('otheraccountaaaa', 'Other', ?)",
+               (int(time.time()) + 5,))
+    server.sql("INSERT INTO users(id, account_id, login, role, password_hash, created_at, updated_at) "
+               "VALUES('otheruseraaaaaaa', 'otheraccountaaaa', 'other-admin', 'admin', 'x', 0, 0)")
+    server.sql("INSERT INTO api_tokens(id, token_hash, user_id, name, created_at) "
+               "VALUES('othertokenaaaaaa', ?, 'otheruseraaaaaaa', 't', 0)",
+               (hashlib.sha256(token.encode()).hexdigest(),))
     return Client(server.url, token=token)
 
 
@@ -155,11 +149,10 @@ def test_relay_key_verifies_both_tickets_and_the_host_gets_its_own(server, admin
     assert seen["payload"]["session_id"] == body["session_id"]
     # the secret is stored nowhere in plain: not in the database, not in the log
     raw = secret.hex()
-    with db(server) as d:
-        for table in ("instructions", "remote_sessions", "audit"):
-            for row in d.execute("SELECT * FROM " + table):
-                text = " ".join(str(c) for c in row)
-                assert body["session_secret"] not in text and raw not in text, (table, row)
+    for table in ("instructions", "remote_sessions", "audit"):
+        for row in server.sql("SELECT * FROM " + table):
+            text = " ".join(v or "" for v in row)
+            assert body["session_secret"] not in text and raw not in text, (table, row)
     assert body["session_secret"] not in server.read_log()
     # a redelivery opens the sealed secret again
     again = requests.get(server.url + "/api/v1/device/instructions?after=0&wait=0",
@@ -203,8 +196,7 @@ def test_relay_choice_private_first_unhealthy_skipped_lowest_load(server, admin)
     r = admin.post("/api/v1/screens/%s/remote" % sid)
     assert r.status_code == 201 and r.json()["relay"]["host"] == "idle.example" and r.json()["relay"]["port"] == 2000
     # the idle one stops reporting for more than 15 s: skipped
-    with db(server) as d:
-        d.execute("UPDATE relays SET last_report = last_report - 16 WHERE id = ?", (idle,))
+    server.sql("UPDATE relays SET last_report = last_report - 16 WHERE id = ?", (idle,))
     listed = {x["id"]: x for x in admin.get("/api/v1/relays").json()["relays"]}
     assert not listed[idle]["healthy"] and listed[busy]["healthy"] and listed[idle]["region"] == "eu-west"
     r = admin.post("/api/v1/screens/%s/remote" % sid)
@@ -270,8 +262,7 @@ def test_who_may_ask_for_a_session(server, admin):
     _, offline = pair_device(admin, hardware_id="sim-2", online=False)
     r = admin.post("/api/v1/screens/%s/remote" % offline)
     assert r.status_code == 409 and r.json()["error"]["code"] == "screen_offline", r.text
-    with db(server) as d:
-        d.execute("UPDATE screens SET public_key = '' WHERE id = ?", (sid,))
+    server.sql("UPDATE screens SET public_key = '' WHERE id = ?", (sid,))
     r = admin.post("/api/v1/screens/%s/remote" % sid)
     assert r.status_code == 409 and r.json()["error"]["code"] == "no_host_key", r.text
 

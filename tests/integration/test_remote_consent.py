@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from test_remote import add_relay, db, pair_device, report
+from test_remote import add_relay, pair_device, report
 
 CONSENT_PATH = "/api/v1/device/remote-sessions/%s/consent"
 
@@ -56,9 +56,8 @@ def consent_screen(server, admin, hardware_id="sim-1"):
 
 
 def session_row(server, session_id):
-    with db(server) as d:
-        return d.execute("SELECT consent, ended_at, end_reason, issued_at FROM remote_sessions WHERE id = ?",
-                         (session_id,)).fetchone()
+    return server.sql("SELECT consent, ended_at, end_reason, issued_at FROM remote_sessions WHERE id = ?",
+                      (session_id,))[0]
 
 
 def audit_actions(admin):

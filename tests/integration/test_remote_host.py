@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -318,9 +317,8 @@ def test_a_session_that_cannot_reach_its_relay_logs_its_code_and_no_secret(tmp_p
     wait_for(lambda: not x11vnc_children(player), timeout=10, what="x11vnc to be stopped")
     # the instruction was carried out and acknowledged
     def acked():
-        with sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10) as d:
-            return d.execute("SELECT status, result FROM instructions WHERE screen_id = ? AND type = 'remote_session'",
-                             (screen,)).fetchall()
+        return server.sql("SELECT status, result FROM instructions WHERE screen_id = ? AND type = 'remote_session'",
+                          (screen,))
     status, result = wait_for(lambda: [a for a in acked() if a[0] != "pending" and a[0] != "delivered"], timeout=20,
                               what="the acknowledgement of remote_session")[0]
     assert status == "ok" and json.loads(result) == {"session_id": r.json()["session_id"]}, (status, result)

@@ -5,7 +5,6 @@ import csv
 import io
 import os
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -308,12 +307,9 @@ def test_a_long_poll_alone_keeps_the_screen_online(server, admin):
 def test_change_channel_refuses_another_accounts_channel(server, admin):
     """A channel id of another account is as unknown as a made-up one."""
     _, sid = pair_device(admin)
-    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
-    with db:
-        db.execute("INSERT INTO accounts(id, name, created_at) VALUES('otheraccountaaaa', 'Other', 0)")
-        db.execute("INSERT INTO channels(id, account_id, name, body, created_at, updated_at) "
-                   "VALUES('otherchannelaaaa', 'otheraccountaaaa', 'Theirs', '{}', 0, 0)")
-    db.close()
+    server.sql("INSERT INTO accounts(id, name, created_at) VALUES('otheraccountaaaa', 'Other', 0)")
+    server.sql("INSERT INTO channels(id, account_id, name, body, created_at, updated_at) "
+               "VALUES('otherchannelaaaa', 'otheraccountaaaa', 'Theirs', '{}', 0, 0)")
     r = admin.post("/api/v1/screens/%s/instructions" % sid,
                    json={"type": "change_channel", "payload": {"channel_id": "otherchannelaaaa"}})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
@@ -413,34 +409,31 @@ def test_retention_prunes_audit_instructions_and_folds_old_plays(make_server):
     acked = requests.post(server.url + "/api/v1/device/instructions/%s/ack" % done["id"], json={"status": "ok"},
                           headers=h)
     assert acked.status_code == 200, acked.text
-    db = sqlite3.connect(os.path.join(server.data, "vitrine.db"), timeout=10)
-    with db:
-        account = db.execute("SELECT account_id FROM screens WHERE id = ?", (sid,)).fetchone()[0]
-        db.execute("INSERT INTO audit(id, account_id, at, actor, ip, action) "
-                   "VALUES('oldauditentryaaa', ?, ?, 'admin', '127.0.0.1', 'old.event')", (account, now - 9 * 86400))
-        db.execute("UPDATE instructions SET created_at = ? WHERE id IN (?, ?)", (now - 9 * 86400, done["id"],
-                                                                              pending["id"]))
+    account = server.sql("SELECT account_id FROM screens WHERE id = ?", (sid,))[0][0]
+    server.sql("INSERT INTO audit(id, account_id, at, actor, ip, action) "
+               "VALUES('oldauditentryaaa', ?, ?, 'admin', '127.0.0.1', 'old.event')", (account, now - 9 * 86400))
+    server.sql("UPDATE instructions SET created_at = ? WHERE id IN (?, ?)", (now - 9 * 86400, done["id"],
+                                                                          pending["id"]))
+
+    def count(query, *args):
+        return int(server.sql(query, args)[0][0])
+
     def pruned():
-        with db:
-            audit = db.execute("SELECT COUNT(*) FROM audit WHERE action = 'old.event'").fetchone()[0]
-            ins = db.execute("SELECT COUNT(*) FROM instructions WHERE id = ?", (done["id"],)).fetchone()[0]
-            raw = db.execute("SELECT COUNT(*) FROM proof_of_play WHERE started_at < ?", (now - 86400,)).fetchone()[0]
-        return audit == 0 and ins == 0 and raw == 0
+        return (count("SELECT COUNT(*) FROM audit WHERE action = 'old.event'") == 0 and
+                count("SELECT COUNT(*) FROM instructions WHERE id = ?", done["id"]) == 0 and
+                count("SELECT COUNT(*) FROM proof_of_play WHERE started_at < ?", now - 86400) == 0)
     wait_for(pruned, timeout=15, what="the retention task")
-    with db:
-        daily = db.execute("SELECT day, plays, duration_ms FROM proof_of_play_daily WHERE screen_id = ?",
-                           (sid,)).fetchall()
-        assert daily == [(old_day - old_day % 86400, 2, 10000)], daily
-        # a pending instruction stays until it expires; recent rows stay
-        assert db.execute("SELECT COUNT(*) FROM instructions WHERE id = ?", (pending["id"],)).fetchone()[0] == 1
-        assert db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] > 0
-        # the audit log is still append-only for what is younger than the cutoff
-        try:
-            db.execute("DELETE FROM audit")
-            raise AssertionError("recent audit rows could be deleted")
-        except sqlite3.DatabaseError as e:
-            assert "append-only" in str(e)
-    db.close()
+    daily = server.sql("SELECT day, plays, duration_ms FROM proof_of_play_daily WHERE screen_id = ?", (sid,))
+    assert daily == [[str(old_day - old_day % 86400), "2", "10000"]], daily
+    # a pending instruction stays until it expires; recent rows stay
+    assert count("SELECT COUNT(*) FROM instructions WHERE id = ?", pending["id"]) == 1
+    assert count("SELECT COUNT(*) FROM audit") > 0
+    # the audit log is still append-only for what is younger than the cutoff
+    try:
+        server.sql("DELETE FROM audit")
+        raise AssertionError("recent audit rows could be deleted")
+    except Exception as e:  # sqlite3.DatabaseError or psql's failure
+        assert "append-only" in str(e)
     rows = admin.get("/api/v1/reports/plays?screen_id=" + sid).json()["plays"]
     assert [p["item"] for p in rows] == ["recent"]
     # the per-day report reads the folded counts and the raw rows together

@@ -301,19 +301,18 @@ int chat_sweep_once(struct db *db, int64_t now)
 
 /* --- the sweeper thread --- */
 
-/* The sweeper has a connection of its own (db_open_file), not one of
+/* The sweeper has a connection of its own (store_open_connection), not one of
  * store_db()'s, which store_close() closes at shutdown: a sweep still
  * running then keeps a valid connection until the process ends. */
 static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sweep_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t sweep_thread;
 static bool sweep_running, sweep_stopping;
-static char sweep_path[4096];
 static struct db *sweep_db;
 
 static void sweep_pass(void)
 {
-	if (!sweep_db && !(sweep_db = db_open_file(sweep_path)))
+	if (!sweep_db && !(sweep_db = store_open_connection()))
 		return;
 	if (db_begin(sweep_db, true) != DB_DONE)
 		return; /* busy: the next pass tries again */
@@ -346,9 +345,7 @@ void chat_sweeper_start(const char *data_dir)
 {
 	pthread_mutex_lock(&sweep_lock);
 	if (!sweep_running && !sweep_stopping && data_dir) {
-		int n = snprintf(sweep_path, sizeof sweep_path, "%s/vitrine.db", data_dir);
-		if (n > 0 && (size_t)n < sizeof sweep_path &&
-		    pthread_create(&sweep_thread, NULL, sweep_main, NULL) == 0)
+		if (pthread_create(&sweep_thread, NULL, sweep_main, NULL) == 0)
 			sweep_running = true;
 		else
 			log_event(LOG_WARN, "the chat sweeper did not start: dropped operators keep their chats", NULL);

@@ -223,6 +223,20 @@ size_t wake_notify(struct wake_hub *hub, const char *key)
 	return n;
 }
 
+size_t wake_notify_all(struct wake_hub *hub)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&hub->lock);
+	for (unsigned b = 0; b < HUB_BUCKETS; b++)
+		for (struct wake_waiter *w = hub->buckets[b], *next; w; w = next) {
+			next = w->next;
+			wake_one(hub, w, WAKE_EVENT);
+			n++;
+		}
+	pthread_mutex_unlock(&hub->lock);
+	return n;
+}
+
 void wake_shutdown(struct wake_hub *hub)
 {
 	pthread_mutex_lock(&hub->lock);
@@ -305,5 +319,8 @@ void wake_hub_destroy(struct wake_hub *hub)
 
 void wake_notify_hook(const char *key, void *hub)
 {
-	wake_notify(hub, key);
+	if (*key)
+		wake_notify(hub, key);
+	else
+		wake_notify_all(hub);
 }

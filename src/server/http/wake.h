@@ -66,7 +66,11 @@ void wake_cancel(struct wake_hub *hub, struct wake_waiter *w);
 /* Wakes every waiter on key; returns how many. */
 size_t wake_notify(struct wake_hub *hub, const char *key);
 
-/* The same, shaped as the store's notify hook (arg is the hub). */
+/* Wakes every waiter (each re-checks the store); returns how many. */
+size_t wake_notify_all(struct wake_hub *hub);
+
+/* wake_notify shaped as the store's notify hook (arg is the hub); the empty
+ * key, which the store sends when it may have missed wake-ups, wakes all. */
 void wake_notify_hook(const char *key, void *hub);
 
 /* Wakes all waiters with WAKE_SHUTDOWN; later registrations wake at once. */

@@ -1,7 +1,9 @@
 /*
  * The store: the one interface every area uses to reach the database. It
- * hides the backend (SQLite today; PostgreSQL later behind the same calls),
- * so areas write portable SQL with '?' placeholders.
+ * hides the backend (SQLite in the data folder, or a PostgreSQL server
+ * several Vitrine servers share), so areas write portable SQL with '?'
+ * placeholders (see postgres_sql.c for the few spellings that are
+ * rewritten, and postgres.c for the SQLite functions PostgreSQL gets).
  *
  * Each thread gets its own connection (store_db()), opened lazily. A
  * transaction is explicit: db_begin(write) ... db_commit()/db_rollback().
@@ -10,7 +12,10 @@
  *
  * Wake-ups: db_notify(key) inside a transaction queues a notification that
  * is delivered to the notify hook only after COMMIT succeeds (and dropped
- * on rollback), which is also PostgreSQL's NOTIFY semantics.
+ * on rollback); on PostgreSQL it also reaches the other servers on the
+ * database (NOTIFY in the transaction, LISTEN in postgres_listen.c). The
+ * hook may get the empty key: wake-ups may have been missed (a listener
+ * reconnected), every waiter should re-check the store.
  */
 #ifndef VITRINE_STORE_DB_H
 #define VITRINE_STORE_DB_H
@@ -34,7 +39,8 @@ enum db_result {
 struct migration {
 	int version;
 	const char *name;
-	const char *sql;
+	const char *sql;            /* portable */
+	const char *postgresql_sql; /* PostgreSQL only, after sql (NULL: none) */
 };
 
 /* Opens (creating if needed) the store named by db_url ("sqlite:", NULL or
@@ -48,6 +54,10 @@ void store_set_notify_hook(void (*hook)(const char *key, void *arg), void *arg);
 
 /* This thread's connection, or NULL if it could not be opened (logged). */
 struct db *store_db(void);
+
+/* A new connection to the open store that is nobody's thread connection
+ * (a background task's own; the caller closes it with db_close), or NULL. */
+struct db *store_open_connection(void);
 
 /* Applies the given migrations in order, each in its own transaction.
  * Exposed for tests; store_open() calls it with the built-in list. */
@@ -98,5 +108,12 @@ void db_notifyf(struct db *db, const char *fmt, ...) __attribute__((format(print
 
 /* Runs raw SQL (several statements, no parameters): migrations, pragmas. */
 int db_exec_script(struct db *db, const char *sql);
+
+/* "sqlite" or "postgresql". */
+const char *db_backend_name(const struct db *db);
+
+/* Runs sql as db_exec_script does, untranslated, when db's backend is the
+ * one named (else does nothing and returns 0). */
+int db_exec_native(struct db *db, const char *backend, const char *sql);
 
 #endif

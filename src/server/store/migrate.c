@@ -5,6 +5,7 @@
  * store/migrations/ and are embedded at build time (migrations_gen.c).
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "../../common/log.h"
 #include "db.h"
@@ -34,10 +35,17 @@ int store_migrate(struct db *db, const struct migration *list, size_t count)
 			continue;
 		if (db_begin(db, true) != DB_DONE)
 			return -1;
+		/* another server on the same database may have applied it meanwhile */
+		int now_at = store_schema_version(db);
+		if (now_at >= m->version) {
+			db_rollback(db);
+			current = now_at;
+			continue;
+		}
 		if (db_exec_script(db, m->sql) != 0 ||
-		    db_exec(db,
-		            "INSERT INTO schema_migrations(version,name,applied_at) VALUES(?,?,strftime('%s','now'))",
-		            "is", (int64_t)m->version, m->name) != DB_DONE) {
+		    (m->postgresql_sql && db_exec_native(db, "postgresql", m->postgresql_sql) != 0) ||
+		    db_exec(db, "INSERT INTO schema_migrations(version,name,applied_at) VALUES(?,?,?)", "isi",
+		            (int64_t)m->version, m->name, (int64_t)time(NULL)) != DB_DONE) {
 			db_rollback(db);
 			log_event(LOG_ERROR, "migration failed", "name", m->name, NULL);
 			return -1;

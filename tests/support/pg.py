@@ -1,0 +1,103 @@
+"""A throwaway PostgreSQL cluster for the tests: made with initdb in a
+temporary folder, started with pg_ctl on a free loopback port (as the
+unprivileged user `postgres` when the tests run as root: PostgreSQL
+refuses to run as root), with durability off (the data is thrown away),
+and removed when the test process exits. Each server a test starts gets
+a database of its own (new_database)."""
+import atexit
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SUPERUSER = "vitrine"
+
+_cluster = None
+_names = itertools.count(1)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="vitrine-pg-")
+        self.data = os.path.join(self.root, "data")
+        self.log = os.path.join(self.root, "postgres.log")
+        self.port = _free_port()
+        self.as_user = []
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        os.chmod(self.root, 0o700)
+        self._run(["initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+                   "--locale=C.UTF-8", "--no-sync"])
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("\n".join([
+                "listen_addresses = '127.0.0.1'",
+                f"port = {self.port}",
+                f"unix_socket_directories = '{self.root}'",
+                "fsync = off", "synchronous_commit = off", "full_page_writes = off",
+                "max_connections = 500", "shared_buffers = 64MB",
+                "log_min_messages = warning", "log_min_error_statement = panic",
+            ]) + "\n")
+        self.start()
+        atexit.register(self.remove)
+
+    def _run(self, cmd, check=True):
+        cmd = self.as_user + [os.path.join(PG_BIN, cmd[0])] + cmd[1:]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if check and out.returncode != 0:
+            raise AssertionError("%s failed: %s%s" % (cmd, out.stdout, out.stderr))
+        return out
+
+    def start(self):
+        self._run(["pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start"])
+
+    def stop(self, mode="fast"):
+        self._run(["pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"], check=False)
+
+    def remove(self):
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database):
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, database, query):
+        """Runs query with psql; returns its rows as lists of strings (None
+        for NULL)."""
+        out = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f", "-P", "null=\x1e",
+                              "-v", "ON_ERROR_STOP=1", "-d", self.url(database), "-f", "-"],
+                             input=query, capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise AssertionError("psql failed: " + out.stderr)
+        return [[None if v == "\x1e" else v for v in line.split("\x1f")] for line in out.stdout.splitlines() if line]
+
+
+def cluster():
+    global _cluster
+    if _cluster is None:
+        _cluster = Cluster()
+    return _cluster
+
+
+def new_database():
+    """Creates an empty database; returns (name, URL)."""
+    c = cluster()
+    name = "t%d_%d" % (os.getpid(), next(_names))
+    c.sql("postgres", "CREATE DATABASE " + name)
+    return name, c.url(name)
+
+
+def enabled():
+    """Whether this test run uses PostgreSQL (VITRINE_TEST_DB=postgresql)."""
+    return os.environ.get("VITRINE_TEST_DB", "sqlite") == "postgresql"
