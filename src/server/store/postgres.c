@@ -282,7 +282,8 @@ static int pg_begin(struct db *db, bool write)
 		log_event(LOG_WARN, "PostgreSQL unavailable", "error", "not connected", NULL);
 		return db_failed(db, DB_BUSY);
 	}
-	return command(c, write ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"
+	return command(c, write ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY
+	                          ")"
 	                        : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 

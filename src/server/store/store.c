@@ -52,8 +52,8 @@ int store_open(const char *data_dir, const char *db_url)
 	                    : snprintf(db_path, sizeof db_path, "%s/vitrine.db", data_dir);
 	if (n < 0 || (size_t)n >= sizeof db_path) {
 		db_path[0] = '\0';
-		log_event(LOG_ERROR, db_postgres ? "the database URL is too long" : "the data folder's path is too long",
-		          NULL);
+		log_event(LOG_ERROR,
+		          db_postgres ? "the database URL is too long" : "the data folder's path is too long", NULL);
 		return -1;
 	}
 	struct db *db = store_db();
