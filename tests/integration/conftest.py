@@ -53,11 +53,14 @@ def solve_challenge(challenge, difficulty):
 class Server:
     """One vitrine-server process with its own data folder."""
 
-    def __init__(self, tmp, env=None, args=(), tls=None, db=None):
-        self.data = os.path.join(tmp, "data")
+    def __init__(self, tmp, env=None, args=(), tls=None, db=None, data=None):
+        """data: the folder of a server made before, shared with it (no
+        init); db: its database URL (default: SQLite in the folder, or a
+        new PostgreSQL database under VITRINE_TEST_DB=postgresql)."""
+        self.data = data or os.path.join(tmp, "data")
         self.env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
         self.database = None
-        if db is None and pg.enabled():
+        if db is None and data is None and pg.enabled():
             self.database, db = pg.new_database()
         self.db = db
         self.db_args = ["--db", db] if db else []
@@ -68,6 +71,8 @@ class Server:
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.log_path = os.path.join(tmp, "server.log")
         self.proc = None
+        if data:
+            return
         out = subprocess.run([SERVER_BIN, "--data", self.data] + self.db_args + ["init", "--admin", "admin"],
                              env=self.env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
@@ -186,6 +191,9 @@ def make_server():
     yield make
     for s in made:
         rc = s.stop()
+        if os.environ.get("DBG_ERRORS"):
+            with open(os.environ["DBG_ERRORS"], "a") as f:
+                f.write("".join(l + "\n" for l in s.read_log().splitlines() if "database error" in l))
         assert rc == 0, "server exit code %s\n%s" % (rc, s.read_log())
         log = s.read_log()
         assert "ERROR: AddressSanitizer" not in log, log

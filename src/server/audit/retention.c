@@ -85,7 +85,7 @@ static int64_t played_step(struct db *db, int64_t cutoff, int64_t now)
 	int rc;
 	struct db_stmt *st = db_query(db, &rc,
 	                              "SELECT MAX(seq) FROM (SELECT seq FROM proof_of_play WHERE started_at < ? "
-	                              "ORDER BY seq LIMIT ?)",
+	                              "ORDER BY seq LIMIT ?) AS batch",
 	                              "ii", cutoff, (int64_t)BATCH);
 	if (!st)
 		return rc == DB_DONE ? 0 : -1;

@@ -159,8 +159,8 @@ int chat_handle_offline_list(struct http_req *r)
 	char sql[1024];
 	snprintf(sql, sizeof sql,
 	         "SELECT " OFFLINE_COLUMNS " FROM chat_offline_messages m LEFT JOIN chat_departments d ON d.id = "
-	         "m.department_id LEFT JOIN mail_outbox o ON o.id = m.mail_id WHERE %s AND (?4 < 0 OR (m.handled_at > "
-	         "0) = ?4) ORDER BY m.created_at DESC, m.id LIMIT 500",
+	         "m.department_id LEFT JOIN mail_outbox o ON o.id = m.mail_id WHERE %s AND (?4 < 0 OR (CASE WHEN "
+	         "m.handled_at > 0 THEN 1 ELSE 0 END) = ?4) ORDER BY m.created_at DESC, m.id LIMIT 500",
 	         VISIBLE);
 	struct db_stmt *st = db_prepare(r->db, sql);
 	if (!st)

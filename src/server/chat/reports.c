@@ -264,11 +264,12 @@ int chat_handle_search(struct http_req *r)
 	const char *like = lq.like;
 	struct db_stmt *st = db_prepare(
 	    r->db,
-	    "SELECT c.id, (SELECT json_extract(e.data, '$.text') FROM chat_events e WHERE e.chat_id = c.id AND "
-	    "e.type = 'message' AND json_extract(e.data, '$.text') LIKE ?2 ESCAPE '\\' ORDER BY e.seq LIMIT 1) AS hit "
-	    "FROM chat_chats c LEFT JOIN chat_visitors v ON v.id = c.visitor_id WHERE c.account_id = ?1 AND "
-	    "(hit IS NOT NULL OR c.visitor_name LIKE ?2 ESCAPE '\\' OR v.page_url LIKE ?2 ESCAPE '\\' OR c.ip LIKE ?2 "
-	    "ESCAPE '\\') ORDER BY c.created_at DESC, c.id LIMIT ?3");
+	    "SELECT id, hit FROM (SELECT c.id, c.created_at, c.visitor_name, v.page_url, c.ip, (SELECT "
+	    "json_extract(e.data, '$.text') FROM chat_events e WHERE e.chat_id = c.id AND e.type = 'message' AND "
+	    "json_extract(e.data, '$.text') LIKE ?2 ESCAPE '\\' ORDER BY e.seq LIMIT 1) AS hit FROM chat_chats c "
+	    "LEFT JOIN chat_visitors v ON v.id = c.visitor_id WHERE c.account_id = ?1) AS found WHERE hit IS NOT NULL "
+	    "OR visitor_name LIKE ?2 ESCAPE '\\' OR page_url LIKE ?2 ESCAPE '\\' OR ip LIKE ?2 ESCAPE '\\' "
+	    "ORDER BY created_at DESC, id LIMIT ?3");
 	if (!st)
 		return store_reply_error(r, DB_ERROR, "the chats could not be searched");
 	db_bind_text(st, 1, r->auth.account_id);

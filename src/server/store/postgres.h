@@ -27,7 +27,8 @@ void postgres_listen_stop(void);
 
 /* Creates or replaces the functions and collation the portable SQL
  * expects of PostgreSQL (json_valid, json_extract, json_each on text,
- * two-argument max/min, the case-blind collation nocase). */
+ * two-argument max/min, sum of booleans, the case-blind collation
+ * nocase). */
 int postgres_install_compat(struct db *db);
 
 #endif
