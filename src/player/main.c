@@ -6,7 +6,8 @@
  *
  * Settings come from built-in defaults, a config file (--config, section
  * [player]), VITRINE_* environment variables, and flags, each overriding
- * the one before.
+ * the one before. It needs no privilege (the commands it runs may, through
+ * their own rules): started as root it says so, and keeps running.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "common/log.h"
@@ -248,6 +250,11 @@ int main(int argc, char **argv)
 	}
 	char url[64];
 	snprintf(url, sizeof url, "http://127.0.0.1:%u/", kiosk_port(kiosk));
+	if (geteuid() == 0)
+		log_event(LOG_WARN,
+		          "running as root: the player needs no privilege; run it as its own user "
+		          "(the vitrine-player service runs it as vitrine-player)",
+		          NULL);
 	log_event(LOG_INFO, "vitrine-player started", "server", cfg.server, "kiosk", url, "paired",
 	          st.token[0] ? "yes" : "no", NULL);
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -2,8 +2,10 @@
  * vitrine-relay: the command line (docs/PROTOCOL.md "Remote control: the
  * relay") around the relay core (relay.c: raw TCP, WebSocket, WebSocket
  * over TLS), its admin port (admin.c) and its link to the server (link.c),
- * on one libuv loop. SIGTERM or SIGINT closes the listeners, every
- * connection and the link, and the process exits 0.
+ * on one libuv loop. Started as root (a port below 1024), it binds every
+ * listener, then switches to the account of --user before it serves any.
+ * SIGTERM or SIGINT closes the listeners, every connection and the link,
+ * and the process exits 0.
  *
  *   vitrine-relay --listen HOST:PORT --server-key FILE [--admin-listen HOST:PORT]
  *                 [--ws-listen HOST:PORT [--tls-cert F --tls-key F]] [--ws-plain-listen HOST:PORT]
@@ -11,6 +13,7 @@
  *                 [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]
  *                 [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]
  *                 [--queue-cap BYTES] [--max-connections N] [--per-address-limit N] [--ws-ping S]
+ *                 [--user NAME]
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +26,7 @@
 #include <uv.h>
 
 #include "admin.h"
+#include "common/privdrop.h"
 #include "link.h"
 #include "relay.h"
 #include "server_key.h"
@@ -44,6 +48,7 @@ static void usage(FILE *f)
 	      "         [--server-url URL --relay-id ID --relay-token-file FILE [--server-ca FILE]]\n"
 	      "         [--pair-timeout S] [--first-frame-timeout S] [--idle-timeout S]\n"
 	      "         [--queue-cap BYTES] [--max-connections N] [--per-address-limit N] [--ws-ping S]\n"
+	      "         [--user NAME]\n"
 	      "  --server-key FILE: the server's Ed25519 public key, 32 raw bytes or their base64\n"
 	      "  --ws-listen: WebSocket (WSS with --tls-cert and --tls-key, PEM; TLS 1.2 or 1.3);\n"
 	      "    --ws-plain-listen: a plain WebSocket listener beside it. Any request path.\n"
@@ -54,7 +59,8 @@ static void usage(FILE *f)
 	      "    ticket is checked, at most (default 64); more are closed at once (address_limit)\n"
 	      "  --server-url, --relay-id, --relay-token-file: report to the server every 5 s and\n"
 	      "    cut the sessions an admin ends (the vr_ token of POST /api/v1/relays);\n"
-	      "    --server-ca FILE: the CA of an https server (default: the system's)\n",
+	      "    --server-ca FILE: the CA of an https server (default: the system's)\n"
+	      "  --user NAME: started as root, switch to this account once every port is bound\n",
 	      f);
 }
 
@@ -185,7 +191,7 @@ int main(int argc, char **argv)
 {
 	const char *listen = NULL, *admin_listen = NULL, *key_path = NULL, *ws_listen = NULL, *ws_plain = NULL;
 	const char *tls_cert = NULL, *tls_key = NULL, *public_address = NULL;
-	const char *server_url = NULL, *relay_id = NULL, *token_file = NULL, *server_ca = NULL;
+	const char *server_url = NULL, *relay_id = NULL, *token_file = NULL, *server_ca = NULL, *user = NULL;
 	struct relay_options opt = {
 	    .first_frame_timeout_ms = 5000,
 	    .pair_timeout_ms = 30000,
@@ -227,6 +233,8 @@ int main(int argc, char **argv)
 			token_file = v;
 		} else if (strcmp(a, "--server-ca") == 0) {
 			server_ca = v;
+		} else if (strcmp(a, "--user") == 0) {
+			user = v;
 		} else if (strcmp(a, "--public-address") == 0) {
 			public_address = v;
 		} else if (strcmp(a, "--session-rate") == 0) {
@@ -349,6 +357,16 @@ int main(int argc, char **argv)
 	if (rc == 0 && admin_listen) {
 		the_admin = admin_start(loop, admin_host, admin_port, the_relay, err, sizeof err);
 		rc = the_admin ? 0 : -1;
+	}
+	/* every port is bound: root is given up before the first connection is
+	 * accepted (the loop has not run yet) */
+	char why[400];
+	if (rc == 0 && user && privdrop_to(user, why, sizeof why) != 0) {
+		snprintf(err, sizeof err, "--user: %s", why);
+		rc = -1;
+	} else if (rc == 0 && !user && privdrop_is_root()) {
+		fprintf(stderr, "vitrine-relay: warning: running as root: start with --user NAME so that the relay "
+		                "gives up root once its ports are bound\n");
 	}
 	if (rc != 0) {
 		fprintf(stderr, "vitrine-relay: %s\n", err);

@@ -32,6 +32,8 @@ static const struct setting keys[CFG_COUNT] = {
                         .flag = "public-url",
                         .metavar = "URL",
                         .help = "URL users and players reach the server at (links, QR codes)"},
+    [CFG_USER] = TEXT("user", "VITRINE_USER", "", "user", "NAME",
+                      "started as root: switch to this account once the ports are bound (it owns the data folder)"),
     [CFG_THREADS] = UINT("threads", "VITRINE_THREADS", "2", 1, 64, "network threads (libmicrohttpd pool)"),
     [CFG_WORKERS] = UINT("workers", "VITRINE_WORKERS", "2", 1, 16, "password-hashing workers (64 MiB each at work)"),
     [CFG_CONNECTION_LIMIT] = UINT("connection_limit", "VITRINE_CONNECTION_LIMIT", "19000", 16, 1000000,

@@ -22,6 +22,7 @@ enum config_key {
 	CFG_TLS_CERT,
 	CFG_TLS_KEY,
 	CFG_PUBLIC_URL,
+	CFG_USER, /* the account to switch to once the sockets are bound (when started as root) */
 	CFG_THREADS,
 	CFG_WORKERS,
 	CFG_CONNECTION_LIMIT,

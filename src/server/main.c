@@ -4,8 +4,11 @@
  * `init` (data folder, keys, first admin), `relay-key` (the public key
  * relays check tickets with), `release-key` (the public key players check
  * the server's releases with) or `release sign` (signs a release file with
- * that key), or starts the HTTP server, and stops gracefully on SIGTERM.
+ * that key), or starts the HTTP server -- its ports bound first, then root
+ * given up for the `user` setting before the data folder is read -- and
+ * stops gracefully on SIGTERM.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +25,7 @@
 #include "chat/chat.h"
 #include "common/keyfile.h"
 #include "common/log.h"
+#include "common/privdrop.h"
 #include "common/release.h"
 #include "common/strfmt.h"
 #include "config.h"
@@ -285,6 +289,80 @@ static int parse_cidr_list(const char *text, struct cidr *out, size_t max, size_
 	return 0;
 }
 
+/* Whether the account the server runs as may use path: read and write
+ * it, and enter it when it is a folder. A missing path is fine (it is made
+ * later, or the folder is not initialised: said later). */
+static bool usable(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT;
+	if (S_ISLNK(st.st_mode))
+		return true; /* what it points at is checked where it is used */
+	int mode = R_OK | W_OK | (S_ISDIR(st.st_mode) ? X_OK : 0);
+	return faccessat(AT_FDCWD, path, mode, AT_EACCESS) == 0;
+}
+
+/* Whether the account the server runs as may use the data folder: the
+ * folder itself, what is in it and what is in keys/. A folder made by root
+ * (`init` run as root) for a server that runs as another account is the
+ * usual mistake: the sentence says how to fix it. 0, or 1 after it. */
+static int check_data_folder(const char *data)
+{
+	char me[128], path[4096], bad[4096] = "";
+	const char *subdirs[] = {"", "keys"};
+	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0] && !*bad; i++) {
+		if (strfmt(path, sizeof path, "%s%s%s", data, *subdirs[i] ? "/" : "", subdirs[i]) != 0)
+			break;
+		if (!usable(path)) {
+			snprintf(bad, sizeof bad, "%s", path);
+			break;
+		}
+		DIR *d = opendir(path);
+		for (struct dirent *e; d && (e = readdir(d)) && !*bad;) {
+			char entry[4096];
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+			    strfmt(entry, sizeof entry, "%s/%s", path, e->d_name) != 0)
+				continue;
+			if (!usable(entry))
+				snprintf(bad, sizeof bad, "%s", entry);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (!*bad)
+		return 0;
+	privdrop_whoami(me, sizeof me);
+	bool top = strcmp(bad, data) == 0;
+	fprintf(stderr,
+	        "vitrine-server: the data folder %s is not writable by the user %s%s%s%s: give it to that user, "
+	        "e.g. chown -R %s: %s\n",
+	        data, me, top ? "" : " (", top ? "" : bad, top ? "" : " is not)", me, data);
+	return 1;
+}
+
+/* Gives up root once the ports are bound, for the account of the `user`
+ * setting, or warns that the server keeps running as root; then checks the
+ * data folder is the account's. 0, or 1 after a sentence on stderr. */
+static int become_user(const struct config *cfg, const char *data)
+{
+	const char *user = config_get(cfg, CFG_USER);
+	char err[512];
+	if (*user) {
+		if (privdrop_to(user, err, sizeof err) != 0) {
+			fprintf(stderr, "vitrine-server: --user: %s\n", err);
+			return 1;
+		}
+		log_event(LOG_INFO, "running as an unprivileged user", "user", user, NULL);
+	} else if (privdrop_is_root()) {
+		log_event(LOG_WARN,
+		          "running as root: start with --user NAME (the account that owns the data folder) so that "
+		          "the server gives up root once its ports are bound",
+		          NULL);
+	}
+	return check_data_folder(data);
+}
+
 static int cmd_run(struct config *cfg)
 {
 	const char *data = config_get(cfg, CFG_DATA);
@@ -366,6 +444,30 @@ static int cmd_run(struct config *cfg)
 		return 2;
 	}
 
+	/* signals are taken by sigwait() in this thread only: blocked before
+	 * the first thread (the wake hub's timer) is made */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* the ports are bound first (as root, a port below 1024), then root is
+	 * given up before the data folder is read or a request served */
+	struct server_hooks hooks = {.authenticate = auth_authenticate,
+	                             .tx_begin = store_tx_begin,
+	                             .tx_end = store_tx_end,
+	                             .tx_failed = store_reply_last_error};
+	struct server *srv = server_create(&sc, server_routes, server_routes_count, &hooks);
+	if (!srv)
+		fprintf(stderr, "vitrine-server: cannot set up the HTTP server (out of memory?)\n");
+	if (!srv || server_bind(srv) != 0 || become_user(cfg, data) != 0) {
+		server_destroy(srv);
+		free(cert_pem);
+		free(key_pem);
+		return 1;
+	}
+
 	size_t slen = 0;
 	char *secret = secret_path(data, path, sizeof path) == 0 ? read_file(path, AUTH_SECRET_BYTES, &slen) : NULL;
 	if (!secret || slen != AUTH_SECRET_BYTES) {
@@ -373,6 +475,7 @@ static int cmd_run(struct config *cfg)
 		        "vitrine-server: %s is not initialised: run `vitrine-server --data %s init --admin LOGIN`\n",
 		        data, data);
 		free(secret);
+		server_destroy(srv);
 		free(cert_pem);
 		free(key_pem);
 		return 1;
@@ -383,6 +486,7 @@ static int cmd_run(struct config *cfg)
 	/* made here for folders older than remote control, or than releases */
 	if (remote_key_load(data, err, sizeof err) != 0 || updates_key_load(data, err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
+		server_destroy(srv);
 		free(cert_pem);
 		free(key_pem);
 		remote_key_forget();
@@ -394,6 +498,7 @@ static int cmd_run(struct config *cfg)
 	                   config_get(cfg, CFG_SMTP_USER), config_get(cfg, CFG_SMTP_PASSWORD),
 	                   config_get(cfg, CFG_SMTP_TLS), err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
+		server_destroy(srv);
 		free(cert_pem);
 		free(key_pem);
 		remote_key_forget();
@@ -406,6 +511,7 @@ static int cmd_run(struct config *cfg)
 	                         config_get(cfg, CFG_WEBRTC_TURN_SECRET), turn_ttl, relay_only != 0, err,
 	                         sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
+		server_destroy(srv);
 		free(cert_pem);
 		free(key_pem);
 		remote_key_forget();
@@ -414,6 +520,7 @@ static int cmd_run(struct config *cfg)
 	if (console_config_set_map(config_get(cfg, CFG_MAP_TILE_URL), config_get(cfg, CFG_MAP_ATTRIBUTION), err,
 	                           sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
+		server_destroy(srv);
 		free(cert_pem);
 		free(key_pem);
 		remote_key_forget();
@@ -421,6 +528,7 @@ static int cmd_run(struct config *cfg)
 	}
 	if (geo_open(config_get(cfg, CFG_GEOIP_DATABASE), err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: %s\n", err);
+		server_destroy(srv);
 		free(cert_pem);
 		free(key_pem);
 		remote_key_forget();
@@ -431,28 +539,14 @@ static int cmd_run(struct config *cfg)
 	auth_settings.tls = cert_pem != NULL;
 
 	int status = 1;
-	struct server *srv = NULL;
 	if (store_open(data, config_get(cfg, CFG_DB)) != 0) {
 		fprintf(stderr, "vitrine-server: cannot open the database of %s\n", data);
 		goto out;
 	}
-	/* signals are taken by sigwait() in this thread only */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	if (content_media_sweeper_start(data, 600) != 0)
 		log_event(LOG_WARN, "the disk sweeper did not start: crash leftovers stay until the next start", NULL);
 	updates_releases_sweep(data, true);
-	struct server_hooks hooks = {.authenticate = auth_authenticate,
-	                             .tx_begin = store_tx_begin,
-	                             .tx_end = store_tx_end,
-	                             .tx_failed = store_reply_last_error};
-	srv = server_create(&sc, server_routes, server_routes_count, &hooks);
-	if (!srv || server_start(srv) != 0)
+	if (server_start(srv) != 0)
 		goto out;
 	store_set_notify_hook(wake_notify_hook, server_hub(srv));
 	if (feeds_start(feed_every, feed_private != 0, content_refresh_manifests) != 0)
@@ -607,7 +701,13 @@ int main(int argc, char **argv)
 		status = 2;
 		goto done;
 	}
-	if (init) {
+	/* the commands other than the server run as that account too, so that
+	 * what they write (init's data folder, a key file) is its own */
+	if ((init || relay_key || release_key || release) && *config_get(&cfg, CFG_USER) &&
+	    privdrop_to(config_get(&cfg, CFG_USER), err, sizeof err) != 0) {
+		fprintf(stderr, "vitrine-server: --user: %s\n", err);
+		status = 1;
+	} else if (init) {
 		if (!account)
 			account = "Default";
 		if (strlen(account) == 0 || strlen(account) > 128) {

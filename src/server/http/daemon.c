@@ -1,12 +1,14 @@
 /*
  * The daemon and its life cycle: the libmicrohttpd daemons (the API with
  * epoll, a thread pool and optional TLS; the plain-HTTP listener that
- * redirects to HTTPS), their options and limits, start, graceful stop and
- * the signal wait, and the server's accessors.
+ * redirects to HTTPS), their listening sockets (bound before the daemons
+ * start, so that root can be given up in between), options and limits,
+ * start, graceful stop and the signal wait, and the server's accessors.
  */
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,6 +198,7 @@ struct server *server_create(const struct server_config *cfg, const struct route
 	srv->routes = routes;
 	srv->n_routes = n_routes;
 	srv->hooks = *hooks;
+	srv->listen_fd = srv->redirect_fd = -1;
 	srv->hub = wake_hub_create();
 	srv->metrics = metrics_create(routes, n_routes);
 	if (!srv->hub || !srv->metrics) {
@@ -224,14 +227,69 @@ static enum MHD_Result accept_while_running(void *cls, const struct sockaddr *ad
 	return atomic_load(&srv->stopping) ? MHD_NO : MHD_YES;
 }
 
-int server_start(struct server *srv)
+/* A listening socket on text (HOST:PORT), made as MHD makes its own:
+ * close-on-exec, SO_REUSEADDR, IPv6 only on an IPv6 address. The fd, its
+ * family and its port (the one the kernel chose for port 0); -1 with the
+ * reason logged. */
+static int bind_listener(const char *text, const char *what, int *family, uint16_t *port)
 {
 	struct sockaddr_storage ss;
-	socklen_t sslen;
-	if (parse_listen(srv->cfg.listen, &ss, &sslen) != 0) {
-		log_event(LOG_ERROR, "cannot parse the listen address (HOST:PORT)", "listen", srv->cfg.listen, NULL);
+	socklen_t len;
+	if (parse_listen(text, &ss, &len) != 0) {
+		log_event(LOG_ERROR, "cannot parse the listen address (HOST:PORT)", what, text, NULL);
 		return -1;
 	}
+	int on = 1, fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 4096) != 0) {
+		int e = errno;
+		log_event(LOG_ERROR,
+		          e == EACCES ? "cannot listen: a port below 1024 needs root or CAP_NET_BIND_SERVICE"
+		                      : "cannot listen (address in use?)",
+		          what, text, "error", strerror(e), NULL);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct sockaddr_storage got;
+	socklen_t glen = sizeof got;
+	*port = 0;
+	if (getsockname(fd, (struct sockaddr *)&got, &glen) == 0)
+		*port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+		                                        : ((struct sockaddr_in *)&got)->sin_port);
+	*family = ss.ss_family;
+	return fd;
+}
+
+int server_bind(struct server *srv)
+{
+	int family;
+	if (srv->listen_fd < 0) {
+		srv->listen_fd = bind_listener(srv->cfg.listen, "listen", &family, &srv->port);
+		if (srv->listen_fd < 0)
+			return -1;
+	}
+	if (srv->redirect_fd < 0 && srv->cfg.http_listen && srv->cfg.http_listen[0]) {
+		srv->redirect_fd = bind_listener(srv->cfg.http_listen, "http_listen", &family, &srv->redirect_port);
+		if (srv->redirect_fd < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The address family of a bound socket (AF_INET when it cannot be told). */
+static int socket_family(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 ? ss.ss_family : AF_INET;
+}
+
+int server_start(struct server *srv)
+{
+	if (server_bind(srv) != 0)
+		return -1;
 	raise_fd_limit();
 	struct rlimit rl;
 	unsigned limit = srv->cfg.connection_limit;
@@ -250,7 +308,7 @@ int server_start(struct server *srv)
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	                 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO;
-	if (ss.ss_family == AF_INET6)
+	if (socket_family(srv->listen_fd) == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	bool tls = srv->cfg.tls_cert_pem && srv->cfg.tls_key_pem;
 	if (tls)
@@ -263,34 +321,32 @@ int server_start(struct server *srv)
 	};
 	srv->daemon = MHD_start_daemon(
 	    flags, 0, accept_while_running, srv, pipeline_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
-	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 	    /* the per-connection pool holds the request line and headers and
 	     * the send buffer; 8 KiB (nginx's header limit) keeps an idle
 	     * long-poll cheap, TLS records need more */
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(tls ? 32768 : 8192), MHD_OPTION_NOTIFY_COMPLETED, pipeline_on_completed, srv,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-	    MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
+	    MHD_OPTION_END);
+	/* the daemon owns the socket now (MHD_stop_daemon closes it); after a
+	 * failure it may have closed it already: it is not closed twice */
+	srv->listen_fd = -1;
 	if (!srv->daemon) {
-		log_event(LOG_ERROR, "cannot start the HTTP server (address in use? bad TLS files?)", "listen",
-		          srv->cfg.listen, NULL);
+		log_event(LOG_ERROR, "cannot start the HTTP server (bad TLS files?)", "listen", srv->cfg.listen, NULL);
 		return -1;
 	}
-	srv->port = daemon_port(srv->daemon);
-	if (srv->cfg.http_listen && srv->cfg.http_listen[0]) {
-		struct sockaddr_storage rs;
-		socklen_t rslen;
-		if (parse_listen(srv->cfg.http_listen, &rs, &rslen) != 0) {
-			log_event(LOG_ERROR, "cannot parse the HTTP listen address", "listen", srv->cfg.http_listen,
-			          NULL);
-			return -1;
-		}
+	if (daemon_port(srv->daemon))
+		srv->port = daemon_port(srv->daemon);
+	if (srv->redirect_fd >= 0) {
+		int fd = srv->redirect_fd;
+		srv->redirect_fd = -1;
 		srv->redirect = MHD_start_daemon(
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-		        (rs.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		    0, NULL, NULL, on_redirect, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		    (struct sockaddr *)&rs, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+		        (socket_family(fd) == AF_INET6 ? MHD_USE_IPv6 : 0),
+		    0, NULL, NULL, on_redirect, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
 		    MHD_OPTION_NOTIFY_CONNECTION, on_redirect_connection, srv, MHD_OPTION_END);
 		if (!srv->redirect) {
@@ -298,7 +354,8 @@ int server_start(struct server *srv)
 			          NULL);
 			return -1;
 		}
-		srv->redirect_port = daemon_port(srv->redirect);
+		if (daemon_port(srv->redirect))
+			srv->redirect_port = daemon_port(srv->redirect);
 	}
 	return 0;
 }
@@ -366,6 +423,10 @@ void server_destroy(struct server *srv)
 		return;
 	if (srv->daemon)
 		server_stop(srv, 0);
+	if (srv->listen_fd >= 0) /* bound, never served */
+		close(srv->listen_fd);
+	if (srv->redirect_fd >= 0)
+		close(srv->redirect_fd);
 	deadline_guard_stop(srv->guard);
 	free(srv->pool.threads);
 	wake_hub_destroy(srv->hub);

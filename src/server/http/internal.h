@@ -44,6 +44,7 @@ struct server {
 	_Atomic bool stopping;     /* SIGTERM: waiting and new requests get 503 + Connection: close */
 	char redirect_host[256];   /* where the HTTPS redirect points without public_url ("" : nowhere) */
 	uint16_t port, redirect_port;
+	int listen_fd, redirect_fd; /* bound by server_bind, until MHD takes them; -1: none */
 };
 
 /* Monotonic clock in microseconds. */

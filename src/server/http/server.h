@@ -146,6 +146,13 @@ struct server_hooks {
 
 struct server *server_create(const struct server_config *cfg, const struct route *routes, size_t n_routes,
                              const struct server_hooks *hooks);
+/* Binds the listening sockets (the API's, and http_listen's) without
+ * serving them yet: a server started as root binds a port below 1024 here,
+ * then gives up root (common/privdrop.h) before server_start, so that no
+ * request is ever served as root. 0, or -1 with the reason logged. */
+int server_bind(struct server *srv);
+/* Serves the sockets server_bind made (binding them first when it was not
+ * called). */
 int server_start(struct server *srv);
 /* Blocks until SIGTERM/SIGINT, then stops gracefully. */
 void server_run_until_signal(struct server *srv);
