@@ -48,9 +48,11 @@ def solve_challenge(challenge, difficulty):
 
 
 class Server:
-    """One vitrine-server process with its own data folder."""
+    """One vitrine-server process with its own data folder (binary: another
+    vitrine-server than the build's, e.g. an installed one)."""
 
-    def __init__(self, tmp, env=None, args=(), tls=None):
+    def __init__(self, tmp, env=None, args=(), tls=None, binary=None):
+        self.binary = binary or SERVER_BIN
         self.data = os.path.join(tmp, "data")
         self.env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
         self.args = list(args)
@@ -60,12 +62,12 @@ class Server:
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.log_path = os.path.join(tmp, "server.log")
         self.proc = None
-        out = subprocess.run([SERVER_BIN, "--data", self.data, "init", "--admin", "admin"],
+        out = subprocess.run([self.binary, "--data", self.data, "init", "--admin", "admin"],
                              env=self.env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
 
     def start(self):
-        cmd = [SERVER_BIN, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.args
+        cmd = [self.binary, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.args
         if self.tls:
             cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         self.log = open(self.log_path, "ab")
