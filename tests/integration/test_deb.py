@@ -13,14 +13,15 @@ How they are installed: `dpkg --root=ROOT` into an empty ROOT (only
 ROOT/var/lib/dpkg/{status,info,updates,triggers} made beforehand) would run
 the maintainer scripts chrooted into ROOT, where there is no shell nor any
 base system for them to run. So the test installs with
---force-script-chrootless (dpkg >= 1.19): the scripts run on this machine
+--force-script-chrootless (dpkg 1.21 has it): the scripts run on this machine
 with DPKG_ROOT=ROOT, and every one of them honours it: debhelper's
 systemd-sysusers --root and systemd-tmpfiles --root snippets write the
 users and /var/lib/vitrine into ROOT (user names resolved from
 ROOT/etc/passwd), deb-systemd-helper enables the units inside ROOT, and the
 start/restart/stop snippets do nothing when DPKG_ROOT is set (the packages
 never start a service on installation anyway; ROOT/usr/sbin/policy-rc.d
-refuses it besides, as in any chroot). --force-depends because ROOT's dpkg
+refuses it besides, as in any chroot; only debhelper's postrm asks a systemd
+running here, if any, for a harmless daemon-reload on removal). --force-depends because ROOT's dpkg
 database has no libc: the binaries run against this machine's libraries,
 which are the ones their Depends name. The test checks that this machine's
 users and systemd state are unchanged. Creating users needs root (the
@@ -173,10 +174,11 @@ def test_each_package_holds_its_files_and_no_test_binary(debs):
         assert not re.search(r"deb-systemd-invoke \$_dh_action|deb-systemd-invoke start", postinst), name
 
 
-def unit_user(root, unit):
+def unit_setting(root, unit, key):
+    """The last KEY= of an installed unit (None when it has none)."""
     with open(os.path.join(root, UNIT_DIR, unit)) as f:
-        users = re.findall(r"^\s*User=\s*(\S+)", f.read(), re.M)
-    return users[-1] if users else None
+        values = re.findall(r"^\s*%s=\s*(\S+)" % key, f.read(), re.M)
+    return values[-1] if values else None
 
 
 def passwd(root):
@@ -238,8 +240,11 @@ def test_installed_with_dpkg_users_state_folder_and_units_enabled_inside_the_roo
         unit = name + ".service"
         # enabled inside ROOT, not started (there is no systemd to start it)
         assert os.path.islink(os.path.join(root, "etc/systemd/system/multi-user.target.wants", unit)), unit
-        # the user its unit runs as exists, a system user without a login
-        user = unit_user(root, unit)
+        # it starts the installed program
+        program = unit_setting(root, unit, "ExecStart").lstrip("-@+!:")
+        assert program == "/usr/bin/" + name and os.path.isfile(root + program), (unit, program)
+        # the user it runs as exists, a system user without a login
+        user = unit_setting(root, unit, "User")
         if user:
             assert user in users, "%s runs as %s, which the packages did not create" % (unit, user)
             assert int(users[user][2]) < 1000 and users[user][6].strip().endswith("nologin"), users[user]
