@@ -6,7 +6,7 @@ ASAN    ?= build-asan
 DATA    ?= var
 LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: all deps build asan demo check unit integration browser fuzz bench clean
+.PHONY: all deps build asan demo check unit integration browser fuzz bench deb clean
 
 all: build
 
@@ -49,5 +49,9 @@ check: deps
 bench: deps
 	./bench/run
 
+# Debian packages into build-deb/ (scripts/deb)
+deb: deps
+	@./scripts/deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN) build-fuzz
+	rm -rf $(BUILD) $(ASAN) build-fuzz build-deb

@@ -51,12 +51,14 @@ def solve_challenge(challenge, difficulty):
 
 
 class Server:
-    """One vitrine-server process with its own data folder."""
+    """One vitrine-server process with its own data folder (binary: another
+    vitrine-server than the build's, e.g. an installed one)."""
 
-    def __init__(self, tmp, env=None, args=(), tls=None, db=None, data=None):
+    def __init__(self, tmp, env=None, args=(), tls=None, binary=None, db=None, data=None):
         """data: the folder of a server made before, shared with it (no
         init); db: its database URL (default: SQLite in the folder, or a
         new PostgreSQL database under VITRINE_TEST_DB=postgresql)."""
+        self.binary = binary or SERVER_BIN
         self.data = data or os.path.join(tmp, "data")
         self.env = dict(os.environ, VITRINE_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
         self.database = None
@@ -73,12 +75,12 @@ class Server:
         self.proc = None
         if data:
             return
-        out = subprocess.run([SERVER_BIN, "--data", self.data] + self.db_args + ["init", "--admin", "admin"],
+        out = subprocess.run([self.binary, "--data", self.data] + self.db_args + ["init", "--admin", "admin"],
                              env=self.env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
 
     def start(self):
-        cmd = [SERVER_BIN, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.db_args + self.args
+        cmd = [self.binary, "--data", self.data, "--listen", f"127.0.0.1:{self.port}"] + self.db_args + self.args
         if self.tls:
             cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         self.log = open(self.log_path, "ab")
