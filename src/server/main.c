@@ -3,8 +3,9 @@
  * connection manager and chat). This file parses the command line, runs
  * `init` (data folder, keys, first admin), `relay-key` (the public key
  * relays check tickets with), `release-key` (the public key players check
- * the server's releases with) or `release sign` (signs a release file with
- * that key), or starts the HTTP server, and stops gracefully on SIGTERM.
+ * the server's releases with), `release sign` (signs a release file with
+ * that key), `backup DEST` or `restore SRC` (ops/backup.c), or starts the
+ * HTTP server, and stops gracefully on SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@
 #include "content/content.h"
 #include "http/server.h"
 #include "mail/mail.h"
+#include "ops/backup.h"
 #include "ops/ops.h"
 #include "remote/remote.h"
 #include "routes.h"
@@ -47,6 +49,8 @@ static void usage(const struct config *cfg)
 	       "       vitrine-server [options] relay-key [--out FILE]\n"
 	       "       vitrine-server [options] release-key [--out FILE]\n"
 	       "       vitrine-server [options] release sign FILE --name NAME --version V [--out FILE.vsig]\n"
+	       "       vitrine-server [options] backup DEST\n"
+	       "       vitrine-server [options] restore SRC\n"
 	       "\n"
 	       "Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
 	       "first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
@@ -57,6 +61,13 @@ static void usage(const struct config *cfg)
 	       "line): releases it signs are always trusted, and players are given it.\n"
 	       "`release sign` signs a release file with that key: it writes the signature\n"
 	       "file FILE.vsig to upload with it (vitrine release upload FILE).\n"
+	       "`backup` copies the data folder while a server may keep serving it: the\n"
+	       "database (one consistent snapshot: SQLite's online backup, or pg_dump for\n"
+	       "--db postgresql://...), the media, releases and logs it links, and keys/,\n"
+	       "into the new or empty folder DEST, with DEST/backup.json listing each file's\n"
+	       "size and SHA-256. `restore` checks every hash of the backup SRC, then\n"
+	       "restores it into the empty or absent data folder (and for PostgreSQL into\n"
+	       "the empty database of --db); the server can then start on it.\n"
 	       "\n"
 	       "options:\n"
 	       "  --config FILE          INI file with a [server] section\n"
@@ -366,6 +377,15 @@ static int cmd_run(struct config *cfg)
 		return 2;
 	}
 
+	if (backup_restore_unfinished(data)) {
+		fprintf(stderr,
+		        "vitrine-server: %s holds a restore that did not finish (%s/" BACKUP_RESTORE_MARKER
+		        "): remove the folder and run `vitrine-server --data %s restore SRC` again\n",
+		        data, data, data);
+		free(cert_pem);
+		free(key_pem);
+		return 1;
+	}
 	size_t slen = 0;
 	char *secret = secret_path(data, path, sizeof path) == 0 ? read_file(path, AUTH_SECRET_BYTES, &slen) : NULL;
 	if (!secret || slen != AUTH_SECRET_BYTES) {
@@ -499,7 +519,7 @@ enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_ADMIN, OPT_ACCOUNT, OPT_OUT, OPT_NAM
 static const struct command {
 	const char *name;
 	int operands;
-} commands[] = {{"init", 1}, {"relay-key", 1}, {"release-key", 1}, {"release", 3}};
+} commands[] = {{"init", 1}, {"relay-key", 1}, {"release-key", 1}, {"release", 3}, {"backup", 2}, {"restore", 2}};
 
 /* `release sign` takes --version V, which is otherwise --version alone. */
 static bool signing_a_release(int argc, char **argv)
@@ -571,6 +591,13 @@ int main(int argc, char **argv)
 			operands = commands[i].operands;
 	bool init = strcmp(command, "init") == 0, relay_key = strcmp(command, "relay-key") == 0;
 	bool release_key = strcmp(command, "release-key") == 0, release = strcmp(command, "release") == 0;
+	bool backup = strcmp(command, "backup") == 0, restore = strcmp(command, "restore") == 0;
+	if ((backup || restore) && argc - optind < 2) {
+		fprintf(stderr, "vitrine-server: %s needs the folder %s (see --help)\n", command,
+		        backup ? "DEST to write the backup into" : "SRC of the backup to restore");
+		status = 2;
+		goto done;
+	}
 	if (release && (argc - optind < 2 || strcmp(argv[optind + 1], "sign") != 0)) {
 		fprintf(stderr, "vitrine-server: release takes the subcommand sign (see --help)\n");
 		status = 2;
@@ -622,6 +649,13 @@ int main(int argc, char **argv)
 		status = cmd_release_key(config_get(&cfg, CFG_DATA), out);
 	} else if (release) {
 		status = cmd_release_sign(config_get(&cfg, CFG_DATA), argv[optind + 2], name, version, out);
+	} else if (backup) {
+		status = check_initialised(config_get(&cfg, CFG_DATA)) != 0
+		             ? 1
+		             : backup_run(config_get(&cfg, CFG_DATA), config_get(&cfg, CFG_DB), argv[optind + 1],
+		                          VITRINE_VERSION);
+	} else if (restore) {
+		status = backup_restore(config_get(&cfg, CFG_DATA), config_get(&cfg, CFG_DB), argv[optind + 1]);
 	} else {
 		status = cmd_run(&cfg);
 	}
