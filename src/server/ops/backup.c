@@ -1141,16 +1141,19 @@ static int backup_sqlite(struct backup *b)
 	sqlite3 *src = NULL;
 	if (sqlite_snapshot(b, live, &src) != 0)
 		return -1;
-	test_pause();
-	int64_t pages = 0;
+	int64_t bytes = 0;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(src, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size", -1, &st,
 	                       NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
-			pages = sqlite3_column_int64(st, 0);
+			bytes = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
-	int rc = check_room(b, (uint64_t)pages) == 0 && sqlite_copy(b, src, live) == 0 ? 0 : -1;
+	int rc = check_room(b, (uint64_t)bytes);
+	if (rc == 0) {
+		test_pause();
+		rc = sqlite_copy(b, src, live);
+	}
 	sqlite_exec(src, "COMMIT");
 	sqlite3_close(src);
 	return rc == 0 ? copy_refs(b) : -1;
@@ -1407,8 +1410,7 @@ int backup_run(const char *data, const char *db_url, const char *dest, const cha
 		fail(&b.oops, 0, "interrupted");
 	if (b.oops.msg[0]) {
 		remove_tree(dest, !made);
-		fprintf(stderr, "vitrine-server: %s: %s was removed again\n", b.oops.msg,
-		        made ? dest : "what was written into the folder");
+		fprintf(stderr, "vitrine-server: %s (the partial backup %s was removed)\n", b.oops.msg, dest);
 	} else {
 		char total[32];
 		print_size(total, sizeof total, b.bytes);
@@ -1717,7 +1719,7 @@ int backup_restore(const char *data, const char *db_url, const char *src)
 		fail(&o, 0, "interrupted");
 	if (o.msg[0]) {
 		remove_tree(data, !made);
-		fprintf(stderr, "vitrine-server: %s: what was restored into %s was removed again\n", o.msg, data);
+		fprintf(stderr, "vitrine-server: %s (what was restored into %s was removed)\n", o.msg, data);
 		goto out;
 	}
 	uint64_t bytes = 0;
