@@ -405,7 +405,7 @@ class PgCluster:
         if not initdb or not shutil.which("pg_dump") or not shutil.which("psql"):
             pytest.skip("PostgreSQL is not installed (initdb, pg_dump, psql)")
         self.bindir = os.path.dirname(initdb)
-        self.root = tempfile.mkdtemp(prefix="vitrine-pg-")
+        self.root = tempfile.mkdtemp(prefix="vitrine-backup-pg-")
         self.password = "pw-" + secrets.token_hex(8)
         self.port = free_port()
         self.as_pg = []
@@ -519,9 +519,7 @@ def test_postgresql_backup_and_restore(make_server, tmp_path):
         pytest.skip("PostgreSQL backend not in this build")
     with PgCluster() as pg:
         live_url, restored_url = pg.create_database("live"), pg.create_database("restored")
-        live = make_server(args=["--db", live_url])
-        live.env["VITRINE_DB"] = live_url
-        live.start()
+        live = make_server(env={"VITRINE_DB": live_url}).start()  # init and run on PostgreSQL
         admin = live.client()
         assert admin.login().status_code == 200
         blob = png(99, w=20, h=20)
@@ -539,7 +537,7 @@ def test_postgresql_backup_and_restore(make_server, tmp_path):
         again = vitrine_server(str(tmp_path / "again"), "--db", restored_url, "restore", dest)
         assert again.returncode == 2 and "tables in its public schema" in again.stderr, again.stderr
         restored = server_on(data, str(tmp_path))
-        restored.args = ["--db", restored_url]
+        restored.env["VITRINE_DB"] = restored_url
         restored.start()
         try:
             admin2 = restored.client()

@@ -1414,9 +1414,11 @@ int backup_run(const char *data, const char *db_url, const char *dest, const cha
 	} else {
 		char total[32];
 		print_size(total, sizeof total, b.bytes);
-		printf("backed up %s into %s: the %s database (schema version %d) and %zu files, %s in all; writes "
-		       "waited %.1f ms for the snapshot\n",
-		       data, dest, backend_name(be), b.schema_version, b.count - 1, total, b.window_us / 1000.0);
+		printf("backed up %s into %s: the %s database (schema version %d) and %zu file%s, %s in all", data,
+		       dest, backend_name(be), b.schema_version, b.count - 1, b.count == 2 ? "" : "s", total);
+		if (be == BACKEND_SQLITE)
+			printf("; writes waited %.1f ms for the snapshot", b.window_us / 1000.0);
+		printf("\n");
 		if (json_array_size(b.missing))
 			printf("warning: %zu files the database links were not in %s (listed as \"missing\" in "
 			       "%s/" MANIFEST ")\n",
@@ -1727,8 +1729,9 @@ int backup_restore(const char *data, const char *db_url, const char *src)
 		bytes += v[i].size;
 	char total[32];
 	print_size(total, sizeof total, bytes);
-	printf("restored %s into %s: the %s database (schema version %d, backed up %s) and %zu files, %s in all\n", src,
-	       data, backend_name(be), schema, json_string_value(json_object_get(m, "created")), n - 1, total);
+	printf("restored %s into %s: the %s database (schema version %d, backed up %s) and %zu file%s, %s in all\n",
+	       src, data, backend_name(be), schema, json_string_value(json_object_get(m, "created")), n - 1,
+	       n == 2 ? "" : "s", total);
 	status = fflush(stdout) == 0 ? 0 : 1;
 out:
 	sodium_memzero(pw, sizeof pw);
