@@ -517,8 +517,8 @@ static int run_tool(char *const argv[], const char *pw, struct capture *out, str
 	if (!envp)
 		return 127;
 	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "PGPASSWORD=", 11) != 0)
+	for (size_t i = 0; i < n; i++) /* the URL's password wins over one of the environment */
+		if (!*pw || strncmp(environ[i], "PGPASSWORD=", 11) != 0)
 			envp[k++] = environ[i];
 	if (*pw && strfmt(pgpass, sizeof pgpass, "PGPASSWORD=%s", pw) == 0)
 		envp[k++] = pgpass;
@@ -1500,6 +1500,34 @@ bool backup_restore_unfinished(const char *data)
 	return join(path, sizeof path, data, BACKUP_RESTORE_MARKER) == 0 && access(path, F_OK) == 0;
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->path, ((const struct entry *)b)->path);
+}
+
+/* True, after saying so, when the manifest lists a path twice (or when
+ * that cannot be checked). */
+static bool listed_twice(const struct entry *v, size_t n, const char *manifest)
+{
+	if (n < 2)
+		return false;
+	struct entry *sorted = malloc(n * sizeof *sorted);
+	if (!sorted) {
+		fprintf(stderr, "vitrine-server: out of memory\n");
+		return true;
+	}
+	memcpy(sorted, v, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, entry_cmp);
+	bool twice = false;
+	for (size_t i = 1; !twice && i < n; i++)
+		if (strcmp(sorted[i - 1].path, sorted[i].path) == 0) {
+			fprintf(stderr, "vitrine-server: %s lists %s twice\n", manifest, sorted[i].path);
+			twice = true;
+		}
+	free(sorted);
+	return twice;
+}
+
 /* Reads and checks SRC/backup.json into entries. 0, or the exit status. */
 static int read_manifest(const char *src, enum backend be, json_t **out, struct entry **entries, size_t *count,
                          int *schema)
@@ -1574,11 +1602,8 @@ static int read_manifest(const char *src, enum backend be, json_t **out, struct 
 			return 1;
 		}
 		long md = strtol(mode, &end, 8);
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(v[k].path, p) == 0)
-				md = -1;
 		if (*end || md < 0 || md > 0777) {
-			fprintf(stderr, "vitrine-server: %s: %s is listed twice or has a wrong mode\n", path, p);
+			fprintf(stderr, "vitrine-server: %s: %s has a wrong mode (%s)\n", path, p, mode);
 			free(v);
 			json_decref(m);
 			return 1;
@@ -1586,6 +1611,11 @@ static int read_manifest(const char *src, enum backend be, json_t **out, struct 
 		v[i] = (struct entry){p, sha, (uint64_t)size, (mode_t)md};
 		has_db |= strcmp(p, database) == 0;
 		has_secret |= strcmp(p, "keys/server.secret") == 0;
+	}
+	if (v && listed_twice(v, n, path)) {
+		free(v);
+		json_decref(m);
+		return 1;
 	}
 	if (v && (!has_db || !has_secret || strcmp(database, be == BACKEND_SQLITE ? SQLITE_FILE : PGDUMP_FILE) != 0)) {
 		fprintf(stderr, "vitrine-server: %s lists no %s: it is not a whole backup\n", path,
