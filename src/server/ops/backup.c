@@ -15,8 +15,9 @@
  * the backup's own connection opens a read transaction, which pins the
  * database at that instant, the rows that link files are read from it and
  * the few files added since (1) are linked too, then the write lock is
- * released: writers wait only for this (milliseconds: the server's busy
- * timeout is 5 s), readers never. With the lock held no deletion can
+ * released: writers wait only for this (milliseconds: 45 ms with 20,000
+ * media; the server's busy timeout is 5 s), readers never. Thumbnails and
+ * screenshots, whose loss would cost only themselves, are linked after. With the lock held no deletion can
  * commit, and the server removes a file only after the deletion of its
  * last row committed (media.c, releases.c) or inside that transaction
  * (mdm/logs.c), while an upload renames its file into place before its row
@@ -768,13 +769,16 @@ static int stage_everything_present(struct backup *b)
 	           : -1;
 }
 
-/* Stages what the refs name and is not staged yet. A required file that
- * is not in the data folder counts in *absent (and is remembered). */
-static int stage_refs(struct backup *b, size_t *absent)
+/* Stages what the refs name (the required ones only, or the others) and
+ * is not staged yet. A required file that is not in the data folder counts
+ * in *absent (and is remembered). */
+static int stage_refs(struct backup *b, bool required, size_t *absent)
 {
 	*absent = 0;
 	for (size_t i = 0; i < b->refs.n; i++) {
 		struct ref *r = &b->refs.v[i];
+		if (r->required != required)
+			continue;
 		if (staged(b, r->rel)) {
 			r->have = true;
 			continue;
@@ -1000,12 +1004,13 @@ static int sqlite_snapshot(struct backup *b, const char *path, sqlite3 **src_out
 		goto failed;
 	}
 	size_t absent = 0;
-	rc = sqlite_refs(b, src) == 0 && stage_refs(b, &absent) == 0 ? 0 : -1;
+	rc = sqlite_refs(b, src) == 0 && stage_refs(b, true, &absent) == 0 ? 0 : -1;
 	sqlite_exec(w, "ROLLBACK");
 	sqlite3_close(w);
 	w = NULL;
 	b->window_us = now_us() - t0;
-	if (rc != 0)
+	/* thumbnails and screenshots: a miss costs only them, so not under the lock */
+	if (rc != 0 || stage_refs(b, false, &absent) != 0)
 		goto failed;
 	*src_out = src;
 	return 0;
@@ -1278,7 +1283,8 @@ static int backup_postgresql(struct backup *b, const char *url)
 		size_t absent = 0;
 		int parsed = status == 0 && out.data ? pg_parse_rows(b, out.data) : status == 0 ? 0 : -1;
 		free(out.data);
-		if (parsed != 0 || stage_refs(b, &absent) != 0)
+		size_t optional;
+		if (parsed != 0 || stage_refs(b, true, &absent) != 0 || stage_refs(b, false, &optional) != 0)
 			break;
 		if (absent == 0 || attempt == 2) {
 			rc = 0;
