@@ -1381,6 +1381,13 @@ int backup_run(const char *data, const char *db_url, const char *dest, const cha
 			        dest);
 		return 2;
 	}
+	if (backup_restore_unfinished(data)) {
+		fprintf(stderr,
+		        "vitrine-server: %s holds a restore that did not finish (" BACKUP_RESTORE_MARKER
+		        "): there is nothing whole to back up\n",
+		        data);
+		return 1;
+	}
 	struct backup b = {.data = data, .dest = dest};
 	bool made = false;
 	if (stat(dest, &sb) != 0) {
