@@ -1290,7 +1290,10 @@ static int backup_postgresql(struct backup *b, const char *url)
 			rc = 0;
 			break;
 		}
-		fprintf(stderr, "vitrine-server: %zu files changed while the database was dumped: once more\n", absent);
+		fprintf(stderr,
+		        "vitrine-server: %zu file%s the dump links %s not in the data folder (changed while it was "
+		        "dumped?): once more\n",
+		        absent, absent == 1 ? "" : "s", absent == 1 ? "is" : "are");
 		unlink(tmp);
 	}
 	sodium_memzero(pw, sizeof pw);
