@@ -3,10 +3,11 @@
  * connection manager and chat). This file parses the command line, runs
  * `init` (data folder, keys, first admin), `relay-key` (the public key
  * relays check tickets with), `release-key` (the public key players check
- * the server's releases with) or `release sign` (signs a release file with
- * that key), or starts the HTTP server -- its ports bound first, then root
- * given up for the `user` setting before the data folder is read -- and
- * stops gracefully on SIGTERM.
+ * the server's releases with), `release sign` (signs a release file with
+ * that key), `backup DEST` or `restore SRC` (ops/backup.c), or starts the
+ * HTTP server -- its ports bound first, then root given up for the `user`
+ * setting before the data folder is read -- and stops gracefully on
+ * SIGTERM.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include "content/content.h"
 #include "http/server.h"
 #include "mail/mail.h"
+#include "ops/backup.h"
 #include "ops/ops.h"
 #include "remote/remote.h"
 #include "routes.h"
@@ -51,6 +53,8 @@ static void usage(const struct config *cfg)
 	       "       vitrine-server [options] relay-key [--out FILE]\n"
 	       "       vitrine-server [options] release-key [--out FILE]\n"
 	       "       vitrine-server [options] release sign FILE --name NAME --version V [--out FILE.vsig]\n"
+	       "       vitrine-server [options] backup DEST\n"
+	       "       vitrine-server [options] restore SRC\n"
 	       "\n"
 	       "Runs the Vitrine server, or with `init` creates its data folder, keys and\n"
 	       "first admin (password from VITRINE_ADMIN_PASSWORD, else generated and\n"
@@ -61,6 +65,13 @@ static void usage(const struct config *cfg)
 	       "line): releases it signs are always trusted, and players are given it.\n"
 	       "`release sign` signs a release file with that key: it writes the signature\n"
 	       "file FILE.vsig to upload with it (vitrine release upload FILE).\n"
+	       "`backup` copies the data folder while a server may keep serving it: the\n"
+	       "database (one consistent snapshot: SQLite's online backup, or pg_dump for\n"
+	       "--db postgresql://...), the media, releases and logs it links, and keys/,\n"
+	       "into the new or empty folder DEST, with DEST/backup.json listing each file's\n"
+	       "size and SHA-256. `restore` checks every hash of the backup SRC, then\n"
+	       "restores it into the empty or absent data folder (and for PostgreSQL into\n"
+	       "the empty database of --db); the server can then start on it.\n"
 	       "\n"
 	       "options:\n"
 	       "  --config FILE          INI file with a [server] section\n"
@@ -444,6 +455,16 @@ static int cmd_run(struct config *cfg)
 		return 2;
 	}
 
+	if (backup_restore_unfinished(data)) {
+		fprintf(stderr,
+		        "vitrine-server: %s holds a restore that did not finish (%s/" BACKUP_RESTORE_MARKER
+		        "): remove the folder and run `vitrine-server --data %s restore SRC` again\n",
+		        data, data, data);
+		free(cert_pem);
+		free(key_pem);
+		return 1;
+	}
+
 	/* signals are taken by sigwait() in this thread only: blocked before
 	 * the first thread (the wake hub's timer) is made */
 	sigset_t set;
@@ -593,7 +614,7 @@ enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_ADMIN, OPT_ACCOUNT, OPT_OUT, OPT_NAM
 static const struct command {
 	const char *name;
 	int operands;
-} commands[] = {{"init", 1}, {"relay-key", 1}, {"release-key", 1}, {"release", 3}};
+} commands[] = {{"init", 1}, {"relay-key", 1}, {"release-key", 1}, {"release", 3}, {"backup", 2}, {"restore", 2}};
 
 /* `release sign` takes --version V, which is otherwise --version alone. */
 static bool signing_a_release(int argc, char **argv)
@@ -665,6 +686,13 @@ int main(int argc, char **argv)
 			operands = commands[i].operands;
 	bool init = strcmp(command, "init") == 0, relay_key = strcmp(command, "relay-key") == 0;
 	bool release_key = strcmp(command, "release-key") == 0, release = strcmp(command, "release") == 0;
+	bool backup = strcmp(command, "backup") == 0, restore = strcmp(command, "restore") == 0;
+	if ((backup || restore) && argc - optind < 2) {
+		fprintf(stderr, "vitrine-server: %s needs the folder %s (see --help)\n", command,
+		        backup ? "DEST to write the backup into" : "SRC of the backup to restore");
+		status = 2;
+		goto done;
+	}
 	if (release && (argc - optind < 2 || strcmp(argv[optind + 1], "sign") != 0)) {
 		fprintf(stderr, "vitrine-server: release takes the subcommand sign (see --help)\n");
 		status = 2;
@@ -703,7 +731,7 @@ int main(int argc, char **argv)
 	}
 	/* the commands other than the server run as that account too, so that
 	 * what they write (init's data folder, a key file) is its own */
-	if ((init || relay_key || release_key || release) && *config_get(&cfg, CFG_USER) &&
+	if ((init || relay_key || release_key || release || backup || restore) && *config_get(&cfg, CFG_USER) &&
 	    privdrop_to(config_get(&cfg, CFG_USER), err, sizeof err) != 0) {
 		fprintf(stderr, "vitrine-server: --user: %s\n", err);
 		status = 1;
@@ -722,6 +750,13 @@ int main(int argc, char **argv)
 		status = cmd_release_key(config_get(&cfg, CFG_DATA), out);
 	} else if (release) {
 		status = cmd_release_sign(config_get(&cfg, CFG_DATA), argv[optind + 2], name, version, out);
+	} else if (backup) {
+		status = check_initialised(config_get(&cfg, CFG_DATA)) != 0
+		             ? 1
+		             : backup_run(config_get(&cfg, CFG_DATA), config_get(&cfg, CFG_DB), argv[optind + 1],
+		                          VITRINE_VERSION);
+	} else if (restore) {
+		status = backup_restore(config_get(&cfg, CFG_DATA), config_get(&cfg, CFG_DB), argv[optind + 1]);
 	} else {
 		status = cmd_run(&cfg);
 	}
