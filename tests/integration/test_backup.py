@@ -8,17 +8,14 @@ tampered file, no manifest, a full disk) name what is wrong and write
 nothing; PostgreSQL through pg_dump/pg_restore (skipped until the backend
 is in the build)."""
 import base64
-import glob
 import gzip
 import hashlib
 import json
 import os
-import pwd
 import secrets
 import shutil
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 import zlib
@@ -26,7 +23,12 @@ import zlib
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, SERVER_BIN, Server, free_port
+import pg
+from conftest import ADMIN_PASSWORD, SERVER_BIN, Server
+
+# these cases pick their backend themselves (SQLite in the folder, or a
+# cluster of their own): run once, in the SQLite pass
+pytestmark = pytest.mark.skipif(pg.enabled(), reason="runs in the SQLite pass (it picks its own backends)")
 
 PUBKEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -44,17 +46,6 @@ def png(seed, w=4, h=4):
 def vitrine_server(data, *args, env=None, timeout=60):
     return subprocess.run([SERVER_BIN, "--data", data] + list(args), capture_output=True, text=True,
                           timeout=timeout, env=dict(os.environ, **(env or {})))
-
-
-def server_on(data, tmp):
-    """A Server on an existing (restored) data folder: no init."""
-    s = Server.__new__(Server)
-    s.data, s.env, s.args, s.tls = data, dict(os.environ), [], None
-    s.port = free_port()
-    s.url = "http://127.0.0.1:%d" % s.port
-    s.log_path = os.path.join(tmp, "restored-server.log")
-    s.proc = None
-    return s
 
 
 def upload(admin, data, name):
@@ -236,7 +227,7 @@ def test_online_backup_while_writing_restores_everything_acknowledged_before_it(
     assert "restored %s into %s" % (dest, data) in out.stdout
     assert not os.path.exists(os.path.join(data, "restore.incomplete"))
     assert oct(os.stat(os.path.join(data, "keys", "server.secret")).st_mode & 0o777) == "0o600"
-    restored = server_on(data, str(tmp_path)).start()
+    restored = Server(str(tmp_path), data=data).start()
     try:
         admin2 = restored.client()
         assert admin2.login(password=ADMIN_PASSWORD).status_code == 200  # the same admin, the same keys
@@ -338,7 +329,7 @@ def test_backup_of_a_stopped_server_and_the_refusals(make_server, tmp_path):
     # the good one into the empty folder; the server starts on it
     out = vitrine_server(str(empty), "restore", str(dest))
     assert out.returncode == 0, out.stderr
-    restored = server_on(str(empty), str(tmp_path)).start()
+    restored = Server(str(tmp_path), data=str(empty)).start()
     try:
         admin2 = restored.client()
         assert admin2.login().status_code == 200
@@ -394,62 +385,15 @@ def test_a_full_disk_is_named_and_the_partial_backup_removed(tmp_path):
         subprocess.run(["umount", "-l", str(small)], check=False)
 
 
-class PgCluster:
-    """A throwaway PostgreSQL cluster (initdb, pg_ctl) on a loopback port with
-    password authentication, run as the postgres user when the tests run as
-    root; skipped when PostgreSQL is not installed."""
+class PgCluster(pg.Cluster):
+    """A throwaway cluster (tests/support/pg.py) with password
+    authentication: the backup must never show the password."""
 
     def __init__(self):
-        found = [shutil.which("initdb")] + sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        initdb = next((p for p in found if p and os.access(p, os.X_OK)), None)
-        if not initdb or not shutil.which("pg_dump") or not shutil.which("psql"):
-            pytest.skip("PostgreSQL is not installed (initdb, pg_dump, psql)")
-        self.bindir = os.path.dirname(initdb)
-        self.root = tempfile.mkdtemp(prefix="vitrine-backup-pg-")
-        self.password = "pw-" + secrets.token_hex(8)
-        self.port = free_port()
-        self.as_pg = []
-        if os.geteuid() == 0:
-            try:
-                pg = pwd.getpwnam("postgres")
-            except KeyError:
-                pytest.skip("no postgres user to run PostgreSQL as")
-            os.chown(self.root, pg.pw_uid, pg.pw_gid)
-            self.as_pg = ["runuser", "-u", "postgres", "--"]
-        pwfile = os.path.join(self.root, "pwfile")
-        with open(pwfile, "w") as f:
-            f.write(self.password + "\n")
-        if self.as_pg:
-            os.chown(pwfile, pg.pw_uid, pg.pw_gid)
-        self.datadir = os.path.join(self.root, "data")
-        subprocess.run(self.as_pg + [initdb, "-D", self.datadir, "-U", "vitrine", "--auth=scram-sha-256",
-                                     "--pwfile", pwfile, "-E", "UTF8", "--no-sync", "--no-instructions"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(self.as_pg + [os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-w", "-l",
-                                     os.path.join(self.root, "log"), "-o",
-                                     "-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off" % (self.port, self.root),
-                                     "start"], check=True, capture_output=True, timeout=120)
-
-    def url(self, db, password=None):
-        return "postgresql://vitrine:%s@127.0.0.1:%d/%s" % (password or self.password, self.port, db)
+        super().__init__(password="pw-" + secrets.token_hex(8))
 
     def psql(self, db, sql):
-        out = subprocess.run(["psql", "--no-psqlrc", "-XAtq", "-v", "ON_ERROR_STOP=1", "--dbname", self.url(db),
-                              "-c", sql], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
-    def create_database(self, name):
-        self.psql("postgres", "CREATE DATABASE " + name)
-        return self.url(name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        subprocess.run(self.as_pg + [os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-m", "immediate",
-                                     "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(self.root, ignore_errors=True)
+        return "\n".join("|".join(v or "" for v in row) for row in self.sql(db, sql))
 
 
 def test_postgresql_plumbing_with_a_schema_of_its_own(tmp_path):
@@ -519,7 +463,7 @@ def test_postgresql_backup_and_restore(make_server, tmp_path):
         pytest.skip("PostgreSQL backend not in this build")
     with PgCluster() as pg:
         live_url, restored_url = pg.create_database("live"), pg.create_database("restored")
-        live = make_server(env={"VITRINE_DB": live_url}).start()  # init and run on PostgreSQL
+        live = make_server(db=live_url).start()  # init and run on PostgreSQL
         admin = live.client()
         assert admin.login().status_code == 200
         blob = png(99, w=20, h=20)
@@ -536,9 +480,7 @@ def test_postgresql_backup_and_restore(make_server, tmp_path):
         assert out.returncode == 0, out.stderr
         again = vitrine_server(str(tmp_path / "again"), "--db", restored_url, "restore", dest)
         assert again.returncode == 2 and "tables in its public schema" in again.stderr, again.stderr
-        restored = server_on(data, str(tmp_path))
-        restored.env["VITRINE_DB"] = restored_url
-        restored.start()
+        restored = Server(str(tmp_path), data=data, db=restored_url).start()
         try:
             admin2 = restored.client()
             assert admin2.login().status_code == 200

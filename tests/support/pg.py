@@ -27,7 +27,10 @@ def _free_port():
 
 
 class Cluster:
-    def __init__(self):
+    """password: password authentication (scram-sha-256) instead of trust."""
+
+    def __init__(self, password=None):
+        self.password = password
         self.root = tempfile.mkdtemp(prefix="vitrine-pg-")
         self.data = os.path.join(self.root, "data")
         self.log = os.path.join(self.root, "postgres.log")
@@ -38,8 +41,15 @@ class Cluster:
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
         os.chmod(self.root, 0o700)
-        self._run(["initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
-                   "--locale=C.UTF-8", "--no-sync"])
+        auth = ["--auth=trust"]
+        if password:
+            pwfile = os.path.join(self.root, "pwfile")
+            with open(pwfile, "w") as f:
+                f.write(password + "\n")
+            if self.as_user:
+                os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+            auth = ["--auth=scram-sha-256", "--pwfile", pwfile]
+        self._run(["initdb", "-D", self.data, "-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"] + auth)
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
             f.write("\n".join([
                 "listen_addresses = '127.0.0.1'",
@@ -69,8 +79,20 @@ class Cluster:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def url(self, database):
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+    def url(self, database, password=None):
+        password = password or self.password
+        user = f"{SUPERUSER}:{password}" if password else SUPERUSER
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name):
+        self.sql("postgres", "CREATE DATABASE " + name)
+        return self.url(name)
 
     def sql(self, database, query):
         """Runs query with psql; returns its rows as lists of strings (None
@@ -92,10 +114,8 @@ def cluster():
 
 def new_database():
     """Creates an empty database; returns (name, URL)."""
-    c = cluster()
     name = "t%d_%d" % (os.getpid(), next(_names))
-    c.sql("postgres", "CREATE DATABASE " + name)
-    return name, c.url(name)
+    return name, cluster().create_database(name)
 
 
 def enabled():
