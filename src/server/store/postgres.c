@@ -52,6 +52,7 @@
 struct pg_stmt {
 	struct db_stmt base;
 	const char *sql; /* cache key: the caller's string (usually a literal) */
+	char *source;    /* a copy of it */
 	char *text;      /* rewritten for PostgreSQL */
 	int nparams;
 	char **values; /* bound values (owned); NULL binds NULL */
@@ -181,7 +182,19 @@ static void stmt_free(struct pg_stmt *s)
 	free(s->kinds);
 	free(s->prepared_kinds);
 	free(s->text);
+	free(s->source);
 	free(s);
+}
+
+/* Drops s and its prepared statement on the server. */
+static void stmt_forget(struct pg_db *c, struct pg_stmt *s)
+{
+	if (s && s->prepared && PQstatus(c->h) == CONNECTION_OK) {
+		char dealloc[32];
+		snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", s->name);
+		PQclear(PQexec(c->h, dealloc));
+	}
+	stmt_free(s);
 }
 
 static void pg_close(struct db *db)
@@ -352,7 +365,8 @@ static struct pg_stmt *stmt_new(struct db *db, const char *sql)
 		return NULL;
 	s->base.db = db;
 	s->sql = sql;
-	if (!(s->text = pg_translate(sql, false, &s->nparams))) {
+	if (!(s->source = strdup(sql)) || !(s->text = pg_translate(sql, false, &s->nparams))) {
+		free(s->source);
 		free(s);
 		return NULL;
 	}
@@ -381,8 +395,15 @@ static void stmt_unbind(struct pg_stmt *s)
 static struct db_stmt *pg_prepare(struct db *db, const char *sql)
 {
 	struct pg_db *c = conn(db);
+	/* the key is the caller's pointer, the text compared too (see sqlite.c) */
 	for (size_t i = 0; i < c->ncache; i++)
 		if (c->cache[i]->sql == sql) {
+			if (strcmp(c->cache[i]->source, sql) != 0) {
+				stmt_forget(c, c->cache[i]);
+				c->cache[i] = c->cache[--c->ncache];
+				c->cache[c->ncache] = NULL;
+				break;
+			}
 			stmt_clear_result(c->cache[i]);
 			stmt_unbind(c->cache[i]);
 			return &c->cache[i]->base;
@@ -393,13 +414,7 @@ static struct db_stmt *pg_prepare(struct db *db, const char *sql)
 		return NULL;
 	}
 	size_t slot = c->ncache < STMT_CACHE ? c->ncache++ : (size_t)(((uintptr_t)sql >> 4) % STMT_CACHE);
-	struct pg_stmt *old = c->cache[slot];
-	if (old && old->prepared && PQstatus(c->h) == CONNECTION_OK) {
-		char dealloc[32];
-		snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", old->name);
-		PQclear(PQexec(c->h, dealloc));
-	}
-	stmt_free(old);
+	stmt_forget(c, c->cache[slot]);
 	c->cache[slot] = s;
 	return &s->base;
 }
@@ -430,7 +445,8 @@ static void pg_bind_int(struct db_stmt *st, int idx, int64_t v)
 
 /* Prepares s on the server for the kinds bound now: integers as bigint,
  * text untyped (the server infers it from the context); where that leaves
- * a parameter without a type, once more with text as text. Inside a
+ * a parameter without a type, once more with text (and a parameter the
+ * statement never binds or uses) as text. Inside a
  * transaction the attempts run under a savepoint, so a refused one leaves
  * the transaction usable. */
 static int server_prepare(struct pg_db *c, struct pg_stmt *s)
@@ -450,7 +466,7 @@ static int server_prepare(struct pg_db *c, struct pg_stmt *s)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool text_typed = attempt == 1;
 		for (int i = 0; i < s->nparams; i++)
-			types[i] = s->kinds[i] == 'i' ? INT8OID : s->kinds[i] == 't' && text_typed ? TEXTOID : 0;
+			types[i] = s->kinds[i] == 'i' ? INT8OID : text_typed ? TEXTOID : 0;
 		if (in_tx && (rc = command(c, "SAVEPOINT vitrine_prepare")) != DB_DONE)
 			break;
 		PGresult *res = PQprepare(c->h, s->name, s->text, s->nparams, types);

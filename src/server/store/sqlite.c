@@ -163,8 +163,17 @@ static void sq_rollback(struct db *db)
 static struct db_stmt *sq_prepare(struct db *db, const char *sql)
 {
 	struct sqlite_db *c = conn(db);
+	/* the key is the caller's pointer; the text is compared too, since a
+	 * caller may format its SQL into a buffer whose address another
+	 * caller's different SQL reuses later */
 	for (size_t i = 0; i < c->ncache; i++)
 		if (c->cache[i].sql == sql) {
+			if (strcmp(sqlite3_sql(c->cache[i].st), sql) != 0) {
+				sqlite3_finalize(c->cache[i].st);
+				c->cache[i] = c->cache[--c->ncache];
+				c->cache[c->ncache] = (struct sqlite_stmt){0};
+				break;
+			}
 			sqlite3_reset(c->cache[i].st);
 			sqlite3_clear_bindings(c->cache[i].st);
 			return &c->cache[i].base;

@@ -112,8 +112,8 @@ int ddi_handle_poll(struct http_req *r)
 		for (int tries = 0; action < 0 && rc == DB_DONE && tries < 8; tries++) {
 			int64_t id = (int64_t)randombytes_uniform(INT32_MAX) + 1;
 			rc = db_exec(r->db,
-			             "INSERT OR IGNORE INTO ddi_actions(id, rollout_id, screen_id, created_at) "
-			             "VALUES(?,?,?,?)",
+			             "INSERT INTO ddi_actions(id, rollout_id, screen_id, created_at) "
+			             "VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
 			             "issi", id, rollout, r->auth.device_id, (int64_t)time(NULL));
 			if (rc == DB_DONE && db_changes(r->db) == 1)
 				action = id;
