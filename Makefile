@@ -6,7 +6,7 @@ ASAN    ?= build-asan
 DATA    ?= var
 LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: all deps build asan demo check unit integration browser fuzz bench deb clean
+.PHONY: all deps build asan demo check unit integration integration-postgresql browser fuzz bench deb clean
 
 all: build
 
@@ -36,6 +36,11 @@ unit: build asan
 # integration tests run the sanitizer build of the real binaries
 integration: asan
 	VITRINE_BUILD=$(ASAN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# the same suite with every server on PostgreSQL (a throwaway cluster,
+# tests/support/pg.py), on the plain build
+integration-postgresql: build
+	VITRINE_TEST_DB=postgresql VITRINE_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 browser: build
 	VITRINE_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/browser

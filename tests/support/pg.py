@@ -15,6 +15,7 @@ import tempfile
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SUPERUSER = "vitrine"
+NULL = "\u2400NULL\u2400"  # how psql is told to print NULL (no row holds it)
 
 _cluster = None
 _names = itertools.count(1)
@@ -97,12 +98,12 @@ class Cluster:
     def sql(self, database, query):
         """Runs query with psql; returns its rows as lists of strings (None
         for NULL)."""
-        out = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f", "-P", "null=\x1e",
+        out = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f", "-P", "null=" + NULL,
                               "-v", "ON_ERROR_STOP=1", "-d", self.url(database), "-f", "-"],
                              input=query, capture_output=True, text=True, timeout=60)
         if out.returncode != 0:
             raise AssertionError("psql failed: " + out.stderr)
-        return [[None if v == "\x1e" else v for v in line.split("\x1f")] for line in out.stdout.splitlines() if line]
+        return [[None if v == NULL else v for v in line.split("\x1f")] for line in out.stdout.splitlines() if line]
 
 
 def cluster():

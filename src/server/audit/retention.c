@@ -100,7 +100,8 @@ static int64_t played_step(struct db *db, int64_t cutoff, int64_t now)
 	             "zone, item, sha256, COUNT(*), SUM(duration_ms) FROM proof_of_play WHERE started_at < ? AND "
 	             "seq <= ? GROUP BY 1, 2, 3, 4, 5, 6, 7 "
 	             "ON CONFLICT(account_id, screen_id, day, channel_id, zone, item, sha256) DO UPDATE SET "
-	             "plays = plays + excluded.plays, duration_ms = duration_ms + excluded.duration_ms",
+	             "plays = proof_of_play_daily.plays + excluded.plays, "
+	             "duration_ms = proof_of_play_daily.duration_ms + excluded.duration_ms",
 	             "ii", cutoff, last);
 	if (rc != DB_DONE)
 		return -1;

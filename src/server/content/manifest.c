@@ -443,7 +443,7 @@ static int reply_daily_plays(struct http_req *r, const char *screen, const char 
 	           "AND (?3 = '' OR sha256 = ?3) AND started_at >= ?4 AND started_at <= ?5 "
 	           "UNION ALL SELECT screen_id, day, channel_id, zone, item, sha256, plays, duration_ms FROM "
 	           "proof_of_play_daily WHERE account_id = ?1 AND (?2 = '' OR screen_id = ?2) AND (?3 = '' OR "
-	           "sha256 = ?3) AND day >= ?4 - ?4 % 86400 AND day <= ?5) GROUP BY 1, 2, 3, 4, 5, 6 "
+	           "sha256 = ?3) AND day >= ?4 - ?4 % 86400 AND day <= ?5) AS plays_by_day GROUP BY 1, 2, 3, 4, 5, 6 "
 	           "ORDER BY 2, 1, 3, 4, 5 LIMIT 100000");
 	if (!st)
 		return http_reply_error(r, 500, "internal", "cannot read proof of play");
