@@ -9,8 +9,10 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -110,6 +112,9 @@ def cluster():
     global _cluster
     if _cluster is None:
         _cluster = Cluster()
+        # a test run ended by SIGTERM (a CI timeout) still removes it
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     return _cluster
 
 

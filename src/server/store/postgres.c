@@ -14,7 +14,8 @@
  *   REPEATABLE READ snapshot, as a SQLite read transaction does.
  * - A failed statement inside a transaction does not spoil it: each write
  *   runs after a savepoint it returns to on failure, so a caller can handle
- *   a constraint error and carry on, as with SQLite.
+ *   a constraint error and carry on, as with SQLite. A write outside a
+ *   transaction takes the writers' lock in a transaction of its own.
  * - Failures by cause: constraint violations are DB_CONSTRAINT, a lost or
  *   refused connection, a serialization failure or a server shutting down
  *   DB_BUSY (the caller answers 503 and the client retries), a full disk
@@ -48,6 +49,7 @@
 #define INT8OID          20
 #define TEXTOID          25
 #define MAX_OWN_PIDS     256
+#define WRITE_BEGIN      "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"
 
 struct pg_stmt {
 	struct db_stmt base;
@@ -509,19 +511,29 @@ static int pg_step(struct db_stmt *st)
 			if (rc != DB_DONE)
 				return rc;
 		}
-		bool guarded = s->write && c->base.in_tx;
-		if (guarded) {
-			int rc = command(c, "SAVEPOINT vitrine_write");
-			if (rc != DB_DONE)
-				return rc;
+		/* a write inside a transaction goes behind a savepoint; one on its
+		 * own takes the writers' lock in a transaction of its own, as a
+		 * SQLite statement outside a transaction takes the write lock */
+		bool guarded = s->write && c->base.in_tx, alone = s->write && !c->base.in_tx;
+		int rc = guarded ? command(c, "SAVEPOINT vitrine_write") : alone ? command(c, WRITE_BEGIN) : DB_DONE;
+		if (rc != DB_DONE) {
+			if (alone)
+				PQclear(PQexec(c->h, "ROLLBACK"));
+			return rc;
 		}
 		s->res = PQexecPrepared(c->h, s->name, s->nparams, (const char *const *)s->values, NULL, NULL, 0);
 		s->executed = true;
 		ExecStatusType status = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
 		if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-			int rc = failure(c, s->res, s->text);
-			if (guarded && PQstatus(c->h) == CONNECTION_OK)
-				PQclear(PQexec(c->h, "ROLLBACK TO SAVEPOINT vitrine_write"));
+			rc = failure(c, s->res, s->text);
+			if ((guarded || alone) && PQstatus(c->h) == CONNECTION_OK)
+				PQclear(PQexec(c->h, guarded ? "ROLLBACK TO SAVEPOINT vitrine_write" : "ROLLBACK"));
+			stmt_clear_result(s);
+			s->executed = true;
+			return rc;
+		}
+		if (alone && (rc = pg_commit(st->db)) != DB_DONE) {
+			PQclear(PQexec(c->h, "ROLLBACK"));
 			stmt_clear_result(s);
 			s->executed = true;
 			return rc;
