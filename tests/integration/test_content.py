@@ -374,6 +374,115 @@ def test_schedules_play_now_and_proof_of_play(server, admin):
     assert csv.headers["Content-Type"].startswith("text/csv") and sha in csv.text
 
 
+def pair_screen(server, admin, name):
+    """A paired screen without a player: (screen id, device headers)."""
+    import base64
+    r = requests.post(server.url + "/api/v1/device/pair",
+                      json={"hardware_id": name, "public_key": base64.b64encode(bytes(32)).decode()}).json()
+    sid = admin.post("/api/v1/pairings", json={"user_code": r["user_code"], "name": name}).json()["screen"]["id"]
+    token = requests.post(server.url + "/api/v1/device/token",
+                          json={"device_code": r["device_code"]}).json()["access_token"]
+    return sid, {"Authorization": "Bearer " + token}
+
+
+def test_manifests_of_many_screens_are_exact_and_each_save_is_one_version(server, admin):
+    """The manifest is exactly the one SPEC 3 describes, byte for byte in its
+    key order (the channels' bodies with id and version; default, play-now
+    and scheduled channels in that order; each object once, first met
+    first), and a save of a channel that many screens play (compiled for
+    all of them at once inside the PUT) moves each of them on by exactly
+    one version and one manifest_changed: the screens' own GET then
+    compiles the same manifest (If-None-Match answers 304)."""
+    import json
+    shas = [upload(admin, png((40 + i, 7, 9)), "m%d.png" % i) for i in range(4)]
+    lobby = admin.post("/api/v1/channels", json=three_zones(shas[:3])).json()["channel"]["id"]
+    menu_body = {"name": "Menu", "width": 1080, "height": 1920, "zones": [
+        {"name": "top", "x": 0, "y": 0, "w": 1080, "h": 960, "items": [{"media": shas[3], "duration": 7}]},
+        {"name": "bottom", "x": 0, "y": 960, "w": 1080, "h": 960,
+         "items": [{"media": shas[0], "duration": 3}, {"text": "Today", "duration": 4}]}]}
+    menu = admin.post("/api/v1/channels", json=menu_body).json()["channel"]["id"]
+    promo = admin.post("/api/v1/channels", json=dict(three_zones(shas[1:4]), name="Promo")).json()["channel"]["id"]
+    screens = [pair_screen(server, admin, "S%d" % i) for i in range(4)]
+    for sid, _ in screens[:3]:
+        assert admin.put("/api/v1/screens/%s/channel" % sid, json={"channel_id": lobby}).status_code == 200
+    assert admin.put("/api/v1/screens/%s/channel" % screens[3][0], json={"channel_id": menu}).status_code == 200
+    for sid, _ in screens[1:3]:
+        assert admin.patch("/api/v1/screens/" + sid, json={"group": "hall"}).status_code == 200
+    assert admin.post("/api/v1/schedules", json={"target": "group:hall", "channel_id": menu, "days": [1, 3],
+                                                 "start": "08:00", "end": "10:30", "priority": 2}).status_code == 201
+    assert admin.post("/api/v1/schedules", json={"target": "screen:" + screens[3][0], "channel_id": lobby,
+                                                 "from": "2026-01-01", "until": "2030-12-31"}).status_code == 201
+    until = int(time.time()) + 900
+    assert admin.post("/api/v1/screens/%s/play-now" % screens[2][0],
+                      json={"channel_id": promo, "until": until}).status_code == 200
+
+    def body(cid):
+        b = admin.get("/api/v1/channels/" + cid).json()
+        b = b.get("channel", b)
+        return {k: v for k, v in b.items() if k not in ("created_at", "updated_at", "updated_by", "editable_zones", "grants")}
+
+    def expected(sid, default, play_now=None):
+        rules = [{k: r[k] for k in ("id", "channel_id", "days", "start", "end", "from", "until", "priority")}
+                 for r in admin.get("/api/v1/schedules").json()["schedules"]
+                 if r["target"] in ("screen:" + sid, "group:" + (admin.get("/api/v1/screens/" + sid).json()
+                                                                  .get("screen", {}).get("group") or "-"))]
+        rules.sort(key=lambda r: (-r["priority"], r["id"]))
+        order = [default] + ([play_now] if play_now else []) + [r["channel_id"] for r in rules]
+        channels = {}
+        for cid in order:
+            channels.setdefault(cid, body(cid))
+        objects, seen = [], set()
+        for ch in channels.values():
+            for zone in ch["zones"]:
+                for item in zone["items"]:
+                    if "media" in item and item["media"] not in seen:
+                        seen.add(item["media"])
+                        objects.append({"sha256": item["media"], "size": item["size"], "mime": item["mime"],
+                                        "url": "/api/v1/device/objects/" + item["media"]})
+        m = {"channel": channels[default], "channels": channels, "default_channel": default, "schedule": rules,
+             "play_now": {"channel_id": play_now, "until": until} if play_now else None, "objects": objects}
+        return m
+
+    def check(versions=None):
+        got = []
+        for k, (sid, h) in enumerate(screens):
+            r = requests.get(server.url + "/api/v1/device/manifest", headers=h)
+            assert r.status_code == 200
+            m = json.loads(r.content)
+            version = m.pop("version")
+            assert r.headers["ETag"] == '"m%d"' % version
+            want = expected(sid, menu if k == 3 else lobby, promo if k == 2 else None)
+            assert json.dumps(m) == json.dumps(want), (k, m, want)
+            assert requests.get(server.url + "/api/v1/device/manifest",
+                                headers=dict(h, **{"If-None-Match": r.headers["ETag"]})).status_code == 304
+            got.append(version)
+        if versions:
+            assert got == [v + 1 for v in versions]
+        return got
+
+    def notices(h):
+        ins = requests.get(server.url + "/api/v1/device/instructions?wait=0", headers=h).json()["instructions"]
+        return [i for i in ins if i["type"] == "manifest_changed"]
+
+    versions = check()
+    before = [len(notices(h)) for _, h in screens]
+    changed = three_zones(shas[:3])
+    changed["zones"][2]["items"][0]["text"] = "Welcome back"
+    assert admin.put("/api/v1/channels/" + lobby, json=changed).json()["changed"] is True
+    versions = check(versions)  # every screen plays Lobby: by default, or scheduled (S3)
+    after = [notices(h) for _, h in screens]
+    assert [len(n) for n in after] == [b + 1 for b in before]
+    assert [json.loads(n[-1]["payload"]) if isinstance(n[-1]["payload"], str) else n[-1]["payload"]
+            for n in after] == [{"version": v} for v in versions]
+    # a save of Menu reaches only those playing it (S1, S2 by group, S3 by default)
+    menu_body["zones"][1]["items"][1]["text"] = "Tomorrow"
+    assert admin.put("/api/v1/channels/" + menu, json=menu_body).json()["changed"] is True
+    got = [json.loads(requests.get(server.url + "/api/v1/device/manifest", headers=h).content)["version"]
+           for _, h in screens]
+    assert got == [versions[0], versions[1] + 1, versions[2] + 1, versions[3] + 1]
+    check([v - 1 for v in got])
+
+
 # --- RSS/Atom feeds ---
 
 RSS = """<?xml version="1.0"?>

@@ -8,9 +8,13 @@
  * manifest_changed instruction through its long-poll at once.
  *
  * This file reads the store and keeps versions; the assembling itself is
- * pure, in manifest_compile.c. Also schedules, "play now", and proof of
+ * pure, in manifest_compile.c. The store is read in a few set-based
+ * queries, never one per zone, item or screen: on PostgreSQL each query is
+ * a round trip, and a channel save recompiles the manifest of every screen
+ * that plays it inside the PUT. Also schedules, "play now", and proof of
  * play (what played when).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,30 +30,83 @@
 #include "content.h"
 #include "manifest_compile.h"
 
-static json_t *channel_body(struct db *db, const char *account_id, const char *id)
+/* A screen's row, as its manifest needs it. */
+struct screen_row {
+	char id[CODES_ID_LEN + 1], def[CODES_ID_LEN + 1], now_ch[CODES_ID_LEN + 1], group[160];
+	int64_t now_until, version;
+	char hash[CODES_HASH_HEX_LEN];
+};
+
+#define SCREEN_ROW_COLUMNS                                                                                             \
+	"id, COALESCE(channel_id,''), COALESCE(play_now_channel,''), play_now_until, group_name, manifest_hash, "      \
+	"manifest_version"
+
+static void screen_row_read(struct db_stmt *st, struct screen_row *s)
 {
-	int rc;
-	struct db_stmt *st = db_query(db, &rc, "SELECT body, version FROM channels WHERE id = ? AND account_id = ?",
-	                              "ss", id, account_id);
-	if (!st)
-		return NULL;
-	json_error_t e;
-	json_t *body = json_loads(db_col_text(st, 0), 0, &e);
-	if (body) {
-		json_object_set_new(body, "id", json_string(id));
-		json_object_set_new(body, "version", json_integer(db_col_int(st, 1)));
-	}
-	db_done(st);
-	return body;
+	snprintf(s->id, sizeof s->id, "%s", db_col_text(st, 0));
+	snprintf(s->def, sizeof s->def, "%s", db_col_text(st, 1));
+	snprintf(s->now_ch, sizeof s->now_ch, "%s", db_col_text(st, 2));
+	s->now_until = db_col_int(st, 3);
+	snprintf(s->group, sizeof s->group, "%s", db_col_text(st, 4));
+	snprintf(s->hash, sizeof s->hash, "%s", db_col_text(st, 5));
+	s->version = db_col_int(st, 6);
 }
 
-static void add_channel(struct db *db, const char *account_id, json_t *channels, const char *id)
+/* Whether the screen's "play now" is in force (its channel may be gone). */
+static bool play_now_active(const struct screen_row *s, int64_t now)
+{
+	return *s->now_ch && s->now_until > now;
+}
+
+/* Reads into cache (id -> body, with "id" and "version") those of the
+ * channel ids listed that the account has, in one query. */
+static int load_channels(struct db *db, const char *account_id, json_t *ids, json_t *cache)
+{
+	if (json_array_size(ids) == 0)
+		return 0;
+	char *list = json_dumps(ids, JSON_COMPACT);
+	struct db_stmt *st = list ? db_prepare(db, "SELECT id, body, version FROM channels WHERE account_id = ? AND "
+	                                           "id IN (SELECT value FROM json_each(CAST(? AS TEXT)))")
+	                          : NULL;
+	if (!st) {
+		free(list);
+		return -1;
+	}
+	db_bind_text(st, 1, account_id);
+	db_bind_text(st, 2, list);
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		json_error_t e;
+		json_t *body = json_loads(db_col_text(st, 1), 0, &e);
+		if (!body)
+			continue;
+		json_object_set_new(body, "id", json_string(db_col_text(st, 0)));
+		json_object_set_new(body, "version", json_integer(db_col_int(st, 2)));
+		json_object_set_new(cache, db_col_text(st, 0), body);
+	}
+	db_done(st);
+	free(list);
+	return rc == DB_DONE ? 0 : -1;
+}
+
+/* Adds id to a list of channel ids to read (once; "" and NULL: none). */
+static void want_channel(json_t *ids, json_t *seen, const char *id)
+{
+	if (!id || !*id || json_object_get(seen, id))
+		return;
+	json_object_set_new(seen, id, json_true());
+	json_array_append_new(ids, json_string(id));
+}
+
+/* A copy of the channel from cache into channels (the manifest's: feeds
+ * are added to its items), unless it is there already or gone. */
+static void add_channel(json_t *cache, json_t *channels, const char *id)
 {
 	if (!id || !*id || json_object_get(channels, id))
 		return;
-	json_t *body = channel_body(db, account_id, id);
+	json_t *body = json_object_get(cache, id);
 	if (body)
-		json_object_set_new(channels, id, body);
+		json_object_set_new(channels, id, json_deep_copy(body));
 }
 
 static json_t *days_list(const char *days)
@@ -67,67 +124,100 @@ static json_t *minutes_text(int64_t m)
 	return json_string(t);
 }
 
+#define SCHEDULE_ROW_COLUMNS "id, channel_id, days, start_min, end_min, from_date, until_date, priority"
+
+/* A schedule rule as the manifest lists it, from SCHEDULE_ROW_COLUMNS at col. */
+static json_t *schedule_row(struct db_stmt *st, int col)
+{
+	json_t *days = days_list(db_col_text(st, col + 2));
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id", db_col_text(st, col), "channel_id",
+	                 db_col_text(st, col + 1), "days", days, "start", minutes_text(db_col_int(st, col + 3)), "end",
+	                 minutes_text(db_col_int(st, col + 4)), "from", db_col_text(st, col + 5), "until",
+	                 db_col_text(st, col + 6), "priority", (json_int_t)db_col_int(st, col + 7));
+}
+
+/* Whether a schedule's target names the screen or its group. */
+static bool aims_at(const char *target, const struct screen_row *s)
+{
+	if (strncmp(target, "screen:", 7) == 0)
+		return strcmp(target + 7, s->id) == 0;
+	return *s->group && strncmp(target, "group:", 6) == 0 && strcmp(target + 6, s->group) == 0;
+}
+
 /* The cached feed of an rss item (manifest_compile.c asks). */
 static json_t *stored_feed(void *ctx, const char *url, json_int_t max_items)
 {
 	return feeds_manifest_json(ctx, url, max_items);
 }
 
-/* The manifest of a screen, without its version, from what the store
- * holds (manifest_compile.c assembles it). NULL if it is gone. */
-static json_t *compile(struct db *db, const char *account_id, const char *screen_id)
+/* The manifest of a screen, without its version (manifest_compile.c
+ * assembles it): its default channel, its "play now" channel while in
+ * force, and those of its schedule rules (borrowed, in order), copied from
+ * cache, which holds every one of them the store has. */
+static json_t *compile_row(const struct screen_row *s, json_t *rules, json_t *cache, manifest_feed_fn feed,
+                           void *feed_ctx)
 {
-	int rc;
-	struct db_stmt *st = db_query(db, &rc,
-	                              "SELECT COALESCE(channel_id,''), COALESCE(play_now_channel,''), play_now_until, "
-	                              "group_name FROM screens WHERE id = ? AND account_id = ? AND deleted_at IS NULL",
-	                              "ss", screen_id, account_id);
+	json_t *channels = json_object();
+	add_channel(cache, channels, s->def);
+	json_t *play_now = json_null();
+	if (play_now_active(s, (int64_t)time(NULL)) && (add_channel(cache, channels, s->now_ch), 1) &&
+	    json_object_get(channels, s->now_ch))
+		play_now = json_pack("{s:s, s:I}", "channel_id", s->now_ch, "until", (json_int_t)s->now_until);
+	json_t *schedule = json_array();
+	size_t i;
+	json_t *row;
+	json_array_foreach (rules, i, row) {
+		add_channel(cache, channels, json_string_value(json_object_get(row, "channel_id")));
+		json_array_append(schedule, row);
+	}
+	return manifest_assemble(channels, s->def, schedule, play_now, feed, feed_ctx);
+}
+
+/* The manifest of one screen from the store: its schedule rules, then
+ * every channel they, its default and its "play now" name, in one query. */
+static json_t *compile(struct db *db, const char *account_id, const struct screen_row *s)
+{
+	char t_screen[64], t_group[200];
+	snprintf(t_screen, sizeof t_screen, "screen:%s", s->id);
+	snprintf(t_group, sizeof t_group, "group:%s", s->group);
+	struct db_stmt *st = db_prepare(db, "SELECT " SCHEDULE_ROW_COLUMNS " FROM schedules WHERE account_id = ? AND "
+	                                    "(target = ? OR (target = ? AND ? <> '')) ORDER BY priority DESC, id");
 	if (!st)
 		return NULL;
-	char def[CODES_ID_LEN + 1], now_ch[CODES_ID_LEN + 1], group[160];
-	snprintf(def, sizeof def, "%s", db_col_text(st, 0));
-	snprintf(now_ch, sizeof now_ch, "%s", db_col_text(st, 1));
-	int64_t now_until = db_col_int(st, 2);
-	snprintf(group, sizeof group, "%s", db_col_text(st, 3));
-	db_done(st);
-	json_t *channels = json_object();
-	add_channel(db, account_id, channels, def);
-	json_t *play_now = json_null();
-	if (*now_ch && now_until > (int64_t)time(NULL) && (add_channel(db, account_id, channels, now_ch), 1) &&
-	    json_object_get(channels, now_ch))
-		play_now = json_pack("{s:s, s:I}", "channel_id", now_ch, "until", (json_int_t)now_until);
-	char t_screen[64], t_group[200];
-	snprintf(t_screen, sizeof t_screen, "screen:%s", screen_id);
-	snprintf(t_group, sizeof t_group, "group:%s", group);
-	json_t *schedule = json_array();
-	st = db_prepare(db, "SELECT id, channel_id, days, start_min, end_min, from_date, until_date, priority FROM "
-	                    "schedules WHERE account_id = ? AND (target = ? OR (target = ? AND ? <> '')) "
-	                    "ORDER BY priority DESC, id");
-	if (st) {
-		db_bind_text(st, 1, account_id);
-		db_bind_text(st, 2, t_screen);
-		db_bind_text(st, 3, t_group);
-		db_bind_text(st, 4, group);
-		json_t *rows = json_array();
-		while (db_step(st) == DB_ROW) {
-			json_t *days = days_list(db_col_text(st, 2));
-			json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:I}", "id",
-			                                      db_col_text(st, 0), "channel_id", db_col_text(st, 1),
-			                                      "days", days, "start", minutes_text(db_col_int(st, 3)),
-			                                      "end", minutes_text(db_col_int(st, 4)), "from",
-			                                      db_col_text(st, 5), "until", db_col_text(st, 6),
-			                                      "priority", (json_int_t)db_col_int(st, 7)));
-		}
-		db_done(st);
-		size_t i;
-		json_t *row;
-		json_array_foreach (rows, i, row) {
-			add_channel(db, account_id, channels, json_string_value(json_object_get(row, "channel_id")));
-			json_array_append(schedule, row);
-		}
-		json_decref(rows);
+	db_bind_text(st, 1, account_id);
+	db_bind_text(st, 2, t_screen);
+	db_bind_text(st, 3, t_group);
+	db_bind_text(st, 4, s->group);
+	json_t *rules = json_array(), *ids = json_array(), *seen = json_object(), *cache = json_object();
+	want_channel(ids, seen, s->def);
+	if (play_now_active(s, (int64_t)time(NULL)))
+		want_channel(ids, seen, s->now_ch);
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		json_t *row = schedule_row(st, 0);
+		want_channel(ids, seen, json_string_value(json_object_get(row, "channel_id")));
+		json_array_append_new(rules, row);
 	}
-	return manifest_assemble(channels, def, schedule, play_now, stored_feed, db);
+	db_done(st);
+	json_t *m = rc == DB_DONE && load_channels(db, account_id, ids, cache) == 0
+	                ? compile_row(s, rules, cache, stored_feed, db)
+	                : NULL;
+	json_decref(rules);
+	json_decref(ids);
+	json_decref(seen);
+	json_decref(cache);
+	return m;
+}
+
+/* The content hash of a manifest (its compact text with sorted keys). */
+static int manifest_hash(json_t *m, char hash[CODES_HASH_HEX_LEN])
+{
+	char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return -1;
+	codes_hash_hex(text, strlen(text), hash);
+	free(text);
+	return 0;
 }
 
 /* Compiles a screen's manifest and, if its content changed, bumps its
@@ -136,27 +226,29 @@ static json_t *compile(struct db *db, const char *account_id, const char *screen
 static int refresh(struct db *db, const char *account_id, const char *screen_id, json_t **manifest_out,
                    int64_t *version_out)
 {
-	json_t *m = compile(db, account_id, screen_id);
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+	                              "SELECT " SCREEN_ROW_COLUMNS " FROM screens WHERE id = ? AND account_id = ? "
+	                              "AND deleted_at IS NULL",
+	                              "ss", screen_id, account_id);
+	if (!st)
+		return rc == DB_DONE ? 0 : -1; /* deleted meanwhile: nothing to tell */
+	struct screen_row s;
+	screen_row_read(st, &s);
+	db_done(st);
+	json_t *m = compile(db, account_id, &s);
 	if (!m)
-		return 0; /* deleted meanwhile: nothing to tell */
-	char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+		return -1;
+	char hash[CODES_HASH_HEX_LEN];
+	rc = manifest_hash(m, hash);
 	if (manifest_out)
 		*manifest_out = m;
 	else
 		json_decref(m);
-	if (!text)
+	if (rc != 0)
 		return -1;
-	char hash[CODES_HASH_HEX_LEN];
-	codes_hash_hex(text, strlen(text), hash);
-	free(text);
-	int rc;
-	struct db_stmt *st =
-	    db_query(db, &rc, "SELECT manifest_hash, manifest_version FROM screens WHERE id = ?", "s", screen_id);
-	if (!st)
-		return rc == DB_DONE ? 0 : -1;
-	bool same = strcmp(db_col_text(st, 0), hash) == 0;
-	int64_t version = db_col_int(st, 1) + (same ? 0 : 1);
-	db_done(st);
+	bool same = strcmp(s.hash, hash) == 0;
+	int64_t version = s.version + (same ? 0 : 1);
 	if (version_out)
 		*version_out = version;
 	if (same)
@@ -177,33 +269,242 @@ int content_refresh_screen(struct db *db, const char *account_id, const char *sc
 	return refresh(db, account_id, screen_id, NULL, NULL);
 }
 
-int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id)
+/* --- many screens at once: a channel saved, a schedule or channel gone ---
+ *
+ * A fixed number of queries however many screens: their rows, the
+ * account's schedule rules, the channels all of them name, then (for the
+ * screens whose manifest changed) the account's change counter, their new
+ * hashes and versions, and their manifest_changed instructions, each of
+ * the last two one statement over a JSON list. The manifests are those
+ * refresh() compiles, screen by screen (compile_row); screens with the
+ * same channels and rules share one compilation, and every rss feed is
+ * read once. */
+
+struct screen_rows {
+	struct screen_row *v;
+	size_t n, cap;
+};
+
+static struct screen_row *rows_push(struct screen_rows *rows)
 {
-	/* the screens that may play the channel: assigned, playing it now, or
-	 * scheduled to (directly or through their group); NULL: every screen */
-	struct db_stmt *st =
-	    db_prepare(db, "SELECT id FROM screens s WHERE account_id = ? AND deleted_at IS NULL AND (? = '' OR "
-	                   "s.channel_id = ? OR s.play_now_channel = ? OR EXISTS (SELECT 1 FROM schedules sc WHERE "
-	                   "sc.account_id = s.account_id AND sc.channel_id = ? AND (sc.target = 'screen:' || s.id OR "
-	                   "(s.group_name <> '' AND sc.target = 'group:' || s.group_name))))");
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 64;
+		struct screen_row *v = realloc(rows->v, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		rows->v = v;
+		rows->cap = cap;
+	}
+	return &rows->v[rows->n++];
+}
+
+/* The screens that may play the channel: assigned, playing it now, or
+ * scheduled to (directly or through their group); channel_id NULL: every
+ * screen of the account. */
+static int candidate_screens(struct db *db, const char *account_id, const char *channel_id, struct screen_rows *out)
+{
+	struct db_stmt *st = db_prepare(
+	    db, "SELECT " SCREEN_ROW_COLUMNS " FROM screens s WHERE account_id = ? AND deleted_at IS NULL AND (? = '' "
+	        "OR s.channel_id = ? OR s.play_now_channel = ? OR EXISTS (SELECT 1 FROM schedules sc WHERE "
+	        "sc.account_id = s.account_id AND sc.channel_id = ? AND (sc.target = 'screen:' || s.id OR "
+	        "(s.group_name <> '' AND sc.target = 'group:' || s.group_name)))) ORDER BY id");
 	if (!st)
 		return -1;
 	const char *c = channel_id ? channel_id : "";
 	db_bind_text(st, 1, account_id);
 	for (int i = 2; i <= 5; i++)
 		db_bind_text(st, i, c);
-	json_t *ids = json_array();
-	while (db_step(st) == DB_ROW)
-		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		struct screen_row *s = rows_push(out);
+		if (!s) {
+			rc = DB_ERROR;
+			break;
+		}
+		screen_row_read(st, s);
+	}
 	db_done(st);
+	return rc == DB_DONE ? 0 : -1;
+}
+
+/* Every feed an rss item names, read from the store once per batch. */
+struct feed_memo {
+	struct db *db;
+	json_t *feeds; /* "max_items url" -> feed */
+};
+
+static json_t *memo_feed(void *ctx, const char *url, json_int_t max_items)
+{
+	struct feed_memo *fm = ctx;
+	char *key = NULL;
+	if (asprintf(&key, "%lld %s", (long long)max_items, url) < 0)
+		return feeds_manifest_json(fm->db, url, max_items);
+	json_t *feed = json_object_get(fm->feeds, key);
+	if (!feed) {
+		feed = feeds_manifest_json(fm->db, url, max_items);
+		if (feed)
+			json_object_set_new(fm->feeds, key, feed);
+	}
+	free(key);
+	return json_incref(feed);
+}
+
+/* What a compiled manifest depends on besides the channels' bodies (the
+ * same for every screen of the batch): its default channel, its "play now"
+ * in force and its schedule rules. */
+static char *inputs_key(const struct screen_row *s, json_t *rules)
+{
+	json_t *ids = json_array();
 	size_t i;
-	json_t *id;
-	int rc = 0;
-	json_array_foreach (ids, i, id)
-		if (content_refresh_screen(db, account_id, json_string_value(id)) != 0)
-			rc = -1;
+	json_t *row;
+	json_array_foreach (rules, i, row)
+		json_array_append(ids, json_object_get(row, "id"));
+	bool now = play_now_active(s, (int64_t)time(NULL));
+	json_t *k = json_pack("[s, s, I, o]", s->def, now ? s->now_ch : "", (json_int_t)(now ? s->now_until : 0), ids);
+	char *text = k ? json_dumps(k, JSON_COMPACT) : NULL;
+	json_decref(k);
+	return text;
+}
+
+/* The new hashes and versions of the screens listed in changed
+ * ([{"s": screen, "h": hash, "v": version}...]), each stamped with the
+ * account's change counter as screens_touch does, and a manifest_changed
+ * instruction to each as screens_instruction_add queues it. */
+static int save_changed(struct db *db, const char *account_id, json_t *changed)
+{
+	size_t n = json_array_size(changed);
+	int rc;
+	struct db_stmt *st = db_query(db, &rc,
+	                              "UPDATE accounts SET change_seq = change_seq + ? WHERE id = ? "
+	                              "RETURNING change_seq",
+	                              "is", (int64_t)n, account_id);
+	int64_t last = st ? db_col_int(st, 0) : 0;
+	if (st) {
+		while (db_step(st) == DB_ROW)
+			;
+		db_done(st);
+	}
+	if (!last)
+		return -1;
+	size_t i;
+	json_t *c;
+	json_array_foreach (changed, i, c) {
+		char payload[64], id[CODES_ID_LEN + 1];
+		snprintf(payload, sizeof payload, "{\"version\":%lld}",
+		         (long long)json_integer_value(json_object_get(c, "v")));
+		codes_new_id(id);
+		json_object_set_new(c, "c", json_integer((json_int_t)(last - (int64_t)n + 1 + (int64_t)i)));
+		json_object_set_new(c, "i", json_string(id));
+		json_object_set_new(c, "p", json_string(payload));
+	}
+	char *list = json_dumps(changed, JSON_COMPACT);
+	if (!list)
+		return -1;
+	int64_t now = (int64_t)time(NULL);
+	rc = db_exec(db,
+	             "UPDATE screens SET manifest_hash = json_extract(j.value, '$.h'), manifest_version = "
+	             "CAST(json_extract(j.value, '$.v') AS BIGINT), next_seq = next_seq + 1, change_seq = "
+	             "CAST(json_extract(j.value, '$.c') AS BIGINT) FROM json_each(CAST(? AS TEXT)) AS j "
+	             "WHERE screens.id = json_extract(j.value, '$.s')",
+	             "s", list);
+	if (rc == DB_DONE)
+		rc = db_exec(
+		    db,
+		    "INSERT INTO instructions(id, screen_id, seq, type, payload, created_at, created_by, "
+		    "expires_at) SELECT json_extract(j.value, '$.i'), s.id, s.next_seq - 1, 'manifest_changed', "
+		    "json_extract(j.value, '$.p'), ?, 'vitrine', ? FROM json_each(CAST(? AS TEXT)) AS j JOIN "
+		    "screens s ON s.id = json_extract(j.value, '$.s')",
+		    "iis", now, now + 86400, list);
+	free(list);
+	if (rc != DB_DONE || db_changes(db) != (int64_t)n)
+		return -1;
+	json_array_foreach (changed, i, c)
+		db_notifyf(db, "screen:%s", json_string_value(json_object_get(c, "s"))); /* their long-polls answer */
+	db_notifyf(db, "account:%s", account_id);
+	return 0;
+}
+
+int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id)
+{
+	struct screen_rows rows = {0};
+	if (candidate_screens(db, account_id, channel_id, &rows) != 0) {
+		free(rows.v);
+		return -1;
+	}
+	if (rows.n == 0)
+		return 0;
+	/* every rule of the account (few), matched to each screen below */
+	struct db_stmt *st = db_prepare(db, "SELECT target, " SCHEDULE_ROW_COLUMNS " FROM schedules WHERE "
+	                                    "account_id = ? ORDER BY priority DESC, id");
+	if (!st) {
+		free(rows.v);
+		return -1;
+	}
+	db_bind_text(st, 1, account_id);
+	json_t *targets = json_array(), *rules = json_array(), *ids = json_array(), *seen = json_object();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		json_array_append_new(targets, json_string(db_col_text(st, 0)));
+		json_array_append_new(rules, schedule_row(st, 1));
+	}
+	db_done(st);
+	/* each screen's rules, and every channel any of them names */
+	json_t *per_screen = json_array();
+	int64_t now = (int64_t)time(NULL);
+	for (size_t k = 0; k < rows.n; k++) {
+		const struct screen_row *s = &rows.v[k];
+		json_t *mine = json_array();
+		size_t i;
+		json_t *t;
+		json_array_foreach (targets, i, t) {
+			if (!aims_at(json_string_value(t), s))
+				continue;
+			json_t *row = json_array_get(rules, i);
+			json_array_append(mine, row);
+			want_channel(ids, seen, json_string_value(json_object_get(row, "channel_id")));
+		}
+		json_array_append_new(per_screen, mine);
+		want_channel(ids, seen, s->def);
+		if (play_now_active(s, now))
+			want_channel(ids, seen, s->now_ch);
+	}
+	json_t *cache = json_object(), *hashes = json_object(), *changed = json_array();
+	struct feed_memo fm = {db, json_object()};
+	if (rc != DB_DONE || load_channels(db, account_id, ids, cache) != 0)
+		rc = DB_ERROR;
+	for (size_t k = 0; rc == DB_DONE && k < rows.n; k++) {
+		const struct screen_row *s = &rows.v[k];
+		json_t *mine = json_array_get(per_screen, k);
+		char *key = inputs_key(s, mine);
+		const char *hash = key ? json_string_value(json_object_get(hashes, key)) : NULL;
+		if (!hash) {
+			char h[CODES_HASH_HEX_LEN];
+			json_t *m = key ? compile_row(s, mine, cache, memo_feed, &fm) : NULL;
+			if (!m || manifest_hash(m, h) != 0)
+				rc = DB_ERROR;
+			else
+				json_object_set_new(hashes, key, json_string(h));
+			json_decref(m);
+			hash = key ? json_string_value(json_object_get(hashes, key)) : NULL;
+		}
+		if (hash && strcmp(hash, s->hash) != 0)
+			json_array_append_new(changed, json_pack("{s:s, s:s, s:I}", "s", s->id, "h", hash, "v",
+			                                         (json_int_t)(s->version + 1)));
+		free(key);
+	}
+	if (rc == DB_DONE && json_array_size(changed) > 0 && save_changed(db, account_id, changed) != 0)
+		rc = DB_ERROR;
+	json_decref(fm.feeds);
+	json_decref(changed);
+	json_decref(hashes);
+	json_decref(cache);
+	json_decref(per_screen);
+	json_decref(seen);
 	json_decref(ids);
-	return rc;
+	json_decref(rules);
+	json_decref(targets);
+	free(rows.v);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int content_handle_device_manifest(struct http_req *r)
