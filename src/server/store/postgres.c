@@ -499,6 +499,60 @@ static int server_prepare(struct pg_db *c, struct pg_stmt *s)
 	return rc;
 }
 
+/* Reads the result of one query sent in pipeline mode (and the NULL that
+ * ends it). */
+static PGresult *pipeline_result(PGconn *h)
+{
+	PGresult *r = PQgetResult(h);
+	if (r)
+		for (PGresult *more; (more = PQgetResult(h));)
+			PQclear(more);
+	return r;
+}
+
+/* Sends the commands of before, s, the commands of after and a sync in
+ * one round trip (libpq's pipeline mode). Returns s's result (NULL if the
+ * connection failed); *failed receives the first command that failed other
+ * than s (the caller clears it), else NULL. A command after a failure is
+ * not run (PGRES_PIPELINE_ABORTED). */
+static PGresult *exec_pipelined(struct pg_db *c, struct pg_stmt *s, const char *const *before, int nbefore,
+                                const char *const *after, int nafter, PGresult **failed)
+{
+	*failed = NULL;
+	PGconn *h = c->h;
+	if (!PQenterPipelineMode(h))
+		return NULL;
+	bool sent = true;
+	for (int i = 0; sent && i < nbefore; i++)
+		sent = PQsendQueryParams(h, before[i], 0, NULL, NULL, NULL, NULL, 0);
+	sent = sent && PQsendQueryPrepared(h, s->name, s->nparams, (const char *const *)s->values, NULL, NULL, 0);
+	for (int i = 0; sent && i < nafter; i++)
+		sent = PQsendQueryParams(h, after[i], 0, NULL, NULL, NULL, NULL, 0);
+	sent = sent && PQpipelineSync(h);
+	PGresult *res = NULL;
+	for (int i = 0; sent && i < nbefore + 1 + nafter; i++) {
+		PGresult *r = pipeline_result(h);
+		if (i == nbefore) {
+			res = r;
+			continue;
+		}
+		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_PIPELINE_ABORTED;
+		if (!ok && !*failed && r)
+			*failed = r;
+		else
+			PQclear(r);
+	}
+	if (sent) {
+		PGresult *sync;
+		while ((sync = PQgetResult(h)) && PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+			PQclear(sync);
+		PQclear(sync);
+	}
+	PQexitPipelineMode(h);
+	return res;
+}
+
 static int pg_step(struct db_stmt *st)
 {
 	struct pg_stmt *s = stmt(st);
@@ -513,27 +567,27 @@ static int pg_step(struct db_stmt *st)
 		}
 		/* a write inside a transaction goes behind a savepoint; one on its
 		 * own takes the writers' lock in a transaction of its own, as a
-		 * SQLite statement outside a transaction takes the write lock */
+		 * SQLite statement outside a transaction takes the write lock;
+		 * either way in one round trip */
+		static const char *const savepoint[] = {"SAVEPOINT vitrine_write"};
+		static const char *const lock[] = {"BEGIN ISOLATION LEVEL READ COMMITTED",
+		                                   "SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"};
+		static const char *const commit[] = {"COMMIT"};
 		bool guarded = s->write && c->base.in_tx, alone = s->write && !c->base.in_tx;
-		int rc = guarded ? command(c, "SAVEPOINT vitrine_write") : alone ? command(c, WRITE_BEGIN) : DB_DONE;
-		if (rc != DB_DONE) {
-			if (alone)
-				PQclear(PQexec(c->h, "ROLLBACK"));
-			return rc;
-		}
-		s->res = PQexecPrepared(c->h, s->name, s->nparams, (const char *const *)s->values, NULL, NULL, 0);
+		PGresult *failed = NULL;
+		if (guarded)
+			s->res = exec_pipelined(c, s, savepoint, 1, NULL, 0, &failed);
+		else if (alone)
+			s->res = exec_pipelined(c, s, lock, 2, commit, 1, &failed);
+		else
+			s->res = PQexecPrepared(c->h, s->name, s->nparams, (const char *const *)s->values, NULL, NULL, 0);
 		s->executed = true;
 		ExecStatusType status = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
-		if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-			rc = failure(c, s->res, s->text);
+		if ((status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) || failed) {
+			int rc = failure(c, failed && status != PGRES_FATAL_ERROR ? failed : s->res, s->text);
+			PQclear(failed);
 			if ((guarded || alone) && PQstatus(c->h) == CONNECTION_OK)
 				PQclear(PQexec(c->h, guarded ? "ROLLBACK TO SAVEPOINT vitrine_write" : "ROLLBACK"));
-			stmt_clear_result(s);
-			s->executed = true;
-			return rc;
-		}
-		if (alone && (rc = pg_commit(st->db)) != DB_DONE) {
-			PQclear(PQexec(c->h, "ROLLBACK"));
 			stmt_clear_result(s);
 			s->executed = true;
 			return rc;
