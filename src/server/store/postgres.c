@@ -580,7 +580,8 @@ static int pg_step(struct db_stmt *st)
 		else if (alone)
 			s->res = exec_pipelined(c, s, lock, 2, commit, 1, &failed);
 		else
-			s->res = PQexecPrepared(c->h, s->name, s->nparams, (const char *const *)s->values, NULL, NULL, 0);
+			s->res =
+			    PQexecPrepared(c->h, s->name, s->nparams, (const char *const *)s->values, NULL, NULL, 0);
 		s->executed = true;
 		ExecStatusType status = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
 		if ((status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) || failed) {
