@@ -625,7 +625,7 @@ static bool pg_col_is_null(struct db_stmt *st, int col)
 static int64_t pg_col_int(struct db_stmt *st, int col)
 {
 	const char *v = pg_col_text(st, col);
-	if (v[0] == 't' && v[1] == '\0') /* a boolean expression */
+	if (strcmp(v, "t") == 0) /* a boolean expression */
 		return 1;
 	return strtoll(v, NULL, 10);
 }
