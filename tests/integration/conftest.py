@@ -282,24 +282,6 @@ class Player:
         with open(self.out_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def sql(self, query, params=()):
-        """Runs one SQL statement on this server's database, whichever the
-        backend (params are '?' placeholders, quoted here); returns the
-        rows as lists of strings (None for NULL)."""
-        for p in params:
-            lit = "NULL" if p is None else str(p) if isinstance(p, int) else "'" + str(p).replace("'", "''") + "'"
-            query = query.replace("?", lit, 1)
-        if self.database:
-            return pg.cluster().sql(self.database, query)
-        import sqlite3
-        con = sqlite3.connect(os.path.join(self.data, "vitrine.db"), timeout=10)
-        try:
-            rows = con.execute(query).fetchall()
-            con.commit()
-        finally:
-            con.close()
-        return [[None if v is None else str(v) for v in row] for row in rows]
-
     def read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")

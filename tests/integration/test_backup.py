@@ -24,13 +24,13 @@ import pytest
 import requests
 
 import pg
+from test_screens import pair_device
 from conftest import ADMIN_PASSWORD, SERVER_BIN, Server
 
 # these cases pick their backend themselves (SQLite in the folder, or a
 # cluster of their own): run once, in the SQLite pass
 pytestmark = pytest.mark.skipif(pg.enabled(), reason="runs in the SQLite pass (it picks its own backends)")
 
-PUBKEY = base64.b64encode(bytes(range(32))).decode()
 
 
 def png(seed, w=4, h=4):
@@ -62,17 +62,6 @@ def channel(admin, name, sha):
     r = admin.post("/api/v1/channels", json=body)
     assert r.status_code == 201, r.text
     return r.json()["channel"]["id"]
-
-
-def pair_device(admin):
-    p = requests.post(admin.url + "/api/v1/device/pair", json={"hardware_id": "backup-1", "public_key": PUBKEY})
-    assert p.status_code == 200, p.text
-    p = p.json()
-    r = admin.post("/api/v1/pairings", json={"user_code": p["user_code"], "name": "Lobby"})
-    assert r.status_code in (200, 201), r.text
-    t = requests.post(admin.url + "/api/v1/device/token", json={"device_code": p["device_code"]})
-    assert t.status_code == 200, t.text
-    return t.json()["access_token"], r.json()["screen"]["id"]
 
 
 def device(server, token, method, path, **kw):

@@ -3,7 +3,6 @@ tmpfs, filled by a filler file. Screens keep waiting in their long-poll
 and stay online, refused writes say the disk is full (507), not "busy", and
 once space is freed everything works again with nothing lost or corrupted.
 Needs root (mount); skipped otherwise."""
-import base64
 import errno
 import os
 import sqlite3
@@ -16,9 +15,9 @@ import requests
 
 import pg
 
+from test_screens import pair_device
 from conftest import Server, wait_for
 
-PUBKEY = base64.b64encode(bytes(range(32))).decode()
 
 
 @pytest.fixture
@@ -66,17 +65,6 @@ def fill(folder, leave=0):
     if leave:
         os.truncate(path, max(0, os.path.getsize(path) - leave))
     return path
-
-
-def pair_device(admin):
-    p = requests.post(admin.url + "/api/v1/device/pair", json={"hardware_id": "disk-1", "public_key": PUBKEY})
-    assert p.status_code == 200, p.text
-    p = p.json()
-    r = admin.post("/api/v1/pairings", json={"user_code": p["user_code"], "name": "Lobby"})
-    assert r.status_code in (200, 201), r.text
-    t = requests.post(admin.url + "/api/v1/device/token", json={"device_code": p["device_code"]})
-    assert t.status_code == 200, t.text
-    return t.json()["access_token"], r.json()["screen"]["id"]
 
 
 def assert_disk_full(r):
