@@ -130,7 +130,8 @@ def test_each_package_holds_its_files_and_no_test_binary(debs):
                            "usr/lib/sysusers.d/vitrine-server.conf", "usr/lib/tmpfiles.d/vitrine-server.conf",
                            "etc/default/vitrine-server", "usr/share/doc/vitrine-server/examples/vitrine.conf",
                            "usr/share/man/man1/vitrine-server.1.gz", "usr/share/doc/vitrine-server/copyright"],
-        "vitrine-relay": ["usr/bin/vitrine-relay", UNIT_DIR + "/vitrine-relay.service"],
+        "vitrine-relay": ["usr/bin/vitrine-relay", UNIT_DIR + "/vitrine-relay.service",
+                          "usr/share/man/man1/vitrine-relay.1.gz"],
         "vitrine-player": ["usr/bin/vitrine-player", UNIT_DIR + "/vitrine-player.service",
                            UNIT_DIR + "/vitrine-player.service.d/debian.conf",
                            "usr/lib/sysusers.d/vitrine-player.conf", "etc/default/vitrine-player",
@@ -141,7 +142,7 @@ def test_each_package_holds_its_files_and_no_test_binary(debs):
     same = {UNIT_DIR + "/vitrine-%s.service" % n: "dist/systemd/vitrine-%s.service" % n
             for n in ("server", "relay", "player")}
     same["usr/share/doc/vitrine-server/examples/vitrine.conf"] = "dist/nginx/vitrine.conf"
-    for page in ("vitrine.1", "vitrine-server.1", "vitrine-player.1"):
+    for page in ("vitrine.1", "vitrine-server.1", "vitrine-player.1", "vitrine-relay.1"):
         same["usr/share/man/man1/%s.gz" % page] = "docs/" + page
     for name, deb in debs.items():
         members, files = contents(deb)

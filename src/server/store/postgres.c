@@ -12,10 +12,12 @@
  *   so writers run one at a time across every server, as SQLite's
  *   BEGIN IMMEDIATE makes them within one; a reader gets a read-only
  *   REPEATABLE READ snapshot, as a SQLite read transaction does.
- * - A failed statement inside a transaction does not spoil it: each write
- *   runs after a savepoint it returns to on failure, so a caller can handle
- *   a constraint error and carry on, as with SQLite. A write outside a
- *   transaction takes the writers' lock in a transaction of its own.
+ * - A failed insert inside a transaction does not spoil it: each runs
+ *   after a savepoint it returns to on failure, so a caller can handle a
+ *   constraint error and carry on, as with SQLite (a failed update or
+ *   delete ends the transaction: its callers answer with an error and roll
+ *   back). A write outside a transaction takes the writers' lock in a
+ *   transaction of its own.
  * - Failures by cause: constraint violations are DB_CONSTRAINT, a lost or
  *   refused connection, a serialization failure or a server shutting down
  *   DB_BUSY (the caller answers 503 and the client retries), a full disk
@@ -60,7 +62,7 @@ struct pg_stmt {
 	char **values; /* bound values (owned); NULL binds NULL */
 	char *kinds;   /* per parameter: 'i' integer, 't' text, 'n' NULL */
 	char *prepared_kinds;
-	bool prepared, text_typed, write;
+	bool prepared, text_typed, write, insert;
 	char name[16];
 	PGresult *res;
 	int row, nrows;
@@ -382,6 +384,7 @@ static struct pg_stmt *stmt_new(struct db *db, const char *sql)
 	}
 	memset(s->kinds, 'n', (size_t)s->nparams);
 	s->write = is_write(s->text);
+	s->insert = strncasecmp(s->text + strspn(s->text, " \n\t"), "INSERT", 6) == 0;
 	return s;
 }
 
@@ -565,15 +568,20 @@ static int pg_step(struct db_stmt *st)
 			if (rc != DB_DONE)
 				return rc;
 		}
-		/* a write inside a transaction goes behind a savepoint; one on its
-		 * own takes the writers' lock in a transaction of its own, as a
-		 * SQLite statement outside a transaction takes the write lock;
-		 * either way in one round trip */
+		/* an insert inside a transaction goes behind a savepoint (callers
+		 * handle a constraint error there and carry on: a code that
+		 * collides, a duplicate that collapses); a write on its own takes
+		 * the writers' lock in a transaction of its own, as a SQLite
+		 * statement outside a transaction takes the write lock; either way
+		 * in one round trip. Updates and deletes go without: a savepoint
+		 * per statement makes a subtransaction each, and a transaction
+		 * with thousands of them (a batch of updates) slows every other
+		 * snapshot in the database. */
 		static const char *const savepoint[] = {"SAVEPOINT vitrine_write"};
 		static const char *const lock[] = {"BEGIN ISOLATION LEVEL READ COMMITTED",
 		                                   "SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"};
 		static const char *const commit[] = {"COMMIT"};
-		bool guarded = s->write && c->base.in_tx, alone = s->write && !c->base.in_tx;
+		bool guarded = s->insert && c->base.in_tx, alone = s->write && !c->base.in_tx;
 		PGresult *failed = NULL;
 		if (guarded)
 			s->res = exec_pipelined(c, s, savepoint, 1, NULL, 0, &failed);
