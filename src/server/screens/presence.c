@@ -109,6 +109,22 @@ bool presence_seen(const char *screen_id, const char *account_id, const char *ip
 	return was_offline;
 }
 
+bool presence_seen_again(const char *screen_id, const char *account_id, const char *ip, int64_t now)
+{
+	pthread_mutex_lock(&lock);
+	struct seen *s = find(screen_id);
+	bool recent =
+	    s && s->last_seen && now - s->last_seen <= SCREENS_ONLINE_GRACE_S && strcmp(s->account, account_id) == 0;
+	if (recent) {
+		snprintf(s->ip, sizeof s->ip, "%s", ip ? ip : "");
+		if (now > s->last_seen)
+			s->last_seen = now;
+		s->dirty = true;
+	}
+	pthread_mutex_unlock(&lock);
+	return recent;
+}
+
 void presence_forget(const char *screen_id)
 {
 	pthread_mutex_lock(&lock);
