@@ -23,6 +23,7 @@
 
 #include "audit/retention.h"
 #include "auth/auth.h"
+#include "auth/device_cache.h"
 #include "chat/chat.h"
 #include "common/keyfile.h"
 #include "common/log.h"
@@ -374,6 +375,15 @@ static int become_user(const struct config *cfg, const char *data)
 	return check_data_folder(data);
 }
 
+/* The store's notify hook: a key first drops what the device token cache
+ * holds of it (a revocation), then wakes the waiters, which authenticate
+ * again against the store. */
+static void notify_hook(const char *key, void *hub)
+{
+	device_cache_notify(key);
+	wake_notify_hook(key, hub);
+}
+
 static int cmd_run(struct config *cfg)
 {
 	const char *data = config_get(cfg, CFG_DATA);
@@ -569,7 +579,7 @@ static int cmd_run(struct config *cfg)
 	updates_releases_sweep(data, true);
 	if (server_start(srv) != 0)
 		goto out;
-	store_set_notify_hook(wake_notify_hook, server_hub(srv));
+	store_set_notify_hook(notify_hook, server_hub(srv));
 	if (feeds_start(feed_every, feed_private != 0, content_refresh_manifests) != 0)
 		log_event(LOG_WARN, "the feed refresher did not start: RSS/Atom items stay empty", NULL);
 	if (retention_start() != 0)

@@ -8,7 +8,8 @@
  * roles, a pending password change, and the account's IP allowlist.
  *
  * Tokens are looked up by their SHA-256 only; the token itself is never
- * stored or logged.
+ * stored or logged. A device token's answer is cached in memory
+ * (device_cache.h: why a revoked token is still refused at once).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -19,12 +20,14 @@
 #include "../../common/cidr.h"
 #include "../../common/codes.h"
 #include "../../common/log.h"
+#include "../../common/monotonic.h"
 #include "../../common/strfmt.h"
 #include "../audit/audit.h"
 #include "../http/server.h"
 #include "../store/db.h"
 #include "../store/store_reply.h"
 #include "auth.h"
+#include "device_cache.h"
 
 #define LAST_SEEN_GRANULARITY_S 60
 
@@ -169,23 +172,35 @@ static int by_device_token(struct http_req *r, struct db *db)
 	}
 	char hash[CODES_HASH_HEX_LEN];
 	codes_hash_hex(token, strlen(token), hash);
-	int rc;
-	struct db_stmt *st = db_query(
-	    db, &rc, "SELECT id, account_id, name FROM screens WHERE token_hash = ? AND deleted_at IS NULL", "s", hash);
-	if (!st) {
-		if (rc != DB_DONE)
-			store_reply_error(r, rc, NULL);
-		else
-			http_reply_error(r, 401, "invalid_token", "the device token is unknown or revoked");
-		return -1;
+	struct device_cache_entry e;
+	int64_t now_ms = monotonic_ms();
+	if (!device_cache_get(hash, now_ms, &e)) {
+		/* taken before the store is read: a drop meanwhile keeps the
+		 * answer out of the cache (device_cache.h) */
+		uint64_t generation = device_cache_generation();
+		int rc;
+		struct db_stmt *st =
+		    db_query(db, &rc, "SELECT id, account_id FROM screens WHERE token_hash = ? AND deleted_at IS NULL",
+		             "s", hash);
+		if (!st) {
+			if (rc != DB_DONE)
+				store_reply_error(r, rc, NULL);
+			else
+				http_reply_error(r, 401, "invalid_token", "the device token is unknown or revoked");
+			return -1;
+		}
+		snprintf(e.screen_id, sizeof e.screen_id, "%s", db_col_text(st, 0));
+		snprintf(e.account_id, sizeof e.account_id, "%s", db_col_text(st, 1));
+		db_done(st);
+		if (!db_in_tx(db))
+			device_cache_put(hash, &e, generation, now_ms);
 	}
 	struct http_auth *a = &r->auth;
 	a->ok = true;
-	snprintf(a->device_id, sizeof a->device_id, "%s", db_col_text(st, 0));
-	snprintf(a->account_id, sizeof a->account_id, "%s", db_col_text(st, 1));
+	snprintf(a->device_id, sizeof a->device_id, "%s", e.screen_id);
+	snprintf(a->account_id, sizeof a->account_id, "%s", e.account_id);
 	snprintf(a->login, sizeof a->login, "screen:%s", a->device_id);
 	snprintf(a->role, sizeof a->role, "device");
-	db_done(st);
 	return 0;
 }
 

@@ -404,13 +404,16 @@ int screens_handle_device_poll(struct http_req *r)
 	ps->after = a;
 	r->scratch = ps;
 	int64_t now = (int64_t)time(NULL);
-	int qrc;
-	struct db_stmt *seen =
-	    db_query(r->db, &qrc, "SELECT last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
-	int64_t stored_seen = seen ? db_col_int(seen, 0) : 0;
-	db_done(seen);
-	/* in memory; the console hears of it (once) when it comes online */
-	presence_seen(r->auth.device_id, r->auth.account_id, r->ip, now, stored_seen);
+	/* in memory; the console hears of it (once) when it comes online. A
+	 * screen polling again within the grace needs no look at the store. */
+	if (!presence_seen_again(r->auth.device_id, r->auth.account_id, r->ip, now)) {
+		int qrc;
+		struct db_stmt *seen =
+		    db_query(r->db, &qrc, "SELECT last_seen FROM screens WHERE id = ?", "s", r->auth.device_id);
+		int64_t stored_seen = seen ? db_col_int(seen, 0) : 0;
+		db_done(seen);
+		presence_seen(r->auth.device_id, r->auth.account_id, r->ip, now, stored_seen);
+	}
 	char key[WAKE_KEY_LEN];
 	if (strfmt(key, sizeof key, "screen:%s", r->auth.device_id) != 0)
 		return http_reply_error(r, 500, "internal", "the wake-up key does not fit");

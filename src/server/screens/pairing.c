@@ -212,6 +212,10 @@ int screens_new_token(struct db *db, const char *screen_id, char token[CODES_TOK
 	                 screen_id);
 	if (rc == DB_DONE && db_changes(db) != 1)
 		rc = DB_CONSTRAINT; /* deleted meanwhile */
+	/* the old token ends: its waiting poll and its cached answers
+	 * (auth/device_cache.h) */
+	if (rc == DB_DONE)
+		db_notifyf(db, "screen:%s", screen_id);
 	if (rc != DB_DONE)
 		sodium_memzero(token, CODES_TOKEN_LEN);
 	return rc;

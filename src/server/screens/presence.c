@@ -2,6 +2,8 @@
  * Presence (presence.h): a hash table of screens heard from, and a list of
  * "delivered" marks, behind one mutex; the background step takes a copy of
  * what is pending, writes it outside the lock, and on failure puts it back.
+ * The screens with a last_seen not written yet are also on a list of their
+ * own, so a step looks at those only, not at the whole table.
  */
 #include "presence.h"
 
@@ -22,6 +24,7 @@
 
 struct seen {
 	struct seen *next;
+	struct seen *next_dirty; /* on the dirty list when dirty */
 	char id[CODES_ID_LEN + 1];
 	char account[CODES_ID_LEN + 1];
 	char ip[IP_LEN];
@@ -37,6 +40,8 @@ struct mark {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct seen *table[BUCKETS];
+static struct seen *dirty_list;
+static size_t n_dirty;
 static struct buf marks;
 static bool marks_ready;
 static size_t marks_dropped;
@@ -72,6 +77,17 @@ static struct seen *find(const char *id)
 	return NULL;
 }
 
+/* Under the lock. */
+static void make_dirty(struct seen *s)
+{
+	if (s->dirty)
+		return;
+	s->dirty = true;
+	s->next_dirty = dirty_list;
+	dirty_list = s;
+	n_dirty++;
+}
+
 static void kick(void)
 {
 	kicked = true;
@@ -97,7 +113,7 @@ bool presence_seen(const char *screen_id, const char *account_id, const char *ip
 		snprintf(s->ip, sizeof s->ip, "%s", ip ? ip : "");
 		if (now > s->last_seen)
 			s->last_seen = now;
-		s->dirty = true;
+		make_dirty(s);
 		if (was_offline) {
 			s->came_online = true;
 			kick();
@@ -109,6 +125,22 @@ bool presence_seen(const char *screen_id, const char *account_id, const char *ip
 	return was_offline;
 }
 
+bool presence_seen_again(const char *screen_id, const char *account_id, const char *ip, int64_t now)
+{
+	pthread_mutex_lock(&lock);
+	struct seen *s = find(screen_id);
+	bool recent =
+	    s && s->last_seen && now - s->last_seen <= SCREENS_ONLINE_GRACE_S && strcmp(s->account, account_id) == 0;
+	if (recent) {
+		snprintf(s->ip, sizeof s->ip, "%s", ip ? ip : "");
+		if (now > s->last_seen)
+			s->last_seen = now;
+		make_dirty(s);
+	}
+	pthread_mutex_unlock(&lock);
+	return recent;
+}
+
 void presence_forget(const char *screen_id)
 {
 	pthread_mutex_lock(&lock);
@@ -116,6 +148,13 @@ void presence_forget(const char *screen_id)
 		if (strcmp((*at)->id, screen_id) == 0) {
 			struct seen *gone = *at;
 			*at = gone->next;
+			if (gone->dirty)
+				for (struct seen **d = &dirty_list; *d; d = &(*d)->next_dirty)
+					if (*d == gone) {
+						*d = gone->next_dirty;
+						n_dirty--;
+						break;
+					}
 			free(gone);
 			break;
 		}
@@ -161,18 +200,15 @@ static void take_pending(struct pending *p)
 	buf_init(&p->marks, MARKS_MAX);
 	pthread_mutex_lock(&lock);
 	marks_init();
-	size_t n = 0;
-	for (unsigned b = 0; b < BUCKETS; b++)
-		for (struct seen *s = table[b]; s; s = s->next)
-			n += s->dirty;
-	p->seen = n ? malloc(n * sizeof *p->seen) : NULL;
-	if (p->seen)
-		for (unsigned b = 0; b < BUCKETS; b++)
-			for (struct seen *s = table[b]; s; s = s->next)
-				if (s->dirty) {
-					p->seen[p->n_seen++] = *s;
-					s->dirty = s->came_online = false;
-				}
+	p->seen = n_dirty ? malloc(n_dirty * sizeof *p->seen) : NULL;
+	if (p->seen) {
+		for (struct seen *s = dirty_list; s; s = s->next_dirty) {
+			p->seen[p->n_seen++] = *s;
+			s->dirty = s->came_online = false;
+		}
+		dirty_list = NULL;
+		n_dirty = 0;
+	}
 	if (buf_len(&marks) && buf_add(&p->marks, buf_str(&marks), buf_len(&marks)) == BUF_OK)
 		buf_reset(&marks);
 	if (marks_dropped) {
@@ -193,7 +229,7 @@ static void give_back(struct pending *p)
 	for (size_t i = 0; i < p->n_seen; i++) {
 		struct seen *s = find(p->seen[i].id);
 		if (s) {
-			s->dirty = true;
+			make_dirty(s);
 			s->came_online |= p->seen[i].came_online;
 		}
 	}

@@ -5,7 +5,10 @@
  * a background step writes both to the store in one short transaction every
  * PRESENCE_FLUSH_S seconds (at once when a screen comes online or an
  * instruction is delivered, so the console hears of it within
- * milliseconds). When the store refuses (a full disk, a busy lock) nothing
+ * milliseconds): one write transaction a second for the whole fleet,
+ * however many screens poll, and the store's last_seen at most about a
+ * second behind (each server of a shared database writes what its own
+ * polls saw; MAX keeps the newest). When the store refuses (a full disk, a busy lock) nothing
  * is dropped: the entries stay pending and the next step retries them,
  * while the console's views read last_seen through presence_last_seen, so
  * a screen that keeps polling stays online. Only what the store has not
@@ -22,7 +25,7 @@
 
 struct db;
 
-#define PRESENCE_FLUSH_S   10
+#define PRESENCE_FLUSH_S   1
 #define PRESENCE_MAX_MARKS 65536 /* "delivered" marks waiting; beyond, marks are dropped */
 
 /* Records that screen_id (of account_id) was heard from ip at now.
@@ -30,6 +33,13 @@ struct db;
  * screen had been offline (not seen for SCREENS_ONLINE_GRACE_S); the
  * background step then tells the console (screens_touch). */
 bool presence_seen(const char *screen_id, const char *account_id, const char *ip, int64_t now, int64_t store_last_seen);
+
+/* presence_seen for a screen heard from within SCREENS_ONLINE_GRACE_S
+ * (so still online whatever the store holds): records it and returns
+ * true, without the store's last_seen. false when it is not known so
+ * recently: nothing is recorded, the caller reads the store and calls
+ * presence_seen. */
+bool presence_seen_again(const char *screen_id, const char *account_id, const char *ip, int64_t now);
 
 /* Drops what is kept of screen_id (a deleted screen); a last_seen not
  * written yet is dropped with it. */
