@@ -165,8 +165,12 @@ def test_postgresql_stopped_and_started_while_devices_poll(make_server):
     r = wait_for(lambda: (x := requests.get(server.url + "/api/v1/device/instructions?after=0&wait=0",
                                             headers=h, timeout=15)).status_code == 200 and x,
                  timeout=15, what="the device API to recover")
-    ins = send(admin, sid, "identify")
+    r = admin.post("/api/v1/screens/%s/instructions" % sid, json={"type": "identify", "payload": {}})
+    assert r.status_code == 201, r.text + server.read_log()[-3000:]
+    ins = r.json()
     r = requests.get(server.url + "/api/v1/device/instructions?after=0&wait=5", headers=h, timeout=15)
-    assert r.status_code == 200 and ins["id"] in [i["id"] for i in r.json()["instructions"]], r.text
-    assert admin.get("/api/v1/screens").status_code == 200
+    assert r.status_code == 200 and ins["id"] in [i["id"] for i in r.json()["instructions"]], \
+        r.text + server.read_log()[-3000:]
+    r = admin.get("/api/v1/screens")
+    assert r.status_code == 200, r.text + server.read_log()[-3000:]
     assert "reconnected to PostgreSQL" in server.read_log()

@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -212,13 +213,20 @@ static void pg_close(struct db *db)
 	free(c);
 }
 
-/* After the connection was lost: a new session, nothing prepared in it. */
+/* After the connection was lost: a new session, nothing prepared in it.
+ * A connection the server closed while idle (a restart: it says goodbye
+ * first) is noticed here, by reading what waits on its socket, rather than
+ * by the request that would use it. */
 static bool reconnect(struct pg_db *c)
 {
-	if (PQstatus(c->h) == CONNECTION_OK)
+	/* between statements the server has nothing to say, unless it is
+	 * closing the session (a restart, pg_terminate_backend) */
+	struct pollfd idle = {.fd = PQsocket(c->h), .events = POLLIN};
+	bool closing = idle.fd >= 0 && poll(&idle, 1, 0) == 1;
+	if (PQstatus(c->h) == CONNECTION_OK && !closing)
 		return true;
 	int64_t now = monotonic_ms();
-	if (c->reset_tried_ms && now - c->reset_tried_ms < RESET_EVERY_MS)
+	if (!closing && c->reset_tried_ms && now - c->reset_tried_ms < RESET_EVERY_MS)
 		return false;
 	c->reset_tried_ms = now;
 	int old = PQbackendPID(c->h);
@@ -295,13 +303,20 @@ static int pg_exec_script(struct db *db, const char *sql)
 static int pg_begin(struct db *db, bool write)
 {
 	struct pg_db *c = conn(db);
-	if (!reconnect(c)) {
-		log_event(LOG_WARN, "PostgreSQL unavailable", "error", "not connected", NULL);
-		return db_failed(db, DB_BUSY);
+	for (int attempt = 0;; attempt++) {
+		if (!reconnect(c)) {
+			log_event(LOG_WARN, "PostgreSQL unavailable", "error", "not connected", NULL);
+			return db_failed(db, DB_BUSY);
+		}
+		int rc = command(c, write ? WRITE_BEGIN : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+		/* a connection the server closed (it restarted) shows only when
+		 * used: open it again at once and begin once more */
+		if (rc == DB_BUSY && PQstatus(c->h) != CONNECTION_OK && attempt == 0) {
+			c->reset_tried_ms = 0;
+			continue;
+		}
+		return rc;
 	}
-	return command(c, write ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY
-	                          ")"
-	                        : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
 static int pg_commit(struct db *db)
@@ -561,7 +576,9 @@ static int pg_step(struct db_stmt *st)
 	struct pg_stmt *s = stmt(st);
 	struct pg_db *c = conn(st->db);
 	if (!s->executed) {
-		if (PQstatus(c->h) != CONNECTION_OK && (c->base.in_tx || !reconnect(c)))
+		bool retried = false;
+	again:
+		if (c->base.in_tx ? PQstatus(c->h) != CONNECTION_OK : !reconnect(c))
 			return failure(c, NULL, s->text);
 		if (!s->prepared || memcmp(s->kinds, s->prepared_kinds, (size_t)s->nparams) != 0) {
 			int rc = server_prepare(c, s);
@@ -592,6 +609,15 @@ static int pg_step(struct db_stmt *st)
 			    PQexecPrepared(c->h, s->name, s->nparams, (const char *const *)s->values, NULL, NULL, 0);
 		s->executed = true;
 		ExecStatusType status = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+		if (status == PGRES_FATAL_ERROR && !s->write && !c->base.in_tx && !retried &&
+		    PQstatus(c->h) != CONNECTION_OK) {
+			/* a read on its own over a connection the server closed: once
+			 * more over a new one */
+			retried = true;
+			stmt_clear_result(s);
+			c->reset_tried_ms = 0;
+			goto again;
+		}
 		if ((status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) || failed) {
 			int rc = failure(c, failed && status != PGRES_FATAL_ERROR ? failed : s->res, s->text);
 			PQclear(failed);

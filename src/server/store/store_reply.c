@@ -10,8 +10,9 @@
 int store_reply_error(struct http_req *r, int rc, const char *what)
 {
 	if (rc != DB_FULL && rc != DB_BUSY) {
+		/* no connection at all: the database is away, not broken */
 		struct db *db = store_db();
-		int last = db ? db_last_error(db) : DB_ERROR;
+		int last = db ? db_last_error(db) : DB_BUSY;
 		if (last == DB_FULL || last == DB_BUSY)
 			rc = last;
 	}
