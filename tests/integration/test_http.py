@@ -1,5 +1,6 @@
 """The HTTP core: errors, limits, health, metrics, headers, TLS, live
 events through the wake hub, graceful stop, and the command line."""
+import glob
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import time
 
 import requests
 
-from conftest import ADMIN_PASSWORD, SERVER_BIN, Client
+from conftest import ADMIN_PASSWORD, SERVER_BIN, Client, wait_for
 
 
 def test_bad_json_is_400_with_a_message(admin):
@@ -509,6 +510,10 @@ def test_sigterm_with_a_fleet_waiting_and_an_upload_in_flight(make_server):
                 "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
                 % (sha, admin.s.cookies.get("vitrine_session"), admin.csrf, len(body))).encode())
     up.sendall(body[:1 << 20])
+    # in flight: the server has the upload's headers and takes its body
+    # (its .part file exists) before it is told to stop
+    wait_for(lambda: glob.glob(os.path.join(server.data, "**", "*.part"), recursive=True), timeout=10,
+             what="the upload to start")
     start = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     for i in range(1, 16):  # the rest of the upload over a second and a half
