@@ -48,6 +48,19 @@ def vitrine_server(data, *args, env=None, timeout=60):
                           timeout=timeout, env=dict(os.environ, **(env or {})))
 
 
+def serves_restored(restored, sha, blob, cid):
+    """A server started on a restored folder logs the admin in and serves
+    the medium and the channel the backup held."""
+    restored.start()
+    try:
+        admin = restored.client()
+        assert admin.login().status_code == 200
+        assert admin.get("/api/v1/media/%s/content" % sha).content == blob
+        assert admin.get("/api/v1/channels/" + cid).status_code == 200
+    finally:
+        assert restored.stop() == 0, restored.read_log()
+
+
 def upload(admin, data, name):
     sha = hashlib.sha256(data).hexdigest()
     r = admin.put("/api/v1/media/" + sha, data=data, headers={"X-Filename": name})
@@ -318,14 +331,7 @@ def test_backup_of_a_stopped_server_and_the_refusals(make_server, tmp_path):
     # the good one into the empty folder; the server starts on it
     out = vitrine_server(str(empty), "restore", str(dest))
     assert out.returncode == 0, out.stderr
-    restored = Server(str(tmp_path), data=str(empty)).start()
-    try:
-        admin2 = restored.client()
-        assert admin2.login().status_code == 200
-        assert admin2.get("/api/v1/media/%s/content" % sha).content == blob
-        assert admin2.get("/api/v1/channels/" + cid).status_code == 200
-    finally:
-        assert restored.stop() == 0, restored.read_log()
+    serves_restored(Server(str(tmp_path), data=str(empty)), sha, blob, cid)
 
     # a half-finished restore is obvious: the server refuses to start on it
     (empty / "restore.incomplete").write_text("x")
@@ -469,11 +475,4 @@ def test_postgresql_backup_and_restore(make_server, tmp_path):
         assert out.returncode == 0, out.stderr
         again = vitrine_server(str(tmp_path / "again"), "--db", restored_url, "restore", dest)
         assert again.returncode == 2 and "tables in its public schema" in again.stderr, again.stderr
-        restored = Server(str(tmp_path), data=data, db=restored_url).start()
-        try:
-            admin2 = restored.client()
-            assert admin2.login().status_code == 200
-            assert admin2.get("/api/v1/media/%s/content" % sha).content == blob
-            assert admin2.get("/api/v1/channels/" + cid).status_code == 200
-        finally:
-            assert restored.stop() == 0, restored.read_log()
+        serves_restored(Server(str(tmp_path), data=data, db=restored_url), sha, blob, cid)
