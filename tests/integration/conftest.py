@@ -29,11 +29,13 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 
 
 # Modules that start no vitrine-server, or whose point is not the store
-# (the relay, process identity, packaging, the proxy, the docs): the
-# PostgreSQL pass skips them, the SQLite pass has run them.
+# (the relay, process identity, packaging, the proxy, the docs, the
+# namespace LAN of sync groups): the PostgreSQL pass skips them, the SQLite
+# pass has run them.
 BACKEND_INDEPENDENT = {
     "test_api_doc", "test_demo", "test_e2e_vectors", "test_man_pages", "test_relay", "test_relay_robust",
     "test_relay_ws", "test_tools", "test_units", "test_deb", "test_nginx_sample", "test_drop_root",
+    "test_lan",
 }
 
 
