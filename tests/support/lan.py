@@ -69,14 +69,22 @@ class Impairment:
     """What the relay does to every copy of a multicast datagram: dropped
     with probability loss, else delayed by delay_ms plus a uniform draw in
     [-jitter_ms, +jitter_ms] (never below 0), independently per copy.
-    Every (group, port) pair of groups × ports is relayed; for PTP too, add
-    PTP_GROUPS and PTP_PORTS. seed: a fixed random sequence."""
+    Every (group, port) pair of groups × ports is relayed; for PTP too:
+    with_ptp(). seed: a fixed random sequence."""
     loss: float = 0.2
     delay_ms: float = 5.0
     jitter_ms: float = 3.0
     ports: tuple = SYNC_PORTS
     groups: tuple = SYNC_GROUPS
     seed: int = None
+
+    def with_ptp(self):
+        """The same impairment, applied to PTP's multicast as well."""
+        return dataclasses.replace(self, groups=tuple(dict.fromkeys(self.groups + PTP_GROUPS)),
+                                   ports=tuple(dict.fromkeys(self.ports + PTP_PORTS)))
+
+    def carries_ptp(self):
+        return set(PTP_GROUPS) <= set(self.groups) and set(PTP_PORTS) <= set(self.ports)
 
 
 def _ip(*args, check=True):
