@@ -16,7 +16,8 @@ Two shapes:
   started in the hub, re-sends each datagram of the Impairment's
   groups × ports to the same group:port on every other leg, dropping each
   copy with probability `loss` and delaying it by delay ± jitter. Its
-  counters: Lan.relay_stats().
+  counters: Lan.relay_stats(). Unicast (players to the server in the hub,
+  or to each other) is routed by the kernel and not impaired.
 In both, each player namespace also has the route 224.0.0.0/4 dev lan0, so
 multicast leaves by lan0 whatever else a test adds, and a server run in the
 hub on 0.0.0.0 is reached by player k at lan.hub_addr(k).
@@ -28,8 +29,10 @@ left in the namespaces, the namespaces themselves (with them the veths and
 the bridge), the temporary folder -- at context exit, at interpreter exit
 and on SIGTERM, even when the test failed. Processes started through the
 Lan also get SIGKILL should the test process die without cleaning up
-(setpriv --pdeathsig; note that this follows the *thread* that started
-them: start them from the main thread, as pytest does)."""
+(setpriv --pdeathsig, set from the moment setpriv runs; it follows the
+*thread* that started them: start them from the main thread, as pytest
+does). The Popen's pid is the program itself (ip netns exec and setpriv
+exec, they do not fork), so signals reach it."""
 import atexit
 import contextlib
 import ctypes
