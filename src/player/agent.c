@@ -23,6 +23,7 @@
 #include "common/codes.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "group/group.h"
 #include "kiosk.h"
 #include "manage.h"
 #include "remote_host.h"
@@ -50,6 +51,7 @@ struct agent {
 	struct transport *t;
 	struct sync *sync;
 	struct remote_host *remote; /* NULL when it could not be set up */
+	struct group *group;        /* the sync group (idle while the manifest names none) */
 	struct manage *manage;
 	struct update *update;
 	enum phase phase;
@@ -599,6 +601,7 @@ static int64_t beat_tick(void *arg, int64_t now)
 		json_object_set_new(body, "now_playing", json_null());
 	if (body) {
 		manage_heartbeat(a->manage, body);
+		group_heartbeat(a->group, body);
 		update_heartbeat(a->update, body);
 	}
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -708,6 +711,13 @@ static void sync_acknowledge(void *arg, const char *id, bool ok, json_t *result)
 
 /* ---------- device management ---------- */
 
+static void manifest_shown(void *arg, const json_t *manifest)
+{
+	struct agent *a = arg;
+	if (a->group)
+		group_configure(a->group, json_object_get(manifest, "sync"));
+}
+
 static void manage_acknowledge(void *arg, const char *id, bool ok, json_t *result)
 {
 	struct agent *a = arg;
@@ -744,7 +754,7 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	int status = 1;
 	static const struct transport_events events = {.connectivity = on_connectivity,
 	                                               .token_revoked = on_token_revoked};
-	static const struct sync_ops sync_ops = {.acknowledge = sync_acknowledge};
+	static const struct sync_ops sync_ops = {.acknowledge = sync_acknowledge, .manifest_shown = manifest_shown};
 	static const struct manage_ops manage_ops = {.acknowledge = manage_acknowledge, .recovered = manage_recovered};
 	static const struct update_ops update_ops = {.acknowledge = manage_acknowledge};
 	a.t = transport_create(cfg, st, &events, &a);
@@ -773,6 +783,13 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	a.work_timer = timers_add(T(&a), paired_now, work_tick, &a);
 	a.played_timer = timers_add(T(&a), now + PLAYED_PERIOD_MS, played_tick, &a);
 	a.consent_timer = timers_add(T(&a), TIMER_NEVER, consent_tick, &a);
+	char why[256];
+	a.group = group_create(cfg->sync_interface, why, sizeof why);
+	if (!a.group) {
+		log_event(LOG_ERROR, "sync groups cannot run", "reason", why, NULL);
+		goto out;
+	}
+	kiosk_set_group(kiosk, a.group);
 	a.sync = sync_create(a.t, kiosk, cfg, st->dir, &sync_ops, &a);
 	a.manage = manage_create(a.t, cfg, st, &manage_ops, &a);
 	a.update = a.sync ? update_create(a.t, cfg, st, a.sync, &update_ops, &a) : NULL;
@@ -799,6 +816,8 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	kiosk_set_status(kiosk, a.phase == PAIRED ? "connecting" : "pairing", "");
 	status = transport_run(a.t, &agent_stop);
 out:
+	kiosk_set_group(kiosk, NULL);
+	group_destroy(a.group);
 	remote_host_destroy(a.remote);
 	update_destroy(a.update);
 	manage_destroy(a.manage);

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/range.h"
 #include "common/strfmt.h"
+#include "group/group.h"
 
 #include "kiosk_assets.h"
 
@@ -59,7 +60,9 @@ struct kiosk {
 	bool damaged;
 	int64_t clock_offset_ms; /* server clock minus ours, from heartbeats */
 	uint16_t port;
-	json_t *plays; /* posted by the page, taken by the agent */
+	json_t *plays;       /* posted by the page, taken by the agent */
+	struct group *group; /* the sync group (its clock), or NULL */
+	json_t *transitions; /* the synced transitions the page reported, newest last */
 	/* the remote-control consent prompt, and the answer not yet taken */
 	char consent_sid[130], consent_guest[130];
 	int64_t consent_until_ms; /* wall clock; 0: no prompt */
@@ -68,6 +71,7 @@ struct kiosk {
 };
 
 #define MAX_PLAYS_KEPT  20000
+#define MAX_TRANSITIONS 512
 #define MAX_PLAYED_BODY (256 * 1024)
 
 static int64_t wall_ms(void)
@@ -169,9 +173,12 @@ void kiosk_set_manifest(struct kiosk *k, const char *text, int64_t version)
 {
 	if (!k)
 		return;
-	char *copy = text ? strdup(text) : NULL;
 	json_error_t e;
-	json_t *parsed = copy ? json_loads(copy, 0, &e) : NULL;
+	json_t *parsed = text ? json_loads(text, 0, &e) : NULL;
+	/* the page plays in step on the group clock (/clock); the group's key
+	 * stays with the player */
+	json_object_del(json_object_get(parsed, "sync"), "key");
+	char *copy = parsed ? json_dumps(parsed, JSON_COMPACT) : text ? strdup(text) : NULL;
 	pthread_mutex_lock(&k->lock);
 	free(k->manifest_text);
 	json_decref(k->manifest);
@@ -505,6 +512,55 @@ static enum MHD_Result take_played(struct kiosk *k, struct MHD_Connection *c, st
 	return reply(c, 200, "application/json", ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT);
 }
 
+/* The synced transitions the page reports: {"transitions":[{...}]}, the
+ * newest MAX_TRANSITIONS kept (GET /transitions shows them: what a
+ * technician or a test compares between the screens of a group). */
+static enum MHD_Result take_transitions(struct kiosk *k, struct MHD_Connection *c, struct body *b)
+{
+	json_error_t e;
+	json_t *j = b->too_big ? NULL : json_loadb(buf_str(&b->data), buf_len(&b->data), 0, &e);
+	json_t *list = json_object_get(j, "transitions");
+	if (!json_is_array(list)) {
+		json_decref(j);
+		return error_reply(c, 400, "invalid_json", "expected {\"transitions\":[...]}");
+	}
+	pthread_mutex_lock(&k->lock);
+	size_t i;
+	json_t *t;
+	json_array_foreach (list, i, t)
+		if (json_is_object(t))
+			json_array_append(k->transitions, t);
+	while (json_array_size(k->transitions) > MAX_TRANSITIONS)
+		json_array_remove(k->transitions, 0);
+	pthread_mutex_unlock(&k->lock);
+	json_decref(j);
+	static const char ok[] = "{\"ok\":true}";
+	return reply(c, 200, "application/json", ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT);
+}
+
+/* The group clock for the page: {"group", "state", "member", "leader",
+ * "now_ms", "epoch_ms", ...}; {"group": null} when in none. The page
+ * measures its own offset to now_ms (the request's round trip is its
+ * error bound). */
+static char *clock_json(struct kiosk *k)
+{
+	struct group_view v = {0};
+	pthread_mutex_lock(&k->lock); /* kiosk_set_group(NULL) waits for this reading */
+	if (k->group)
+		group_read(k->group, &v);
+	pthread_mutex_unlock(&k->lock);
+	if (!v.configured)
+		return strdup("{\"group\":null}");
+	json_t *j = json_pack("{s:s, s:s, s:i, s:o, s:f, s:I, s:f, s:f, s:i, s:i}", "group", v.group_id, "state",
+	                      group_role_name(v.role), "member", (int)v.member, "leader",
+	                      v.leader ? json_integer(v.leader) : json_null(), "now_ms", (double)v.group_ns / 1e6,
+	                      "epoch_ms", (json_int_t)v.epoch_ms, "offset_ms", v.error_ms, "delay_ms", v.delay_ms,
+	                      "peers", (int)v.peers, "steps", (int)v.steps);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+	json_decref(j);
+	return text;
+}
+
 /* The page's answer to the consent prompt: {"session_id", "accepted"}. */
 static enum MHD_Result take_consent(struct kiosk *k, struct MHD_Connection *c, struct body *b)
 {
@@ -561,7 +617,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			*upload_size = 0;
 			return MHD_YES;
 		}
-		if (strcmp(url, "/played") == 0 || strcmp(url, "/consent") == 0) {
+		if (strcmp(url, "/played") == 0 || strcmp(url, "/consent") == 0 || strcmp(url, "/transitions") == 0) {
 			/* only the kiosk page itself: a framed web page or HTML medium
 			 * could otherwise post fake plays (or a consent) with a no-CORS
 			 * request; a JSON content type cannot be sent without CORS */
@@ -573,7 +629,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				return error_reply(c, 415, "unsupported_type", "send application/json");
 			if (origin && strcmp(origin, own) != 0)
 				return error_reply(c, 403, "forbidden", "only the kiosk page may post here");
-			return url[1] == 'p' ? take_played(k, c, b) : take_consent(k, c, b);
+			return url[1] == 'p'   ? take_played(k, c, b)
+			       : url[1] == 't' ? take_transitions(k, c, b)
+			                       : take_consent(k, c, b);
 		}
 	}
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/manifest") == 0) {
@@ -594,6 +652,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		pthread_mutex_lock(&k->lock);
 		char *text = state_json(k);
 		pthread_mutex_unlock(&k->lock);
+		if (!text)
+			return MHD_NO;
+		return reply(c, 200, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
+	}
+	if (strcmp(url, "/clock") == 0 || strcmp(url, "/transitions") == 0) {
+		char *text;
+		if (url[1] == 'c') {
+			text = clock_json(k);
+		} else {
+			pthread_mutex_lock(&k->lock);
+			json_t *j = json_pack("{s:O}", "transitions", k->transitions);
+			pthread_mutex_unlock(&k->lock);
+			text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+			json_decref(j);
+		}
 		if (!text)
 			return MHD_NO;
 		return reply(c, 200, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
@@ -656,6 +729,7 @@ struct kiosk *kiosk_start(const char *listen, char *err, unsigned errsz)
 	pthread_cond_init(&k->changed, NULL);
 	snprintf(k->status, sizeof k->status, "starting");
 	k->plays = json_array();
+	k->transitions = json_array();
 	k->d =
 	    MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request,
 	                     k, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
@@ -692,5 +766,13 @@ void kiosk_stop(struct kiosk *k)
 	free(k->manifest_text);
 	json_decref(k->manifest);
 	json_decref(k->plays);
+	json_decref(k->transitions);
 	free(k);
+}
+
+void kiosk_set_group(struct kiosk *k, struct group *g)
+{
+	pthread_mutex_lock(&k->lock);
+	k->group = g;
+	pthread_mutex_unlock(&k->lock);
 }

@@ -48,6 +48,11 @@ bool kiosk_take_consent(struct kiosk *k, char *session_id, size_t sidsz, bool *a
 /* Is a prompt shown or an answer waiting? */
 bool kiosk_consent_pending(struct kiosk *k);
 
+/* The sync group whose clock GET /clock shows the page (set once at start,
+ * before the group goes; NULL: none). */
+struct group;
+void kiosk_set_group(struct kiosk *k, struct group *g);
+
 /* The proof-of-play entries the page posted since the last call (a JSON
  * array the caller owns). */
 struct json_t;

@@ -51,6 +51,7 @@ enum {
 	S_DISPLAY_OFF,
 	S_LOGS_COMMAND,
 	S_INSTALL_DIR,
+	S_SYNC_INTERFACE,
 	S_COUNT
 };
 
@@ -123,6 +124,9 @@ static const struct setting settings[S_COUNT] = {
     [S_INSTALL_DIR] = TEXT("install-dir", "DIR", "install_dir", "VITRINE_INSTALL_DIR", "/opt/vitrine-player",
                            "where updates are installed: DIR/releases/VERSION, and DIR/current (a link) the one "
                            "that runs"),
+    [S_SYNC_INTERFACE] = TEXT("sync-interface", "IFACE", "sync_interface", "VITRINE_SYNC_INTERFACE", "",
+                              "LAN interface (name or IPv4 address) of sync groups' multicast (UDP 16732-16733; "
+                              "default: the system's multicast route)"),
 };
 
 static void usage(const struct settings *s)
@@ -214,6 +218,7 @@ int main(int argc, char **argv)
 	    .display_off_command = values[S_DISPLAY_OFF],
 	    .logs_command = values[S_LOGS_COMMAND],
 	    .install_dir = values[S_INSTALL_DIR],
+	    .sync_interface = values[S_SYNC_INTERFACE],
 	    .poll_wait_s = 30,
 	    .argv = argv,
 	};

@@ -87,6 +87,8 @@ static void show_active(struct sync *s)
 	char *text = s->active ? json_dumps(s->active, JSON_COMPACT) : NULL;
 	kiosk_set_manifest(s->kiosk, text, s->active_version);
 	free(text);
+	if (s->ops.manifest_shown)
+		s->ops.manifest_shown(s->ops_arg, s->active);
 }
 
 static void wake(struct sync *s)

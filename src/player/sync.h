@@ -20,6 +20,8 @@ struct player_config;
 struct sync_ops {
 	/* Acknowledge instruction `id` (result: owned by the callee). */
 	void (*acknowledge)(void *arg, const char *id, bool ok, json_t *result);
+	/* The manifest now played (NULL: none), e.g. for its sync group. */
+	void (*manifest_shown)(void *arg, const json_t *manifest);
 };
 
 struct sync *sync_create(struct transport *t, struct kiosk *k, const struct player_config *cfg, const char *data_dir,

@@ -7,9 +7,14 @@
 // play) to the player, shows the pairing code and QR code while the screen is
 // unpaired, flashes on "identify", and asks the person in front of the screen
 // before a remote-control session starts ("Allow remote control by NAME?",
-// with a countdown). Everything comes from the player itself (same origin,
-// 127.0.0.1): GET /state and the /events stream, GET /manifest,
-// GET /objects/<sha256>, POST /played, POST /consent.
+// with a countdown). In a sync group (the manifest's "sync"), every zone
+// plays on the group clock the player keeps with the other screens: each
+// transition lands on the frame nearest its instant on that clock, videos
+// follow it (playbackRate nudges), and a screen that starts late enters at
+// the item and position the others show. Everything comes from the player
+// itself (same origin, 127.0.0.1): GET /state and the /events stream,
+// GET /manifest, GET /objects/<sha256>, GET /clock, POST /played,
+// POST /consent, POST /transitions.
 const $ = (id) => document.getElementById(id);
 
 const FADE_MS = 500;              // fade and slide transitions, channel switches
@@ -35,6 +40,105 @@ const objectUrl = (sha) => '/objects/' + encodeURIComponent(sha);
 // clock; on the same machine the offset is about zero.
 let clockOffset = 0;
 const now = () => Date.now() + clockOffset;
+
+// ------------------------------------------------------------------ group clock
+
+// The sync group's clock (GET /clock: now_ms on it). The page measures its
+// offset to performance.now() twice a second; of the last samples, the one
+// with the shortest round trip wins (its error is at most half of it). When
+// the player's clock steps (it locked to the group), the old samples go and
+// every synced zone finds its place again.
+const CLOCK_SAMPLE_MS = 500;
+const CLOCK_IDLE_MS = 5000;       // how often a screen in no group asks
+const CLOCK_SAMPLES = 8;
+const CLOCK_JUMP_MS = 50;         // a sample this far from the others: the clock stepped
+const FRAME_MS = 1000 / 60;
+const VIDEO_SEEK_S = 0.3;         // a synced video this far off seeks...
+const VIDEO_NUDGE_S = 0.008;      // ...this far off, it plays a little faster or slower
+const VIDEO_CHECK_MS = 250;
+
+const groupClock = {
+  info: null,   // the last /clock answer in a group, or null
+  samples: [],
+  offset: 0,    // group ms minus performance.now()
+  steps: -1,
+  async sample() {
+    let stepped = false;
+    try {
+      const t0 = performance.now();
+      const r = await fetch('/clock', { cache: 'no-store' });
+      const j = await r.json();
+      const t1 = performance.now();
+      if (!j || !j.group) {
+        this.info = null;
+        this.samples = [];
+        return;
+      }
+      const s = { off: j.now_ms - (t0 + t1) / 2, rtt: t1 - t0 };
+      stepped = this.samples.length > 0 && (j.steps !== this.steps || Math.abs(s.off - this.offset) > CLOCK_JUMP_MS);
+      if (stepped || j.group !== (this.info && this.info.group)) this.samples = [];
+      this.info = j;
+      this.steps = j.steps;
+      this.samples.push(s);
+      if (this.samples.length > CLOCK_SAMPLES) this.samples.shift();
+      let best = this.samples[0];
+      for (const x of this.samples) if (x.rtt < best.rtt) best = x;
+      this.offset = best.off;
+    } catch (e) {
+      return; // the next sample tries again
+    } finally {
+      setTimeout(() => this.sample(), this.info ? CLOCK_SAMPLE_MS : CLOCK_IDLE_MS);
+    }
+    if (stepped) for (const v of liveViews) v.resync();
+  },
+  ready() { return !!this.info && this.samples.length > 0; },
+  at(perf) { return perf + this.offset; },
+  now() { return this.at(performance.now()); },
+};
+
+// The synced transitions, posted to the player (GET /transitions there shows
+// them) so that the screens of a group can be compared.
+const transitions = [];
+async function flushTransitions() {
+  if (!transitions.length) return;
+  const batch = transitions.splice(0, transitions.length);
+  try {
+    await fetch('/transitions', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ transitions: batch }), cache: 'no-store',
+    });
+  } catch (e) { /* a report, not content: dropped */ }
+}
+
+// Lengths of videos (ms) whose item has no duration, learnt from their
+// metadata: a synced timeline must know every item's length up front.
+const videoLengths = new Map();
+function learnVideoLength(sha) {
+  if (videoLengths.has(sha)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const v = document.createElement('video');
+    v.preload = 'metadata';
+    v.muted = true;
+    const done = () => {
+      if (Number.isFinite(v.duration) && v.duration > 0) videoLengths.set(sha, Math.round(v.duration * 1000));
+      v.removeAttribute('src');
+      v.load();
+      resolve();
+    };
+    v.addEventListener('loadedmetadata', done, { once: true });
+    v.addEventListener('error', done, { once: true });
+    setTimeout(done, READY_TIMEOUT_MS);
+    v.src = objectUrl(sha);
+  });
+}
+
+// An item's length on a synced timeline (ms; 0: not known, left out).
+function syncedLength(item) {
+  const d = Number(item.duration) || 0;
+  if (d > 0) return d * 1000;
+  if (item.type === 'video') return videoLengths.get(item.media) || 0;
+  return DEFAULT_DURATION_S * 1000;
+}
 
 const pad = (n) => String(n).padStart(2, '0');
 const dateText = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
@@ -383,7 +487,13 @@ class ZonePlayer {
     return this.nextP;
   }
 
-  begin() { this.advance(); }
+  begin() {
+    this.synced = !!(manifest && manifest.sync) && groupClock.ready();
+    if (this.synced) this.syncBegin(); else this.advance();
+  }
+
+  // The group clock stepped: find the group's place again.
+  resync() { if (this.synced && !this.dead) this.syncBegin(); }
 
   async advance() {
     if (this.dead || this.busy) return;
@@ -414,6 +524,13 @@ class ZonePlayer {
   }
 
   show(slide) {
+    this.present(slide);
+    this.arm(slide);
+    this.nextP = this.prepareAfter(slide.index);
+  }
+
+  // Puts the slide on screen (with its transition) and starts it.
+  present(slide) {
     const prev = this.cur;
     if (slide === prev) {
       prev.finish(); // a lone item starts over: one more play
@@ -441,12 +558,132 @@ class ZonePlayer {
     }
     this.cur = slide;
     slide.start();
-    this.arm(slide);
-    this.nextP = this.prepareAfter(slide.index);
+  }
+
+  // ---- synced (the channel plays in a sync group)
+
+  // Where the group's timeline is at group time g: the valid items one after
+  // the other from the group's epoch, over and over. {index, start, end}
+  // in group ms, or null when nothing is valid.
+  slotAt(g) {
+    const list = [];
+    let cycle = 0;
+    this.items.forEach((item, i) => {
+      const ms = syncedLength(item);
+      if (ms > 0 && inWindow(item.valid, g)) { list.push({ i, ms }); cycle += ms; }
+    });
+    if (!cycle) return null;
+    const epoch = Number(manifest && manifest.sync && manifest.sync.epoch_ms) || 0;
+    let p = (((g - epoch) % cycle) + cycle) % cycle;
+    let start = g - p;
+    for (const x of list) {
+      if (p < x.ms) return { index: x.i, start, end: start + x.ms };
+      p -= x.ms;
+      start += x.ms;
+    }
+    return null;
+  }
+
+  async prepareIndex(i) {
+    if (this.cur && !this.cur.disposed && this.cur.index === i) return this.cur;
+    const slide = new Slide(this, this.items[i], i);
+    if ((await slide.ready) && !this.dead) return slide;
+    slide.dispose();
+    return null;
+  }
+
+  stopSynced() {
+    clearTimeout(this.timer);
+    clearInterval(this.videoTimer);
+    cancelAnimationFrame(this.raf);
+    this.syncGen = (this.syncGen || 0) + 1;
+  }
+
+  // Shows the item the group shows now (at its position) and follows the
+  // timeline from there.
+  async syncBegin() {
+    this.stopSynced();
+    const gen = this.syncGen;
+    await Promise.all(this.items.filter((it) => it.type === 'video' && !(Number(it.duration) > 0))
+      .map((it) => learnVideoLength(it.media)));
+    const pre = this.nextP ? await this.nextP : null;
+    this.nextP = null;
+    if (this.dead || gen !== this.syncGen) { if (pre && pre !== this.cur) pre.dispose(); return; }
+    let slot = this.slotAt(groupClock.now());
+    if (!slot) {
+      if (pre && pre !== this.cur) pre.dispose();
+      if (this.cur) this.cur.dispose();
+      this.cur = null; // black until a tick finds something valid
+      return;
+    }
+    let slide = pre && pre.index === slot.index ? pre : null;
+    if (pre && !slide && pre !== this.cur) pre.dispose();
+    if (!slide) slide = await this.prepareIndex(slot.index);
+    if (this.dead || gen !== this.syncGen) { if (slide && slide !== this.cur) slide.dispose(); return; }
+    slot = this.slotAt(groupClock.now()) || slot; // loading took a while
+    if (slide && slide.index === slot.index) {
+      if (slide !== this.cur) this.present(slide);
+      this.followVideo(slide, slot);
+    }
+    this.armSynced(slot);
+  }
+
+  // Prepares the next slot's slide and shows it on the frame nearest the
+  // slot's end on the group clock.
+  armSynced(slot) {
+    const gen = this.syncGen;
+    const next = this.slotAt(slot.end + 0.5);
+    const nextP = !next ? Promise.resolve(null)
+      : (this.cur && next.index === this.cur.index) ? Promise.resolve(this.cur) : this.prepareIndex(next.index);
+    const frame = (ts) => {
+      if (this.dead || gen !== this.syncGen) return;
+      const g = groupClock.at(ts);
+      if (g < slot.end - FRAME_MS / 2) { this.raf = requestAnimationFrame(frame); return; }
+      nextP.then((slide) => {
+        if (this.dead || gen !== this.syncGen) { if (slide && slide !== this.cur) slide.dispose(); return; }
+        if (!next || !slide) { // nothing valid, or it failed to load: the group's next slot is the place to be
+          this.syncBegin();
+          return;
+        }
+        const late = performance.now() - ts > FRAME_MS; // it was not ready in time
+        this.present(slide);
+        this.followVideo(slide, next);
+        transitions.push({
+          zone: this.zone.name || '', item: slide.item.id || '', index: slide.index,
+          target_ms: next.start, group_ms: g, wall_ms: performance.timeOrigin + ts, late,
+          state: groupClock.info ? groupClock.info.state : 'alone',
+        });
+        if (transitions.length >= 10) flushTransitions();
+        this.armSynced(next);
+      });
+    };
+    const wait = slot.end - groupClock.now() - 3 * FRAME_MS;
+    this.timer = setTimeout(() => { this.raf = requestAnimationFrame(frame); }, Math.max(0, wait));
+  }
+
+  // A synced video plays at the group's position: far off it seeks, a little
+  // off it plays up to 5 % faster or slower until it is back.
+  followVideo(slide, slot) {
+    clearInterval(this.videoTimer);
+    const v = slide.video;
+    if (!v) return;
+    const at = () => {
+      const pos = (groupClock.now() - slot.start) / 1000;
+      return v.loop && v.duration > 0 ? pos % v.duration : pos;
+    };
+    const want = at();
+    if (want > 0 && Math.abs(v.currentTime - want) > VIDEO_SEEK_S) v.currentTime = want;
+    this.videoTimer = setInterval(() => {
+      if (this.cur !== slide || v.paused || v.seeking) return;
+      const drift = v.currentTime - at();
+      if (Math.abs(drift) > VIDEO_SEEK_S) { v.currentTime = at(); v.playbackRate = 1; return; }
+      v.playbackRate = Math.abs(drift) > VIDEO_NUDGE_S ? Math.min(1.05, Math.max(0.95, 1 - drift * 2)) : 1;
+    }, VIDEO_CHECK_MS);
   }
 
   // Ends the slide after its duration, or when its video ends (or stalls).
   arm(slide) {
+    if (this.synced) return; // the timeline decides
     const ms = slide.durationMs();
     if (ms !== null) {
       this.timer = setTimeout(() => this.advance(), ms);
@@ -472,12 +709,13 @@ class ZonePlayer {
   tick() {
     if (!this.dead && !this.cur && !this.busy) {
       this.nextP = null;
-      this.advance();
+      if (this.synced) this.syncBegin(); else this.advance();
     }
   }
 
   destroy() {
     this.dead = true;
+    this.stopSynced();
     clearTimeout(this.timer);
     clearTimeout(this.watchdog);
     if (this.cur) this.cur.dispose(); // first: its play is recorded
@@ -522,6 +760,7 @@ class ChannelView {
 
   begin() { for (const z of this.zones) z.begin(); }
   tick() { for (const z of this.zones) z.tick(); }
+  resync() { for (const z of this.zones) z.resync(); }
 
   destroy() {
     liveViews.delete(this);
@@ -714,6 +953,8 @@ function scheduleTick() {
 async function start() {
   window.addEventListener('resize', () => { for (const v of liveViews) v.layout(); });
   setInterval(() => flushPlays(), FLUSH_MS);
+  setInterval(() => flushTransitions(), 1000);
+  groupClock.sample();
   window.addEventListener('pagehide', () => {
     if (view) for (const z of view.zones) if (z.cur) z.cur.finish();
     flushPlays(true);
