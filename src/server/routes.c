@@ -136,6 +136,13 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/screen-actions", mdm_handle_action_create, AUTH_USER, ADMIN, 16 * KB, W},
     {"GET", "/api/v1/screen-actions/{id}", mdm_handle_action_get, AUTH_USER, 0, 0, R},
 
+    /* sync groups: screens of one LAN that play in step (screens/sync_groups.c) */
+    {"GET", "/api/v1/sync-groups", sync_groups_handle_list, AUTH_USER, 0, 0, R},
+    {"POST", "/api/v1/sync-groups", sync_groups_handle_create, AUTH_USER, ADMIN, 4 * KB, W},
+    {"GET", "/api/v1/sync-groups/{id}", sync_groups_handle_get, AUTH_USER, 0, 0, R},
+    {"PATCH", "/api/v1/sync-groups/{id}", sync_groups_handle_update, AUTH_USER, ADMIN, 4 * KB, W},
+    {"DELETE", "/api/v1/sync-groups/{id}", sync_groups_handle_delete, AUTH_USER, ADMIN, 0, W},
+
     /* remote control (connection manager): relays, sessions */
     {"POST", "/api/v1/screens/{id}/remote", remote_handle_session_create, AUTH_USER, SUPPORT, 0, W},
     {"GET", "/api/v1/remote-sessions", remote_handle_sessions_list, AUTH_USER, ADMIN, 0, R},

@@ -68,6 +68,11 @@ int content_handle_screen_channel(struct http_req *r);
  * (a manifest_changed instruction wakes their long-poll). */
 int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id);
 int content_refresh_screen(struct db *db, const char *account_id, const char *screen_id);
+/* The same for the screens listed (a JSON list of ids; those not of the
+ * account or deleted are skipped), in a fixed number of queries however
+ * many they are: what a sync group's change calls for its old and new
+ * members. */
+int content_refresh_screen_list(struct db *db, const char *account_id, json_t *screen_ids);
 int content_handle_device_manifest(struct http_req *r);
 int content_handle_schedules_list(struct http_req *r);
 int content_handle_schedule_create(struct http_req *r);

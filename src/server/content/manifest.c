@@ -11,8 +11,10 @@
  * pure, in manifest_compile.c. The store is read in a few set-based
  * queries, never one per zone, item or screen: on PostgreSQL each query is
  * a round trip, and a channel save recompiles the manifest of every screen
- * that plays it inside the PUT. Also schedules, "play now", and proof of
- * play (what played when).
+ * that plays it inside the PUT. A member of a sync group also gets its
+ * group's "sync" block (screens/sync_blocks.c) in its manifest, so a change
+ * of the group is a new version too. Also schedules, "play now", and proof
+ * of play (what played when).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -153,9 +155,10 @@ static json_t *stored_feed(void *ctx, const char *url, json_int_t max_items)
 /* The manifest of a screen, without its version (manifest_compile.c
  * assembles it): its default channel, its "play now" channel while in
  * force, and those of its schedule rules (borrowed, in order), copied from
- * cache, which holds every one of them the store has. */
-static json_t *compile_row(const struct screen_row *s, json_t *rules, json_t *cache, manifest_feed_fn feed,
-                           void *feed_ctx)
+ * cache, which holds every one of them the store has; and its sync group's
+ * block when it has one (borrowed, NULL: none). */
+static json_t *compile_row(const struct screen_row *s, json_t *rules, json_t *cache, json_t *sync,
+                           manifest_feed_fn feed, void *feed_ctx)
 {
 	json_t *channels = json_object();
 	add_channel(cache, channels, s->def);
@@ -170,11 +173,15 @@ static json_t *compile_row(const struct screen_row *s, json_t *rules, json_t *ca
 		add_channel(cache, channels, json_string_value(json_object_get(row, "channel_id")));
 		json_array_append(schedule, row);
 	}
-	return manifest_assemble(channels, s->def, schedule, play_now, feed, feed_ctx);
+	json_t *m = manifest_assemble(channels, s->def, schedule, play_now, feed, feed_ctx);
+	if (m && sync)
+		json_object_set(m, "sync", sync);
+	return m;
 }
 
 /* The manifest of one screen from the store: its schedule rules, then
- * every channel they, its default and its "play now" name, in one query. */
+ * every channel they, its default and its "play now" name, in one query,
+ * and its sync group's block. */
 static json_t *compile(struct db *db, const char *account_id, const struct screen_row *s)
 {
 	char t_screen[64], t_group[200];
@@ -189,6 +196,7 @@ static json_t *compile(struct db *db, const char *account_id, const struct scree
 	db_bind_text(st, 3, t_group);
 	db_bind_text(st, 4, s->group);
 	json_t *rules = json_array(), *ids = json_array(), *seen = json_object(), *cache = json_object();
+	json_t *sync = json_object();
 	want_channel(ids, seen, s->def);
 	if (play_now_active(s, (int64_t)time(NULL)))
 		want_channel(ids, seen, s->now_ch);
@@ -199,9 +207,11 @@ static json_t *compile(struct db *db, const char *account_id, const struct scree
 		json_array_append_new(rules, row);
 	}
 	db_done(st);
-	json_t *m = rc == DB_DONE && load_channels(db, account_id, ids, cache) == 0
-	                ? compile_row(s, rules, cache, stored_feed, db)
+	json_t *m = rc == DB_DONE && load_channels(db, account_id, ids, cache) == 0 &&
+	                    screens_sync_blocks(db, account_id, s->id, sync) == 0
+	                ? compile_row(s, rules, cache, json_object_get(sync, s->id), stored_feed, db)
 	                : NULL;
+	json_decref(sync);
 	json_decref(rules);
 	json_decref(ids);
 	json_decref(seen);
@@ -269,16 +279,17 @@ int content_refresh_screen(struct db *db, const char *account_id, const char *sc
 	return refresh(db, account_id, screen_id, NULL, NULL);
 }
 
-/* --- many screens at once: a channel saved, a schedule or channel gone ---
+/* --- many screens at once: a channel saved, a schedule or channel gone,
+ * a sync group changed ---
  *
  * A fixed number of queries however many screens: their rows, the
- * account's schedule rules, the channels all of them name, then (for the
- * screens whose manifest changed) the account's change counter, their new
- * hashes and versions, and their manifest_changed instructions, each of
- * the last two one statement over a JSON list. The manifests are those
- * refresh() compiles, screen by screen (compile_row); screens with the
- * same channels and rules share one compilation, and every rss feed is
- * read once. */
+ * account's schedule rules, the channels all of them name, the account's
+ * sync groups, then (for the screens whose manifest changed) the account's
+ * change counter, their new hashes and versions, and their
+ * manifest_changed instructions, each of the last two one statement over a
+ * JSON list. The manifests are those refresh() compiles, screen by screen
+ * (compile_row); screens with the same channels, rules and sync block
+ * share one compilation, and every rss feed is read once. */
 
 struct screen_rows {
 	struct screen_row *v;
@@ -351,8 +362,9 @@ static json_t *memo_feed(void *ctx, const char *url, json_int_t max_items)
 
 /* What a compiled manifest depends on besides the channels' bodies (the
  * same for every screen of the batch): its default channel, its "play now"
- * in force and its schedule rules. */
-static char *inputs_key(const struct screen_row *s, json_t *rules)
+ * in force, its schedule rules and its sync block (NULL: none; each
+ * member's differs, by its number). */
+static char *inputs_key(const struct screen_row *s, json_t *rules, json_t *sync)
 {
 	json_t *ids = json_array();
 	size_t i;
@@ -360,7 +372,8 @@ static char *inputs_key(const struct screen_row *s, json_t *rules)
 	json_array_foreach (rules, i, row)
 		json_array_append(ids, json_object_get(row, "id"));
 	bool now = play_now_active(s, (int64_t)time(NULL));
-	json_t *k = json_pack("[s, s, I, o]", s->def, now ? s->now_ch : "", (json_int_t)(now ? s->now_until : 0), ids);
+	json_t *k = json_pack("[s, s, I, o, O?]", s->def, now ? s->now_ch : "", (json_int_t)(now ? s->now_until : 0),
+	                      ids, sync);
 	char *text = k ? json_dumps(k, JSON_COMPACT) : NULL;
 	json_decref(k);
 	return text;
@@ -424,13 +437,39 @@ static int save_changed(struct db *db, const char *account_id, json_t *changed)
 	return 0;
 }
 
-int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id)
+/* The screens listed (a JSON list of ids) that are the account's and not
+ * deleted. */
+static int listed_screens(struct db *db, const char *account_id, json_t *screen_ids, struct screen_rows *out)
 {
-	struct screen_rows rows = {0};
-	if (candidate_screens(db, account_id, channel_id, &rows) != 0) {
-		free(rows.v);
+	char *list = json_dumps(screen_ids, JSON_COMPACT);
+	struct db_stmt *st = list ? db_prepare(db, "SELECT " SCREEN_ROW_COLUMNS " FROM screens WHERE account_id = ? "
+	                                           "AND deleted_at IS NULL AND id IN (SELECT value FROM "
+	                                           "json_each(CAST(? AS TEXT))) ORDER BY id")
+	                          : NULL;
+	if (!st) {
+		free(list);
 		return -1;
 	}
+	db_bind_text(st, 1, account_id);
+	db_bind_text(st, 2, list);
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		struct screen_row *s = rows_push(out);
+		if (!s) {
+			rc = DB_ERROR;
+			break;
+		}
+		screen_row_read(st, s);
+	}
+	db_done(st);
+	free(list);
+	return rc == DB_DONE ? 0 : -1;
+}
+
+/* Recompiles the manifests of rows (freed here), saving and telling those
+ * that changed. */
+static int refresh_rows(struct db *db, const char *account_id, struct screen_rows rows)
+{
 	if (rows.n == 0)
 		return 0;
 	/* every rule of the account (few), matched to each screen below */
@@ -468,18 +507,19 @@ int content_refresh_manifests(struct db *db, const char *account_id, const char 
 		if (play_now_active(s, now))
 			want_channel(ids, seen, s->now_ch);
 	}
-	json_t *cache = json_object(), *hashes = json_object(), *changed = json_array();
+	json_t *cache = json_object(), *hashes = json_object(), *changed = json_array(), *sync = json_object();
 	struct feed_memo fm = {db, json_object()};
-	if (rc != DB_DONE || load_channels(db, account_id, ids, cache) != 0)
+	if (rc != DB_DONE || load_channels(db, account_id, ids, cache) != 0 ||
+	    screens_sync_blocks(db, account_id, NULL, sync) != 0)
 		rc = DB_ERROR;
 	for (size_t k = 0; rc == DB_DONE && k < rows.n; k++) {
 		const struct screen_row *s = &rows.v[k];
-		json_t *mine = json_array_get(per_screen, k);
-		char *key = inputs_key(s, mine);
+		json_t *mine = json_array_get(per_screen, k), *block = json_object_get(sync, s->id);
+		char *key = inputs_key(s, mine, block);
 		const char *hash = key ? json_string_value(json_object_get(hashes, key)) : NULL;
 		if (!hash) {
 			char h[CODES_HASH_HEX_LEN];
-			json_t *m = key ? compile_row(s, mine, cache, memo_feed, &fm) : NULL;
+			json_t *m = key ? compile_row(s, mine, cache, block, memo_feed, &fm) : NULL;
 			if (!m || manifest_hash(m, h) != 0)
 				rc = DB_ERROR;
 			else
@@ -495,6 +535,7 @@ int content_refresh_manifests(struct db *db, const char *account_id, const char 
 	if (rc == DB_DONE && json_array_size(changed) > 0 && save_changed(db, account_id, changed) != 0)
 		rc = DB_ERROR;
 	json_decref(fm.feeds);
+	json_decref(sync);
 	json_decref(changed);
 	json_decref(hashes);
 	json_decref(cache);
@@ -505,6 +546,28 @@ int content_refresh_manifests(struct db *db, const char *account_id, const char 
 	json_decref(targets);
 	free(rows.v);
 	return rc == DB_DONE ? 0 : -1;
+}
+
+int content_refresh_manifests(struct db *db, const char *account_id, const char *channel_id)
+{
+	struct screen_rows rows = {0};
+	if (candidate_screens(db, account_id, channel_id, &rows) != 0) {
+		free(rows.v);
+		return -1;
+	}
+	return refresh_rows(db, account_id, rows);
+}
+
+int content_refresh_screen_list(struct db *db, const char *account_id, json_t *screen_ids)
+{
+	struct screen_rows rows = {0};
+	if (json_array_size(screen_ids) == 0)
+		return 0;
+	if (listed_screens(db, account_id, screen_ids, &rows) != 0) {
+		free(rows.v);
+		return -1;
+	}
+	return refresh_rows(db, account_id, rows);
 }
 
 int content_handle_device_manifest(struct http_req *r)

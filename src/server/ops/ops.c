@@ -3,6 +3,8 @@
  * cannot), for load balancers and systemd. /metrics renders the HTTP
  * server's counters in Prometheus text format; it is limited to the
  * metrics_allow networks since route counts are operational detail.
+ * /api/v1/firewall lists what the network must allow for Vitrine (the
+ * console's /firewall page prints it), from the server's settings.
  */
 #include "ops.h"
 
@@ -117,6 +119,26 @@ int ops_handle_firewall(struct http_req *r)
 	                                       "your DNS resolvers", "transport", "UDP/TCP", "port", 53, "protocol",
 	                                       "DNS", "direction", "outbound from the screen", "purpose",
 	                                       "resolving the server's name"));
+	/* sync groups (screens/sync_groups.c): the players of a group talk to
+	 * each other on their LAN only, by multicast with TTL 1 */
+	static const struct {
+		int port;
+		const char *multicast, *protocol, *purpose;
+	} lan[] = {
+	    {16732, "239.255.67.32", "Vitrine sync discovery",
+	     "sync groups: the screens of a group find each other and elect their leader"},
+	    {16733, "239.255.67.33", "Vitrine sync clock",
+	     "sync groups: the leader's clock beacons, which the other screens of the group follow"},
+	};
+	for (size_t i = 0; i < sizeof lan / sizeof lan[0]; i++)
+		json_array_append_new(
+		    rules, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:s}", "from",
+		                     "screens of a sync group", "to", "the other screens of the group, on the same LAN",
+		                     "transport", "UDP", "port", lan[i].port, "protocol", lan[i].protocol, "direction",
+		                     "between screens on the same LAN only (multicast, TTL 1): never to the server or "
+		                     "the Internet",
+		                     "purpose", lan[i].purpose, "multicast_group", lan[i].multicast, "ttl", 1, "scope",
+		                     "lan"));
 	/* the map's tile server (map_tile_url), which the console's Map page loads from */
 	const struct tile_origin *tiles = console_config_tiles();
 	if (tiles)
@@ -129,9 +151,14 @@ int ops_handle_firewall(struct http_req *r)
 	json_t *relays = remote_firewall_rules(r->db, r->auth.account_id);
 	json_array_extend(rules, relays);
 	json_decref(relays);
-	json_t *notes =
-	    json_pack("[s, s]", "Screens never accept connections: no inbound port is needed on the screens' network.",
-	              "The kiosk page of each screen listens on 127.0.0.1 only.");
+	json_t *notes = json_pack(
+	    "[s, s, s]",
+	    "Screens accept no connection from the server or the Internet: no inbound port is needed there (the sync "
+	    "group ports are between the screens of one LAN).",
+	    "The kiosk page of each screen listens on 127.0.0.1 only.",
+	    "Screens of a sync group must share one LAN segment that passes multicast (UDP 16732 to 239.255.67.32 and "
+	    "16733 to 239.255.67.33, TTL 1, so never routed); the screens' own firewall must let those two ports in "
+	    "from the LAN.");
 	http_reply_json(r, 200,
 	                json_pack("{s:o, s:o, s:s}", "rules", rules, "notes", notes, "generated_from",
 	                          cfg->public_url && *cfg->public_url ? "public_url" : "listen address"));

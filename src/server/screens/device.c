@@ -4,7 +4,9 @@
  * screen clears its token hash at once and wakes its long-poll, which then
  * fails authentication: the waiting request ends with 401 and the token can
  * never be used again. The row stays (soft delete) so history and audit keep
- * their meaning.
+ * their meaning; the screen leaves its sync group (sync_groups.c). A
+ * heartbeat's "sync" object (what the player reports of its sync group) is
+ * checked before anything is saved and kept on its member row too.
  *
  * last_seen and last_ip are read through presence.h (the long-poll keeps
  * them in memory and writes them in batches), so a screen stays online in
@@ -66,9 +68,9 @@ static json_t *row_json(struct db_stmt *st)
 	              db_col_text(st, 0), "name", db_col_text(st, 1), "hardware_id", db_col_text(st, 2), "public_key",
 	              db_col_text(st, 3), "info", parse_or(db_col_text(st, 4), json_object()), "state", state, "tags",
 	              parse_or(db_col_text(st, 6), json_array()), "group", db_col_text(st, 7), "online",
-	              !deleted && last_seen && now - last_seen <= SCREENS_ONLINE_GRACE_S, "last_seen",
-	              (json_int_t)last_seen, "last_ip", ip, "created_at", (json_int_t)db_col_int(st, 10), "created_by",
-	              db_col_text(st, 11), "screenshot_at", (json_int_t)db_col_int(st, 13), "deleted", deleted);
+	              screens_online_at(deleted, last_seen, now), "last_seen", (json_int_t)last_seen, "last_ip", ip,
+	              "created_at", (json_int_t)db_col_int(st, 10), "created_by", db_col_text(st, 11), "screenshot_at",
+	              (json_int_t)db_col_int(st, 13), "deleted", deleted);
 	if (!j)
 		return NULL;
 	/* what it is told to play */
@@ -144,9 +146,10 @@ int screens_stream_pull(struct db *db, const char *account_id, int64_t *cursor, 
 
 /* --- device side --- */
 
-/* The heartbeat's writes, in the transaction the handler opened. */
-static int heartbeat_save(struct http_req *r, struct db *db, json_t *body, const char *state, int64_t now,
-                          int64_t *manifest_version)
+/* The heartbeat's writes, in the transaction the handler opened (sync:
+ * its checked "sync" object, or NULL). */
+static int heartbeat_save(struct http_req *r, struct db *db, json_t *body, const char *state,
+                          const struct sync_report *sync, int64_t now, int64_t *manifest_version)
 {
 	int rc;
 	struct db_stmt *old =
@@ -168,6 +171,8 @@ static int heartbeat_save(struct http_req *r, struct db *db, json_t *body, const
 	}
 	rc = db_exec(db, "UPDATE screens SET state = ?, last_seen = MAX(last_seen, ?), last_ip = ? WHERE id = ?",
 	             "siss", state, now, r->ip, r->auth.device_id);
+	if (rc == DB_DONE && sync)
+		rc = sync_report_save(db, r->auth.device_id, sync, now);
 	if (rc != DB_DONE)
 		return rc;
 	if (notable)
@@ -182,7 +187,9 @@ static int heartbeat_save(struct http_req *r, struct db *db, json_t *body, const
 int screens_handle_device_heartbeat(struct http_req *r)
 {
 	json_t *body = http_json_body(r);
-	if (!body)
+	struct sync_report sync;
+	bool has_sync;
+	if (!body || !sync_report_parse(r, json_object_get(body, "sync"), &sync, &has_sync))
 		return 0;
 	char *state = json_dumps(body, JSON_COMPACT);
 	if (!state || strlen(state) > STATE_MAX) {
@@ -194,7 +201,7 @@ int screens_handle_device_heartbeat(struct http_req *r)
 	struct db *db = store_db();
 	int rc = db ? db_begin(db, true) : DB_ERROR;
 	if (rc == DB_DONE) {
-		rc = heartbeat_save(r, db, body, state, now, &manifest_version);
+		rc = heartbeat_save(r, db, body, state, has_sync ? &sync : NULL, now, &manifest_version);
 		if (rc == DB_DONE)
 			rc = db_commit(db);
 		else
@@ -451,8 +458,12 @@ int screens_handle_update(struct http_req *r)
 		}
 	}
 	const char *id = http_param(r, "id");
-	if ((v = json_object_get(body, "name")))
+	if ((v = json_object_get(body, "name"))) {
 		db_exec(r->db, "UPDATE screens SET name = ? WHERE id = ?", "ss", json_string_value(v), id);
+		/* the manifests of its sync group name their members */
+		if (sync_groups_screen_renamed(r->db, r->auth.account_id, id) != 0)
+			return store_reply_error(r, DB_ERROR, "the screen's sync group could not be updated");
+	}
 	if ((v = json_object_get(body, "group")))
 		db_exec(r->db, "UPDATE screens SET group_name = ? WHERE id = ?", "ss", json_string_value(v), id);
 	if ((v = json_object_get(body, "tags"))) {
@@ -480,6 +491,11 @@ int screens_handle_delete(struct http_req *r)
 	if (!load_screen(r, &screen))
 		return 0;
 	const char *id = http_param(r, "id");
+	/* it leaves its sync group, whose key is drawn again */
+	if (sync_groups_screen_deleted(r, id) != 0) {
+		json_decref(screen);
+		return store_reply_error(r, DB_ERROR, "the screen could not leave its sync group");
+	}
 	db_exec(r->db, "UPDATE screens SET deleted_at = ?, token_hash = NULL WHERE id = ?", "is", (int64_t)time(NULL),
 	        id);
 	db_exec(r->db, "DELETE FROM pairings WHERE screen_id = ?", "s", id);

@@ -23,6 +23,14 @@ extern unsigned screens_pairing_ttl_s;
 #define SCREENS_POLL_INTERVAL_S 5
 #define SCREENS_ONLINE_GRACE_S  75 /* a screen is online if seen this recently */
 #define SCREENS_MAX_WAIT_S      30
+
+/* Whether a screen last heard from at last_seen (the store's, or the newer
+ * one presence.h knows) counts as online at now; a deleted screen never
+ * does. */
+static inline bool screens_online_at(bool deleted, int64_t last_seen, int64_t now)
+{
+	return !deleted && last_seen && now - last_seen <= SCREENS_ONLINE_GRACE_S;
+}
 /* the largest log archive a player may upload (collect_logs) */
 #define SCREENS_LOGS_MAX_BYTES (16 << 20)
 #define SCREENS_LOGS_MAX_TEXT  "16777216"
@@ -91,6 +99,48 @@ int screens_handle_get(struct http_req *r);
 int screens_handle_update(struct http_req *r);
 int screens_handle_delete(struct http_req *r);
 int screens_handle_screenshot_get(struct http_req *r);
+
+/* sync_groups.c: sync groups, screens of one LAN that play in step (the
+ * players find each other by multicast and follow a leader's clock). A
+ * group's members are numbered (the players elect the lowest number
+ * alive); its secret key, drawn again whenever the members change, reaches
+ * only the members, in the "sync" block of their manifests. */
+#define SYNC_GROUP_MIN_SCREENS 2
+#define SYNC_GROUP_MAX_SCREENS 64
+#define SYNC_GROUP_NAME_MAX    100 /* characters */
+#define SYNC_GROUP_KEY_BYTES   32
+int sync_groups_handle_list(struct http_req *r);
+int sync_groups_handle_get(struct http_req *r);
+int sync_groups_handle_create(struct http_req *r);
+int sync_groups_handle_update(struct http_req *r);
+int sync_groups_handle_delete(struct http_req *r);
+/* A screen deleted from the account leaves its group: the member row goes,
+ * the key is drawn again and the other members' manifests follow; in the
+ * request's transaction. 0, or -1 when the store failed. */
+int sync_groups_screen_deleted(struct http_req *r, const char *screen_id);
+/* A member renamed: the manifests of its group name it. 0 or -1. */
+int sync_groups_screen_renamed(struct db *db, const char *account_id, const char *screen_id);
+/* What a heartbeat's "sync" object says, checked by sync_report_parse. */
+struct sync_report {
+	char group[17]; /* a group id (codes.h: CODES_ID_LEN) */
+	char state[8];
+	bool has_offset, has_delay, has_peers;
+	int64_t offset_us, delay_us, peers;
+};
+/* Checks a heartbeat's "sync" member (NULL and null: none, *present
+ * false); false after replying 400 invalid_field saying what is wrong. */
+bool sync_report_parse(struct http_req *r, json_t *sync, struct sync_report *out, bool *present);
+/* Keeps the report on the screen's member row when it names the group the
+ * screen is in (a report of a group it left is dropped). DB_DONE or an
+ * error. */
+int sync_report_save(struct db *db, const char *screen_id, const struct sync_report *rep, int64_t now);
+
+/* sync_blocks.c: the manifests' "sync" blocks, read for content/manifest.c
+ * in one query. Sets in out (an object) screen id -> {"group", "name",
+ * "key", "member", "members", "epoch_ms"} for every member of the
+ * account's groups, or (screen_id not NULL) for the members of that
+ * screen's group only. 0, or -1 when the store failed. */
+int screens_sync_blocks(struct db *db, const char *account_id, const char *screen_id, json_t *out);
 
 /* played_quota.c: per-screen limits of POST /api/v1/device/played
  * (settings played_per_minute, played_rows_per_hour). True when the batch
