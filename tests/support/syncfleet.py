@@ -12,7 +12,10 @@ for the integration test of sync groups and for bench/sync.
   target instant on the group clock and gives, for each, the spread
   (latest minus earliest) of the group time and of the wall time (all
   namespaces share one kernel clock: performance.timeOrigin + the
-  requestAnimationFrame timestamp is comparable between the pages)."""
+  requestAnimationFrame timestamp is comparable between the pages) of the
+  frame that showed it, and the spread of the pages' clocks themselves
+  (wall minus group time at that frame: what the frames' quantisation
+  does not hide)."""
 import json
 import os
 import shutil
@@ -183,9 +186,9 @@ def pair(admin, player, name):
 
 
 def agreement(players, since_ms=None, zone=None):
-    """[(target_ms, group spread ms, wall spread ms, n)] for every target
-    instant all the given players reported (after since_ms, on the group
-    clock)."""
+    """[(target_ms, group spread ms, wall spread ms, clock spread ms, n)]
+    for every target instant all the given players reported (after
+    since_ms, on the group clock)."""
     by_target = {}
     for p in players:
         for t in p.transitions():
@@ -201,7 +204,8 @@ def agreement(players, since_ms=None, zone=None):
             continue
         g = [t["group_ms"] for t in seen.values()]
         w = [t["wall_ms"] for t in seen.values()]
-        rows.append((target, max(g) - min(g), max(w) - min(w), len(seen)))
+        o = [t["wall_ms"] - t["group_ms"] for t in seen.values()]
+        rows.append((target, max(g) - min(g), max(w) - min(w), max(o) - min(o), len(seen)))
     return rows
 
 
