@@ -9,7 +9,8 @@ requestAnimationFrame timestamp of the frame that showed the new item).
 Also: the leader killed (a new one within 5 s, no member's timeline jumps
 by more than a frame), forged datagrams (a stranger's key) change nothing,
 and a member whose wall clock is 3 s off locks within 10 s and then plays
-in step."""
+in step. `make sync-lan` runs it alone (make check too): it times frames,
+which a suite running beside it would make late."""
 import os
 import socket
 import struct
@@ -125,7 +126,7 @@ def assert_in_step(rows, what):
           "(rAF) p50 %.2f p99 %.2f ms; of the pages' clocks p50 %.2f p99 %.2f max %.2f ms"
           % (what, len(rows), p(group, 50), p(group, 99), p(wall, 50), p(wall, 99), p(clock, 50), p(clock, 99),
              max(clock)))
-    assert p(group, 99) <= FRAME_MS + 0.5 and p(wall, 99) <= FRAME_MS + 0.5, (what, rows)
+    assert p(group, 99) <= 17 and p(wall, 99) <= 17, (what, rows)
     assert p(clock, 99) <= 5, (what, rows)
 
 

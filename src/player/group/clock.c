@@ -51,6 +51,7 @@ static void filter(struct group_clock *c, int64_t local_ns)
 			fresh[kept++] = c->s[i];
 	memcpy(c->s, fresh, kept * sizeof fresh[0]);
 	c->n = kept;
+	bool had = c->have_target;
 	c->have_target = kept > 0;
 	if (!kept)
 		return;
@@ -59,7 +60,14 @@ static void filter(struct group_clock *c, int64_t local_ns)
 		if (c->s[i].delay_ns < c->s[best].delay_ns ||
 		    (c->s[i].delay_ns == c->s[best].delay_ns && c->s[i].at_ns > c->s[best].at_ns))
 			best = i; /* the shortest round trip; of equals, the newest */
-	c->target_ns = c->s[best].theta_ns;
+	int64_t theta = c->s[best].theta_ns;
+	double moved = (double)(theta - c->target_ns);
+	/* once locked, the estimate follows the best sample smoothly: the best
+	 * of the window changes now and then, each with its own asymmetry */
+	if (c->locked && had && fabs(moved) < (double)GROUP_CLOCK_SMOOTH_MAX_NS)
+		c->target_ns += (int64_t)llround(moved * GROUP_CLOCK_SMOOTH);
+	else
+		c->target_ns = theta;
 	c->delay_ns = c->s[best].delay_ns;
 }
 

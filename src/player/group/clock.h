@@ -7,6 +7,8 @@
  * (t4 - t1) - (t3 - t2). Of the last samples (a few seconds), the one with
  * the least delay wins (NTP's clock filter: its asymmetry, the error of the
  * estimate, is the smallest); samples with impossible delays are dropped.
+ * Once locked, the estimate moves a quarter of the way to each new best,
+ * so that the change of the best sample does not shake the clock.
  *
  * The offset steps to the estimate only until the clock has locked (or when
  * it is wrong by more than GROUP_CLOCK_STEP_NS); once locked it slews at
@@ -20,13 +22,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define GROUP_CLOCK_SAMPLES    8
-#define GROUP_CLOCK_WINDOW_NS  (4 * INT64_C(1000000000)) /* samples older than this are forgotten */
-#define GROUP_CLOCK_STEP_NS    (500 * INT64_C(1000000))  /* a locked clock this wrong steps */
-#define GROUP_CLOCK_LOCK_NS    (5 * INT64_C(1000000))    /* within this of the estimate: locked */
-#define GROUP_CLOCK_LOCK_AFTER 4                         /* samples needed before locking */
-#define GROUP_CLOCK_MAX_DELAY  (1000 * INT64_C(1000000)) /* a round trip longer than this is no sample */
-#define GROUP_CLOCK_SLEW       0.05                      /* most slewing per unit of real time */
+#define GROUP_CLOCK_SAMPLES       16
+#define GROUP_CLOCK_WINDOW_NS     (8 * INT64_C(1000000000)) /* samples older than this are forgotten */
+#define GROUP_CLOCK_STEP_NS       (500 * INT64_C(1000000))  /* a locked clock this wrong steps */
+#define GROUP_CLOCK_LOCK_NS       (5 * INT64_C(1000000))    /* within this of the estimate: locked */
+#define GROUP_CLOCK_LOCK_AFTER    4                         /* samples needed before locking */
+#define GROUP_CLOCK_MAX_DELAY     (1000 * INT64_C(1000000)) /* a round trip longer than this is no sample */
+#define GROUP_CLOCK_SLEW          0.05                      /* most slewing per unit of real time */
+#define GROUP_CLOCK_SMOOTH        0.25                      /* a locked estimate moves this much of the way */
+#define GROUP_CLOCK_SMOOTH_MAX_NS (50 * INT64_C(1000000))   /* further than this: taken at once */
 
 struct group_clock_sample {
 	int64_t theta_ns; /* leader's group time minus our local time */
