@@ -96,14 +96,25 @@ static void test_clock_steps_to_lock_then_slews(void **state)
 	assert_true(c.synced);
 	int64_t g = group_clock_now(&c, local);
 	assert_true(llabs(g - (local + leader_off)) < MS / 10);
-	/* the leader's clock moves 10 ms: a locked clock slews, 5 % of real time at most */
-	leader_off += 10 * MS;
+	/* the leader's clock moves 100 ms: a locked clock slews, 5 % of real time at most */
+	leader_off += 100 * MS;
 	unsigned steps = c.steps;
 	exchange(&c, local, leader_off, 2 * MS, 2 * MS);
 	int64_t before = group_clock_now(&c, local + 10 * MS); /* after the answer came */
 	int64_t after = group_clock_now(&c, local + 110 * MS);
 	assert_true(after - before <= 100 * MS + 5 * MS + 1);
 	assert_true(after - before >= 100 * MS + 5 * MS - 1);
+	/* a small move (1 ms) is followed smoothly, never faster than the slew */
+	leader_off += 1 * MS;
+	int64_t last = group_clock_now(&c, local + 110 * MS), at = local + 110 * MS;
+	for (int i = 0; i < 40; i++) {
+		local += 250 * MS;
+		exchange(&c, local, leader_off, 2 * MS, 2 * MS);
+		int64_t now = group_clock_now(&c, local + 5 * MS);
+		assert_true((double)(now - last) <= (double)(local + 5 * MS - at) * (1 + GROUP_CLOCK_SLEW) + 1);
+		last = now;
+		at = local + 5 * MS;
+	}
 	after = group_clock_now(&c, local + 1 * S);
 	assert_true(llabs(after - (local + 1 * S + leader_off)) < MS / 10);
 	assert_int_equal(c.steps, steps);

@@ -141,6 +141,12 @@ export const screenGroupMembers = (id) => request('GET', `/api/v1/screen-groups/
 export const sendScreenAction = (body) => request('POST', '/api/v1/screen-actions', body);
 export const getScreenAction = (id) => request('GET', `/api/v1/screen-actions/${enc(id)}`);
 export const listScreenActions = () => request('GET', '/api/v1/screen-actions');
+// Sync groups: screens of one LAN that play in step (the key is never shown)
+export const listSyncGroups = () => request('GET', '/api/v1/sync-groups');
+export const getSyncGroup = (id) => request('GET', `/api/v1/sync-groups/${enc(id)}`);
+export const createSyncGroup = (body) => request('POST', '/api/v1/sync-groups', body);
+export const updateSyncGroup = (id, fields) => request('PATCH', `/api/v1/sync-groups/${enc(id)}`, fields);
+export const deleteSyncGroup = (id) => request('DELETE', `/api/v1/sync-groups/${enc(id)}`);
 // Over-the-air updates: releases and rollouts
 export const listReleases = () => request('GET', '/api/v1/releases');
 export const listRollouts = () => request('GET', '/api/v1/rollouts');

@@ -2,8 +2,9 @@
 // ES modules loaded by the browser (no bundler).
 //
 // Views: login, #/screens (the landing page), #/screens/{id}, #/pair (admins),
-// #/screen-groups (dynamic groups and actions sent to them), #/updates (releases
-// and rollouts, admins),
+// #/screen-groups (dynamic groups and actions sent to them), #/sync-groups[/{id}]
+// (screens of one LAN that play in step), #/updates (releases and rollouts,
+// admins),
 // Views: login, #/screens (the landing page), #/screens/{id}, #/map (where the
 // screens are), #/pair (admins),
 // #/remote/{screen id} (remote control: admins and support), #/sessions (the
@@ -34,6 +35,7 @@ import { renderProfile } from './views/profile.js';
 import { renderTokens } from './views/tokens.js';
 import { renderScreensRoute } from './views/screens.js';
 import { renderScreenGroups } from './views/screen-groups.js';
+import { renderSyncGroupsRoute } from './views/sync-groups.js';
 import { renderUpdates } from './views/updates.js';
 import { renderPair } from './views/pair.js';
 import { renderMap } from './views/map.js';
@@ -54,6 +56,7 @@ const ROUTES = {
   map: { title: 'Map', admin: false, render: renderMap },
   pair: { title: 'Pair a screen', admin: true, nav: 'screens', render: renderPair },
   'screen-groups': { title: 'Screen groups', admin: false, nav: 'screens', render: renderScreenGroups },
+  'sync-groups': { title: 'Sync groups', admin: false, nav: 'screens', render: renderSyncGroupsRoute },
   updates: { title: 'Updates', admin: true, render: renderUpdates },
   remote: { title: 'Remote control', roles: ['admin', 'support'], nav: 'screens', render: renderRemote },
   sessions: { title: 'Remote sessions', admin: true, render: renderRemoteSessions },

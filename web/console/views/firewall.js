@@ -1,4 +1,6 @@
-// The firewall rules page, served at /firewall for the network team.
+// The firewall rules page, served at /firewall for the network team: what
+// screens, browsers and the CLI reach, and the LAN ports the screens of a
+// sync group use between themselves (multicast, with its group and TTL).
 
 import * as api from '../api.js';
 import { isAdmin } from '../session.js';
@@ -23,7 +25,7 @@ export async function renderFirewall() {
   for (const r of fw.rules || []) {
     tbody.append(labelledRow(COLS, { dataset: { transport: r.transport, port: String(r.port), protocol: r.protocol } },
       h('td', { class: 'cell-strong', text: r.from }),
-      h('td', { class: 'mono', text: r.to }),
+      h('td', { class: 'mono', text: r.multicast_group ? `${r.to} (multicast ${r.multicast_group}, TTL ${r.ttl})` : r.to }),
       h('td', { text: r.transport }),
       h('td', { class: 'mono num', text: String(r.port) }),
       h('td', { text: r.protocol }),

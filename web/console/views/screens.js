@@ -184,8 +184,9 @@ async function renderScreens(stale) {
     ? h('a', { id: 'pair-button', class: 'btn btn-primary', href: '#/pair', text: 'Pair a screen' })
     : null;
   const groups = h('a', { id: 'groups-button', class: 'btn', href: '#/screen-groups', text: 'Groups' });
+  const syncGroups = h('a', { id: 'sync-groups-button', class: 'btn', href: '#/sync-groups', text: 'Sync groups' });
   return h('div', { class: 'page' },
-    pageHeader('Screens', liveIndicator(stale, 'screens-live'), groups, pair),
+    pageHeader('Screens', liveIndicator(stale, 'screens-live'), groups, syncGroups, pair),
     h('section', { class: 'card', 'aria-label': 'All screens' },
       h('div', { class: 'toolbar' }, summary, h('div', { class: 'toolbar-filter' }, filter, ruleInput)),
       ruleError,
