@@ -12,6 +12,7 @@ and a member whose wall clock is 3 s off locks within 10 s and then plays
 in step. `make sync-lan` runs it alone (make check too): it times frames,
 which a suite running beside it would make late."""
 import os
+import shutil
 import socket
 import struct
 import sys
@@ -31,15 +32,25 @@ FRAME_MS = 1000 / 60
 TRANSITIONS = 50
 WALL_OFFSETS = (0, -2, 1)  # seconds, players 1..3
 
-pytestmark = pytest.mark.skipif(not syncfleet.chromium_path(), reason="chromium is not installed (scripts/deps)")
+pytestmark = [
+    pytest.mark.skipif(not syncfleet.chromium_path(), reason="chromium is not installed (scripts/deps)"),
+    pytest.mark.skipif(not shutil.which("gst-launch-1.0"), reason="gstreamer1.0-tools is not installed (scripts/deps)"),
+]
 
 
-def channel(admin):
-    """Two zones of 1 s text items: every second a transition in each."""
+def channel(admin, tmp):
+    """Two zones of 1 s text items (every second a transition in each) and
+    a zone with a 4 s video (no duration: it lasts its own length)."""
+    import hashlib
+    video = syncfleet.test_video(os.path.join(tmp, "ball.webm"))
+    sha = hashlib.sha256(video).hexdigest()
+    r = admin.put("/api/v1/media/" + sha, data=video, headers={"X-Filename": "ball.webm"})
+    assert r.status_code in (200, 201), r.text
     items = [{"text": "one", "duration": 1}, {"text": "two", "duration": 1}, {"text": "three", "duration": 1}]
     body = {"name": "Wall", "width": 640, "height": 360, "zones": [
-        {"name": "left", "x": 0, "y": 0, "w": 320, "h": 360, "items": items},
-        {"name": "right", "x": 320, "y": 0, "w": 320, "h": 360, "items": items[:2]}]}
+        {"name": "left", "x": 0, "y": 0, "w": 320, "h": 180, "items": items},
+        {"name": "right", "x": 320, "y": 0, "w": 320, "h": 180, "items": items[:2]},
+        {"name": "video", "x": 0, "y": 180, "w": 640, "h": 180, "items": [{"media": sha, "duration": 0}]}]}
     r = admin.post("/api/v1/channels", json=body)
     assert r.status_code == 201, r.text
     return r.json()["channel"]["id"]
@@ -55,7 +66,7 @@ class Fleet:
         # clock the namespaces share
         self.players = [syncfleet.NsPlayer(lan, k, PLAYER, self.fwd.port, tmp, wall_offset_s=WALL_OFFSETS[k - 1])
                         for k in range(1, n + 1)]
-        cid = channel(admin)
+        cid = channel(admin, tmp)
         self.screens = []
         for p in self.players:
             p.start()
@@ -130,6 +141,22 @@ def assert_in_step(rows, what):
     assert p(clock, 99) <= 5, (what, rows)
 
 
+def assert_video_in_step(players):
+    """Each page's video shows the frame the group clock says (drift: the
+    presented frame's time against the group clock at its display time;
+    one frame is 33 ms at 30 fps)."""
+    drifts, smoothed = [], []
+    for p in players:
+        d = syncfleet.video_drifts(p)[3:]  # the first seconds: seeks and lock-in
+        assert len(d) >= 10, (p.k, d)
+        drifts += [abs(x[1]) for x in d]
+        smoothed += [abs(x[2]) for x in d]
+    pc = syncfleet.percentile
+    print("video: %d reports; |drift| of the frame p50 %.1f p90 %.1f max %.1f ms, smoothed p50 %.1f p90 %.1f ms"
+          % (len(drifts), pc(drifts, 50), pc(drifts, 90), max(drifts), pc(smoothed, 50), pc(smoothed, 90)))
+    assert pc(drifts, 90) <= 34 and pc(smoothed, 90) <= 17, (drifts, smoothed)
+
+
 def forge(lan, k, group_id):
     """Datagrams shaped like the group's, with the group's tag but a
     stranger's key: a HELLO and a BEACON claiming member 1 leads with a
@@ -157,13 +184,14 @@ def test_three_players_change_together_and_survive_their_leader(fleet):
     c = fleet.wait_settled()
     leader = [k for k, v in c.items() if v["state"] == "leader"][0]
     assert leader == 1  # the lowest number alive
-    start = c[1]["now_ms"]
+    start = c[1]["now_ms"] + 2000  # the pages' own clock samples settle too
     # a stranger on the LAN (in p2's namespace) sends the group's kind of
     # datagrams with another key while the group plays: nothing changes
     steps = {k: v["steps"] for k, v in c.items()}
     forge(fleet.lan, 2, fleet.group)
     rows = fleet.wait_transitions(fleet.players, TRANSITIONS, since_ms=start)
     assert_in_step(rows, "bridged LAN")
+    assert_video_in_step(fleet.players)
     c = fleet.clocks()
     assert {k: v["steps"] for k, v in c.items()} == steps and c[1]["state"] == "leader"
     # the console shows the members, the leader and their offsets
@@ -211,7 +239,7 @@ def test_three_players_change_together_and_survive_their_leader(fleet):
 @pytest.mark.parametrize("fleet", [lanlib.Impairment(loss=0.2, delay_ms=5, jitter_ms=3)], indirect=True)
 def test_in_step_with_loss_and_jitter(fleet):
     c = fleet.wait_settled(timeout=40)
-    rows = fleet.wait_transitions(fleet.players, TRANSITIONS, since_ms=max(v["now_ms"] for v in c.values()))
+    rows = fleet.wait_transitions(fleet.players, TRANSITIONS, since_ms=max(v["now_ms"] for v in c.values()) + 2000)
     assert_in_step(rows, "20 % loss, 5 +- 3 ms")
     stats = fleet.lan.relay_stats()
     assert stats["dropped"] > 0.15 * stats["received"] * 2, stats  # each datagram is copied to two legs

@@ -192,7 +192,7 @@ def agreement(players, since_ms=None, zone=None):
     by_target = {}
     for p in players:
         for t in p.transitions():
-            if zone is not None and t.get("zone") != zone:
+            if t.get("kind") == "video" or (zone is not None and t.get("zone") != zone):
                 continue
             if since_ms is not None and t["target_ms"] < since_ms:
                 continue
@@ -207,6 +207,22 @@ def agreement(players, since_ms=None, zone=None):
         o = [t["wall_ms"] - t["group_ms"] for t in seen.values()]
         rows.append((target, max(g) - min(g), max(w) - min(w), max(o) - min(o), len(seen)))
     return rows
+
+
+def video_drifts(player, since_wall_ms=0):
+    """The synced video's drift reports of a player's page: [(wall_ms,
+    drift_ms of that frame, smoothed_ms, playbackRate)]."""
+    return [(t["wall_ms"], t["drift_ms"], t["smoothed_ms"], t["rate"]) for t in player.transitions()
+            if t.get("kind") == "video" and t["wall_ms"] >= since_wall_ms]
+
+
+def test_video(path, seconds=4):
+    """A VP8 WebM of a moving ball (GStreamer), 320x180 at 30 fps."""
+    subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=%d" % (30 * seconds), "pattern=ball", "!",
+                    "video/x-raw,width=320,height=180,framerate=30/1", "!", "vp8enc", "deadline=1", "!", "webmmux",
+                    "!", "filesink", "location=" + path], check=True, timeout=60)
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def percentile(values, q):

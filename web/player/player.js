@@ -44,17 +44,20 @@ const now = () => Date.now() + clockOffset;
 // ------------------------------------------------------------------ group clock
 
 // The sync group's clock (GET /clock: now_ms on it). The page measures its
-// offset to performance.now() twice a second; of the last samples, the one
+// offset to performance.now() twice a second (ten times while it has fewer
+// than eight, as at start or after a step); of the last samples, the one
 // with the shortest round trip wins (its error is at most half of it). When
 // the player's clock steps (it locked to the group), the old samples go and
 // every synced zone finds its place again.
 const CLOCK_SAMPLE_MS = 500;
 const CLOCK_IDLE_MS = 5000;       // how often a screen in no group asks
 const CLOCK_SAMPLES = 8;
+const CLOCK_FILL_MS = 100;        // sampling while fewer than CLOCK_SAMPLES
+const CLOCK_READY = 3;            // samples before the clock is used
 const CLOCK_JUMP_MS = 50;         // a sample this far from the others: the clock stepped
 const FRAME_MS = 1000 / 60;
 const VIDEO_SEEK_S = 0.3;         // a synced video this far off seeks...
-const VIDEO_NUDGE_S = 0.008;      // ...this far off, it plays a little faster or slower
+const VIDEO_NUDGE_S = 0.010;      // ...this far off, it plays a little faster or slower
 const VIDEO_CHECK_MS = 250;
 
 const groupClock = {
@@ -62,36 +65,44 @@ const groupClock = {
   samples: [],
   offset: 0,    // group ms minus performance.now()
   steps: -1,
+  resyncDue: false, // the zones must find their place again (a step, the clock ready or gone)
   async sample() {
-    let stepped = false;
     try {
       const t0 = performance.now();
       const r = await fetch('/clock', { cache: 'no-store' });
       const j = await r.json();
       const t1 = performance.now();
       if (!j || !j.group) {
+        if (this.info) this.resyncDue = true; // out of the group: play alone
         this.info = null;
         this.samples = [];
-        return;
+      } else {
+        const s = { off: j.now_ms - (t0 + t1) / 2, rtt: t1 - t0 };
+        const wasReady = this.ready();
+        const stepped = this.samples.length > 0
+          && (j.steps !== this.steps || Math.abs(s.off - this.offset) > CLOCK_JUMP_MS);
+        if (stepped || j.group !== (this.info && this.info.group)) this.samples = [];
+        this.info = j;
+        this.steps = j.steps;
+        this.samples.push(s);
+        if (this.samples.length > CLOCK_SAMPLES) this.samples.shift();
+        let best = this.samples[0];
+        for (const x of this.samples) if (x.rtt < best.rtt) best = x;
+        this.offset = best.off;
+        if (stepped || (!wasReady && this.ready())) this.resyncDue = true;
       }
-      const s = { off: j.now_ms - (t0 + t1) / 2, rtt: t1 - t0 };
-      stepped = this.samples.length > 0 && (j.steps !== this.steps || Math.abs(s.off - this.offset) > CLOCK_JUMP_MS);
-      if (stepped || j.group !== (this.info && this.info.group)) this.samples = [];
-      this.info = j;
-      this.steps = j.steps;
-      this.samples.push(s);
-      if (this.samples.length > CLOCK_SAMPLES) this.samples.shift();
-      let best = this.samples[0];
-      for (const x of this.samples) if (x.rtt < best.rtt) best = x;
-      this.offset = best.off;
     } catch (e) {
-      return; // the next sample tries again
-    } finally {
-      setTimeout(() => this.sample(), this.info ? CLOCK_SAMPLE_MS : CLOCK_IDLE_MS);
+      /* the next sample tries again */
     }
-    if (stepped) for (const v of liveViews) v.resync();
+    // quickly while the window fills (at start, after a step), then calmly
+    const wait = !this.info ? CLOCK_IDLE_MS : this.samples.length < CLOCK_SAMPLES ? CLOCK_FILL_MS : CLOCK_SAMPLE_MS;
+    setTimeout(() => this.sample(), wait);
+    if (this.resyncDue && (this.ready() || !this.info)) {
+      this.resyncDue = false;
+      for (const v of liveViews) v.resync();
+    }
   },
-  ready() { return !!this.info && this.samples.length > 0; },
+  ready() { return !!this.info && this.samples.length >= CLOCK_READY; },
   at(perf) { return perf + this.offset; },
   now() { return this.at(performance.now()); },
 };
@@ -492,8 +503,20 @@ class ZonePlayer {
     if (this.synced) this.syncBegin(); else this.advance();
   }
 
-  // The group clock stepped: find the group's place again.
-  resync() { if (this.synced && !this.dead) this.syncBegin(); }
+  // The group clock stepped, became ready or went: find the group's place
+  // again, or play alone.
+  resync() {
+    if (this.dead) return;
+    const want = !!(manifest && manifest.sync) && groupClock.ready();
+    if (want) {
+      this.synced = true;
+      this.syncBegin();
+    } else if (this.synced) {
+      this.synced = false;
+      this.stopSynced();
+      this.advance();
+    }
+  }
 
   async advance() {
     if (this.dead || this.busy) return;
@@ -594,6 +617,7 @@ class ZonePlayer {
 
   stopSynced() {
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     clearInterval(this.videoTimer);
     cancelAnimationFrame(this.raf);
     this.syncGen = (this.syncGen || 0) + 1;
@@ -662,22 +686,52 @@ class ZonePlayer {
   }
 
   // A synced video plays at the group's position: far off it seeks, a little
-  // off it plays up to 5 % faster or slower until it is back.
+  // off it plays up to 5 % faster or slower until it is back. Where the
+  // browser tells which frame it presents when (requestVideoFrameCallback),
+  // the drift is that frame's time against the group clock at its display
+  // time, smoothed over frames (one frame is 33 ms of a 30 fps video);
+  // otherwise currentTime against now. Once a second the drift is reported
+  // with the transitions (kind "video").
   followVideo(slide, slot) {
     clearInterval(this.videoTimer);
     const v = slide.video;
     if (!v) return;
-    const at = () => {
-      const pos = (groupClock.now() - slot.start) / 1000;
+    const at = (g) => {
+      const pos = (g - slot.start) / 1000;
       return v.loop && v.duration > 0 ? pos % v.duration : pos;
     };
-    const want = at();
-    if (want > 0 && Math.abs(v.currentTime - want) > VIDEO_SEEK_S) v.currentTime = want;
+    const want = at(groupClock.now());
+    if (want >= 0 && Math.abs(v.currentTime - want) > VIDEO_SEEK_S) v.currentTime = want;
+    let drift = null, measuredAt = 0, reportedAt = 0;
+    const frameSeen = (now, meta) => {
+      if (this.cur !== slide || slide.disposed) return;
+      const shown = meta.expectedDisplayTime || now;
+      const d = meta.mediaTime - at(groupClock.at(shown));
+      if (Math.abs(d) < VIDEO_SEEK_S) {
+        drift = drift === null || Math.abs(d - drift) > 0.1 ? d : drift + (d - drift) * 0.1;
+        measuredAt = performance.now();
+        if (shown - reportedAt >= 1000) {
+          reportedAt = shown;
+          transitions.push({
+            kind: 'video', zone: this.zone.name || '', item: slide.item.id || '', index: slide.index,
+            drift_ms: d * 1000, smoothed_ms: drift * 1000, rate: v.playbackRate,
+            group_ms: groupClock.at(shown), wall_ms: performance.timeOrigin + shown,
+          });
+        }
+      }
+      v.requestVideoFrameCallback(frameSeen);
+    };
+    if (typeof v.requestVideoFrameCallback === 'function') v.requestVideoFrameCallback(frameSeen);
     this.videoTimer = setInterval(() => {
       if (this.cur !== slide || v.paused || v.seeking) return;
-      const drift = v.currentTime - at();
-      if (Math.abs(drift) > VIDEO_SEEK_S) { v.currentTime = at(); v.playbackRate = 1; return; }
-      v.playbackRate = Math.abs(drift) > VIDEO_NUDGE_S ? Math.min(1.05, Math.max(0.95, 1 - drift * 2)) : 1;
+      const d = performance.now() - measuredAt < 1000 ? drift : v.currentTime - at(groupClock.now());
+      if (Math.abs(d) > VIDEO_SEEK_S) {
+        v.currentTime = at(groupClock.now());
+        v.playbackRate = 1;
+        drift = null;
+        return;
+      }
+      v.playbackRate = Math.abs(d) > VIDEO_NUDGE_S ? Math.min(1.05, Math.max(0.95, 1 - d * 2)) : 1;
     }, VIDEO_CHECK_MS);
   }
 
