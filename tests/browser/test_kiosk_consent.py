@@ -19,13 +19,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from test_console import api_login, wait
 from test_screens import pair_by_api
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port
 
 
 def healthy_relay(admin, server):

@@ -19,6 +19,7 @@ import urllib3
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "support"))
 import pg  # noqa: E402
+from ports import free_port  # noqa: E402,F401  (the tests import it from here)
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
@@ -46,12 +47,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in BACKEND_INDEPENDENT:
             item.add_marker(skip)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def solve_challenge(challenge, difficulty):

@@ -6,7 +6,6 @@ import email
 import email.policy
 import os
 import queue
-import socket
 import subprocess
 
 import pytest
@@ -188,9 +187,7 @@ def test_offline_message_mailed_to_the_department_and_listed(make_server, smtp):
 
 
 def test_smtp_down_keeps_the_mail_queued_and_logs_no_address(make_server):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     server = mail_server(make_server, port)
     admin = admin_of(server)
     site, op, dep = shop(server, admin, offline_email="sales@shop.example")

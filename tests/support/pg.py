@@ -10,10 +10,11 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
+
+from ports import free_port
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SUPERUSER = "vitrine"
@@ -21,12 +22,6 @@ NULL = "\u2400NULL\u2400"  # how psql is told to print NULL (no row holds it)
 
 _cluster = None
 _names = itertools.count(1)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:
@@ -37,7 +32,7 @@ class Cluster:
         self.root = tempfile.mkdtemp(prefix="vitrine-pg-")
         self.data = os.path.join(self.root, "data")
         self.log = os.path.join(self.root, "postgres.log")
-        self.port = _free_port()
+        self.port = free_port()
         self.as_user = []
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
