@@ -192,7 +192,7 @@ def agreement(players, since_ms=None, zone=None):
     by_target = {}
     for p in players:
         for t in p.transitions():
-            if t.get("kind") == "video" or (zone is not None and t.get("zone") != zone):
+            if t.get("kind") or (zone is not None and t.get("zone") != zone):
                 continue
             if since_ms is not None and t["target_ms"] < since_ms:
                 continue

@@ -703,8 +703,9 @@ class ZonePlayer {
     const want = at(groupClock.now());
     if (want >= 0 && Math.abs(v.currentTime - want) > VIDEO_SEEK_S) v.currentTime = want;
     let drift = null, measuredAt = 0, reportedAt = 0;
+    const follow = this.videoFollow = {}; // a lone video's next loop follows anew: this chain of frames ends
     const frameSeen = (now, meta) => {
-      if (this.cur !== slide || slide.disposed) return;
+      if (this.cur !== slide || slide.disposed || this.videoFollow !== follow) return;
       const shown = meta.expectedDisplayTime || now;
       const d = meta.mediaTime - at(groupClock.at(shown));
       if (Math.abs(d) < VIDEO_SEEK_S) {
@@ -723,7 +724,16 @@ class ZonePlayer {
     };
     if (typeof v.requestVideoFrameCallback === 'function') v.requestVideoFrameCallback(frameSeen);
     this.videoTimer = setInterval(() => {
-      if (this.cur !== slide || v.paused || v.seeking) return;
+      if (this.cur !== slide || v.seeking) return;
+      if (v.paused) { // ended before its slot did, or a seek raced the end: the slot still plays it
+        const want = at(groupClock.now());
+        if (want >= 0 && !(v.duration > 0 && want >= v.duration - 0.05)) {
+          if (Math.abs(v.currentTime - want) > VIDEO_SEEK_S) v.currentTime = want;
+          const p = v.play();
+          if (p) p.catch(() => {});
+        }
+        return;
+      }
       const d = performance.now() - measuredAt < 1000 ? drift : v.currentTime - at(groupClock.now());
       if (Math.abs(d) > VIDEO_SEEK_S) {
         v.currentTime = at(groupClock.now());
@@ -745,13 +755,14 @@ class ZonePlayer {
     }
     const v = slide.video;
     if (!slide.onEnd) {
-      slide.onEnd = () => { if (this.cur === slide && !this.busy) this.advance(); };
+      // (a zone that has since joined its group's timeline goes on by that)
+      slide.onEnd = () => { if (this.cur === slide && !this.busy && !this.synced) this.advance(); };
       v.addEventListener('ended', slide.onEnd);
       v.addEventListener('error', slide.onEnd);
     }
     let last = -1;
     const check = () => {
-      if (this.cur !== slide || this.dead) return;
+      if (this.cur !== slide || this.dead || this.synced) return;
       if (v.currentTime === last && !v.ended) return this.advance();
       last = v.currentTime;
       this.watchdog = setTimeout(check, STALL_MS);
