@@ -572,7 +572,8 @@ void group_read(struct group *g, struct group_view *v)
 	v->member = g->cfg.member;
 	v->leader = g->leader;
 	v->role = g->role;
-	v->group_ns = group_clock_now(&g->clock, mono_ns());
+	v->local_ns = mono_ns();
+	v->group_ns = group_clock_now(&g->clock, v->local_ns);
 	v->error_ms = group_clock_error_ns(&g->clock) / 1e6;
 	v->delay_ms = g->clock.following && g->clock.have_target ? (double)g->clock.delay_ns / 1e6 : 0;
 	v->peers = g->peers_alive;

@@ -28,6 +28,7 @@ struct group_view {
 	uint32_t leader; /* 0: none (alone) */
 	enum group_role role;
 	int64_t group_ns; /* the group clock at the time of the reading */
+	int64_t local_ns; /* this machine's steady clock (CLOCK_MONOTONIC) at that time */
 	double error_ms;  /* our clock minus the leader's, as last measured */
 	double delay_ms;  /* the round trip of that measurement */
 	unsigned peers;   /* members heard in the last two seconds, not counting us */
