@@ -554,9 +554,8 @@ static char *clock_json(struct kiosk *k)
 	json_t *j = json_pack("{s:s, s:s, s:i, s:o, s:f, s:f, s:I, s:f, s:f, s:i, s:i}", "group", v.group_id, "state",
 	                      group_role_name(v.role), "member", (int)v.member, "leader",
 	                      v.leader ? json_integer(v.leader) : json_null(), "now_ms", (double)v.group_ns / 1e6,
-	                      "steady_ms", (double)v.local_ns / 1e6,
-	                      "epoch_ms", (json_int_t)v.epoch_ms, "offset_ms", v.error_ms, "delay_ms", v.delay_ms,
-	                      "peers", (int)v.peers, "steps", (int)v.steps);
+	                      "steady_ms", (double)v.local_ns / 1e6, "epoch_ms", (json_int_t)v.epoch_ms, "offset_ms",
+	                      v.error_ms, "delay_ms", v.delay_ms, "peers", (int)v.peers, "steps", (int)v.steps);
 	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
 	json_decref(j);
 	return text;
