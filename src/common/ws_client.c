@@ -340,7 +340,7 @@ static int tls_start(struct ws_client *w, const struct url *u, const char *ca_fi
 			return -1;
 		}
 	}
-	if ((r = gnutls_init(&w->sess, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) < 0 ||
+	if ((r = gnutls_init(&w->sess, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) < 0 ||
 	    (r = gnutls_set_default_priority(w->sess)) < 0 ||
 	    (r = gnutls_credentials_set(w->sess, GNUTLS_CRD_CERTIFICATE, w->cred)) < 0) {
 		snprintf(err, errsz, "TLS: %s", gnutls_strerror(r));

@@ -183,7 +183,7 @@ struct ws_conn *ws_conn_new(const struct ws_io *io, void *user, gnutls_certifica
 	c->io = io;
 	c->user = user;
 	if (cred) {
-		if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) != 0) {
+		if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) != 0) {
 			free(c);
 			return NULL;
 		}

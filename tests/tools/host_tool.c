@@ -21,6 +21,7 @@
  * exit 2 on bad use.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,8 @@ int main(int argc, char **argv)
 {
 	if (sodium_init() < 0)
 		return 1;
+	/* A peer that has gone is an error from write(), not a death by signal. */
+	signal(SIGPIPE, SIG_IGN);
 	struct opts o = {.pair_timeout_s = 35};
 	for (int i = 1; i < argc; i++) {
 		const char **slot = NULL;
