@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 BUILD=${FUZZ_BUILD:-build-fuzz}
-TARGETS=${*:-router cidr challenge json_body xff range feed_parse channel_schema release_signature chfile manifest e2e_handshake relay_frame ws rule pg_translate group_wire}
+TARGETS=${*:-router cidr challenge json_body xff range feed_parse channel_schema release_signature chfile manifest e2e_handshake relay_frame ws rule pg_translate group_wire share_code}
 WORK=fuzz/corpus-work           # grown corpora, kept between runs (git-ignored)
 ARTIFACTS=$BUILD/artifacts
 

@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"login", cmd_login},       {"logout", cmd_logout}, {"publish", cmd_publish}, {"screens", cmd_screens},
     {"channels", cmd_channels}, {"media", cmd_media},   {"assign", cmd_assign},   {"send", cmd_send},
     {"pair", cmd_pair},         {"remote", cmd_remote}, {"release", cmd_release}, {"releases", cmd_releases},
+    {"share", cmd_share},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

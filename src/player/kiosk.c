@@ -25,6 +25,7 @@
 #include "common/range.h"
 #include "common/strfmt.h"
 #include "group/group.h"
+#include "share/receiver.h"
 
 #include "kiosk_assets.h"
 
@@ -60,9 +61,10 @@ struct kiosk {
 	bool damaged;
 	int64_t clock_offset_ms; /* server clock minus ours, from heartbeats */
 	uint16_t port;
-	json_t *plays;       /* posted by the page, taken by the agent */
-	struct group *group; /* the sync group (its clock), or NULL */
-	json_t *transitions; /* the synced transitions the page reported, newest last */
+	json_t *plays;                /* posted by the page, taken by the agent */
+	struct group *group;          /* the sync group (its clock), or NULL */
+	struct share_receiver *share; /* the share receiver, or NULL */
+	json_t *transitions;          /* the synced transitions the page reported, newest last */
 	/* the remote-control consent prompt, and the answer not yet taken */
 	char consent_sid[130], consent_guest[130];
 	int64_t consent_until_ms; /* wall clock; 0: no prompt */
@@ -254,6 +256,8 @@ static char *state_json(struct kiosk *k)
 	                      "detail", k->detail, "identify_until", (json_int_t)k->identify_until_ms, "now",
 	                      (json_int_t)(wall_ms() + k->clock_offset_ms), "manifest_version",
 	                      (json_int_t)k->manifest_version);
+	if (j && k->share)
+		json_object_set_new(j, "share", json_true());
 	if (j && k->code[0])
 		json_object_set_new(j, "pairing", json_pack("{s:s, s:s}", "code", k->code, "uri", k->uri));
 	if (j && k->consent_until_ms && k->consent_until_ms > wall_ms())
@@ -561,6 +565,31 @@ static char *clock_json(struct kiosk *k)
 	return text;
 }
 
+/* The operator's stop and promote of a sender: {"slot": N} (promote: -1
+ * shows every sender again). */
+static enum MHD_Result take_share_action(struct kiosk *k, struct MHD_Connection *c, struct body *b, bool stop)
+{
+	json_error_t e;
+	json_t *j = b->too_big ? NULL : json_loadb(buf_str(&b->data), buf_len(&b->data), 0, &e);
+	json_t *slot = json_object_get(j, "slot");
+	bool valid = json_is_integer(slot) && json_integer_value(slot) >= (stop ? 0 : -1) &&
+	             json_integer_value(slot) < SHARE_MAX_SENDERS;
+	int n = valid ? (int)json_integer_value(slot) : 0;
+	json_decref(j);
+	if (!valid)
+		return error_reply(c, 400, "invalid_json",
+		                   stop ? "expected {\"slot\": 0-3}" : "expected {\"slot\": 0-3, or -1 for all}");
+	pthread_mutex_lock(&k->lock);
+	int rc = !k->share ? -2 : stop ? share_receiver_stop_sender(k->share, n) : share_receiver_promote(k->share, n);
+	pthread_mutex_unlock(&k->lock);
+	if (rc == -2)
+		return error_reply(c, 404, "not_sharing", "this player runs without --share");
+	if (rc != 0)
+		return error_reply(c, 404, "no_sender", "no sender shares in this slot");
+	static const char ok[] = "{\"ok\":true}";
+	return reply(c, 200, "application/json", ok, sizeof ok - 1, MHD_RESPMEM_PERSISTENT);
+}
+
 /* The page's answer to the consent prompt: {"session_id", "accepted"}. */
 static enum MHD_Result take_consent(struct kiosk *k, struct MHD_Connection *c, struct body *b)
 {
@@ -617,7 +646,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			*upload_size = 0;
 			return MHD_YES;
 		}
-		if (strcmp(url, "/played") == 0 || strcmp(url, "/consent") == 0 || strcmp(url, "/transitions") == 0) {
+		bool share_action = strcmp(url, "/share/stop") == 0 || strcmp(url, "/share/promote") == 0;
+		if (strcmp(url, "/played") == 0 || strcmp(url, "/consent") == 0 || strcmp(url, "/transitions") == 0 ||
+		    share_action) {
 			/* only the kiosk page itself: a framed web page or HTML medium
 			 * could otherwise post fake plays (or a consent) with a no-CORS
 			 * request; a JSON content type cannot be sent without CORS */
@@ -629,6 +660,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				return error_reply(c, 415, "unsupported_type", "send application/json");
 			if (origin && strcmp(origin, own) != 0)
 				return error_reply(c, 403, "forbidden", "only the kiosk page may post here");
+			if (share_action)
+				return take_share_action(k, c, b, url[7] == 's');
 			return url[1] == 'p'   ? take_played(k, c, b)
 			       : url[1] == 't' ? take_transitions(k, c, b)
 			                       : take_consent(k, c, b);
@@ -667,6 +700,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
 			json_decref(j);
 		}
+		if (!text)
+			return MHD_NO;
+		return reply(c, 200, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
+	}
+	if (strcmp(url, "/share") == 0) {
+		pthread_mutex_lock(&k->lock);
+		json_t *j = k->share ? share_receiver_status(k->share) : NULL;
+		pthread_mutex_unlock(&k->lock);
+		if (!j)
+			return error_reply(c, 404, "not_sharing", "this player runs without --share");
+		char *text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
 		if (!text)
 			return MHD_NO;
 		return reply(c, 200, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
@@ -768,6 +813,14 @@ void kiosk_stop(struct kiosk *k)
 	json_decref(k->plays);
 	json_decref(k->transitions);
 	free(k);
+}
+
+void kiosk_set_share(struct kiosk *k, struct share_receiver *r)
+{
+	pthread_mutex_lock(&k->lock);
+	k->share = r;
+	bump(k);
+	pthread_mutex_unlock(&k->lock);
 }
 
 void kiosk_set_group(struct kiosk *k, struct group *g)

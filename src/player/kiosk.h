@@ -53,6 +53,12 @@ bool kiosk_consent_pending(struct kiosk *k);
 struct group;
 void kiosk_set_group(struct kiosk *k, struct group *g);
 
+/* The share receiver whose code and key the page shows (GET /share), and
+ * whose senders the operator stops or promotes (POST /share/stop,
+ * /share/promote with {"slot": N}); NULL: none. Set NULL before stopping it. */
+struct share_receiver;
+void kiosk_set_share(struct kiosk *k, struct share_receiver *r);
+
 /* The proof-of-play entries the page posted since the last call (a JSON
  * array the caller owns). */
 struct json_t;

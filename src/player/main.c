@@ -26,6 +26,7 @@
 #include "common/strfmt.h"
 #include "diagnose.h"
 #include "kiosk.h"
+#include "share/receiver.h"
 #include "state.h"
 
 #ifndef PLAYER_BUILD_VERSION
@@ -52,6 +53,7 @@ enum {
 	S_LOGS_COMMAND,
 	S_INSTALL_DIR,
 	S_SYNC_INTERFACE,
+	S_SHARE_ADDRESS,
 	S_COUNT
 };
 
@@ -127,6 +129,9 @@ static const struct setting settings[S_COUNT] = {
     [S_SYNC_INTERFACE] = TEXT("sync-interface", "IFACE", "sync_interface", "VITRINE_SYNC_INTERFACE", "",
                               "LAN interface (name or IPv4 address) of sync groups' multicast (UDP 16732-16733; "
                               "default: the system's multicast route)"),
+    [S_SHARE_ADDRESS] = TEXT("share-address", "IPV4", "share_address", "VITRINE_SHARE_ADDRESS", "",
+                             "private address the share code encodes (with --share; default: the first private "
+                             "IPv4 address of the interfaces)"),
 };
 
 static void usage(const struct settings *s)
@@ -136,6 +141,8 @@ static void usage(const struct settings *s)
 	       "  PAIRING CODE: XXXX-XXXX\n"
 	       "and shows the code on its kiosk page; type it in the console to add the screen.\n\n"
 	       "  --diagnose      check DNS, TCP, TLS, clock and the long-poll path, then exit\n"
+	       "  --share         receive shared screens: prints SHARE CODE: DDD-DDD-DDD and shows it,\n"
+	       "                  with its key, on the kiosk page (`vitrine share CODE` on a laptop)\n"
 	       "  --config FILE   INI file with a [player] section\n"
 	       "  --help, --version\n\n");
 	settings_print_help(s, stdout);
@@ -158,12 +165,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vitrine-player: out of memory\n");
 		return 1;
 	}
-	enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_DIAGNOSE };
+	enum { OPT_HELP = 'h', OPT_VERSION = 1, OPT_DIAGNOSE, OPT_SHARE };
 	static const struct option own[] = {{"help", no_argument, NULL, OPT_HELP},
 	                                    {"version", no_argument, NULL, OPT_VERSION},
 	                                    {"diagnose", no_argument, NULL, OPT_DIAGNOSE},
+	                                    {"share", no_argument, NULL, OPT_SHARE},
 	                                    {NULL, 0, NULL, 0}};
-	bool diagnose = false;
+	bool diagnose = false, share = false;
 	int status = 0, c;
 	char why[512];
 	while ((c = settings_getopt(&set, argc, argv, "h", own, why, sizeof why)) != -1) {
@@ -176,6 +184,9 @@ int main(int argc, char **argv)
 			goto out;
 		case OPT_DIAGNOSE:
 			diagnose = true;
+			break;
+		case OPT_SHARE:
+			share = true;
 			break;
 		default:
 			fprintf(stderr, "vitrine-player: %s\n", why);
@@ -253,6 +264,22 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	struct share_receiver *receiver = NULL;
+	if (share) {
+		struct share_receiver_config sc = {.address = values[S_SHARE_ADDRESS]};
+		if (!(receiver = share_receiver_start(&sc, err, sizeof err))) {
+			fprintf(stderr, "vitrine-player: %s\n", err);
+			kiosk_stop(kiosk);
+			state_close(&st);
+			status = 1;
+			goto out;
+		}
+		char code[SHARE_CODE_TEXT_SIZE];
+		share_receiver_code(receiver, code);
+		printf("SHARE CODE: %s\n", code);
+		fflush(stdout);
+		kiosk_set_share(kiosk, receiver);
+	}
 	char url[64];
 	snprintf(url, sizeof url, "http://127.0.0.1:%u/", kiosk_port(kiosk));
 	if (geteuid() == 0)
@@ -267,6 +294,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	status = agent_run(&cfg, &st, kiosk);
+	kiosk_set_share(kiosk, NULL);
+	share_receiver_stop(receiver);
 	kiosk_stop(kiosk);
 	state_close(&st);
 	log_event(LOG_INFO, "stopped", NULL);

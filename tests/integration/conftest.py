@@ -36,7 +36,7 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 BACKEND_INDEPENDENT = {
     "test_api_doc", "test_demo", "test_e2e_vectors", "test_man_pages", "test_relay", "test_relay_robust",
     "test_relay_ws", "test_tools", "test_units", "test_deb", "test_nginx_sample", "test_drop_root",
-    "test_lan", "test_ptp_reference", "test_sync_lan",
+    "test_lan", "test_ptp_reference", "test_sync_lan", "test_share",
 }
 
 

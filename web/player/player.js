@@ -11,9 +11,10 @@
 // plays on the group clock the player keeps with the other screens: each
 // transition lands on the frame nearest its instant on that clock, videos
 // follow it (playbackRate nudges), and a screen that starts late enters at
-// the item and position the others show. Everything comes from the player
+// the item and position the others show. With the share receiver on, it
+// shows the share code and key in a corner. Everything comes from the player
 // itself (same origin, 127.0.0.1): GET /state and the /events stream,
-// GET /manifest, GET /objects/<sha256>, GET /clock, POST /played,
+// GET /manifest, GET /objects/<sha256>, GET /clock, GET /share, POST /played,
 // POST /consent, POST /transitions.
 const $ = (id) => document.getElementById(id);
 
@@ -881,8 +882,39 @@ function render(state) {
   $('identify').hidden = !(left > 0);
   if (left > 0) identifyTimer = setTimeout(() => { $('identify').hidden = true; }, left);
   renderConsent(state.consent);
+  watchShare(!!state.share);
   wantedVersion = state.manifest_version;
   if (!manifestLoaded || (wantedVersion !== undefined && wantedVersion !== loadedVersion)) loadManifest();
+}
+
+// ------------------------------------------------------------------ share
+
+// The share receiver's code and key, asked again every 2 s: the key changes
+// after too many wrong tries.
+let shareTimer = null;
+
+async function showShare() {
+  try {
+    const r = await fetch('/share', { cache: 'no-store' });
+    if (!r.ok) throw new Error('no share receiver');
+    const s = await r.json();
+    $('share-code').textContent = s.code;
+    $('share-key').textContent = s.key;
+    $('share').hidden = false;
+  } catch (e) {
+    $('share').hidden = true;
+  }
+}
+
+function watchShare(on) {
+  if (on && !shareTimer) {
+    showShare();
+    shareTimer = setInterval(showShare, 2000);
+  } else if (!on && shareTimer) {
+    clearInterval(shareTimer);
+    shareTimer = null;
+    $('share').hidden = true;
+  }
 }
 
 // ------------------------------------------------------------------ consent

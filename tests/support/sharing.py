@@ -1,0 +1,170 @@
+"""Screen sharing on a throwaway LAN, for tests/integration/test_share.py
+and bench/share: Xvfb displays painted with known colours, the pixels of a
+display read back, a display (vitrine-player --share in a namespace of a
+tests/support/lan.py LAN, drawing on its own Xvfb) and senders (`vitrine
+share` in the other namespaces, each capturing its own Xvfb).
+
+X clients in a namespace reach an Xvfb of the test's namespace through its
+socket file in /tmp/.X11-unix (the abstract socket is per namespace; libX11
+falls back to the file)."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xdisplay  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+
+# Fills the display with one window per (x, y, w, h, rgb) of argv[4] (JSON),
+# prints "painted", stays (its windows must stay).
+PAINTER = r"""
+import ctypes, json, sys, time
+x = ctypes.CDLL("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x.XDefaultRootWindow.restype = ctypes.c_ulong
+x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+x.XCreateSimpleWindow.restype = ctypes.c_ulong
+x.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
+                                  ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong]
+x.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+d = x.XOpenDisplay(sys.argv[1].encode())
+if not d:
+    sys.exit("cannot open display")
+root = x.XDefaultRootWindow(d)
+for (left, top, w, h, rgb) in json.loads(sys.argv[4]):
+    x.XMapWindow(d, x.XCreateSimpleWindow(d, root, left, top, w, h, 0, 0, rgb))
+x.XSync(d, 0)
+print("painted", flush=True)
+time.sleep(3600)
+"""
+
+# Prints the RGB of each (x, y) of argv[2] (JSON) on display argv[1] as JSON.
+SAMPLER = r"""
+import ctypes, json, sys
+x = ctypes.CDLL("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x.XDefaultRootWindow.restype = ctypes.c_ulong
+x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+x.XGetImage.restype = ctypes.c_void_p
+x.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+                        ctypes.c_ulong, ctypes.c_int]
+x.XGetPixel.restype = ctypes.c_ulong
+x.XGetPixel.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+d = x.XOpenDisplay(sys.argv[1].encode())
+if not d:
+    sys.exit("cannot open display")
+out = []
+for (px, py) in json.loads(sys.argv[2]):
+    img = x.XGetImage(d, x.XDefaultRootWindow(d), px, py, 1, 1, 0xFFFFFFFF, 2)
+    v = x.XGetPixel(img, 0, 0)
+    out.append([(v >> 16) & 255, (v >> 8) & 255, v & 255])
+print(json.dumps(out))
+"""
+
+COLOURS = {
+    "red": 0xE01010, "blue": 0x1010E0, "green": 0x10C010, "yellow": 0xE0E010,
+    "magenta": 0xE010E0, "cyan": 0x10E0E0, "white": 0xF0F0F0, "orange": 0xF08010,
+}
+
+
+def rgb(name):
+    v = COLOURS[name]
+    return [(v >> 16) & 255, (v >> 8) & 255, v & 255]
+
+
+def close_to(got, name, tolerance=48):
+    return all(abs(a - b) <= tolerance for a, b in zip(got, rgb(name)))
+
+
+class PaintedDisplay:
+    """Xvfb -noreset w x h with its left half `left` and right half `right`."""
+
+    def __init__(self, w, h, left, right):
+        self.w, self.h = w, h
+        self.xvfb, self.name = xdisplay.start_xvfb(w, h)
+        spec = [[0, 0, w // 2, h, COLOURS[left]], [w // 2, 0, w - w // 2, h, COLOURS[right]]]
+        self.painter = subprocess.Popen([PYTHON, "-c", PAINTER, self.name, str(w), str(h), json.dumps(spec)],
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.painter.stdout.readline().strip() == "painted"
+
+    def close(self):
+        for p in (self.painter, self.xvfb):
+            p.kill()
+            p.wait()
+
+
+def sample(display, points):
+    out = subprocess.run([PYTHON, "-c", SAMPLER, display, json.dumps(points)], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+class Display:
+    """vitrine-player --share in LAN namespace k, drawing on X display xname;
+    its kiosk answers on 127.0.0.1:kiosk_port inside the namespace."""
+
+    def __init__(self, lan, k, build, xname, tmp, kiosk_port=8181):
+        self.lan, self.k = lan, k
+        self.kiosk = "http://127.0.0.1:%d" % kiosk_port
+        env = dict(os.environ, DISPLAY=xname, ASAN_OPTIONS="detect_leaks=0")
+        self.log = open(os.path.join(tmp, "display.log"), "w")
+        self.proc = lan.run(k, [os.path.join(build, "vitrine-player"), "--server", "http://127.0.0.1:9",
+                                "--data", os.path.join(tmp, "display-data"), "--kiosk-listen",
+                                "127.0.0.1:%d" % kiosk_port, "--share"],
+                            env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        deadline = time.monotonic() + 30
+        self.code = None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("SHARE CODE: "):
+                self.code = line.split(": ", 1)[1].strip()
+                break
+        assert self.code, "no SHARE CODE line: " + self.read_log()
+
+    def read_log(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def kiosk_request(self, method, path, body=None):
+        argv = ["curl", "-s", "-m", "10", "-X", method, self.kiosk + path, "-w", "\n%{http_code}"]
+        if body is not None:
+            argv += ["-H", "Content-Type: application/json", "--data", json.dumps(body)]
+        out = subprocess.run(["ip", "netns", "exec", self.lan.ns(self.k)] + argv, capture_output=True, text=True,
+                             timeout=30)
+        text, _, code = out.stdout.rpartition("\n")
+        return int(code or 0), (json.loads(text) if text.strip() else None)
+
+    def status(self):
+        code, doc = self.kiosk_request("GET", "/share")
+        assert code == 200, doc
+        return doc
+
+    def streaming(self):
+        return sum(1 for s in self.status()["senders"] if s["streaming"])
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def start_sender(lan, k, build, xname, code, key, *extra, **popen):
+    """`vitrine share CODE --key KEY` in namespace k capturing xname."""
+    env = dict(os.environ, DISPLAY=xname, ASAN_OPTIONS="detect_leaks=0", HOME=lan.tmp)
+    return lan.run(k, [os.path.join(build, "vitrine"), "share", code, "--key", key, "--name", "sender%d" % k]
+                   + list(extra), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
