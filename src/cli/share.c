@@ -311,15 +311,18 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 
 	uint16_t input_port = 0;
 	if (input) {
+		/* the first free of the share range, which /firewall lists */
 		ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET};
-		socklen_t al = sizeof a;
-		if (ufd < 0 || bind(ufd, (struct sockaddr *)&a, sizeof a) != 0 ||
-		    getsockname(ufd, (struct sockaddr *)&a, &al) != 0) {
-			cli_error("cannot open the input port: %s", strerror(errno));
+		for (unsigned port = SHARE_STREAM_PORT_FIRST; ufd >= 0 && !input_port && port <= SHARE_STREAM_PORT_LAST;
+		     port++) {
+			struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+			if (bind(ufd, (struct sockaddr *)&a, sizeof a) == 0)
+				input_port = (uint16_t)port;
+		}
+		if (!input_port) {
+			cli_error("cannot open an input port in UDP 49200-49400: %s", strerror(errno));
 			goto out;
 		}
-		input_port = ntohs(a.sin_port);
 	}
 	if (send_json(&cmd,
 	              json_pack("{s:s, s:s, s:i, s:i, s:s, s:b, s:i}", "type", "offer", "name", name, "width", width,

@@ -461,6 +461,10 @@ def test_firewall_page_for_the_network_team(server, driver):
     rule = table.find_element(By.CSS_SELECTOR, f'tr[data-transport="TCP"][data-port="{port}"]')
     assert "HTTP" in rule.text and "127.0.0.1" in rule.text
     assert table.find_elements(By.CSS_SELECTOR, 'tr[data-port="123"][data-transport="UDP"]')
+    # screen share: a range and a port with its alternatives, as a network team writes them
+    shares = [r.text for r in table.find_elements(By.CSS_SELECTOR, 'tr[data-port="49200"]')]
+    assert len(shares) == 2 and all("49200-49400" in t for t in shares), shares
+    assert "7385 (or 29736, 2067, 39458)" in table.find_element(By.CSS_SELECTOR, 'tr[data-port="7385"]').text
     assert driver.find_elements(By.CSS_SELECTOR, "#firewall-notes li")
     assert driver.find_element(By.ID, "firewall-origin").text == server.url
     full_page_screenshot(driver, SCREENSHOT_FIREWALL)

@@ -224,6 +224,10 @@ def test_firewall_rules_come_from_the_running_configuration(make_server):
     assert (screens["to"], screens["port"], screens["protocol"], screens["transport"]) == \
         ("signage.example.org", 443, "HTTPS", "TCP")
     assert any(r["protocol"] == "NTP" and r["port"] == 123 for r in rules)
+    share = {(r["transport"], r["port"], r.get("port_last")): r for r in rules if r.get("scope") == "share"}
+    assert set(share) == {("TCP", 7385, None), ("TCP", 49200, 49400), ("UDP", 49200, 49400)}
+    assert share[("TCP", 7385, None)]["alternatives"] == [29736, 2067, 39458]
+    assert share[("UDP", 49200, 49400)]["from"].startswith("displays")
     assert requests.get(server.url + "/firewall").headers["Content-Type"].startswith("text/html")
     admin.post("/api/v1/users", json={"login": "ed", "password": "a-long-password-1", "role": "editor"})
     ed = Client(server.url)

@@ -139,6 +139,30 @@ int ops_handle_firewall(struct http_req *r)
 		                     "the Internet",
 		                     "purpose", lan[i].purpose, "multicast_group", lan[i].multicast, "ttl", 1, "scope",
 		                     "lan"));
+	/* screen share (src/share/): laptops on the LAN connect to a display's
+	 * receiver; its mouse input goes back to them */
+	json_array_append_new(
+	    rules, json_pack("{s:s, s:s, s:s, s:i, s:[i, i, i], s:s, s:s, s:s, s:s}", "from",
+	                     "laptops that share their screen (vitrine share)", "to", "displays with screen share on",
+	                     "transport", "TCP", "port", 7385, "alternatives", 29736, 2067, 39458, "protocol",
+	                     "Vitrine share", "direction",
+	                     "from the laptops' networks to the display (the LAN, or routed "
+	                     "private subnets): never from the Internet",
+	                     "purpose",
+	                     "screen share: the session (the first free of the four ports; the share code says which)",
+	                     "scope", "share"));
+	json_array_append_new(
+	    rules, json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:s}", "from",
+	                     "laptops that share their screen (vitrine share)", "to", "displays with screen share on",
+	                     "transport", "TCP", "port", 49200, "port_last", 49400, "protocol", "Vitrine share stream",
+	                     "direction", "from the laptops' networks to the display", "purpose",
+	                     "screen share: each sender's encrypted video (one port per sender)", "scope", "share"));
+	json_array_append_new(
+	    rules,
+	    json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:s}", "from", "displays with screen share on", "to",
+	              "the laptops sharing to them", "transport", "UDP", "port", 49200, "port_last", 49400, "protocol",
+	              "Vitrine share input", "direction", "from the display back to each laptop", "purpose",
+	              "screen share: mouse input on the display, to the senders that allow it", "scope", "share"));
 	/* the map's tile server (map_tile_url), which the console's Map page loads from */
 	const struct tile_origin *tiles = console_config_tiles();
 	if (tiles)
@@ -152,13 +176,16 @@ int ops_handle_firewall(struct http_req *r)
 	json_array_extend(rules, relays);
 	json_decref(relays);
 	json_t *notes = json_pack(
-	    "[s, s, s]",
+	    "[s, s, s, s]",
 	    "Screens accept no connection from the server or the Internet: no inbound port is needed there (the sync "
 	    "group ports are between the screens of one LAN).",
 	    "The kiosk page of each screen listens on 127.0.0.1 only.",
 	    "Screens of a sync group must share one LAN segment that passes multicast (UDP 16732 to 239.255.67.32 and "
 	    "16733 to 239.255.67.33, TTL 1, so never routed); the screens' own firewall must let those two ports in "
-	    "from the LAN.");
+	    "from the LAN.",
+	    "Screen share needs no server: the laptops reach the display's receiver directly, so the display's own "
+	    "firewall must let TCP 7385 (or 29736, 2067, 39458) and 49200-49400 in from the laptops' networks, and the "
+	    "laptops' must let UDP 49200-49400 in from the display for mouse input.");
 	http_reply_json(r, 200,
 	                json_pack("{s:o, s:o, s:s}", "rules", rules, "notes", notes, "generated_from",
 	                          cfg->public_url && *cfg->public_url ? "public_url" : "listen address"));

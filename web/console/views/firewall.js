@@ -7,6 +7,13 @@ import { isAdmin } from '../session.js';
 import { h, headRow, labelledRow, tableWrap } from '../dom.js';
 import { fmtTime } from '../format.js';
 
+// 7385, "49200-49400", or "7385 (or 29736, 2067)".
+function portText(r) {
+  if (r.port_last) return `${r.port}-${r.port_last}`;
+  if (r.alternatives && r.alternatives.length) return `${r.port} (or ${r.alternatives.join(', ')})`;
+  return String(r.port);
+}
+
 export async function renderFirewall() {
   const print = h('button', { id: 'firewall-print', type: 'button', class: 'btn btn-primary', text: 'Print' });
   print.addEventListener('click', () => window.print());
@@ -27,7 +34,7 @@ export async function renderFirewall() {
       h('td', { class: 'cell-strong', text: r.from }),
       h('td', { class: 'mono', text: r.multicast_group ? `${r.to} (multicast ${r.multicast_group}, TTL ${r.ttl})` : r.to }),
       h('td', { text: r.transport }),
-      h('td', { class: 'mono num', text: String(r.port) }),
+      h('td', { class: 'mono num', text: portText(r) }),
       h('td', { text: r.protocol }),
       h('td', { text: r.direction }),
       h('td', { class: 'detail', text: r.purpose })));
