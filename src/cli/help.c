@@ -158,7 +158,7 @@ static const struct command_help helps[] = {
                "  --relay-ca FILE     trust this CA for the relay's WSS fallback (default: the\n"
                "                      system's; env VITRINE_RELAY_CA)\n"},
     {"share", "usage: vitrine share CODE [--key KEY] [--name NAME] [--no-input] [--display :N]\n"
-              "                     [--fps N] [--bitrate KBPS]\n"
+              "                     [--fps N] [--bitrate KBPS] [--codec vp8|h264]\n"
               "\n"
               "Shares this computer's screen (X11) to the display that shows the share code\n"
               "CODE (nine digits, DDD-DDD-DDD) over the local network, encrypted end to end.\n"
@@ -168,7 +168,9 @@ static const struct command_help helps[] = {
               "screens already or an unreachable display end with a sentence (exit 1).\n"
               "While sharing, a click or a move of the mouse on the display's tile of this\n"
               "screen is replayed here (XTest), unless --no-input. Ctrl-C or the display's\n"
-              "stop ends the share (exit 0). Needs no server and no login. Wayland sessions\n"
+              "stop ends the share (exit 0). Needs no server and no login, but for a code\n"
+              "the server brokered (a display outside the private address ranges): that one\n"
+              "is looked up on --server (or the server of the last login). Wayland sessions\n"
               "without X11 cannot be captured yet (PipeWire portal: not built).\n"
               "\n"
               "examples:\n"
@@ -181,7 +183,8 @@ static const struct command_help helps[] = {
               "  --no-input          do not take mouse input from the display\n"
               "  --display :N        the X display to capture (default: $DISPLAY)\n"
               "  --fps N             frames per second, 1-60 (default 30)\n"
-              "  --bitrate KBPS      VP8 bitrate in kilobits per second (default 6000)\n"},
+              "  --bitrate KBPS      bitrate in kilobits per second (default 6000)\n"
+              "  --codec vp8|h264    VP8 (default) or H.264 (x264; the display needs avdec_h264)\n"},
     {"release", "usage: vitrine release keygen --out KEYFILE\n"
                 "       vitrine release sign --key KEYFILE --name NAME --version V FILE [--out FILE.vsig]\n"
                 "       vitrine [--server URL] release upload FILE [--signature FILE.vsig]\n"

@@ -4,8 +4,9 @@
  * (src/share/code.h); the key the display shows beside it (--key, the
  * VITRINE_SHARE_KEY environment variable, or asked on the terminal)
  * authenticates both ends (src/share/session.h). Then the screen is
- * captured from X11 (GStreamer's ximagesrc), encoded in VP8 for low latency
- * (one frame in, one frame out: no look-ahead, real-time deadline) and
+ * captured from X11 (GStreamer's ximagesrc), encoded in VP8 (or H.264 with
+ * --codec h264, x264) for low latency (one frame in, one frame out: no
+ * look-ahead, no B-frames, a real-time deadline) and
  * streamed, encrypted, on the stream port the display gives. Mouse input
  * the display sends back is replayed on this screen through XTest, unless
  * --no-input. Exit 0 when the share ends (Ctrl-C, or the display stopped
@@ -39,7 +40,7 @@
 #define SHARE_CONNECT_TIMEOUT_S 5
 #define SHARE_IO_TIMEOUT_S      10
 
-enum { OPT_KEY = CLI_OPT_FIRST_COMMAND, OPT_NAME, OPT_NO_INPUT, OPT_DISPLAY, OPT_FPS, OPT_BITRATE };
+enum { OPT_KEY = CLI_OPT_FIRST_COMMAND, OPT_NAME, OPT_NO_INPUT, OPT_DISPLAY, OPT_FPS, OPT_BITRATE, OPT_CODEC };
 
 static int stop_pipe[2] = {-1, -1};
 
@@ -166,6 +167,50 @@ static void replay_input(Display *dpy, const struct share_input *in, int w, int 
 	XFlush(dpy);
 }
 
+/* A code of the brokered range: the server says where its display listens
+ * (GET /api/v1/share-codes/{code}, no login needed). The server is --server,
+ * else the one of the last login. */
+static int resolve_brokered(struct cli *cli, struct share_code_target *t)
+{
+	char server[1024];
+	int rc;
+	if (cli->server_opt) {
+		if (api_normalize_url(cli->server_opt, server, sizeof server) != 0)
+			return cli_usage_error(cli, "--server must be an http:// or https:// URL");
+		rc = cli_connect_anonymous(cli, server, cli->ca_opt);
+	} else {
+		rc = cli_connect(cli);
+		if (rc != CLI_OK)
+			cli_error(
+			    "this code is brokered by a Vitrine server (the display is outside the private address "
+			    "ranges): pass --server URL");
+	}
+	if (rc != CLI_OK)
+		return rc;
+	char path[64], digits[SHARE_CODE_DIGITS + 1], code[SHARE_CODE_TEXT_SIZE];
+	share_code_brokered(t->broker_index, code);
+	snprintf(digits, sizeof digits, "%.3s%.3s%.3s", code, code + 4, code + 8);
+	snprintf(path, sizeof path, "/api/v1/share-codes/%s", digits);
+	struct api_resp resp;
+	if (api_call(&cli->api, "GET", path, NULL, 30, &resp) != 0 || resp.status != 200) {
+		rc = cli_fail(cli, &resp, "resolving the share code");
+		api_resp_free(&resp);
+		return rc;
+	}
+	const char *address = json_string_value(json_object_get(resp.json, "address"));
+	json_int_t port = json_integer_value(json_object_get(resp.json, "port"));
+	struct in_addr a;
+	if (!address || inet_pton(AF_INET, address, &a) != 1 || port <= 0 || port > 65535) {
+		api_resp_free(&resp);
+		cli_error("the server's answer for this share code has no address and port");
+		return CLI_FAILED;
+	}
+	t->ipv4 = ntohl(a.s_addr);
+	t->port = (uint16_t)port;
+	api_resp_free(&resp);
+	return CLI_OK;
+}
+
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
 	char *end;
@@ -179,16 +224,14 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 
 int cmd_share(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"key", required_argument, NULL, OPT_KEY},
-	                                     {"name", required_argument, NULL, OPT_NAME},
-	                                     {"no-input", no_argument, NULL, OPT_NO_INPUT},
-	                                     {"display", required_argument, NULL, OPT_DISPLAY},
-	                                     {"fps", required_argument, NULL, OPT_FPS},
-	                                     {"bitrate", required_argument, NULL, OPT_BITRATE},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"key", required_argument, NULL, OPT_KEY},     {"name", required_argument, NULL, OPT_NAME},
+	    {"no-input", no_argument, NULL, OPT_NO_INPUT}, {"display", required_argument, NULL, OPT_DISPLAY},
+	    {"fps", required_argument, NULL, OPT_FPS},     {"bitrate", required_argument, NULL, OPT_BITRATE},
+	    {"codec", required_argument, NULL, OPT_CODEC}, {NULL, 0, NULL, 0}};
 	int c, rc = CLI_FAILED;
 	const char *key_opt = getenv("VITRINE_SHARE_KEY"), *name = NULL, *display = NULL;
-	bool input = true;
+	bool input = true, h264 = false;
 	unsigned long fps = 30, kbps = 6000;
 	while ((c = cli_getopt(cli, argc, argv, "", opts, &rc)) != -1) {
 		if (c == -2)
@@ -205,6 +248,10 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 			return cli_usage_error(cli, "--fps takes frames per second, 1-60");
 		else if (c == OPT_BITRATE && parse_uint(optarg, 100, 100000, &kbps) != 0)
 			return cli_usage_error(cli, "--bitrate takes kilobits per second, 100-100000");
+		else if (c == OPT_CODEC && strcmp(optarg, "vp8") != 0 && strcmp(optarg, "h264") != 0)
+			return cli_usage_error(cli, "--codec is vp8 or h264");
+		else if (c == OPT_CODEC)
+			h264 = strcmp(optarg, "h264") == 0;
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(cli, "needs CODE, the nine digits the display shows (DDD-DDD-DDD)");
@@ -212,11 +259,8 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 	enum share_code_status status = share_code_parse(argv[optind], &target);
 	if (status != SHARE_CODE_OK)
 		return cli_usage_error(cli, "%s", share_code_status_message(status));
-	if (target.kind == SHARE_CODE_BROKERED) {
-		cli_error("this is a server-brokered code (a display outside the private address ranges): "
-		          "resolving it through the server is not supported yet");
-		return CLI_FAILED;
-	}
+	if (target.kind == SHARE_CODE_BROKERED && (rc = resolve_brokered(cli, &target)) != CLI_OK)
+		return rc;
 	char hostname[65] = "";
 	if (!name) {
 		if (gethostname(hostname, sizeof hostname - 1) != 0 || !*hostname)
@@ -249,7 +293,10 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 		}
 	}
 	char digits[SHARE_CODE_DIGITS + 1], code[SHARE_CODE_TEXT_SIZE];
-	share_code_direct(target.ipv4, target.port, code);
+	if (target.kind == SHARE_CODE_BROKERED)
+		share_code_brokered(target.broker_index, code);
+	else
+		share_code_direct(target.ipv4, target.port, code);
 	snprintf(digits, sizeof digits, "%.3s%.3s%.3s", code, code + 4, code + 8);
 	uint8_t auth[SHARE_AUTH_SIZE];
 	if (share_auth_key(digits, key, auth) != 0) {
@@ -324,9 +371,9 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (send_json(&cmd,
-	              json_pack("{s:s, s:s, s:i, s:i, s:s, s:b, s:i}", "type", "offer", "name", name, "width", width,
-	                        "height", height, "codec", "vp8", "input", input, "input_port", input_port)) != 0) {
+	if (send_json(&cmd, json_pack("{s:s, s:s, s:i, s:i, s:s, s:b, s:i}", "type", "offer", "name", name, "width",
+	                              width, "height", height, "codec", h264 ? "h264" : "vp8", "input", input,
+	                              "input_port", input_port)) != 0) {
 		cli_error("the display closed the connection: %s", strerror(errno));
 		goto out;
 	}
@@ -355,16 +402,30 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 
-	char launch[1024];
+	/* low latency: no look-ahead, no B-frames, a real-time deadline, a key
+	 * frame every 2 s (SPS/PPS with each, for H.264) */
+	char encoder[512], launch[1024];
+	if (h264)
+		snprintf(
+		    encoder, sizeof encoder,
+		    "x264enc tune=zerolatency speed-preset=ultrafast bitrate=%lu key-int-max=%lu bframes=0 threads=2 "
+		    "! video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 "
+		    "! video/x-h264,stream-format=byte-stream,alignment=au",
+		    kbps, fps * 2);
+	else
+		snprintf(encoder, sizeof encoder,
+		         "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%lu keyframe-max-dist=%lu "
+		         "lag-in-frames=0 error-resilient=default threads=2",
+		         kbps * 1000, fps * 2);
 	snprintf(launch, sizeof launch,
 	         "ximagesrc display-name=\"%s\" use-damage=false show-pointer=true ! video/x-raw,framerate=%lu/1 "
-	         "! queue max-size-buffers=2 leaky=downstream ! videoconvert ! video/x-raw,format=I420 "
-	         "! vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%lu keyframe-max-dist=%lu "
-	         "lag-in-frames=0 error-resilient=default threads=2 ! appsink name=out sync=false max-buffers=4",
-	         display, fps, kbps * 1000, fps * 2);
+	         "! queue max-size-buffers=2 leaky=downstream ! videoconvert ! video/x-raw,format=I420 ! %s "
+	         "! appsink name=out sync=false max-buffers=4",
+	         display, fps, encoder);
 	pipeline = gst_parse_launch(launch, &gerr);
 	if (!pipeline) {
-		cli_error("cannot build the capture pipeline (gstreamer1.0-plugins-good has ximagesrc and vp8enc): %s",
+		cli_error("cannot build the capture pipeline (ximagesrc and vp8enc are in gstreamer1.0-plugins-good, "
+		          "x264enc in -ugly, h264parse in -bad): %s",
 		          gerr ? gerr->message : "?");
 		g_clear_error(&gerr);
 		goto out;

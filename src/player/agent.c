@@ -27,6 +27,7 @@
 #include "kiosk.h"
 #include "manage.h"
 #include "remote_host.h"
+#include "share_broker.h"
 #include "state.h"
 #include "sync.h"
 #include "transport.h"
@@ -53,6 +54,7 @@ struct agent {
 	struct remote_host *remote; /* NULL when it could not be set up */
 	struct group *group;        /* the sync group (idle while the manifest names none) */
 	struct manage *manage;
+	struct share_broker *broker; /* the brokered share code, or NULL */
 	struct update *update;
 	enum phase phase;
 	struct transport_call pair, poll, beat, work, played, consent;
@@ -133,6 +135,7 @@ static void token_answered(struct transport_call *c, long status)
 			sync_request(a->sync, NULL);
 			update_save_keys(a->st, json_object_get(j, "release_keys"));
 			manage_paired(a->manage);
+			share_broker_paired(a->broker);
 			update_paired(a->update);
 		} else {
 			log_event(LOG_ERROR, "cannot store the access token", "dir", a->st->dir, NULL);
@@ -742,6 +745,7 @@ static void manage_recovered(void *arg, bool ok)
 	timers_set(T(a), a->work_timer, now);
 	sync_request(a->sync, NULL);
 	manage_paired(a->manage);
+	share_broker_paired(a->broker);
 	update_paired(a->update);
 }
 
@@ -792,6 +796,9 @@ int agent_run(const struct player_config *cfg, struct player_state *st, struct k
 	kiosk_set_group(kiosk, a.group);
 	a.sync = sync_create(a.t, kiosk, cfg, st->dir, &sync_ops, &a);
 	a.manage = manage_create(a.t, cfg, st, &manage_ops, &a);
+	a.broker = share_broker_create(a.t, cfg->share);
+	if (a.phase == PAIRED)
+		share_broker_paired(a.broker);
 	a.update = a.sync ? update_create(a.t, cfg, st, a.sync, &update_ops, &a) : NULL;
 	if (a.update && a.phase == PAIRED)
 		update_paired(a.update);
@@ -820,6 +827,7 @@ out:
 	group_destroy(a.group);
 	remote_host_destroy(a.remote);
 	update_destroy(a.update);
+	share_broker_destroy(a.broker);
 	manage_destroy(a.manage);
 	sync_destroy(a.sync);
 	for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)

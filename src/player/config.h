@@ -32,10 +32,11 @@ struct player_config {
 	/* device management (manage.h) */
 	const char *display_on_command;
 	const char *display_off_command;
-	const char *logs_command;   /* its output goes into collect_logs archives */
-	const char *install_dir;    /* over-the-air updates (update.h) */
-	const char *sync_interface; /* sync groups' LAN: "" (the multicast route), a name or an IPv4 address */
-	char *const *argv;          /* for restart_player */
+	const char *logs_command;     /* its output goes into collect_logs archives */
+	const char *install_dir;      /* over-the-air updates (update.h) */
+	const char *sync_interface;   /* sync groups' LAN: "" (the multicast route), a name or an IPv4 address */
+	char *const *argv;            /* for restart_player */
+	struct share_receiver *share; /* screen share (--share), or NULL: its code may come from the server */
 };
 
 #endif

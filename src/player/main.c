@@ -130,8 +130,8 @@ static const struct setting settings[S_COUNT] = {
                               "LAN interface (name or IPv4 address) of sync groups' multicast (UDP 16732-16733; "
                               "default: the system's multicast route)"),
     [S_SHARE_ADDRESS] = TEXT("share-address", "IPV4", "share_address", "VITRINE_SHARE_ADDRESS", "",
-                             "private address the share code encodes (with --share; default: the first private "
-                             "IPv4 address of the interfaces)"),
+                             "address the share code stands for (with --share; default: the first private IPv4 "
+                             "address of the interfaces; another than a private one gets a code from the server)"),
 };
 
 static void usage(const struct settings *s)
@@ -275,10 +275,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		char code[SHARE_CODE_TEXT_SIZE];
-		share_receiver_code(receiver, code);
-		printf("SHARE CODE: %s\n", code);
-		fflush(stdout);
+		if (share_receiver_code(receiver, code)) { /* else the server gives it (share_broker.c) */
+			printf("SHARE CODE: %s\n", code);
+			fflush(stdout);
+		}
 		kiosk_set_share(kiosk, receiver);
+		cfg.share = receiver;
 	}
 	char url[64];
 	snprintf(url, sizeof url, "http://127.0.0.1:%u/", kiosk_port(kiosk));

@@ -99,6 +99,8 @@ const struct route server_routes[] = {
     {"POST", "/api/v1/device/instructions/{id}/ack", screens_handle_device_ack, AUTH_DEVICE, 0, 32 * KB, W},
     {"POST", "/api/v1/device/heartbeat", screens_handle_device_heartbeat, AUTH_DEVICE, 0, 32 * KB, 0},
     {"POST", "/api/v1/device/screenshot", screens_handle_device_screenshot, AUTH_DEVICE, 0, 8192 * KB, W},
+    {"POST", "/api/v1/device/share-code", screens_handle_device_share_code, AUTH_DEVICE, 0, 1 * KB, W},
+    {"GET", "/api/v1/share-codes/{code}", screens_handle_share_code_lookup, AUTH_NONE, 0, 0, 0},
     /* device management: inventory, collected logs, and what a player with
      * damaged local state gets back (mdm/recover.c) */
     {"POST", "/api/v1/device/inventory", mdm_handle_device_inventory, AUTH_DEVICE, 0, 32 * KB, W},

@@ -53,6 +53,7 @@ struct slot {
 	uint8_t input_key[32];
 	uint64_t input_seq;
 	int width, height; /* of the sender's screen, from its offer */
+	bool h264;         /* else VP8 */
 	GstElement *pipeline, *size, *sink;
 	Window window;
 	bool want_window; /* the X thread creates or destroys the window */
@@ -68,15 +69,20 @@ struct share_receiver {
 	char address[INET_ADDRSTRLEN], code[SHARE_CODE_TEXT_SIZE], digits[SHARE_CODE_DIGITS + 1];
 	char key[SHARE_KEY_DIGITS + 1];
 	uint8_t auth[SHARE_AUTH_SIZE];
+	bool brokered; /* the address is not private: the server gives the code */
+	bool have_code;
 	unsigned wrong_keys, handshakes;
 	struct slot slots[SHARE_MAX_SENDERS];
 	int promoted;
 	Display *dpy;
 	Window top;
 	int screen_w, screen_h;
+	int bar_h; /* the strip left to the kiosk page's share bar while someone shares */
 	pthread_t acceptor, x_thread;
 	bool stopping;
 };
+
+static bool can_decode_h264(void);
 
 struct connection {
 	struct share_receiver *r;
@@ -101,10 +107,13 @@ static void set_timeouts(int fd, int seconds)
 /* A new screen key and its authentication key (Argon2, outside the lock). */
 static int new_key(struct share_receiver *r)
 {
-	char key[SHARE_KEY_DIGITS + 1];
+	char key[SHARE_KEY_DIGITS + 1], digits[SHARE_CODE_DIGITS + 1];
 	uint8_t auth[SHARE_AUTH_SIZE];
+	pthread_mutex_lock(&r->mu);
+	memcpy(digits, r->digits, sizeof digits);
+	pthread_mutex_unlock(&r->mu);
 	share_new_screen_key(key);
-	if (share_auth_key(r->digits, key, auth) != 0)
+	if (share_auth_key(digits, key, auth) != 0)
 		return -1;
 	pthread_mutex_lock(&r->mu);
 	memcpy(r->key, key, sizeof key);
@@ -123,9 +132,10 @@ struct tile {
 	bool shown;
 };
 
-/* Where each slot's window goes: the streaming slots in slot order fill 1
- * (whole screen), 2 (halves side by side) or 3-4 (quadrants); a promoted
- * slot has the whole screen and the others are hidden. Under r->mu. */
+/* Where each slot's window goes, in the screen above the bar: the
+ * streaming slots in slot order fill 1 (all of it), 2 (halves side by side)
+ * or 3-4 (quadrants); a promoted slot has all of it and the others are
+ * hidden. Under r->mu. */
 static int layout(const struct share_receiver *r, struct tile tiles[SHARE_MAX_SENDERS])
 {
 	int order[SHARE_MAX_SENDERS], n = 0;
@@ -134,10 +144,10 @@ static int layout(const struct share_receiver *r, struct tile tiles[SHARE_MAX_SE
 		if (r->slots[i].used && r->slots[i].streaming)
 			order[n++] = i;
 	if (r->promoted >= 0 && r->slots[r->promoted].used && r->slots[r->promoted].streaming) {
-		tiles[r->promoted] = (struct tile){0, 0, r->screen_w, r->screen_h, true};
+		tiles[r->promoted] = (struct tile){0, 0, r->screen_w, r->screen_h - r->bar_h, true};
 		return 1;
 	}
-	int W = r->screen_w, H = r->screen_h;
+	int W = r->screen_w, H = r->screen_h - r->bar_h;
 	for (int k = 0; k < n; k++) {
 		struct tile *t = &tiles[order[k]];
 		if (n == 1)
@@ -246,6 +256,7 @@ static void arrange(struct share_receiver *r)
 		}
 	}
 	if (shown) {
+		XMoveResizeWindow(r->dpy, r->top, 0, 0, (unsigned)r->screen_w, (unsigned)(r->screen_h - r->bar_h));
 		XMapRaised(r->dpy, r->top);
 	} else {
 		XUnmapWindow(r->dpy, r->top);
@@ -294,11 +305,17 @@ static void *x_main(void *arg)
 static bool start_pipeline(struct share_receiver *r, int i)
 {
 	GError *error = NULL;
-	GstElement *p = gst_parse_launch("appsrc name=src is-live=true do-timestamp=true format=time "
-	                                 "caps=video/x-vp8 ! queue max-size-buffers=8 leaky=downstream ! vp8dec "
-	                                 "! videoconvert ! videoscale ! capsfilter name=size ! videoconvert "
-	                                 "! ximagesink name=sink sync=false handle-events=false",
-	                                 &error);
+	pthread_mutex_lock(&r->mu);
+	bool h264 = r->slots[i].h264;
+	pthread_mutex_unlock(&r->mu);
+	char launch[512];
+	snprintf(launch, sizeof launch,
+	         "appsrc name=src is-live=true do-timestamp=true format=time caps=%s ! queue max-size-buffers=8 "
+	         "leaky=downstream ! %s ! videoconvert ! videoscale ! capsfilter name=size ! videoconvert ! ximagesink "
+	         "name=sink sync=false handle-events=false",
+	         h264 ? "video/x-h264,stream-format=byte-stream,alignment=au" : "video/x-vp8",
+	         h264 ? "h264parse ! avdec_h264" : "vp8dec");
+	GstElement *p = gst_parse_launch(launch, &error);
 	if (!p) {
 		log_event(LOG_ERROR, "share: cannot build the decoding pipeline", "error", error ? error->message : "?",
 		          NULL);
@@ -516,11 +533,27 @@ static void serve_sender(struct share_receiver *r, int fd, const struct sockaddr
 	json_int_t width = json_integer_value(json_object_get(offer, "width"));
 	json_int_t height = json_integer_value(json_object_get(offer, "height"));
 	const char *type = json_string_value(json_object_get(offer, "type"));
+	const char *codec = json_string_value(json_object_get(offer, "codec"));
+	if (!codec)
+		codec = "vp8";
 	if (!offer || !type || strcmp(type, "offer") != 0 || !name || !*name || strlen(name) > 64 || width <= 0 ||
 	    width > 16384 || height <= 0 || height > 16384 || !json_is_boolean(json_object_get(offer, "input")) ||
 	    input_port < 0 || input_port > 65535) {
 		send_json(&cmd, refusal("bad_offer", "the offer needs type, name (1-64 bytes), width, height, input "
 		                                     "and input_port"));
+		json_decref(offer);
+		return;
+	}
+	bool h264 = strcmp(codec, "h264") == 0;
+	if (!h264 && strcmp(codec, "vp8") != 0) {
+		send_json(&cmd, refusal("bad_offer", "codec is vp8 or h264"));
+		json_decref(offer);
+		return;
+	}
+	if (h264 && !can_decode_h264()) {
+		send_json(&cmd,
+		          refusal("codec", "this display cannot decode H.264 (its GStreamer lacks h264parse or "
+		                           "avdec_h264: gstreamer1.0-plugins-bad, gstreamer1.0-libav); share VP8"));
 		json_decref(offer);
 		return;
 	}
@@ -536,6 +569,7 @@ static void serve_sender(struct share_receiver *r, int fd, const struct sockaddr
 		memcpy(s->input_key, keys->input_to_sender, 32);
 		s->width = (int)width;
 		s->height = (int)height;
+		s->h264 = h264;
 	}
 	pthread_mutex_unlock(&r->mu);
 	json_decref(offer);
@@ -602,8 +636,11 @@ static void *connection_main(void *arg)
 	if (share_write_all(c->fd, greeting, sizeof greeting) == 0 && share_read_all(c->fd, hello, sizeof hello) == 0) {
 		pthread_mutex_lock(&r->mu);
 		memcpy(auth, r->auth, sizeof auth);
+		bool have_code = r->have_code;
 		pthread_mutex_unlock(&r->mu);
-		bool ok = share_display_check(&hs, auth, hello, &keys, welcome);
+		bool ok = have_code && share_display_check(&hs, auth, hello, &keys, welcome);
+		if (!have_code)
+			share_display_refusal(SHARE_WELCOME_WRONG_KEY, welcome);
 		sodium_memzero(auth, sizeof auth);
 		bool rotate = false;
 		if (!ok) {
@@ -712,16 +749,27 @@ static int listen_command(uint16_t *port)
 	return -1;
 }
 
-static const char *missing_element(void)
+static const char *missing_of(const char *const *needed, size_t n)
 {
-	static const char *const needed[] = {"appsrc", "queue", "vp8dec", "videoconvert", "videoscale", "ximagesink"};
-	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+	for (size_t i = 0; i < n; i++) {
 		GstElementFactory *f = gst_element_factory_find(needed[i]);
 		if (!f)
 			return needed[i];
 		gst_object_unref(f);
 	}
 	return NULL;
+}
+
+static const char *missing_element(void)
+{
+	static const char *const needed[] = {"appsrc", "queue", "vp8dec", "videoconvert", "videoscale", "ximagesink"};
+	return missing_of(needed, sizeof needed / sizeof needed[0]);
+}
+
+static bool can_decode_h264(void)
+{
+	static const char *const needed[] = {"h264parse", "avdec_h264"};
+	return !missing_of(needed, sizeof needed / sizeof needed[0]);
 }
 
 struct share_receiver *share_receiver_start(const struct share_receiver_config *cfg, char *err, size_t errsz)
@@ -751,29 +799,32 @@ struct share_receiver *share_receiver_start(const struct share_receiver_config *
 	pthread_cond_init(&r->window_ready, NULL);
 	if (cfg->address && *cfg->address) {
 		struct in_addr a;
-		if (inet_pton(AF_INET, cfg->address, &a) != 1 || !share_code_is_private(ntohl(a.s_addr))) {
-			snprintf(err, errsz,
-			         "share: --share-address must be a private IPv4 address (10/8, 172.16/12, 192.168/16)");
+		if (inet_pton(AF_INET, cfg->address, &a) != 1) {
+			snprintf(err, errsz, "share: --share-address must be an IPv4 address");
 			goto fail;
 		}
 		r->ipv4 = ntohl(a.s_addr);
 	} else if (!first_private_address(&r->ipv4)) {
 		snprintf(err, errsz,
-		         "share: this display has no private IPv4 address (10/8, 172.16/12, 192.168/16) to put in a "
-		         "share code; server-brokered codes are not supported yet");
+		         "share: this display has no private IPv4 address (10/8, 172.16/12, 192.168/16): give the "
+		         "address laptops reach it at with --share-address, and the server brokers its code");
 		goto fail;
 	}
+	r->brokered = !share_code_is_private(r->ipv4);
 	struct in_addr ina = {.s_addr = htonl(r->ipv4)};
 	inet_ntop(AF_INET, &ina, r->address, sizeof r->address);
 	if ((r->listen_fd = listen_command(&r->port)) < 0) {
 		snprintf(err, errsz, "share: none of the command ports 7385, 29736, 2067, 39458 is free");
 		goto fail;
 	}
-	share_code_direct(r->ipv4, r->port, r->code);
-	snprintf(r->digits, sizeof r->digits, "%.3s%.3s%.3s", r->code, r->code + 4, r->code + 8);
-	if (new_key(r) != 0) {
-		snprintf(err, errsz, "share: out of memory for the key");
-		goto fail;
+	if (!r->brokered) {
+		share_code_direct(r->ipv4, r->port, r->code);
+		snprintf(r->digits, sizeof r->digits, "%.3s%.3s%.3s", r->code, r->code + 4, r->code + 8);
+		r->have_code = true;
+		if (new_key(r) != 0) {
+			snprintf(err, errsz, "share: out of memory for the key");
+			goto fail;
+		}
 	}
 	if ((r->input_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -792,6 +843,7 @@ struct share_receiver *share_receiver_start(const struct share_receiver_config *
 	int screen = DefaultScreen(r->dpy);
 	r->screen_w = DisplayWidth(r->dpy, screen);
 	r->screen_h = DisplayHeight(r->dpy, screen);
+	r->bar_h = (r->screen_h / 14) & ~1;
 	XSetWindowAttributes a = {.override_redirect = True, .background_pixel = BlackPixel(r->dpy, screen)};
 	r->top = XCreateWindow(r->dpy, RootWindow(r->dpy, screen), 0, 0, (unsigned)r->screen_w, (unsigned)r->screen_h,
 	                       0, CopyFromParent, InputOutput, CopyFromParent, CWOverrideRedirect | CWBackPixel, &a);
@@ -830,9 +882,42 @@ fail:
 	return NULL;
 }
 
-void share_receiver_code(struct share_receiver *r, char out[SHARE_CODE_TEXT_SIZE])
+bool share_receiver_code(struct share_receiver *r, char out[SHARE_CODE_TEXT_SIZE])
 {
+	pthread_mutex_lock(&r->mu);
+	bool have = r->have_code;
 	memcpy(out, r->code, SHARE_CODE_TEXT_SIZE);
+	pthread_mutex_unlock(&r->mu);
+	return have;
+}
+
+bool share_receiver_brokered(struct share_receiver *r, char address[INET_ADDRSTRLEN], uint16_t *port)
+{
+	memcpy(address, r->address, INET_ADDRSTRLEN);
+	*port = r->port;
+	return r->brokered;
+}
+
+int share_receiver_set_code(struct share_receiver *r, const char *code)
+{
+	struct share_code_target t;
+	if (!r->brokered || share_code_parse(code, &t) != SHARE_CODE_OK || t.kind != SHARE_CODE_BROKERED)
+		return -1;
+	pthread_mutex_lock(&r->mu);
+	bool same = r->have_code && strcmp(r->code, code) == 0;
+	if (!same) {
+		share_code_brokered(t.broker_index, r->code);
+		snprintf(r->digits, sizeof r->digits, "%.3s%.3s%.3s", r->code, r->code + 4, r->code + 8);
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (same)
+		return 0;
+	if (new_key(r) != 0) /* a key for this code */
+		return -1;
+	pthread_mutex_lock(&r->mu);
+	r->have_code = true;
+	pthread_mutex_unlock(&r->mu);
+	return 1;
 }
 
 json_t *share_receiver_status(struct share_receiver *r)
@@ -842,13 +927,17 @@ json_t *share_receiver_status(struct share_receiver *r)
 	for (int i = 0; i < SHARE_MAX_SENDERS; i++) {
 		const struct slot *s = &r->slots[i];
 		if (s->used)
-			json_array_append_new(senders, json_pack("{s:i, s:s, s:b, s:b, s:i, s:i}", "slot", i, "name",
-			                                         s->name, "input", s->input, "streaming", s->streaming,
-			                                         "width", s->width, "height", s->height));
+			json_array_append_new(senders, json_pack("{s:i, s:s, s:b, s:b, s:i, s:i, s:s}", "slot", i,
+			                                         "name", s->name, "input", s->input, "streaming",
+			                                         s->streaming, "width", s->width, "height", s->height,
+			                                         "codec", s->h264 ? "h264" : "vp8"));
 	}
-	json_t *st = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o}", "code", r->code, "key", r->key, "address", r->address,
-	                       "port", r->port, "senders", senders, "promoted",
-	                       r->promoted >= 0 ? json_integer(r->promoted) : json_null());
+	json_t *st =
+	    json_pack("{s:o, s:o, s:s, s:i, s:o, s:o, s:[i, i], s:i, s:b}", "code",
+	              r->have_code ? json_string(r->code) : json_null(), "key",
+	              r->have_code ? json_string(r->key) : json_null(), "address", r->address, "port", r->port,
+	              "senders", senders, "promoted", r->promoted >= 0 ? json_integer(r->promoted) : json_null(),
+	              "screen", r->screen_w, r->screen_h, "bar_height", r->bar_h, "brokered", r->brokered);
 	pthread_mutex_unlock(&r->mu);
 	return st;
 }

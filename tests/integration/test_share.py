@@ -5,9 +5,11 @@ vitrine-player --share in namespace 1 drawing on its own Xvfb; senders are
 own Xvfb painted in two known colours. What the display shows is read back
 from its X server's pixels.
 
-Shown: one sender fills the display with its picture; four at once take a
-quadrant each (2x2, in the order they came); the operator promotes one to
-the whole screen and stops another; a click on the display reaches the
+Shown: one sender fills the display with its picture (above the strip left
+to the kiosk page's share bar); four at once take a quadrant each (2x2, in
+the order they came); the operator promotes one to the whole screen and
+stops another; an H.264 sender works like a VP8 one; five wrong keys make
+the display draw a new one; a click on the display reaches the
 sender's screen at the same place (xev on the sender's display sees the
 button, at the position); a mistyped code is refused before anything is
 sent (exit 2), a wrong key is refused by the display (exit 1), and a
@@ -58,7 +60,10 @@ def world():
             pass
         w = World()
         w.lan, w.tmp, w.board, w.display = lan, tmp, board, display
-        w.key = display.status()["key"]
+        st = display.status()
+        w.key = st["key"]
+        assert st["screen"] == [DISPLAY_W, DISPLAY_H] and 0 < st["bar_height"] < DISPLAY_H // 8
+        w.area_h = DISPLAY_H - st["bar_height"]  # above the kiosk page's share bar
         w.laptops = []
         for k in range(4):
             s = sharing.PaintedDisplay(SENDER_W, SENDER_H, *PATTERNS[k])
@@ -113,9 +118,10 @@ def test_one_sender_fills_the_display(world):
     w = world
     p = share(w, 0)
     wait_streaming(w, 1)
-    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, DISPLAY_H, PATTERNS[0]), timeout=20, interval=0.3,
-             what="the sender's red | blue on the display: %s" % board_at(
-                 w, tile_points(0, 0, DISPLAY_W, DISPLAY_H)))
+    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, w.area_h, PATTERNS[0]), timeout=20, interval=0.3,
+             what="the sender's red | blue on the display")
+    # the bar below is left to the kiosk page: the board's own white shows there
+    assert sharing.close_to(board_at(w, [[DISPLAY_W // 2, DISPLAY_H - 3]])[0], "white")
     st = w.display.status()
     assert st["senders"][0]["name"] == "sender2" and st["senders"][0]["width"] == SENDER_W
     p.terminate()
@@ -133,7 +139,7 @@ def test_four_senders_two_by_two_then_promote_and_stop(world):
     for i in range(4):
         share(w, i)
         wait_streaming(w, i + 1)  # in this order: sender i takes slot i
-    hw, hh = DISPLAY_W // 2, DISPLAY_H // 2
+    hw, hh = DISPLAY_W // 2, w.area_h // 2
     quadrants = [(0, 0), (hw, 0), (0, hh), (hw, hh)]
     for i, (x, y) in enumerate(quadrants):
         wait_for(lambda: shows(w, x, y, hw, hh, PATTERNS[i]), timeout=20, interval=0.3,
@@ -146,7 +152,7 @@ def test_four_senders_two_by_two_then_promote_and_stop(world):
     # the operator shows sender 2 alone, then all again
     code, doc = w.display.kiosk_request("POST", "/share/promote", {"slot": 2})
     assert code == 200, doc
-    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, DISPLAY_H, PATTERNS[2]), timeout=10, interval=0.3,
+    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, w.area_h, PATTERNS[2]), timeout=10, interval=0.3,
              what="sender 2 full screen")
     assert w.display.status()["promoted"] == 2
     code, doc = w.display.kiosk_request("POST", "/share/promote", {"slot": -1})
@@ -191,10 +197,14 @@ def test_a_click_on_the_display_reaches_the_sender(world):
     try:
         share(w, 0)
         wait_streaming(w, 1)
-        wait_for(lambda: shows(w, 0, 0, DISPLAY_W, DISPLAY_H, PATTERNS[0]), timeout=20, interval=0.3,
+        wait_for(lambda: shows(w, 0, 0, DISPLAY_W, w.area_h, PATTERNS[0]), timeout=20, interval=0.3,
                  what="the picture")
-        # a click at (960, 180) of the 1280x720 board is (480, 90) of the 640x360 laptop
-        subprocess.run(["xdotool", "mousemove", "960", "180", "click", "1"], check=True, timeout=10,
+        # the laptop's picture, its aspect kept, is centred in the area above the bar
+        scale = min(DISPLAY_W / SENDER_W, w.area_h / SENDER_H)
+        left, top = (DISPLAY_W - SENDER_W * scale) / 2, (w.area_h - SENDER_H * scale) / 2
+        bx, by = 960, 180
+        want = ((bx - left) / (SENDER_W * scale) * (SENDER_W - 1), (by - top) / (SENDER_H * scale) * (SENDER_H - 1))
+        subprocess.run(["xdotool", "mousemove", str(bx), str(by), "click", "1"], check=True, timeout=10,
                        env=dict(os.environ, DISPLAY=w.board.name))
         deadline = time.monotonic() + 10
         seen = ""
@@ -204,7 +214,7 @@ def test_a_click_on_the_display_reaches_the_sender(world):
         m = XEV_BUTTON.search(seen)
         assert m, "no button press on the sender's display: " + seen
         x, y, button = map(int, m.groups())
-        assert abs(x - 480) <= 2 and abs(y - 90) <= 2 and button == 1, m.group(0)
+        assert abs(x - want[0]) <= 2 and abs(y - want[1]) <= 2 and button == 1, (want, m.group(0))
     finally:
         xev.kill()
         xev.wait()
@@ -274,6 +284,43 @@ def test_a_stranger_who_knows_the_address_gets_nothing(world):
             c.close()
     assert taken == 0
     # the share goes on, unharmed
-    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, DISPLAY_H, PATTERNS[0]), timeout=20, interval=0.3,
+    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, w.area_h, PATTERNS[0]), timeout=20, interval=0.3,
              what="the picture after the stranger")
     assert w.display.streaming() == 1
+
+
+def test_five_wrong_keys_draw_a_new_key(world):
+    w = world
+    wrong = "%06d" % ((int(w.key) + 1) % 1000000)
+    for attempt in range(5):
+        p = sharing.start_sender(w.lan, 2, BUILD, w.laptops[0].name, w.display.code, wrong)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 1, out + err
+    # the fifth is told the display drew a new key, which the kiosk shows
+    assert "shows a new one" in err, err
+    new_key = wait_for(lambda: w.display.status()["key"] != w.key and w.display.status()["key"], timeout=10,
+                       what="a new key")
+    p = sharing.start_sender(w.lan, 2, BUILD, w.laptops[0].name, w.display.code, w.key)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 1 and "refused the key" in err, out + err  # the old key is no key any more
+    w.key = new_key
+    share(w, 0)
+    wait_streaming(w, 1)
+
+
+def gst_has(*elements):
+    return all(subprocess.run(["gst-inspect-1.0", e], capture_output=True).returncode == 0 for e in elements)
+
+
+@pytest.mark.skipif(not gst_has("x264enc", "h264parse", "avdec_h264"),
+                    reason="x264enc, h264parse or avdec_h264 is missing (gstreamer1.0-plugins-ugly, -bad, -libav)")
+def test_an_h264_sender(world):
+    w = world
+    p = share(w, 1, "--codec", "h264")
+    wait_streaming(w, 1)
+    assert w.display.status()["senders"][0]["codec"] == "h264"
+    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, w.area_h, PATTERNS[1]), timeout=20, interval=0.3,
+             what="the H.264 sender's green | yellow")
+    p.terminate()
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, out + err

@@ -9,11 +9,14 @@ socket file in /tmp/.X11-unix (the abstract socket is per namespace; libX11
 falls back to the file)."""
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import syncfleet  # noqa: E402
 import xdisplay  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -110,25 +113,47 @@ class Display:
     """vitrine-player --share in LAN namespace k, drawing on X display xname;
     its kiosk answers on 127.0.0.1:kiosk_port inside the namespace."""
 
-    def __init__(self, lan, k, build, xname, tmp, kiosk_port=8181):
+    def __init__(self, lan, k, build, xname, tmp, kiosk_port=8181, server="http://127.0.0.1:9", extra=()):
+        """kiosk_port: the kiosk's port in the namespace (a KioskForwarder
+        makes it the same port for the test's browser). server: the URL the
+        player reaches its server at (by default none answers: a direct
+        code needs no server). Waits for SHARE CODE unless a brokered code
+        is expected (extra has --share-address of another range): then
+        wait_line("SHARE CODE: ") once the screen is paired."""
         self.lan, self.k = lan, k
         self.kiosk = "http://127.0.0.1:%d" % kiosk_port
+        self.data = os.path.join(tmp, "display-data")
         env = dict(os.environ, DISPLAY=xname, ASAN_OPTIONS="detect_leaks=0")
         self.log = open(os.path.join(tmp, "display.log"), "w")
-        self.proc = lan.run(k, [os.path.join(build, "vitrine-player"), "--server", "http://127.0.0.1:9",
-                                "--data", os.path.join(tmp, "display-data"), "--kiosk-listen",
-                                "127.0.0.1:%d" % kiosk_port, "--share"],
+        self.proc = lan.run(k, [os.path.join(build, "vitrine-player"), "--server", server, "--data", self.data,
+                                "--kiosk-listen", "127.0.0.1:%d" % kiosk_port, "--share"] + list(extra),
                             env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        deadline = time.monotonic() + 30
+        self.lines = []
+        self._read = threading.Thread(target=self._reader, daemon=True)
+        self._read.start()
         self.code = None
+        if not any(a.startswith("--share-address") for a in extra):
+            self.code = self.wait_line("SHARE CODE: ")
+        deadline = time.monotonic() + 30
+        while self.kiosk_request("GET", "/share")[0] != 200:  # the kiosk is up
+            assert time.monotonic() < deadline and self.proc.poll() is None, "no kiosk: " + self.read_log()
+            time.sleep(0.1)
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_line(self, prefix, timeout=30):
+        """The rest of the first line of stdout that starts with prefix."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
+            for line in list(self.lines):
+                if line.startswith(prefix):
+                    return line[len(prefix):].strip()
+            if self.proc.poll() is not None and not self._read.is_alive():
                 break
-            if line.startswith("SHARE CODE: "):
-                self.code = line.split(": ", 1)[1].strip()
-                break
-        assert self.code, "no SHARE CODE line: " + self.read_log()
+            time.sleep(0.05)
+        raise AssertionError("no %r line: %s" % (prefix, self.read_log()))
 
     def read_log(self):
         if not self.log.closed:
@@ -163,8 +188,45 @@ class Display:
         self.log.close()
 
 
-def start_sender(lan, k, build, xname, code, key, *extra, **popen):
+def start_sender(lan, k, build, xname, code, key, *extra, env_extra=None, **popen):
     """`vitrine share CODE --key KEY` in namespace k capturing xname."""
     env = dict(os.environ, DISPLAY=xname, ASAN_OPTIONS="detect_leaks=0", HOME=lan.tmp)
+    env.update(env_extra or {})
     return lan.run(k, [os.path.join(build, "vitrine"), "share", code, "--key", key, "--name", "sender%d" % k]
                    + list(extra), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+class KioskForwarder:
+    """Listens on 127.0.0.1:port of the test's namespace and splices every
+    connection to 127.0.0.1:port in LAN namespace k: a browser of the test
+    reaches a namespaced player's kiosk page at the address the page knows
+    itself by (its POSTs are checked against that origin)."""
+
+    def __init__(self, lan, k, port):
+        self.lan, self.k, self.port = lan, k, port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(32)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            up = self.lan.socket(self.k, socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                up.settimeout(5)
+                up.connect(("127.0.0.1", self.port))
+                up.settimeout(None)
+            except OSError:
+                conn.close()
+                up.close()
+                continue
+            for a, b in ((conn, up), (up, conn)):
+                threading.Thread(target=syncfleet.HubForwarder._pipe, args=(a, b), daemon=True).start()
+
+    def close(self):
+        self.sock.close()

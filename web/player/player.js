@@ -889,20 +889,66 @@ function render(state) {
 
 // ------------------------------------------------------------------ share
 
-// The share receiver's code and key, asked again every 2 s: the key changes
-// after too many wrong tries.
+// The share receiver's code and key, asked again every 2 s (the key changes
+// after too many wrong tries); while someone shares, the bar below the
+// shared screens lists the senders with the operator's buttons.
 let shareTimer = null;
+
+async function shareAction(action, slot) {
+  try {
+    await fetch('/share/' + action, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ slot }),
+    });
+  } catch (e) {
+    // the next poll shows the state as it is
+  }
+  showShare();
+}
+
+function button(text, cls, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  if (cls) b.className = cls;
+  b.onclick = onClick;
+  return b;
+}
+
+function renderShareBar(s) {
+  const streaming = s.senders.filter((x) => x.streaming);
+  $('share-bar').hidden = streaming.length === 0;
+  $('share').hidden = streaming.length > 0;
+  if (!streaming.length) return;
+  $('share-bar').style.height = s.bar_height + 'px';
+  $('share-bar-code').textContent = s.code;
+  $('share-bar-key').textContent = s.key;
+  const list = $('share-senders');
+  list.replaceChildren(...streaming.map((x) => {
+    const li = document.createElement('li');
+    li.dataset.slot = String(x.slot);
+    const name = document.createElement('span');
+    name.textContent = x.name;
+    const alone = s.promoted === x.slot;
+    li.append(name,
+      button(alone ? 'Side by side' : 'Full screen', 'promote', () => shareAction('promote', alone ? -1 : x.slot)),
+      button('Stop', 'stop', () => shareAction('stop', x.slot)));
+    return li;
+  }));
+}
 
 async function showShare() {
   try {
     const r = await fetch('/share', { cache: 'no-store' });
     if (!r.ok) throw new Error('no share receiver');
     const s = await r.json();
-    $('share-code').textContent = s.code;
-    $('share-key').textContent = s.key;
+    // a brokered code comes from the server once the screen is paired
+    $('share-code').textContent = s.code || 'getting a code…';
+    $('share-key').textContent = s.key || '';
     $('share').hidden = false;
+    renderShareBar(s);
   } catch (e) {
     $('share').hidden = true;
+    $('share-bar').hidden = true;
   }
 }
 
@@ -914,6 +960,7 @@ function watchShare(on) {
     clearInterval(shareTimer);
     shareTimer = null;
     $('share').hidden = true;
+    $('share-bar').hidden = true;
   }
 }
 

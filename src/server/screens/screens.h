@@ -142,6 +142,13 @@ int sync_report_save(struct db *db, const char *screen_id, const struct sync_rep
  * screen's group only. 0, or -1 when the store failed. */
 int screens_sync_blocks(struct db *db, const char *account_id, const char *screen_id, json_t *out);
 
+/* share_codes.c: brokered share codes. POST /api/v1/device/share-code
+ * {"address", "port"} gives the screen its code (the same while it renews
+ * it); GET /api/v1/share-codes/{code} (no login, limited per address)
+ * answers {"address", "port"}. */
+int screens_handle_device_share_code(struct http_req *r);
+int screens_handle_share_code_lookup(struct http_req *r);
+
 /* played_quota.c: per-screen limits of POST /api/v1/device/played
  * (settings played_per_minute, played_rows_per_hour). True when the batch
  * of rows may be stored; otherwise replies 429 with Retry-After. */
