@@ -324,3 +324,40 @@ def test_an_h264_sender(world):
     p.terminate()
     out, err = p.communicate(timeout=20)
     assert p.returncode == 0, out + err
+
+
+def share_tool(w, send):
+    """tests/tools/share_tool from namespace 3: a good handshake, then `send`."""
+    st = w.display.status()
+    p = w.lan.run(3, [os.path.join(BUILD, "share_tool"), "--to", "%s:%d" % (st["address"], st["port"]),
+                      "--code", w.display.code.replace("-", ""), "--key", w.key, "--send", send],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                  env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, out + err
+    return out
+
+
+def test_a_sender_with_the_key_that_sends_nonsense_harms_nobody(world):
+    """The key proves who may share, not that what comes is sane: bad offers
+    are refused with a sentence, junk frames and an oversized record end
+    that sender only, and the display then serves an honest one."""
+    w = world
+    for offer, words in (('not json', "the offer needs"), ('{"type":"offer"}', "the offer needs"),
+                         ('{"type":"offer","name":"%s","width":640,"height":360,"input":false,"input_port":0}'
+                          % ("x" * 65), "1-64 bytes"),
+                         ('{"type":"offer","name":"a","width":640,"height":360,"input":false,"input_port":0,'
+                          '"codec":"av1"}', "vp8 or h264"),
+                         ('{"type":"offer","name":"a","width":0,"height":360,"input":false,"input_port":0}',
+                          "the offer needs")):
+        out = share_tool(w, "offer:" + offer)
+        assert '"type":"refuse"' in out and words in out, (offer, out)
+    out = share_tool(w, "huge")
+    assert "the display closed the stream" in out, out
+    out = share_tool(w, "junk:60")
+    assert "sent" in out, out
+    wait_streaming(w, 0)
+    share(w, 0)
+    wait_streaming(w, 1)
+    wait_for(lambda: shows(w, 0, 0, DISPLAY_W, w.area_h, PATTERNS[0]), timeout=20, interval=0.3,
+             what="an honest sender after the nonsense")
