@@ -90,29 +90,6 @@ static const char *welcome_sentence(int status)
 	return "the display answered the handshake with something unknown";
 }
 
-static json_t *recv_json(struct share_channel *c)
-{
-	uint8_t buf[4096];
-	ssize_t n = share_channel_recv(c, buf, sizeof buf);
-	if (n <= 0)
-		return NULL;
-	json_t *msg = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(msg)) {
-		json_decref(msg);
-		return NULL;
-	}
-	return msg;
-}
-
-static int send_json(struct share_channel *c, json_t *msg)
-{
-	char *text = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
-	int rc = text ? share_channel_send(c, text, strlen(text)) : -1;
-	api_json_free(text);
-	return rc;
-}
-
 /* The encoder's frames, sent as records while the share lasts. */
 struct streamer {
 	GstElement *sink;
@@ -371,13 +348,14 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (send_json(&cmd, json_pack("{s:s, s:s, s:i, s:i, s:s, s:b, s:i}", "type", "offer", "name", name, "width",
-	                              width, "height", height, "codec", h264 ? "h264" : "vp8", "input", input,
-	                              "input_port", input_port)) != 0) {
+	if (share_channel_send_json(&cmd, json_pack("{s:s, s:s, s:i, s:i, s:s, s:b, s:i}", "type", "offer", "name",
+	                                            name, "width", width, "height", height, "codec",
+	                                            h264 ? "h264" : "vp8", "input", input, "input_port", input_port)) !=
+	    0) {
 		cli_error("the display closed the connection: %s", strerror(errno));
 		goto out;
 	}
-	json_t *answer = recv_json(&cmd);
+	json_t *answer = share_channel_recv_json(&cmd);
 	const char *type = json_string_value(json_object_get(answer, "type"));
 	if (!type || strcmp(type, "accept") != 0) {
 		const char *message = json_string_value(json_object_get(answer, "message"));
@@ -465,14 +443,14 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 			/* the stream fails when the display ends the share: did it say why? */
 			struct pollfd q = {.fd = fd, .events = POLLIN};
 			if (why == 's' && poll(&q, 1, 1000) == 1) {
-				json_t *msg = recv_json(&cmd);
+				json_t *msg = share_channel_recv_json(&cmd);
 				const char *t = json_string_value(json_object_get(msg, "type"));
 				if (t && strcmp(t, "stop") == 0)
 					ended = "the display stopped it";
 				json_decref(msg);
 			}
 		} else if (p[1].revents) {
-			json_t *msg = recv_json(&cmd);
+			json_t *msg = share_channel_recv_json(&cmd);
 			const char *t = json_string_value(json_object_get(msg, "type"));
 			ended = t && strcmp(t, "stop") == 0 ? "the display stopped it" : "the display ended it";
 			json_decref(msg);
@@ -498,7 +476,7 @@ int cmd_share(struct cli *cli, int argc, char **argv)
 		          st.failed_errno ? strerror(st.failed_errno) : "the capture ended");
 	} else {
 		if (ended && strcmp(ended, "stopped here") == 0)
-			send_json(&cmd, json_pack("{s:s}", "type", "bye"));
+			share_channel_send_json(&cmd, json_pack("{s:s}", "type", "bye"));
 		cli_info(cli, "share ended (%s) after %lu frames", ended ? ended : "?", st.frames);
 		rc = CLI_OK;
 	}

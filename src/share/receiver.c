@@ -39,10 +39,9 @@
 
 #include "common/log.h"
 
-#define HANDSHAKES_MAX     8
-#define WRONG_KEYS_MAX     5  /* then the display draws a new key */
-#define IO_TIMEOUT_S       10 /* handshake, offer, the stream's first record */
-#define COMMAND_RECORD_MAX 4096
+#define HANDSHAKES_MAX 8
+#define WRONG_KEYS_MAX 5  /* then the display draws a new key */
+#define IO_TIMEOUT_S   10 /* handshake, offer, the stream's first record */
 
 struct slot {
 	bool used, streaming;
@@ -374,31 +373,6 @@ static void end_pipeline(struct share_receiver *r, int i)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static int send_json(struct share_channel *c, json_t *msg)
-{
-	char *text = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
-	if (!text)
-		return -1;
-	int rc = share_channel_send(c, text, strlen(text));
-	free(text);
-	return rc;
-}
-
-static json_t *recv_json(struct share_channel *c)
-{
-	uint8_t buf[COMMAND_RECORD_MAX];
-	ssize_t n = share_channel_recv(c, buf, sizeof buf);
-	if (n <= 0)
-		return NULL;
-	json_t *msg = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(msg)) {
-		json_decref(msg);
-		return NULL;
-	}
-	return msg;
-}
-
 static json_t *refusal(const char *code, const char *message)
 {
 	return json_pack("{s:s, s:s, s:s}", "type", "refuse", "code", code, "message", message);
@@ -494,7 +468,7 @@ static void play(struct share_receiver *r, int i, struct share_channel *cmd, str
 		if (pipeline_failed(pipeline))
 			break;
 		if (p[1].revents) {
-			json_t *msg = recv_json(cmd); /* the sender's only command is bye */
+			json_t *msg = share_channel_recv_json(cmd); /* the sender's only command is bye */
 			json_decref(msg);
 			break;
 		}
@@ -527,7 +501,7 @@ static void serve_sender(struct share_receiver *r, int fd, const struct sockaddr
 {
 	struct share_channel cmd;
 	share_channel_init(&cmd, fd, keys->command_to_sender, keys->command_to_display);
-	json_t *offer = recv_json(&cmd);
+	json_t *offer = share_channel_recv_json(&cmd);
 	const char *name = json_string_value(json_object_get(offer, "name"));
 	json_int_t input_port = json_integer_value(json_object_get(offer, "input_port"));
 	json_int_t width = json_integer_value(json_object_get(offer, "width"));
@@ -539,20 +513,21 @@ static void serve_sender(struct share_receiver *r, int fd, const struct sockaddr
 	if (!offer || !type || strcmp(type, "offer") != 0 || !name || !*name || strlen(name) > 64 || width <= 0 ||
 	    width > 16384 || height <= 0 || height > 16384 || !json_is_boolean(json_object_get(offer, "input")) ||
 	    input_port < 0 || input_port > 65535) {
-		send_json(&cmd, refusal("bad_offer", "the offer needs type, name (1-64 bytes), width, height, input "
-		                                     "and input_port"));
+		share_channel_send_json(&cmd, refusal("bad_offer",
+		                                      "the offer needs type, name (1-64 bytes), width, height, input "
+		                                      "and input_port"));
 		json_decref(offer);
 		return;
 	}
 	bool h264 = strcmp(codec, "h264") == 0;
 	if (!h264 && strcmp(codec, "vp8") != 0) {
-		send_json(&cmd, refusal("bad_offer", "codec is vp8 or h264"));
+		share_channel_send_json(&cmd, refusal("bad_offer", "codec is vp8 or h264"));
 		json_decref(offer);
 		return;
 	}
 	if (h264 && !can_decode_h264()) {
-		send_json(&cmd,
-		          refusal("codec", "this display cannot decode H.264 (its GStreamer lacks h264parse or "
+		share_channel_send_json(
+		    &cmd, refusal("codec", "this display cannot decode H.264 (its GStreamer lacks h264parse or "
 		                           "avdec_h264: gstreamer1.0-plugins-bad, gstreamer1.0-libav); share VP8"));
 		json_decref(offer);
 		return;
@@ -574,7 +549,7 @@ static void serve_sender(struct share_receiver *r, int fd, const struct sockaddr
 	pthread_mutex_unlock(&r->mu);
 	json_decref(offer);
 	if (i < 0) {
-		send_json(&cmd, refusal("full", "four senders are sharing to this display already"));
+		share_channel_send_json(&cmd, refusal("full", "four senders are sharing to this display already"));
 		return;
 	}
 	uint16_t stream_port = 0;
@@ -582,9 +557,9 @@ static void serve_sender(struct share_receiver *r, int fd, const struct sockaddr
 	struct share_channel stream;
 	int sfd = -1;
 	if (lfd < 0) {
-		send_json(&cmd, refusal("no_port", "the display has no free stream port (49200-49400)"));
-	} else if (send_json(&cmd, json_pack("{s:s, s:i, s:i}", "type", "accept", "slot", i, "stream_port",
-	                                     stream_port)) == 0 &&
+		share_channel_send_json(&cmd, refusal("no_port", "the display has no free stream port (49200-49400)"));
+	} else if (share_channel_send_json(&cmd, json_pack("{s:s, s:i, s:i}", "type", "accept", "slot", i,
+	                                                   "stream_port", stream_port)) == 0 &&
 	           (sfd = accept_stream(lfd, peer, keys->stream_to_display, &stream)) >= 0) {
 		close(lfd);
 		lfd = -1;
@@ -603,7 +578,7 @@ static void serve_sender(struct share_receiver *r, int fd, const struct sockaddr
 			bool stopped = r->slots[i].stopped;
 			pthread_mutex_unlock(&r->mu);
 			if (stopped)
-				send_json(&cmd, json_pack("{s:s}", "type", "stop"));
+				share_channel_send_json(&cmd, json_pack("{s:s}", "type", "stop"));
 			end_pipeline(r, i);
 		}
 		log_event(LOG_INFO, "share: a sender ended", "slot", slot_text, NULL);

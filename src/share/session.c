@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 static const uint8_t magic[4] = {'V', 'S', 'H', '1'};
 static const char kdf_context[crypto_kdf_CONTEXTBYTES] = {'v', 't', 's', 'h', 'a', 'r', 'e', '1'};
 
@@ -281,6 +283,37 @@ ssize_t share_channel_recv(struct share_channel *c, uint8_t *buf, size_t cap)
 	}
 	free(rec);
 	return r < 0 ? -1 : (ssize_t)got;
+}
+
+#define COMMAND_RECORD_MAX 4096
+
+int share_channel_send_json(struct share_channel *c, json_t *msg)
+{
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (!text) {
+		errno = ENOMEM;
+		return -1;
+	}
+	int rc = share_channel_send(c, text, strlen(text));
+	json_free_t release; /* the CLI gives jansson an allocator of its own */
+	json_get_alloc_funcs(NULL, &release);
+	release(text);
+	return rc;
+}
+
+json_t *share_channel_recv_json(struct share_channel *c)
+{
+	uint8_t buf[COMMAND_RECORD_MAX];
+	ssize_t n = share_channel_recv(c, buf, sizeof buf);
+	if (n <= 0)
+		return NULL;
+	json_t *msg = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(msg)) {
+		json_decref(msg);
+		return NULL;
+	}
+	return msg;
 }
 
 void share_channel_wipe(struct share_channel *c)

@@ -115,6 +115,13 @@ int share_channel_send(struct share_channel *c, const void *msg, size_t len);
  * before a record, -1 with errno: EBADMSG for a record that does not
  * authenticate, EMSGSIZE for one larger than cap. */
 ssize_t share_channel_recv(struct share_channel *c, uint8_t *buf, size_t cap);
+/* The same with a JSON object (the command connection's records): send
+ * takes the reference to msg whatever happens; recv gives a new object, or
+ * NULL when the record is no JSON object, the connection ended or failed. */
+struct json_t;
+int share_channel_send_json(struct share_channel *c, struct json_t *msg);
+struct json_t *share_channel_recv_json(struct share_channel *c);
+
 /* Wipes the keys (does not close the socket). */
 void share_channel_wipe(struct share_channel *c);
 

@@ -23,22 +23,8 @@ PYTHON = "/usr/bin/python3"
 
 # Fills the display with one window per (x, y, w, h, rgb) of argv[4] (JSON),
 # prints "painted", stays (its windows must stay).
-PAINTER = r"""
-import ctypes, json, sys, time
-x = ctypes.CDLL("libX11.so.6")
-x.XOpenDisplay.restype = ctypes.c_void_p
-x.XOpenDisplay.argtypes = [ctypes.c_char_p]
-x.XDefaultRootWindow.restype = ctypes.c_ulong
-x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-x.XCreateSimpleWindow.restype = ctypes.c_ulong
-x.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
-                                  ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong]
-x.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-d = x.XOpenDisplay(sys.argv[1].encode())
-if not d:
-    sys.exit("cannot open display")
-root = x.XDefaultRootWindow(d)
+PAINTER = xdisplay.XLIB + r"""
+import json
 for (left, top, w, h, rgb) in json.loads(sys.argv[4]):
     x.XMapWindow(d, x.XCreateSimpleWindow(d, root, left, top, w, h, 0, 0, rgb))
 x.XSync(d, 0)
@@ -47,24 +33,11 @@ time.sleep(3600)
 """
 
 # Prints the RGB of each (x, y) of argv[2] (JSON) on display argv[1] as JSON.
-SAMPLER = r"""
-import ctypes, json, sys
-x = ctypes.CDLL("libX11.so.6")
-x.XOpenDisplay.restype = ctypes.c_void_p
-x.XOpenDisplay.argtypes = [ctypes.c_char_p]
-x.XDefaultRootWindow.restype = ctypes.c_ulong
-x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-x.XGetImage.restype = ctypes.c_void_p
-x.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
-                        ctypes.c_ulong, ctypes.c_int]
-x.XGetPixel.restype = ctypes.c_ulong
-x.XGetPixel.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-d = x.XOpenDisplay(sys.argv[1].encode())
-if not d:
-    sys.exit("cannot open display")
+SAMPLER = xdisplay.XLIB + r"""
+import json
 out = []
 for (px, py) in json.loads(sys.argv[2]):
-    img = x.XGetImage(d, x.XDefaultRootWindow(d), px, py, 1, 1, 0xFFFFFFFF, 2)
+    img = x.XGetImage(d, root, px, py, 1, 1, 0xFFFFFFFF, 2)
     v = x.XGetPixel(img, 0, 0)
     out.append([(v >> 16) & 255, (v >> 8) & 255, v & 255])
 print(json.dumps(out))

@@ -18,7 +18,10 @@ import time
 
 import pytest
 
-PAINTER = r"""
+# The start of a script that talks to the X display argv[1] through libX11
+# with ctypes: `x` the library (the calls the painters and readers use,
+# typed), `d` the display, `root` its root window.
+XLIB = r"""
 import ctypes, sys, time
 x = ctypes.CDLL("libX11.so.6")
 x.XOpenDisplay.restype = ctypes.c_void_p
@@ -30,10 +33,21 @@ x.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int,
                                   ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong]
 x.XMapWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
 x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+x.XFlush.argtypes = [ctypes.c_void_p]
+x.XSetWindowBackground.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+x.XClearWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+x.XGetImage.restype = ctypes.c_void_p
+x.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+                        ctypes.c_ulong, ctypes.c_int]
+x.XGetPixel.restype = ctypes.c_ulong
+x.XGetPixel.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
 d = x.XOpenDisplay(sys.argv[1].encode())
 if not d:
     sys.exit("cannot open display")
 root = x.XDefaultRootWindow(d)
+"""
+
+PAINTER = XLIB + r"""
 w, h = int(sys.argv[2]), int(sys.argv[3])
 for left, colour in ((0, 0xFF0000), (w // 2, 0x0000FF)):
     x.XMapWindow(d, x.XCreateSimpleWindow(d, root, left, 0, w // 2, h, 0, 0, colour))
