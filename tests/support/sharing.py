@@ -70,9 +70,9 @@ class PaintedDisplay:
         assert self.painter.stdout.readline().strip() == "painted"
 
     def close(self):
-        for p in (self.painter, self.xvfb):
-            p.kill()
-            p.wait()
+        self.painter.kill()
+        self.painter.wait()
+        xdisplay.stop_xvfb(self.xvfb)
 
 
 def sample(display, points):

@@ -12,6 +12,7 @@ import contextlib
 import ctypes.util
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -57,23 +58,63 @@ time.sleep(3600)
 """
 
 
+def lock_is_live(n):
+    """Display n's lock file names a running process (a lock left by a
+    killed Xvfb is not: Xvfb takes such a number over by itself)."""
+    try:
+        with open(f"/tmp/.X{n}-lock") as f:
+            pid = int(f.read().strip())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True  # unreadable: someone's, keep off
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def listening(path):
+    """Something accepts connections on the Unix socket path."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        try:
+            c.connect(path)
+            return True
+        except OSError:
+            return False
+
+
+def stop_xvfb(xvfb):
+    """Ends an Xvfb with SIGTERM, so that it removes its lock file and
+    socket (SIGKILL leaves them behind), then SIGKILL if it lingers."""
+    if xvfb.poll() is None:
+        xvfb.terminate()
+        try:
+            xvfb.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            xvfb.kill()
+    xvfb.wait()
+
+
 def start_xvfb(w, h, first=140, last=700):
     """Xvfb -noreset on the first free display number from a pid-dependent start: (process, ":N")."""
     span = last - first
     for i in range(span):
         n = first + (os.getpid() + i) % span
-        if os.path.exists(f"/tmp/.X{n}-lock"):
+        if lock_is_live(n):
             continue
         xvfb = subprocess.Popen(["Xvfb", f":{n}", "-noreset", "-nolisten", "tcp", "-screen", "0", f"{w}x{h}x24"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sock = f"/tmp/.X11-unix/X{n}"
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and xvfb.poll() is None and not os.path.exists(sock):
-            time.sleep(0.05)  # polling for the X socket, not a test wait
-        if xvfb.poll() is None and os.path.exists(sock):
+        sock = f"/tmp/.X11-unix/X{n}"  # a killed server's file may still be there: connect to it
+        while time.monotonic() < deadline and xvfb.poll() is None and not listening(sock):
+            time.sleep(0.05)  # polling for the server's socket, not a test wait
+        if xvfb.poll() is None and listening(sock):
             return xvfb, f":{n}"
-        xvfb.kill()
-        xvfb.wait()
+        stop_xvfb(xvfb)
     pytest.skip("no free X display number")
 
 
@@ -95,5 +136,8 @@ def painted_display(w, h, tools=("Xvfb",), painter=PAINTER):
         yield name
     finally:
         for p in reversed(procs):
-            p.kill()
-            p.wait()
+            if p is xvfb:
+                stop_xvfb(p)
+            else:
+                p.kill()
+                p.wait()

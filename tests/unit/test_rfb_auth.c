@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -495,6 +496,30 @@ static int auth_and_init(unsigned port, const char *password, unsigned *w, unsig
 	return rc;
 }
 
+/* The lock file names a running process (one a killed Xvfb left does not:
+ * Xvfb takes such a display number over by itself). */
+static bool lock_is_live(const char *lock)
+{
+	FILE *f = fopen(lock, "r");
+	if (!f)
+		return false;
+	long pid = 0;
+	bool read = fscanf(f, "%ld", &pid) == 1;
+	fclose(f);
+	return !read || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+static bool listening(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static void test_real_x11vnc_full_and_view_only_passwords(void **state)
 {
 	(void)state;
@@ -509,13 +534,13 @@ static void test_real_x11vnc_full_and_view_only_passwords(void **state)
 		char lock[64], sock[64];
 		snprintf(lock, sizeof lock, "/tmp/.X%d-lock", n);
 		snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", n);
-		if (access(lock, F_OK) == 0)
+		if (lock_is_live(lock))
 			continue;
 		snprintf(disp, sizeof disp, ":%d", n);
 		char *xargv[] = {"Xvfb", disp, "-noreset", "-nolisten", "tcp", "-screen", "0", "320x240x24", NULL};
 		pid_t pid = spawn(xargv);
 		for (int i = 0; i < 100; i++) {
-			if (access(sock, F_OK) == 0) {
+			if (listening(sock)) { /* a killed server's socket file may still be there */
 				xvfb = pid;
 				break;
 			}
